@@ -1,0 +1,1 @@
+"""zoo's built-in method plugins (installed as `zoo_plugins`), each found through the `zoo.plugins` entry points."""

@@ -1,0 +1,254 @@
+"""The `zoo` command: thin wrappers that parse, call the library and print."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import shlex
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, ZooError
+
+__all__ = ["main", "parse_set"]
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Register `fn` as the handler of the sub-command named after it."""
+    COMMANDS[fn.__name__.removeprefix("cmd_")] = fn
+    return fn
+
+
+def parse_set(items: Sequence[str]) -> dict[str, Any]:
+    """Return ``key=value`` pairs as a dict, values parsed as JSON when they parse (1e-4, true, [1,2])."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set lr=2e-4")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _fmt_metric(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+# ---- commands -------------------------------------------------------------------------------------
+
+@command
+def cmd_list(args: argparse.Namespace) -> int:
+    from .registry import entries, list_models
+
+    all_entries = entries()
+    names = list_models(args.pattern)
+    rows = [[n, all_entries[n].method, all_entries[n].data, f"{all_entries[n].params:,}", ", ".join(f"{k}={_fmt_metric(v)}" for k, v in list(all_entries[n].metrics.items())[:3])] for n in names]
+    print(_table(rows, ["name", "method", "data", "params", "metrics"]) if rows else f"no model matches {args.pattern!r}")
+    return 0
+
+
+@command
+def cmd_info(args: argparse.Namespace) -> int:
+    from .registry import build_method, entries, entry, param_count
+    from .plugins import get_plugin_manager
+
+    methods = get_plugin_manager().methods()
+    if args.name in methods and args.name not in entries():
+        model, e = build_method(args.name, {}, training=True), None
+    else:
+        e = entry(args.name)
+        model = build_method(e.method, e.config, training=True)
+    print(f"{args.name}: method {model.name!r}, capabilities: {', '.join(sorted(model.capabilities)) or '-'}")
+    for name, module in model.named_children():
+        shipped = "training only, not shipped" if name in model.training_modules else "shipped"
+        print(f"\n{name} ({shipped}, {param_count(module):,} parameters):")
+        print(repr(module))
+    inference = sum(param_count(m) for _, m in model.inference_modules())
+    print(f"\nparameters: {inference:,} shipped, {param_count(model):,} in training")
+    print(f"config: {json.dumps(model.config.model_dump())}")
+    if e is not None:
+        print(f"weights: {e.weights} (sha256 {e.sha256})")
+        print(f"data: {e.data}")
+        if e.description:
+            print(f"description: {e.description}")
+        if e.training:
+            t = e.training
+            print(f"trained: {t.command}\n  {t.steps} steps, {t.wall_time_s:.0f} s on {t.device}, {t.date}")
+        for k, v in e.metrics.items():
+            print(f"metric {k}: {_fmt_metric(v)}")
+    return 0
+
+
+@command
+def cmd_methods(args: argparse.Namespace) -> int:
+    from .plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    owners = pm.method_plugins()
+    rows = [[n, ", ".join(sorted(c.capabilities)), owners[n], (c.__doc__ or "").strip().splitlines()[0]] for n, c in sorted(pm.methods().items())]
+    print(_table(rows, ["method", "capabilities", "plugin", "description"]))
+    return 0
+
+
+@command
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from .plugins import get_plugin_manager
+
+    rows = [[i.name, i.source, i.status] for i in get_plugin_manager().infos]
+    print(_table(rows, ["plugin", "from", "status"]))
+    return 0
+
+
+def _parse_data(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        role, sep, value = item.partition("=")
+        role, value = (role, value) if sep and "/" not in role else ("train", item)
+        out[role] = value
+    return out
+
+
+@command
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import data
+    from .registry import param_count, update_entry
+    from .training import TrainConfig, Trainer
+
+    train_cfg = TrainConfig(
+        steps=args.steps, batch_size=args.batch_size, device=args.device, bf16=args.bf16, seed=args.seed,
+        checkpoint_every=args.checkpoint_every, log_every=args.log_every, ema_decay=args.ema_decay,
+        grad_clip=args.grad_clip, max_minutes=args.max_minutes, export_dtype=args.export_dtype, progress=not args.quiet,
+    )
+    sources = _parse_data(args.data or [])
+    if not sources:
+        raise ConfigError("zoo train needs --data NAME_OR_PATH (see `zoo datasets`).")
+    sets = {role: data.load(src, "train", root=args.data_dir) for role, src in sources.items()}
+    cmd = " ".join(shlex.quote(a) for a in ["zoo", *sys.argv[1:]]) if args.argv is None else args.argv
+    trainer = Trainer(args.method, parse_set(args.set or []), sets, args.out, train_cfg, command=cmd)
+    summary = trainer.fit()
+    print(json.dumps(summary, indent=2))
+    if args.register:
+        from .registry import registry_path
+
+        weights = Path("weights") / f"{args.register}.safetensors"
+        dest = registry_path().parent / weights
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(summary["weights"], dest)
+        update_entry(args.register, {
+            "method": args.method,
+            "config": trainer.method.config.model_dump(),
+            "weights": str(weights),
+            "sha256": summary["sha256"],
+            "data": "+".join(f"{r}={s}" if r != "train" else s for r, s in sources.items()),
+            "params": sum(param_count(m) for _, m in trainer.method.inference_modules()),
+            "training": {"command": cmd, "wall_time_s": summary["wall_time_s"], "steps": summary["steps"], "device": summary["device"], "date": datetime.date.today().isoformat()},
+        })
+        print(f"registered {args.register!r} -> {dest}")
+    return 0
+
+
+@command
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .registry import load, load_file
+    from .viz import save_grid
+
+    model = load_file(args.name, args.device) if args.name.endswith(".safetensors") else load(args.name, args.device)
+    labels = [int(x) for x in args.labels.split(",")] if args.labels else None
+    images = model.sample(args.n, labels=labels, seed=args.seed, **parse_set(args.set or []))
+    path = save_grid(images, args.out, nrow=args.nrow)
+    print(f"wrote {path} ({args.n} images, seed {args.seed})")
+    return 0
+
+
+# ---- parser -------------------------------------------------------------------------------------
+
+def _sub(subs: argparse._SubParsersAction, name: str, help: str, example: str) -> argparse.ArgumentParser:
+    return subs.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the `zoo` command."""
+    from . import __version__
+
+    p = argparse.ArgumentParser(
+        prog="zoo",
+        description="zoo: train, load, sample, evaluate and compare GANs, diffusion and domain-adaptation models.",
+        epilog="examples:\n  zoo list\n  zoo info dcgan.mnist64\n  zoo sample dcgan.mnist64 -n 32 --out grid.png --seed 0\n"
+        "  zoo train dcgan --data mnist --data-dir ../shared/data --steps 2000 --out runs/dcgan",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"zoo {__version__}")
+    subs = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = _sub(subs, "list", "List the shipped models (fnmatch pattern).", "zoo list 'dcgan.*'")
+    s.add_argument("pattern", nargs="?", default="*")
+
+    s = _sub(subs, "info", "Show a model's (or method's) architecture as torch prints it, parameters and metadata.", "zoo info dcgan.mnist64")
+    s.add_argument("name")
+
+    _sub(subs, "methods", "List the methods that plugins register.", "zoo methods")
+    _sub(subs, "plugins", "List the plugins found and whether they loaded.", "zoo plugins")
+
+    s = _sub(subs, "train", "Train METHOD on data and export its weights (resumes if --out has a checkpoint).",
+             "zoo train dcgan --data mnist --data-dir ../shared/data --set soft_labels=true --steps 2000 --out runs/dcgan")
+    s.add_argument("method")
+    s.add_argument("--data", action="append", metavar="[ROLE=]NAME_OR_PATH", help="dataset name (zoo datasets) or path; ROLE= for methods with several (source=, target=)")
+    s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE", help="method hyper-parameter (zoo info METHOD shows them)")
+    s.add_argument("--out", required=True, help="run folder: checkpoint, metrics.jsonl, loss.png, model.safetensors")
+    s.add_argument("--steps", type=int, default=1000)
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--checkpoint-every", type=int, default=500)
+    s.add_argument("--log-every", type=int, default=10)
+    s.add_argument("--ema-decay", type=float, default=0.0)
+    s.add_argument("--grad-clip", type=float, default=None)
+    s.add_argument("--max-minutes", type=float, default=None)
+    s.add_argument("--export-dtype", choices=["float32", "float16"], default="float32")
+    s.add_argument("--register", metavar="NAME", help="copy the weights to weights/NAME.safetensors and write the registry entry")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(argv=None)
+
+    s = _sub(subs, "sample", "Generate images with a model and save them as one grid.", "zoo sample dcgan.mnist64 -n 32 --out grid.png --seed 0")
+    s.add_argument("name", help="registered model name or a .safetensors file")
+    s.add_argument("-n", type=int, default=32)
+    s.add_argument("--out", default="samples.png")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--nrow", type=int, default=8)
+    s.add_argument("--labels", help="comma-separated class labels, one per image (conditional models)")
+    s.add_argument("--set", action="append", metavar="KNOB=VALUE", help="sampler option, e.g. steps=25")
+    s.add_argument("--device", default=None)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `zoo` command with `argv` (default: sys.argv[1:]); return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    if args.command == "train" and argv is not None:
+        args.argv = " ".join(shlex.quote(a) for a in ["zoo", *argv])
+    try:
+        return COMMANDS[args.command](args)
+    except ZooError as e:
+        print(f"zoo {args.command}: error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,35 @@
+"""Datasets: a registry of named sets (extendable by plugins), real-file readers, and a fast loader.
+
+Every dataset is read into memory once as an :class:`ImageSet` of uint8 tensors; the
+:class:`TensorLoader` moves it to the training device once and does the per-batch work
+(shuffle, float conversion, channel and size adaptation) as batched tensor operations.
+
+Example::
+
+    >>> from zoo import data
+    >>> train = data.load("mnist", "train", root="../shared/data")   # ImageSet, 60000 x 1 x 28 x 28
+    >>> faces = data.load("/path/to/faces", "train")                  # a folder of images
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ._types import DatasetInfo, ImageSet
+from .loader import TensorLoader, adapt_images
+from .registry import data_root, datasets, detect_path_format, load, resolve
+
+__all__ = [
+    "DatasetInfo",
+    "ImageSet",
+    "TensorLoader",
+    "adapt_images",
+    "data_root",
+    "datasets",
+    "detect_path_format",
+    "load",
+    "resolve",
+]
+
+PathLike = str | os.PathLike[str] | Path

@@ -1,0 +1,81 @@
+"""The two data types every reader speaks: ImageSet (the pixels) and DatasetInfo (the catalogue entry)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..errors import DataError
+
+__all__ = ["ImageSet", "DatasetInfo"]
+
+
+@dataclass
+class ImageSet:
+    """A whole split in memory: uint8 images (N, C, H, W) and optional int64 labels (N,)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None = None
+    name: str = ""
+    num_classes: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.ndim != 4:
+            raise DataError(f"dataset {self.name!r}: expected uint8 images shaped (N, C, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
+        if self.labels is not None:
+            if self.labels.shape != (self.images.shape[0],):
+                raise DataError(f"dataset {self.name!r}: {self.images.shape[0]} images but labels shaped {tuple(self.labels.shape)}")
+            self.labels = self.labels.long()
+            if self.num_classes is not None and len(self.labels):
+                lo, hi = int(self.labels.min()), int(self.labels.max())
+                if lo < 0 or hi >= self.num_classes:
+                    raise DataError(f"dataset {self.name!r}: labels must lie in 0..{self.num_classes - 1}, found {lo}..{hi}. Fix the label files.")
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Return (C, H, W) of one image."""
+        c, h, w = self.images.shape[1:]
+        return c, h, w
+
+    def subset(self, index: torch.Tensor | slice) -> ImageSet:
+        """Return the images (and labels) at `index` as a new ImageSet."""
+        labels = self.labels[index] if self.labels is not None else None
+        return ImageSet(self.images[index], labels, self.name, self.num_classes)
+
+
+#: A reader: (split, root folder or None for built/stand-in sets) -> ImageSet.
+Reader = Callable[[str, Path | None], ImageSet]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A catalogue entry: what a dataset is, where it comes from, and how to read it."""
+
+    name: str
+    description: str
+    kind: str  # "real" (read from user files), "built" (made from real data), "stand-in" (offline substitute)
+    source: str
+    license: str
+    size: str
+    resolution: str
+    read: Reader = field(repr=False, compare=False)
+    #: Subfolder of the data root holding the real files ("" for sets built from package data).
+    folder: str = ""
+    #: Files that must exist inside the folder for the set to count as present.
+    required: tuple[str, ...] = ()
+    splits: tuple[str, ...] = ("train", "test")
+    num_classes: int | None = 10
+    #: Another dataset this one is built from (e.g. mnistm from mnist): present when that one is.
+    built_from: str = ""
+
+    def folder_in(self, root: Path | None) -> Path | None:
+        """Return this set's folder under `root` (None for sets that need no files)."""
+        if not self.folder:
+            return None
+        return (root or Path(".")) / self.folder

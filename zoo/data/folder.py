@@ -1,0 +1,69 @@
+"""A folder of images (flat, or one subfolder per class as ImageFolder): center-cropped and resized."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import DataError
+from ._types import ImageSet
+
+__all__ = ["IMAGE_SUFFIXES", "list_images", "read_image", "read_folder"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+MIN_SIDE = 16
+
+
+def list_images(folder: Path) -> tuple[list[Path], list[int] | None, list[str]]:
+    """Return the image files under `folder`, their class indices (ImageFolder layout) or None, and class names."""
+    flat = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if flat:
+        return flat, None, []
+    classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    files, labels = [], []
+    for i, c in enumerate(classes):
+        for p in sorted((folder / c).iterdir()):
+            if p.suffix.lower() in IMAGE_SUFFIXES:
+                files.append(p)
+                labels.append(i)
+    if not files:
+        raise DataError(f"no images found in {folder}: expected image files ({', '.join(IMAGE_SUFFIXES)}) in it or in one subfolder per class.")
+    return files, labels, classes
+
+
+def read_image(path: Path, size: int | None, mode: str = "RGB") -> np.ndarray:
+    """Return the image at `path` as uint8 HWC, center-cropped to a square and resized to `size` (if given)."""
+    try:
+        with Image.open(path) as im:
+            im = im.convert(mode)
+    except (UnidentifiedImageError, OSError) as e:
+        raise DataError(f"cannot read image {path} ({e}). Remove or replace the file.") from None
+    w, h = im.size
+    if min(w, h) < MIN_SIDE:
+        raise DataError(f"image {path} is {w}x{h}; expected at least {MIN_SIDE}x{MIN_SIDE} pixels. Remove it or use larger images.")
+    if size is not None:
+        s = min(w, h)
+        im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+        if s != size:
+            im = im.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=None)
+    arr = np.asarray(im, dtype=np.uint8)
+    return arr[:, :, None] if arr.ndim == 2 else arr
+
+
+def read_folder(split: str, folder: Path | None, size: int = 64) -> ImageSet:
+    """Return a folder of images as an ImageSet: every 10th file (sorted) is 'test', the rest 'train'."""
+    if folder is None or not folder.is_dir():
+        raise DataError(f"image folder {folder} does not exist. Pass a folder of images (flat or one subfolder per class).")
+    files, labels, classes = list_images(folder)
+    keep = [i for i in range(len(files)) if (i % 10 == 9) == (split == "test")]
+    if not keep:
+        raise DataError(f"image folder {folder} has {len(files)} images, too few for a {split!r} split (every 10th image is test).")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        arrays = list(pool.map(lambda i: read_image(files[i], size), keep))
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+    y = torch.tensor([labels[i] for i in keep]) if labels is not None else None
+    return ImageSet(images, y, folder.name, len(classes) if labels is not None else None)

@@ -1,0 +1,51 @@
+"""MNIST in its original IDX format (plain or .gz), read with numpy: no download, no torchvision."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+from ._types import ImageSet
+
+__all__ = ["read_idx", "find_idx", "read_mnist"]
+
+_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Return the uint8 array stored in an IDX file (``.gz`` or plain)."""
+    raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise DataError(f"{path} is not an IDX file (bad magic number). Expected MNIST's original files, e.g. train-images-idx3-ubyte.gz.")
+    dtype_code, ndim = raw[2], raw[3]
+    if dtype_code != 0x08:
+        raise DataError(f"{path}: IDX type 0x{dtype_code:02x} is not supported; MNIST's files hold unsigned bytes (0x08).")
+    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(dims)):
+        raise DataError(f"{path} is truncated: header says {dims} ({int(np.prod(dims))} bytes), found {body.size}. Copy the file again.")
+    return body.reshape(dims)
+
+
+def find_idx(folder: Path, stem: str) -> Path:
+    """Return `folder/stem` or `folder/stem.gz`, whichever exists."""
+    for candidate in (folder / stem, folder / f"{stem}.gz", folder / "MNIST" / "raw" / stem, folder / "MNIST" / "raw" / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise DataError(f"MNIST file {stem}[.gz] not found in {folder}. Expected the four IDX files of MNIST there (train-/t10k- images and labels).")
+
+
+def read_mnist(split: str, folder: Path | None) -> ImageSet:
+    """Return MNIST split `split` ('train' or 'test') from the IDX files in `folder`."""
+    if folder is None or not folder.is_dir():
+        raise DataError(f"MNIST folder {folder} does not exist. Set --data-dir/ZOO_DATA to a folder holding mnist/ with the IDX files.")
+    img_name, lbl_name = _FILES[split]
+    images, labels = read_idx(find_idx(folder, img_name)), read_idx(find_idx(folder, lbl_name))
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DataError(f"MNIST files in {folder} disagree: images {images.shape}, labels {labels.shape}; expected (N, 28, 28) and (N,).")
+    return ImageSet(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)), "mnist", 10)

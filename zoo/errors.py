@@ -1,0 +1,76 @@
+"""The errors zoo raises: each names the thing, what was expected, what was found and what to do."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "ZooError",
+    "UnknownNameError",
+    "ConfigError",
+    "WeightsError",
+    "DataError",
+    "CapabilityError",
+    "PluginError",
+    "closest",
+]
+
+
+class ZooError(Exception):
+    """Base class of every error zoo raises on purpose."""
+
+
+class UnknownNameError(ZooError, KeyError):
+    """A model, method, dataset or evaluator name that nothing registered."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str], hint: str = "") -> None:
+        known = sorted(known)
+        near = closest(name, known)
+        msg = f"unknown {kind} {name!r}."
+        if near:
+            msg += f" Did you mean: {', '.join(near)}?"
+        elif known:
+            msg += f" Known {kind}s: {', '.join(known)}."
+        else:
+            msg += f" No {kind} is registered."
+        if hint:
+            msg += f" {hint}"
+        super().__init__(msg)
+        self.name = name
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class ConfigError(ZooError, ValueError):
+    """A configuration that does not validate."""
+
+
+class WeightsError(ZooError):
+    """A weights file that is missing, truncated, tampered with or does not match its entry."""
+
+
+class DataError(ZooError):
+    """A data directory or file that is missing or not in the expected layout."""
+
+
+class CapabilityError(ZooError, AttributeError):
+    """A model asked for something it cannot do (e.g. `sample` on a classifier)."""
+
+
+class PluginError(ZooError):
+    """A plugin that cannot be loaded, or two plugins that claim the same name."""
+
+
+def closest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
+    """Return up to `n` known names that look like `name`, best first."""
+    known = list(known)
+    hits = difflib.get_close_matches(name, known, n=n, cutoff=0.5)
+    # prefix matches catch "dcgan" -> "dcgan.mnist64", which difflib scores low
+    for k in known:
+        if len(hits) >= n:
+            break
+        if k not in hits and (k.startswith(name) or name.startswith(k.split(".")[0])):
+            hits.append(k)
+    return hits

@@ -1,0 +1,63 @@
+"""The hooks a zoo plugin may implement. Every hook is optional.
+
+A plugin is a module (or object) with functions decorated by :data:`zoo.hookimpl`, found
+through the ``zoo.plugins`` entry-point group::
+
+    # pyproject.toml of your package
+    [project.entry-points."zoo.plugins"]
+    mymethod = "my_package.zoo_plugin"
+
+    # my_package/zoo_plugin.py
+    import zoo
+
+    @zoo.hookimpl
+    def zoo_register_methods():
+        return [MyMethod]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .data import DatasetInfo
+    from .interfaces import Evaluator, Method
+
+__all__ = ["hookspec", "hookimpl", "PROJECT"]
+
+PROJECT = "zoo"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def zoo_register_methods() -> list[type[Method]]:
+    """Return the :class:`zoo.Method` subclasses this plugin provides.
+
+    Each class's ``name`` must be unique across all plugins; two plugins claiming one name
+    is an error that names both.
+    """
+
+
+@hookspec
+def zoo_register_datasets() -> list[DatasetInfo]:
+    """Return :class:`zoo.data.DatasetInfo` entries for datasets this plugin can read or build.
+
+    They appear in ``zoo datasets`` and can be named in ``zoo train --data NAME``.
+    """
+
+
+@hookspec
+def zoo_register_models() -> list[Path]:
+    """Return paths of extra registry TOML files (same schema as ``registry.toml``).
+
+    Relative weights paths inside such a file are resolved from the file's own folder.
+    """
+
+
+@hookspec
+def zoo_register_evaluators() -> list[Evaluator]:
+    """Return evaluator objects (with ``name`` and ``evaluate(model, **options)``) for ``zoo eval``."""

@@ -1,0 +1,211 @@
+"""The contracts between the core and a method plugin.
+
+A method owns its networks, its optimizers and one training step; the generic
+:class:`zoo.training.Trainer` owns the loop around it (data, device, autocast,
+checkpoints, logs). A loaded model is the method built for inference, in eval mode.
+
+Example::
+
+    >>> import zoo
+    >>> m = zoo.load("dcgan.mnist64")
+    >>> m.capabilities
+    frozenset({'sample'})
+    >>> m.sample(4, seed=0).shape
+    torch.Size([4, 3, 64, 64])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import pydantic
+import torch
+from torch import nn
+
+from .errors import CapabilityError, ConfigError
+
+__all__ = [
+    "MethodConfig",
+    "Method",
+    "Batch",
+    "DataSpec",
+    "Sampler",
+    "Predictor",
+    "Evaluator",
+    "validate_config",
+    "CAPABILITIES",
+]
+
+#: The capabilities the core knows how to use.
+CAPABILITIES = frozenset({"sample", "predict"})
+
+
+class MethodConfig(pydantic.BaseModel):
+    """Base of every method's hyper-parameters: unknown keys and wrong types are errors."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+
+def validate_config(cls: type[MethodConfig], values: Mapping[str, Any] | None, *, what: str) -> MethodConfig:
+    """Return `cls(**values)`, turning pydantic's error into a :class:`ConfigError` naming `what`."""
+    try:
+        return cls.model_validate(dict(values or {}))
+    except pydantic.ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or '(root)'}: {err['msg']}"
+            + (f" (got {err['input']!r})" if err["type"] != "extra_forbidden" else "")
+            for err in e.errors()
+        )
+        fields = ", ".join(cls.model_fields)
+        raise ConfigError(
+            f"invalid config for {what}: {problems}. Valid keys: {fields}. "
+            f"Fix the key or value (e.g. `--set key=value`)."
+        ) from None
+
+
+@dataclass
+class Batch:
+    """One batch as a method's `train_step` receives it: images in [0, 1], NCHW float, on the device."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a method needs from its data: the trainer resizes and converts to this."""
+
+    image_size: int
+    channels: int = 3
+    labels: bool = False
+    #: Data roles the method trains on; one role gives `train_step` a Batch, several a dict of them.
+    roles: tuple[str, ...] = ("train",)
+    #: Roles whose labels the method never reads (e.g. DANN's target): the trainer drops them.
+    unlabelled_roles: tuple[str, ...] = ()
+
+
+class Method(nn.Module):
+    """Base class of a method: networks + optimizers + one training step.
+
+    Subclasses set ``name``, ``Config``, ``capabilities``, build their networks in
+    ``__init__`` (the networks needed only for training, such as a discriminator, only
+    when ``training=True``), and implement :meth:`configure_optimizers` and
+    :meth:`train_step`, plus :meth:`sample` and/or :meth:`predict`.
+    """
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[MethodConfig]] = MethodConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    #: Submodules that exist only for training; they are left out of exported weights.
+    training_modules: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: MethodConfig | Mapping[str, Any] | None = None, *, training: bool = False) -> None:
+        super().__init__()
+        if not isinstance(config, self.Config):
+            config = validate_config(self.Config, config if not isinstance(config, MethodConfig) else config.model_dump(), what=f"method {self.name!r}")
+        self.config = config
+        self.for_training = training
+        #: Set by zoo.load: the registry name this model was loaded as, for messages.
+        self.zoo_name: str = self.name
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, Any] = {}
+        self.grad_clip: float | None = None
+
+    # ---- what a plugin implements -------------------------------------------------------------
+    def data_spec(self) -> DataSpec:
+        """Return what this method needs from its data."""
+        raise NotImplementedError(f"method {self.name!r} does not say what data it trains on (data_spec)")
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Return the optimizers by name (built with timm's factory where it fits)."""
+        raise NotImplementedError(f"method {self.name!r} cannot be trained (configure_optimizers)")
+
+    def configure_schedulers(self, total_steps: int) -> dict[str, Any]:
+        """Return learning-rate schedulers by name; each gets `step_update(step)` after every step."""
+        return {}
+
+    def train_step(self, batch: Batch | dict[str, Batch], step: int) -> dict[str, float]:
+        """Run one optimisation step on `batch` and return the losses as floats."""
+        raise NotImplementedError(f"method {self.name!r} cannot be trained (train_step)")
+
+    def sample(self, n: int, labels: Sequence[int] | torch.Tensor | None = None, seed: int | None = None, **knobs: Any) -> torch.Tensor:
+        """Return `n` generated images in [0, 1], NCHW float32."""
+        raise self._lacks("sample")
+
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        """Return the predicted class index of each image (images in [0, 1], NCHW)."""
+        raise self._lacks("predict")
+
+    # ---- helpers for plugins ------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        """Return the device of the first parameter (cpu for a module without parameters)."""
+        p = next(self.parameters(), None)
+        return p.device if p is not None else torch.device("cpu")
+
+    def optimize(self, name: str, loss: torch.Tensor) -> None:
+        """Zero the grads of optimizer `name`, back-propagate `loss`, clip if asked, and step."""
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.grad_clip:
+            params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+            torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+        opt.step()
+
+    def generator_for(self, seed: int | None, device: torch.device | None = None) -> torch.Generator | None:
+        """Return a torch.Generator seeded with `seed` on the model's device, or None for no seed."""
+        if seed is None:
+            return None
+        g = torch.Generator(device=device or self.device)
+        g.manual_seed(int(seed))
+        return g
+
+    def inference_modules(self) -> Iterator[tuple[str, nn.Module]]:
+        """Yield the named child modules that a shipped model keeps."""
+        for name, module in self.named_children():
+            if name not in self.training_modules:
+                yield name, module
+
+    def inference_state_dict(self) -> dict[str, torch.Tensor]:
+        """Return the state dict of the inference modules only: what a weights file ships."""
+        skip = tuple(f"{m}." for m in self.training_modules)
+        return {k: v for k, v in self.state_dict().items() if not k.startswith(skip)}
+
+    def _lacks(self, capability: str) -> CapabilityError:
+        can = ", ".join(sorted(self.capabilities)) or "nothing beyond training"
+        return CapabilityError(
+            f"model {self.zoo_name!r} (method {self.name!r}) cannot {capability}: it can {can}. "
+            f"Pick a model with the {capability!r} capability (`zoo list`)."
+        )
+
+    def extra_repr(self) -> str:
+        return ""
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    """Anything that generates images: ``sample(n, labels=None, seed=None, **knobs)`` in [0, 1], NCHW."""
+
+    def sample(self, n: int, labels: Sequence[int] | torch.Tensor | None = None, seed: int | None = None, **knobs: Any) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """Anything that classifies images: ``predict(images) -> class indices``."""
+
+    def predict(self, images: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    """A named metric: ``evaluate(model, **options) -> {metric: value}``, always stating n and seed."""
+
+    name: str
+
+    def evaluate(self, model: Method, **options: Any) -> dict[str, float]: ...

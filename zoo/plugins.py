@@ -1,0 +1,186 @@
+"""Plugin discovery on pluggy: entry points of the group ``zoo.plugins``, built-ins included.
+
+The core imports no method by name: zoo's own methods are declared as entry points in its
+``pyproject.toml`` exactly as a third party declares theirs, and found the same way.
+
+Environment:
+
+- ``ZOO_STRICT_PLUGINS=1``: a plugin that fails to import is an error instead of a warning.
+- ``ZOO_BLOCK_PLUGINS=a,b``: skip the plugins with these entry-point names.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError, UnknownNameError
+from .interfaces import CAPABILITIES, Method
+
+__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "ZooPluginWarning", "PluginManager", "get_plugin_manager", "reset_plugin_manager"]
+
+ENTRY_POINT_GROUP = "zoo.plugins"
+T = TypeVar("T")
+
+
+class ZooPluginWarning(UserWarning):
+    """A plugin failed to load and was skipped."""
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One plugin as `zoo plugins` shows it."""
+
+    name: str
+    source: str  # distribution name and version, or "registered in code"
+    status: str  # "loaded", "blocked" or "failed: <reason>"
+
+
+def _env_list(var: str) -> set[str]:
+    return {s.strip() for s in os.environ.get(var, "").split(",") if s.strip()}
+
+
+def _core_plugins() -> list[tuple[str, ModuleType]]:
+    """Return the core's own hook implementations (datasets, evaluators), registered like any plugin."""
+    from .data import catalog
+
+    return [("zoo.data", catalog)]
+
+
+class PluginManager:
+    """Finds plugins and collects what their hooks register."""
+
+    def __init__(self, *, load_entry_points: bool = True) -> None:
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self._pm.add_hookspecs(hookspecs)
+        self.infos: list[PluginInfo] = []
+        self._sources: dict[str, str] = {}
+        for name, module in _core_plugins():
+            self.register(module, name=name, source="zoo core")
+        if load_entry_points:
+            self.load_entry_points()
+
+    # ---- registration -------------------------------------------------------------------------
+    def register(self, plugin: ModuleType | object, name: str | None = None, source: str = "registered in code") -> None:
+        """Register a plugin object or module under `name` (its module name by default)."""
+        name = name or getattr(plugin, "__name__", None) or repr(plugin)
+        if self._pm.has_plugin(name):
+            raise PluginError(f"two plugins are named {name!r}: {self._sources[name]} and {source}. Uninstall or block one (ZOO_BLOCK_PLUGINS={name}).")
+        self._pm.register(plugin, name=name)
+        self._sources[name] = source
+        self.infos.append(PluginInfo(name, source, "loaded"))
+
+    def load_entry_points(self) -> None:
+        """Import and register every plugin of the ``zoo.plugins`` entry-point group."""
+        blocked = _env_list("ZOO_BLOCK_PLUGINS")
+        strict = os.environ.get("ZOO_STRICT_PLUGINS", "") not in ("", "0")
+        seen: set[tuple[str, str]] = set()
+        for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown distribution"
+            if (ep.name, ep.value) in seen:  # the same dist seen twice on sys.path
+                continue
+            seen.add((ep.name, ep.value))
+            if ep.name in blocked:
+                self.infos.append(PluginInfo(ep.name, dist, "blocked"))
+                continue
+            try:
+                module = ep.load()
+            except Exception as e:  # noqa: BLE001 - any import failure of a third party
+                reason = f"{type(e).__name__}: {e}"
+                if strict:
+                    raise PluginError(f"zoo plugin {ep.name!r} ({ep.value}, from {dist}) failed to import: {reason}") from e
+                warnings.warn(
+                    f"zoo plugin {ep.name!r} ({ep.value}, from {dist}) failed to import and was skipped: {reason}. "
+                    "Fix or uninstall it; set ZOO_STRICT_PLUGINS=1 to make this an error.",
+                    ZooPluginWarning,
+                    stacklevel=2,
+                )
+                self.infos.append(PluginInfo(ep.name, dist, f"failed: {reason}"))
+                continue
+            self.register(module, name=ep.name, source=dist)
+
+    # ---- collection ---------------------------------------------------------------------------
+    def _collect(self, hook: str, kind: str, key: Callable[[Any], str], check: Callable[[Any, str], None]) -> dict[str, tuple[Any, str]]:
+        found: dict[str, tuple[Any, str]] = {}
+        for impl in getattr(self._pm.hook, hook).get_hookimpls():
+            for item in impl.function() or []:
+                check(item, impl.plugin_name)
+                name = key(item)
+                if name in found:
+                    raise PluginError(
+                        f"two plugins register the {kind} {name!r}: {found[name][1]!r} and {impl.plugin_name!r}. "
+                        f"Uninstall or block one of them (ZOO_BLOCK_PLUGINS)."
+                    )
+                found[name] = (item, impl.plugin_name)
+        return found
+
+    def methods(self) -> dict[str, type[Method]]:
+        """Return every registered method class by name."""
+
+        def check(cls: Any, plugin: str) -> None:
+            if not (isinstance(cls, type) and issubclass(cls, Method)):
+                raise PluginError(f"plugin {plugin!r} registered {cls!r} as a method; expected a zoo.Method subclass.")
+            if not cls.name:
+                raise PluginError(f"plugin {plugin!r} registered {cls.__qualname__} without a `name`.")
+            unknown = set(cls.capabilities) - CAPABILITIES
+            if unknown:
+                raise PluginError(f"method {cls.name!r} of plugin {plugin!r} declares unknown capabilities {sorted(unknown)}; known: {sorted(CAPABILITIES)}.")
+
+        return {k: v for k, (v, _) in self._collect("zoo_register_methods", "method", lambda c: c.name, check).items()}
+
+    def method_plugins(self) -> dict[str, str]:
+        """Return the plugin name behind each method name."""
+        return {k: p for k, (_, p) in self._collect("zoo_register_methods", "method", lambda c: c.name, lambda *_: None).items()}
+
+    def method(self, name: str) -> type[Method]:
+        """Return the method class called `name`, or raise with the closest names."""
+        methods = self.methods()
+        if name not in methods:
+            raise UnknownNameError("method", name, methods, hint="Install the plugin that provides it (`zoo plugins` lists what is loaded).")
+        return methods[name]
+
+    def datasets(self) -> dict[str, Any]:
+        """Return every registered :class:`zoo.data.DatasetInfo` by name."""
+        return {k: v for k, (v, _) in self._collect("zoo_register_datasets", "dataset", lambda d: d.name, lambda *_: None).items()}
+
+    def evaluators(self) -> dict[str, Any]:
+        """Return every registered evaluator by name."""
+        return {k: v for k, (v, _) in self._collect("zoo_register_evaluators", "evaluator", lambda e: e.name, lambda *_: None).items()}
+
+    def registry_files(self) -> list[Path]:
+        """Return the extra registry files plugins provide."""
+        return [Path(p) for paths in self._pm.hook.zoo_register_models() for p in (paths or [])]
+
+    def plugin_names(self) -> list[str]:
+        """Return the names of the registered plugins."""
+        return sorted(name for name, _ in self._pm.list_name_plugin())
+
+
+_lock = threading.Lock()
+_manager: PluginManager | None = None
+
+
+def get_plugin_manager() -> PluginManager:
+    """Return the process-wide plugin manager, loading entry points on first use."""
+    global _manager
+    with _lock:
+        if _manager is None:
+            _manager = PluginManager()
+        return _manager
+
+
+def reset_plugin_manager(manager: PluginManager | None = None) -> None:
+    """Forget the process-wide plugin manager (or install `manager`): the next use rediscovers."""
+    global _manager
+    with _lock:
+        _manager = manager

@@ -1,0 +1,195 @@
+"""The model registry: ``registry.toml`` (plus plugins' files) -> verified, ready-to-use models.
+
+Example::
+
+    >>> import zoo
+    >>> zoo.list("dcgan.*")
+    ['dcgan.mnist64', ...]
+    >>> model = zoo.load("dcgan.mnist64")          # sha256 checked, eval mode
+    >>> model = zoo.load_file("runs/x/model.safetensors")   # no registry entry needed
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import tomli_w
+import torch
+
+from .errors import ConfigError, UnknownNameError, WeightsError
+from .interfaces import Method, validate_config
+from .plugins import get_plugin_manager
+from .weights import atomic_write, read_weights, resolve_weights, save_weights
+
+__all__ = [
+    "ModelEntry",
+    "TrainingRecord",
+    "registry_path",
+    "entries",
+    "entry",
+    "list_models",
+    "load",
+    "load_file",
+    "build_method",
+    "save_model",
+    "param_count",
+    "update_entry",
+]
+
+_HEADER = "# zoo's shipped models. Written by `zoo train --register` and `zoo eval --write`; see docs/registry.md.\n\n"
+
+
+class TrainingRecord(pydantic.BaseModel):
+    """How a shipped model was trained: enough to run it again."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    command: str
+    wall_time_s: float
+    steps: int
+    device: str
+    date: str
+
+
+class ModelEntry(pydantic.BaseModel):
+    """One shipped model."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    method: str
+    config: dict[str, Any] = {}
+    weights: str
+    sha256: str = pydantic.Field(pattern=r"^[0-9a-f]{64}$")
+    data: str
+    params: int = pydantic.Field(gt=0)
+    description: str = ""
+    metrics: dict[str, Any] = {}
+    training: TrainingRecord | None = None
+    #: Evaluator options for `zoo eval NAME` (evaluator name -> options).
+    evaluation: dict[str, dict[str, Any]] = {}
+    #: Folder that a relative `weights` path is resolved from (set on load, not in the file).
+    base_dir: Path = pydantic.Field(default=Path("."), exclude=True)
+
+
+def registry_path() -> Path:
+    """Return the main registry file: ``$ZOO_REGISTRY`` or ``registry.toml`` beside the zoo package."""
+    env = os.environ.get("ZOO_REGISTRY")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "registry.toml"
+
+
+def _read_file(path: Path) -> dict[str, ModelEntry]:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"registry file {path} is not valid TOML: {e}. Fix the file.") from None
+    out = {}
+    for name, values in (raw.get("models") or {}).items():
+        try:
+            out[name] = ModelEntry.model_validate({**values, "base_dir": path.parent})
+        except pydantic.ValidationError as e:
+            raise ConfigError(f"registry entry {name!r} in {path} is invalid: {e}") from None
+    return out
+
+
+def entries() -> dict[str, ModelEntry]:
+    """Return every registry entry (main file and plugins' files) by name."""
+    files = [registry_path()] + get_plugin_manager().registry_files()
+    found: dict[str, ModelEntry] = {}
+    origin: dict[str, Path] = {}
+    for f in files:
+        if not f.is_file():
+            continue
+        for name, e in _read_file(f).items():
+            if name in found:
+                raise ConfigError(f"model {name!r} is defined twice: in {origin[name]} and {f}. Rename one.")
+            found[name], origin[name] = e, f
+    return found
+
+
+def entry(name: str) -> ModelEntry:
+    """Return the registry entry `name`, or raise with the closest names."""
+    all_entries = entries()
+    if name not in all_entries:
+        raise UnknownNameError("model", name, all_entries, hint="`zoo list` shows the shipped models; `zoo.load_file(path)` loads a weights file directly.")
+    return all_entries[name]
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Return the sorted names of registered models matching the fnmatch `pattern`."""
+    return sorted(n for n in entries() if fnmatch.fnmatchcase(n, pattern))
+
+
+def build_method(method: str, config: Mapping[str, Any] | None = None, *, training: bool = False) -> Method:
+    """Return a fresh method `method` built from `config` (validated)."""
+    cls = get_plugin_manager().method(method)
+    return cls(validate_config(cls.Config, config, what=f"method {method!r}"), training=training)
+
+
+def param_count(model: torch.nn.Module) -> int:
+    """Return the number of parameters of `model`."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def _load_tensors(model: Method, tensors: dict[str, torch.Tensor], source: str) -> None:
+    want = model.inference_state_dict()
+    missing = sorted(set(want) - set(tensors))
+    unexpected = sorted(set(tensors) - set(want))
+    wrong = sorted(k for k in set(want) & set(tensors) if want[k].shape != tensors[k].shape)
+    if missing or unexpected or wrong:
+        detail = "; ".join(
+            f"{what}: {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''}"
+            for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if keys
+        )
+        raise WeightsError(f"weights {source} do not fit method {model.name!r} with its config ({detail}). Check the config the file was trained with.")
+    with torch.no_grad():
+        for k, v in want.items():
+            v.copy_(tensors[k].to(v.dtype))
+
+
+def load_file(path: str | os.PathLike[str], device: str | torch.device | None = None, *, sha256: str | None = None) -> Method:
+    """Return the model stored in a zoo weights file, in eval mode on `device` (cpu by default)."""
+    tensors, meta = read_weights(path, sha256=sha256)
+    model = build_method(meta.method, meta.config)
+    _load_tensors(model, tensors, str(path))
+    return model.to(device or "cpu").eval()
+
+
+def load(name: str, device: str | torch.device | None = None) -> Method:
+    """Return the registered model `name` with verified weights, in eval mode on `device`."""
+    e = entry(name)
+    path = resolve_weights(e.weights, e.sha256, e.base_dir)
+    tensors, meta = read_weights(path, sha256=e.sha256)
+    cls = get_plugin_manager().method(e.method)
+    want = validate_config(cls.Config, e.config, what=f"model {name!r}")
+    if meta.method != e.method or validate_config(cls.Config, meta.config, what=f"weights {path}") != want:
+        raise WeightsError(
+            f"weights file {path} was made for method {meta.method!r} with config {meta.config}, "
+            f"but entry {name!r} says method {e.method!r} with config {want.model_dump()}. Fix the entry or the file."
+        )
+    model = cls(want)
+    _load_tensors(model, tensors, str(path))
+    model.zoo_name = name
+    return model.to(device or "cpu").eval()
+
+
+def save_model(model: Method, path: str | os.PathLike[str], *, dtype: torch.dtype | None = None, state: Mapping[str, torch.Tensor] | None = None) -> str:
+    """Write `model`'s inference weights (or `state`) with its method and config; return the sha256."""
+    return save_weights(path, state if state is not None else model.inference_state_dict(), method=model.name, config=model.config.model_dump(), dtype=dtype)
+
+
+def update_entry(name: str, values: Mapping[str, Any], path: Path | None = None) -> None:
+    """Create or update entry `name` in the registry file `path` (atomically), validating it first."""
+    path = path or registry_path()
+    raw = tomllib.loads(path.read_text()) if path.is_file() else {}
+    models = raw.setdefault("models", {})
+    merged = {**models.get(name, {}), **values}
+    ModelEntry.model_validate({**merged, "base_dir": path.parent})
+    models[name] = merged
+    raw["models"] = dict(sorted(models.items()))
+    with atomic_write(path, "w") as f:
+        f.write(_HEADER + tomli_w.dumps(raw))

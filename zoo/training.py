@@ -1,0 +1,266 @@
+"""The generic Trainer: the loop around a method's `train_step`.
+
+It owns data loading, device and autocast, seeding, the progress bar, the JSON-lines
+metrics log and its loss plot, atomic checkpoints every N steps, resume, the weights EMA
+(timm's ModelEmaV3) and the final export. The method owns what one step does.
+
+Example::
+
+    >>> from zoo.training import Trainer, TrainConfig
+    >>> from zoo import data
+    >>> t = Trainer("dcgan", {"soft_labels": True}, {"train": data.load("mnist", root="../shared/data")},
+    ...             "runs/dcgan", TrainConfig(steps=2000, batch_size=128))
+    >>> summary = t.fit()       # runs/dcgan/model.safetensors, metrics.jsonl, loss.png, summary.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .data import ImageSet, TensorLoader
+from .errors import ConfigError
+from .interfaces import Batch, Method, MethodConfig, validate_config
+from .registry import build_method, save_model
+from .viz import plot_curves, read_metrics_log
+from .weights import atomic_write, load_tree, save_tree
+
+__all__ = ["TrainConfig", "Trainer", "resolve_device"]
+
+CHECKPOINT = "checkpoint.safetensors"
+EXPORT = "model.safetensors"
+
+
+class TrainConfig(pydantic.BaseModel):
+    """Settings of the loop (the method's hyper-parameters live in its own Config)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    steps: int = pydantic.Field(1000, ge=1, description="optimisation steps (one batch each)")
+    batch_size: int = pydantic.Field(64, ge=1)
+    device: str = pydantic.Field("auto", description="auto, cpu, cuda or cuda:N")
+    bf16: bool = pydantic.Field(False, description="bfloat16 autocast for the forward passes")
+    seed: int = 0
+    checkpoint_every: int = pydantic.Field(500, ge=0, description="steps between checkpoints (0: only at the end)")
+    log_every: int = pydantic.Field(10, ge=1)
+    ema_decay: float = pydantic.Field(0.0, ge=0.0, lt=1.0, description="EMA of the exported weights (0: off)")
+    grad_clip: float | None = pydantic.Field(None, gt=0)
+    max_minutes: float | None = pydantic.Field(None, gt=0, description="stop (and export) after this much wall time")
+    export_dtype: Literal["float32", "float16"] = "float32"
+    progress: bool = True
+
+
+def resolve_device(device: str) -> torch.device:
+    """Return the torch device for 'auto' (cuda when available), 'cpu', 'cuda' or 'cuda:N'."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    d = torch.device(device)
+    if d.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} was asked for but CUDA is not available here. Use --device cpu or auto.")
+    return d
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = list(torch.cuda.get_rng_state_all())
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(list(state["cuda"]))
+
+
+class Trainer:
+    """Trains method `method` with `config` on `data` (role -> ImageSet), writing into `out`."""
+
+    def __init__(
+        self,
+        method: str,
+        config: Mapping[str, Any] | MethodConfig | None,
+        data: Mapping[str, ImageSet],
+        out: str | os.PathLike[str],
+        train: TrainConfig | Mapping[str, Any] | None = None,
+        *,
+        command: str = "",
+    ) -> None:
+        self.train = train if isinstance(train, TrainConfig) else validate_config(TrainConfig, train, what="the trainer")  # type: ignore[arg-type]
+        self.out = Path(out)
+        self.device = resolve_device(self.train.device)
+        torch.manual_seed(self.train.seed)
+        cfg = config.model_dump() if isinstance(config, MethodConfig) else dict(config or {})
+        self.method: Method = build_method(method, cfg, training=True).to(self.device)
+        self.spec = self.method.data_spec()
+        missing = [r for r in self.spec.roles if r not in data]
+        extra = [r for r in data if r not in self.spec.roles]
+        if missing or extra:
+            raise ConfigError(
+                f"method {method!r} trains on data roles {list(self.spec.roles)}, got {list(data)}. "
+                + ("Give " + ", ".join(f"--data {r}=NAME" for r in missing) if missing else f"Drop {extra}.")
+            )
+        self.data_names = {r: data[r].name for r in self.spec.roles}
+        self.loaders = {
+            role: TensorLoader(
+                data[role],
+                self.train.batch_size,
+                size=self.spec.image_size,
+                channels=self.spec.channels,
+                labels=self.spec.labels and role not in self.spec.unlabelled_roles,
+                device=self.device,
+                seed=self.train.seed + i,
+            )
+            for i, role in enumerate(self.spec.roles)
+        }
+        self.method.optimizers = self.method.configure_optimizers()
+        self.method.schedulers = self.method.configure_schedulers(self.train.steps)
+        self.method.grad_clip = self.train.grad_clip
+        self._inference = nn.ModuleDict(dict(self.method.inference_modules()))
+        self.ema = self._make_ema()
+        self.step, self.elapsed = 0, 0.0
+        self.command = command
+
+    def _make_ema(self) -> nn.Module | None:
+        if not self.train.ema_decay:
+            return None
+        from timm.utils import ModelEmaV3
+
+        return ModelEmaV3(self._inference, decay=self.train.ema_decay)
+
+    # ---- state ----------------------------------------------------------------------------------
+    def _run_info(self) -> dict[str, Any]:
+        return {"method": self.method.name, "config": self.method.config.model_dump(), "train": self.train.model_dump(exclude={"progress", "max_minutes"}), "data": self.data_names}
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "model": self.method.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in self.method.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.method.schedulers.items()},
+            "ema": self.ema.state_dict() if self.ema is not None else {},
+            "loaders": {k: ld.state_dict() for k, ld in self.loaders.items()},
+            "rng": _rng_state(),
+        }
+
+    def save_checkpoint(self) -> Path:
+        """Write the full training state to ``out/checkpoint.safetensors`` atomically."""
+        path = self.out / CHECKPOINT
+        save_tree(path, self._state())
+        return path
+
+    def _resume(self) -> bool:
+        path = self.out / CHECKPOINT
+        if not path.is_file():
+            return False
+        info_path = self.out / "run.json"
+        previous = json.loads(info_path.read_text()) if info_path.is_file() else {}
+        now = self._run_info()
+        for key in ("method", "config", "data"):
+            if previous.get(key) != now[key]:
+                raise ConfigError(
+                    f"{self.out} holds a checkpoint of another run ({key}: {previous.get(key)} there, {now[key]} now). "
+                    "Use another --out folder, or delete that one to start afresh."
+                )
+        state = load_tree(path)
+        self.method.load_state_dict(state["model"])
+        for k, o in self.method.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        for k, s in self.method.schedulers.items():
+            s.load_state_dict(state["schedulers"][k])
+        if self.ema is not None and state["ema"]:
+            self.ema.load_state_dict(state["ema"])
+        for k, ld in self.loaders.items():
+            ld.load_state_dict(state["loaders"][k])
+        _set_rng_state(state["rng"])
+        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        self._truncate_log(self.step)
+        return True
+
+    def _truncate_log(self, step: int) -> None:
+        log = self.out / "metrics.jsonl"
+        if log.is_file():
+            kept = [r for r in read_metrics_log(log) if r.get("step", 0) <= step]
+            with atomic_write(log, "w") as f:
+                f.writelines(json.dumps(r) + "\n" for r in kept)
+
+    # ---- the loop -------------------------------------------------------------------------------
+    def _next_batch(self) -> Batch | dict[str, Batch]:
+        batches = {role: next(ld) for role, ld in self.loaders.items()}
+        return batches[self.spec.roles[0]] if len(batches) == 1 else batches
+
+    def fit(self) -> dict[str, Any]:
+        """Train to `steps` (resuming from `out` when it holds a checkpoint); return the run summary."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        resumed = self._resume()
+        with atomic_write(self.out / "run.json", "w") as f:
+            json.dump({**self._run_info(), "command": self.command}, f, indent=2)
+        self.method.train()
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.train.bf16 else nullcontext()
+        deadline = time.monotonic() + 60 * self.train.max_minutes if self.train.max_minutes else None
+        bar = tqdm(total=self.train.steps, initial=self.step, disable=not self.train.progress, desc=f"{self.method.name}", dynamic_ncols=True)
+        t0 = time.monotonic()
+        start_elapsed = self.elapsed
+        with open(self.out / "metrics.jsonl", "a") as log:
+            while self.step < self.train.steps:
+                self.step += 1
+                batch = self._next_batch()
+                with autocast:
+                    losses = self.method.train_step(batch, self.step)
+                for s in self.method.schedulers.values():
+                    s.step_update(self.step)
+                if self.ema is not None:
+                    self.ema.update(self._inference, step=self.step)
+                self.elapsed = start_elapsed + time.monotonic() - t0
+                if self.step % self.train.log_every == 0 or self.step == self.train.steps:
+                    record = {"step": self.step, "time": round(self.elapsed, 3), **{k: float(v) for k, v in losses.items()}}
+                    record["lr"] = next(iter(self.method.optimizers.values())).param_groups[0]["lr"] if self.method.optimizers else 0.0
+                    log.write(json.dumps(record) + "\n")
+                    log.flush()
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k.startswith("loss")})
+                bar.update(1)
+                if self.train.checkpoint_every and self.step % self.train.checkpoint_every == 0:
+                    self.save_checkpoint()
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+        bar.close()
+        self.save_checkpoint()
+        return self._export(resumed)
+
+    def exported_state(self) -> dict[str, torch.Tensor]:
+        """Return the inference weights to ship: the EMA's when an EMA runs, else the model's."""
+        if self.ema is None:
+            return self.method.inference_state_dict()
+        return {k: v for k, v in self.ema.module.state_dict().items()}
+
+    def _export(self, resumed: bool) -> dict[str, Any]:
+        dtype = torch.float16 if self.train.export_dtype == "float16" else None
+        path = self.out / EXPORT
+        sha = save_model(self.method, path, dtype=dtype, state=self.exported_state())
+        records = read_metrics_log(self.out / "metrics.jsonl")
+        if records:
+            plot_curves({f"{self.method.name} on {', '.join(self.data_names.values())}": records}, self.out / "loss.png")
+        device_name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else f"cpu ({os.cpu_count()} cores)"
+        summary = {
+            "method": self.method.name,
+            "steps": self.step,
+            "wall_time_s": round(self.elapsed, 1),
+            "device": device_name,
+            "weights": str(path),
+            "sha256": sha,
+            "resumed": resumed,
+            "last": records[-1] if records else {},
+        }
+        with atomic_write(self.out / "summary.json", "w") as f:
+            json.dump(summary, f, indent=2)
+        return summary

@@ -1,0 +1,105 @@
+"""Figures: image grids and loss curves, written atomically as PNG."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torchvision.utils import make_grid
+
+from .weights import atomic_write
+
+__all__ = ["save_grid", "save_image", "grid_image", "plot_curves", "save_figure", "read_metrics_log"]
+
+
+def grid_image(images: torch.Tensor, nrow: int = 8, padding: int = 2) -> Image.Image:
+    """Return a PIL image tiling `images` (NCHW in [0, 1]) with `nrow` images per row."""
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"expected images shaped (N, 1|3, H, W), got {tuple(images.shape)}")
+    grid = make_grid(images.detach().float().cpu().clamp(0, 1), nrow=nrow, padding=padding, pad_value=1.0)
+    return Image.fromarray(grid.mul(255).round().byte().permute(1, 2, 0).numpy())
+
+
+def save_image(image: Image.Image, path: str | os.PathLike[str]) -> Path:
+    """Write a PIL image as PNG atomically and return the path."""
+    path = Path(path)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    with atomic_write(path) as f:
+        f.write(buf.getvalue())
+    return path
+
+
+def save_grid(images: torch.Tensor, path: str | os.PathLike[str], nrow: int = 8, padding: int = 2) -> Path:
+    """Write `images` (NCHW in [0, 1]) as one PNG grid with `nrow` images per row; return the path."""
+    return save_image(grid_image(images, nrow=nrow, padding=padding), path)
+
+
+def save_figure(fig: "matplotlib.figure.Figure", path: str | os.PathLike[str], dpi: int = 120) -> Path:  # noqa: F821
+    """Write a matplotlib figure as PNG atomically, close it, and return the path."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    with atomic_write(path) as f:
+        f.write(buf.getvalue())
+    return Path(path)
+
+
+def read_metrics_log(path: str | os.PathLike[str]) -> list[dict[str, float]]:
+    """Return the records of a JSON-lines metrics log (a half-written last line is skipped)."""
+    out = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def _smooth(values: Sequence[float], k: int) -> list[float]:
+    out, acc = [], 0.0
+    for i, v in enumerate(values):
+        acc += v
+        if i >= k:
+            acc -= values[i - k]
+        out.append(acc / min(i + 1, k))
+    return out
+
+
+def plot_curves(
+    runs: Mapping[str, Iterable[Mapping[str, float]]],
+    path: str | os.PathLike[str],
+    keys: Sequence[str] | None = None,
+    title: str = "",
+) -> Path:
+    """Plot the losses of one or more metrics logs (run label -> records) against step; return the path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = {label: list(recs) for label, recs in runs.items()}
+    all_keys = keys or sorted({k for recs in runs.values() for r in recs for k in r if k.startswith("loss")})
+    fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 3.8), squeeze=False)
+    for ax, (label, recs) in zip(axes[0], runs.items()):
+        for k in all_keys:
+            pts = [(r["step"], r[k]) for r in recs if k in r]
+            if not pts:
+                continue
+            steps, vals = zip(*pts)
+            ax.plot(steps, vals, alpha=0.25, linewidth=0.8)
+            ax.plot(steps, _smooth(vals, max(1, len(vals) // 50)), label=k, color=ax.lines[-1].get_color())
+        ax.set_title(label)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)

@@ -1,0 +1,262 @@
+"""Weights on disk: safetensors only (never pickle), sha256 on every load, metadata in the header.
+
+A zoo weights file is a plain safetensors file whose header metadata carries
+``zoo.method``, ``zoo.config`` (JSON), ``zoo.version`` and ``zoo.tensors_sha256`` (a digest
+of the tensors themselves), so a file alone says how to rebuild its model.
+
+Example::
+
+    >>> from zoo.weights import save_weights, read_weights
+    >>> save_weights("w.safetensors", {"a": torch.zeros(2)}, method="m", config={"k": 1})
+    >>> tensors, meta = read_weights("w.safetensors")
+    >>> meta.method, meta.config
+    ('m', {'k': 1})
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import struct
+import tempfile
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import safetensors.torch
+import torch
+
+from .errors import WeightsError
+
+__all__ = [
+    "WeightsMeta",
+    "save_weights",
+    "read_weights",
+    "sha256_file",
+    "tensors_digest",
+    "atomic_write",
+    "resolve_weights",
+    "cache_dir",
+    "save_tree",
+    "load_tree",
+]
+
+FORMAT_VERSION = "1"
+_HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class WeightsMeta:
+    """The zoo metadata of a weights file."""
+
+    method: str
+    config: dict[str, Any]
+    version: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[BinaryIO]:
+    """Yield a temporary file beside `path` that replaces `path` only when the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Return the hex sha256 of the file at `path`."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def tensors_digest(tensors: Mapping[str, torch.Tensor]) -> str:
+    """Return a sha256 over names, dtypes, shapes and bytes of `tensors` (order-independent)."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def save_weights(
+    path: str | os.PathLike[str],
+    tensors: Mapping[str, torch.Tensor],
+    *,
+    method: str,
+    config: Mapping[str, Any],
+    dtype: torch.dtype | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> str:
+    """Write `tensors` with zoo metadata atomically; cast floating tensors to `dtype` if given. Returns the sha256."""
+    from . import __version__
+
+    out = {}
+    for k, v in tensors.items():
+        v = v.detach().cpu().contiguous()
+        if dtype is not None and v.is_floating_point():
+            v = v.to(dtype)
+        out[k] = v
+    meta = {
+        "zoo.format": FORMAT_VERSION,
+        "zoo.method": method,
+        "zoo.config": json.dumps(dict(config), sort_keys=True),
+        "zoo.version": __version__,
+        "zoo.tensors_sha256": tensors_digest(out),
+    }
+    meta.update({f"zoo.extra.{k}": str(v) for k, v in (extra or {}).items()})
+    data = safetensors.torch.save(out, metadata=meta)
+    with atomic_write(path) as f:
+        f.write(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _parse_header(data: bytes, path: Path) -> dict[str, Any]:
+    if len(data) < 8:
+        raise WeightsError(f"weights file {path} is truncated ({len(data)} bytes): expected a safetensors file. Re-download or re-export it.")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > len(data) - 8:
+        raise WeightsError(
+            f"weights file {path} is truncated or not safetensors: its header claims {n} bytes, the file has {len(data) - 8}. "
+            "Re-download or re-export it."
+        )
+    try:
+        header = json.loads(data[8 : 8 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise WeightsError(f"weights file {path} has a corrupt header ({e}). Re-download or re-export it.") from None
+    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    if 8 + n + end > len(data):
+        raise WeightsError(
+            f"weights file {path} is truncated: its tensors need {8 + n + end} bytes, the file has {len(data)}. "
+            "Re-download or re-export it."
+        )
+    return header
+
+
+def read_weights(path: str | os.PathLike[str], *, sha256: str | None = None) -> tuple[dict[str, torch.Tensor], WeightsMeta]:
+    """Return the tensors and zoo metadata of a weights file, checking its sha256 when given."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} does not exist. Put the file there, or fix the path.")
+    data = path.read_bytes()
+    if sha256 is not None:
+        found = hashlib.sha256(data).hexdigest()
+        if found != sha256.lower():
+            raise WeightsError(
+                f"weights file {path} does not match its registry entry: expected sha256 {sha256}, found {found}. "
+                "The file is corrupt or was changed: restore it, or re-export and update the entry."
+            )
+    header = _parse_header(data, path)
+    meta = header.get("__metadata__") or {}
+    missing = [k for k in ("zoo.method", "zoo.config", "zoo.version") if k not in meta]
+    if missing:
+        raise WeightsError(
+            f"weights file {path} is not a zoo weights file: its header lacks {', '.join(missing)}. "
+            "Export it with zoo (zoo.save_model) or load the tensors with safetensors directly."
+        )
+    try:
+        tensors = safetensors.torch.load(data)
+        config = json.loads(meta["zoo.config"])
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own types
+        raise WeightsError(f"weights file {path} cannot be read ({e}). Re-download or re-export it.") from None
+    want = meta.get("zoo.tensors_sha256")
+    if want and tensors_digest(tensors) != want:
+        raise WeightsError(f"weights file {path} was tampered with: its tensors do not match the digest in its header. Restore the file.")
+    extra = {k[len("zoo.extra.") :]: v for k, v in meta.items() if k.startswith("zoo.extra.")}
+    return tensors, WeightsMeta(method=meta["zoo.method"], config=config, version=meta["zoo.version"], extra=extra)
+
+
+def cache_dir() -> Path:
+    """Return the folder of downloaded weights (``$ZOO_CACHE`` or ``~/.cache/zoo``)."""
+    return Path(os.environ.get("ZOO_CACHE") or Path.home() / ".cache" / "zoo")
+
+
+def resolve_weights(ref: str, sha256: str, base: Path) -> Path:
+    """Return a local path for `ref` (a path relative to `base`, or a URL fetched once into the cache)."""
+    scheme = urllib.parse.urlparse(ref).scheme
+    if scheme not in ("http", "https", "file"):
+        return (base / ref).resolve()
+    name = Path(urllib.parse.urlparse(ref).path).name or "weights.safetensors"
+    local = cache_dir() / sha256[:2] / f"{sha256}-{name}"
+    if local.is_file():
+        return local
+    if os.environ.get("ZOO_OFFLINE") and scheme != "file":
+        raise WeightsError(f"weights {ref} are not in the cache and ZOO_OFFLINE is set. Download the file and put it at {local}.")
+    try:
+        with urllib.request.urlopen(ref, timeout=60) as r, atomic_write(local) as f:
+            shutil.copyfileobj(r, f)
+    except OSError as e:
+        raise WeightsError(f"cannot download weights {ref} ({e}). Download the file yourself and put it at {local}.") from None
+    return local
+
+
+# ---- trees of tensors (checkpoints: modules, optimizers, schedulers, RNG states) -------------------
+
+def _flatten(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, torch.Tensor):
+        key = prefix or "_"
+        tensors[key] = obj.detach().cpu().contiguous()
+        return {"__tensor__": key}
+    if isinstance(obj, Mapping):
+        items = [(k, _flatten(v, f"{prefix}/{k}", tensors)) for k, v in obj.items()]
+        if all(isinstance(k, str) for k, _ in items):
+            return {"__dict__": [[k, v] for k, v in items]}
+        return {"__dict__": [[{"__int__": k} if isinstance(k, int) else k, v] for k, v in items]}
+    if isinstance(obj, (list, tuple)):
+        return {"__tuple__" if isinstance(obj, tuple) else "__list__": [_flatten(v, f"{prefix}/{i}", tensors) for i, v in enumerate(obj)]}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} at {prefix!r} in a checkpoint: only tensors, numbers, strings, lists and dicts")
+
+
+def _unflatten(obj: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        if "__int__" in obj:
+            return obj["__int__"]
+        if "__dict__" in obj:
+            return {_unflatten(k, tensors): _unflatten(v, tensors) for k, v in obj["__dict__"]}
+        if "__list__" in obj:
+            return [_unflatten(v, tensors) for v in obj["__list__"]]
+        if "__tuple__" in obj:
+            return tuple(_unflatten(v, tensors) for v in obj["__tuple__"])
+    return obj
+
+
+def save_tree(path: str | os.PathLike[str], tree: Mapping[str, Any]) -> None:
+    """Write a nested dict of tensors and plain values to a safetensors file, atomically."""
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = _flatten(tree, "", tensors)
+    data = safetensors.torch.save(tensors, metadata={"zoo.tree": json.dumps(skeleton)})
+    with atomic_write(path) as f:
+        f.write(data)
+
+
+def load_tree(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read back what :func:`save_tree` wrote (no pickle involved)."""
+    path = Path(path)
+    data = path.read_bytes()
+    header = _parse_header(data, path)
+    skeleton = (header.get("__metadata__") or {}).get("zoo.tree")
+    if skeleton is None:
+        raise WeightsError(f"{path} is not a zoo checkpoint (no 'zoo.tree' in its header). Delete it to start afresh.")
+    return _unflatten(json.loads(skeleton), safetensors.torch.load(data))
