@@ -114,6 +114,18 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+@command
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .data import data_root, datasets
+    from .data.registry import is_present
+
+    root = data_root(args.data_dir)
+    rows = [[d.name, d.kind, "yes" if is_present(d, root) else "no", d.size, d.resolution, d.license, d.source] for d in sorted(datasets().values(), key=lambda d: d.name)]
+    print(f"data root: {root if root else '(none: set ZOO_DATA or --data-dir)'}")
+    print(_table(rows, ["name", "kind", "present", "size", "resolution", "license", "source"]))
+    return 0
+
+
 def _parse_data(items: Sequence[str]) -> dict[str, str]:
     out = {}
     for item in items:
@@ -200,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = _sub(subs, "info", "Show a model's (or method's) architecture as torch prints it, parameters and metadata.", "zoo info dcgan.mnist64")
     s.add_argument("name")
+
+    s = _sub(subs, "datasets", "List the datasets zoo can read or build, and whether each is present here.", "zoo datasets --data-dir ../shared/data")
+    s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
 
     _sub(subs, "methods", "List the methods that plugins register.", "zoo methods")
     _sub(subs, "plugins", "List the plugins found and whether they loaded.", "zoo plugins")
