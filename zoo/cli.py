@@ -187,6 +187,22 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+@command
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .data import data_root
+    from .metrics import evaluate_model, record_metrics
+
+    results = evaluate_model(args.name, only=args.only, overrides=parse_set(args.set or []), device=args.device, data_root=data_root(args.data_dir))
+    for ev, values in results.items():
+        print(f"[{ev}]")
+        for k, v in values.items():
+            print(f"  {k}: {_fmt_metric(v)}")
+    if args.write:
+        record_metrics(args.name, results)
+        print(f"recorded in the registry entry {args.name!r}")
+    return 0
+
+
 # ---- parser -------------------------------------------------------------------------------------
 
 def _sub(subs: argparse._SubParsersAction, name: str, help: str, example: str) -> argparse.ArgumentParser:
@@ -250,6 +266,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--labels", help="comma-separated class labels, one per image (conditional models)")
     s.add_argument("--set", action="append", metavar="KNOB=VALUE", help="sampler option, e.g. steps=25")
     s.add_argument("--device", default=None)
+
+    s = _sub(subs, "eval", "Evaluate a model with the evaluators its registry entry names; --write records the metrics.",
+             "zoo eval wgan_gp.mnistm64 --data-dir ../shared/data --set n=10000 --write")
+    s.add_argument("name")
+    s.add_argument("--only", action="append", metavar="EVALUATOR", help="run only this evaluator (repeatable)")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE", help="evaluator option, e.g. n=1000")
+    s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
+    s.add_argument("--device", default=None)
+    s.add_argument("--write", action="store_true", help="record the metrics in registry.toml")
+
+    from .plugins import get_plugin_manager
+
+    for extra in get_plugin_manager().commands().values():
+        if extra.name in subs.choices:
+            raise ZooError(f"a plugin adds the command {extra.name!r}, which zoo already has; rename it.")
+        s = _sub(subs, extra.name, extra.help, extra.example)
+        extra.add_arguments(s)
+        COMMANDS[extra.name] = extra.run
     return p
 
 

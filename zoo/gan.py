@@ -86,6 +86,7 @@ class GANMethod(Method):
     #: Set by subclasses: (norm, sigmoid) of the discriminator.
     discriminator_kind: ClassVar[tuple[Literal["batch", "instance"], bool]] = ("batch", True)
     sample_chunk: ClassVar[int] = 256
+    test_config = {"nz": 8, "ngf": 4, "ndf": 4}
     config: GANConfig
 
     def __init__(self, config: GANConfig | dict[str, Any] | None = None, *, training: bool = False) -> None:

@@ -24,7 +24,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .data import DatasetInfo
-    from .interfaces import Evaluator, Method
+    from .interfaces import Command, Evaluator, Method
 
 __all__ = ["hookspec", "hookimpl", "PROJECT"]
 
@@ -61,3 +61,8 @@ def zoo_register_models() -> list[Path]:
 @hookspec
 def zoo_register_evaluators() -> list[Evaluator]:
     """Return evaluator objects (with ``name`` and ``evaluate(model, **options)``) for ``zoo eval``."""
+
+
+@hookspec
+def zoo_register_commands() -> list[Command]:
+    """Return extra ``zoo`` sub-commands (:class:`zoo.interfaces.Command`), e.g. a method's report figures."""

@@ -16,7 +16,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import argparse
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -34,6 +35,7 @@ __all__ = [
     "Sampler",
     "Predictor",
     "Evaluator",
+    "Command",
     "validate_config",
     "CAPABILITIES",
 ]
@@ -103,6 +105,10 @@ class Method(nn.Module):
     capabilities: ClassVar[frozenset[str]] = frozenset()
     #: Submodules that exist only for training; they are left out of exported weights.
     training_modules: ClassVar[tuple[str, ...]] = ()
+    #: Config overrides that make the method small enough for the CPU contract tests.
+    test_config: ClassVar[dict[str, Any]] = {}
+    #: What `zoo eval` runs when a registry entry names no evaluation: evaluator name -> options.
+    default_evaluation: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, config: MethodConfig | Mapping[str, Any] | None = None, *, training: bool = False) -> None:
         super().__init__()
@@ -204,8 +210,23 @@ class Predictor(Protocol):
 
 @runtime_checkable
 class Evaluator(Protocol):
-    """A named metric: ``evaluate(model, **options) -> {metric: value}``, always stating n and seed."""
+    """Named metrics: ``evaluate(model, **options) -> {metric: value}``, stating the sample count and seed.
+
+    ``options`` come from the registry entry's ``evaluation`` table and ``zoo eval --set``;
+    ``data_root`` (a Path or None) and ``device`` are always passed.
+    """
 
     name: str
 
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]: ...
+
+
+@dataclass(frozen=True)
+class Command:
+    """An extra `zoo` sub-command a plugin contributes (``zoo_register_commands``)."""
+
+    name: str
+    help: str
+    example: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]

@@ -52,9 +52,10 @@ def _env_list(var: str) -> set[str]:
 
 def _core_plugins() -> list[tuple[str, ModuleType]]:
     """Return the core's own hook implementations (datasets, evaluators), registered like any plugin."""
-    from .data import catalog
+    from .data import catalog as datasets
+    from .metrics import catalog as evaluators
 
-    return [("zoo.data", catalog)]
+    return [("zoo.data", datasets), ("zoo.metrics", evaluators)]
 
 
 class PluginManager:
@@ -156,6 +157,10 @@ class PluginManager:
     def evaluators(self) -> dict[str, Any]:
         """Return every registered evaluator by name."""
         return {k: v for k, (v, _) in self._collect("zoo_register_evaluators", "evaluator", lambda e: e.name, lambda *_: None).items()}
+
+    def commands(self) -> dict[str, Any]:
+        """Return the extra `zoo` sub-commands plugins contribute, by name."""
+        return {k: v for k, (v, _) in self._collect("zoo_register_commands", "command", lambda c: c.name, lambda *_: None).items()}
 
     def registry_files(self) -> list[Path]:
         """Return the extra registry files plugins provide."""

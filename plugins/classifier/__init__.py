@@ -1,0 +1,1 @@
+"""A digit classifier shipped as a zoo model, to judge generated digits."""

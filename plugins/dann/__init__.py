@@ -1,0 +1,1 @@
+"""DANN (Ganin & Lempitsky, 2015): domain-adversarial training with a gradient reversal layer."""

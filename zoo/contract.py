@@ -1,0 +1,170 @@
+"""The plugin contract: tests every registered method and every registry entry must pass.
+
+Run it on your own plugin (after ``pip install`` of your package)::
+
+    pytest --pyargs zoo.contract --zoo-methods mymethod
+
+Each method is built with its ``test_config`` (tiny networks) and exercised on CPU with
+random inputs shaped by its ``data_spec``; nothing here needs data files or a GPU.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo
+from zoo.data import ImageSet
+from zoo.errors import CapabilityError, ConfigError
+from zoo.interfaces import CAPABILITIES, Batch, DataSpec, Method, validate_config
+from zoo.plugins import get_plugin_manager
+from zoo.registry import build_method, entry, load, load_file, param_count, save_model
+from zoo.training import TrainConfig, Trainer
+from zoo.weights import resolve_weights, sha256_file
+
+BATCH = 4
+
+
+def tiny(name: str, training: bool = False) -> Method:
+    """Return method `name` built with its test_config, seeded, on CPU."""
+    torch.manual_seed(0)
+    cls = get_plugin_manager().method(name)
+    return build_method(name, cls.test_config, training=training)
+
+
+def random_images(spec: DataSpec, n: int, seed: int = 0) -> torch.Tensor:
+    """Return `n` random float images in [0, 1] shaped as `spec` asks."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, spec.channels, spec.image_size, spec.image_size, generator=g)
+
+
+def random_batch(spec: DataSpec, n: int = BATCH, seed: int = 0) -> Batch | dict[str, Batch]:
+    """Return a random batch for `spec` (a dict of batches for several roles)."""
+    g = torch.Generator().manual_seed(seed + 1)
+    batches = {
+        role: Batch(random_images(spec, n, seed + i), torch.randint(0, 10, (n,), generator=g) if spec.labels and role not in spec.unlabelled_roles else None)
+        for i, role in enumerate(spec.roles)
+    }
+    return batches[spec.roles[0]] if len(spec.roles) == 1 else batches
+
+
+# ---- methods ----------------------------------------------------------------------------------
+
+def test_config_round_trip(zoo_method: str) -> None:
+    cls = get_plugin_manager().method(zoo_method)
+    cfg = validate_config(cls.Config, cls.test_config, what=zoo_method)
+    assert validate_config(cls.Config, cfg.model_dump(), what=zoo_method) == cfg
+    assert cls.Config.model_validate_json(cfg.model_dump_json()) == cfg
+
+
+def test_config_rejects_unknown_keys_and_wrong_types(zoo_method: str) -> None:
+    cls = get_plugin_manager().method(zoo_method)
+    with pytest.raises(ConfigError, match="surely_not_a_key"):
+        build_method(zoo_method, {"surely_not_a_key": 1})
+    field = next(iter(cls.Config.model_fields), None)
+    if field is not None:
+        with pytest.raises(ConfigError, match=field):
+            build_method(zoo_method, {field: {"not": "a valid value"}})
+
+
+def test_capabilities_are_declared_and_implemented(zoo_method: str) -> None:
+    cls = get_plugin_manager().method(zoo_method)
+    assert cls.capabilities <= CAPABILITIES
+    assert cls.capabilities, f"method {zoo_method!r} declares no capability: it should at least sample or predict"
+    model = tiny(zoo_method)
+    for cap in CAPABILITIES:
+        implemented = getattr(cls, cap) is not getattr(Method, cap)
+        assert implemented == (cap in cls.capabilities), f"{zoo_method}: capability {cap!r} declared={cap in cls.capabilities} but implemented={implemented}"
+        if cap not in cls.capabilities:
+            with pytest.raises(CapabilityError, match=zoo_method):
+                getattr(model, cap)(1) if cap == "sample" else model.predict(torch.zeros(1, 3, 8, 8))
+
+
+def test_train_step_twice_gives_finite_losses_and_changes_weights(zoo_method: str) -> None:
+    model = tiny(zoo_method, training=True)
+    model.optimizers = model.configure_optimizers()
+    model.schedulers = model.configure_schedulers(10)
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items() if v.is_floating_point()}
+    spec = model.data_spec()
+    for step in (1, 2):
+        losses = model.train_step(random_batch(spec, seed=step), step)
+        assert losses, "train_step must return its losses"
+        for k, v in losses.items():
+            assert math.isfinite(float(v)), f"{zoo_method}: loss {k} = {float(v)} at step {step}"
+    after = model.state_dict()
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed, f"{zoo_method}: two train steps changed no weight"
+
+
+def test_sample_shape_range_and_determinism(zoo_method: str) -> None:
+    model = tiny(zoo_method).eval()
+    if "sample" not in model.capabilities:
+        pytest.skip("no sample capability")
+    spec = model.data_spec()
+    x = model.sample(3, seed=0)
+    assert x.shape == (3, spec.channels, spec.image_size, spec.image_size)
+    assert x.dtype == torch.float32
+    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    assert torch.equal(x, model.sample(3, seed=0)), "the same seed must give the same images"
+    assert not torch.equal(x, model.sample(3, seed=1)), "another seed must give other images"
+
+
+def test_predict_shape_and_determinism(zoo_method: str) -> None:
+    model = tiny(zoo_method).eval()
+    if "predict" not in model.capabilities:
+        pytest.skip("no predict capability")
+    spec = model.data_spec()
+    images = random_images(spec, 5)
+    y = model.predict(images)
+    assert y.shape == (5,) and y.dtype == torch.int64
+    assert torch.equal(y, model.predict(images))
+    with pytest.raises(ConfigError):
+        model.predict(images[:0])
+
+
+def test_save_then_load_gives_identical_tensors(zoo_method: str, tmp_path: Path) -> None:
+    model = tiny(zoo_method, training=True).eval()
+    path = tmp_path / "m.safetensors"
+    save_model(model, path)
+    loaded = load_file(path)
+    want, got = model.inference_state_dict(), loaded.inference_state_dict()
+    assert want.keys() == got.keys()
+    for k in want:
+        assert torch.equal(want[k], got[k]), k
+    assert not any(k.startswith(tuple(f"{m}." for m in model.training_modules)) for k in got), "training-only modules must not ship"
+    if "sample" in model.capabilities:
+        assert torch.equal(model.sample(2, seed=3), loaded.sample(2, seed=3))
+
+
+def test_trainer_runs_the_method_and_exports(zoo_method: str, tmp_path: Path) -> None:
+    cls = get_plugin_manager().method(zoo_method)
+    spec = tiny(zoo_method).data_spec()
+    n = 2 * BATCH
+    g = torch.Generator().manual_seed(0)
+    data = {role: ImageSet(torch.randint(0, 256, (n, spec.channels, spec.image_size, spec.image_size), dtype=torch.uint8, generator=g),
+                           torch.randint(0, 10, (n,), generator=g), f"random-{role}", 10) for role in spec.roles}
+    summary = Trainer(zoo_method, cls.test_config, data, tmp_path, TrainConfig(steps=2, batch_size=BATCH, device="cpu", progress=False, log_every=1)).fit()
+    assert summary["steps"] == 2
+    assert load_file(summary["weights"]).name == zoo_method
+
+
+# ---- registry entries -----------------------------------------------------------------------------
+
+def test_entry_validates_and_its_file_hashes_right(zoo_model: str) -> None:
+    e = entry(zoo_model)
+    cls = get_plugin_manager().method(e.method)
+    validate_config(cls.Config, e.config, what=zoo_model)
+    path = resolve_weights(e.weights, e.sha256, e.base_dir)
+    assert path.is_file(), f"{zoo_model}: weights {path} missing"
+    assert sha256_file(path) == e.sha256
+
+
+def test_entry_loads_with_its_recorded_parameter_count(zoo_model: str) -> None:
+    model = load(zoo_model)
+    assert not model.training
+    assert param_count(model) == entry(zoo_model).params
+    assert zoo_model in zoo.list()

@@ -1,0 +1,60 @@
+"""Evaluation: run the evaluators a model's registry entry names, and record what they measured.
+
+Example::
+
+    >>> from zoo.metrics import evaluate_model
+    >>> evaluate_model("wgan_gp.mnistm64", overrides={"n": 1000})
+    {'gan': {'fid': ..., 'n': 1000.0, 'seed': 0.0, ...}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import UnknownNameError
+from ..plugins import get_plugin_manager
+from ..registry import entry, load, update_entry
+
+__all__ = ["evaluators", "evaluate_model", "record_metrics"]
+
+
+def evaluators() -> dict[str, Any]:
+    """Return every registered evaluator by name."""
+    return get_plugin_manager().evaluators()
+
+
+def evaluate_model(
+    name: str,
+    *,
+    only: list[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    device: str | torch.device | None = None,
+    data_root: Path | None = None,
+) -> dict[str, dict[str, float]]:
+    """Load model `name`, run its evaluators (entry's `evaluation`, else the method's default); return metrics per evaluator."""
+    e = entry(name)
+    model = load(name, device=device)
+    plan = e.evaluation or type(model).default_evaluation
+    known = evaluators()
+    results: dict[str, dict[str, float]] = {}
+    for ev_name, options in plan.items():
+        if only and ev_name not in only:
+            continue
+        if ev_name not in known:
+            raise UnknownNameError("evaluator", ev_name, known, hint=f"Entry {name!r} names it in its evaluation table; install the plugin that provides it.")
+        opts = {**options, **(overrides or {}), "data_root": data_root, "device": device}
+        results[ev_name] = known[ev_name].evaluate(model, **opts)
+    return results
+
+
+def record_metrics(name: str, results: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
+    """Merge `results` into entry `name`'s metrics in the registry file and return the new metrics."""
+    metrics = dict(entry(name).metrics)
+    for values in results.values():
+        metrics.update({k: (round(v, 6) if isinstance(v, float) else v) for k, v in values.items()})
+    update_entry(name, {"metrics": metrics})
+    return metrics

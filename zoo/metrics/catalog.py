@@ -1,0 +1,13 @@
+"""The evaluators the core ships, registered through the same hook plugins use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..hookspecs import hookimpl
+
+
+@hookimpl
+def zoo_register_evaluators() -> list[Any]:
+    """Register the core's evaluators."""
+    return []
