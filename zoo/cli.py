@@ -138,20 +138,24 @@ def _parse_data(items: Sequence[str]) -> dict[str, str]:
 @command
 def cmd_train(args: argparse.Namespace) -> int:
     from . import data
+    from .interfaces import validate_config
+    from .plugins import get_plugin_manager
     from .registry import param_count, update_entry
     from .training import TrainConfig, Trainer
 
-    train_cfg = TrainConfig(
+    train_cfg = validate_config(TrainConfig, dict(
         steps=args.steps, batch_size=args.batch_size, device=args.device, bf16=args.bf16, seed=args.seed,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, ema_decay=args.ema_decay,
         grad_clip=args.grad_clip, max_minutes=args.max_minutes, export_dtype=args.export_dtype, progress=not args.quiet,
-    )
+    ), what="zoo train")
+    # config mistakes are reported before any data is read
+    config = validate_config(get_plugin_manager().method(args.method).Config, parse_set(args.set or []), what=f"method {args.method!r}")
     sources = _parse_data(args.data or [])
     if not sources:
         raise ConfigError("zoo train needs --data NAME_OR_PATH (see `zoo datasets`).")
     sets = {role: data.load(src, "train", root=args.data_dir) for role, src in sources.items()}
     cmd = " ".join(shlex.quote(a) for a in ["zoo", *sys.argv[1:]]) if args.argv is None else args.argv
-    trainer = Trainer(args.method, parse_set(args.set or []), sets, args.out, train_cfg, command=cmd)
+    trainer = Trainer(args.method, config, sets, args.out, train_cfg, command=cmd)
     summary = trainer.fit()
     print(json.dumps(summary, indent=2))
     if args.register:

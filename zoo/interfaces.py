@@ -37,6 +37,7 @@ __all__ = [
     "Evaluator",
     "Command",
     "validate_config",
+    "describe_validation_error",
     "CAPABILITIES",
 ]
 
@@ -50,16 +51,21 @@ class MethodConfig(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
 
-def validate_config(cls: type[MethodConfig], values: Mapping[str, Any] | None, *, what: str) -> MethodConfig:
+def describe_validation_error(e: pydantic.ValidationError) -> str:
+    """Return pydantic's errors as one line: 'key: problem (got value); ...'."""
+    return "; ".join(
+        f"{'.'.join(map(str, err['loc'])) or '(root)'}: {err['msg']}"
+        + (f" (got {err['input']!r})" if err["type"] != "extra_forbidden" else "")
+        for err in e.errors()
+    )
+
+
+def validate_config(cls: type[pydantic.BaseModel], values: Mapping[str, Any] | None, *, what: str) -> Any:
     """Return `cls(**values)`, turning pydantic's error into a :class:`ConfigError` naming `what`."""
     try:
         return cls.model_validate(dict(values or {}))
     except pydantic.ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(map(str, err['loc'])) or '(root)'}: {err['msg']}"
-            + (f" (got {err['input']!r})" if err["type"] != "extra_forbidden" else "")
-            for err in e.errors()
-        )
+        problems = describe_validation_error(e)
         fields = ", ".join(cls.model_fields)
         raise ConfigError(
             f"invalid config for {what}: {problems}. Valid keys: {fields}. "
@@ -113,7 +119,8 @@ class Method(nn.Module):
     def __init__(self, config: MethodConfig | Mapping[str, Any] | None = None, *, training: bool = False) -> None:
         super().__init__()
         if not isinstance(config, self.Config):
-            config = validate_config(self.Config, config if not isinstance(config, MethodConfig) else config.model_dump(), what=f"method {self.name!r}")
+            values = config.model_dump() if isinstance(config, MethodConfig) else config
+            config = validate_config(self.Config, values, what=f"method {self.name!r}")
         self.config = config
         self.for_training = training
         #: Set by zoo.load: the registry name this model was loaded as, for messages.

@@ -23,7 +23,7 @@ import tomli_w
 import torch
 
 from .errors import ConfigError, UnknownNameError, WeightsError
-from .interfaces import Method, validate_config
+from .interfaces import Method, describe_validation_error, validate_config
 from .plugins import get_plugin_manager
 from .weights import atomic_write, read_weights, resolve_weights, save_weights
 
@@ -91,7 +91,7 @@ def _read_file(path: Path) -> dict[str, ModelEntry]:
         try:
             out[name] = ModelEntry.model_validate({**values, "base_dir": path.parent})
         except pydantic.ValidationError as e:
-            raise ConfigError(f"registry entry {name!r} in {path} is invalid: {e}") from None
+            raise ConfigError(f"registry entry {name!r} in {path} is invalid: {describe_validation_error(e)}. Fix the entry (docs/registry.md lists the fields).") from None
     return out
 
 
@@ -188,7 +188,10 @@ def update_entry(name: str, values: Mapping[str, Any], path: Path | None = None)
     raw = tomllib.loads(path.read_text()) if path.is_file() else {}
     models = raw.setdefault("models", {})
     merged = {**models.get(name, {}), **values}
-    ModelEntry.model_validate({**merged, "base_dir": path.parent})
+    try:
+        ModelEntry.model_validate({**merged, "base_dir": path.parent})
+    except pydantic.ValidationError as e:
+        raise ConfigError(f"cannot write registry entry {name!r}: {describe_validation_error(e)}.") from None
     models[name] = merged
     raw["models"] = dict(sorted(models.items()))
     with atomic_write(path, "w") as f:

@@ -1,0 +1,74 @@
+"""The `zoo` command: help with examples, train -> register -> list/info/sample, clear errors."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from zoo.cli import build_parser, main, parse_set
+
+
+def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    subs = next(a for a in build_parser()._actions if a.dest == "command")
+    assert {"list", "info", "train", "sample", "eval", "datasets", "methods", "plugins"} <= set(subs.choices)
+    for name, parser in subs.choices.items():
+        assert "example:" in parser.format_help() and f"zoo {name}" in parser.format_help(), name
+
+
+def test_set_values_parse_as_json_when_they_can() -> None:
+    assert parse_set(["lr=2e-4", "soft_labels=true", "name=adam", "sizes=[1,2]"]) == {"lr": 2e-4, "soft_labels": True, "name": "adam", "sizes": [1, 2]}
+
+
+def test_set_without_equals_is_a_clear_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["train", "dcgan", "--data", str(tmp_path), "--set", "lr", "--out", str(tmp_path / "o")]) == 2
+    assert "--set 'lr': expected key=value" in capsys.readouterr().err
+
+
+def face_folder(root: Path, n: int = 12) -> Path:
+    rng = np.random.default_rng(0)
+    root.mkdir()
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (72, 80, 3), dtype=np.uint8)).save(root / f"face_{i:03d}.png")
+    return root
+
+
+def test_train_register_list_info_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    registry = tmp_path / "registry.toml"
+    monkeypatch.setenv("ZOO_REGISTRY", str(registry))
+    faces = face_folder(tmp_path / "faces")
+    args = ["train", "dcgan", "--data", str(faces), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "2",
+            "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--register", "dcgan.faces", "--quiet"]
+    assert main(args) == 0
+    e = tomllib.loads(registry.read_text())["models"]["dcgan.faces"]
+    assert e["training"]["command"].startswith("zoo train dcgan --data") and e["training"]["steps"] == 2
+    assert (tmp_path / e["weights"]).is_file()
+
+    capsys.readouterr()
+    assert main(["list"]) == 0 and "dcgan.faces" in capsys.readouterr().out
+    assert main(["info", "dcgan.faces"]) == 0
+    out = capsys.readouterr().out
+    assert "generator (shipped" in out and "discriminator (training only" in out and "Generator(" in out
+    assert main(["sample", "dcgan.faces", "-n", "4", "--seed", "1", "--out", str(tmp_path / "g.png")]) == 0
+    assert Image.open(tmp_path / "g.png").size == (4 * 66 + 2, 66 + 2)
+
+
+def test_unknown_model_exits_2_with_suggestions(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "none.toml"))
+    assert main(["sample", "dcgan.mnist6", "--out", str(tmp_path / "x.png")]) == 2
+    assert "unknown model 'dcgan.mnist6'" in capsys.readouterr().err
+
+
+def test_missing_data_dir_explains_how_to_name_it(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZOO_DATA", raising=False)
+    assert main(["train", "dcgan", "--data", "mnist", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "dataset 'mnist' needs its files" in err and "--data-dir" in err and "ZOO_DATA" in err
+
+
+def test_data_path_that_does_not_exist_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["train", "dcgan", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 2
+    assert f"data path {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err

@@ -1,0 +1,238 @@
+"""Plugin discovery: entry points, broken and blocked plugins, name clashes, third-party plugins end to end."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo
+from zoo import hookspecs
+from zoo.errors import PluginError
+from zoo.plugins import PluginManager, ZooPluginWarning, get_plugin_manager, reset_plugin_manager
+
+EXAMPLE = Path(__file__).parent / "example_plugin"
+TESTS = Path(__file__).parent
+
+
+def make_dist(site: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str] | None = None) -> None:
+    """Make `site` look like site-packages holding distribution `dist` (its dist-info and modules)."""
+    info = site / f"{dist}-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1.0\n")
+    lines = "\n".join(f"{k} = {v}" for k, v in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[zoo.plugins]\n{lines}\n")
+    for name, source in (modules or {}).items():
+        (site / f"{name}.py").write_text(textwrap.dedent(source))
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary site-packages on sys.path; the global plugin manager is rebuilt afterwards."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for mod in [m for m in sys.modules if m.startswith(("zoo_example", "broken_plugin", "clash_plugin"))]:
+        del sys.modules[mod]
+    reset_plugin_manager()
+
+
+def install_example(site: Path) -> None:
+    """Install the example plugin the way pip does: package files plus dist-info with its entry point."""
+    shutil.copytree(EXAMPLE / "zoo_example", site / "zoo_example")
+    make_dist(site, "zoo_example", {"gaussian": "zoo_example"})
+
+
+def test_builtin_methods_are_found_through_entry_points() -> None:
+    pm = get_plugin_manager()
+    assert {"dcgan"} <= set(pm.methods())
+    sources = {i.name: i.source for i in pm.infos}
+    assert sources["dcgan"].startswith("zoo ")
+
+
+def test_third_party_plugin_is_discovered_through_its_entry_point(site: Path) -> None:
+    install_example(site)
+    pm = PluginManager()
+    assert "gaussian" in pm.methods()
+    assert pm.method_plugins()["gaussian"] == "gaussian"
+    assert any(i.name == "gaussian" and i.source == "zoo_example 0.1.0" for i in pm.infos)
+
+
+def test_contract_suite_passes_on_the_third_party_plugin(site: Path) -> None:
+    install_example(site)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "zoo.contract", "--zoo-methods", "gaussian", "--zoo-models", "none", "-q", "-p", "no:cacheprovider"],
+        env=env, capture_output=True, text=True, cwd=site, timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "8 passed" in run.stdout or " passed" in run.stdout
+    assert "failed" not in run.stdout
+
+
+def test_contract_suite_fails_a_broken_plugin(site: Path) -> None:
+    # A method whose sample ignores the seed must fail the contract: the suite can fail.
+    make_dist(site, "clash_plugin", {"flaky": "clash_plugin"}, {"clash_plugin": '''
+        import torch, zoo
+        from zoo_example import Gaussian
+
+        class Flaky(Gaussian):
+            """Ignores its seed."""
+            name = "flaky"
+            def sample(self, n, labels=None, seed=None, **knobs):
+                return super().sample(n, seed=None)
+
+        @zoo.hookimpl
+        def zoo_register_methods():
+            return [Flaky]
+    '''})
+    install_example(site)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "zoo.contract", "--zoo-methods", "flaky", "--zoo-models", "none", "-q", "-p", "no:cacheprovider"],
+        env=env, capture_output=True, text=True, cwd=site, timeout=300,
+    )
+    assert run.returncode != 0
+    assert "test_sample_shape_range_and_determinism" in run.stdout
+
+
+BROKEN = {"broken_plugin": "raise ImportError('no module named tensorflow')\n"}
+
+
+def test_a_plugin_that_fails_to_import_is_named_and_skipped(site: Path) -> None:
+    make_dist(site, "broken_dist", {"broken": "broken_plugin"}, BROKEN)
+    with pytest.warns(ZooPluginWarning, match=r"'broken'.*broken_plugin.*tensorflow.*ZOO_STRICT_PLUGINS"):
+        pm = PluginManager()
+    assert "dcgan" in pm.methods()
+    assert any(i.name == "broken" and i.status.startswith("failed") for i in pm.infos)
+
+
+def test_strict_mode_makes_an_import_failure_an_error(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_dist(site, "broken_dist", {"broken": "broken_plugin"}, BROKEN)
+    monkeypatch.setenv("ZOO_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match=r"'broken'.*tensorflow"):
+        PluginManager()
+
+
+def test_blocked_plugins_are_not_imported(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_dist(site, "broken_dist", {"broken": "broken_plugin"}, BROKEN)
+    install_example(site)
+    monkeypatch.setenv("ZOO_BLOCK_PLUGINS", "broken, gaussian")
+    pm = PluginManager()
+    assert "gaussian" not in pm.methods()
+    assert {i.name for i in pm.infos if i.status == "blocked"} == {"broken", "gaussian"}
+
+
+def test_two_plugins_claiming_one_method_name_is_an_error_naming_both(site: Path) -> None:
+    install_example(site)
+    make_dist(site, "clash_dist", {"clash": "clash_plugin"}, {"clash_plugin": '''
+        import zoo
+        from zoo_example import Gaussian
+
+        class Other(Gaussian):
+            """Claims the name of the example's method."""
+
+        @zoo.hookimpl
+        def zoo_register_methods():
+            return [Other]
+    '''})
+    pm = PluginManager()
+    with pytest.raises(PluginError, match=r"method 'gaussian'.*'clash'.*'gaussian'|method 'gaussian'.*'gaussian'.*'clash'"):
+        pm.methods()
+
+
+def test_a_registered_non_method_is_rejected() -> None:
+    pm = PluginManager(load_entry_points=False)
+
+    class NotAPlugin:
+        @staticmethod
+        @zoo.hookimpl
+        def zoo_register_methods() -> list[type]:
+            return [dict]
+
+    pm.register(NotAPlugin(), name="bad")
+    with pytest.raises(PluginError, match="'bad'.*expected a zoo.Method subclass"):
+        pm.methods()
+
+
+def test_zoo_register_models_adds_registry_files(tmp_path: Path) -> None:
+    from zoo.registry import build_method, save_model
+
+    model = build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2})
+    sha = save_model(model, tmp_path / "w" / "tiny.safetensors")
+    (tmp_path / "extra.toml").write_text(textwrap.dedent(f'''
+        [models."plugin.tiny"]
+        method = "dcgan"
+        config = {{ nz = 4, ngf = 2, ndf = 2 }}
+        weights = "w/tiny.safetensors"
+        sha256 = "{sha}"
+        data = "none"
+        params = {sum(p.numel() for p in model.parameters())}
+    '''))
+
+    class ExtraModels:
+        @staticmethod
+        @zoo.hookimpl
+        def zoo_register_models() -> list[Path]:
+            return [tmp_path / "extra.toml"]
+
+    pm = PluginManager()
+    pm.register(ExtraModels(), name="extra-models")
+    reset_plugin_manager(pm)
+    try:
+        assert "plugin.tiny" in zoo.list("plugin.*")
+        assert zoo.load("plugin.tiny").sample(2, seed=0).shape == (2, 3, 64, 64)
+    finally:
+        reset_plugin_manager()
+
+
+def test_zoo_register_datasets_evaluators_and_commands_reach_the_user() -> None:
+    from zoo.interfaces import Command
+
+    class Extras:
+        @staticmethod
+        @zoo.hookimpl
+        def zoo_register_commands() -> list[Command]:
+            return [Command("hello", "Say hello.", "zoo hello", lambda p: p.add_argument("--who", default="zoo"), lambda a: print(f"hello {a.who}") or 0)]
+
+        @staticmethod
+        @zoo.hookimpl
+        def zoo_register_evaluators() -> list[object]:
+            class Mean:
+                name = "mean"
+
+                def evaluate(self, model: zoo.Method, **options: object) -> dict[str, float]:
+                    return {"mean": float(model.sample(2, seed=0).mean()), "n": 2.0, "seed": 0.0}
+
+            return [Mean()]
+
+    pm = PluginManager()
+    pm.register(Extras(), name="extras")
+    reset_plugin_manager(pm)
+    try:
+        assert "hello" in pm.commands() and "mean" in pm.evaluators()
+        assert "mnist" in pm.datasets()  # zoo_register_datasets: the core's own catalogue
+        from zoo.cli import main
+
+        assert main(["hello", "--who", "you"]) == 0
+        assert isinstance(pm.evaluators()["mean"], zoo.Evaluator)
+        x = pm.evaluators()["mean"].evaluate(zoo.build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2}).eval())
+        assert 0 <= x["mean"] <= 1 and not torch.isnan(torch.tensor(x["mean"]))
+    finally:
+        reset_plugin_manager()
+
+
+def test_every_hook_is_documented_and_exercised_by_a_test() -> None:
+    hooks = [n for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("zoo_")]
+    assert hooks
+    test_sources = "\n".join(p.read_text() for p in TESTS.glob("test_*.py") if p.name != Path(__file__).name)
+    test_sources += Path(__file__).read_text().split("def test_every_hook_is_documented")[0]
+    for name in hooks:
+        assert (getattr(hookspecs, name).__doc__ or "").strip(), f"hook {name} has no docstring"
+        assert name in test_sources, f"no test exercises the hook {name}"

@@ -1,0 +1,124 @@
+"""The registry: list, load with verified weights, clear errors for unknown names and bad entries."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo
+from zoo.errors import CapabilityError, ConfigError, UnknownNameError, WeightsError
+from zoo.registry import build_method, entry, param_count, save_model, update_entry
+
+TINY = {"nz": 4, "ngf": 2, "ndf": 2}
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A registry file with one tiny DCGAN entry, installed as $ZOO_REGISTRY."""
+    torch.manual_seed(0)
+    model = build_method("dcgan", TINY)
+    sha = save_model(model, tmp_path / "weights" / "tiny.safetensors")
+    path = tmp_path / "registry.toml"
+    path.write_text(textwrap.dedent(f'''
+        [models."dcgan.tiny"]
+        method = "dcgan"
+        config = {{ nz = 4, ngf = 2, ndf = 2 }}
+        weights = "weights/tiny.safetensors"
+        sha256 = "{sha}"
+        data = "mnist"
+        params = {param_count(model)}
+        metrics = {{ note = "fixture" }}
+    '''))
+    monkeypatch.setenv("ZOO_REGISTRY", str(path))
+    return path
+
+
+def test_list_filters_with_fnmatch(registry: Path) -> None:
+    assert zoo.list() == ["dcgan.tiny"]
+    assert zoo.list("dcgan.*") == ["dcgan.tiny"] and zoo.list("wgan*") == []
+
+
+def test_load_verifies_and_returns_an_eval_model(registry: Path) -> None:
+    model = zoo.load("dcgan.tiny")
+    assert not model.training and model.zoo_name == "dcgan.tiny"
+    assert model.sample(2, seed=0).shape == (2, 3, 64, 64)
+    assert param_count(model) == entry("dcgan.tiny").params
+
+
+def test_unknown_model_suggests_the_closest_names(registry: Path) -> None:
+    with pytest.raises(UnknownNameError, match=r"unknown model 'dcgan.tny'.*Did you mean: dcgan.tiny"):
+        zoo.load("dcgan.tny")
+
+
+def test_unknown_method_suggests_the_closest_names() -> None:
+    with pytest.raises(UnknownNameError, match=r"unknown method 'dcgn'.*dcgan"):
+        build_method("dcgn")
+
+
+def test_wrong_hash_on_load_names_the_file(registry: Path) -> None:
+    text = registry.read_text()
+    sha = entry("dcgan.tiny").sha256
+    registry.write_text(text.replace(sha, "f" * 64))
+    with pytest.raises(WeightsError, match=rf"tiny.safetensors.*expected sha256 {'f' * 64}, found {sha}"):
+        zoo.load("dcgan.tiny")
+
+
+def test_missing_weights_file_says_where_to_put_it(registry: Path) -> None:
+    (registry.parent / "weights" / "tiny.safetensors").unlink()
+    with pytest.raises(WeightsError, match=r"weights/tiny.safetensors does not exist. Put the file there"):
+        zoo.load("dcgan.tiny")
+
+
+def test_entry_config_that_disagrees_with_the_file_is_an_error(registry: Path) -> None:
+    registry.write_text(registry.read_text().replace("nz = 4,", "nz = 5,"))
+    with pytest.raises(WeightsError, match=r"made for method 'dcgan' with config .*'nz': 4.*entry 'dcgan.tiny'"):
+        zoo.load("dcgan.tiny")
+
+
+def test_entry_config_with_an_unknown_key_is_a_config_error(registry: Path) -> None:
+    registry.write_text(registry.read_text().replace("nz = 4,", "nz = 4, bogus = 1,"))
+    with pytest.raises(ConfigError, match=r"model 'dcgan.tiny'.*bogus.*Valid keys: nz"):
+        zoo.load("dcgan.tiny")
+
+
+def test_config_with_a_wrong_type_names_the_key_and_value() -> None:
+    with pytest.raises(ConfigError, match=r"nz: .*integer.*got 'many'"):
+        build_method("dcgan", {"nz": "many"})
+
+
+def test_malformed_entry_is_rejected_with_its_name(registry: Path) -> None:
+    registry.write_text(registry.read_text().replace('data = "mnist"', 'data = "mnist"\ncolour = "red"'))
+    with pytest.raises(ConfigError, match=r"registry entry 'dcgan.tiny'.*colour"):
+        zoo.list()
+
+
+def test_asking_for_a_missing_capability_names_the_model(registry: Path) -> None:
+    with pytest.raises(CapabilityError, match=r"model 'dcgan.tiny' \(method 'dcgan'\) cannot predict: it can sample"):
+        zoo.load("dcgan.tiny").predict(torch.zeros(1, 3, 64, 64))
+
+
+def test_update_entry_validates_before_writing(registry: Path) -> None:
+    before = registry.read_text()
+    with pytest.raises(Exception, match="sha256"):
+        update_entry("dcgan.tiny", {"sha256": "not-a-hash"}, registry)
+    assert registry.read_text() == before
+    update_entry("dcgan.tiny", {"metrics": {"fid": 12.5}}, registry)
+    assert entry("dcgan.tiny").metrics == {"fid": 12.5}
+
+
+def test_load_file_needs_no_registry_entry(tmp_path: Path) -> None:
+    model = build_method("dcgan", TINY)
+    save_model(model, tmp_path / "m.safetensors")
+    loaded = zoo.load_file(tmp_path / "m.safetensors")
+    assert torch.equal(loaded.sample(1, seed=1), model.eval().sample(1, seed=1))
+
+
+def test_unconditional_sampler_rejects_labels_and_unknown_knobs(registry: Path) -> None:
+    model = zoo.load("dcgan.tiny")
+    with pytest.raises(ConfigError, match="unconditional"):
+        model.sample(2, labels=[0, 1])
+    with pytest.raises(ConfigError, match="steps"):
+        model.sample(2, steps=3)

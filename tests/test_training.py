@@ -1,0 +1,98 @@
+"""The generic Trainer: logs, plots, checkpoints, exact resume, EMA export, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo
+from zoo.data import ImageSet
+from zoo.errors import ConfigError
+from zoo.training import TrainConfig, Trainer
+from zoo.viz import read_metrics_log
+
+TINY = {"nz": 4, "ngf": 2, "ndf": 2, "soft_labels": True, "instance_noise": 0.01}
+
+
+def images(n: int = 24, size: int = 20, channels: int = 1) -> ImageSet:
+    g = torch.Generator().manual_seed(0)
+    return ImageSet(torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=g), None, "random")
+
+
+def train(out: Path, steps: int, **kw: object) -> dict:
+    cfg = TrainConfig(steps=steps, batch_size=4, device="cpu", progress=False, log_every=1, checkpoint_every=2, **kw)
+    return Trainer("dcgan", TINY, {"train": images()}, out, cfg).fit()
+
+
+def test_fit_writes_weights_log_plot_and_summary(tmp_path: Path) -> None:
+    summary = train(tmp_path, 3)
+    for name in ("model.safetensors", "checkpoint.safetensors", "metrics.jsonl", "loss.png", "summary.json", "run.json"):
+        assert (tmp_path / name).is_file(), name
+    log = read_metrics_log(tmp_path / "metrics.jsonl")
+    assert [r["step"] for r in log] == [1, 2, 3] and {"loss_d", "loss_g", "lr", "time"} <= set(log[0])
+    assert summary["steps"] == 3 and json.loads((tmp_path / "summary.json").read_text())["sha256"] == summary["sha256"]
+    assert zoo.load_file(tmp_path / "model.safetensors").sample(2, seed=0).shape == (2, 3, 64, 64)
+
+
+def test_resume_continues_exactly_where_it_stopped(tmp_path: Path) -> None:
+    straight = train(tmp_path / "a", 4)
+    train(tmp_path / "b", 2)
+    resumed = train(tmp_path / "b", 4)
+    assert resumed["resumed"] and resumed["steps"] == 4
+    assert resumed["sha256"] == straight["sha256"], "2 + 2 resumed steps must equal 4 straight steps"
+    assert [r["step"] for r in read_metrics_log(tmp_path / "b" / "metrics.jsonl")] == [1, 2, 3, 4]
+
+
+def test_resume_refuses_a_folder_of_another_run(tmp_path: Path) -> None:
+    train(tmp_path, 2)
+    cfg = TrainConfig(steps=3, batch_size=4, device="cpu", progress=False)
+    with pytest.raises(ConfigError, match=r"checkpoint of another run \(config.*Use another --out"):
+        Trainer("dcgan", {**TINY, "nz": 5}, {"train": images()}, tmp_path, cfg).fit()
+
+
+def test_ema_weights_are_what_gets_exported(tmp_path: Path) -> None:
+    trainer = Trainer("dcgan", TINY, {"train": images()}, tmp_path, TrainConfig(steps=3, batch_size=4, device="cpu", progress=False, ema_decay=0.5))
+    trainer.fit()
+    exported, _ = zoo.weights.read_weights(tmp_path / "model.safetensors")
+    raw = trainer.method.inference_state_dict()
+    key = "generator.main.0.weight"
+    assert torch.equal(exported[key], trainer.ema.module.state_dict()[key])
+    assert not torch.equal(exported[key], raw[key])
+
+
+def test_float16_export_halves_the_file_and_still_loads(tmp_path: Path) -> None:
+    train(tmp_path / "a", 1)
+    train(tmp_path / "b", 1, export_dtype="float16")
+    a, b = (tmp_path / "a" / "model.safetensors").stat().st_size, (tmp_path / "b" / "model.safetensors").stat().st_size
+    assert b < 0.6 * a
+    assert zoo.load_file(tmp_path / "b" / "model.safetensors").generator.main[0].weight.dtype == torch.float32
+
+
+def test_wrong_data_roles_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"trains on data roles \['train'\], got \['source'\]"):
+        Trainer("dcgan", TINY, {"source": images()}, tmp_path, TrainConfig(steps=1, device="cpu"))
+
+
+def test_unknown_trainer_setting_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="the trainer.*epochs"):
+        Trainer("dcgan", TINY, {"train": images()}, tmp_path, {"epochs": 3})
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(tmp_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        Trainer("dcgan", TINY, {"train": images()}, tmp_path, TrainConfig(steps=1, device="cuda"))
+
+
+def test_a_dataset_smaller_than_a_batch_is_named(tmp_path: Path) -> None:
+    with pytest.raises(zoo.DataError, match=r"'random' has 3 images, fewer than one batch of 4"):
+        Trainer("dcgan", TINY, {"train": images(n=3)}, tmp_path, TrainConfig(steps=1, batch_size=4, device="cpu"))
+
+
+def test_bf16_autocast_trains_with_finite_losses(tmp_path: Path) -> None:
+    summary = train(tmp_path, 2, bf16=True)
+    assert all(torch.isfinite(torch.tensor(v)) for k, v in summary["last"].items() if k.startswith("loss"))

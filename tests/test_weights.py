@@ -1,0 +1,129 @@
+"""Weights files: safetensors with zoo metadata, hashes, clear errors, atomic writes, the URL cache."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+import safetensors.torch
+import torch
+
+from zoo.errors import WeightsError
+from zoo.weights import atomic_write, load_tree, read_weights, resolve_weights, save_tree, save_weights, sha256_file
+
+
+@pytest.fixture
+def weights(tmp_path: Path) -> Path:
+    path = tmp_path / "w.safetensors"
+    save_weights(path, {"a.weight": torch.arange(6.0).view(2, 3), "a.n": torch.tensor(3)}, method="dcgan", config={"nz": 8})
+    return path
+
+
+def test_round_trip_carries_method_config_and_version(weights: Path) -> None:
+    tensors, meta = read_weights(weights, sha256=sha256_file(weights))
+    assert torch.equal(tensors["a.weight"], torch.arange(6.0).view(2, 3))
+    assert meta.method == "dcgan" and meta.config == {"nz": 8} and meta.version
+
+
+def test_float16_storage_casts_only_floating_tensors(tmp_path: Path) -> None:
+    path = tmp_path / "h.safetensors"
+    save_weights(path, {"w": torch.ones(2), "n": torch.tensor(1)}, method="m", config={}, dtype=torch.float16)
+    tensors, _ = read_weights(path)
+    assert tensors["w"].dtype == torch.float16 and tensors["n"].dtype == torch.int64
+
+
+def test_missing_file_says_where_to_put_it(tmp_path: Path) -> None:
+    with pytest.raises(WeightsError, match=r"nope\.safetensors does not exist.*Put the file there"):
+        read_weights(tmp_path / "nope.safetensors")
+
+
+def test_wrong_hash_names_file_expected_and_found(weights: Path) -> None:
+    with pytest.raises(WeightsError, match=rf"{weights.name}.*expected sha256 {'0' * 64}, found {sha256_file(weights)}"):
+        read_weights(weights, sha256="0" * 64)
+
+
+@pytest.mark.parametrize("keep", [4, 20, -3])
+def test_truncated_file_is_reported_as_truncated(weights: Path, keep: int) -> None:
+    data = weights.read_bytes()
+    weights.write_bytes(data[:keep])
+    with pytest.raises(WeightsError, match=rf"{weights.name}.*truncated"):
+        read_weights(weights)
+
+
+def test_tampered_header_fails_the_registry_hash(weights: Path) -> None:
+    sha = sha256_file(weights)
+    data = bytearray(weights.read_bytes())
+    i = data.index(b'{\\"nz\\": 8}')
+    data[i : i + 10] = b'{\\"nz\\": 9}'
+    weights.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="does not match its registry entry"):
+        read_weights(weights, sha256=sha)
+
+
+def test_tampered_tensors_fail_the_digest_in_the_header(weights: Path) -> None:
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="tampered"):
+        read_weights(weights)
+
+
+def test_corrupt_header_json_is_a_clear_error(weights: Path) -> None:
+    data = bytearray(weights.read_bytes())
+    data[8] = ord("x")
+    weights.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="corrupt header"):
+        read_weights(weights)
+
+
+def test_a_plain_safetensors_file_is_not_a_zoo_file(tmp_path: Path) -> None:
+    path = tmp_path / "plain.safetensors"
+    safetensors.torch.save_file({"x": torch.zeros(1)}, path)
+    with pytest.raises(WeightsError, match="not a zoo weights file.*zoo.method"):
+        read_weights(path)
+
+
+def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_write(target) as f:
+            f.write(b"half")
+            raise RuntimeError("interrupted")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_tree_round_trip_keeps_types_and_int_keys(tmp_path: Path) -> None:
+    tree = {"step": 3, "opt": {"state": {0: {"exp_avg": torch.ones(2), "step": torch.tensor(5.0)}}, "param_groups": [{"betas": (0.5, 0.9), "lr": 2e-4, "params": [0]}]}, "none": None}
+    save_tree(tmp_path / "c.safetensors", tree)
+    back = load_tree(tmp_path / "c.safetensors")
+    assert back["step"] == 3 and back["none"] is None
+    assert torch.equal(back["opt"]["state"][0]["exp_avg"], torch.ones(2))
+    assert back["opt"]["param_groups"][0]["betas"] == (0.5, 0.9)
+
+
+def test_url_weights_are_cached_by_content(tmp_path: Path, weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    sha = sha256_file(weights)
+    local = resolve_weights(weights.as_uri(), sha, tmp_path)
+    assert local.parent.parent == tmp_path / "cache" and local.name.startswith(sha)
+    assert sha256_file(local) == sha
+    weights.unlink()  # a second resolve must not fetch again
+    assert resolve_weights(weights.as_uri(), sha, tmp_path) == local
+
+
+def test_offline_missing_url_says_where_to_put_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    with pytest.raises(WeightsError, match=r"ZOO_OFFLINE.*put it at .*cache"):
+        resolve_weights("https://example.org/w.safetensors", "a" * 64, tmp_path)
+
+
+def test_header_is_plain_json_with_zoo_metadata(weights: Path) -> None:
+    data = weights.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    meta = json.loads(data[8 : 8 + n])["__metadata__"]
+    assert {"zoo.method", "zoo.config", "zoo.version", "zoo.tensors_sha256"} <= set(meta)
