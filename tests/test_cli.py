@@ -72,3 +72,22 @@ def test_missing_data_dir_explains_how_to_name_it(capsys: pytest.CaptureFixture[
 def test_data_path_that_does_not_exist_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["train", "dcgan", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 2
     assert f"data path {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err
+
+
+def test_register_a_run_trained_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    faces = face_folder(tmp_path / "faces")
+    assert main(["train", "dcgan", "--data", str(faces), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "1",
+                 "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert main(["register", str(tmp_path / "run"), "dcgan.elsewhere", "--data", "faces"]) == 0
+    assert "registered 'dcgan.elsewhere'" in capsys.readouterr().out
+    import zoo
+
+    assert zoo.load("dcgan.elsewhere").sample(1, seed=0).shape == (1, 3, 64, 64)
+    assert zoo.entry("dcgan.elsewhere").training.command.startswith("zoo train dcgan")
+
+
+def test_register_an_unfinished_run_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "run").mkdir()
+    assert main(["register", str(tmp_path / "run"), "x.y", "--data", "faces"]) == 2
+    assert "is not a finished training run: run.json is missing" in capsys.readouterr().err

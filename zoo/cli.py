@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import shlex
-import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -126,6 +124,19 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_label(sources: dict[str, str]) -> str:
+    return "+".join(s if r == "train" else f"{r}={s}" for r, s in sources.items())
+
+
+@command
+def cmd_register(args: argparse.Namespace) -> int:
+    from .registry import register_run
+
+    e = register_run(args.run, args.name, data=args.data)
+    print(f"registered {args.name!r}: {e.weights} (sha256 {e.sha256}), {e.training.steps} steps in {e.training.wall_time_s:.0f} s on {e.training.device}")
+    return 0
+
+
 def _parse_data(items: Sequence[str]) -> dict[str, str]:
     out = {}
     for item in items:
@@ -140,7 +151,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from . import data
     from .interfaces import validate_config
     from .plugins import get_plugin_manager
-    from .registry import param_count, update_entry
+    from .registry import register_run
     from .training import TrainConfig, Trainer
 
     train_cfg = validate_config(TrainConfig, dict(
@@ -159,22 +170,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = trainer.fit()
     print(json.dumps(summary, indent=2))
     if args.register:
-        from .registry import registry_path
-
-        weights = Path("weights") / f"{args.register}.safetensors"
-        dest = registry_path().parent / weights
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(summary["weights"], dest)
-        update_entry(args.register, {
-            "method": args.method,
-            "config": trainer.method.config.model_dump(),
-            "weights": str(weights),
-            "sha256": summary["sha256"],
-            "data": "+".join(f"{r}={s}" if r != "train" else s for r, s in sources.items()),
-            "params": sum(param_count(m) for _, m in trainer.method.inference_modules()),
-            "training": {"command": cmd, "wall_time_s": summary["wall_time_s"], "steps": summary["steps"], "device": summary["device"], "date": datetime.date.today().isoformat()},
-        })
-        print(f"registered {args.register!r} -> {dest}")
+        e = register_run(args.out, args.register, data=_data_label(sources))
+        print(f"registered {args.register!r} -> {e.weights}")
     return 0
 
 
@@ -260,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--register", metavar="NAME", help="copy the weights to weights/NAME.safetensors and write the registry entry")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(argv=None)
+
+    s = _sub(subs, "register", "Register a finished training run (e.g. one trained on another machine) as a shipped model.",
+             "zoo register runs/dcgan dcgan.mnist64 --data mnist")
+    s.add_argument("run", help="the --out folder of a finished zoo train")
+    s.add_argument("name", help="registry name, e.g. dcgan.mnist64")
+    s.add_argument("--data", required=True, help="what it was trained on, as the entry should say")
 
     s = _sub(subs, "sample", "Generate images with a model and save them as one grid.", "zoo sample dcgan.mnist64 -n 32 --out grid.png --seed 0")
     s.add_argument("name", help="registered model name or a .safetensors file")

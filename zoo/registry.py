@@ -40,6 +40,7 @@ __all__ = [
     "save_model",
     "param_count",
     "update_entry",
+    "register_run",
 ]
 
 _HEADER = "# zoo's shipped models. Written by `zoo train --register` and `zoo eval --write`; see docs/registry.md.\n\n"
@@ -196,3 +197,39 @@ def update_entry(name: str, values: Mapping[str, Any], path: Path | None = None)
     raw["models"] = dict(sorted(models.items()))
     with atomic_write(path, "w") as f:
         f.write(_HEADER + tomli_w.dumps(raw))
+
+
+def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path: Path | None = None) -> ModelEntry:
+    """Copy a training run's exported weights to ``weights/NAME.safetensors`` and write entry `name` for them."""
+    import datetime
+    import json
+    import shutil
+
+    run_dir = Path(run_dir)
+    try:
+        run = json.loads((run_dir / "run.json").read_text())
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except FileNotFoundError as e:
+        raise ConfigError(f"{run_dir} is not a finished training run: {Path(e.filename).name} is missing. Run `zoo train ... --out {run_dir}` to the end first.") from None
+    path = path or registry_path()
+    weights = Path("weights") / f"{name}.safetensors"
+    model = load_file(run_dir / "model.safetensors", sha256=summary["sha256"])
+    (path.parent / weights).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path.parent / weights) as f, open(run_dir / "model.safetensors", "rb") as src:
+        shutil.copyfileobj(src, f)
+    update_entry(name, {
+        "method": run["method"],
+        "config": run["config"],
+        "weights": weights.as_posix(),
+        "sha256": summary["sha256"],
+        "data": data,
+        "params": param_count(model),
+        "training": {
+            "command": run.get("command") or "(not recorded)",
+            "wall_time_s": summary["wall_time_s"],
+            "steps": summary["steps"],
+            "device": summary["device"],
+            "date": summary.get("date") or datetime.date.today().isoformat(),
+        },
+    }, path)
+    return entries()[name] if path == registry_path() else _read_file(path)[name]

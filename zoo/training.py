@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import time
@@ -259,6 +260,7 @@ class Trainer:
             "weights": str(path),
             "sha256": sha,
             "resumed": resumed,
+            "date": datetime.date.today().isoformat(),
             "last": records[-1] if records else {},
         }
         with atomic_write(self.out / "summary.json", "w") as f:
