@@ -204,6 +204,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+@command
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench_inference, bench_train_step
+    from .registry import list_models
+    from .weights import atomic_write
+
+    knobs = parse_set(args.set or [])
+    results = []
+    for method in args.train or []:
+        results.append(bench_train_step(method, knobs, device=args.device, batch_size=args.batch_size, steps=args.steps, bf16=args.bf16))
+    for pattern in args.model or []:
+        names = list_models(pattern)
+        if not names:
+            raise ConfigError(f"--model {pattern!r} matches no registered model (zoo list).")
+        for name in names:
+            results.append(bench_inference(name, n=args.n, device=args.device, knobs=knobs, repeats=args.repeats, bf16=args.bf16))
+    if not results:
+        raise ConfigError("zoo bench needs --train METHOD or --model NAME (both repeatable).")
+    for r in results:
+        subject = r.get("method") or r.get("model")
+        extra = f"{r['steps_per_s']} steps/s, " if r["what"] == "train_step" else ""
+        print(f"{r['what']:10s} {subject:24s} {extra}{r['images_per_s']} images/s on {r['device']}{' (bf16)' if r['bf16'] else ''}  {r.get('knobs') or ''}")
+    if args.out:
+        with atomic_write(args.out, "w") as f:
+            f.write(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
 # ---- parser -------------------------------------------------------------------------------------
 
 def _sub(subs: argparse._SubParsersAction, name: str, help: str, example: str) -> argparse.ArgumentParser:
@@ -273,6 +302,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--labels", help="comma-separated class labels, one per image (conditional models)")
     s.add_argument("--set", action="append", metavar="KNOB=VALUE", help="sampler option, e.g. steps=25")
     s.add_argument("--device", default=None)
+
+    s = _sub(subs, "bench", "Measure train-step throughput of methods and sampling/prediction throughput of models.",
+             "zoo bench --train dcgan --train wgan_gp --batch-size 64 --out benchmarks/results/gan_cpu.json")
+    s.add_argument("--train", action="append", metavar="METHOD", help="time train_step of METHOD on random data (repeatable)")
+    s.add_argument("--model", action="append", metavar="PATTERN", help="time sample/predict of registered models (repeatable)")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE", help="method config (--train) or sampler option (--model)")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--steps", type=int, default=10, help="timed train steps")
+    s.add_argument("-n", type=int, default=64, help="images per timed sample/predict call")
+    s.add_argument("--repeats", type=int, default=1)
+    s.add_argument("--bf16", action="store_true")
+    s.add_argument("--out", help="write the results as JSON here")
 
     s = _sub(subs, "eval", "Evaluate a model with the evaluators its registry entry names; --write records the metrics.",
              "zoo eval wgan_gp.mnistm64 --data-dir ../shared/data --set n=10000 --write")

@@ -1,0 +1,37 @@
+"""The benchmark runner measures real work and says on what."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from zoo.bench import bench_inference, bench_train_step
+from zoo.cli import main
+from zoo.registry import build_method, param_count, save_model
+
+
+def test_train_step_throughput_is_positive_and_labelled() -> None:
+    r = bench_train_step("dcgan", {"nz": 4, "ngf": 2, "ndf": 2}, device="cpu", batch_size=2, steps=1, warmup=1)
+    assert r["steps_per_s"] > 0 and r["images_per_s"] == pytest.approx(2 * r["steps_per_s"], rel=0.01)
+    assert r["method"] == "dcgan" and "cores" in r["device"] and r["torch"]
+
+
+def test_cli_bench_writes_json_for_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2})
+    sha = save_model(model, tmp_path / "w.safetensors")
+    (tmp_path / "registry.toml").write_text(
+        f'[models."dcgan.t"]\nmethod = "dcgan"\nconfig = {{ nz = 4, ngf = 2, ndf = 2 }}\nweights = "w.safetensors"\n'
+        f'sha256 = "{sha}"\ndata = "none"\nparams = {param_count(model)}\n'
+    )
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    assert main(["bench", "--model", "dcgan.*", "-n", "3", "--device", "cpu", "--out", str(tmp_path / "r.json")]) == 0
+    (r,) = json.loads((tmp_path / "r.json").read_text())
+    assert r["what"] == "sample" and r["n"] == 3 and r["images_per_s"] > 0
+    assert bench_inference("dcgan.t", n=2, device="cpu")["model"] == "dcgan.t"
+
+
+def test_cli_bench_without_work_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench"]) == 2
+    assert "needs --train METHOD or --model NAME" in capsys.readouterr().err
