@@ -1,0 +1,105 @@
+"""`zoo gan-figures`: the seed report's Problem 1 figures from shipped models and their training logs.
+
+For each model: the grid of its first 32 generated images (what ``zoo sample NAME -n 32`` writes);
+then the two grids side by side, and the loss curves of the training runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.errors import ConfigError, DataError
+from zoo.interfaces import Command
+from zoo.registry import load
+from zoo.viz import plot_curves, read_metrics_log, save_figure, save_grid
+
+__all__ = ["read_run_records", "sample_grids", "side_by_side", "GAN_FIGURES"]
+
+
+def read_run_records(path: str | Path) -> list[dict[str, Any]]:
+    """Return the metrics records of a run: a run folder (its metrics.jsonl), a .jsonl log, or a .json list of records."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metrics.jsonl"
+    if not path.is_file():
+        raise DataError(f"training log {path} does not exist. Pass a run folder (holding metrics.jsonl), a .jsonl log or a .json list of records.")
+    if path.suffix == ".json":
+        records = json.loads(path.read_text())
+        records = records.get("records", []) if isinstance(records, dict) else records
+    else:
+        records = read_metrics_log(path)
+    if not records:
+        raise DataError(f"training log {path} holds no records; expected lines like {{\"step\": 10, \"loss_d\": ...}}.")
+    return records
+
+
+def sample_grids(names: list[str], out: Path, n: int = 32, seed: int = 0, nrow: int = 8, device: str | None = None) -> dict[str, Path]:
+    """Write `out/gan_<name>_first<n>.png` for each model (its first `n` images for `seed`); return the paths by name."""
+    paths = {}
+    for name in names:
+        images = load(name, device).sample(n, seed=seed)
+        paths[name] = save_grid(images, out / f"gan_{name.replace('.', '_')}_first{n}.png", nrow=nrow)
+    return paths
+
+
+def side_by_side(grids: dict[str, Path], path: Path, titles: dict[str, str] | None = None) -> Path:
+    """Write the grids next to each other in one figure, each titled; return the path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    fig, axes = plt.subplots(1, len(grids), figsize=(5.2 * len(grids), 3.2), squeeze=False)
+    for ax, (name, grid) in zip(axes[0], grids.items()):
+        with Image.open(grid) as im:
+            ax.imshow(np.asarray(im.convert("RGB")))
+        ax.set_title((titles or {}).get(name, name), fontsize=10)
+        ax.axis("off")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def _title(name: str) -> str:
+    method = load(name).name
+    return {"dcgan": "Method A (DCGAN)", "wgan_gp": "Method B (WGAN-GP)"}.get(method, method) + f": {name}"
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("models", nargs="+", help="registered GAN models, e.g. dcgan.mnistm64 wgan_gp.mnistm64")
+    p.add_argument("--runs", nargs="*", default=[], help="training logs in the same order (run folder, .jsonl or .json); omit to skip the loss curves")
+    p.add_argument("--out", default="docs/figures", help="folder for the PNG files")
+    p.add_argument("-n", type=int, default=32, help="images per model (the seed shows the first 32)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.runs and len(args.runs) != len(args.models):
+        raise ConfigError(f"--runs takes one training log per model: {len(args.models)} models, {len(args.runs)} logs. Give them in the models' order.")
+    out = Path(args.out)
+    titles = {name: _title(name) for name in args.models}
+    grids = sample_grids(args.models, out, n=args.n, seed=args.seed, device=args.device)
+    for name, p in grids.items():
+        print(f"wrote {p} ({name}: first {args.n} images, seed {args.seed})")
+    if len(grids) > 1:
+        print(f"wrote {side_by_side(grids, out / 'gan_side_by_side.png', titles)}")
+    if args.runs:
+        runs = {titles[name]: read_run_records(run) for name, run in zip(args.models, args.runs)}
+        print(f"wrote {plot_curves(runs, out / 'gan_loss_curves.png')}")
+    return 0
+
+
+GAN_FIGURES = Command(
+    name="gan-figures",
+    help="Write the seed report's Problem 1 figures: first 32 images of each GAN, side by side, and the loss curves.",
+    example="zoo gan-figures dcgan.mnistm64 wgan_gp.mnistm64 --runs runs/dcgan runs/wgan_gp --out docs/figures",
+    add_arguments=_add_arguments,
+    run=_run,
+)
+
