@@ -73,6 +73,9 @@ class DatasetInfo:
     num_classes: int | None = 10
     #: Another dataset this one is built from (e.g. mnistm from mnist): present when that one is.
     built_from: str = ""
+    #: Describes the files a folder holds for this set, in words, or returns None when it holds none
+    #: (more precise than `required`, which it replaces when given; also used to detect paths).
+    layout: Callable[[Path], str | None] | None = field(default=None, repr=False, compare=False)
 
     def folder_in(self, root: Path | None) -> Path | None:
         """Return this set's folder under `root` (None for sets that need no files)."""

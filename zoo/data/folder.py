@@ -12,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import DataError
 from ._types import ImageSet
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "read_image", "read_folder"]
+__all__ = ["IMAGE_SUFFIXES", "list_images", "read_image", "read_folder", "image_folder_layout"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 MIN_SIDE = 16
@@ -67,3 +67,15 @@ def read_folder(split: str, folder: Path | None, size: int = 64) -> ImageSet:
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     y = torch.tensor([labels[i] for i in keep]) if labels is not None else None
     return ImageSet(images, y, folder.name, len(classes) if labels is not None else None)
+
+
+def image_folder_layout(folder: Path) -> str | None:
+    """Return a description of the images in `folder` (flat or one subfolder per class), or None if it holds none."""
+    if not folder.is_dir():
+        return None
+    if any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir()):
+        return "a flat folder of images"
+    for sub in folder.iterdir():
+        if sub.is_dir() and not sub.name.startswith(".") and any(p.suffix.lower() in IMAGE_SUFFIXES for p in sub.iterdir()):
+            return "an image folder with one subfolder per class"
+    return None

@@ -12,7 +12,7 @@ import torch
 from ..errors import DataError
 from ._types import ImageSet
 
-__all__ = ["read_idx", "find_idx", "read_mnist"]
+__all__ = ["read_idx", "find_idx", "read_mnist", "mnist_layout"]
 
 _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
@@ -49,3 +49,12 @@ def read_mnist(split: str, folder: Path | None) -> ImageSet:
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise DataError(f"MNIST files in {folder} disagree: images {images.shape}, labels {labels.shape}; expected (N, 28, 28) and (N,).")
     return ImageSet(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)), "mnist", 10)
+
+
+def mnist_layout(folder: Path) -> str | None:
+    """Return a description of the MNIST IDX files in `folder`, or None when they are not all there."""
+    try:
+        found = [find_idx(folder, stem) for pair in _FILES.values() for stem in pair]
+    except DataError:
+        return None
+    return f"MNIST IDX files ({'gzip' if found[0].suffix == '.gz' else 'plain'})"

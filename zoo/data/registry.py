@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import DataError, UnknownNameError
 from ._types import DatasetInfo, ImageSet
 
-__all__ = ["data_root", "datasets", "resolve", "load", "detect_path_format", "is_present"]
+__all__ = ["data_root", "datasets", "resolve", "load", "detect_path_format", "is_present", "presence", "files_in", "content_digest"]
 
 
 def data_root(root: str | os.PathLike[str] | None = None) -> Path | None:
@@ -26,30 +26,55 @@ def datasets() -> dict[str, DatasetInfo]:
     return get_plugin_manager().datasets()
 
 
-def is_present(info: DatasetInfo, root: Path | None) -> bool:
-    """Return whether `info` can be read on this machine with data root `root`."""
-    if info.built_from:
-        return is_present(datasets()[info.built_from], root)
+def files_in(info: DatasetInfo, folder: Path) -> str | None:
+    """Return a description of `info`'s files in `folder` (its `layout`, else its `required` globs), or None."""
+    if not folder.is_dir():
+        return None
+    if info.layout is not None:
+        return info.layout(folder)
+    if info.required and all(any(folder.glob(p)) for p in info.required):
+        return f"files matching {', '.join(info.required)}"
+    return None
+
+
+def presence(info: DatasetInfo, root: Path | None) -> str:
+    """Return, in words, what `info` reads on this machine with data root `root` ('' when it cannot be read)."""
     folder = info.folder_in(root)
     if folder is None:
-        return True
-    if root is None or not folder.is_dir():
-        return False
-    return all(any(folder.glob(pattern)) for pattern in info.required)
+        return "built from files inside zoo's Python packages"
+    found = files_in(info, folder) if root is not None else None
+    if found:
+        return f"{found} in {folder}"
+    base = datasets().get(info.built_from) if info.built_from else None
+    if base is not None:
+        base_found = presence(base, root)
+        if base_found:
+            return f"built from {base.name}: {base_found}"
+    return ""
+
+
+def is_present(info: DatasetInfo, root: Path | None) -> bool:
+    """Return whether `info` can be read on this machine with data root `root`."""
+    return bool(presence(info, root))
 
 
 def detect_path_format(path: Path) -> str:
     """Return the name of the dataset whose reader understands the files at `path`."""
     if not path.exists():
         raise DataError(f"data path {path} does not exist. Give a dataset name (`zoo datasets`) or an existing folder.")
-    for name, info in datasets().items():
-        if info.folder and (path.is_dir() and info.required and all(any(path.glob(p)) for p in info.required)):
+    if not path.is_dir():
+        raise DataError(f"data path {path} is a file; pass the folder that holds it (e.g. the folder with train_32x32.mat, usps.bz2 or train.csv).")
+    known = datasets()
+    for name, info in known.items():
+        # the generic image folder matches almost anything, so it is tried last
+        if name != "folder" and info.folder and files_in(info, path):
             return name
-    if path.is_dir() and "folder" in datasets():
+    if "folder" in known and files_in(known["folder"], path):
         return "folder"
     raise DataError(
-        f"cannot tell what dataset {path} holds. Expected a dataset folder such as MNIST's IDX files, "
-        "SVHN's *_32x32.mat, usps.bz2, the seed layout (data/ + train.csv) or a folder of images."
+        f"cannot tell what dataset {path} holds. Expected one of: MNIST's IDX files (train-images-idx3-ubyte[.gz], ...), "
+        "SVHN's train_32x32.mat/test_32x32.mat, USPS's usps.bz2/usps.t.bz2, the seed layout (data/*.png with train.csv "
+        "and val.csv, columns image_name,label), or a folder of images (flat or one subfolder per class)."
     )
 
 
@@ -61,14 +86,23 @@ def resolve(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] |
         info = known[key]
         r = data_root(root)
         folder = info.folder_in(r)
-        if folder is not None and not (r is not None and folder.is_dir()):
-            where = f"{r / info.folder}" if r is not None else f"DIR/{info.folder}"
-            raise DataError(
-                f"dataset {key!r} needs its files in {where} ({', '.join(info.required)}). "
-                "Name the folder that holds it with --data-dir DIR or the ZOO_DATA environment variable, "
-                "or pass the path itself as --data."
-            )
-        return info, folder
+        if folder is None:
+            return info, None
+        if r is not None and files_in(info, folder):
+            return info, folder
+        base = known.get(info.built_from) if info.built_from else None
+        base_folder = base.folder_in(r) if base is not None else None
+        if r is not None and base is not None and base_folder is not None and files_in(base, base_folder):
+            return info, base_folder
+        if r is not None and folder.is_dir():
+            return info, folder  # the reader names what is wrong with the layout
+        where = f"{r / info.folder}" if r is not None else f"DIR/{info.folder}"
+        also = f", or {base.name}'s files in {r / base.folder if r is not None else 'DIR/' + base.folder} to build it from" if base is not None and base.folder else ""
+        raise DataError(
+            f"dataset {key!r} needs its files in {where} ({info.source}){also}. "
+            "Name the folder that holds it with --data-dir DIR or the ZOO_DATA environment variable, "
+            "or pass the path itself as --data."
+        )
     path = Path(key)
     if path.exists() or os.sep in key or key.startswith("."):
         name = detect_path_format(path)
@@ -83,3 +117,11 @@ def load(name_or_path: str | os.PathLike[str], split: str = "train", root: str |
         raise DataError(f"dataset {info.name!r} has no split {split!r}; it has {', '.join(info.splits)}.")
     folder = folder if folder is not None else data_root(root)
     return info.read(split, folder)
+
+
+def content_digest(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> str:
+    """Return the sha256 content digest of every split of a dataset: equal digests mean identical images and labels."""
+    from .cache import splits_digest
+
+    info, _ = resolve(name_or_path, root)
+    return splits_digest({split: load(name_or_path, split, root) for split in info.splits})

@@ -1,0 +1,228 @@
+"""Real-format readers (MNIST IDX, SVHN .mat, USPS .bz2, the seed layout) on fixtures written by the tests."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from zoo import data
+from zoo.data.registry import detect_path_format
+from zoo.errors import DataError
+
+RNG = np.random.default_rng(0)
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool) -> None:
+    """Write `array` (uint8) as an IDX file, gzip-compressed if `compress`."""
+    raw = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.astype(np.uint8).tobytes()
+    if compress:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(raw))
+    else:
+        path.write_bytes(raw)
+
+
+def mnist_folder(folder: Path, n_train: int = 12, n_test: int = 5, compress: bool = True) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", RNG.integers(0, 256, (n, 28, 28)), compress)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10, compress)
+    return folder
+
+
+def svhn_folder(folder: Path, n: int = 7) -> tuple[Path, np.ndarray, np.ndarray]:
+    from scipy.io import savemat
+
+    folder.mkdir(parents=True, exist_ok=True)
+    x = RNG.integers(0, 256, (32, 32, 3, n)).astype(np.uint8)
+    y = (np.arange(n) % 10 + 1).reshape(n, 1).astype(np.uint8)  # 1..10, 10 meaning 0
+    for name in ("train_32x32.mat", "test_32x32.mat"):
+        savemat(folder / name, {"X": x, "y": y})
+    return folder, x, y
+
+
+def usps_text(labels: list[int], values: np.ndarray) -> bytes:
+    lines = [f"{lab} " + " ".join(f"{i + 1}:{v:.6f}" for i, v in enumerate(row)) for lab, row in zip(labels, values)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def usps_folder(folder: Path, n: int = 6) -> tuple[Path, np.ndarray]:
+    folder.mkdir(parents=True, exist_ok=True)
+    values = RNG.uniform(-1, 1, (n, 256))
+    for name in ("usps.bz2", "usps.t.bz2"):
+        (folder / name).write_bytes(bz2.compress(usps_text([i % 10 + 1 for i in range(n)], values)))
+    return folder, values
+
+
+def seed_folder(folder: Path, size: int = 28, mode: str = "RGB", n: int = 6) -> Path:
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    for split in ("train", "val"):
+        rows = ["image_name,label"]
+        for i in range(n):
+            name = f"{split}_{i:05d}.png"
+            shape = (size, size, 3) if mode == "RGB" else (size, size)
+            Image.fromarray(RNG.integers(0, 256, shape).astype(np.uint8), mode).save(folder / "data" / name)
+            rows.append(f"{name},{i % 10}")
+        (folder / f"{split}.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+# ---- MNIST ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_mnist_reads_plain_and_gzip_idx(tmp_path: Path, compress: bool) -> None:
+    root = tmp_path / "data"
+    mnist_folder(root / "mnist", compress=compress)
+    train = data.load("mnist", "train", root=root)
+    assert train.images.shape == (12, 1, 28, 28) and train.images.dtype == torch.uint8
+    assert train.labels.tolist() == [i % 10 for i in range(12)] and len(data.load("mnist", "test", root=root)) == 5
+
+
+def test_truncated_idx_names_the_file(tmp_path: Path) -> None:
+    folder = mnist_folder(tmp_path / "mnist", compress=False)
+    path = folder / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(DataError, match="train-images-idx3-ubyte is truncated"):
+        data.load(folder, "train")
+
+
+# ---- SVHN -----------------------------------------------------------------------------------------
+
+def test_svhn_mat_in_torchvision_format(tmp_path: Path) -> None:
+    folder, x, y = svhn_folder(tmp_path / "svhn")
+    s = data.load("svhn", "test", root=tmp_path)
+    assert s.images.shape == (7, 3, 32, 32) and s.images.dtype == torch.uint8
+    assert torch.equal(s.images[3], torch.from_numpy(x[:, :, :, 3]).permute(2, 0, 1))  # (H, W, C, N) -> (N, C, H, W)
+    assert s.labels.tolist() == [1, 2, 3, 4, 5, 6, 7]  # 1..10 with 10 meaning digit 0
+    y[0] = 10
+    from scipy.io import savemat
+
+    savemat(folder / "train_32x32.mat", {"X": x, "y": y})
+    assert data.load(folder, "train").labels[0] == 0
+
+
+def test_svhn_mat_without_y_names_the_file_and_format(tmp_path: Path) -> None:
+    from scipy.io import savemat
+
+    (tmp_path / "svhn").mkdir()
+    savemat(tmp_path / "svhn" / "train_32x32.mat", {"X": np.zeros((32, 32, 3, 2), np.uint8)})
+    with pytest.raises(DataError, match=r"train_32x32\.mat lacks the variable\(s\) y.*X \(32, 32, 3, N\)"):
+        data.load("svhn", "train", root=tmp_path)
+
+
+def test_svhn_file_that_is_not_a_mat_file(tmp_path: Path) -> None:
+    (tmp_path / "svhn").mkdir()
+    (tmp_path / "svhn" / "train_32x32.mat").write_bytes(b"not a matlab file at all" * 10)
+    with pytest.raises(DataError, match=r"cannot read SVHN file .*train_32x32\.mat.*MATLAB v5"):
+        data.load("svhn", "train", root=tmp_path)
+
+
+# ---- USPS -----------------------------------------------------------------------------------------
+
+def test_usps_bz2_in_torchvision_format(tmp_path: Path) -> None:
+    folder, values = usps_folder(tmp_path / "usps")
+    s = data.load("usps", "train", root=tmp_path)
+    assert s.images.shape == (6, 1, 16, 16) and s.images.dtype == torch.uint8
+    assert s.labels.tolist() == [0, 1, 2, 3, 4, 5]  # 1..10 -> 0..9
+    want = ((values.astype(np.float32) + 1) / 2 * 255).astype(np.uint8).reshape(-1, 1, 16, 16)  # torchvision's mapping
+    assert np.abs(s.images.numpy().astype(int) - want.astype(int)).max() <= 1
+
+
+def test_usps_label_out_of_range_names_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "usps").mkdir()
+    (tmp_path / "usps" / "usps.bz2").write_bytes(bz2.compress(usps_text([3, 11], np.zeros((2, 256)))))
+    with pytest.raises(DataError, match=r"usps\.bz2, line 2: label 11 is out of range 1\.\.10"):
+        data.load("usps", "train", root=tmp_path)
+
+
+def test_usps_file_that_is_not_bz2(tmp_path: Path) -> None:
+    (tmp_path / "usps").mkdir()
+    (tmp_path / "usps" / "usps.bz2").write_text("1 1:0.5\n")
+    with pytest.raises(DataError, match=r"cannot read USPS file .*usps\.bz2.*bzip2-compressed libsvm"):
+        data.load("usps", "train", root=tmp_path)
+
+
+# ---- the seed layout ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "size", "mode", "channels"), [("mnistm", 28, "RGB", 3), ("svhn", 32, "RGB", 3), ("usps", 28, "L", 1)])
+def test_seed_layout_for_each_domain(tmp_path: Path, name: str, size: int, mode: str, channels: int) -> None:
+    seed_folder(tmp_path / name, size, mode)
+    train, test = data.load(name, "train", root=tmp_path), data.load(name, "test", root=tmp_path)
+    assert train.images.shape == (6, channels, size, size) and len(test) == 6
+    assert train.labels.tolist() == [0, 1, 2, 3, 4, 5] and train.name == name
+    stored = np.asarray(Image.open(tmp_path / name / "data" / "val_00002.png"))
+    got = test.images[2].permute(1, 2, 0).numpy()
+    assert np.array_equal(got.squeeze(-1) if channels == 1 else got, stored)  # "test" reads val.csv
+
+
+def test_csv_without_expected_columns(tmp_path: Path) -> None:
+    folder = seed_folder(tmp_path / "svhn", 32)
+    (folder / "train.csv").write_text("file,digit\na.png,1\n")
+    with pytest.raises(DataError, match=r"train\.csv lacks the column\(s\) image_name, label.*data/\*\.png with"):
+        data.load("svhn", "train", root=tmp_path)
+
+
+def test_csv_label_out_of_range(tmp_path: Path) -> None:
+    folder = seed_folder(tmp_path / "mnistm")
+    (folder / "val.csv").write_text("image_name,label\nval_00000.png,3\nval_00001.png,12\n")
+    with pytest.raises(DataError, match=r"val\.csv, line 3: label 12 is out of range 0\.\.9 \(image val_00001\.png\)"):
+        data.load("mnistm", "test", root=tmp_path)
+
+
+def test_unreadable_image_is_named(tmp_path: Path) -> None:
+    folder = seed_folder(tmp_path / "usps", 28, "L")
+    (folder / "data" / "train_00004.png").write_bytes(b"garbage")
+    with pytest.raises(DataError, match=r"cannot read image .*train_00004\.png"):
+        data.load("usps", "train", root=tmp_path)
+
+
+def test_listed_image_that_is_missing(tmp_path: Path) -> None:
+    folder = seed_folder(tmp_path / "svhn", 32)
+    (folder / "data" / "train_00001.png").unlink()
+    with pytest.raises(DataError, match=r"train_00001\.png is listed in the label file but does not exist.*val\.csv"):
+        data.load("svhn", "train", root=tmp_path)
+
+
+def test_wrong_layout_names_folder_and_expected_files(tmp_path: Path) -> None:
+    (tmp_path / "svhn").mkdir()
+    (tmp_path / "svhn" / "readme.txt").write_text("nothing here")
+    with pytest.raises(DataError, match=r"SVHN folder .*svhn holds neither train_32x32\.mat.*seed layout"):
+        data.load("svhn", "train", root=tmp_path)
+
+
+def test_missing_root_names_where_files_go(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"dataset 'usps' needs its files in .*nowhere/usps \(DATA/usps/: usps\.bz2, usps\.t\.bz2"):
+        data.load("usps", "train", root=tmp_path / "nowhere")
+
+
+# ---- path detection -------------------------------------------------------------------------------
+
+def test_detect_path_format(tmp_path: Path) -> None:
+    assert detect_path_format(mnist_folder(tmp_path / "a")) == "mnist"
+    assert detect_path_format(svhn_folder(tmp_path / "b")[0]) == "svhn"
+    assert detect_path_format(usps_folder(tmp_path / "c")[0]) == "usps"
+    assert detect_path_format(seed_folder(tmp_path / "mnistm")) == "mnistm"
+    assert detect_path_format(seed_folder(tmp_path / "x" / "svhn", 32)) == "svhn"
+    assert detect_path_format(seed_folder(tmp_path / "digits_a", 28, "L")) == "usps"  # unnamed: told by its images
+    assert detect_path_format(seed_folder(tmp_path / "digits_b", 32)) == "svhn"
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    Image.new("RGB", (40, 30)).save(faces / "a.jpg")
+    assert detect_path_format(faces) == "folder"
+    with pytest.raises(DataError, match="is a file; pass the folder"):
+        detect_path_format(faces / "a.jpg")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"cannot tell what dataset .*empty holds.*train_32x32\.mat"):
+        detect_path_format(tmp_path / "empty")
+
+
+def test_load_by_path_uses_the_detected_reader(tmp_path: Path) -> None:
+    s = data.load(usps_folder(tmp_path / "somewhere")[0], "test")
+    assert s.name == "usps" and s.images.shape[1:] == (1, 16, 16)

@@ -1,0 +1,106 @@
+"""The dataset catalogue (`zoo datasets`), presence on this machine, the face folder, and the tensor loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from zoo import data
+from zoo.data import DatasetInfo, ImageSet, TensorLoader
+from zoo.data.registry import is_present, presence
+from zoo.errors import DataError
+
+EXPECTED = {"mnist", "mnistm", "digits", "syndigits", "svhn", "usps", "folder"}
+
+
+def test_catalogue_lists_every_dataset_with_its_facts() -> None:
+    known = data.datasets()
+    assert EXPECTED <= set(known)
+    for name in EXPECTED:
+        info = known[name]
+        assert info.source and info.license and info.size and info.resolution and info.kind in ("real", "built", "stand-in")
+    assert "STAND-IN for usps" in known["digits"].description and "STAND-IN for svhn" in known["syndigits"].description
+
+
+def test_presence_follows_the_files(tmp_path: Path) -> None:
+    known = data.datasets()
+    assert is_present(known["digits"], None) and is_present(known["syndigits"], None)  # carried by packages
+    for name in ("mnist", "mnistm", "svhn", "usps", "folder"):
+        assert not is_present(known[name], tmp_path), name
+    (tmp_path / "faces" / "people").mkdir(parents=True)
+    Image.new("RGB", (80, 60)).save(tmp_path / "faces" / "people" / "a.png")
+    assert presence(known["folder"], tmp_path).startswith("an image folder with one subfolder per class")
+    (tmp_path / "svhn").mkdir()
+    (tmp_path / "svhn" / "train_32x32.mat").write_bytes(b"")
+    assert "SVHN .mat files" in presence(known["svhn"], tmp_path)
+
+
+def test_zoo_datasets_command_lists_names_and_presence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo.cli import main
+
+    assert main(["datasets", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[2] for line in out.splitlines()[3:] if line.strip()}
+    assert EXPECTED <= set(rows)
+    assert rows["digits"] == "yes" and rows["syndigits"] == "yes" and rows["svhn"] == "no" and rows["mnistm"] == "no"
+
+
+def test_a_plugin_dataset_with_only_required_globs_still_works(tmp_path: Path) -> None:
+    info = DatasetInfo("x", "d", "real", "s", "l", "1", "1x1", read=lambda split, folder: None, folder="x", required=("*.bin",))  # type: ignore[arg-type, return-value]
+    (tmp_path / "x").mkdir()
+    assert not is_present(info, tmp_path)
+    (tmp_path / "x" / "a.bin").write_bytes(b"")
+    assert presence(info, tmp_path) == f"files matching *.bin in {tmp_path / 'x'}"
+
+
+# ---- the face folder ------------------------------------------------------------------------------
+
+def test_face_folder_is_center_cropped_to_64(tmp_path: Path) -> None:
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i in range(20):
+        a = np.zeros((90, 120, 3), np.uint8)
+        a[:, 15:105] = 200  # the centre square is bright, the sides that a centre crop removes are black
+        Image.fromarray(a).save(folder / f"{i:03d}.jpg", quality=95)
+    train, test = data.load(folder, "train"), data.load(folder, "test")
+    assert train.images.shape == (18, 3, 64, 64) and test.images.shape == (2, 3, 64, 64) and train.labels is None
+    assert train.images.float().mean() > 190
+
+
+def test_image_folder_layout_gives_class_labels(tmp_path: Path) -> None:
+    for c in ("a", "b"):
+        (tmp_path / c).mkdir()
+        for i in range(10):
+            Image.new("L", (32, 32), 100).save(tmp_path / c / f"{i}.png")
+    s = data.load(tmp_path, "train")
+    assert s.labels.tolist() == [0] * 9 + [1] * 9 and s.num_classes == 2 and s.images.shape[1:] == (3, 64, 64)
+
+
+def test_face_folder_unreadable_image_is_named(tmp_path: Path) -> None:
+    for i in range(3):
+        Image.new("RGB", (64, 64)).save(tmp_path / f"{i}.png")
+    (tmp_path / "1.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match=r"cannot read image .*1\.png"):
+        data.load(tmp_path, "train")
+
+
+# ---- the loader -----------------------------------------------------------------------------------
+
+def test_tensor_loader_batches_adapt_and_resume() -> None:
+    images = torch.arange(40 * 28 * 28, dtype=torch.int64).remainder(256).to(torch.uint8).view(40, 1, 28, 28)
+    s = ImageSet(images, torch.arange(40) % 10, "t", 10)
+    loader = TensorLoader(s, 8, size=32, channels=3, seed=1)
+    batches = [next(loader) for _ in range(7)]  # crosses an epoch boundary
+    assert batches[0].x.shape == (8, 3, 32, 32) and batches[0].x.dtype == torch.float32
+    assert 0 <= float(batches[0].x.min()) and float(batches[0].x.max()) <= 1
+    seen = torch.cat([b.y for b in batches[:5]])
+    assert sorted(seen.tolist()) == sorted(s.labels.tolist())  # one epoch: every image once
+    state = loader.state_dict()
+    after = next(loader)
+    again = TensorLoader(s, 8, size=32, channels=3, seed=0)
+    again.load_state_dict(state)
+    assert torch.equal(next(again).x, after.x)

@@ -1,0 +1,170 @@
+"""A cache for built datasets: uint8 splits written atomically, checked by sha256 on every load.
+
+A built set lives in ``cache_dir()/datasets/<name>-<key>/``: one safetensors file per split and a
+``manifest.json`` written last. The key is a hash of everything the build depends on (input files,
+photo pixels, seed, builder version), so changing any of them builds afresh. A set without a
+manifest is half-built and is rebuilt; a file whose sha256 differs from the manifest is never
+used (a warning names it and the set is rebuilt).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+import torch
+
+from ..errors import DataError
+from ..weights import atomic_write, cache_dir, tensors_digest
+from ._types import ImageSet
+
+__all__ = ["BuiltSet", "cache_key", "splits_digest", "cached_build", "datasets_cache_dir"]
+
+MANIFEST = "manifest.json"
+HASH_CHUNK = 16 << 20
+_DTYPES = {"U8": torch.uint8, "I64": torch.int64}
+
+
+@dataclass
+class BuiltSet:
+    """What :func:`cached_build` returns: the splits, their content digest, and where they are cached."""
+
+    splits: dict[str, ImageSet]
+    digest: str
+    folder: Path
+    from_cache: bool
+    build_seconds: float
+
+
+def datasets_cache_dir() -> Path:
+    """Return the folder holding built datasets (``$ZOO_CACHE/datasets``)."""
+    return cache_dir() / "datasets"
+
+
+def cache_key(parts: Mapping[str, Any]) -> str:
+    """Return a 16-hex key for the JSON-serialisable `parts` a build depends on."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def splits_digest(splits: Mapping[str, ImageSet]) -> str:
+    """Return the sha256 content digest of the images and labels of every split (independent of file format)."""
+    tensors: dict[str, torch.Tensor] = {}
+    for split, s in splits.items():
+        tensors[f"{split}/images"] = s.images
+        if s.labels is not None:
+            tensors[f"{split}/labels"] = s.labels
+    return tensors_digest(tensors)
+
+
+def _chunk_digests(buf: bytes | bytearray | memoryview, pool: ThreadPoolExecutor) -> list[str]:
+    """Return the sha256 of each HASH_CHUNK-byte piece of `buf`, hashed in parallel (hashlib releases the GIL)."""
+    view = memoryview(buf)
+    pieces = [view[i : i + HASH_CHUNK] for i in range(0, max(len(view), 1), HASH_CHUNK)]
+    return list(pool.map(lambda piece: hashlib.sha256(piece).hexdigest(), pieces))
+
+
+def _tensors_from_buffer(buf: bytearray, path: Path) -> dict[str, torch.Tensor]:
+    """Return the tensors of a safetensors file held in `buf`, sharing its memory (no copy)."""
+    (n,) = struct.unpack("<Q", bytes(buf[:8]))
+    header = json.loads(bytes(buf[8 : 8 + n]))
+    out = {}
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        if entry["dtype"] not in _DTYPES:
+            raise DataError(f"dataset cache file {path} holds a {entry['dtype']} tensor; zoo writes only U8 and I64. Delete the file.")
+        dtype = _DTYPES[entry["dtype"]]
+        start, end = entry["data_offsets"]
+        count = (end - start) // dtype.itemsize
+        out[key] = torch.frombuffer(buf, dtype=dtype, count=count, offset=8 + n + start).reshape(entry["shape"])
+    return out
+
+
+def _read_verified(folder: Path, name: str, num_classes: int | None, wanted: tuple[str, ...] | None) -> dict[str, ImageSet] | None:
+    """Return the cached splits `wanted` (all if None) in `folder`, or None when a file is missing or fails its sha256."""
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        return None  # no manifest: absent, or a build that died half-way
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        files = {k: v for k, v in manifest["files"].items() if wanted is None or k in wanted}
+        if wanted is not None and set(wanted) - set(files):
+            raise KeyError(f"no split {sorted(set(wanted) - set(files))}")
+    except (OSError, ValueError, KeyError) as e:
+        warnings.warn(f"dataset cache {manifest_path} is unreadable ({e}); rebuilding {name!r}.", stacklevel=3)
+        return None
+    splits = {}
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for split, entry in files.items():
+            path = folder / entry["file"]
+            try:
+                with path.open("rb") as f:
+                    buf = bytearray(path.stat().st_size)
+                    f.readinto(buf)
+            except OSError as e:
+                warnings.warn(f"dataset cache file {path} cannot be read ({e}); rebuilding {name!r}.", stacklevel=3)
+                return None
+            found, expected = _chunk_digests(buf, pool), entry["chunk_sha256"]
+            if found != expected:
+                bad = next((i for i, (a, b) in enumerate(zip(found, expected)) if a != b), min(len(found), len(expected)))
+                warnings.warn(
+                    f"dataset cache file {path} is corrupt: from byte {bad * HASH_CHUNK} on, its sha256 differs from {manifest_path}; rebuilding {name!r}.",
+                    stacklevel=3,
+                )
+                return None
+            t = _tensors_from_buffer(buf, path)
+            splits[split] = ImageSet(t["images"], t.get("labels"), name, num_classes)
+    return splits
+
+
+def _write(folder: Path, splits: Mapping[str, ImageSet], digest: str, parts: Mapping[str, Any], seconds: float) -> None:
+    """Write every split, then the manifest that vouches for them."""
+    files = {}
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for split, s in splits.items():
+            tensors = {"images": s.images.contiguous()}
+            if s.labels is not None:
+                tensors["labels"] = s.labels.contiguous()
+            data = safetensors.torch.save(tensors)
+            with atomic_write(folder / f"{split}.safetensors") as f:
+                f.write(data)
+            files[split] = {
+                "file": f"{split}.safetensors",
+                "chunk_sha256": _chunk_digests(data, pool),  # sha256 of each 16 MiB piece: pieces hash in parallel
+                "count": len(s),
+            }
+    manifest = {"files": files, "content_digest": digest, "inputs": dict(parts), "build_seconds": round(seconds, 3)}
+    with atomic_write(folder / MANIFEST, "w") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+
+
+def cached_build(
+    name: str, parts: Mapping[str, Any], build: Callable[[], dict[str, ImageSet]], *, only: tuple[str, ...] | None = None, num_classes: int | None = 10
+) -> BuiltSet:
+    """Return dataset `name` from the cache if intact (just the splits `only`, if given), else every split from `build()` (then cached)."""
+    folder = datasets_cache_dir() / f"{name}-{cache_key(parts)}"
+    splits = _read_verified(folder, name, num_classes, only)
+    if splits is not None:
+        digest = json.loads((folder / MANIFEST).read_text()).get("content_digest", "")
+        return BuiltSet(splits, digest, folder, True, 0.0)
+    t0 = time.perf_counter()
+    splits = build()
+    seconds = time.perf_counter() - t0
+    digest = splits_digest(splits)
+    try:
+        (folder / MANIFEST).unlink(missing_ok=True)  # the old manifest must not vouch for new files
+        _write(folder, splits, digest, parts, seconds)
+    except OSError as e:
+        raise DataError(f"cannot write the {name!r} cache in {folder} ({e}). Set ZOO_CACHE to a writable folder.") from None
+    return BuiltSet(splits, digest, folder, False, seconds)
+

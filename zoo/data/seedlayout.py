@@ -1,0 +1,105 @@
+"""The seed report's digit layout: ``<domain>/data/*.png`` with ``train.csv`` and ``val.csv`` (image_name,label).
+
+The seed ships MNIST-M, SVHN and USPS this way; the "test" split reads ``val.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import DataError
+from ._types import ImageSet
+
+__all__ = ["LAYOUT", "SPLIT_FILES", "has_seed_layout", "read_labels_csv", "read_seed_layout", "seed_domain"]
+
+LAYOUT = "<folder>/data/*.png with <folder>/train.csv and <folder>/val.csv (columns image_name,label; labels 0..9)"
+SPLIT_FILES = {"train": "train.csv", "test": "val.csv"}
+_COLUMNS = ("image_name", "label")
+
+
+def has_seed_layout(folder: Path) -> bool:
+    """Return whether `folder` looks like the seed layout (a data/ folder and train.csv)."""
+    return (folder / "data").is_dir() and (folder / "train.csv").is_file()
+
+
+def read_labels_csv(path: Path, num_classes: int) -> tuple[list[str], np.ndarray]:
+    """Return the image names and int64 labels listed in a seed CSV file."""
+    if not path.is_file():
+        raise DataError(f"label file {path} does not exist. Expected the seed layout: {LAYOUT}.")
+    with path.open(newline="") as f:
+        reader = csv.reader(f)
+        header = [h.strip() for h in next(reader, [])]
+        missing = [c for c in _COLUMNS if c not in header]
+        if missing:
+            raise DataError(f"label file {path} lacks the column(s) {', '.join(missing)}: found header {header}. Expected the seed layout: {LAYOUT}.")
+        i_name, i_label = header.index("image_name"), header.index("label")
+        names, labels = [], []
+        for line, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            try:
+                name, label = row[i_name].strip(), int(row[i_label])
+            except (IndexError, ValueError):
+                raise DataError(f"label file {path}, line {line}: cannot read an image name and an integer label from {row}. Expected {LAYOUT}.") from None
+            if not 0 <= label < num_classes:
+                raise DataError(f"label file {path}, line {line}: label {label} is out of range 0..{num_classes - 1} (image {name}). Fix the label.")
+            names.append(name)
+            labels.append(label)
+    if not names:
+        raise DataError(f"label file {path} lists no images. Expected {LAYOUT}.")
+    return names, np.asarray(labels, dtype=np.int64)
+
+
+def _read_png(path: Path, mode: str) -> np.ndarray:
+    """Return the image at `path` as uint8 (H, W, C) in `mode` ('L' or 'RGB')."""
+    if not path.is_file():
+        raise DataError(f"image {path} is listed in the label file but does not exist. Expected the seed layout: {LAYOUT}.")
+    try:
+        with Image.open(path) as im:
+            arr = np.asarray(im.convert(mode), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError) as e:
+        raise DataError(f"cannot read image {path} ({e}). Replace the file, or remove it and its line from the label file.") from None
+    return arr[:, :, None] if arr.ndim == 2 else arr
+
+
+def read_seed_layout(split: str, folder: Path, channels: int, name: str, num_classes: int = 10) -> ImageSet:
+    """Return split `split` ('train' reads train.csv, 'test' reads val.csv) of a seed-layout folder as uint8 images."""
+    if not folder.is_dir():
+        raise DataError(f"{name}: folder {folder} does not exist. Expected the seed layout: {LAYOUT}.")
+    if not (folder / "data").is_dir():
+        raise DataError(f"{name}: {folder} has no data/ folder. Expected the seed layout: {LAYOUT}.")
+    names, labels = read_labels_csv(folder / SPLIT_FILES[split], num_classes)
+    mode = "L" if channels == 1 else "RGB"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        arrays = list(pool.map(lambda n: _read_png(folder / "data" / n, mode), names))
+    first = arrays[0].shape
+    for n, a in zip(names, arrays):
+        if a.shape != first:
+            raise DataError(f"image {folder / 'data' / n} is {a.shape[1]}x{a.shape[0]}, but {names[0]} is {first[1]}x{first[0]}; every image of {name} must have one size.")
+    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+    return ImageSet(images, torch.from_numpy(labels), name, num_classes)
+
+
+def seed_domain(folder: Path) -> str | None:
+    """Return which seed domain (mnistm, svhn, usps) a seed-layout folder holds: by its name, else by its first image."""
+    if not has_seed_layout(folder):
+        return None
+    if folder.name.lower() in ("mnistm", "mnist-m", "mnist_m", "svhn", "usps"):
+        return folder.name.lower().replace("-", "").replace("_", "")
+    first = next((p for p in sorted((folder / "data").iterdir()) if p.suffix.lower() == ".png"), None)
+    if first is None:
+        return None
+    try:
+        with Image.open(first) as im:
+            mode, size = im.mode, im.size
+    except (UnidentifiedImageError, OSError):
+        return None
+    if mode in ("L", "1", "I", "I;16") or size == (16, 16):
+        return "usps"
+    return "svhn" if size == (32, 32) else "mnistm"

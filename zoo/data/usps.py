@@ -1,0 +1,76 @@
+"""USPS (Hull 1994): torchvision's ``usps.bz2`` / ``usps.t.bz2`` (libsvm text) or the seed layout. Never downloads."""
+
+from __future__ import annotations
+
+import bz2
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+from ._types import ImageSet
+from .seedlayout import LAYOUT, read_seed_layout, seed_domain
+
+__all__ = ["BZ2_FILES", "read_usps_bz2", "read_usps", "usps_layout"]
+
+BZ2_FILES = {"train": "usps.bz2", "test": "usps.t.bz2"}
+_PIXELS = 16 * 16
+_EXPECTED = "usps.bz2 and usps.t.bz2 (libsvm text as torchvision downloads them: 'label 1:v1 ... 256:v256', labels 1..10, values in [-1, 1])"
+
+
+def _parse_line(text: str, path: Path, line: int) -> tuple[int, np.ndarray]:
+    """Return the 0-based label and the 256 float32 features of one libsvm line."""
+    head, _, rest = text.partition(" ")
+    try:
+        label = int(float(head)) - 1  # the libsvm copy writes digit d as label d + 1
+        pairs = np.array(rest.replace(":", " ").split(), dtype=np.float64).reshape(-1, 2)
+    except ValueError:
+        raise DataError(f"USPS file {path}, line {line}: cannot parse {text[:60]!r}...; expected {_EXPECTED}.") from None
+    index = pairs[:, 0].astype(np.int64) - 1
+    if len(index) and (index.min() < 0 or index.max() >= _PIXELS):
+        raise DataError(f"USPS file {path}, line {line}: feature index {index.max() + 1} outside 1..{_PIXELS}; expected 16x16 images.")
+    if not 0 <= label <= 9:
+        raise DataError(f"USPS file {path}, line {line}: label {label + 1} is out of range 1..10. Expected {_EXPECTED}.")
+    features = np.zeros(_PIXELS, dtype=np.float32)  # libsvm may leave out features whose value is 0
+    features[index] = pairs[:, 1]
+    return label, features
+
+
+def read_usps_bz2(path: Path) -> ImageSet:
+    """Return the images (N, 1, 16, 16) and labels (0..9) of one USPS libsvm ``.bz2`` file."""
+    if not path.is_file():
+        raise DataError(f"USPS file {path} does not exist. Expected {_EXPECTED} in that folder, or the seed layout: {LAYOUT}.")
+    try:
+        with bz2.open(path, "rt") as f:
+            lines = f.read().splitlines()
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise DataError(f"cannot read USPS file {path} ({e}). Expected a bzip2-compressed libsvm text file: {_EXPECTED}.") from None
+    parsed = [_parse_line(t.strip(), path, i) for i, t in enumerate(lines, start=1) if t.strip()]
+    if not parsed:
+        raise DataError(f"USPS file {path} holds no samples. Expected {_EXPECTED}.")
+    labels = np.array([p[0] for p in parsed], dtype=np.int64)
+    features = np.stack([p[1] for p in parsed])
+    # torchvision's mapping, kept so pixels match what its users see: [-1, 1] -> [0, 255], truncated
+    pixels = np.clip((features + 1) / 2 * 255, 0, 255).astype(np.uint8).reshape(-1, 1, 16, 16)
+    return ImageSet(torch.from_numpy(pixels), torch.from_numpy(labels), "usps", 10)
+
+
+def usps_layout(folder: Path) -> str | None:
+    """Return a description of the USPS files in `folder`, or None."""
+    if (folder / BZ2_FILES["train"]).is_file():
+        return "USPS libsvm .bz2 files (torchvision format)"
+    if seed_domain(folder) == "usps":
+        return "USPS in the seed layout (data/*.png, train.csv, val.csv)"
+    return None
+
+
+def read_usps(split: str, folder: Path | None) -> ImageSet:
+    """Return USPS split `split` from ``usps.bz2``/``usps.t.bz2`` or the seed layout in `folder`."""
+    if folder is None or not folder.is_dir():
+        raise DataError(f"USPS folder {folder} does not exist. Put {_EXPECTED} (or the seed layout: {LAYOUT}) in DATA/usps/.")
+    if any((folder / f).is_file() for f in BZ2_FILES.values()):
+        return read_usps_bz2(folder / BZ2_FILES[split])
+    if (folder / "data").is_dir() or (folder / "train.csv").is_file():
+        return read_seed_layout(split, folder, channels=1, name="usps")
+    raise DataError(f"USPS folder {folder} holds neither {_EXPECTED} nor the seed layout ({LAYOUT}).")
