@@ -1,0 +1,136 @@
+"""The digit classifier as a zoo method: trains on labelled digits, judges any image a generator makes.
+
+Every image it is given goes through one fixed transform before the network: images in [0, 1]
+(N, C, H, W) with 1 or 3 channels and any square size are turned to RGB (gray repeated on three
+channels) and resized to 28x28 with antialiased bilinear interpolation (``zoo.data.adapt_images``),
+then mapped to [-1, 1]. So 64x64 GAN samples and 28x28 MNIST-M images are judged alike.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pydantic
+import timm.optim
+import timm.scheduler
+import torch
+import torch.nn.functional as F
+
+from zoo.data import adapt_images
+from zoo.errors import ConfigError, DataError
+from zoo.interfaces import Batch, DataSpec, Method, MethodConfig
+
+from .model import DigitCNN
+
+__all__ = ["ClassifierConfig", "DigitClassifier", "augment", "INPUT_SIZE"]
+
+INPUT_SIZE = 28
+_CHUNK = 2048
+
+
+class ClassifierConfig(MethodConfig):
+    """The classifier's network width and its training recipe (AdamW, warm-up then cosine, light augmentation)."""
+
+    width: int = pydantic.Field(32, ge=1, description="channels of the first stage (the features have 4 * width)")
+    dropout: float = pydantic.Field(0.2, ge=0, lt=1)
+    lr: float = pydantic.Field(2e-3, gt=0)
+    weight_decay: float = pydantic.Field(1e-2, ge=0)
+    warmup_steps: int = pydantic.Field(100, ge=0)
+    augment: bool = pydantic.Field(True, description="random shift, rotation, scale and brightness/contrast while training")
+    max_shift: float = pydantic.Field(0.15, ge=0, le=1, description="largest shift, as a fraction of half the image side")
+    max_rotation: float = pydantic.Field(12.0, ge=0, le=180, description="largest rotation in degrees")
+    max_scale: float = pydantic.Field(0.1, ge=0, lt=1, description="zoom drawn from [1 - max_scale, 1 + max_scale]")
+
+
+def augment(x: torch.Tensor, c: ClassifierConfig) -> torch.Tensor:
+    """Return `x` (N, C, H, W in [0, 1]) under a random affine warp and a brightness/contrast jitter per image."""
+    n = x.shape[0]
+    r = torch.rand(n, 6, device=x.device) * 2 - 1
+    angle = r[:, 0] * math.radians(c.max_rotation)
+    inv_scale = 1.0 / (1.0 + r[:, 1] * c.max_scale)
+    cos, sin = torch.cos(angle) * inv_scale, torch.sin(angle) * inv_scale
+    theta = torch.stack([torch.stack([cos, -sin, r[:, 2] * c.max_shift], 1), torch.stack([sin, cos, r[:, 3] * c.max_shift], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # border padding repeats MNIST-M's photo background instead of drawing a black frame
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    contrast, brightness = 1.0 + 0.2 * r[:, 4].view(n, 1, 1, 1), 0.1 * r[:, 5].view(n, 1, 1, 1)
+    return ((x - mean) * contrast + mean + brightness).clamp_(0, 1)
+
+
+class DigitClassifier(Method):
+    """A small CNN that classifies digits (10 classes) and gives the features the GAN metrics compare."""
+
+    name = "classifier"
+    Config = ClassifierConfig
+    capabilities = frozenset({"predict"})
+    test_config = {"width": 4}
+    default_evaluation = {"accuracy": {"data": "mnistm", "split": "test"}}
+    config: ClassifierConfig
+
+    def __init__(self, config: ClassifierConfig | dict[str, Any] | None = None, *, training: bool = False) -> None:
+        super().__init__(config, training=training)
+        self.net = DigitCNN(self.config.width, self.config.dropout)
+
+    @property
+    def feature_dim(self) -> int:
+        """Return the size of one feature vector."""
+        return self.net.feature_dim
+
+    def data_spec(self) -> DataSpec:
+        """Return 28x28 RGB images with labels."""
+        return DataSpec(image_size=INPUT_SIZE, channels=3, labels=True)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Return AdamW (timm's factory; no weight decay on norms and biases)."""
+        return {"net": timm.optim.create_optimizer_v2(self.net, opt="adamw", lr=self.config.lr, weight_decay=self.config.weight_decay)}
+
+    def configure_schedulers(self, total_steps: int) -> dict[str, Any]:
+        """Return timm's cosine schedule over `total_steps`, after a linear warm-up."""
+        warmup = min(self.config.warmup_steps, max(total_steps // 10, 0))
+        return {
+            "net": timm.scheduler.CosineLRScheduler(
+                self.optimizers["net"], t_initial=max(total_steps, 1), lr_min=self.config.lr * 0.01,
+                warmup_t=warmup, warmup_lr_init=self.config.lr * 0.01, t_in_epochs=False,
+            )
+        }
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        """One cross-entropy step on an (augmented) labelled batch; returns the loss and the batch accuracy."""
+        if batch.y is None:
+            raise DataError(f"method {self.name!r} trains on labelled digits, but the batch has no labels. Train it on a labelled set such as mnistm.")
+        x = augment(batch.x, self.config) if self.config.augment else batch.x
+        logits = self.net(x * 2 - 1).float()
+        loss = F.cross_entropy(logits, batch.y)
+        self.optimize("net", loss)
+        return {"loss": loss.detach(), "accuracy": (logits.detach().argmax(1) == batch.y).float().mean()}
+
+    # ---- inference: any image size, 1 or 3 channels -----------------------------------------------
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """Return `images` ([0, 1], (N, 1|3, S, S)) as the network's input: RGB 28x28 in [-1, 1] on the model's device."""
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] not in (1, 3):
+            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ConfigError(f"model {self.zoo_name!r} classifies images shaped (N, 1 or 3, H, W) in [0, 1]; got {shape}.")
+        if images.shape[0] == 0:
+            raise ConfigError(f"model {self.zoo_name!r} was given an empty batch (0 images); pass at least one image.")
+        return adapt_images(images.to(self.device), INPUT_SIZE, 3) * 2 - 1
+
+    def _chunked(self, images: torch.Tensor, fn: Any) -> torch.Tensor:
+        return torch.cat([fn(self.prepare(images[i : i + _CHUNK])).float() for i in range(0, max(len(images), 1), _CHUNK)])
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Return the penultimate-layer features (N, feature_dim) of `images` in [0, 1]."""
+        return self._chunked(images, self.net.features)
+
+    @torch.no_grad()
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Return the class logits (N, 10) of `images` in [0, 1]."""
+        return self._chunked(images, self.net)
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        """Return the predicted digit (int64, (N,)) of each image in [0, 1], any square size, 1 or 3 channels."""
+        return self.logits(images).argmax(1)
+

@@ -1,0 +1,70 @@
+"""The digit classifier: any generator's images in, digits and features out; it learns."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from zoo.errors import ConfigError
+from zoo.interfaces import Batch
+from zoo.registry import build_method
+from zoo_plugins.classifier import ClassifierConfig, augment
+
+
+@pytest.fixture
+def clf():
+    torch.manual_seed(0)
+    return build_method("classifier", {"width": 4}).eval()
+
+
+def test_accepts_gan_samples_and_gray_images_of_any_square_size(clf) -> None:
+    for shape in [(5, 3, 64, 64), (5, 1, 28, 28), (5, 3, 28, 28), (5, 1, 16, 16)]:
+        x = torch.rand(shape)
+        assert clf.predict(x).shape == (5,) and clf.predict(x).dtype == torch.int64
+        assert clf.logits(x).shape == (5, 10)
+        assert clf.features(x).shape == (5, clf.feature_dim) == (5, 16)
+
+
+def test_the_transform_is_resize_to_28_rgb(clf) -> None:
+    from zoo.data import adapt_images
+
+    gray64 = torch.rand(3, 1, 64, 64)
+    assert torch.equal(clf.logits(gray64), clf.logits(adapt_images(gray64, 28, 3)))
+
+
+def test_bad_shapes_are_clear_errors(clf) -> None:
+    with pytest.raises(ConfigError, match=r"\(N, 1 or 3, H, W\).*got \(3, 28, 28\)"):
+        clf.predict(torch.rand(3, 28, 28))
+    with pytest.raises(ConfigError, match="empty batch"):
+        clf.features(torch.rand(0, 3, 28, 28))
+
+
+def test_augmentation_keeps_shape_and_range_and_changes_the_images() -> None:
+    x = torch.rand(8, 3, 28, 28)
+    y = augment(x, ClassifierConfig())
+    assert y.shape == x.shape and 0 <= float(y.min()) and float(y.max()) <= 1
+    assert not torch.allclose(x, y)
+
+
+def bars(n: int, seed: int) -> Batch:
+    """Images whose label is where a bright bar lies (3 classes): a task a tiny CNN learns in a few steps."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (n,), generator=g)
+    x = torch.rand(n, 3, 28, 28, generator=g) * 0.3
+    for i, k in enumerate(y.tolist()):
+        x[i, :, 4 + 8 * k : 8 + 8 * k, 4:24] = 1.0
+    return Batch(x, y)
+
+
+def test_a_tiny_classifier_learns_a_simple_task() -> None:
+    torch.manual_seed(0)
+    model = build_method("classifier", {"width": 8, "augment": False, "lr": 5e-3, "warmup_steps": 0}, training=True)
+    model.optimizers = model.configure_optimizers()
+    model.schedulers = model.configure_schedulers(30)
+    model.train()
+    for step in range(1, 31):
+        model.train_step(bars(16, step), step)
+        model.schedulers["net"].step_update(step)
+    model.eval()
+    test = bars(200, 999)
+    assert float((model.predict(test.x) == test.y).float().mean()) > 0.9
