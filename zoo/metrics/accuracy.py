@@ -1,0 +1,58 @@
+"""The `accuracy` evaluator: a classifier's accuracy on a labelled split, overall and for its worst class."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import torch
+
+from ..data import load as load_data
+from ..errors import CapabilityError, DataError
+from ..interfaces import Method, validate_config
+
+__all__ = ["AccuracyOptions", "AccuracyEvaluator", "accuracy_metrics"]
+
+
+class AccuracyOptions(pydantic.BaseModel):
+    """Options of the `accuracy` evaluator."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    data: str = pydantic.Field("mnistm", description="labelled dataset (name or path)")
+    split: str = "test"
+    n: int | None = pydantic.Field(None, ge=1, description="evaluate the first n images only (default: all)")
+    batch: int = pydantic.Field(1000, ge=1)
+    data_root: Path | None = None
+    device: str | None = None
+
+
+def accuracy_metrics(predicted: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """Return the accuracy, the count, and the lowest per-class accuracy of `predicted` against `labels`."""
+    predicted, labels = predicted.cpu().long(), labels.cpu().long()
+    correct = (predicted == labels).double()
+    per_class = [float(correct[labels == k].mean()) for k in torch.unique(labels).tolist()]
+    return {"accuracy": float(correct.mean()), "accuracy_n": int(len(labels)), "accuracy_worst_class": min(per_class)}
+
+
+class AccuracyEvaluator:
+    """Accuracy of a model with `predict` on a labelled split (all of it unless `n` is given)."""
+
+    name = "accuracy"
+
+    def evaluate(self, model: Method, **options: Any) -> dict[str, float]:
+        """Return accuracy, accuracy_n (images evaluated) and accuracy_worst_class."""
+        if options.get("device") is not None:
+            options = {**options, "device": str(options["device"])}
+        o: AccuracyOptions = validate_config(AccuracyOptions, options, what="the accuracy evaluator")  # type: ignore[arg-type,assignment]
+        if "predict" not in getattr(model, "capabilities", ()):
+            raise CapabilityError(
+                f"model {getattr(model, 'zoo_name', model)!r} cannot be evaluated by 'accuracy': it cannot predict "
+                f"(it can {', '.join(sorted(model.capabilities)) or 'nothing'}). Use the 'gan' evaluator for generators."
+            )
+        data = load_data(o.data, o.split, root=o.data_root)
+        if data.labels is None:
+            raise DataError(f"dataset {o.data!r} split {o.split!r} has no labels, so accuracy cannot be measured. Pick a labelled set.")
+        n = min(o.n or len(data), len(data))
+        predicted = torch.cat([model.predict(data.images[i : min(i + o.batch, n)].float().div_(255)).cpu() for i in range(0, n, o.batch)])
+        return accuracy_metrics(predicted, data.labels[:n])

@@ -1,0 +1,108 @@
+"""Features of many images, chunk by chunk, with a progress bar, resumable, and statistics cached by content hash.
+
+Real-set statistics depend only on the real images' bytes and the feature network, so they are
+computed once and kept under ``zoo.weights.cache_dir()/metrics/``, named by a sha256 of both.
+A long extraction (Inception on 10,000 images takes an hour on two CPU cores) writes what it
+has done every few chunks; run the same evaluation again and it continues from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+import torch
+from tqdm.auto import tqdm
+
+from ..weights import atomic_write, cache_dir
+from .frechet import GaussianStats, load_stats, save_stats
+
+__all__ = ["images_digest", "cache_key", "stats_cache_path", "cached_stats", "extract_features"]
+
+#: Seconds between two saves of a partial extraction.
+SAVE_EVERY_S = 60.0
+
+
+def images_digest(images: torch.Tensor) -> str:
+    """Return a sha256 over the dtype, shape and bytes of `images`: equal digests mean identical pixels."""
+    t = images.detach().cpu().contiguous()
+    h = hashlib.sha256(f"{t.dtype}|{tuple(t.shape)}|".encode())
+    h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def cache_key(parts: Mapping[str, Any]) -> str:
+    """Return the sha256 of `parts` (JSON, sorted keys): what a cached result depends on."""
+    return hashlib.sha256(json.dumps(dict(parts), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def stats_cache_path(kind: str, parts: Mapping[str, Any]) -> Path:
+    """Return where the statistics of `kind` for `parts` are cached."""
+    return cache_dir() / "metrics" / f"{kind}-{cache_key(parts)[:40]}.safetensors"
+
+
+def cached_stats(kind: str, parts: Mapping[str, Any], compute: Callable[[], GaussianStats]) -> tuple[GaussianStats, bool]:
+    """Return the cached statistics for `parts`, or compute, cache and return them; the flag says whether the cache answered."""
+    path = stats_cache_path(kind, parts)
+    if path.is_file():
+        return load_stats(path), True
+    stats = compute()
+    stats = GaussianStats(stats.mu, stats.sigma, stats.n, {**stats.meta, **{k: str(v) for k, v in parts.items()}})
+    save_stats(path, stats)
+    return stats, False
+
+
+def _load_partial(path: Path, total: int) -> list[torch.Tensor]:
+    if not path.is_file():
+        return []
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as f:
+            if int((f.metadata() or {}).get("total", -1)) != total:
+                return []
+            return [f.get_tensor("features")]
+    except Exception:  # noqa: BLE001 - a broken partial file is simply recomputed
+        return []
+
+
+def _save_partial(path: Path, done: list[torch.Tensor], total: int) -> None:
+    data = safetensors.torch.save({"features": torch.cat(done).contiguous()}, metadata={"total": str(total)})
+    with atomic_write(path) as f:
+        f.write(data)
+
+
+def extract_features(
+    extract: Callable[[torch.Tensor], torch.Tensor],
+    images_at: Callable[[int, int], torch.Tensor],
+    total: int,
+    *,
+    batch: int = 100,
+    desc: str = "features",
+    progress: bool = True,
+    resume: Path | None = None,
+) -> torch.Tensor:
+    """Return `extract(images_at(i, j))` over [0, total) in chunks of `batch`, as one (total, D) float32 CPU tensor.
+
+    With `resume`, the features done so far are saved there every minute and picked up by the
+    next call with the same `total`; the file is removed once all are done.
+    """
+    done = _load_partial(resume, total) if resume is not None else []
+    start = sum(len(d) for d in done)
+    bar = tqdm(total=total, initial=start, unit="img", desc=desc, disable=not progress, dynamic_ncols=True)
+    last_save = time.monotonic()
+    for i in range(start, total, batch):
+        j = min(i + batch, total)
+        done.append(extract(images_at(i, j)).detach().float().cpu())
+        bar.update(j - i)
+        if resume is not None and j < total and time.monotonic() - last_save > SAVE_EVERY_S:
+            _save_partial(resume, done, total)
+            last_save = time.monotonic()
+    bar.close()
+    if resume is not None:
+        resume.unlink(missing_ok=True)
+    return torch.cat(done) if done else torch.empty(0, 0)
+

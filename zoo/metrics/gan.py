@@ -1,0 +1,173 @@
+"""The `gan` evaluator: n generated images (seed stated) judged by a digit classifier and, optionally, Inception FID.
+
+Example::
+
+    zoo eval wgan_gp.mnistm64 --set n=1000 --set fid=false
+
+prints ``n``, ``seed``, the classifier's Frechet distance to the real split (``classifier_fd``),
+its Inception Score on the samples (``classifier_is``; ``classifier_is_real`` on the real split
+for reference), the share of each digit (``coverage_0`` .. ``coverage_9``, ``coverage_min``,
+``coverage_max``) and, with ``fid=true``, ``fid`` from ``fid_n`` samples against ``fid_n_real``
+real images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import torch
+
+from ..data import ImageSet, adapt_images, load as load_data
+from ..errors import CapabilityError, ConfigError
+from ..interfaces import Method, validate_config
+from ..registry import load, load_file
+from ..weights import tensors_digest
+from .classifier_metrics import FeatureClassifier, check_feature_classifier, classifier_score, coverage_metrics
+from .features import cached_stats, cache_key, extract_features, images_digest
+from .frechet import GaussianStats, frechet_distance, gaussian_stats
+from .inception import INCEPTION_SHA1, inception_features, inception_path, quantize
+
+__all__ = ["GANEvalOptions", "GANEvaluator", "chunk_seed", "generate", "check_same_geometry", "real_images_like", "fid_from_images"]
+
+#: Bump when the FID image pipeline changes: cached statistics of older pipelines are then not reused.
+FID_PIPELINE = "1"
+
+
+class GANEvalOptions(pydantic.BaseModel):
+    """Options of the `gan` evaluator (registry `evaluation` table, `zoo eval --set`)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    n: int = pydantic.Field(10000, ge=2, description="generated images")
+    seed: int = 0
+    data: str = pydantic.Field("mnistm", description="the real dataset (name or path)")
+    split: str = "test"
+    classifier: str = pydantic.Field("classifier.mnistm", description="registered classifier, or a .safetensors file")
+    fid: bool = pydantic.Field(False, description="also compute Inception FID (needs the `fid` extra; slow on CPU)")
+    fid_n: int | None = pydantic.Field(None, ge=2, description="generated images for FID (default: n)")
+    chunk: int = pydantic.Field(500, ge=1, description="images generated per call to sample()")
+    fid_batch: int = pydantic.Field(50, ge=1, description="images per Inception forward pass")
+    progress: bool = True
+    data_root: Path | None = None
+    device: str | None = None
+
+
+def chunk_seed(seed: int, index: int) -> int:
+    """Return the sampling seed of chunk `index` of an evaluation with `seed` (no two (seed, index) pairs collide in practice)."""
+    return int.from_bytes(hashlib.sha256(f"zoo.metrics.gan/{seed}/{index}".encode()).digest()[:6], "big")
+
+
+def generate(model: Method, n: int, seed: int, chunk: int = 500) -> torch.Tensor:
+    """Return `n` uint8 images (CPU) from `model`: chunk i is ``model.sample(chunk, seed=chunk_seed(seed, i))``."""
+    out = [quantize(model.sample(min(chunk, n - i), seed=chunk_seed(seed, i // chunk))).cpu() for i in range(0, n, chunk)]
+    return torch.cat(out)
+
+
+def check_same_geometry(real: torch.Tensor, fake: torch.Tensor) -> None:
+    """Raise a ConfigError unless `real` and `fake` are (N, C, H, W) with equal C, H and W."""
+    if real.ndim != 4 or fake.ndim != 4 or tuple(real.shape[1:]) != tuple(fake.shape[1:]):
+        raise ConfigError(
+            f"real images are {tuple(real.shape[1:])} (C, H, W) but generated ones are {tuple(fake.shape[1:])}: "
+            "a distance between two sets is only fair when both went through the same resizing. "
+            "Bring the real images to the generated size first, e.g. zoo.data.adapt_images(real, size, channels)."
+        )
+
+
+def real_images_like(real: ImageSet, fake: torch.Tensor) -> torch.Tensor:
+    """Return the real images as uint8 at the generated images' size and channels (the transform the trainer applies)."""
+    c, s = fake.shape[1], fake.shape[-1]
+    return torch.cat([quantize(adapt_images(real.images[i : i + 2000], s, c)) for i in range(0, len(real), 2000)])
+
+
+def _as_float(images: torch.Tensor) -> torch.Tensor:
+    return images.float().div_(255) if images.dtype == torch.uint8 else images
+
+
+def _classifier_outputs(clf: FeatureClassifier, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    feats, logits = [], []
+    for i in range(0, len(images), 2000):
+        x = _as_float(images[i : i + 2000])
+        feats.append(clf.features(x).cpu())
+        logits.append(clf.logits(x).cpu())
+    return torch.cat(feats), torch.cat(logits)
+
+
+def fid_from_images(real: torch.Tensor, fake: torch.Tensor, *, device: str = "cpu", batch: int = 50, progress: bool = False,
+                    real_key: dict[str, Any] | None = None, fake_key: dict[str, Any] | None = None) -> tuple[float, GaussianStats, GaussianStats]:
+    """Return Inception FID between `real` and `fake` (same C, H, W), and both sets' statistics.
+
+    With `real_key`, the real statistics are cached under it; with `fake_key`, the generated
+    set's extraction is resumable (a partial file under the cache, keyed by it).
+    """
+    check_same_geometry(real, fake)
+    inception_path()  # a missing extra is reported before any work
+    from ..weights import cache_dir
+
+    def stats_of(images: torch.Tensor, what: str, key: dict[str, Any] | None) -> GaussianStats:
+        resume = cache_dir() / "metrics" / f"partial-{cache_key(key)[:40]}.safetensors" if key is not None else None
+        feats = extract_features(lambda x: inception_features(x, device), lambda i, j: images[i:j], len(images),
+                                 batch=batch, desc=f"Inception features ({what})", progress=progress, resume=resume)
+        return gaussian_stats(feats, what=f"Inception features of the {what} images")
+
+    if real_key is not None:
+        real_stats, _ = cached_stats("inception", real_key, lambda: stats_of(real, "real", real_key))
+    else:
+        real_stats = stats_of(real, "real", None)
+    fake_stats = stats_of(fake, "generated", fake_key)
+    return frechet_distance(real_stats, fake_stats), real_stats, fake_stats
+
+
+class GANEvaluator:
+    """Judge a generative model's samples: classifier FD, classifier IS, digit coverage, optional Inception FID."""
+
+    name = "gan"
+
+    def evaluate(self, model: Method, **options: Any) -> dict[str, float]:
+        """Return the metrics as a flat dict that states `n` and `seed` (and `fid_n` with FID)."""
+        if options.get("device") is not None:
+            options = {**options, "device": str(options["device"])}
+        o: GANEvalOptions = validate_config(GANEvalOptions, options, what="the gan evaluator")  # type: ignore[arg-type,assignment]
+        if "sample" not in getattr(model, "capabilities", ()):
+            can = ", ".join(sorted(getattr(model, "capabilities", ()))) or "nothing"
+            raise CapabilityError(
+                f"model {getattr(model, 'zoo_name', model)!r} cannot be evaluated by 'gan': it cannot sample (it can {can}). "
+                "The gan evaluator judges generated images; evaluate a classifier with the 'accuracy' evaluator."
+            )
+        fid_n = o.fid_n or o.n
+        if o.fid and fid_n > o.n:
+            raise ConfigError(f"fid_n={fid_n} is larger than n={o.n}: FID uses the first fid_n of the n generated images. Raise n or lower fid_n.")
+        if o.fid:
+            inception_path()  # a missing `fid` extra is reported before minutes of sampling
+        device = o.device or str(model.device)
+        fake = generate(model, o.n, o.seed, o.chunk)
+        real_set = load_data(o.data, o.split, root=o.data_root)
+        real = real_images_like(real_set, fake)
+        real_digest = images_digest(real)
+
+        clf = check_feature_classifier(load_file(o.classifier, device) if o.classifier.endswith(".safetensors") else load(o.classifier, device), o.classifier)
+        clf_digest = tensors_digest(clf.inference_state_dict()) if isinstance(clf, Method) else o.classifier
+
+        def real_classifier_stats() -> GaussianStats:
+            feats, logits = _classifier_outputs(clf, real)
+            s = gaussian_stats(feats, what=f"classifier features of {o.data} {o.split}")
+            return GaussianStats(s.mu, s.sigma, s.n, {"classifier_is": repr(classifier_score(logits))})
+
+        key = {"real": real_digest, "classifier": clf_digest}
+        real_stats, _ = cached_stats("classifier", key, real_classifier_stats)
+        feats, logits = _classifier_outputs(clf, fake)
+        out: dict[str, float] = {"n": o.n, "seed": o.seed}
+        out["classifier_fd"] = frechet_distance(real_stats, gaussian_stats(feats, what="classifier features of the generated images"))
+        out["classifier_is"] = classifier_score(logits)
+        out["classifier_is_real"] = float(real_stats.meta["classifier_is"])
+        out.update(coverage_metrics(logits))
+        if o.fid:
+            model_digest = tensors_digest(model.inference_state_dict())
+            fid, real_inc, _ = fid_from_images(
+                real, fake[:fid_n], device=device, batch=o.fid_batch, progress=o.progress,
+                real_key={"real": real_digest, "network": INCEPTION_SHA1, "pipeline": FID_PIPELINE},
+                fake_key={"model": model_digest, "n": o.n, "fid_n": fid_n, "seed": o.seed, "chunk": o.chunk, "network": INCEPTION_SHA1, "pipeline": FID_PIPELINE},
+            )
+            out.update({"fid": fid, "fid_n": fid_n, "fid_n_real": real_inc.n})
+        return out
