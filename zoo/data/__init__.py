@@ -9,6 +9,11 @@ Example::
     >>> from zoo import data
     >>> train = data.load("mnist", "train", root="../shared/data")   # ImageSet, 60000 x 1 x 28 x 28
     >>> faces = data.load("/path/to/faces", "train")                  # a folder of images
+    >>> mnistm = data.load("mnistm", "train", root="../shared/data")  # built from MNIST once, then cached
+    >>> data.content_digest("mnistm", root="../shared/data")          # sha256 of every split's pixels and labels
+
+Where a real set is missing, `digits` and `syndigits` are offline stand-ins for USPS and SVHN
+(docs/data.md says how they are made and how they differ).
 """
 
 from __future__ import annotations
@@ -18,17 +23,19 @@ from pathlib import Path
 
 from ._types import DatasetInfo, ImageSet
 from .loader import TensorLoader, adapt_images
-from .registry import data_root, datasets, detect_path_format, load, resolve
+from .registry import content_digest, data_root, datasets, detect_path_format, load, presence, resolve
 
 __all__ = [
     "DatasetInfo",
     "ImageSet",
     "TensorLoader",
     "adapt_images",
+    "content_digest",
     "data_root",
     "datasets",
     "detect_path_format",
     "load",
+    "presence",
     "resolve",
 ]
 

@@ -36,9 +36,9 @@ _LUMA = np.array([0.299, 0.587, 0.114])
 
 def _colours(rng: RandomStream, s: str, n: int, crop_mean: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return plate colours, stroke colours (N, 3) in [0, 1] with a luminance gap of at least 0.3, and texture weights."""
-    hue = rng.uniform(f"{s}/plate", 3 * n).reshape(n, 3)
-    grey = hue @ _LUMA
-    plate = grey[:, None] + rng.uniform(f"{s}/saturation", n, 0.2, 1.0)[:, None] * (hue - grey[:, None])  # paint is rarely pure colour
+    colour = rng.uniform(f"{s}/plate", 3 * n).reshape(n, 3)
+    grey = colour @ _LUMA
+    plate = grey[:, None] + rng.uniform(f"{s}/saturation", n, 0.2, 1.0)[:, None] * (colour - grey[:, None])  # paint is rarely pure colour
     raw_photo = rng.choice(f"{s}/raw_photo", n, 0.3)  # some plates are the bare photograph
     plate[raw_photo] = crop_mean[raw_photo]
     texture = np.where(raw_photo, 1.0, rng.uniform(f"{s}/texture", n, 0.15, 0.8))
