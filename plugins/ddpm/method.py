@@ -1,0 +1,252 @@
+"""The conditional DDPM of the seed report: noise-prediction training with context dropout, guided DDPM/DDIM sampling.
+
+Example::
+
+    >>> import zoo
+    >>> m = zoo.load("ddpm.mnistm")
+    >>> x = m.sample(100, labels=[d for d in range(10) for _ in range(10)], steps=25, seed=0)   # DDIM-25
+    >>> x = m.sample(10, labels=range(10), sampler="ddpm", guidance=2.0, seed=0)                 # all 400 steps
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Literal
+
+import pydantic
+import timm.optim
+import timm.scheduler
+import torch
+import torch.nn.functional as F
+
+from zoo.errors import ConfigError
+from zoo.interfaces import Batch, DataSpec, Method, MethodConfig
+
+from .model import IMAGE_SIZE, ContextUnet
+from .schedule import NoiseSchedule, guided_eps
+
+__all__ = ["DDPMConfig", "DDPM", "FrameCallback", "DEFAULT_STEPS", "DEFAULT_GUIDANCE"]
+
+#: DDIM steps when `sample` is given none (capped at n_T).
+DEFAULT_STEPS = 50
+#: Guidance weight w when `sample` is given none: eps = (1 + w) eps(x, c) - w eps(x, no class).
+DEFAULT_GUIDANCE = 2.0
+#: Called as callback(t, x_t, start): the state at integer time t (in [0, 1]) of the images start, start+1, ...
+FrameCallback = Callable[[int, torch.Tensor, int], None]
+
+
+class DDPMConfig(MethodConfig):
+    """The seed's hyper-parameters; n_feat=256 is the printed network, smaller widths run faster on CPUs."""
+
+    n_feat: int = pydantic.Field(256, ge=8, multiple_of=8, description="U-Net width (GroupNorm needs a multiple of 8)")
+    n_classes: int = pydantic.Field(10, ge=1)
+    channels: Literal[1, 3] = 3
+    n_T: int = pydantic.Field(400, ge=1, description="diffusion steps")
+    beta_start: float = pydantic.Field(1e-4, gt=0, lt=1)
+    beta_end: float = pydantic.Field(0.02, gt=0, lt=1)
+    drop_prob: float = pydantic.Field(0.1, ge=0, lt=1, description="probability of training a sample without its class (classifier-free guidance)")
+    lr: float = pydantic.Field(1e-4, gt=0)
+    lr_decay: bool = pydantic.Field(True, description="decay the learning rate linearly to 0 over the run")
+
+    @pydantic.model_validator(mode="after")
+    def _betas_ordered(self) -> DDPMConfig:
+        if self.beta_start > self.beta_end:
+            raise ValueError(f"beta_start ({self.beta_start}) must not exceed beta_end ({self.beta_end})")
+        return self
+
+
+class _ImageNoise:
+    """Gaussian noise per image: with a seed, image i's draws come from its own generator, so they
+    do not depend on n, the batch size or which other images are sampled alongside."""
+
+    def __init__(self, seed: int | None, indices: range, shape: tuple[int, ...], device: torch.device) -> None:
+        self.shape, self.device, self.n = shape, device, len(indices)
+        self.generators = None
+        if seed is not None:
+            self.generators = [torch.Generator(device=device) for _ in indices]
+            for g, i in zip(self.generators, indices):
+                # the CPU generator keeps only 32 bits of a seed; images of one seed stay distinct below a million
+                g.manual_seed((int(seed) * 1_000_003 + i) & 0xFFFFFFFF)
+
+    def draw(self) -> torch.Tensor:
+        """Return one (n, *shape) draw of standard normal noise."""
+        if self.generators is None:
+            return torch.randn(self.n, *self.shape, device=self.device)
+        return torch.stack([torch.randn(self.shape, generator=g, device=self.device) for g in self.generators])
+
+
+class DDPM(Method):
+    """Class-conditional DDPM (seed report, problem 2) with classifier-free guidance; DDPM and DDIM samplers."""
+
+    name = "ddpm"
+    Config = DDPMConfig
+    capabilities = frozenset({"sample"})
+    test_config = {"n_feat": 8, "n_T": 20}
+    default_evaluation = {"ddpm_samplers": {}}
+    #: Images per reverse-process batch (each batch is one forward per step, twice the size with guidance).
+    sample_batch: ClassVar[int] = 500
+    config: DDPMConfig
+
+    def __init__(self, config: DDPMConfig | dict[str, Any] | None = None, *, training: bool = False) -> None:
+        super().__init__(config, training=training)
+        c = self.config
+        # channels-last runs the convolutions faster on CPUs and on GPUs' tensor cores (docs/ddpm.md has the timings)
+        self.nn_model = ContextUnet(c.channels, c.n_feat, c.n_classes).to(memory_format=torch.channels_last)
+        # the schedule is derived from the config, so it is not part of the weights
+        self.schedule = NoiseSchedule.linear(c.n_T, c.beta_start, c.beta_end)
+
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> DDPM:
+        super()._apply(fn, recurse)
+        self.schedule = self.schedule.to(self.device)
+        return self
+
+    # ---- training -------------------------------------------------------------------------------
+    def data_spec(self) -> DataSpec:
+        """Return 28x28 images with the configured channels and their class labels."""
+        return DataSpec(image_size=IMAGE_SIZE, channels=self.config.channels, labels=True)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Return Adam on the U-Net (timm's factory), as the seed trains it."""
+        return {"nn_model": timm.optim.create_optimizer_v2(self.nn_model, opt="adam", lr=self.config.lr, weight_decay=0.0)}
+
+    def configure_schedulers(self, total_steps: int) -> dict[str, Any]:
+        """Return the linear decay of the learning rate to 0 over `total_steps` (none when lr_decay is off)."""
+        if not self.config.lr_decay:
+            return {}
+        sched = timm.scheduler.PolyLRScheduler(self.optimizers["nn_model"], t_initial=max(total_steps, 1), power=1.0, lr_min=0.0, t_in_epochs=False)
+        return {"nn_model": sched}
+
+    def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
+        """Return the (N, n_classes) float context of integer `labels`."""
+        return F.one_hot(labels, self.config.n_classes).float()
+
+    def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
+        """One Adam step on the noise-prediction MSE at uniform random t, dropping each class with drop_prob."""
+        if batch.y is None:
+            raise ConfigError("ddpm trains on labelled images: the batch came without labels. Train on a dataset with labels (e.g. --data mnistm).")
+        x0 = (batch.x * 2 - 1).contiguous(memory_format=torch.channels_last)
+        n = x0.shape[0]
+        t = torch.randint(1, self.config.n_T + 1, (n,), device=x0.device)
+        noise = torch.randn_like(x0)
+        keep = (torch.rand(n, device=x0.device) >= self.config.drop_prob).float()
+        context = self.one_hot(batch.y) * keep[:, None]
+        eps = self.nn_model(self.schedule.add_noise(x0, noise, t), t.float() / self.config.n_T, context)
+        loss = F.mse_loss(eps.float(), noise)
+        self.optimize("nn_model", loss)
+        return {"loss": loss.detach()}
+
+    # ---- sampling -------------------------------------------------------------------------------
+    def check_labels(self, n: int, labels: Sequence[int] | torch.Tensor | None) -> torch.Tensor:
+        """Return `labels` as an int64 tensor of length `n` on the model's device (None: 0, 1, ..., 9, 0, 1, ...)."""
+        k = self.config.n_classes
+        if labels is None:
+            return torch.arange(n, device=self.device) % k
+        try:
+            t = torch.as_tensor(labels if isinstance(labels, torch.Tensor) else list(labels))
+        except (TypeError, ValueError):
+            raise ConfigError(f"labels must be a sequence of integers, got {labels!r}.") from None
+        if t.ndim != 1 or t.numel() != n or (t.numel() and t.is_floating_point()):
+            raise ConfigError(
+                f"labels must hold one integer class per image: {n} of them, got shape {tuple(t.shape)} ({t.dtype}). "
+                f"E.g. labels=[d for d in range({k}) for _ in range({max(n // k, 1)})], or labels=None to cycle through 0..{k - 1}."
+            )
+        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= k):
+            raise ConfigError(f"labels must lie in 0..{k - 1} (the model has {k} classes), found {int(t.min())}..{int(t.max())}.")
+        return t.long().to(self.device)
+
+    def _check_knobs(self, steps: int | None, sampler: str, eta: float, guidance: float) -> list[int]:
+        n_T = self.config.n_T
+        if sampler not in ("ddim", "ddpm"):
+            raise ConfigError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}.")
+        if not isinstance(guidance, (int, float)) or isinstance(guidance, bool) or guidance < 0:
+            raise ConfigError(f"guidance (w) must be a number >= 0, got {guidance!r}. w = 0 is purely conditional; the seed uses 0, 0.5 and 2.")
+        if sampler == "ddpm":
+            if steps not in (None, n_T):
+                raise ConfigError(f"sampler='ddpm' runs all {n_T} steps, got steps={steps!r}. Use sampler='ddim' for fewer steps.")
+            if eta != 0.0:
+                raise ConfigError(f"eta applies to sampler='ddim' only, got eta={eta!r} with sampler='ddpm'.")
+            return list(range(n_T, -1, -1))
+        if not isinstance(eta, (int, float)) or isinstance(eta, bool) or not 0 <= eta <= 1:
+            raise ConfigError(f"eta must be a number in [0, 1] (0: deterministic DDIM, 1: DDPM-like noise), got {eta!r}.")
+        return self.schedule.timesteps(min(DEFAULT_STEPS, n_T) if steps is None else steps)
+
+    def _eps(self, x: torch.Tensor, t: int, context: torch.Tensor, guidance: float) -> torch.Tensor:
+        """Return the guided noise prediction; the conditional and unconditional halves share one forward."""
+        tt = torch.full((x.shape[0],), t / self.config.n_T, device=x.device)
+        if guidance == 0:
+            return self.nn_model(x, tt, context).float()
+        pair = self.nn_model(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([context, torch.zeros_like(context)]))
+        return guided_eps(pair.float(), guidance)
+
+    def _reverse(self, labels: torch.Tensor, start: int, times: list[int], sampler: str, eta: float, guidance: float,
+                 seed: int | None, callback: FrameCallback | None) -> torch.Tensor:
+        c = self.config
+        noise = _ImageNoise(seed, range(start, start + len(labels)), (c.channels, IMAGE_SIZE, IMAGE_SIZE), self.device)
+        x = noise.draw().contiguous(memory_format=torch.channels_last)
+        context = self.one_hot(labels)
+        if callback is not None:
+            callback(times[0], x.add(1).mul_(0.5).clamp_(0, 1), start)
+        for t, t_prev in zip(times, times[1:]):
+            eps = self._eps(x, t, context, guidance)
+            if sampler == "ddpm":
+                x = self.schedule.ddpm_step(x, eps, t, noise.draw() if t > 1 else None)
+            else:
+                x = self.schedule.ddim_step(x, eps, t, t_prev, eta, noise.draw() if eta > 0 and t_prev > 0 else None)
+            if callback is not None:
+                callback(t_prev, x.add(1).mul_(0.5).clamp_(0, 1), start)
+        return x
+
+    @torch.inference_mode()
+    def sample(
+        self,
+        n: int,
+        labels: Sequence[int] | torch.Tensor | None = None,
+        seed: int | None = None,
+        *,
+        steps: int | None = None,
+        sampler: str = "ddim",
+        eta: float = 0.0,
+        guidance: float = DEFAULT_GUIDANCE,
+        callback: FrameCallback | None = None,
+        batch_size: int | None = None,
+        **unknown: Any,
+    ) -> torch.Tensor:
+        """Return `n` images (n, C, 28, 28) in [0, 1] of the classes `labels` (None: cycles 0..9).
+
+        ``sampler="ddim"`` takes `steps` network calls (default 50) and `eta`; ``"ddpm"`` is the
+        seed's ancestral sampler over all n_T steps. `guidance` is the classifier-free weight w.
+        The same `seed` gives the same image i whatever `n` and `batch_size`. `callback(t, x_t, start)`
+        sees each intermediate state (in [0, 1]) of the batch starting at image `start`.
+        """
+        if unknown:
+            raise ConfigError(f"model {self.zoo_name!r} has no sampling option {sorted(unknown)}; it takes steps, sampler, eta, guidance, callback, batch_size.")
+        if not isinstance(n, int) or n < 1:
+            raise ConfigError(f"sample(n) needs an integer n >= 1, got {n!r}.")
+        times = self._check_knobs(steps, sampler, eta, guidance)
+        label_t = self.check_labels(n, labels)
+        chunk = self.sample_batch if batch_size is None else batch_size
+        if chunk < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {chunk}.")
+        out = [
+            self._reverse(label_t[s : s + chunk], s, times, sampler, float(eta), float(guidance), seed, callback)
+            for s in range(0, n, chunk)
+        ]
+        return torch.cat(out).float().add_(1).mul_(0.5).clamp_(0, 1)
+
+    def sample_frames(self, n: int, times: Sequence[int], **sample_options: Any) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """Return the `n` samples and their states at the integer `times` (e.g. 400, 399, ..., 0), each (n, C, 28, 28)."""
+        wanted = {int(t) for t in times}
+        bad = sorted(t for t in wanted if not 0 <= t <= self.config.n_T)
+        if bad:
+            raise ConfigError(f"frame times must lie in 0..{self.config.n_T}, got {bad}.")
+        parts: dict[int, list[torch.Tensor]] = {t: [] for t in wanted}
+
+        def keep(t: int, x: torch.Tensor, start: int) -> None:
+            if t in parts:
+                parts[t].append(x.clone())
+
+        images = self.sample(n, callback=keep, **sample_options)
+        missing = sorted(t for t, p in parts.items() if not p)
+        if missing:
+            raise ConfigError(f"the sampler never visits times {missing}; use sampler='ddpm' (every step) or DDIM steps that include them.")
+        return images, {t: torch.cat(p) for t, p in sorted(parts.items(), reverse=True)}

@@ -1,0 +1,160 @@
+"""DDPM sampling and training on a tiny network: shapes, seeds, guidance batching, frames, bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import zoo
+from zoo.errors import ConfigError
+from zoo.interfaces import Batch
+from zoo_plugins.ddpm.method import DDPM, _ImageNoise
+
+N_T = 20
+
+
+@pytest.fixture(scope="module")
+def model() -> DDPM:
+    torch.manual_seed(0)
+    return zoo.build_method("ddpm", {"n_feat": 8, "n_T": N_T}).eval()
+
+
+def count_forwards(model: DDPM) -> tuple[list[int], torch.utils.hooks.RemovableHandle]:
+    sizes: list[int] = []
+    handle = model.nn_model.register_forward_hook(lambda mod, args, out: sizes.append(args[0].shape[0]))
+    return sizes, handle
+
+
+def test_sample_shape_range_and_dtype(model: DDPM) -> None:
+    x = model.sample(4, labels=[0, 1, 2, 9], seed=0, steps=3)
+    assert x.shape == (4, 3, 28, 28) and x.dtype == torch.float32
+    assert float(x.min()) >= 0 and float(x.max()) <= 1
+
+
+def test_image_i_depends_on_the_seed_and_i_alone(model: DDPM) -> None:
+    five = model.sample(5, seed=3, steps=4)
+    assert torch.allclose(model.sample(3, seed=3, steps=4), five[:3], atol=1e-5)
+    assert torch.allclose(model.sample(5, seed=3, steps=4, batch_size=2), five, atol=1e-5)
+    assert not torch.allclose(model.sample(5, seed=4, steps=4), five)
+    ddpm = model.sample(2, seed=3, sampler="ddpm")
+    assert torch.allclose(model.sample(1, seed=3, sampler="ddpm"), ddpm[:1], atol=1e-5)
+
+
+def test_labels_none_cycles_through_the_classes(model: DDPM) -> None:
+    assert torch.equal(model.sample(12, seed=1, steps=2), model.sample(12, labels=[i % 10 for i in range(12)], seed=1, steps=2))
+    assert torch.equal(model.sample(3, labels=torch.tensor([4, 5, 6]), seed=1, steps=2), model.sample(3, labels=(4, 5, 6), seed=1, steps=2))
+
+
+def test_guidance_batches_both_passes_into_one_forward(model: DDPM) -> None:
+    sizes, handle = count_forwards(model)
+    try:
+        model.sample(3, seed=0, steps=5, guidance=2.0)
+        assert sizes == [6] * 5, "5 steps, each one forward of the conditional and unconditional halves"
+        sizes.clear()
+        model.sample(3, seed=0, steps=5, guidance=0.0)
+        assert sizes == [3] * 5, "w = 0 skips the unconditional half"
+        sizes.clear()
+        model.sample(2, seed=0, sampler="ddpm", guidance=0.5)
+        assert sizes == [4] * N_T, "the ancestral sampler visits every step"
+    finally:
+        handle.remove()
+
+
+def test_guidance_and_eta_change_the_samples(model: DDPM) -> None:
+    base = model.sample(2, seed=0, steps=5, guidance=0.0)
+    assert not torch.allclose(base, model.sample(2, seed=0, steps=5, guidance=2.0))
+    assert not torch.allclose(base, model.sample(2, seed=0, steps=5, guidance=0.0, eta=1.0))
+    assert torch.equal(model.sample(2, seed=0, steps=5, eta=1.0), model.sample(2, seed=0, steps=5, eta=1.0))
+
+
+def test_frames_follow_the_reverse_process(model: DDPM) -> None:
+    seen: list[int] = []
+    x = model.sample(2, seed=0, steps=4, callback=lambda t, x_t, start: seen.append(t))
+    assert seen == [20, 15, 10, 5, 0]
+    images, frames = model.sample_frames(2, [20, 19, 10, 0], seed=0, sampler="ddpm")
+    assert list(frames) == [20, 19, 10, 0]
+    assert all(f.shape == (2, 3, 28, 28) for f in frames.values())
+    assert torch.equal(frames[0], images)
+    start = _ImageNoise(0, range(2), (3, 28, 28), torch.device("cpu")).draw()
+    assert torch.allclose(frames[20], start.add(1).mul(0.5).clamp(0, 1), atol=1e-6), "t = n_T shows the starting noise"
+    assert not torch.allclose(x, images)
+    with pytest.raises(ConfigError, match="never visits"):
+        model.sample_frames(1, [19], seed=0, steps=2)
+    with pytest.raises(ConfigError, match="0..20"):
+        model.sample_frames(1, [21], seed=0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"labels": [0, 10]}, "labels must lie in 0..9"),
+        ({"labels": [-1, 0]}, "labels must lie in 0..9"),
+        ({"labels": [0, 1, 2]}, "one integer class per image: 2"),
+        ({"labels": [0.5, 1.0]}, "one integer class per image"),
+        ({"labels": "ab"}, "labels"),
+        ({"steps": 0}, "steps must be an integer in 1..20"),
+        ({"steps": 21}, "steps must be an integer in 1..20"),
+        ({"guidance": -0.5}, "guidance .* >= 0"),
+        ({"sampler": "euler"}, "sampler must be 'ddim' or 'ddpm'"),
+        ({"sampler": "ddpm", "steps": 10}, "runs all 20 steps"),
+        ({"eta": 1.5}, "eta must be a number in"),
+        ({"temperature": 0.9}, "no sampling option"),
+        ({"batch_size": 0}, "batch_size must be >= 1"),
+    ],
+)
+def test_bad_input_is_a_clear_error(model: DDPM, kwargs: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        model.sample(2, seed=0, **kwargs)
+
+
+def test_n_must_be_positive(model: DDPM) -> None:
+    with pytest.raises(ConfigError, match="n >= 1"):
+        model.sample(0)
+
+
+def test_training_drops_the_class_at_the_configured_rate() -> None:
+    torch.manual_seed(0)
+    m = zoo.build_method("ddpm", {"n_feat": 8, "n_T": N_T, "drop_prob": 0.5}, training=True)
+    m.optimizers = m.configure_optimizers()
+    contexts: list[torch.Tensor] = []
+    m.nn_model.register_forward_hook(lambda mod, args, out: contexts.append(args[2]))
+    m.train_step(Batch(torch.rand(200, 3, 28, 28), torch.randint(0, 10, (200,))), 1)
+    dropped = float((contexts[0].sum(1) == 0).float().mean())
+    assert 0.35 < dropped < 0.65
+    assert set(contexts[0].sum(1).tolist()) == {0.0, 1.0}
+    with pytest.raises(ConfigError, match="labelled"):
+        m.train_step(Batch(torch.rand(2, 3, 28, 28), None), 2)
+
+
+def test_learning_rate_decays_linearly_to_zero() -> None:
+    m = zoo.build_method("ddpm", {"n_feat": 8, "lr": 1e-3}, training=True)
+    m.optimizers = m.configure_optimizers()
+    sched = m.configure_schedulers(100)["nn_model"]
+    for step, want in ((0, 1e-3), (50, 5e-4), (100, 0.0)):
+        sched.step_update(step)
+        assert m.optimizers["nn_model"].param_groups[0]["lr"] == pytest.approx(want)
+    assert zoo.build_method("ddpm", {"n_feat": 8, "lr_decay": False}).configure_schedulers(100) == {}
+
+
+def test_a_few_steps_lower_the_loss_on_fixed_digits() -> None:
+    torch.manual_seed(0)
+    m = zoo.build_method("ddpm", {"n_feat": 8, "n_T": N_T, "lr": 3e-3}, training=True)
+    m.optimizers = m.configure_optimizers()
+    x = torch.zeros(16, 3, 28, 28)
+    x[:, :, 8:20, 12:16] = 1.0  # a bar: something with structure to learn
+    batch = Batch(x, torch.arange(16) % 10)
+    g = torch.Generator().manual_seed(1)
+    t, noise = torch.randint(1, N_T + 1, (16,), generator=g), torch.randn(16, 3, 28, 28, generator=g)
+
+    def held_out_loss() -> float:
+        m.eval()
+        with torch.no_grad():
+            eps = m.nn_model(m.schedule.add_noise(x * 2 - 1, noise, t), t.float() / N_T, m.one_hot(batch.y))
+        m.train()
+        return float(torch.nn.functional.mse_loss(eps, noise))
+
+    m.train()
+    before = held_out_loss()
+    for step in range(1, 26):
+        m.train_step(batch, step)
+    assert held_out_loss() < 0.7 * before
