@@ -1,0 +1,118 @@
+"""The seed report's DDPM figures as `zoo` sub-commands: the 10x10 digit grid and the reverse-process frames.
+
+Both default to the seed's sampler (ancestral DDPM over all n_T steps) and seed 0, so the frames show
+exactly the first "0" of the grid: with a seed, image i's noise depends on i alone (see ``DDPM.sample``).
+
+Example::
+
+    zoo ddpm-grid ddpm.mnistm --out docs/figures/ddpm_grid.png
+    zoo ddpm-frames ddpm.mnistm --out docs/figures/ddpm_frames.png
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import torch
+
+from zoo.errors import ConfigError
+from zoo.interfaces import Command, Method
+from zoo.registry import load, load_file
+from zoo.viz import save_figure, save_grid
+
+from .method import DEFAULT_GUIDANCE
+
+__all__ = ["COMMANDS", "digit_grid", "reverse_frames", "SEED_FRAME_TIMES"]
+
+#: The times the seed report shows for the first "0" (it shows t = 400 and 399 both).
+SEED_FRAME_TIMES = (400, 399, 320, 240, 160, 80, 0)
+
+
+def _model(args: argparse.Namespace) -> Method:
+    model = load_file(args.name, args.device) if args.name.endswith(".safetensors") else load(args.name, args.device)
+    if model.name != "ddpm":
+        raise ConfigError(f"model {args.name!r} is a {model.name!r} model; these figures are for ddpm models (zoo list 'ddpm.*').")
+    return model
+
+
+def _knobs(args: argparse.Namespace) -> dict[str, Any]:
+    return {"sampler": args.sampler, "steps": args.steps, "guidance": args.guidance}
+
+
+def _common(p: argparse.ArgumentParser, out: str) -> None:
+    p.add_argument("name", help="registered ddpm model or a .safetensors file")
+    p.add_argument("--out", default=out)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddpm", help="ddpm: the seed's ancestral sampler over all n_T steps")
+    p.add_argument("--steps", type=int, default=None, help="DDIM steps (ddim only)")
+    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance weight w")
+    p.add_argument("--device", default=None)
+
+
+def digit_grid(model: Method, per_class: int = 10, seed: int = 0, **knobs: Any) -> torch.Tensor:
+    """Return `per_class` samples of each class, class by class: (n_classes * per_class, C, 28, 28)."""
+    labels = [d for d in range(model.config.n_classes) for _ in range(per_class)]
+    return model.sample(len(labels), labels=labels, seed=seed, **knobs)
+
+
+def reverse_frames(model: Method, times: tuple[int, ...] = SEED_FRAME_TIMES, label: int = 0, per_class: int = 10, seed: int = 0,
+                   **knobs: Any) -> dict[int, torch.Tensor]:
+    """Return the states {t: (C, 28, 28)} of the first image of class `label` in `digit_grid`, at the integer `times`."""
+    if not 0 <= label < model.config.n_classes:
+        raise ConfigError(f"--label must lie in 0..{model.config.n_classes - 1}, got {label}.")
+    # that image has index label * per_class in the grid, and its noise depends on the seed and that index alone
+    n = label * per_class + 1
+    labels = [i // per_class for i in range(n)]
+    _, frames = model.sample_frames(n, times, labels=labels, seed=seed, **knobs)
+    return {t: x[-1] for t, x in frames.items()}
+
+
+def _run_grid(args: argparse.Namespace) -> int:
+    model = _model(args)
+    images = digit_grid(model, per_class=args.per_class, seed=args.seed, **_knobs(args))
+    path = save_grid(images, args.out, nrow=args.per_class)
+    print(f"wrote {path}: rows are digits 0-{model.config.n_classes - 1}, {args.per_class} noise seeds per row ({args.sampler}, w={args.guidance:g}, seed {args.seed})")
+    return 0
+
+
+def _run_frames(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    model = _model(args)
+    try:
+        times = tuple(int(t) for t in args.times.split(","))
+    except ValueError:
+        raise ConfigError(f"--times {args.times!r}: expected comma-separated integers, e.g. 400,320,240,160,80,0") from None
+    frames = reverse_frames(model, times, label=args.label, per_class=args.per_class, seed=args.seed, **_knobs(args))
+    fig, axes = plt.subplots(1, len(frames), figsize=(1.6 * len(frames), 1.9), squeeze=False)
+    for ax, (t, x) in zip(axes[0], frames.items()):
+        ax.imshow(x.permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
+        ax.set_title(f"t={t}", fontsize=10)
+        ax.axis("off")
+    path = save_figure(fig, args.out)
+    print(f"wrote {path}: the first {args.label!r} of the grid at t = {', '.join(map(str, frames))} ({args.sampler}, w={args.guidance:g}, seed {args.seed})")
+    return 0
+
+
+def _grid_args(p: argparse.ArgumentParser) -> None:
+    _common(p, "docs/figures/ddpm_grid.png")
+    p.add_argument("--per-class", type=int, default=10, help="images per digit (columns)")
+
+
+def _frames_args(p: argparse.ArgumentParser) -> None:
+    _common(p, "docs/figures/ddpm_frames.png")
+    p.add_argument("--times", default=",".join(map(str, SEED_FRAME_TIMES)), help="comma-separated times (0..n_T)")
+    p.add_argument("--label", type=int, default=0, help="which digit's first grid image to follow")
+    p.add_argument("--per-class", type=int, default=10, help="images per digit in the grid these frames belong to")
+
+
+COMMANDS = [
+    Command("ddpm-grid", "Write the seed's 10x10 DDPM grid: rows are digits 0-9, columns different noise.",
+            "zoo ddpm-grid ddpm.mnistm --out docs/figures/ddpm_grid.png", _grid_args, _run_grid),
+    Command("ddpm-frames", "Write the reverse-process frames of the grid's first '0' at t = 400, 399, 320, 240, 160, 80, 0.",
+            "zoo ddpm-frames ddpm.mnistm --out docs/figures/ddpm_frames.png", _frames_args, _run_frames),
+]

@@ -1,0 +1,176 @@
+"""`zoo eval` for DDPM models: a digit classifier judges samples of every sampler and guidance weight.
+
+For each (sampler, steps, w) of the sweep it generates `n_per_class` images of every digit with one
+seed, and measures the classifier's accuracy per class and on average, the Frechet distance between
+the classifier's features of the samples and of a real test split, the network calls per image and
+the images per second. The table goes to markdown and JSON; the headline metrics go to the registry.
+
+Example::
+
+    zoo eval ddpm.mnistm --set n_per_class=10            # a quick CPU check
+    zoo eval ddpm.mnistm --device cuda --set bf16=true --write
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zoo import data as zdata
+from zoo.errors import ConfigError
+from zoo.interfaces import Method
+from zoo.metrics.classifier_metrics import FeatureClassifier, check_feature_classifier
+from zoo.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats
+from zoo.registry import load, load_file
+from zoo.weights import atomic_write
+
+from .method import DEFAULT_GUIDANCE, DEFAULT_STEPS
+
+__all__ = ["SamplerSweep", "parse_samplers", "network_calls", "DEFAULT_SAMPLERS", "DEFAULT_GUIDANCES"]
+
+DEFAULT_SAMPLERS = ("ddpm-400", "ddim-10", "ddim-25", "ddim-50")
+DEFAULT_GUIDANCES = (0.0, 0.5, 2.0)
+
+
+def parse_samplers(spec: str | Sequence[str], n_T: int) -> list[tuple[str, int]]:
+    """Return [(sampler, steps)] from names like 'ddpm-400' or 'ddim-25' (a comma-separated string or a list)."""
+    items = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if str(s).strip()]
+    out = []
+    for item in items:
+        kind, _, steps = str(item).partition("-")
+        if kind not in ("ddpm", "ddim") or not steps.isdigit():
+            raise ConfigError(f"sampler {item!r}: expected 'ddpm-{n_T}' or 'ddim-STEPS' (e.g. ddim-25).")
+        if (kind == "ddpm" and int(steps) != n_T) or not 1 <= int(steps) <= n_T:
+            raise ConfigError(f"sampler {item!r}: this model has n_T = {n_T}, so ddpm runs exactly {n_T} steps and ddim 1..{n_T}.")
+        out.append((kind, int(steps)))
+    if not out:
+        raise ConfigError("samplers is empty: give e.g. samplers=ddpm-400,ddim-25.")
+    return out
+
+
+def network_calls(steps: int, guidance: float) -> int:
+    """Return the U-Net evaluations per image: one per step, twice with guidance (batched in one forward)."""
+    return steps * (2 if guidance > 0 else 1)
+
+
+def _load_classifier(name: str, device: torch.device) -> FeatureClassifier:
+    """Return the judging classifier: a registry name or a .safetensors file, with predict() and features()."""
+    model = load_file(name, device) if name.endswith(".safetensors") else load(name, device)
+    if "predict" not in model.capabilities:
+        raise ConfigError(f"classifier {name!r} cannot predict (capabilities: {sorted(model.capabilities)}); give a digit classifier such as classifier.mnistm.")
+    return check_feature_classifier(model, name)
+
+
+def _real_stats(classifier: FeatureClassifier, dataset: str, split: str, n_real: int, root: Path | None, device: torch.device) -> GaussianStats:
+    """Return the Gaussian of the classifier's features of up to `n_real` real images (a fixed random subset)."""
+    real = zdata.load(dataset, split, root=root)
+    g = torch.Generator().manual_seed(0)
+    idx = torch.randperm(len(real), generator=g)[:n_real] if n_real < len(real) else torch.arange(len(real))
+    images = zdata.adapt_images(real.images[idx], 28, 3).to(device)
+    return gaussian_stats(classifier.features(images), what=f"{dataset} {split} features")
+
+
+def _markdown(rows: list[dict[str, Any]], header: dict[str, Any]) -> str:
+    lines = [
+        f"# DDPM sampler sweep: {header['model']}",
+        "",
+        f"Written by `zoo eval {header['model']}` (evaluator `ddpm_samplers`, bf16 {str(header['bf16']).lower()}) on {header['device']}: "
+        f"{header['n_per_class']} images per digit, seed {header['seed']}, judged by `{header['classifier']}`; "
+        f"Frechet distance (FD) in its feature space against {header['real']}.",
+        "Calls: U-Net evaluations per image (guidance doubles the batch of one forward). Accuracy in %.",
+        "",
+        "| sampler | w | calls | mean acc | " + " | ".join(str(d) for d in range(10)) + " | FD | images/s |",
+        "| --- | --- | --- | --- | " + " | ".join("---" for _ in range(10)) + " | --- | --- |",
+    ]
+    for r in rows:
+        per = " | ".join(f"{100 * a:.0f}" for a in r["per_class_accuracy"])
+        lines.append(f"| {r['sampler']}-{r['steps']} | {r['guidance']:g} | {r['calls']} | {100 * r['accuracy']:.1f} | {per} | {r['frechet']:.2f} | {r['images_per_s']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+class SamplerSweep:
+    """Evaluator `ddpm_samplers`: classifier accuracy and Frechet distance over samplers x guidance weights."""
+
+    name = "ddpm_samplers"
+
+    def evaluate(
+        self,
+        model: Method,
+        *,
+        classifier: str = "classifier.mnistm",
+        data: str = "mnistm",
+        split: str = "test",
+        n_per_class: int = 100,
+        n_real: int = 10000,
+        samplers: str | Sequence[str] = DEFAULT_SAMPLERS,
+        guidance: float | Sequence[float] = DEFAULT_GUIDANCES,
+        seed: int = 0,
+        batch_size: int = 1000,
+        bf16: bool = False,
+        out_md: str = "docs/ddpm_eval.md",
+        out_json: str = "benchmarks/results/ddpm_eval.json",
+        data_root: Path | None = None,
+        device: str | torch.device | None = None,
+    ) -> dict[str, float]:
+        """Run the sweep on `model`; write the table to `out_md` and `out_json` (skip with ''); return the headline metrics."""
+        if not isinstance(n_per_class, int) or n_per_class < 2:
+            raise ConfigError(f"n_per_class must be an integer >= 2 (the Frechet distance needs a covariance), got {n_per_class!r}.")
+        dev = model.device
+        weights = [float(guidance)] if isinstance(guidance, (int, float)) else [float(w) for w in guidance]
+        plan = [(s, k, w) for s, k in parse_samplers(samplers, model.config.n_T) for w in weights]
+        clf = _load_classifier(classifier, dev)
+        real = _real_stats(clf, data, split, n_real, data_root, dev)
+        k = model.config.n_classes
+        labels = torch.arange(k).repeat_interleave(n_per_class)
+        autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+        rows = []
+        for sampler, steps, w in plan:
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            t0 = time.perf_counter()
+            with autocast:
+                images = model.sample(len(labels), labels=labels, seed=seed, sampler=sampler, steps=steps, guidance=w, batch_size=batch_size)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            seconds = time.perf_counter() - t0
+            pred = clf.predict(images).cpu()
+            hits = (pred == labels).float()
+            rows.append({
+                "sampler": sampler, "steps": steps, "guidance": w, "calls": network_calls(steps, w),
+                "accuracy": float(hits.mean()), "per_class_accuracy": [float(hits[labels == d].mean()) for d in range(k)],
+                "frechet": frechet_distance(gaussian_stats(clf.features(images), what=f"{sampler}-{steps} samples"), real),
+                "seconds": seconds, "images_per_s": len(labels) / seconds,
+            })
+        header = {
+            "model": model.zoo_name, "classifier": classifier,
+            "real": f"{real.n} images of {data} {split}",
+            "n_per_class": n_per_class, "seed": seed, "bf16": bf16,
+            "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+        }
+        if out_md:
+            with atomic_write(out_md, "w") as f:
+                f.write(_markdown(rows, header))
+        if out_json:
+            with atomic_write(out_json, "w") as f:
+                json.dump({**header, "rows": rows}, f, indent=2)
+        return _headline(rows, n_per_class, seed)
+
+
+def _headline(rows: list[dict[str, Any]], n_per_class: int, seed: int) -> dict[str, float]:
+    """Return the registry's metrics: each sampler at the default w, plus the sample count and seed."""
+    out: dict[str, float] = {}
+    for r in rows:
+        if r["guidance"] != DEFAULT_GUIDANCE:
+            continue
+        tag = f"{r['sampler']}{r['steps']}"
+        out[f"accuracy_{tag}"] = r["accuracy"]
+        out[f"frechet_{tag}"] = r["frechet"]
+        out[f"images_per_s_{tag}"] = r["images_per_s"]
+    out.update({"guidance": DEFAULT_GUIDANCE, "default_ddim_steps": float(DEFAULT_STEPS), "n_per_class": float(n_per_class), "seed": float(seed)})
+    return out

@@ -1,0 +1,47 @@
+"""`zoo ddpm-grid` and `zoo ddpm-frames` on a tiny saved model: files written, frames of exactly the grid's digit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import zoo
+from zoo.cli import main
+from zoo_plugins.ddpm.commands import digit_grid, reverse_frames
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ddpm") / "tiny.safetensors"
+    zoo.save_model(zoo.build_method("ddpm", {"n_feat": 8, "n_T": 20}), path)
+    return path
+
+
+def test_grid_command_writes_rows_of_digits(weights: Path, tmp_path: Path) -> None:
+    out = tmp_path / "grid.png"
+    assert main(["ddpm-grid", str(weights), "--out", str(out), "--per-class", "2", "--sampler", "ddim", "--steps", "2"]) == 0
+    with Image.open(out) as im:
+        assert im.size == (2 * 30 + 2, 10 * 30 + 2), "10 rows (digits) of 2 columns, 28 px images with 2 px padding"
+
+
+def test_frames_command_writes_one_panel_per_time(weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "frames.png"
+    assert main(["ddpm-frames", str(weights), "--out", str(out), "--times", "20,19,10,0"]) == 0
+    assert out.is_file() and "t = 20, 19, 10, 0" in capsys.readouterr().out
+    assert main(["ddpm-frames", str(weights), "--out", str(out), "--times", "20,x"]) == 2
+    assert "expected comma-separated integers" in capsys.readouterr().err
+
+
+def test_frames_follow_exactly_the_grids_image(weights: Path) -> None:
+    model = zoo.load_file(weights)
+    grid = digit_grid(model, per_class=2, seed=5, sampler="ddpm")
+    frames = reverse_frames(model, (20, 10, 0), label=1, per_class=2, seed=5, sampler="ddpm")
+    assert list(frames) == [20, 10, 0]
+    assert torch.allclose(frames[0], grid[2], atol=1e-5), "the first '1' of the grid is image 2"
+    assert not torch.allclose(frames[10], frames[0])
+    with pytest.raises(zoo.ConfigError, match="--label"):
+        reverse_frames(model, (0,), label=10)

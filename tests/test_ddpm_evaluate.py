@@ -1,0 +1,69 @@
+"""The `ddpm_samplers` evaluator on a tiny DDPM, a tiny classifier and the built-in `digits` stand-in set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo
+from zoo.errors import ConfigError
+from zoo.metrics import evaluators
+from zoo_plugins.ddpm.evaluate import SamplerSweep, network_calls, parse_samplers
+
+
+@pytest.fixture(scope="module")
+def classifier_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("clf") / "clf.safetensors"
+    zoo.save_model(zoo.build_method("classifier", {"width": 4}), path)
+    return path
+
+
+def test_the_evaluator_is_registered_and_the_default() -> None:
+    assert isinstance(evaluators()["ddpm_samplers"], SamplerSweep)
+    assert "ddpm_samplers" in zoo.get_plugin_manager().method("ddpm").default_evaluation
+
+
+def test_sweep_writes_the_table_and_returns_the_headline(classifier_file: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = zoo.build_method("ddpm", {"n_feat": 8, "n_T": 20}).eval()
+    md, js = tmp_path / "eval.md", tmp_path / "eval.json"
+    metrics = SamplerSweep().evaluate(
+        model, classifier=str(classifier_file), data="digits", n_per_class=2, n_real=100,
+        samplers="ddpm-20,ddim-5", guidance=[0.0, 2.0], out_md=str(md), out_json=str(js),
+    )
+    rows = json.loads(js.read_text())["rows"]
+    assert [(r["sampler"], r["steps"], r["guidance"], r["calls"]) for r in rows] == [
+        ("ddpm", 20, 0.0, 20), ("ddpm", 20, 2.0, 40), ("ddim", 5, 0.0, 5), ("ddim", 5, 2.0, 10)]
+    for r in rows:
+        assert len(r["per_class_accuracy"]) == 10 and 0 <= r["accuracy"] <= 1
+        assert r["accuracy"] == pytest.approx(sum(r["per_class_accuracy"]) / 10)
+        assert r["frechet"] > 0 and r["images_per_s"] > 0
+    table = md.read_text()
+    assert "| ddim-5 | 2 | 10 |" in table and "100 images of digits test" in table
+    assert set(metrics) >= {"accuracy_ddpm20", "accuracy_ddim5", "frechet_ddim5", "images_per_s_ddim5", "n_per_class", "seed"}
+    assert metrics["accuracy_ddim5"] == rows[3]["accuracy"], "the headline is taken at the default w = 2"
+
+
+def test_sampler_names_and_call_counts() -> None:
+    assert parse_samplers("ddpm-400, ddim-25", 400) == [("ddpm", 400), ("ddim", 25)]
+    assert parse_samplers(["ddim-10"], 400) == [("ddim", 10)]
+    for bad in ("euler-10", "ddim", "ddim-x", "", "ddim-0", "ddim-401", "ddpm-50"):
+        with pytest.raises(ConfigError):
+            parse_samplers(bad, 400)
+    assert network_calls(25, 0.0) == 25 and network_calls(25, 0.5) == 50
+
+
+def test_bad_options_are_clear_errors(classifier_file: Path, tmp_path: Path) -> None:
+    model = zoo.build_method("ddpm", {"n_feat": 8, "n_T": 20}).eval()
+    not_a_classifier = tmp_path / "ddpm.safetensors"
+    zoo.save_model(model, not_a_classifier)
+    with pytest.raises(ConfigError, match="n_per_class"):
+        SamplerSweep().evaluate(model, classifier=str(classifier_file), data="digits", n_per_class=1)
+    with pytest.raises(ConfigError, match="n_T = 20"):
+        SamplerSweep().evaluate(model, classifier=str(classifier_file), data="digits", n_per_class=2, samplers="ddim-50", out_md="", out_json="")
+    with pytest.raises(ConfigError, match="cannot judge|cannot predict"):
+        SamplerSweep().evaluate(model, classifier=str(not_a_classifier), data="digits", n_per_class=2, samplers="ddim-2")
