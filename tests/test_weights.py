@@ -127,3 +127,10 @@ def test_header_is_plain_json_with_zoo_metadata(weights: Path) -> None:
     (n,) = struct.unpack("<Q", data[:8])
     meta = json.loads(data[8 : 8 + n])["__metadata__"]
     assert {"zoo.method", "zoo.config", "zoo.version", "zoo.tensors_sha256"} <= set(meta)
+
+
+def test_the_same_content_gives_the_same_bytes(tmp_path: Path) -> None:
+    tensors = {"b": torch.ones(3), "a": torch.zeros(2, dtype=torch.int64)}
+    shas = {save_weights(tmp_path / f"{i}.safetensors", tensors, method="m", config={"x": 1}) for i in range(5)}
+    assert len(shas) == 1
+    assert safetensors.torch.load_file(tmp_path / "0.safetensors")["b"].sum() == 3

@@ -97,6 +97,20 @@ def tensors_digest(tensors: Mapping[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
+def _canonical(data: bytes) -> bytes:
+    """Return safetensors bytes with the header's keys sorted, so equal content gives an equal sha256.
+
+    safetensors writes its metadata from a hash map, in an order that changes between calls.
+    """
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    if "__metadata__" in header:
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data[8 + n :]
+
+
 def save_weights(
     path: str | os.PathLike[str],
     tensors: Mapping[str, torch.Tensor],
@@ -123,7 +137,7 @@ def save_weights(
         "zoo.tensors_sha256": tensors_digest(out),
     }
     meta.update({f"zoo.extra.{k}": str(v) for k, v in (extra or {}).items()})
-    data = safetensors.torch.save(out, metadata=meta)
+    data = _canonical(safetensors.torch.save(out, metadata=meta))
     with atomic_write(path) as f:
         f.write(data)
     return hashlib.sha256(data).hexdigest()
@@ -246,7 +260,7 @@ def save_tree(path: str | os.PathLike[str], tree: Mapping[str, Any]) -> None:
     """Write a nested dict of tensors and plain values to a safetensors file, atomically."""
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _flatten(tree, "", tensors)
-    data = safetensors.torch.save(tensors, metadata={"zoo.tree": json.dumps(skeleton)})
+    data = _canonical(safetensors.torch.save(tensors, metadata={"zoo.tree": json.dumps(skeleton)}))
     with atomic_write(path) as f:
         f.write(data)
 
