@@ -1,4 +1,4 @@
-"""The digit classifier's network: three conv stages with BatchNorm, global pooling, a linear head."""
+"""The digit classifier's network: four conv layers with BatchNorm in three stages, global pooling, a linear head."""
 
 from __future__ import annotations
 
@@ -15,13 +15,16 @@ def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
 
 
 class DigitCNN(nn.Module):
-    """(N, 3, 28, 28) -> features (N, 4 * width) -> logits (N, 10); about 140k parameters at width 32."""
+    """(N, 3, 28, 28) -> features (N, 4 * width) -> logits (N, 10); about 130k parameters at width 32."""
 
     def __init__(self, width: int = 32, dropout: float = 0.2, num_classes: int = NUM_CLASSES) -> None:
         super().__init__()
         w = width
+        # pooling right after the first conv: 15M multiply-adds per image, 1.5x fewer than a second
+        # conv at full resolution (which matters when it is trained on two CPU cores), and still a
+        # 22-pixel receptive field before the global pooling
         self.body = nn.Sequential(
-            *_conv_bn_relu(3, w), *_conv_bn_relu(w, w), nn.MaxPool2d(2),  # 28 -> 14
+            *_conv_bn_relu(3, w), nn.MaxPool2d(2),  # 28 -> 14
             *_conv_bn_relu(w, 2 * w), *_conv_bn_relu(2 * w, 2 * w), nn.MaxPool2d(2),  # 14 -> 7
             *_conv_bn_relu(2 * w, 4 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
         )

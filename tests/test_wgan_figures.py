@@ -1,0 +1,59 @@
+"""`zoo gan-figures`: the seed's Problem 1 figures from two registered GANs and their training logs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from zoo.cli import main
+from zoo.errors import DataError
+from zoo.registry import build_method, param_count, save_model, update_entry
+from zoo_plugins.wgan_gp.figures import read_run_records
+
+
+@pytest.fixture
+def two_gans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    registry = tmp_path / "registry.toml"
+    monkeypatch.setenv("ZOO_REGISTRY", str(registry))
+    runs = {}
+    for method in ("dcgan", "wgan_gp"):
+        torch.manual_seed(0)
+        model = build_method(method, {"nz": 8, "ngf": 4, "ndf": 4})
+        sha = save_model(model, tmp_path / "weights" / f"{method}.safetensors")
+        update_entry(f"{method}.tiny", {"method": method, "config": model.config.model_dump(), "weights": f"weights/{method}.safetensors",
+                                        "sha256": sha, "data": "random", "params": param_count(model)}, registry)
+        run = tmp_path / f"run_{method}"
+        run.mkdir()
+        (run / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "loss_d": 1.0 / s, "loss_g": float(s)}) + "\n" for s in range(1, 6)))
+        runs[method] = run
+    return runs
+
+
+def test_writes_first_32_grids_side_by_side_and_loss_curves(two_gans: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "figures"
+    status = main(["gan-figures", "dcgan.tiny", "wgan_gp.tiny", "--runs", str(two_gans["dcgan"]), str(two_gans["wgan_gp"] / "metrics.jsonl"), "--out", str(out)])
+    assert status == 0
+    with Image.open(out / "gan_dcgan_tiny_first32.png") as grid:
+        assert grid.size == (8 * 66 + 2, 4 * 66 + 2)  # 8 x 4 images of 64 px, 2 px padding: `zoo sample -n 32`'s grid
+    for name in ("gan_wgan_gp_tiny_first32.png", "gan_side_by_side.png", "gan_loss_curves.png"):
+        assert (out / name).stat().st_size > 1000
+
+
+def test_the_grid_is_what_zoo_sample_writes(two_gans: dict[str, Path], tmp_path: Path) -> None:
+    main(["gan-figures", "wgan_gp.tiny", "--out", str(tmp_path / "f")])
+    main(["sample", "wgan_gp.tiny", "-n", "32", "--seed", "0", "--out", str(tmp_path / "s.png")])
+    assert (tmp_path / "f" / "gan_wgan_gp_tiny_first32.png").read_bytes() == (tmp_path / "s.png").read_bytes()
+
+
+def test_logs_must_match_the_models_and_exist(two_gans: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["gan-figures", "dcgan.tiny", "wgan_gp.tiny", "--runs", str(two_gans["dcgan"]), "--out", str(tmp_path)]) == 2
+    assert "one training log per model: 2 models, 1 logs" in capsys.readouterr().err
+    with pytest.raises(DataError, match="does not exist"):
+        read_run_records(tmp_path / "nowhere")
+    records = tmp_path / "records.json"
+    records.write_text(json.dumps([{"step": 1, "loss_d": 0.5}]))
+    assert read_run_records(records) == [{"step": 1, "loss_d": 0.5}]
