@@ -115,12 +115,15 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 @command
 def cmd_datasets(args: argparse.Namespace) -> int:
     from .data import data_root, datasets
-    from .data.registry import is_present
+    from .data.registry import presence
 
     root = data_root(args.data_dir)
-    rows = [[d.name, d.kind, "yes" if is_present(d, root) else "no", d.size, d.resolution, d.license, d.source] for d in sorted(datasets().values(), key=lambda d: d.name)]
     print(f"data root: {root if root else '(none: set ZOO_DATA or --data-dir)'}")
-    print(_table(rows, ["name", "kind", "present", "size", "resolution", "license", "source"]))
+    for d in sorted(datasets().values(), key=lambda d: d.name):
+        print(f"\n{d.name} ({d.kind}): {d.description}")
+        print(f"  present: {presence(d, root) or 'no'}")
+        print(f"  size: {d.size}; resolution: {d.resolution}; license: {d.license}")
+        print(f"  source: {d.source}")
     return 0
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from torchvision.utils import make_grid
 
 from .weights import atomic_write
 
@@ -19,6 +18,8 @@ __all__ = ["save_grid", "save_image", "grid_image", "plot_curves", "save_figure"
 
 def grid_image(images: torch.Tensor, nrow: int = 8, padding: int = 2) -> Image.Image:
     """Return a PIL image tiling `images` (NCHW in [0, 1]) with `nrow` images per row."""
+    from torchvision.utils import make_grid  # imported here: torchvision costs ~1.5 s at start-up
+
     if images.ndim != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"expected images shaped (N, 1|3, H, W), got {tuple(images.shape)}")
     grid = make_grid(images.detach().float().cpu().clamp(0, 1), nrow=nrow, padding=padding, pad_value=1.0)
