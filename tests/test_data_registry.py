@@ -44,7 +44,8 @@ def test_zoo_datasets_command_lists_names_and_presence(tmp_path: Path, capsys: p
 
     assert main(["datasets", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    rows = {line.split()[0]: line.split()[2] for line in out.splitlines()[3:] if line.strip()}
+    blocks = [b.strip().splitlines() for b in out.split("\n\n")[1:]]
+    rows = {b[0].split()[0]: b[1].split("present:")[1].strip() for b in blocks}
     assert EXPECTED <= set(rows)
     assert rows["digits"] != "no" and rows["syndigits"] != "no" and rows["svhn"] == "no" and rows["mnistm"] == "no"
 
