@@ -1,0 +1,49 @@
+"""`zoo eval NAME --write` runs the entry's gan evaluation and records exactly what it printed."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import torch
+
+from zoo.cli import main
+from zoo.registry import build_method, entry, param_count, save_model, update_entry
+
+from test_metrics_gan import real_folder
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "registry.toml"
+    monkeypatch.setenv("ZOO_REGISTRY", str(path))
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    for name, method, config in (("classifier.tiny", "classifier", {"width": 4}), ("wgan_gp.tiny", "wgan_gp", {"nz": 8, "ngf": 4, "ndf": 4})):
+        model = build_method(method, config)
+        sha = save_model(model, tmp_path / "weights" / f"{name}.safetensors")
+        update_entry(name, {"method": method, "config": model.config.model_dump(), "weights": f"weights/{name}.safetensors",
+                            "sha256": sha, "data": "random", "params": param_count(model)}, path)
+    folder = real_folder(tmp_path / "real")
+    update_entry("wgan_gp.tiny", {"evaluation": {"gan": {"n": 24, "seed": 5, "data": str(folder), "split": "train",
+                                                         "classifier": "classifier.tiny", "progress": False}}}, path)
+    return path
+
+
+def test_eval_write_records_what_it_printed(registry: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["eval", "wgan_gp.tiny", "--write"]) == 0
+    printed = dict(re.findall(r"^  (\w+): (\S+)$", capsys.readouterr().out, re.M))
+    recorded = tomllib.loads(registry.read_text())["models"]["wgan_gp.tiny"]["metrics"]
+    assert printed["n"] == "24" and printed["seed"] == "5"
+    assert set(printed) == set(recorded)
+    for key, text in printed.items():
+        assert float(text) == pytest.approx(float(recorded[key]), rel=1e-3, abs=1e-4), key
+    assert entry("wgan_gp.tiny").metrics == recorded
+
+
+def test_evaluating_a_classifier_with_the_gan_evaluator_is_a_clear_error(registry: Path, capsys: pytest.CaptureFixture) -> None:
+    update_entry("classifier.tiny", {"evaluation": {"gan": {"n": 8}}}, registry)
+    assert main(["eval", "classifier.tiny"]) == 2
+    assert "model 'classifier.tiny' cannot be evaluated by 'gan': it cannot sample (it can predict)" in capsys.readouterr().err
