@@ -1,0 +1,119 @@
+"""DANN's network: the seed report's exact CNNModel, its seed-era layers on today's torch, the reversal layer, timm backbones."""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from zoo.errors import ConfigError
+from zoo.registry import build_method
+from zoo_plugins.dann.model import CNNModel, SeedDropout2d, dann_coefficient, reverse_gradient, seed_feature_size
+
+SEED = Path(__file__).parent / "fixtures" / "seed"
+
+
+def normalised(text: str) -> str:
+    """Return `text` with all whitespace runs collapsed to one space."""
+    return " ".join(text.split())
+
+
+def test_cnnmodel_prints_as_the_seed_report() -> None:
+    printed = repr(build_method("dann", {}, training=True).network)
+    # torch >= 2.5 added a `bias` argument to the batch norms and prints it; the report's torch had none
+    printed = re.sub(r"(BatchNorm[12]d\(.*?), bias=True", r"\1", printed)
+    assert normalised(printed) == normalised((SEED / "dann_cnnmodel.txt").read_text())
+
+
+def test_forward_gives_log_probabilities_of_ten_classes_and_two_domains_without_warnings() -> None:
+    model = CNNModel().train()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the seed's Dropout2d on (N, C) and LogSoftmax(dim=None) must not warn
+        class_lp, domain_lp = model(torch.rand(6, 3, 28, 28), coefficient=0.3)
+    assert class_lp.shape == (6, 10) and domain_lp.shape == (6, 2)
+    assert torch.allclose(class_lp.exp().sum(1), torch.ones(6), atol=1e-5)
+    assert torch.allclose(domain_lp.exp().sum(1), torch.ones(6), atol=1e-5)
+    assert model.features(torch.rand(2, 3, 28, 28)).shape == (2, 800) == (2, seed_feature_size(28))
+
+
+def test_seed_dropout2d_drops_elements_of_flat_features_and_channels_of_maps() -> None:
+    torch.manual_seed(0)
+    drop = SeedDropout2d(0.5).train()
+    flat = drop(torch.ones(400, 100))
+    zero_rows = int((flat == 0).all(1).sum())
+    # element-wise, as the seed's torch did: rows are never wholly dropped, about half of all elements are
+    assert zero_rows == 0 and 0.45 < float((flat == 0).float().mean()) < 0.55
+    assert set(flat.unique().tolist()) == {0.0, 2.0}
+    maps = drop(torch.ones(8, 16, 5, 5))
+    per_channel = maps.flatten(2)
+    assert torch.equal(per_channel.amin(2), per_channel.amax(2)), "4-D input: whole channels are kept or dropped"
+    assert repr(drop) == "Dropout2d(p=0.5, inplace=False)"
+    assert torch.equal(drop.eval()(torch.ones(3, 4)), torch.ones(3, 4))
+
+
+def test_gradient_reversal_is_identity_forward_and_negated_scaled_backward() -> None:
+    x = torch.randn(4, 5, requires_grad=True)
+    y = reverse_gradient(x, 0.7)
+    assert torch.equal(y, x)
+    upstream = torch.randn(4, 5)
+    y.backward(upstream)
+    assert torch.allclose(x.grad, -0.7 * upstream)
+
+
+def test_reversal_coefficient_follows_the_dann_paper_schedule() -> None:
+    assert dann_coefficient(0.0) == 0.0
+    for p in (0.1, 0.25, 0.5, 0.9, 1.0):
+        assert dann_coefficient(p) == pytest.approx(2 / (1 + math.exp(-10 * p)) - 1)
+    values = [dann_coefficient(i / 20) for i in range(21)]
+    assert values == sorted(values) and values[-1] < 1.0
+    assert dann_coefficient(2.0) == dann_coefficient(1.0), "progress past the end is clamped"
+
+
+def test_seed_cnn_rejects_images_too_small_for_its_two_conv_blocks() -> None:
+    with pytest.raises(ConfigError, match="at least 16x16"):
+        CNNModel(image_size=12)
+    assert seed_feature_size(32) == 50 * 5 * 5
+
+
+def test_timm_backbone_trains_and_predicts_on_32px_images() -> None:
+    torch.manual_seed(0)
+    model = build_method("dann", {"backbone": "test_resnet", "image_size": 32}, training=True)
+    model.optimizers = model.configure_optimizers()
+    model.configure_schedulers(4)
+    from zoo.interfaces import Batch
+
+    batch = {"source": Batch(torch.rand(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])), "target": Batch(torch.rand(4, 3, 32, 32))}
+    losses = model.train_step(batch, 1)
+    assert math.isfinite(float(losses["loss"])) and "loss_domain" in losses
+    assert model.network.class_classifier.c_fc1.in_features == model.network.feature.num_features
+    assert model.predict(torch.rand(3, 1, 64, 64)).shape == (3,)
+
+
+def test_unknown_backbone_and_pickled_backbone_weights_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not_a_timm_model"):
+        build_method("dann", {"backbone": "not_a_timm_model"}, training=True)
+    pth = tmp_path / "resnet.pth"
+    pth.write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"\.safetensors"):
+        build_method("dann", {"backbone": "test_resnet", "image_size": 32, "backbone_weights": str(pth)}, training=True)
+
+
+def test_timm_backbone_reads_pretrained_weights_from_a_local_safetensors_file(tmp_path: Path) -> None:
+    import timm
+
+    torch.manual_seed(1)
+    donor = timm.create_model("test_resnet", pretrained=False, num_classes=0)
+    path = tmp_path / "test_resnet.safetensors"
+    save_file({k: v.contiguous() for k, v in donor.state_dict().items()}, str(path))
+    torch.manual_seed(2)
+    model = build_method("dann", {"backbone": "test_resnet", "image_size": 32, "backbone_weights": str(path)}, training=True)
+    for k, v in donor.state_dict().items():
+        assert torch.equal(model.network.feature.state_dict()[k], v), k
+    # a loaded (inference) model does not read the file: its weights come from the zoo weights file
+    path.unlink()
+    build_method("dann", {"backbone": "test_resnet", "image_size": 32, "backbone_weights": str(path)})
