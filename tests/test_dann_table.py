@@ -1,0 +1,103 @@
+"""`zoo dann-table`: regimes get the right data, the table and figures are written, the report's numbers are marked as its own."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo_plugins.dann.table as table_module
+from zoo.cli import build_parser
+from zoo.data import ImageSet
+from zoo.errors import ConfigError, DataError, UnknownNameError
+from zoo_plugins.dann.scenarios import SCENARIOS, Scenario, load_checked, parse_data_field, resolve_scenarios
+from zoo_plugins.dann.table import build_table, parse_overrides, regime_data, render_markdown, train_command
+
+
+def toy_set(name: str, n: int, channels: int, size: int, seed: int) -> ImageSet:
+    """Return a labelled random uint8 set."""
+    g = torch.Generator().manual_seed(seed)
+    return ImageSet(torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=g), torch.arange(n) % 10, name, 10)
+
+
+def test_regimes_train_on_the_right_sets_and_dann_gets_no_target_labels() -> None:
+    source, target = toy_set("src", 20, 3, 28, 0), toy_set("tgt", 20, 1, 16, 1)
+    data, regime = regime_data("dann", source, target)
+    assert regime == "dann" and data["source"] is source and data["target"].labels is None
+    assert torch.equal(data["target"].images, target.images)
+    data, regime = regime_data("target_only", source, target)
+    assert regime == "source_only" and data == {"source": target}, "the upper bound trains on the target's labelled train split"
+    assert regime_data("source_only", source, target) == ({"source": source}, "source_only")
+    with pytest.raises(ConfigError, match="unknown regime"):
+        regime_data("oracle", source, target)
+
+
+def test_train_command_is_a_valid_zoo_train_line_for_each_regime() -> None:
+    recipe = {"steps": 1500, "batch_size": 64, "config": {"lr": 0.0005, "lr_schedule": "dann"}}
+    scenario = SCENARIOS["mnistm-digits"]
+    for regime, data in (("dann", ["source=mnistm", "target=digits"]), ("source_only", ["source=mnistm"]), ("target_only", ["source=digits"])):
+        args = build_parser().parse_args(shlex.split(train_command(scenario, regime, 2, recipe))[1:])
+        assert args.command == "train" and args.method == "dann" and args.data == data
+        assert args.steps == 1500 and args.batch_size == 64 and args.seed == 2
+        assert ("regime=source_only" in args.set) == (regime != "dann")
+        assert {"lr=0.0005", "lr_schedule=dann"} <= set(args.set)
+
+
+def test_scenarios_resolve_by_name_and_auto_skips_absent_real_sets(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert [s.name for s in resolve_scenarios("mnistm-digits, mnistm-syndigits", None)] == ["mnistm-digits", "mnistm-syndigits"]
+    with pytest.raises(UnknownNameError, match="mnistm-digit"):
+        resolve_scenarios("mnistm-digit", None)
+    monkeypatch.setattr("zoo_plugins.dann.scenarios.available", lambda s, root: False)
+    assert {s.name for s in resolve_scenarios("auto", None)} == {"mnistm-syndigits", "mnistm-digits"}
+    assert SCENARIOS["mnistm-svhn"].report == {"source_only": 0.337, "dann": 0.496, "target_only": 0.915}
+    assert SCENARIOS["mnistm-usps"].report == {"source_only": 0.760, "dann": 0.826, "target_only": 0.983}
+
+
+def test_a_target_set_with_labels_outside_0_to_9_is_rejected_before_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = ImageSet(torch.zeros(3, 1, 16, 16, dtype=torch.uint8), torch.tensor([0, 5, 10]), "svhn-raw", None)
+    monkeypatch.setattr("zoo_plugins.dann.scenarios.data.load", lambda name, split, root=None: bad)
+    with pytest.raises(DataError, match=r"target set 'svhn' \(test split\) has labels 0\.\.10"):
+        load_checked("svhn", "test", None, "target")
+
+
+def test_parse_overrides_and_data_field() -> None:
+    assert parse_overrides(["lr=5e-4", "lr_schedule=dann", "domain_weight=1"]) == {"lr": 5e-4, "lr_schedule": "dann", "domain_weight": 1}
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_overrides(["lr"])
+    assert parse_data_field("source=mnistm+target=digits") == {"source": "mnistm", "target": "digits"}
+    assert parse_data_field("mnistm") == {"source": "mnistm"}
+
+
+def test_build_table_writes_mean_std_checks_report_columns_and_tsne(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sets = {("toy-src", "train"): toy_set("toy-src", 24, 3, 28, 0), ("toy-src", "test"): toy_set("toy-src", 20, 3, 28, 1),
+            ("toy-tgt", "train"): toy_set("toy-tgt", 24, 1, 32, 2), ("toy-tgt", "test"): toy_set("toy-tgt", 20, 1, 32, 3),
+            ("toy-tgt2", "train"): toy_set("toy-tgt2", 24, 3, 16, 4), ("toy-tgt2", "test"): toy_set("toy-tgt2", 20, 3, 16, 5)}
+    monkeypatch.setattr(table_module, "load_checked", lambda name, split, root, role: sets[name, split])
+    scenario, sibling = Scenario("toy", "toy-src", "toy-tgt", "toy → toy", False), Scenario("toy2", "toy-src", "toy-tgt2", "toy → toy2", False)
+    recipe = {"steps": 2, "batch_size": 8, "config": {}}
+    table = build_table([scenario, sibling], [0, 1], recipe, root=None, runs=tmp_path / "runs", figures=tmp_path / "figures", tsne_n=15, device="cpu", log=lambda _: None)
+    shared = [r for r in table["runs"] if r["reused"]]
+    assert [(r["scenario"], r["regime"]) for r in shared] == [("toy2", "source_only")] * 2, "source only on toy-src is trained once, not per scenario"
+    assert table["scenarios"]["toy2"]["regimes"]["source_only"]["source_accuracy"] == table["scenarios"]["toy"]["regimes"]["source_only"]["source_accuracy"]
+    row = table["scenarios"]["toy"]
+    for regime in ("source_only", "dann", "target_only"):
+        accs = row["regimes"][regime]["target_accuracy"]
+        assert len(accs) == 2 and row["regimes"][regime]["mean"] == pytest.approx(sum(accs) / 2)
+        assert row["regimes"][regime]["std"] == pytest.approx(abs(accs[0] - accs[1]) / 2**0.5)
+    assert row["checks"]["dann_minus_source_only"] == pytest.approx(row["regimes"]["dann"]["mean"] - row["regimes"]["source_only"]["mean"])
+    assert row["target_test_n"] == 20 and len(table["runs"]) == 12
+    for path in row["tsne"].values():
+        assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    json.dumps(table)  # JSON-ready
+    markdown = render_markdown(table, "zoo dann-table --steps 2")
+    assert "toy → toy (ours)" in markdown
+    assert "MNIST-M → SVHN (seed report's, not ours)" in markdown and "| Adaptation (DANN) |" in markdown
+    for number in ("0.337", "0.496", "0.915", "0.760", "0.826", "0.983"):
+        assert number in markdown
+    # a second call reuses the finished runs instead of training again
+    again = build_table([scenario], [0], recipe, root=None, runs=tmp_path / "runs", figures=tmp_path / "figures", tsne_n=15, device="cpu", log=lambda _: None)
+    assert again["resumed_runs"] == 3
+    assert again["scenarios"]["toy"]["regimes"]["dann"]["target_accuracy"][0] == row["regimes"]["dann"]["target_accuracy"][0]
