@@ -134,3 +134,9 @@ def test_the_same_content_gives_the_same_bytes(tmp_path: Path) -> None:
     shas = {save_weights(tmp_path / f"{i}.safetensors", tensors, method="m", config={"x": 1}) for i in range(5)}
     assert len(shas) == 1
     assert safetensors.torch.load_file(tmp_path / "0.safetensors")["b"].sum() == 3
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path: Path) -> None:
+    with atomic_write(tmp_path / "f.bin") as f:
+        f.write(b"x")
+    assert (tmp_path / "f.bin").stat().st_mode & 0o044 == 0o044  # readable by group and others (umask 022)

@@ -67,6 +67,9 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Bin
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; the result should look like any other file
     try:
         with os.fdopen(fd, mode) as f:
             yield f
