@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
 
@@ -139,4 +140,6 @@ def test_the_same_content_gives_the_same_bytes(tmp_path: Path) -> None:
 def test_atomic_write_gives_ordinary_permissions(tmp_path: Path) -> None:
     with atomic_write(tmp_path / "f.bin") as f:
         f.write(b"x")
-    assert (tmp_path / "f.bin").stat().st_mode & 0o044 == 0o044  # readable by group and others (umask 022)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o666 & ~umask
