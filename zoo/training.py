@@ -57,6 +57,7 @@ class TrainConfig(pydantic.BaseModel):
     grad_clip: float | None = pydantic.Field(None, gt=0)
     max_minutes: float | None = pydantic.Field(None, gt=0, description="stop (and export) after this much wall time")
     export_dtype: Literal["float32", "float16"] = "float32"
+    channels_last: bool = pydantic.Field(False, description="NHWC memory format for model and batches (faster convolutions on CPUs)")
     progress: bool = True
 
 
@@ -102,6 +103,8 @@ class Trainer:
         torch.manual_seed(self.train.seed)
         cfg = config.model_dump() if isinstance(config, MethodConfig) else dict(config or {})
         self.method: Method = build_method(method, cfg, training=True).to(self.device)
+        if self.train.channels_last:
+            self.method = self.method.to(memory_format=torch.channels_last)
         self.spec = self.method.data_spec()
         missing = [r for r in self.spec.roles if r not in data]
         extra = [r for r in data if r not in self.spec.roles]
@@ -198,6 +201,9 @@ class Trainer:
     # ---- the loop -------------------------------------------------------------------------------
     def _next_batch(self) -> Batch | dict[str, Batch]:
         batches = {role: next(ld) for role, ld in self.loaders.items()}
+        if self.train.channels_last:
+            for b in batches.values():
+                b.x = b.x.contiguous(memory_format=torch.channels_last)
         return batches[self.spec.roles[0]] if len(batches) == 1 else batches
 
     def fit(self) -> dict[str, Any]:
