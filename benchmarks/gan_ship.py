@@ -1,0 +1,76 @@
+"""Ship the two MNIST-M GANs after their training runs: register, name their evaluation, evaluate, draw the figures.
+
+    python benchmarks/gan_ship.py --dcgan-run runs/dcgan_mnistm64 --wgan-run runs/wgan_gp_mnistm64
+
+1. ``zoo register RUN NAME --data mnistm`` for each run (weights, command, wall time, device);
+2. the entry's ``evaluation`` table: the `gan` evaluator on 10,000 samples, seed 0, against MNIST-M's
+   test split, judged by ``classifier.mnistm``, with Inception FID (``--fid-n`` samples);
+3. ``zoo eval NAME --write`` for each: the evaluation command prints and records the metrics;
+4. ``zoo gan-figures``: first-32 grids, the side-by-side figure and the loss curves in docs/figures/,
+   the curves drawn from copies of the runs' logs kept in benchmarks/results/gan_train_log_NAME.json.
+
+FID on two CPU cores takes about an hour per 10,000 images (the real split's statistics are
+cached after the first model); an interrupted run continues where it stopped when started again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from zoo.cli import main as zoo
+from zoo.registry import entries, update_entry
+from zoo.weights import atomic_write
+from zoo_plugins.wgan_gp.figures import read_run_records
+
+RESULTS = Path(__file__).parent / "results"
+
+NAMES = {"dcgan": "dcgan.mnistm64", "wgan": "wgan_gp.mnistm64"}
+DESCRIPTIONS = {
+    "dcgan": "DCGAN (seed report, method A) on MNIST-M at 64x64, with the seed's soft labels and instance noise",
+    "wgan": "WGAN-GP (seed report, method B) on MNIST-M at 64x64: InstanceNorm critic, gradient penalty 10, n_critic 5",
+}
+
+
+def log_path(name: str, folder: Path = RESULTS) -> Path:
+    """Return where the training log of shipped model `name` is kept (in the repository by default)."""
+    return folder / f"gan_train_log_{name}.json"
+
+
+def evaluation(n: int, fid_n: int | None) -> dict:
+    """Return the `evaluation` table of a shipped MNIST-M GAN."""
+    options = {"n": n, "seed": 0, "data": "mnistm", "split": "test", "classifier": "classifier.mnistm", "fid": fid_n is not None}
+    if fid_n is not None and fid_n != n:
+        options["fid_n"] = fid_n
+    return {"gan": options}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dcgan-run", type=Path, help="finished `zoo train dcgan` run folder (omit if already registered)")
+    p.add_argument("--wgan-run", type=Path, help="finished `zoo train wgan_gp` run folder (omit if already registered)")
+    p.add_argument("--n", type=int, default=10000, help="generated images for the classifier metrics")
+    p.add_argument("--fid-n", type=int, default=10000, help="generated images for Inception FID (0: no FID)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--figures", default="docs/figures")
+    p.add_argument("--logs", type=Path, default=RESULTS, help="folder for the copies of the training logs")
+    args = p.parse_args()
+    for key, run in (("dcgan", args.dcgan_run), ("wgan", args.wgan_run)):
+        if run is not None:
+            if zoo(["register", str(run), NAMES[key], "--data", "mnistm"]):
+                return 1
+            with atomic_write(log_path(NAMES[key], args.logs), "w") as f:
+                f.write(json.dumps(read_run_records(run)) + "\n")
+        if NAMES[key] not in entries():
+            raise SystemExit(f"{NAMES[key]} is not registered: pass --{key}-run RUN_FOLDER.")
+        update_entry(NAMES[key], {"description": DESCRIPTIONS[key], "evaluation": evaluation(args.n, args.fid_n or None)})
+    for name in NAMES.values():
+        if zoo(["eval", name, "--write", *(["--device", args.device] if args.device else [])]):
+            return 1
+    logs = [str(log_path(name, args.logs)) for name in NAMES.values() if log_path(name, args.logs).is_file()]
+    return zoo(["gan-figures", *NAMES.values(), "--out", args.figures, *(["--runs", *logs] if len(logs) == len(NAMES) else [])])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
