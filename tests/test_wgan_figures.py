@@ -49,6 +49,15 @@ def test_the_grid_is_what_zoo_sample_writes(two_gans: dict[str, Path], tmp_path:
     assert (tmp_path / "f" / "gan_wgan_gp_tiny_first32.png").read_bytes() == (tmp_path / "s.png").read_bytes()
 
 
+def test_weights_files_work_too_with_a_prefix(two_gans: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "f"
+    weights = tmp_path / "run_x" / "model.safetensors"
+    weights.parent.mkdir()
+    weights.write_bytes((tmp_path / "weights" / "dcgan.safetensors").read_bytes())
+    assert main(["gan-figures", str(weights), "wgan_gp.tiny", "--prefix", "gan_cpu_", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["gan_cpu_run_x_first32.png", "gan_cpu_side_by_side.png", "gan_cpu_wgan_gp_tiny_first32.png"]
+
+
 def test_logs_must_match_the_models_and_exist(two_gans: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["gan-figures", "dcgan.tiny", "wgan_gp.tiny", "--runs", str(two_gans["dcgan"]), "--out", str(tmp_path)]) == 2
     assert "one training log per model: 2 models, 1 logs" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ import numpy as np
 
 from zoo.errors import ConfigError, DataError
 from zoo.interfaces import Command
-from zoo.registry import load
+from zoo.interfaces import Method
+from zoo.registry import load, load_file
 from zoo.viz import plot_curves, read_metrics_log, save_figure, save_grid
 
-__all__ = ["read_run_records", "sample_grids", "side_by_side", "GAN_FIGURES"]
+__all__ = ["read_run_records", "load_model", "label", "sample_grids", "side_by_side", "GAN_FIGURES"]
 
 
 def read_run_records(path: str | Path) -> list[dict[str, Any]]:
@@ -38,12 +40,25 @@ def read_run_records(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-def sample_grids(names: list[str], out: Path, n: int = 32, seed: int = 0, nrow: int = 8, device: str | None = None) -> dict[str, Path]:
-    """Write `out/gan_<name>_first<n>.png` for each model (its first `n` images for `seed`); return the paths by name."""
+def load_model(name: str, device: str | None = None) -> Method:
+    """Return a registered model, or the model in a .safetensors file (e.g. a run's model.safetensors)."""
+    return load_file(name, device) if name.endswith(".safetensors") else load(name, device)
+
+
+def label(name: str) -> str:
+    """Return a file-name-safe label: the registry name, or a weights file's run folder (or stem)."""
+    if name.endswith(".safetensors"):
+        path = Path(name)
+        name = path.parent.name if path.stem == "model" and path.parent.name else path.stem
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)
+
+
+def sample_grids(names: list[str], out: Path, n: int = 32, seed: int = 0, nrow: int = 8, device: str | None = None, prefix: str = "gan_") -> dict[str, Path]:
+    """Write `out/<prefix><label>_first<n>.png` for each model (its first `n` images for `seed`); return the paths by name."""
     paths = {}
     for name in names:
-        images = load(name, device).sample(n, seed=seed)
-        paths[name] = save_grid(images, out / f"gan_{name.replace('.', '_')}_first{n}.png", nrow=nrow)
+        images = load_model(name, device).sample(n, seed=seed)
+        paths[name] = save_grid(images, out / f"{prefix}{label(name)}_first{n}.png", nrow=nrow)
     return paths
 
 
@@ -66,17 +81,18 @@ def side_by_side(grids: dict[str, Path], path: Path, titles: dict[str, str] | No
 
 
 def _title(name: str) -> str:
-    method = load(name).name
-    return {"dcgan": "Method A (DCGAN)", "wgan_gp": "Method B (WGAN-GP)"}.get(method, method) + f": {name}"
+    method = load_model(name).name
+    return {"dcgan": "Method A (DCGAN)", "wgan_gp": "Method B (WGAN-GP)"}.get(method, method) + f": {label(name) if name.endswith('.safetensors') else name}"
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("models", nargs="+", help="registered GAN models, e.g. dcgan.mnistm64 wgan_gp.mnistm64")
+    p.add_argument("models", nargs="+", help="registered GAN models (e.g. dcgan.mnistm64 wgan_gp.mnistm64) or .safetensors files")
     p.add_argument("--runs", nargs="*", default=[], help="training logs in the same order (run folder, .jsonl or .json); omit to skip the loss curves")
     p.add_argument("--out", default="docs/figures", help="folder for the PNG files")
     p.add_argument("-n", type=int, default=32, help="images per model (the seed shows the first 32)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
+    p.add_argument("--prefix", default="gan_", help="start of every file name written")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -84,14 +100,14 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--runs takes one training log per model: {len(args.models)} models, {len(args.runs)} logs. Give them in the models' order.")
     out = Path(args.out)
     titles = {name: _title(name) for name in args.models}
-    grids = sample_grids(args.models, out, n=args.n, seed=args.seed, device=args.device)
+    grids = sample_grids(args.models, out, n=args.n, seed=args.seed, device=args.device, prefix=args.prefix)
     for name, p in grids.items():
         print(f"wrote {p} ({name}: first {args.n} images, seed {args.seed})")
     if len(grids) > 1:
-        print(f"wrote {side_by_side(grids, out / 'gan_side_by_side.png', titles)}")
+        print(f"wrote {side_by_side(grids, out / f'{args.prefix}side_by_side.png', titles)}")
     if args.runs:
         runs = {titles[name]: read_run_records(run) for name, run in zip(args.models, args.runs)}
-        print(f"wrote {plot_curves(runs, out / 'gan_loss_curves.png')}")
+        print(f"wrote {plot_curves(runs, out / f'{args.prefix}loss_curves.png')}")
     return 0
 
 
