@@ -12,16 +12,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import torch
 
 from zoo.data import ImageSet
 from zoo.errors import ConfigError, DataError
-from zoo.interfaces import Method
+from zoo.interfaces import Method, validate_config
+from zoo.metrics.accuracy import accuracy_metrics
 from zoo.registry import entries
 
 from .scenarios import load_checked, parse_data_field
 
-__all__ = ["subset", "accuracy", "DANNAccuracy"]
+__all__ = ["subset", "accuracy", "domain_accuracy", "DANNAccuracyOptions", "DANNAccuracy"]
 
 
 def subset(images: ImageSet, n: int | None, seed: int) -> ImageSet:
@@ -36,10 +38,34 @@ def subset(images: ImageSet, n: int | None, seed: int) -> ImageSet:
 
 def accuracy(model: Method, images: ImageSet) -> float:
     """Return the fraction of `images` whose label `model.predict` gets right."""
+    return accuracy_metrics(*_predict_labelled(model, images))["accuracy"]
+
+
+def _predict_labelled(model: Method, images: ImageSet) -> tuple[torch.Tensor, torch.Tensor]:
     if images.labels is None:
         raise DataError(f"dataset {images.name!r} has no labels, so accuracy cannot be measured on it. Use a labelled test split.")
-    predicted = model.predict(images.images).cpu()
-    return float((predicted == images.labels).float().mean())
+    return model.predict(images.images).cpu(), images.labels
+
+
+def domain_accuracy(model: Method, source: ImageSet, target: ImageSet) -> float:
+    """Return how often the domain classifier tells source from target on equally many of each (0.5: features domain-invariant)."""
+    n = min(len(source), len(target))
+    guesses = torch.cat([model.domain_predict(source.images[:n]).cpu(), model.domain_predict(target.images[:n]).cpu()])
+    truth = torch.cat([torch.zeros(n, dtype=torch.long), torch.ones(n, dtype=torch.long)])
+    return float((guesses == truth).float().mean())
+
+
+class DANNAccuracyOptions(pydantic.BaseModel):
+    """Options of the `dann_accuracy` evaluator; target and source default to the registry entry's data roles."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    target: str | None = pydantic.Field(None, description="target dataset (default: the entry's target=)")
+    source: str | None = pydantic.Field(None, description="source dataset (default: the entry's source=); 'none' skips it")
+    split: str = "test"
+    n: int | None = pydantic.Field(None, ge=1, description="a seeded random subset of n images per set (default: all)")
+    seed: int = pydantic.Field(0, description="seed of that subset")
+    data_root: Path | None = None
+    device: str | None = None
 
 
 class DANNAccuracy:
@@ -47,34 +73,26 @@ class DANNAccuracy:
 
     name = "dann_accuracy"
 
-    def evaluate(
-        self,
-        model: Method,
-        *,
-        target: str | None = None,
-        source: str | None = None,
-        split: str = "test",
-        n: int | None = None,
-        seed: int = 0,
-        data_root: Path | None = None,
-        device: str | torch.device | None = None,
-        **unknown: Any,
-    ) -> dict[str, float]:
-        """Return target_accuracy and source_accuracy on `split`, with the image counts and the subset seed."""
-        if unknown:
-            raise ConfigError(f"evaluator {self.name!r} got unknown options {sorted(unknown)}; it takes target, source, split, n and seed.")
+    def evaluate(self, model: Method, **options: Any) -> dict[str, float]:
+        """Return {target,source}_accuracy, _n (images scored), _accuracy_worst_class, the domain head's domain_accuracy, and the subset seed."""
+        if options.get("device") is not None:
+            options = {**options, "device": str(options["device"])}
+        o: DANNAccuracyOptions = validate_config(DANNAccuracyOptions, options, what=f"the {self.name} evaluator")  # type: ignore[assignment]
         roles = self._roles_of(model)
-        target, source = target or roles.get("target"), source or roles.get("source")
+        target, source = o.target or roles.get("target"), o.source or roles.get("source")
         if not target:
             raise ConfigError(f"model {model.zoo_name!r} names no target set in its registry entry's data; pass one with --set target=NAME (e.g. digits).")
         out: dict[str, float] = {}
+        scored: dict[str, ImageSet] = {}
         for role, name in (("target", target), ("source", source)):
-            if not name:
+            if not name or name == "none":
                 continue
-            images = subset(load_checked(name, split, data_root, role), n, seed)
-            out[f"{role}_accuracy"] = accuracy(model, images)
-            out[f"{role}_n"] = len(images)
-        out["seed"] = seed
+            scored[role] = images = subset(load_checked(name, o.split, o.data_root, role), o.n, o.seed)
+            metrics = accuracy_metrics(*_predict_labelled(model, images))
+            out.update({f"{role}_accuracy": metrics["accuracy"], f"{role}_n": metrics["accuracy_n"], f"{role}_accuracy_worst_class": metrics["accuracy_worst_class"]})
+        if len(scored) == 2 and hasattr(model, "domain_predict"):
+            out["domain_accuracy"] = domain_accuracy(model, scored["source"], scored["target"])
+        out["seed"] = o.seed
         return out
 
     @staticmethod

@@ -15,11 +15,13 @@ import argparse
 import datetime
 import hashlib
 import json
+import multiprocessing
 import os
 import shlex
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -88,12 +90,18 @@ def _recipe_id(recipe: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:8]
 
 
+def _cpu_seconds() -> float:
+    """Return the CPU time of this process and its finished children (the table's workers), all threads."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 class _Sets:
-    """Each dataset split read once (MNIST-M serves several scenarios)."""
+    """Each dataset split read once per process (MNIST-M serves several scenarios)."""
 
     def __init__(self, root: str | None) -> None:
         self.root, self._cache = root, {}
@@ -104,41 +112,79 @@ class _Sets:
         return self._cache[name, split]
 
 
-class _Runs:
-    """Trains each distinct run once: source-only on MNIST-M is the same run in every scenario with that source."""
+_worker_sets: _Sets | None = None
 
-    def __init__(self, recipe: dict[str, Any], sets: _Sets, folder: Path, device: str) -> None:
-        self.recipe, self.sets, self.folder, self.device = recipe, sets, folder, device
-        self._done: dict[tuple[str, str, int], tuple[dict[str, Any], DANN]] = {}
 
-    def train_and_score(self, scenario: Scenario, regime: str, seed: int) -> tuple[dict[str, Any], DANN]:
-        """Return the record (target and source test accuracy, times) and the model of one run, training it unless done."""
-        data, method_regime = regime_data(regime, self.sets.get(scenario.source, "train", "source"), self.sets.get(scenario.target, "train", "target"))
-        roles = "+".join(f"{role}={d.name}" for role, d in data.items())
-        key = (roles, method_regime, seed)
-        if key not in self._done:
-            out = self.folder / f"{roles}-{method_regime}-{_recipe_id(self.recipe)}" / f"seed{seed}"
-            train = TrainConfig(steps=self.recipe["steps"], batch_size=self.recipe["batch_size"], device=self.device, seed=seed, checkpoint_every=0, log_every=50, progress=False)
-            config = {**self.recipe["config"], "regime": method_regime}
-            summary = Trainer("dann", config, data, out, train, command=train_command(scenario, regime, seed, self.recipe)).fit()
-            model = load_file(summary["weights"])
-            run = {"run": str(out), "train_time_s": summary["wall_time_s"], "resumed": summary["resumed"],
-                   "final_losses": {k: round(v, 4) for k, v in summary["last"].items() if k.startswith(("loss", "acc"))}}
-            self._done[key] = (run, model)
-            shared_by = ""
-        else:
-            shared_by = "an identical run of an earlier scenario (same data, config and seed)"
-        run, model = self._done[key]
+def _sets_in_this_process(root: str | None) -> _Sets:
+    global _worker_sets
+    if _worker_sets is None or _worker_sets.root != root:
+        _worker_sets = _Sets(root)
+    return _worker_sets
+
+
+def _plan(scenarios: list[Scenario], seeds: list[int], recipe: dict[str, Any], root: str | None, runs: Path, device: str, threads: int) -> list[dict[str, Any]]:
+    """Return one job per distinct run: source only on MNIST-M is the same run in every scenario with that source, so it is trained once."""
+    jobs: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for s in scenarios:
+        for seed in seeds:
+            for regime in REGIMES:
+                roles = {"source_only": {"source": s.source}, "dann": {"source": s.source, "target": s.target}, "target_only": {"source": s.target}}[regime]
+                method_regime = "dann" if regime == "dann" else "source_only"
+                key = (tuple(roles.items()), method_regime, seed)
+                name = "+".join(f"{r}={d}" for r, d in roles.items())
+                job = jobs.setdefault(key, {
+                    "roles": roles, "regime": regime, "method_regime": method_regime, "seed": seed, "recipe": recipe, "root": root, "device": device, "threads": threads,
+                    "out": str(runs / f"{name}-{method_regime}-{_recipe_id(recipe)}" / f"seed{seed}"), "command": train_command(s, regime, seed, recipe), "score": [],
+                })
+                job["score"].append({"scenario": s.name, "regime": regime, "target": s.target, "source": s.source})
+    # the longest runs first, so that parallel workers finish together
+    return sorted(jobs.values(), key=lambda j: (j["method_regime"] != "dann", j["seed"]))
+
+
+def run_job(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """Train one run (resuming or reusing its folder) and score it for every scenario that shares it; return one record per scenario."""
+    if job["threads"]:
+        torch.set_num_threads(job["threads"])
+    sets = _sets_in_this_process(job["root"])
+    roles = job["roles"]
+    source_train = sets.get(roles["source"], "train", "source")
+    target_train = sets.get(roles["target"], "train", "target") if "target" in roles else source_train
+    data, _ = regime_data(job["regime"], source_train, target_train)
+    recipe = job["recipe"]
+    train = TrainConfig(steps=recipe["steps"], batch_size=recipe["batch_size"], device=job["device"], seed=job["seed"], checkpoint_every=0, log_every=50, progress=False)
+    summary = Trainer("dann", {**recipe["config"], "regime": job["method_regime"]}, data, job["out"], train, command=job["command"]).fit()
+    model = load_file(summary["weights"])
+    records = []
+    for i, score in enumerate(job["score"]):
         t0 = time.monotonic()
-        record = {
-            "scenario": scenario.name, "regime": regime, "seed": seed,
-            "target_accuracy": accuracy(model, self.sets.get(scenario.target, "test", "target")),
-            "source_accuracy": accuracy(model, subset(self.sets.get(scenario.source, "test", "source"), SOURCE_TEST_N, seed=0)),
-            **run, "eval_time_s": round(time.monotonic() - t0, 1), "reused": shared_by,
-        }
-        if shared_by:
-            record["train_time_s"] = 0.0
-        return record, model
+        records.append({
+            **score, "seed": job["seed"],
+            "target_accuracy": accuracy(model, sets.get(score["target"], "test", "target")),
+            "source_accuracy": accuracy(model, subset(sets.get(score["source"], "test", "source"), SOURCE_TEST_N, seed=0)),
+            "train_time_s": summary["wall_time_s"] if i == 0 else 0.0, "eval_time_s": round(time.monotonic() - t0, 1),
+            "resumed": summary["resumed"], "reused": "an identical run of an earlier scenario (same data, config and seed)" if i else "",
+            "final_losses": {k: round(v, 4) for k, v in summary["last"].items() if k.startswith(("loss", "acc"))}, "run": job["out"],
+        })
+    return records
+
+
+def _run_all(jobs: list[dict[str, Any]], workers: int, log: Any) -> list[dict[str, Any]]:
+    def report(records: list[dict[str, Any]]) -> None:
+        for r in records:
+            log(f"{r['scenario']:18} {r['regime']:12} seed {r['seed']}: target accuracy {r['target_accuracy']:.4f} (source {r['source_accuracy']:.4f}), {r['train_time_s']:.0f} s")
+
+    records: list[dict[str, Any]] = []
+    if workers <= 1:
+        for job in jobs:
+            report(done := run_job(job))
+            records += done
+        return records
+    # spawned, not forked: a forked child of a process that already ran OpenMP regions can hang
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for done in as_completed(pool.submit(run_job, job) for job in jobs):
+            report(done.result())
+            records += done.result()
+    return records
 
 
 def _tsne_figures(scenario: Scenario, models: dict[str, DANN], sets: _Sets, n: int, figures: Path) -> dict[str, str]:
@@ -158,23 +204,20 @@ def _tsne_figures(scenario: Scenario, models: dict[str, DANN], sets: _Sets, n: i
     return paths
 
 
-def build_table(scenarios: list[Scenario], seeds: list[int], recipe: dict[str, Any], *, root: str | None, runs: Path, figures: Path, tsne_n: int, device: str, log: Any = print) -> dict[str, Any]:
-    """Train and score every regime x scenario x seed, draw the t-SNE figures; return the table as a JSON-ready dict."""
-    start = time.monotonic()
-    sets = _Sets(root)
+def build_table(scenarios: list[Scenario], seeds: list[int], recipe: dict[str, Any], *, root: str | None, runs: Path, figures: Path,
+                tsne_n: int, device: str, workers: int = 1, threads: int = 0, log: Any = print) -> dict[str, Any]:
+    """Train and score every regime x scenario x seed (`workers` processes of `threads` threads; 0: torch's default), draw the t-SNE figures; return the table as a JSON-ready dict."""
+    start, cpu_start = time.monotonic(), _cpu_seconds()
+    sets = _sets_in_this_process(root)
     for s in scenarios:  # fail on a bad dataset before an hour of training, not after
         for split in ("train", "test"):
             sets.get(s.source, split, "source"), sets.get(s.target, split, "target")
-    records, table, runner = [], {}, _Runs(recipe, sets, runs, device)
+    jobs = _plan(scenarios, seeds, recipe, root, runs, device, threads)
+    records = _run_all(jobs, workers, log)
+    order = {(s.name, regime, seed): i for i, (s, seed, regime) in enumerate((s, seed, r) for s in scenarios for seed in seeds for r in REGIMES)}
+    records.sort(key=lambda r: order[r["scenario"], r["regime"], r["seed"]])
+    table = {}
     for s in scenarios:
-        tsne_models: dict[str, DANN] = {}
-        for seed in seeds:
-            for regime in REGIMES:
-                record, model = runner.train_and_score(s, regime, seed)
-                records.append(record)
-                log(f"{s.name:18} {regime:12} seed {seed}: target accuracy {record['target_accuracy']:.4f} (source {record['source_accuracy']:.4f}), {record['train_time_s']:.0f} s")
-                if seed == seeds[0] and regime in ("source_only", "dann"):
-                    tsne_models[regime] = model
         regimes = {}
         for regime in REGIMES:
             mine = [r for r in records if r["scenario"] == s.name and r["regime"] == regime]
@@ -183,19 +226,23 @@ def build_table(scenarios: list[Scenario], seeds: list[int], recipe: dict[str, A
                                "source_accuracy": [r["source_accuracy"] for r in mine], "train_time_s": [r["train_time_s"] for r in mine],
                                "command_seed0": train_command(s, regime, seeds[0], recipe)}
         gap = regimes["dann"]["mean"] - regimes["source_only"]["mean"]
+        seed0 = {r["regime"]: load_file(Path(r["run"]) / "model.safetensors") for r in records if r["scenario"] == s.name and r["seed"] == seeds[0] and r["regime"] != "target_only"}
         table[s.name] = {
             "title": s.title, "source": s.source, "target": s.target, "real": s.real, "stands_in_for": s.stands_in_for,
             "target_test_n": len(sets.get(s.target, "test", "target")), "source_test_n": min(SOURCE_TEST_N, len(sets.get(s.source, "test", "source"))),
             "regimes": regimes,
             "checks": {"dann_minus_source_only": gap, f"dann_beats_source_only_by_{round(100 * FLOOR_POINTS)}_points": gap >= FLOOR_POINTS,
                        "dann_at_most_target_only": regimes["dann"]["mean"] <= regimes["target_only"]["mean"]},
-            "tsne": _tsne_figures(s, tsne_models, sets, tsne_n, figures),
+            "tsne": _tsne_figures(s, {k: seed0[k] for k in ("source_only", "dann")}, sets, tsne_n, figures),
         }
     return {
         "what": "accuracy on the target's test split; mean and sample standard deviation over seeds",
         "date": datetime.date.today().isoformat(),
-        "device": f"{device} ({os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads)",
+        "device": f"{device} ({os.cpu_count()} cores, torch {torch.__version__}, {workers} worker process(es) of {threads or torch.get_num_threads()} thread(s))",
         "wall_time_s": round(time.monotonic() - start, 1),
+        # CPU time of all threads: what the table costs whatever else the machine runs (wall time depends on that)
+        "cpu_time_s": round(_cpu_seconds() - cpu_start, 1),
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
         "resumed_runs": sum(r["resumed"] for r in records if not r["reused"]),
         "reused_runs": sum(bool(r["reused"]) for r in records),
         "seeds": seeds,
@@ -220,11 +267,12 @@ def render_markdown(table: dict[str, Any], command: str) -> str:
     for regime, row in REGIMES.items():
         cells = [f"{v['regimes'][regime]['mean']:.3f} ± {v['regimes'][regime]['std']:.3f}" for v in ours.values()] + [f"{v[regime]:.3f}" for v in report.values()]
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
-    minutes = table["wall_time_s"] / 60
+    minutes, cpu_minutes = table["wall_time_s"] / 60, table["cpu_time_s"] / 60
     out = [
         "# DANN: the seed report's table, measured by zoo",
         "",
-        f"Written by `{command}` on {table['date']}, {table['device']}: {minutes:.1f} minutes for the whole table"
+        f"Written by `{command}` on {table['date']}, {table['device']}: {minutes:.1f} minutes wall time for the whole table "
+        f"({cpu_minutes:.1f} CPU-minutes over all threads; load average {table['load_average_1min_at_end']} when it ended)"
         + (f" ({table['resumed_runs']} runs resumed from an earlier call)" if table["resumed_runs"] else "") + ".",
         f"{table['reused_runs']} of {len(table['runs'])} rows reuse an identical run of an earlier scenario (source only on the same source set) instead of training it twice." if table["reused_runs"] else "",
         "",
@@ -263,6 +311,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--markdown", default="docs/dann_table.md")
     p.add_argument("--figures", default="docs/figures", help="folder of the t-SNE PNGs")
     p.add_argument("--tsne-n", type=int, default=1000, help="test images per domain in the t-SNE plots (default 1000)")
+    p.add_argument("--jobs", type=int, default=2, help="runs trained at once, each in its own process (default 2: one per core)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1; 0: torch's default)")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -272,7 +322,7 @@ def _run(args: argparse.Namespace) -> int:
     DANN.Config.model_validate({**RECIPE["config"], **config})  # a typo fails now, not after the first runs
     recipe = {"steps": args.steps, "batch_size": args.batch_size, "config": {**RECIPE["config"], **config}}
     scenarios = resolve_scenarios(args.scenarios, args.data_dir)
-    table = build_table(scenarios, list(range(args.seeds)), recipe, root=args.data_dir, runs=Path(args.runs), figures=Path(args.figures), tsne_n=args.tsne_n, device=args.device)
+    table = build_table(scenarios, list(range(args.seeds)), recipe, root=args.data_dir, runs=Path(args.runs), figures=Path(args.figures), tsne_n=args.tsne_n, device=args.device, workers=args.jobs, threads=args.threads)
     command = " ".join(shlex.quote(a) for a in ["zoo", *sys.argv[1:]])
     table["command"] = command
     with atomic_write(args.json, "w") as f:
