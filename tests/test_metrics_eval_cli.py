@@ -47,3 +47,11 @@ def test_evaluating_a_classifier_with_the_gan_evaluator_is_a_clear_error(registr
     update_entry("classifier.tiny", {"evaluation": {"gan": {"n": 8}}}, registry)
     assert main(["eval", "classifier.tiny"]) == 2
     assert "model 'classifier.tiny' cannot be evaluated by 'gan': it cannot sample (it can predict)" in capsys.readouterr().err
+
+
+def test_eval_write_refuses_options_that_plain_eval_would_not_repeat(registry: Path, capsys: pytest.CaptureFixture) -> None:
+    before = registry.read_text()
+    assert main(["eval", "wgan_gp.tiny", "--write", "--set", "n=12"]) != 0
+    err = capsys.readouterr().err
+    assert "--write" in err and "evaluation" in err and "registry.toml" in err
+    assert registry.read_text() == before, "nothing recorded"

@@ -197,6 +197,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .data import data_root
     from .metrics import evaluate_model, record_metrics
 
+    if args.write and (args.set or args.only):
+        raise ConfigError(
+            f"--write records what plain `zoo eval {args.name}` reproduces, so it does not take --set or --only. "
+            f"Put the options in the entry's [models.\"{args.name}\".evaluation.EVALUATOR] table in registry.toml, then run `zoo eval {args.name} --write`."
+        )
     results = evaluate_model(args.name, only=args.only, overrides=parse_set(args.set or []), device=args.device, data_root=data_root(args.data_dir))
     for ev, values in results.items():
         print(f"[{ev}]")
@@ -322,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="write the results as JSON here")
 
     s = _sub(subs, "eval", "Evaluate a model with the evaluators its registry entry names; --write records the metrics.",
-             "zoo eval wgan_gp.mnistm64 --data-dir ../shared/data --set n=10000 --write")
+             "zoo eval classifier.mnistm --data-dir ../shared/data --write\n  zoo eval ddpm.mnistm --set n_per_class=10 --set out_md= --set out_json=")
     s.add_argument("name")
     s.add_argument("--only", action="append", metavar="EVALUATOR", help="run only this evaluator (repeatable)")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="evaluator option, e.g. n=1000")
