@@ -109,6 +109,19 @@ def test_update_entry_validates_before_writing(registry: Path) -> None:
     assert entry("dcgan.tiny").metrics == {"fid": 12.5}
 
 
+def test_entry_with_a_none_config_value_is_written_without_it_and_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # DANN's backbone_weights defaults to None; TOML has no null, so the entry leaves it out (= its default)
+    path = tmp_path / "registry.toml"
+    monkeypatch.setenv("ZOO_REGISTRY", str(path))
+    model = build_method("dann", {})
+    assert model.config.backbone_weights is None
+    sha = save_model(model, tmp_path / "weights" / "d.safetensors")
+    update_entry("dann.none", {"method": "dann", "config": model.config.model_dump(), "weights": "weights/d.safetensors",
+                               "sha256": sha, "data": "source=a+target=b", "params": param_count(model)}, path)
+    assert "backbone_weights" not in path.read_text()
+    assert zoo.load("dann.none").config == model.config
+
+
 def test_load_file_needs_no_registry_entry(tmp_path: Path) -> None:
     model = build_method("dcgan", TINY)
     save_model(model, tmp_path / "m.safetensors")

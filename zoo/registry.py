@@ -183,20 +183,30 @@ def save_model(model: Method, path: str | os.PathLike[str], *, dtype: torch.dtyp
     return save_weights(path, state if state is not None else model.inference_state_dict(), method=model.name, config=model.config.model_dump(), dtype=dtype)
 
 
+def _toml_values(value: Any) -> Any:
+    """Return `value` without its None entries: TOML has no null, and a config left out means its default."""
+    if isinstance(value, Mapping):
+        return {k: _toml_values(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_toml_values(v) for v in value]
+    return value
+
+
 def update_entry(name: str, values: Mapping[str, Any], path: Path | None = None) -> None:
     """Create or update entry `name` in the registry file `path` (atomically), validating it first."""
     path = path or registry_path()
     raw = tomllib.loads(path.read_text()) if path.is_file() else {}
     models = raw.setdefault("models", {})
-    merged = {**models.get(name, {}), **values}
+    merged = _toml_values({**models.get(name, {}), **values})
     try:
         ModelEntry.model_validate({**merged, "base_dir": path.parent})
     except pydantic.ValidationError as e:
         raise ConfigError(f"cannot write registry entry {name!r}: {describe_validation_error(e)}.") from None
     models[name] = merged
     raw["models"] = dict(sorted(models.items()))
+    text = _HEADER + tomli_w.dumps(raw)  # fails before the file is touched
     with atomic_write(path, "w") as f:
-        f.write(_HEADER + tomli_w.dumps(raw))
+        f.write(text)
 
 
 def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path: Path | None = None) -> ModelEntry:
@@ -214,12 +224,18 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path:
     path = path or registry_path()
     weights = Path("weights") / f"{name}.safetensors"
     model = load_file(run_dir / "model.safetensors", sha256=summary["sha256"])
+    config = _toml_values(run["config"])
+    if validate_config(type(model.config), config, what=f"run {run_dir}") != model.config:
+        raise ConfigError(
+            f"run {run_dir}'s config sets a field to None whose default is not None, which registry.toml (TOML has no null) "
+            "cannot record. Give that field a value and train again."
+        )
     (path.parent / weights).parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path.parent / weights) as f, open(run_dir / "model.safetensors", "rb") as src:
         shutil.copyfileobj(src, f)
     update_entry(name, {
         "method": run["method"],
-        "config": run["config"],
+        "config": config,
         "weights": weights.as_posix(),
         "sha256": summary["sha256"],
         "data": data,
