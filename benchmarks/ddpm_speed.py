@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-import zoo
+from zoo.registry import load_any
 from zoo.training import resolve_device
 from zoo.weights import atomic_write
 from zoo_plugins.ddpm.model import ContextUnet
@@ -82,7 +82,7 @@ def main() -> None:
             print(f"forward n_feat={w} batch={args.forward_batch} channels_last={cl}: {s:.3f} s", flush=True)
 
     if args.model:
-        model = zoo.load_file(args.model, dev) if args.model.endswith(".safetensors") else zoo.load(args.model, dev)
+        model = load_any(args.model, dev)
         result["model"] = {"name": args.model, "config": model.config.model_dump()}
         runs = [
             ("ddpm-400", args.ddpm_n, {"sampler": "ddpm"}),

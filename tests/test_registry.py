@@ -10,7 +10,7 @@ import torch
 
 import zoo
 from zoo.errors import CapabilityError, ConfigError, UnknownNameError, WeightsError
-from zoo.registry import build_method, entry, param_count, save_model, update_entry
+from zoo.registry import build_method, entry, load_any, param_count, save_model, update_entry
 
 TINY = {"nz": 4, "ngf": 2, "ndf": 2}
 
@@ -135,3 +135,10 @@ def test_unconditional_sampler_rejects_labels_and_unknown_knobs(registry: Path) 
         model.sample(2, labels=[0, 1])
     with pytest.raises(ConfigError, match="steps"):
         model.sample(2, steps=3)
+
+
+def test_load_any_takes_a_registry_name_or_a_weights_file(registry: Path) -> None:
+    by_name, by_file = load_any("dcgan.tiny"), load_any(registry.parent / "weights" / "tiny.safetensors")
+    assert torch.equal(by_name.sample(2, seed=0), by_file.sample(2, seed=0))
+    with pytest.raises(UnknownNameError):
+        load_any("dcgan.tinny")

@@ -7,7 +7,6 @@ import json
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, ZooError
@@ -181,10 +180,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 @command
 def cmd_sample(args: argparse.Namespace) -> int:
-    from .registry import load, load_file
+    from .registry import load_any
     from .viz import save_grid
 
-    model = load_file(args.name, args.device) if args.name.endswith(".safetensors") else load(args.name, args.device)
+    model = load_any(args.name, args.device)
     labels = [int(x) for x in args.labels.split(",")] if args.labels else None
     images = model.sample(args.n, labels=labels, seed=args.seed, **parse_set(args.set or []))
     path = save_grid(images, args.out, nrow=args.nrow)

@@ -160,6 +160,13 @@ def load_file(path: str | os.PathLike[str], device: str | torch.device | None = 
     return model.to(device or "cpu").eval()
 
 
+def load_any(name_or_path: str | os.PathLike[str], device: str | torch.device | None = None) -> Method:
+    """Return `zoo.load(name)` for a registry name, or `zoo.load_file(path)` for a path ending in .safetensors."""
+    if str(name_or_path).endswith(".safetensors"):
+        return load_file(name_or_path, device)
+    return load(str(name_or_path), device)
+
+
 def load(name: str, device: str | torch.device | None = None) -> Method:
     """Return the registered model `name` with verified weights, in eval mode on `device`."""
     e = entry(name)

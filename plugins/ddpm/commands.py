@@ -18,7 +18,7 @@ import torch
 
 from zoo.errors import ConfigError
 from zoo.interfaces import Command, Method
-from zoo.registry import load, load_file
+from zoo.registry import load_any
 from zoo.viz import save_figure, save_grid
 
 from .method import DEFAULT_GUIDANCE
@@ -30,7 +30,7 @@ SEED_FRAME_TIMES = (400, 399, 320, 240, 160, 80, 0)
 
 
 def _model(args: argparse.Namespace) -> Method:
-    model = load_file(args.name, args.device) if args.name.endswith(".safetensors") else load(args.name, args.device)
+    model = load_any(args.name, args.device)
     if model.name != "ddpm":
         raise ConfigError(f"model {args.name!r} is a {model.name!r} model; these figures are for ddpm models (zoo list 'ddpm.*').")
     return model

@@ -27,7 +27,7 @@ from zoo.errors import ConfigError
 from zoo.interfaces import Method
 from zoo.metrics.classifier_metrics import FeatureClassifier, check_feature_classifier
 from zoo.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats
-from zoo.registry import load, load_file
+from zoo.registry import load_any
 from zoo.weights import atomic_write
 
 from .method import DEFAULT_GUIDANCE, DEFAULT_STEPS
@@ -61,7 +61,7 @@ def network_calls(steps: int, guidance: float) -> int:
 
 def _load_classifier(name: str, device: torch.device) -> FeatureClassifier:
     """Return the judging classifier: a registry name or a .safetensors file, with predict() and features()."""
-    model = load_file(name, device) if name.endswith(".safetensors") else load(name, device)
+    model = load_any(name, device)
     if "predict" not in model.capabilities:
         raise ConfigError(f"classifier {name!r} cannot predict (capabilities: {sorted(model.capabilities)}); give a digit classifier such as classifier.mnistm.")
     return check_feature_classifier(model, name)

@@ -17,7 +17,7 @@ import numpy as np
 from zoo.errors import ConfigError, DataError
 from zoo.interfaces import Command
 from zoo.interfaces import Method
-from zoo.registry import load, load_file
+from zoo.registry import load_any
 from zoo.viz import plot_curves, read_metrics_log, save_figure, save_grid
 
 __all__ = ["read_run_records", "load_model", "label", "sample_grids", "side_by_side", "GAN_FIGURES"]
@@ -42,7 +42,7 @@ def read_run_records(path: str | Path) -> list[dict[str, Any]]:
 
 def load_model(name: str, device: str | None = None) -> Method:
     """Return a registered model, or the model in a .safetensors file (e.g. a run's model.safetensors)."""
-    return load_file(name, device) if name.endswith(".safetensors") else load(name, device)
+    return load_any(name, device)
 
 
 def label(name: str) -> str:

@@ -23,7 +23,7 @@ import torch
 from ..data import ImageSet, adapt_images, load as load_data
 from ..errors import CapabilityError, ConfigError
 from ..interfaces import Method, validate_config
-from ..registry import load, load_file
+from ..registry import load_any
 from ..weights import tensors_digest
 from .classifier_metrics import FeatureClassifier, check_feature_classifier, classifier_score, coverage_metrics
 from .features import cached_stats, cache_key, extract_features, images_digest
@@ -146,7 +146,7 @@ class GANEvaluator:
         real = real_images_like(real_set, fake)
         real_digest = images_digest(real)
 
-        clf = check_feature_classifier(load_file(o.classifier, device) if o.classifier.endswith(".safetensors") else load(o.classifier, device), o.classifier)
+        clf = check_feature_classifier(load_any(o.classifier, device), o.classifier)
         clf_digest = tensors_digest(clf.inference_state_dict()) if isinstance(clf, Method) else o.classifier
 
         def real_classifier_stats() -> GaussianStats:
