@@ -21,7 +21,7 @@ def model() -> DDPM:
 
 def count_forwards(model: DDPM) -> tuple[list[int], torch.utils.hooks.RemovableHandle]:
     sizes: list[int] = []
-    handle = model.nn_model.register_forward_hook(lambda mod, args, out: sizes.append(args[0].shape[0]))
+    handle = model.nn_model.register_forward_hook(lambda mod, args, out: sizes.append(out.shape[0]))
     return sizes, handle
 
 
@@ -50,6 +50,14 @@ def test_guidance_batches_both_passes_into_one_forward(model: DDPM) -> None:
     try:
         model.sample(3, seed=0, steps=5, guidance=2.0)
         assert sizes == [6] * 5, "5 steps, each one forward of the conditional and unconditional halves"
+        images: list[int] = []
+        hook = model.nn_model.init_conv.register_forward_hook(lambda mod, args, out: images.append(out.shape[0]))
+        try:
+            model.sample(3, seed=0, steps=2, guidance=2.0)
+        finally:
+            hook.remove()
+        assert images == [3, 3], "the encoder runs once per step for both halves"
+        sizes.clear()
         sizes.clear()
         model.sample(3, seed=0, steps=5, guidance=0.0)
         assert sizes == [3] * 5, "w = 0 skips the unconditional half"

@@ -171,11 +171,14 @@ class DDPM(Method):
         return self.schedule.timesteps(min(DEFAULT_STEPS, n_T) if steps is None else steps)
 
     def _eps(self, x: torch.Tensor, t: int, context: torch.Tensor, guidance: float) -> torch.Tensor:
-        """Return the guided noise prediction; the conditional and unconditional halves share one forward."""
+        """Return the guided noise prediction; the conditional and unconditional halves share one forward.
+
+        Both halves see the same `x`, so the U-Net's encoder runs once for the pair (ContextUnet.forward).
+        """
         tt = torch.full((x.shape[0],), t / self.config.n_T, device=x.device)
         if guidance == 0:
             return self.nn_model(x, tt, context).float()
-        pair = self.nn_model(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([context, torch.zeros_like(context)]))
+        pair = self.nn_model(x, torch.cat([tt, tt]), torch.cat([context, torch.zeros_like(context)]))
         return guided_eps(pair.float(), guidance)
 
     def _reverse(self, labels: torch.Tensor, start: int, times: list[int], sampler: str, eta: float, guidance: float,

@@ -16,15 +16,58 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["ResidualConvBlock", "UnetDown", "UnetUp", "EmbedFC", "ContextUnet", "IMAGE_SIZE"]
+__all__ = ["ConvBNGELU", "ResidualConvBlock", "UnetDown", "UnetUp", "EmbedFC", "ContextUnet", "IMAGE_SIZE"]
 
 #: The bottleneck pools 7x7 to one vector and ``up0`` unpools it with a 7x7 kernel: inputs are 28x28.
 IMAGE_SIZE = 28
 _SQRT2 = 2**0.5
 
 
+def _fused_conv_gelu_available() -> bool:
+    """Whether oneDNN's convolution with a fused GELU (the kernel torch.compile uses on CPUs) is there."""
+    try:
+        return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+    except (AttributeError, RuntimeError):
+        return False
+
+
+_FUSED_CONV_GELU = _fused_conv_gelu_available()
+
+
+class ConvBNGELU(nn.Sequential):
+    """3x3 Conv2d, BatchNorm2d, GELU; in CPU inference one oneDNN call with the BatchNorm folded into the conv.
+
+    Training, autograd and other devices run the three layers as written. Inference on a CPU in
+    float32 folds the BatchNorm's running statistics into the convolution's weights and lets
+    oneDNN apply the GELU inside the convolution, which saves two passes over the activations
+    (docs/ddpm.md has the timings). It prints as the seed's ``Sequential``.
+    """
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(nn.Conv2d(cin, cout, 3, 1, 1), nn.BatchNorm2d(cout), nn.GELU())
+
+    def _get_name(self) -> str:
+        return "Sequential"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        if (
+            not _FUSED_CONV_GELU
+            or self.training
+            or torch.is_grad_enabled()
+            or x.device.type != "cpu"
+            or x.dtype != torch.float32
+            or torch.is_autocast_enabled("cpu")
+        ):
+            return super().forward(x)
+        conv, bn = self[0], self[1]
+        scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+        weight = (conv.weight * scale[:, None, None, None]).contiguous(memory_format=torch.channels_last)
+        bias = (conv.bias - bn.running_mean) * scale + bn.bias
+        return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, [1, 1], [1, 1], [1, 1], 1, "gelu", [], "none")
+
+
 def _conv_bn_gelu(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, 1, 1), nn.BatchNorm2d(cout), nn.GELU())
+    return ConvBNGELU(cin, cout)
 
 
 class ResidualConvBlock(nn.Module):
@@ -112,11 +155,22 @@ class ContextUnet(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """Return the predicted noise for `x` (N, C, 28, 28) at times `t` (N,) in [0, 1] with `context` (N, n_classes)."""
+        """Return the predicted noise for `x` (N, C, 28, 28) at times `t` in [0, 1] with one-hot `context`.
+
+        `t` and `context` hold N rows, or k * N: the encoder (``init_conv`` to ``to_vec``) sees neither,
+        so it runs once on `x` and its features serve each of the k groups of rows; the result has
+        k * N rows, group i for ``t[i*N:(i+1)*N]``. Classifier-free guidance passes k = 2
+        (conditional and unconditional) and saves the encoder's second pass.
+        """
+        n, rows = x.shape[0], context.shape[0]
+        if n == 0 or rows % n or t.shape[0] != rows:
+            raise ValueError(f"t and context need N or a multiple of N rows for N = {n} images, got {t.shape[0]} and {rows}")
         x = self.init_conv(x)
         down1 = self.down1(x)
         down2 = self.down2(down1)
         hidden = self.to_vec(down2)
+        if rows != n:
+            x, down1, down2, hidden = (torch.cat([h] * (rows // n)) for h in (x, down1, down2, hidden))
         t = t.to(x.dtype).reshape(-1, 1)
         context = context.to(x.dtype)
         # the context scales and the time shifts the features of both upsampling stages
