@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import zoo
-from zoo_plugins.ddpm.model import ContextUnet
+from zoo_plugins.ddpm.model import ContextUnet, plain_layers
 
 FIXTURE = Path(__file__).parent / "fixtures" / "seed" / "ddpm.txt"
 
@@ -82,7 +82,10 @@ def test_cpu_inference_folds_batchnorm_and_fuses_gelu_without_changing_the_outpu
     reference = net(x, t, c)  # autograd on: the layers as written
     with torch.inference_mode():
         fast = net(x, t, c)
+        with plain_layers():
+            plain = net(x, t, c)
     assert torch.allclose(fast, reference, atol=1e-4), float((fast - reference).abs().max())
+    assert torch.allclose(plain, reference, atol=1e-5)
     block = net.init_conv.conv1
     assert "Sequential(" in repr(block) and "ConvBNGELU" not in repr(net), "it prints as the seed's Sequential"
     net.train()

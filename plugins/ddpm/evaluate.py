@@ -83,7 +83,7 @@ def _markdown(rows: list[dict[str, Any]], header: dict[str, Any]) -> str:
         f"Written by `zoo eval {header['model']}` (evaluator `ddpm_samplers`, bf16 {str(header['bf16']).lower()}) on {header['device']}: "
         f"{header['n_per_class']} images per digit, seed {header['seed']}, judged by `{header['classifier']}`; "
         f"Frechet distance (FD) in its feature space against {header['real']}.",
-        "Calls: U-Net evaluations per image (guidance doubles the batch of one forward). Accuracy in %.",
+        "Calls: U-Net evaluations per image (guidance evaluates the conditional and unconditional halves in one forward that shares the encoder). Accuracy in %.",
         "",
         "| sampler | w | calls | mean acc | " + " | ".join(str(d) for d in range(10)) + " | FD | images/s |",
         "| --- | --- | --- | --- | " + " | ".join("---" for _ in range(10)) + " | --- | --- |",

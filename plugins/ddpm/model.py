@@ -13,10 +13,13 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
-__all__ = ["ConvBNGELU", "ResidualConvBlock", "UnetDown", "UnetUp", "EmbedFC", "ContextUnet", "IMAGE_SIZE"]
+__all__ = ["ConvBNGELU", "plain_layers", "ResidualConvBlock", "UnetDown", "UnetUp", "EmbedFC", "ContextUnet", "IMAGE_SIZE"]
 
 #: The bottleneck pools 7x7 to one vector and ``up0`` unpools it with a 7x7 kernel: inputs are 28x28.
 IMAGE_SIZE = 28
@@ -32,6 +35,17 @@ def _fused_conv_gelu_available() -> bool:
 
 
 _FUSED_CONV_GELU = _fused_conv_gelu_available()
+
+
+@contextmanager
+def plain_layers() -> Iterator[None]:
+    """Inside this block every ConvBNGELU runs its three layers as written (for checks and timings)."""
+    global _FUSED_CONV_GELU
+    saved, _FUSED_CONV_GELU = _FUSED_CONV_GELU, False
+    try:
+        yield
+    finally:
+        _FUSED_CONV_GELU = saved
 
 
 class ConvBNGELU(nn.Sequential):
