@@ -55,3 +55,19 @@ def test_eval_write_refuses_options_that_plain_eval_would_not_repeat(registry: P
     err = capsys.readouterr().err
     assert "--write" in err and "evaluation" in err and "registry.toml" in err
     assert registry.read_text() == before, "nothing recorded"
+
+
+def test_only_must_name_an_evaluator_of_the_plan(registry: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["eval", "wgan_gp.tiny", "--only", "accuracy"]) == 2
+    err = capsys.readouterr().err
+    assert "--only accuracy" in err and "['gan']" in err, "naming the plan, not a silent run of nothing"
+
+
+def test_a_model_without_any_evaluation_is_a_clear_error(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    model = build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4})  # DCGAN has no default evaluation
+    sha = save_model(model, tmp_path / "weights" / "dcgan.tiny.safetensors")
+    update_entry("dcgan.tiny", {"method": "dcgan", "config": model.config.model_dump(), "weights": "weights/dcgan.tiny.safetensors",
+                                "sha256": sha, "data": "random", "params": param_count(model)}, registry)
+    assert main(["eval", "dcgan.tiny"]) == 2
+    err = capsys.readouterr().err
+    assert "names no evaluation" in err and 'evaluation.EVALUATOR' in err

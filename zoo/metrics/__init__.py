@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..errors import UnknownNameError
+from ..errors import ConfigError, UnknownNameError
 from ..plugins import get_plugin_manager
 from ..registry import entry, load, update_entry
 
@@ -39,6 +39,18 @@ def evaluate_model(
     e = entry(name)
     model = load(name, device=device)
     plan = e.evaluation or type(model).default_evaluation
+    if not plan:
+        raise ConfigError(
+            f"model {name!r} names no evaluation: its registry entry has no evaluation table and method "
+            f"{e.method!r} no default. Add one, e.g. [models.\"{name}\".evaluation.EVALUATOR] in registry.toml "
+            f"(installed evaluators: {', '.join(sorted(evaluators()))}; docs/registry.md)."
+        )
+    missing = sorted(set(only or ()) - set(plan))
+    if missing:
+        raise ConfigError(
+            f"--only {', '.join(missing)}: model {name!r}'s evaluation plan holds {sorted(plan)}. "
+            f"Name one of those, or add the evaluator to the entry's evaluation table in registry.toml."
+        )
     known = evaluators()
     results: dict[str, dict[str, float]] = {}
     for ev_name, options in plan.items():
