@@ -80,10 +80,6 @@ class ConvBNGELU(nn.Sequential):
         return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, [1, 1], [1, 1], [1, 1], 1, "gelu", [], "none")
 
 
-def _conv_bn_gelu(cin: int, cout: int) -> nn.Sequential:
-    return ConvBNGELU(cin, cout)
-
-
 class ResidualConvBlock(nn.Module):
     """Two 3x3 conv + BatchNorm + GELU layers; with ``residual`` the input (or first layer's output) is added back."""
 
@@ -91,8 +87,8 @@ class ResidualConvBlock(nn.Module):
         super().__init__()
         self.residual = residual
         self.same_channels = in_channels == out_channels
-        self.conv1 = _conv_bn_gelu(in_channels, out_channels)
-        self.conv2 = _conv_bn_gelu(out_channels, out_channels)
+        self.conv1 = ConvBNGELU(in_channels, out_channels)
+        self.conv2 = ConvBNGELU(out_channels, out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h1 = self.conv1(x)
