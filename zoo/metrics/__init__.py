@@ -37,8 +37,7 @@ def evaluate_model(
 ) -> dict[str, dict[str, float]]:
     """Load model `name`, run its evaluators (entry's `evaluation`, else the method's default); return metrics per evaluator."""
     e = entry(name)
-    model = load(name, device=device)
-    plan = e.evaluation or type(model).default_evaluation
+    plan = e.evaluation or get_plugin_manager().method(e.method).default_evaluation
     if not plan:
         raise ConfigError(
             f"model {name!r} names no evaluation: its registry entry has no evaluation table and method "
@@ -52,12 +51,13 @@ def evaluate_model(
             f"Name one of those, or add the evaluator to the entry's evaluation table in registry.toml."
         )
     known = evaluators()
-    results: dict[str, dict[str, float]] = {}
-    for ev_name, options in plan.items():
-        if only and ev_name not in only:
-            continue
+    chosen = {ev_name: options for ev_name, options in plan.items() if not only or ev_name in only}
+    for ev_name in chosen:
         if ev_name not in known:
             raise UnknownNameError("evaluator", ev_name, known, hint=f"Entry {name!r} names it in its evaluation table; install the plugin that provides it.")
+    model = load(name, device=device)  # only once the plan is known to be runnable
+    results: dict[str, dict[str, float]] = {}
+    for ev_name, options in chosen.items():
         opts = {**options, **(overrides or {}), "data_root": data_root, "device": device}
         results[ev_name] = known[ev_name].evaluate(model, **opts)
     return results
