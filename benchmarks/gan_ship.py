@@ -2,12 +2,16 @@
 
     python benchmarks/gan_ship.py --dcgan-run runs/dcgan_mnistm64 --wgan-run runs/wgan_gp_mnistm64
 
-1. ``zoo register RUN NAME --data mnistm`` for each run (weights, command, wall time, device);
+Either run may be shipped alone (the other one later); for each run given:
+
+1. ``zoo register RUN NAME --data mnistm`` (weights, command, wall time, device);
 2. the entry's ``evaluation`` table: the `gan` evaluator on 10,000 samples, seed 0, against MNIST-M's
    test split, judged by ``classifier.mnistm``, with Inception FID (``--fid-n`` samples);
-3. ``zoo eval NAME --write`` for each: the evaluation command prints and records the metrics;
-4. ``zoo gan-figures``: first-32 grids, the side-by-side figure and the loss curves in docs/figures/,
-   the curves drawn from copies of the runs' logs kept in benchmarks/results/gan_train_log_NAME.json.
+3. ``zoo eval NAME --write``: the evaluation command prints and records the metrics;
+
+then ``zoo gan-figures`` for every one of the two that is registered: first-32 grids, the side-by-side
+figure (once both are) and the loss curves in docs/figures/, drawn from copies of the runs' logs kept in
+benchmarks/results/gan_train_log_NAME.json.
 
 FID on two CPU cores takes about an hour per 10,000 images (the real split's statistics are
 cached after the first model); an interrupted run continues where it stopped when started again.
@@ -48,29 +52,30 @@ def evaluation(n: int, fid_n: int | None) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dcgan-run", type=Path, help="finished `zoo train dcgan` run folder (omit if already registered)")
-    p.add_argument("--wgan-run", type=Path, help="finished `zoo train wgan_gp` run folder (omit if already registered)")
+    p.add_argument("--dcgan-run", type=Path, help="finished `zoo train dcgan` run folder to ship as dcgan.mnistm64")
+    p.add_argument("--wgan-run", type=Path, help="finished `zoo train wgan_gp` run folder to ship as wgan_gp.mnistm64")
     p.add_argument("--n", type=int, default=10000, help="generated images for the classifier metrics")
     p.add_argument("--fid-n", type=int, default=10000, help="generated images for Inception FID (0: no FID)")
     p.add_argument("--device", default=None)
     p.add_argument("--figures", default="docs/figures")
     p.add_argument("--logs", type=Path, default=RESULTS, help="folder for the copies of the training logs")
     args = p.parse_args()
-    for key, run in (("dcgan", args.dcgan_run), ("wgan", args.wgan_run)):
-        if run is not None:
-            if zoo(["register", str(run), NAMES[key], "--data", "mnistm"]):
-                return 1
-            with atomic_write(log_path(NAMES[key], args.logs), "w") as f:
-                f.write(json.dumps(read_run_records(run)) + "\n")
-        if NAMES[key] not in entries():
-            raise SystemExit(f"{NAMES[key]} is not registered: pass --{key}-run RUN_FOLDER.")
-        update_entry(NAMES[key], {"description": DESCRIPTIONS[key], "evaluation": evaluation(args.n, args.fid_n or None)})
-    for name in NAMES.values():
-        if zoo(["eval", name, "--write", *(["--device", args.device] if args.device else [])]):
+    runs = {"dcgan": args.dcgan_run, "wgan": args.wgan_run}
+    if not any(runs.values()):
+        raise SystemExit("nothing to ship: pass --dcgan-run RUN_FOLDER and/or --wgan-run RUN_FOLDER.")
+    for key, run in runs.items():
+        if run is None:
+            continue
+        if zoo(["register", str(run), NAMES[key], "--data", "mnistm"]):
             return 1
-    logs = [str(log_path(name, args.logs)) for name in NAMES.values() if log_path(name, args.logs).is_file()]
-    return zoo(["gan-figures", *NAMES.values(), "--out", args.figures, *(["--runs", *logs] if len(logs) == len(NAMES) else [])])
-
+        with atomic_write(log_path(NAMES[key], args.logs), "w") as f:
+            f.write(json.dumps(read_run_records(run)) + "\n")
+        update_entry(NAMES[key], {"description": DESCRIPTIONS[key], "evaluation": evaluation(args.n, args.fid_n or None)})
+        if zoo(["eval", NAMES[key], "--write", *(["--device", args.device] if args.device else [])]):
+            return 1
+    shipped = [name for name in NAMES.values() if name in entries()]
+    logs = [str(log_path(name, args.logs)) for name in shipped if log_path(name, args.logs).is_file()]
+    return zoo(["gan-figures", *shipped, "--out", args.figures, *(["--runs", *logs] if len(logs) == len(shipped) else [])])
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -101,7 +101,7 @@ def test_bf16_autocast_trains_with_finite_losses(tmp_path: Path) -> None:
 def test_channels_last_training_matches_the_default_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # without instance noise: randn_like draws a channels-last tensor in another order
     monkeypatch.setitem(TINY, "instance_noise", 0.0)
-    a = train(tmp_path / "a", 2)
+    train(tmp_path / "a", 2)
     b = train(tmp_path / "b", 2, channels_last=True)
     wa, _ = zoo.weights.read_weights(tmp_path / "a" / "model.safetensors")
     wb, _ = zoo.weights.read_weights(tmp_path / "b" / "model.safetensors")

@@ -7,11 +7,15 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image
 
 from .weights import atomic_write
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: it costs start-up time
+    import matplotlib.figure
 
 __all__ = ["save_grid", "save_image", "grid_image", "plot_curves", "save_figure", "read_metrics_log"]
 
@@ -41,7 +45,7 @@ def save_grid(images: torch.Tensor, path: str | os.PathLike[str], nrow: int = 8,
     return save_image(grid_image(images, nrow=nrow, padding=padding), path)
 
 
-def save_figure(fig: "matplotlib.figure.Figure", path: str | os.PathLike[str], dpi: int = 120) -> Path:  # noqa: F821
+def save_figure(fig: matplotlib.figure.Figure, path: str | os.PathLike[str], dpi: int = 120) -> Path:
     """Write a matplotlib figure as PNG atomically, close it, and return the path."""
     import matplotlib.pyplot as plt
 
