@@ -71,3 +71,27 @@ def test_a_model_without_any_evaluation_is_a_clear_error(registry: Path, tmp_pat
     assert main(["eval", "dcgan.tiny"]) == 2
     err = capsys.readouterr().err
     assert "names no evaluation" in err and 'evaluation.EVALUATOR' in err
+
+
+def test_a_weights_file_is_evaluated_before_it_is_registered(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # a run's model.safetensors, mid-way: DCGAN has no default plan, so --only names the evaluator and --set its options
+    weights = tmp_path / "run" / "model.safetensors"
+    save_model(build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4}), weights)
+    folder = real_folder(tmp_path / "real2")
+    opts = ["--set", "n=24", "--set", f"data={folder}", "--set", "split=train", "--set", "classifier=classifier.tiny", "--set", "progress=false"]
+    assert main(["eval", str(weights), "--only", "gan", *opts]) == 0
+    printed = dict(re.findall(r"^  (\w+): (\S+)$", capsys.readouterr().out, re.M))
+    assert printed["n"] == "24" and 1.0 <= float(printed["classifier_is"]) <= 10.0
+
+    assert main(["eval", str(weights), *opts]) == 2
+    err = capsys.readouterr().err
+    assert "no default plan" in err and "--only EVALUATOR" in err
+
+
+def test_eval_write_refuses_a_weights_file(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    weights = tmp_path / "run" / "model.safetensors"
+    save_model(build_method("wgan_gp", {"nz": 8, "ngf": 4, "ndf": 4}), weights)
+    before = registry.read_text()
+    assert main(["eval", str(weights), "--write"]) == 2
+    assert "zoo register RUN_FOLDER NAME" in capsys.readouterr().err
+    assert registry.read_text() == before

@@ -196,6 +196,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .data import data_root
     from .metrics import evaluate_model, record_metrics
 
+    if args.write and args.name.endswith(".safetensors"):
+        raise ConfigError(
+            f"--write records metrics in a registry entry, and {args.name} is a weights file. "
+            f"Register the run first (zoo register RUN_FOLDER NAME --data DATA), then run `zoo eval NAME --write`."
+        )
     if args.write and (args.set or args.only):
         raise ConfigError(
             f"--write records what plain `zoo eval {args.name}` reproduces, so it does not take --set or --only. "
@@ -326,8 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="write the results as JSON here")
 
     s = _sub(subs, "eval", "Evaluate a model with the evaluators its registry entry names; --write records the metrics.",
-             "zoo eval classifier.mnistm --data-dir ../shared/data --write\n  zoo eval ddpm.mnistm --set n_per_class=10 --set out_md= --set out_json=")
-    s.add_argument("name")
+             "zoo eval classifier.mnistm --data-dir ../shared/data --write\n  zoo eval ddpm.mnistm --set n_per_class=10 --set out_md= --set out_json=\n"
+             "  zoo eval runs/dcgan/model.safetensors --only gan --set n=1000   # a run's weights, before registering")
+    s.add_argument("name", help="registered model name, or a .safetensors file (its method's default plan, or --only any evaluator)")
     s.add_argument("--only", action="append", metavar="EVALUATOR", help="run only this evaluator (repeatable)")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="evaluator option, e.g. n=1000")
     s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")

@@ -5,6 +5,8 @@ Example::
     >>> from zoo.metrics import evaluate_model
     >>> evaluate_model("wgan_gp.mnistm64", overrides={"n": 1000})
     {'gan': {'fid': ..., 'n': 1000.0, 'seed': 0.0, ...}}
+    >>> evaluate_model("runs/dcgan/model.safetensors", only=["gan"], overrides={"n": 1000})  # a run, mid-way
+    {'gan': {'n': 1000, 'seed': 0, 'classifier_fd': ..., ...}}
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 
 from ..errors import ConfigError, UnknownNameError
 from ..plugins import get_plugin_manager
-from ..registry import entry, load, update_entry
+from ..registry import entry, load, load_file, update_entry
 
 __all__ = ["evaluators", "evaluate_model", "record_metrics"]
 
@@ -35,27 +37,43 @@ def evaluate_model(
     device: str | torch.device | None = None,
     data_root: Path | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Load model `name`, run its evaluators (entry's `evaluation`, else the method's default); return metrics per evaluator."""
-    e = entry(name)
-    plan = e.evaluation or get_plugin_manager().method(e.method).default_evaluation
+    """Load model `name`, run its evaluators and return the metrics per evaluator.
+
+    `name` is a registered model (its entry's `evaluation` table, else its method's default plan)
+    or a ``.safetensors`` weights file, e.g. a training run's ``model.safetensors`` (its method's
+    default plan; ``only`` may name any installed evaluator, options coming from `overrides`).
+    """
+    is_file = str(name).endswith(".safetensors")
+    if is_file:
+        model = load_file(name, device=device)  # the method is known only from the file
+        method, plan, where = model.name, dict(get_plugin_manager().method(model.name).default_evaluation), f"method {model.name!r}'s default"
+        plan.update({ev: {} for ev in only or () if ev not in plan})
+    else:
+        e = entry(name)
+        method, plan, where = e.method, e.evaluation or get_plugin_manager().method(e.method).default_evaluation, f"model {name!r}'s"
     if not plan:
         raise ConfigError(
-            f"model {name!r} names no evaluation: its registry entry has no evaluation table and method "
-            f"{e.method!r} no default. Add one, e.g. [models.\"{name}\".evaluation.EVALUATOR] in registry.toml "
-            f"(installed evaluators: {', '.join(sorted(evaluators()))}; docs/registry.md)."
+            f"model {name!r} names no evaluation: " + (
+                f"method {method!r} has no default plan. Name an evaluator: zoo eval {name} --only EVALUATOR"
+                if is_file else
+                f"its registry entry has no evaluation table and method {method!r} no default. "
+                f"Add one, e.g. [models.\"{name}\".evaluation.EVALUATOR] in registry.toml"
+            ) + f" (installed evaluators: {', '.join(sorted(evaluators()))}; docs/registry.md)."
         )
     missing = sorted(set(only or ()) - set(plan))
     if missing:
         raise ConfigError(
-            f"--only {', '.join(missing)}: model {name!r}'s evaluation plan holds {sorted(plan)}. "
+            f"--only {', '.join(missing)}: {where} evaluation plan holds {sorted(plan)}. "
             f"Name one of those, or add the evaluator to the entry's evaluation table in registry.toml."
         )
     known = evaluators()
     chosen = {ev_name: options for ev_name, options in plan.items() if not only or ev_name in only}
     for ev_name in chosen:
         if ev_name not in known:
-            raise UnknownNameError("evaluator", ev_name, known, hint=f"Entry {name!r} names it in its evaluation table; install the plugin that provides it.")
-    model = load(name, device=device)  # only once the plan is known to be runnable
+            hint = f"Entry {name!r} names it in its evaluation table; install the plugin that provides it." if not is_file else "Install the plugin that provides it."
+            raise UnknownNameError("evaluator", ev_name, known, hint=hint)
+    if not is_file:
+        model = load(name, device=device)  # only once the plan is known to be runnable
     results: dict[str, dict[str, float]] = {}
     for ev_name, options in chosen.items():
         opts = {**options, **(overrides or {}), "data_root": data_root, "device": device}
