@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError, UnknownNameError
+from ..interfaces import Method
 from ..plugins import get_plugin_manager
 from ..registry import entry, load, load_file, update_entry
 
@@ -43,37 +44,31 @@ def evaluate_model(
     or a ``.safetensors`` weights file, e.g. a training run's ``model.safetensors`` (its method's
     default plan; ``only`` may name any installed evaluator, options coming from `overrides`).
     """
-    is_file = str(name).endswith(".safetensors")
-    if is_file:
-        model = load_file(name, device=device)  # the method is known only from the file
-        method, plan, where = model.name, dict(get_plugin_manager().method(model.name).default_evaluation), f"method {model.name!r}'s default"
-        plan.update({ev: {} for ev in only or () if ev not in plan})
+    if str(name).endswith(".safetensors"):
+        model: Method | None = load_file(name, device=device)  # the file alone says which method it holds
+        default = get_plugin_manager().method(model.name).default_evaluation
+        plan = {**default, **{ev: {} for ev in only or () if ev not in default}}
+        no_plan = f"method {model.name!r} has no default plan. Name an evaluator: zoo eval {name} --only EVALUATOR"
     else:
-        e = entry(name)
-        method, plan, where = e.method, e.evaluation or get_plugin_manager().method(e.method).default_evaluation, f"model {name!r}'s"
+        e, model = entry(name), None  # loaded once the plan is known to be runnable
+        plan = e.evaluation or get_plugin_manager().method(e.method).default_evaluation
+        no_plan = (f"its registry entry has no evaluation table and method {e.method!r} no default. "
+                   f"Add one, e.g. [models.\"{name}\".evaluation.EVALUATOR] in registry.toml")
     if not plan:
-        raise ConfigError(
-            f"model {name!r} names no evaluation: " + (
-                f"method {method!r} has no default plan. Name an evaluator: zoo eval {name} --only EVALUATOR"
-                if is_file else
-                f"its registry entry has no evaluation table and method {method!r} no default. "
-                f"Add one, e.g. [models.\"{name}\".evaluation.EVALUATOR] in registry.toml"
-            ) + f" (installed evaluators: {', '.join(sorted(evaluators()))}; docs/registry.md)."
-        )
+        raise ConfigError(f"model {name!r} names no evaluation: {no_plan} (installed evaluators: {', '.join(sorted(evaluators()))}; docs/registry.md).")
     missing = sorted(set(only or ()) - set(plan))
     if missing:
         raise ConfigError(
-            f"--only {', '.join(missing)}: {where} evaluation plan holds {sorted(plan)}. "
+            f"--only {', '.join(missing)}: model {name!r}'s evaluation plan holds {sorted(plan)}. "
             f"Name one of those, or add the evaluator to the entry's evaluation table in registry.toml."
         )
     known = evaluators()
     chosen = {ev_name: options for ev_name, options in plan.items() if not only or ev_name in only}
     for ev_name in chosen:
         if ev_name not in known:
-            hint = f"Entry {name!r} names it in its evaluation table; install the plugin that provides it." if not is_file else "Install the plugin that provides it."
-            raise UnknownNameError("evaluator", ev_name, known, hint=hint)
-    if not is_file:
-        model = load(name, device=device)  # only once the plan is known to be runnable
+            raise UnknownNameError("evaluator", ev_name, known, hint=f"Model {name!r}'s evaluation plan names it; install the plugin that provides it.")
+    if model is None:
+        model = load(name, device=device)
     results: dict[str, dict[str, float]] = {}
     for ev_name, options in chosen.items():
         opts = {**options, **(overrides or {}), "data_root": data_root, "device": device}
