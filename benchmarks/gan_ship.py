@@ -77,5 +77,6 @@ def main() -> int:
     logs = [str(log_path(name, args.logs)) for name in shipped if log_path(name, args.logs).is_file()]
     return zoo(["gan-figures", *shipped, "--out", args.figures, *(["--runs", *logs] if len(logs) == len(shipped) else [])])
 
+
 if __name__ == "__main__":
     raise SystemExit(main())

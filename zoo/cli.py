@@ -195,8 +195,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .data import data_root
     from .metrics import evaluate_model, record_metrics
+    from .registry import is_weights_file
 
-    if args.write and args.name.endswith(".safetensors"):
+    if args.write and is_weights_file(args.name):
         raise ConfigError(
             f"--write records metrics in a registry entry, and {args.name} is a weights file. "
             f"Register the run first (zoo register RUN_FOLDER NAME --data DATA), then run `zoo eval NAME --write`."

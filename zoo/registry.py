@@ -36,6 +36,8 @@ __all__ = [
     "list_models",
     "load",
     "load_file",
+    "load_any",
+    "is_weights_file",
     "build_method",
     "save_model",
     "param_count",
@@ -160,9 +162,14 @@ def load_file(path: str | os.PathLike[str], device: str | torch.device | None = 
     return model.to(device or "cpu").eval()
 
 
+def is_weights_file(name_or_path: str | os.PathLike[str]) -> bool:
+    """Return whether a model argument names a weights file (it ends in .safetensors) rather than a registry entry."""
+    return str(name_or_path).endswith(".safetensors")
+
+
 def load_any(name_or_path: str | os.PathLike[str], device: str | torch.device | None = None) -> Method:
     """Return `zoo.load(name)` for a registry name, or `zoo.load_file(path)` for a path ending in .safetensors."""
-    if str(name_or_path).endswith(".safetensors"):
+    if is_weights_file(name_or_path):
         return load_file(name_or_path, device)
     return load(str(name_or_path), device)
 

@@ -17,7 +17,7 @@ import numpy as np
 from zoo.errors import ConfigError, DataError
 from zoo.interfaces import Command
 from zoo.interfaces import Method
-from zoo.registry import load_any
+from zoo.registry import is_weights_file, load_any
 from zoo.viz import plot_curves, read_metrics_log, save_figure, save_grid
 
 __all__ = ["read_run_records", "load_model", "label", "sample_grids", "side_by_side", "GAN_FIGURES"]
@@ -47,7 +47,7 @@ def load_model(name: str, device: str | None = None) -> Method:
 
 def label(name: str) -> str:
     """Return a file-name-safe label: the registry name, or a weights file's run folder (or stem)."""
-    if name.endswith(".safetensors"):
+    if is_weights_file(name):
         path = Path(name)
         name = path.parent.name if path.stem == "model" and path.parent.name else path.stem
     return re.sub(r"[^A-Za-z0-9_-]", "_", name)
@@ -82,7 +82,7 @@ def side_by_side(grids: dict[str, Path], path: Path, titles: dict[str, str] | No
 
 def _title(name: str) -> str:
     method = load_model(name).name
-    return {"dcgan": "Method A (DCGAN)", "wgan_gp": "Method B (WGAN-GP)"}.get(method, method) + f": {label(name) if name.endswith('.safetensors') else name}"
+    return {"dcgan": "Method A (DCGAN)", "wgan_gp": "Method B (WGAN-GP)"}.get(method, method) + f": {label(name) if is_weights_file(name) else name}"
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ import torch
 from ..errors import ConfigError, UnknownNameError
 from ..interfaces import Method
 from ..plugins import get_plugin_manager
-from ..registry import entry, load, load_file, update_entry
+from ..registry import entry, is_weights_file, load, load_file, update_entry
 
 __all__ = ["evaluators", "evaluate_model", "record_metrics"]
 
@@ -44,7 +44,7 @@ def evaluate_model(
     or a ``.safetensors`` weights file, e.g. a training run's ``model.safetensors`` (its method's
     default plan; ``only`` may name any installed evaluator, options coming from `overrides`).
     """
-    if str(name).endswith(".safetensors"):
+    if is_weights_file(name):
         model: Method | None = load_file(name, device=device)  # the file alone says which method it holds
         default = get_plugin_manager().method(model.name).default_evaluation
         plan = {**default, **{ev: {} for ev in only or () if ev not in default}}
