@@ -63,6 +63,18 @@ def test_ema_weights_are_what_gets_exported(tmp_path: Path) -> None:
     assert not torch.equal(exported[key], raw[key])
 
 
+def test_ema_switched_on_at_a_resume_starts_from_the_resumed_weights(tmp_path: Path) -> None:
+    train(tmp_path, 2)
+    cfg = TrainConfig(steps=2, batch_size=4, device="cpu", progress=False, ema_decay=0.999)
+    trainer = Trainer("dcgan", TINY, {"train": images()}, tmp_path, cfg)
+    fresh = {k: v.clone() for k, v in trainer.ema.module.state_dict().items()}
+    trainer.fit()  # nothing left to train: the EMA is the resumed model, untouched by the fresh init
+    exported, _ = zoo.weights.read_weights(tmp_path / "model.safetensors")
+    key = "generator.main.0.weight"
+    assert torch.equal(exported[key], trainer.method.inference_state_dict()[key])
+    assert not torch.equal(exported[key], fresh[key])
+
+
 def test_float16_export_halves_the_file_and_still_loads(tmp_path: Path) -> None:
     train(tmp_path / "a", 1)
     train(tmp_path / "b", 1, export_dtype="float16")

@@ -184,6 +184,8 @@ class Trainer:
             s.load_state_dict(state["schedulers"][k])
         if self.ema is not None and state["ema"]:
             self.ema.load_state_dict(state["ema"])
+        elif self.ema is not None:  # EMA switched on at this resume: it starts from the resumed weights, not the fresh init
+            self.ema = self._make_ema()
         for k, ld in self.loaders.items():
             ld.load_state_dict(state["loaders"][k])
         _set_rng_state(state["rng"])
