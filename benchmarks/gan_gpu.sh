@@ -50,7 +50,7 @@ $PY benchmarks/gan_throughput.py --device "$DEV" --out "$OUT/gan_throughput_$DEV
 train() {  # METHOD NAME MINUTES [--set ...]
   local method=$1 name=$2 minutes=$3; shift 3
   $ZOO train "$method" --data mnistm "$@" --steps 100000 --batch-size 64 $BF --device "$DEV" --max-minutes "$minutes" \
-    --export-dtype float16 --checkpoint-every 0 --log-every 50 --out $RUNS/"$name" --quiet > "$OUT/${name}_train.log" 2>&1 \
+    --export-dtype float16 --ema-decay 0.999 --checkpoint-every 0 --log-every 50 --out $RUNS/"$name" --quiet > "$OUT/${name}_train.log" 2>&1 \
     || { tail -20 "$OUT/${name}_train.log"; exit 1; }
   grep -E '"(steps|wall_time_s)"' $RUNS/"$name"/summary.json
 }
