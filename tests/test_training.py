@@ -75,6 +75,23 @@ def test_ema_switched_on_at_a_resume_starts_from_the_resumed_weights(tmp_path: P
     assert not torch.equal(exported[key], fresh[key])
 
 
+def test_lr_decay_falls_linearly_from_its_start_and_survives_a_resume(tmp_path: Path) -> None:
+    straight = train(tmp_path / "a", 6, lr_decay_start=2)
+    lrs = [r["lr"] for r in read_metrics_log(tmp_path / "a" / "metrics.jsonl")]
+    assert lrs == pytest.approx([2e-4 * f for f in (1, 1, 1, 0.75, 0.5, 0.25)])
+    train(tmp_path / "b", 3)  # no decay yet: a resumed run may add it
+    resumed = train(tmp_path / "b", 6, lr_decay_start=2)
+    assert resumed["sha256"] == straight["sha256"]
+
+
+def test_lr_decay_is_refused_where_it_cannot_apply(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"--lr-decay-start 6 must be below --steps 6"):
+        train(tmp_path / "a", 6, lr_decay_start=6)
+    cfg = TrainConfig(steps=4, batch_size=4, device="cpu", progress=False, lr_decay_start=1)
+    with pytest.raises(ConfigError, match=r"'classifier' schedules its own learning rates \(net\).*Drop it"):
+        Trainer("classifier", {}, {"train": ImageSet(images(size=28, channels=3).images, torch.zeros(24, dtype=torch.long), "random", 10)}, tmp_path / "b", cfg)
+
+
 def test_float16_export_halves_the_file_and_still_loads(tmp_path: Path) -> None:
     train(tmp_path / "a", 1)
     train(tmp_path / "b", 1, export_dtype="float16")

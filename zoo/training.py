@@ -56,6 +56,9 @@ class TrainConfig(pydantic.BaseModel):
     ema_decay: float = pydantic.Field(0.0, ge=0.0, lt=1.0, description="EMA of the exported weights (0: off)")
     grad_clip: float | None = pydantic.Field(None, gt=0)
     max_minutes: float | None = pydantic.Field(None, gt=0, description="stop (and export) after this much wall time")
+    lr_decay_start: int | None = pydantic.Field(
+        None, ge=0, description="from this step on, every learning rate falls linearly towards zero at `steps` (for methods without schedulers of their own)"
+    )
     export_dtype: Literal["float32", "float16"] = "float32"
     channels_last: bool = pydantic.Field(False, description="NHWC memory format for model and batches (faster convolutions on CPUs)")
     progress: bool = True
@@ -128,11 +131,34 @@ class Trainer:
         }
         self.method.optimizers = self.method.configure_optimizers()
         self.method.schedulers = self.method.configure_schedulers(self.train.steps)
+        self._base_lrs = self._check_lr_decay()
         self.method.grad_clip = self.train.grad_clip
         self._inference = nn.ModuleDict(dict(self.method.inference_modules()))
         self.ema = self._make_ema()
         self.step, self.elapsed = 0, 0.0
         self.command = command
+
+    def _check_lr_decay(self) -> dict[str, list[float]]:
+        """Return each optimizer's configured learning rates, the ones a decay starts from."""
+        start = self.train.lr_decay_start
+        if start is not None and self.method.schedulers:
+            raise ConfigError(
+                f"method {self.method.name!r} schedules its own learning rates ({', '.join(self.method.schedulers)}); "
+                "--lr-decay-start applies only to methods without schedulers. Drop it."
+            )
+        if start is not None and start >= self.train.steps:
+            raise ConfigError(f"--lr-decay-start {start} must be below --steps {self.train.steps}: the decay runs from that step to the last.")
+        return {k: [g["lr"] for g in o.param_groups] for k, o in self.method.optimizers.items()}
+
+    def _set_decayed_lr(self, step: int) -> None:
+        """Linear decay: step `start + 1` runs at the configured rate, step `steps` at 1/(steps - start) of it."""
+        start = self.train.lr_decay_start
+        if start is None:
+            return
+        factor = min(1.0, (self.train.steps - step + 1) / (self.train.steps - start))
+        for k, o in self.method.optimizers.items():
+            for g, base in zip(o.param_groups, self._base_lrs[k]):
+                g["lr"] = base * factor
 
     def _make_ema(self) -> nn.Module | None:
         if not self.train.ema_decay:
@@ -224,6 +250,7 @@ class Trainer:
             while self.step < self.train.steps:
                 self.step += 1
                 batch = self._next_batch()
+                self._set_decayed_lr(self.step)
                 with autocast:
                     losses = self.method.train_step(batch, self.step)
                 for s in self.method.schedulers.values():
