@@ -92,6 +92,52 @@ def test_lr_decay_is_refused_where_it_cannot_apply(tmp_path: Path) -> None:
         Trainer("classifier", {}, {"train": ImageSet(images(size=28, channels=3).images, torch.zeros(24, dtype=torch.long), "random", 10)}, tmp_path / "b", cfg)
 
 
+def test_init_from_branches_a_run_with_its_weights_moments_and_ema(tmp_path: Path) -> None:
+    train(tmp_path / "a", 4, ema_decay=0.5, lr_decay_start=1)  # ends at a quarter of the rate
+    source = zoo.weights.load_tree(tmp_path / "a" / "checkpoint.safetensors")
+    cfg = TrainConfig(steps=2, batch_size=4, device="cpu", progress=False, log_every=1, ema_decay=0.5, init_from=str(tmp_path / "a"))
+    branch = Trainer("dcgan", {**TINY, "one_sided": True}, {"train": images()}, tmp_path / "b", cfg)
+    info = branch._init_from(str(tmp_path / "a"))
+    key = "generator.main.0.weight"
+    assert torch.equal(branch.method.state_dict()[key], source["model"][key])
+    assert torch.equal(branch.ema.module.state_dict()[key], source["ema"]["module." + key]), "the EMA continues the source's average"
+    moments = branch.method.optimizers["generator"].state_dict()["state"][0]["exp_avg"]
+    assert torch.equal(moments, source["optimizers"]["generator"]["state"][0]["exp_avg"])
+    assert branch.method.optimizers["generator"].param_groups[0]["lr"] == 2e-4, "the rates are this run's, not the source's decayed ones"
+    assert info["step"] == 4 and info["sha256"] == zoo.weights.sha256_file(tmp_path / "a" / "checkpoint.safetensors")
+
+    summary = Trainer("dcgan", {**TINY, "one_sided": True}, {"train": images()}, tmp_path / "b", cfg).fit()
+    assert summary["steps"] == 2 and [r["lr"] for r in read_metrics_log(tmp_path / "b" / "metrics.jsonl")] == [2e-4, 2e-4]
+    assert json.loads((tmp_path / "b" / "run.json").read_text())["init_from"] == info
+    cfg3 = cfg.model_copy(update={"steps": 3})
+    Trainer("dcgan", {**TINY, "one_sided": True}, {"train": images()}, tmp_path / "b", cfg3).fit()  # a resume keeps the record
+    assert json.loads((tmp_path / "b" / "run.json").read_text())["init_from"] == info
+
+
+def test_init_from_names_what_does_not_fit(tmp_path: Path) -> None:
+    train(tmp_path / "a", 1)
+    def branch(source: Path, config: dict = TINY) -> None:
+        cfg = TrainConfig(steps=1, batch_size=4, device="cpu", progress=False, init_from=str(source))
+        Trainer("dcgan", config, {"train": images()}, tmp_path / "b", cfg).fit()
+    with pytest.raises(ConfigError, match=r"--init-from .*nowhere: no checkpoint.safetensors there"):
+        branch(tmp_path / "nowhere")
+    with pytest.raises(ConfigError, match=r"its weights do not fit method 'dcgan' with this config"):
+        branch(tmp_path / "a", {**TINY, "ngf": 3})
+    run = json.loads((tmp_path / "a" / "run.json").read_text())
+    (tmp_path / "a" / "run.json").write_text(json.dumps({**run, "method": "wgan_gp"}))
+    with pytest.raises(ConfigError, match=r"that run trained method 'wgan_gp', this one trains 'dcgan'"):
+        branch(tmp_path / "a")
+    assert not (tmp_path / "b" / "checkpoint.safetensors").exists()
+
+
+def test_a_run_from_before_a_config_field_existed_still_resumes(tmp_path: Path) -> None:
+    train(tmp_path, 2)
+    run = json.loads((tmp_path / "run.json").read_text())
+    del run["config"]["one_sided"]  # as written before the field was added
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    assert train(tmp_path, 3)["resumed"]
+
+
 def test_float16_export_halves_the_file_and_still_loads(tmp_path: Path) -> None:
     train(tmp_path / "a", 1)
     train(tmp_path / "b", 1, export_dtype="float16")

@@ -160,7 +160,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         steps=args.steps, batch_size=args.batch_size, device=args.device, bf16=args.bf16, seed=args.seed,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, ema_decay=args.ema_decay,
         grad_clip=args.grad_clip, max_minutes=args.max_minutes, export_dtype=args.export_dtype, progress=not args.quiet,
-        channels_last=args.channels_last, lr_decay_start=args.lr_decay_start,
+        channels_last=args.channels_last, lr_decay_start=args.lr_decay_start, init_from=args.init_from,
     ), what="zoo train")
     # config mistakes are reported before any data is read
     config = validate_config(get_plugin_manager().method(args.method).Config, parse_set(args.set or []), what=f"method {args.method!r}")
@@ -296,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ema-decay", type=float, default=0.0)
     s.add_argument("--grad-clip", type=float, default=None)
     s.add_argument("--max-minutes", type=float, default=None)
+    s.add_argument("--init-from", default=None, metavar="RUN", help="branch from another run's folder or checkpoint: its weights, EMA and Adam moments; learning rates, steps and data order are this run's")
     s.add_argument("--lr-decay-start", type=int, default=None, metavar="STEP", help="from STEP on, learning rates fall linearly towards zero at --steps (a resumed run may add it)")
     s.add_argument("--export-dtype", choices=["float32", "float16"], default="float32")
     s.add_argument("--channels-last", action="store_true", help="NHWC memory format (faster convolutions on CPUs)")

@@ -34,7 +34,7 @@ from .errors import ConfigError
 from .interfaces import Batch, Method, MethodConfig, validate_config
 from .registry import build_method, save_model
 from .viz import plot_curves, read_metrics_log
-from .weights import atomic_write, load_tree, save_tree
+from .weights import atomic_write, load_tree, save_tree, sha256_file
 
 __all__ = ["TrainConfig", "Trainer", "resolve_device"]
 
@@ -58,6 +58,9 @@ class TrainConfig(pydantic.BaseModel):
     max_minutes: float | None = pydantic.Field(None, gt=0, description="stop (and export) after this much wall time")
     lr_decay_start: int | None = pydantic.Field(
         None, ge=0, description="from this step on, every learning rate falls linearly towards zero at `steps` (for methods without schedulers of their own)"
+    )
+    init_from: str | None = pydantic.Field(
+        None, description="branch from another run (its folder or checkpoint file): its weights, EMA and optimizer moments; rates, steps and data order are this run's"
     )
     export_dtype: Literal["float32", "float16"] = "float32"
     channels_last: bool = pydantic.Field(False, description="NHWC memory format for model and batches (faster convolutions on CPUs)")
@@ -137,6 +140,7 @@ class Trainer:
         self.ema = self._make_ema()
         self.step, self.elapsed = 0, 0.0
         self.command = command
+        self.init_source: dict[str, Any] | None = None
 
     def _check_lr_decay(self) -> dict[str, list[float]]:
         """Return each optimizer's configured learning rates, the ones a decay starts from."""
@@ -196,6 +200,11 @@ class Trainer:
         info_path = self.out / "run.json"
         previous = json.loads(info_path.read_text()) if info_path.is_file() else {}
         now = self._run_info()
+        if previous.get("method") == now["method"] and isinstance(previous.get("config"), dict):
+            try:  # a run from before a field was added compares with that field's default
+                previous["config"] = type(self.method.config).model_validate(previous["config"]).model_dump()
+            except pydantic.ValidationError:
+                pass  # reported below as a different config
         for key in ("method", "config", "data"):
             if previous.get(key) != now[key]:
                 raise ConfigError(
@@ -216,8 +225,40 @@ class Trainer:
             ld.load_state_dict(state["loaders"][k])
         _set_rng_state(state["rng"])
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        self.init_source = previous.get("init_from")
         self._truncate_log(self.step)
         return True
+
+    def _init_from(self, source: str) -> dict[str, Any]:
+        """Load the model (and EMA) weights of another run's checkpoint; return where they came from.
+
+        A branch of that run with other settings: the weights and the optimizers' moments carry over
+        (fresh Adam moments would move every weight by about one learning rate on the first step and
+        jolt a trained GAN); the learning rates, their schedule, the step count and the data order are
+        this run's. With ``ema_decay`` set, the EMA continues the source's average when the source
+        kept one, else it starts from the loaded weights.
+        """
+        path = Path(source)
+        ckpt = path / CHECKPOINT if path.is_dir() else path
+        if not ckpt.is_file():
+            raise ConfigError(f"--init-from {source}: no {CHECKPOINT} there. Give a run folder of `zoo train` or its checkpoint file.")
+        info = ckpt.parent / "run.json"
+        other = json.loads(info.read_text()).get("method") if info.is_file() else None
+        if other not in (None, self.method.name):
+            raise ConfigError(f"--init-from {source}: that run trained method {other!r}, this one trains {self.method.name!r}. Start from a {self.method.name} run.")
+        state = load_tree(ckpt)
+        try:
+            self.method.load_state_dict(state["model"])
+        except RuntimeError as e:
+            raise ConfigError(f"--init-from {source}: its weights do not fit method {self.method.name!r} with this config: {str(e).splitlines()[0]}") from None
+        for k, o in self.method.optimizers.items():  # the moments carry over; the rates are this run's
+            if k in state["optimizers"]:
+                o.load_state_dict({"state": state["optimizers"][k]["state"], "param_groups": o.state_dict()["param_groups"]})
+        if self.ema is not None:
+            self.ema = self._make_ema()
+            if state["ema"]:
+                self.ema.load_state_dict(state["ema"])
+        return {"checkpoint": str(ckpt), "sha256": sha256_file(ckpt), "step": int(state["step"]), "elapsed": float(state["elapsed"])}
 
     def _truncate_log(self, step: int) -> None:
         log = self.out / "metrics.jsonl"
@@ -238,8 +279,10 @@ class Trainer:
         """Train to `steps` (resuming from `out` when it holds a checkpoint); return the run summary."""
         self.out.mkdir(parents=True, exist_ok=True)
         resumed = self._resume()
+        if not resumed and self.train.init_from:
+            self.init_source = self._init_from(self.train.init_from)
         with atomic_write(self.out / "run.json", "w") as f:
-            json.dump({**self._run_info(), "command": self.command}, f, indent=2)
+            json.dump({**self._run_info(), "command": self.command, "init_from": self.init_source}, f, indent=2)
         self.method.train()
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.train.bf16 else nullcontext()
         deadline = time.monotonic() + 60 * self.train.max_minutes if self.train.max_minutes else None
