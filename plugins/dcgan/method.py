@@ -14,6 +14,9 @@ class DCGANConfig(GANConfig):
     """DCGAN's hyper-parameters; the seed's tricks are `soft_labels` and `instance_noise`."""
 
     soft_labels: bool = pydantic.Field(False, description="discriminator targets 0.9 (real) / 0.1 (fake) instead of 1 / 0")
+    one_sided: bool = pydantic.Field(
+        False, description="with soft_labels, keep the fake target at 0 (one-sided smoothing): a 0.1 fake target lets samples stay where the data has none"
+    )
     instance_noise: float = pydantic.Field(0.0, ge=0, description="std of the normal noise added to the discriminator's inputs (seed: 0.01)")
 
 
@@ -40,7 +43,7 @@ class DCGAN(GANMethod):
         """One discriminator and one generator update; returns their losses and D's mean outputs."""
         c = self.config
         real = batch.x * 2 - 1
-        real_t, fake_t = (0.9, 0.1) if c.soft_labels else (1.0, 0.0)
+        real_t, fake_t = (0.9, 0.0 if c.one_sided else 0.1) if c.soft_labels else (1.0, 0.0)
         fake = self.generator(self.latent(real.shape[0]))
 
         d_real = self.discriminator(self._noisy(real))

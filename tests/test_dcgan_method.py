@@ -1,0 +1,25 @@
+"""DCGAN's discriminator targets: hard 1/0, the seed's two-sided 0.9/0.1, and one-sided 0.9/0."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import zoo_plugins.dcgan.method as dcgan
+from zoo.interfaces import Batch
+from zoo.registry import build_method
+
+
+@pytest.mark.parametrize(
+    ("options", "targets"),
+    [({}, [1.0, 0.0, 1.0]), ({"soft_labels": True}, [0.9, 0.1, 1.0]), ({"soft_labels": True, "one_sided": True}, [0.9, 0.0, 1.0])],
+)
+def test_targets_of_real_fake_and_generator_terms(monkeypatch: pytest.MonkeyPatch, options: dict, targets: list[float]) -> None:
+    seen: list[float] = []
+    real_bce = dcgan._bce
+    monkeypatch.setattr(dcgan, "_bce", lambda p, target: seen.append(target) or real_bce(p, target))
+    m = build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2, **options}, training=True)
+    m.optimizers = m.configure_optimizers()
+    losses = m.train_step(Batch(torch.rand(4, 3, 64, 64)), 1)
+    assert seen == targets  # D on real, D on fake, then G's non-saturating term
+    assert all(torch.isfinite(v) for v in losses.values())
