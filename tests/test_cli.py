@@ -87,6 +87,25 @@ def test_register_a_run_trained_elsewhere(tmp_path: Path, monkeypatch: pytest.Mo
     assert zoo.entry("dcgan.elsewhere").training.command.startswith("zoo train dcgan")
 
 
+def test_a_branched_run_registers_with_the_run_it_came_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    faces = face_folder(tmp_path / "faces")
+    tiny = ["--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--batch-size", "4", "--device", "cpu", "--quiet"]
+    assert main(["train", "dcgan", "--data", str(faces), *tiny, "--steps", "3", "--out", str(tmp_path / "a")]) == 0
+    assert main(["train", "dcgan", "--data", str(faces), *tiny, "--set", "one_sided=true", "--steps", "2",
+                 "--init-from", str(tmp_path / "a"), "--out", str(tmp_path / "b")]) == 0
+    assert main(["register", str(tmp_path / "b"), "dcgan.branched", "--data", "faces"]) == 0
+    import zoo
+
+    t = zoo.entry("dcgan.branched").training
+    assert t.steps == 2 and "--init-from" in t.command
+    assert t.init_from is not None and t.init_from.steps == 3 and "--steps 3" in t.init_from.command and t.init_from.init_from is None
+    assert t.init_from.checkpoint_sha256 == zoo.weights.sha256_file(tmp_path / "a" / "checkpoint.safetensors")
+    capsys.readouterr()
+    assert main(["info", "dcgan.branched"]) == 0
+    assert "branched from: zoo train dcgan" in capsys.readouterr().out
+
+
 def test_register_an_unfinished_run_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "run").mkdir()
     assert main(["register", str(tmp_path / "run"), "x.y", "--data", "faces"]) == 2

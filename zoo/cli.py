@@ -86,6 +86,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         if e.training:
             t = e.training
             print(f"trained: {t.command}\n  {t.steps} steps, {t.wall_time_s:.0f} s on {t.device}, {t.date}")
+            while t.init_from is not None:
+                t = t.init_from
+                print(f"  branched from: {t.command}\n    {t.steps} steps, {t.wall_time_s:.0f} s on {t.device}, {t.date} (checkpoint sha256 {t.checkpoint_sha256})")
         for k, v in e.metrics.items():
             print(f"metric {k}: {_fmt_metric(v)}")
     return 0

@@ -57,6 +57,8 @@ class TrainingRecord(pydantic.BaseModel):
     steps: int
     device: str
     date: str
+    checkpoint_sha256: str | None = pydantic.Field(None, description="for the run a model was branched from: its checkpoint's sha256")
+    init_from: TrainingRecord | None = pydantic.Field(None, description="the run this one branched from (`zoo train --init-from`)")
 
 
 class ModelEntry(pydantic.BaseModel):
@@ -223,6 +225,17 @@ def update_entry(name: str, values: Mapping[str, Any], path: Path | None = None)
         f.write(text)
 
 
+def _source_record(source: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Return the training record of the run a run branched from (``run.json``'s ``init_from``), recursively."""
+    if not source:
+        return None
+    return {
+        "command": source.get("command") or "(not recorded)", "wall_time_s": round(source["elapsed"], 1), "steps": source["step"],
+        "device": source.get("device") or "(not recorded)", "date": source.get("date") or "(not recorded)",
+        "checkpoint_sha256": source["sha256"], "init_from": _source_record(source.get("init_from")),
+    }
+
+
 def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path: Path | None = None) -> ModelEntry:
     """Copy a training run's exported weights to ``weights/NAME.safetensors`` and write entry `name` for them."""
     import datetime
@@ -260,6 +273,7 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path:
             "steps": summary["steps"],
             "device": summary["device"],
             "date": summary.get("date") or datetime.date.today().isoformat(),
+            "init_from": _source_record(run.get("init_from")),
         },
     }, path)
     return entries()[name] if path == registry_path() else _read_file(path)[name]

@@ -242,8 +242,8 @@ class Trainer:
         ckpt = path / CHECKPOINT if path.is_dir() else path
         if not ckpt.is_file():
             raise ConfigError(f"--init-from {source}: no {CHECKPOINT} there. Give a run folder of `zoo train` or its checkpoint file.")
-        info = ckpt.parent / "run.json"
-        other = json.loads(info.read_text()).get("method") if info.is_file() else None
+        run, summary = (json.loads(f.read_text()) if f.is_file() else {} for f in (ckpt.parent / "run.json", ckpt.parent / "summary.json"))
+        other = run.get("method")
         if other not in (None, self.method.name):
             raise ConfigError(f"--init-from {source}: that run trained method {other!r}, this one trains {self.method.name!r}. Start from a {self.method.name} run.")
         state = load_tree(ckpt)
@@ -258,7 +258,10 @@ class Trainer:
             self.ema = self._make_ema()
             if state["ema"]:
                 self.ema.load_state_dict(state["ema"])
-        return {"checkpoint": str(ckpt), "sha256": sha256_file(ckpt), "step": int(state["step"]), "elapsed": float(state["elapsed"])}
+        return {
+            "checkpoint": str(ckpt), "sha256": sha256_file(ckpt), "step": int(state["step"]), "elapsed": float(state["elapsed"]),
+            "command": run.get("command"), "device": summary.get("device"), "date": summary.get("date"), "init_from": run.get("init_from"),
+        }
 
     def _truncate_log(self, step: int) -> None:
         log = self.out / "metrics.jsonl"
