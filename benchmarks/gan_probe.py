@@ -60,5 +60,6 @@ def main() -> None:
         print(f"{name}: classifier IS {r['classifier_is']:.2f}, FD {r['classifier_fd']:.2f}, "
               f"digits {100 * r['coverage_min']:.1f}% - {100 * r['coverage_max']:.1f}% (n={args.n}, seed 0, {time.monotonic() - t:.0f} s)", flush=True)
 
+
 if __name__ == "__main__":
     main()
