@@ -127,7 +127,7 @@ def test_init_from_names_what_does_not_fit(tmp_path: Path) -> None:
     (tmp_path / "a" / "run.json").write_text(json.dumps({**run, "method": "wgan_gp"}))
     with pytest.raises(ConfigError, match=r"that run trained method 'wgan_gp', this one trains 'dcgan'"):
         branch(tmp_path / "a")
-    assert not (tmp_path / "b" / "checkpoint.safetensors").exists()
+    assert not (tmp_path / "b").exists(), "a refused branch leaves no folder behind"
 
 
 def test_a_run_from_before_a_config_field_existed_still_resumes(tmp_path: Path) -> None:

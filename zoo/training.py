@@ -280,10 +280,10 @@ class Trainer:
 
     def fit(self) -> dict[str, Any]:
         """Train to `steps` (resuming from `out` when it holds a checkpoint); return the run summary."""
-        self.out.mkdir(parents=True, exist_ok=True)
         resumed = self._resume()
         if not resumed and self.train.init_from:
             self.init_source = self._init_from(self.train.init_from)
+        self.out.mkdir(parents=True, exist_ok=True)  # only now: a refused --init-from leaves no empty folder
         with atomic_write(self.out / "run.json", "w") as f:
             json.dump({**self._run_info(), "command": self.command, "init_from": self.init_source}, f, indent=2)
         self.method.train()
