@@ -2,11 +2,15 @@
 
     python benchmarks/gan_probe.py runs/dcgan-mnistm64-os                 # raw and EMA generator of the checkpoint
     python benchmarks/gan_probe.py runs/dcgan-mnistm64 --psi 1 0.8 0.6 0.4  # EMA generator, z scaled by psi
+    python benchmarks/gan_probe.py runs/dcgan-mnistm64-os --by-d 0.5 0.1    # EMA images the discriminator rates highest
 
 `zoo eval RUN/model.safetensors` judges the exported weights only (the EMA where the run keeps one).
 While a run trains, the raw generator leads and the EMA follows about 1/(1 - decay) steps behind,
 so both are worth a look. `--psi` multiplies the latent by psi (the "truncation" of BigGAN, done
 by scaling): a generator whose unsure images sit in the latent's tails scores higher with psi < 1.
+`--by-d` keeps the given shares of the EMA generator's images that the run's own discriminator rates
+highest (what discriminator rejection sampling would keep): it helps only where the discriminator's
+judgment agrees with the classifier's.
 Metrics are the `gan` evaluator's (classifier IS, FD, digit coverage) on N images, seed 0, no FID;
 nothing is written.
 """
@@ -20,8 +24,9 @@ from pathlib import Path
 
 import torch
 
-from zoo.metrics.gan import GANEvaluator
-from zoo.registry import build_method
+from zoo.metrics.classifier_metrics import classifier_score, coverage_metrics
+from zoo.metrics.gan import GANEvaluator, generate
+from zoo.registry import build_method, load_any
 from zoo.training import CHECKPOINT
 from zoo.weights import load_tree
 
@@ -40,13 +45,36 @@ def generators(run: Path) -> dict[str, torch.nn.Module]:
     return out
 
 
+def by_discriminator(found: dict[str, torch.nn.Module], n: int, shares: list[float]) -> None:
+    """Print the classifier IS and digit shares of the images the raw discriminator rates highest, for each share kept."""
+    name, model = list(found.items())[-1]
+    critic = next(iter(found.values())).discriminator
+    images = generate(model, n, 0)
+    with torch.no_grad():
+        score = torch.cat([critic(images[i : i + 500].float() / 127.5 - 1).view(-1) for i in range(0, n, 500)])
+        logits = load_any("classifier.mnistm", "cpu").logits(images.float() / 255)
+    rank = lambda t: t.argsort().argsort().double()  # noqa: E731
+    agree = torch.corrcoef(torch.stack([rank(score), rank(logits.softmax(1).max(1).values)]))[0, 1]
+    print(f"{name}, n={n}, seed 0: rank correlation of D's score and the classifier's confidence {agree:.2f}")
+    for share in [1.0, *shares]:
+        kept = logits[score.argsort(descending=True)[: max(1, int(share * n))]]
+        c = coverage_metrics(kept)
+        sure = float((kept.softmax(1).max(1).values > 0.9).double().mean())
+        print(f"  top {share:.0%} by D: classifier IS {classifier_score(kept):.2f}, digits {100 * c['coverage_min']:.1f}% - {100 * c['coverage_max']:.1f}%, "
+              f"top probability > 0.9 for {100 * sure:.0f}%")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", type=Path, help="a `zoo train` run folder of a GAN method")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--psi", type=float, nargs="*", default=[], help="latent scales to try on the EMA (else raw) generator")
+    p.add_argument("--by-d", type=float, nargs="*", default=[], help="shares of the EMA (else raw) images to keep, ranked by the discriminator")
     args = p.parse_args()
     found = generators(args.run)
+    if args.by_d:
+        by_discriminator(found, args.n, args.by_d)
+        return
     if args.psi:
         name, model = list(found.items())[-1]
         trials = [(f"{name}, psi {psi:g}", model, psi) for psi in args.psi]

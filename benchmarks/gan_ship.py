@@ -24,6 +24,8 @@ import json
 from pathlib import Path
 
 from zoo.cli import main as zoo
+from zoo.interfaces import validate_config
+from zoo.plugins import get_plugin_manager
 from zoo.registry import entries, update_entry
 from zoo.weights import atomic_write
 from zoo_plugins.wgan_gp.figures import read_run_records
@@ -31,10 +33,18 @@ from zoo_plugins.wgan_gp.figures import read_run_records
 RESULTS = Path(__file__).parent / "results"
 
 NAMES = {"dcgan": "dcgan.mnistm64", "wgan": "wgan_gp.mnistm64"}
-DESCRIPTIONS = {
-    "dcgan": "DCGAN (seed report, method A) on MNIST-M at 64x64, with the seed's soft labels and instance noise",
-    "wgan": "WGAN-GP (seed report, method B) on MNIST-M at 64x64: InstanceNorm critic, gradient penalty 10, n_critic 5",
-}
+
+
+def description(key: str, run: Path) -> str:
+    """Return the registry description of the run shipped as NAMES[key]: the method and the recipe it was trained with."""
+    info = json.loads((run / "run.json").read_text())
+    cls = get_plugin_manager().method(info["method"])
+    c, batch = validate_config(cls.Config, info["config"], what=str(run)).model_dump(), info["train"]["batch_size"]  # with today's defaults
+    if key == "dcgan":
+        labels = ("soft labels 0.9/0 (one-sided)" if c["one_sided"] else "soft labels 0.9/0.1") if c["soft_labels"] else "hard labels"
+        return f"DCGAN (seed report, method A) on MNIST-M at 64x64, batch {batch}, {labels}, instance noise {c['instance_noise']:g}"
+    return (f"WGAN-GP (seed report, method B) on MNIST-M at 64x64, batch {batch}: InstanceNorm critic, "
+            f"gradient penalty {c['gp_lambda']:g}, n_critic {c['n_critic']}")
 
 
 def log_path(name: str, folder: Path = RESULTS) -> Path:
@@ -70,7 +80,7 @@ def main() -> int:
             return 1
         with atomic_write(log_path(NAMES[key], args.logs), "w") as f:
             f.write(json.dumps(read_run_records(run)) + "\n")
-        update_entry(NAMES[key], {"description": DESCRIPTIONS[key], "evaluation": evaluation(args.n, args.fid_n or None)})
+        update_entry(NAMES[key], {"description": description(key, run), "evaluation": evaluation(args.n, args.fid_n or None)})
         if zoo(["eval", NAMES[key], "--write", *(["--device", args.device] if args.device else [])]):
             return 1
     shipped = [name for name in NAMES.values() if name in entries()]

@@ -23,7 +23,7 @@ from zoo.weights import atomic_write
 
 #: The configs of the shipped models (docs/gan.md): the seed's tricks for DCGAN, the paper's defaults for WGAN-GP.
 RECIPES = {
-    "dcgan": {"soft_labels": True, "instance_noise": 0.01},
+    "dcgan": {"soft_labels": True, "one_sided": True, "instance_noise": 0.01},
     "wgan_gp": {},
 }
 

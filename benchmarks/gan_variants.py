@@ -1,0 +1,106 @@
+"""Judge several GAN training runs alike: the `gan` metrics of each run's exported weights, in one table.
+
+    python benchmarks/gan_variants.py RUN [RUN ...] [--n 10000] [--fid] [--device cuda] [--out results.json] [--grids DIR]
+
+For each `zoo train` run folder: its method, batch size, config, steps and wall time (from run.json
+and summary.json), and what `zoo eval RUN/model.safetensors --only gan --set n=N` prints (seed 0,
+MNIST-M test split, judged by classifier.mnistm; Inception FID with --fid), plus its first-32 grid
+with --grids (what `zoo sample RUN/model.safetensors -n 32 --nrow 8 --seed 0` writes). Every run
+judged is in the table, so a choice between recipes is made, and shown, on the same numbers.
+A run whose weights are missing (it failed) is listed with its error rather than stopping the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from zoo.metrics.gan import GANEvaluator
+from zoo.registry import load_any
+from zoo.viz import save_grid
+from zoo.weights import atomic_write
+
+FLOORS = {"classifier_is": 7.0, "coverage_min": 0.04, "coverage_max": 0.16}
+
+
+def describe(run: Path) -> dict:
+    """Return what a run folder says about itself: method, batch size, config, steps, wall time."""
+    info = json.loads((run / "run.json").read_text())
+    summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
+    return {
+        "run": run.name, "method": info["method"], "batch_size": info["train"]["batch_size"], "config": info["config"],
+        "command": info.get("command"), "steps": summary.get("steps"), "wall_time_s": summary.get("wall_time_s"), "device": summary.get("device"),
+    }
+
+
+def meets_floors(metrics: dict) -> bool:
+    """Return whether `metrics` meet issue 4's floors (classifier IS >= 7, every digit 4% - 16%)."""
+    return (metrics["classifier_is"] >= FLOORS["classifier_is"] and metrics["coverage_min"] >= FLOORS["coverage_min"]
+            and metrics["coverage_max"] <= FLOORS["coverage_max"])
+
+
+def judge(run: Path, *, n: int, fid: bool, device: str | None, grids: Path | None, **against: str) -> dict:
+    """Return `describe(run)` with the `gan` metrics of its exported weights (or the error that stopped them).
+
+    `against` overrides the real set and the judge (data, split, classifier; MNIST-M's test split and classifier.mnistm by default).
+    """
+    if not (run / "run.json").is_file():
+        return {"run": run.name, "method": "-", "batch_size": "-", "steps": None, "wall_time_s": None, "error": "no run.json: the run never started (see its log)"}
+    row = describe(run)
+    weights = run / "model.safetensors"
+    if not weights.is_file():
+        return {**row, "error": f"no {weights.name}: the run did not finish (see its log)"}
+    t = time.monotonic()
+    model = load_any(weights, device)
+    options = {"data": "mnistm", "split": "test", "classifier": "classifier.mnistm", **against}
+    metrics = GANEvaluator().evaluate(model, n=n, seed=0, fid=fid, progress=False, **options)
+    if grids is not None:
+        save_grid(model.sample(32, seed=0), grids / f"{run.name}_first32.png", nrow=8)
+    return {**row, "metrics": metrics, "meets_floors": meets_floors(metrics), "eval_s": round(time.monotonic() - t, 1)}
+
+
+def table(rows: list[dict]) -> str:
+    """Return the rows as a markdown table."""
+    lines = ["| run | method | batch | steps | minutes | classifier IS | digits min - max | classifier FD | FID (n) | floors |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for r in rows:
+        head = f"| {r['run']} | {r['method']} | {r['batch_size']} | {r['steps']} | {(r['wall_time_s'] or 0) / 60:.1f} |"
+        if "error" in r:
+            lines.append(f"{head} {r['error']} | | | | |")
+            continue
+        m = r["metrics"]
+        fid = f"{m['fid']:.1f} ({m['fid_n']})" if "fid" in m else "-"
+        lines.append(f"{head} {m['classifier_is']:.2f} | {100 * m['coverage_min']:.1f}% - {100 * m['coverage_max']:.1f}% | "
+                     f"{m['classifier_fd']:.2f} | {fid} | {'met' if r['meets_floors'] else 'missed'} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", type=Path, nargs="+", help="`zoo train` run folders of GAN methods")
+    p.add_argument("--n", type=int, default=10000, help="generated images per run (seed 0)")
+    p.add_argument("--fid", action="store_true", help="also Inception FID on all n images (needs the `fid` extra)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
+    p.add_argument("--grids", type=Path, default=None, help="write each run's first-32 grid into this folder")
+    p.add_argument("--data", default="mnistm", help="the real set (a catalog name or a folder)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--classifier", default="classifier.mnistm", help="the judge: a registered classifier or its .safetensors file")
+    args = p.parse_args()
+    if args.grids:
+        args.grids.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for run in args.runs:
+        rows.append(judge(run, n=args.n, fid=args.fid, device=args.device, grids=args.grids, data=args.data, split=args.split, classifier=args.classifier))
+        print(table(rows[-1:]).splitlines()[-1], flush=True)
+    print(table(rows))
+    if args.out:
+        with atomic_write(args.out, "w") as f:
+            json.dump({"n": args.n, "seed": 0, "data": args.data, "split": args.split, "classifier": args.classifier, "floors": FLOORS, "rows": rows}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

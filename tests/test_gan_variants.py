@@ -1,0 +1,55 @@
+"""benchmarks/gan_variants.py: every run judged alike in one table, failed runs listed, the floors applied as issue 4 states them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from zoo.registry import build_method, save_model
+from zoo.training import TrainConfig, Trainer
+
+from test_metrics_gan import real_folder
+from test_training import TINY, images
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import gan_variants  # noqa: E402
+
+
+def test_judges_every_run_alike_and_lists_the_failed_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    for name, batch in (("a_b4", 4), ("b_b8", 8)):
+        Trainer("dcgan", {**TINY, "one_sided": True}, {"train": images()}, tmp_path / "runs" / name,
+                TrainConfig(steps=1, batch_size=batch, device="cpu", progress=False)).fit()
+    crashed = tmp_path / "runs" / "c_crashed"
+    crashed.mkdir()
+    (crashed / "run.json").write_text((tmp_path / "runs" / "a_b4" / "run.json").read_text())
+    (tmp_path / "runs" / "d_never").mkdir()
+    clf = tmp_path / "clf.safetensors"
+    save_model(build_method("classifier", {"width": 4}), clf)
+
+    runs = sorted((tmp_path / "runs").iterdir())
+    argv = ["gan_variants.py", *map(str, runs), "--n", "24", "--data", str(real_folder(tmp_path / "real")), "--split", "train",
+            "--classifier", str(clf), "--out", str(tmp_path / "v.json"), "--grids", str(tmp_path / "grids")]
+    monkeypatch.setattr(sys, "argv", argv)
+    assert gan_variants.main() == 0
+
+    record = json.loads((tmp_path / "v.json").read_text())
+    rows = {r["run"]: r for r in record["rows"]}
+    assert record["n"] == 24 and record["seed"] == 0 and list(rows) == ["a_b4", "b_b8", "c_crashed", "d_never"]
+    assert rows["a_b4"]["batch_size"] == 4 and rows["b_b8"]["batch_size"] == 8 and rows["a_b4"]["steps"] == 1
+    assert rows["a_b4"]["config"]["one_sided"] is True and rows["a_b4"]["metrics"]["n"] == 24
+    assert rows["a_b4"]["meets_floors"] is False, "an untrained generator cannot meet the floors"
+    assert "did not finish" in rows["c_crashed"]["error"] and "never started" in rows["d_never"]["error"]
+    assert sorted(p.name for p in (tmp_path / "grids").iterdir()) == ["a_b4_first32.png", "b_b8_first32.png"]
+    table = capsys.readouterr().out.split("| run |")[-1]
+    assert table.count("\n| ") == 5 and "| missed |" in table  # the header's rule and four rows
+
+
+@pytest.mark.parametrize(("is_", "lo", "hi", "met"), [(7.0, 0.04, 0.16, True), (6.99, 0.05, 0.15, False), (8.0, 0.039, 0.15, False), (8.0, 0.05, 0.161, False)])
+def test_floors_are_issue_4s(is_: float, lo: float, hi: float, met: bool) -> None:
+    assert gan_variants.meets_floors({"classifier_is": is_, "coverage_min": lo, "coverage_max": hi}) is met
