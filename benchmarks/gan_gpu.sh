@@ -46,7 +46,8 @@ if ! $PY -c "import pydantic, tomli_w" 2>/dev/null; then
   $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/whl/*.whl || exit 1
   export PYTHONPATH=/tmp/site
 fi
-$PY -c "import zoo" 2>/dev/null || $PY -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$R/pip.log" 2>&1 || { tail -5 "$R/pip.log"; exit 1; }
+# installed, not just importable from here (the repository root is on sys.path for `python -c`)
+$PY -c "import importlib.metadata as m; m.distribution('zoo')" 2>/dev/null || $PY -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$R/pip.log" 2>&1 || { tail -5 "$R/pip.log"; exit 1; }
 ZOO="$PY -m zoo"
 { date; nvidia-smi -L; $PY -c "import torch; print('torch', torch.__version__)"; } 2>&1 | tee "$R/machine.txt"
 $PY -c "from zoo.data import load; load('mnistm', 'train'); load('mnistm', 'test')" || exit 1  # built once, before the runs share it
