@@ -19,7 +19,8 @@
 #     DEV=cpu TRAIN_MIN=0.3 EVAL_N=100 OUT=/tmp/gan_gpu bash benchmarks/gan_gpu.sh
 # $OUT gets results.tar.gz (logs, throughput JSON, the judged table gan_variants.{json,md}, grids) and
 # one run_NAME.tar per finished run (its model.safetensors, run.json, summary.json, metrics.jsonl).
-# Back here, unpack them and ship the best run of each method:
+# Back here, unpack them, check that machine.txt's MNIST-M digest is this machine's (docs/gan.md), and
+# ship the best run of each method:
 #     python benchmarks/gan_ship.py --dcgan-run F/NAME_A --wgan-run F/NAME_B
 set -u
 export PYTHONUNBUFFERED=1
@@ -50,7 +51,10 @@ fi
 $PY -c "import importlib.metadata as m; m.distribution('zoo')" 2>/dev/null || $PY -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$R/pip.log" 2>&1 || { tail -5 "$R/pip.log"; exit 1; }
 ZOO="$PY -m zoo"
 { date; nvidia-smi -L; $PY -c "import torch; print('torch', torch.__version__)"; } 2>&1 | tee "$R/machine.txt"
-$PY -c "from zoo.data import load; load('mnistm', 'train'); load('mnistm', 'test')" || exit 1  # built once, before the runs share it
+# MNIST-M built once, before the runs share it; its digest (from the photos in the device's packages) is compared at home
+$PY -c "import os; from pathlib import Path; from zoo.data.mnistm import load_mnistm
+print('mnistm digest', load_mnistm(Path(os.environ['ZOO_DATA']) / 'mnist').digest)" | tee -a "$R/machine.txt"
+[ "${PIPESTATUS[0]}" = 0 ] || exit 1
 
 $PY benchmarks/gan_throughput.py --device "$DEV" --out "$R/gan_throughput_$DEV.json" || exit 1
 
