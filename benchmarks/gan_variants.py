@@ -7,7 +7,7 @@ and summary.json), and what `zoo eval RUN/model.safetensors --only gan --set n=N
 MNIST-M test split, judged by classifier.mnistm; Inception FID with --fid), plus its first-32 grid
 with --grids (what `zoo sample RUN/model.safetensors -n 32 --nrow 8 --seed 0` writes). Every run
 judged is in the table, so a choice between recipes is made, and shown, on the same numbers.
-A run whose weights are missing (it failed) is listed with its error rather than stopping the rest.
+A run whose weights are missing (it failed) or cannot be judged is listed with its error rather than stopping the rest.
 """
 
 from __future__ import annotations
@@ -53,9 +53,12 @@ def judge(run: Path, *, n: int, fid: bool, device: str | None, grids: Path | Non
     if not weights.is_file():
         return {**row, "error": f"no {weights.name}: the run did not finish (see its log)"}
     t = time.monotonic()
-    model = load_any(weights, device)
     options = {"data": "mnistm", "split": "test", "classifier": "classifier.mnistm", **against}
-    metrics = GANEvaluator().evaluate(model, n=n, seed=0, fid=fid, progress=False, **options)
+    try:  # one broken run (unreadable or NaN weights) must not cost the table of the others
+        model = load_any(weights, device)
+        metrics = GANEvaluator().evaluate(model, n=n, seed=0, fid=fid, progress=False, **options)
+    except Exception as e:  # noqa: BLE001
+        return {**row, "error": f"evaluation failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
     if grids is not None:
         save_grid(model.sample(32, seed=0), grids / f"{run.name}_first32.png", nrow=8)
     return {**row, "metrics": metrics, "meets_floors": meets_floors(metrics), "eval_s": round(time.monotonic() - t, 1)}

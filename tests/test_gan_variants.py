@@ -29,6 +29,10 @@ def test_judges_every_run_alike_and_lists_the_failed_ones(tmp_path: Path, monkey
     crashed.mkdir()
     (crashed / "run.json").write_text((tmp_path / "runs" / "a_b4" / "run.json").read_text())
     (tmp_path / "runs" / "d_never").mkdir()
+    broken = tmp_path / "runs" / "e_broken"
+    broken.mkdir()
+    (broken / "run.json").write_text((tmp_path / "runs" / "a_b4" / "run.json").read_text())
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
     clf = tmp_path / "clf.safetensors"
     save_model(build_method("classifier", {"width": 4}), clf)
 
@@ -40,14 +44,15 @@ def test_judges_every_run_alike_and_lists_the_failed_ones(tmp_path: Path, monkey
 
     record = json.loads((tmp_path / "v.json").read_text())
     rows = {r["run"]: r for r in record["rows"]}
-    assert record["n"] == 24 and record["seed"] == 0 and list(rows) == ["a_b4", "b_b8", "c_crashed", "d_never"]
+    assert record["n"] == 24 and record["seed"] == 0 and list(rows) == ["a_b4", "b_b8", "c_crashed", "d_never", "e_broken"]
     assert rows["a_b4"]["batch_size"] == 4 and rows["b_b8"]["batch_size"] == 8 and rows["a_b4"]["steps"] == 1
     assert rows["a_b4"]["config"]["one_sided"] is True and rows["a_b4"]["metrics"]["n"] == 24
     assert rows["a_b4"]["meets_floors"] is False, "an untrained generator cannot meet the floors"
     assert "did not finish" in rows["c_crashed"]["error"] and "never started" in rows["d_never"]["error"]
+    assert rows["e_broken"]["error"].startswith("evaluation failed: ") and "metrics" not in rows["e_broken"]
     assert sorted(p.name for p in (tmp_path / "grids").iterdir()) == ["a_b4_first32.png", "b_b8_first32.png"]
     table = capsys.readouterr().out.split("| run |")[-1]
-    assert table.count("\n| ") == 5 and "| missed |" in table  # the header's rule and four rows
+    assert table.count("\n| ") == 6 and "| missed |" in table  # the header's rule and five rows
 
 
 @pytest.mark.parametrize(("is_", "lo", "hi", "met"), [(7.0, 0.04, 0.16, True), (6.99, 0.05, 0.15, False), (8.0, 0.039, 0.15, False), (8.0, 0.05, 0.161, False)])
