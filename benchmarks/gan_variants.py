@@ -1,6 +1,6 @@
 """Judge several GAN training runs alike: the `gan` metrics of each run's exported weights, in one table.
 
-    python benchmarks/gan_variants.py RUN [RUN ...] [--n 10000] [--fid] [--device cuda] [--out results.json] [--grids DIR]
+    python benchmarks/gan_variants.py RUN [RUN ...] [--n 10000] [--fid] [--device cuda] [--out results.json] [--grids DIR] [--pick FILE]
 
 For each `zoo train` run folder: its method, batch size, config, steps and wall time (from run.json
 and summary.json), and what `zoo eval RUN/model.safetensors --only gan --set n=N` prints (seed 0,
@@ -8,6 +8,7 @@ MNIST-M test split, judged by classifier.mnistm; Inception FID with --fid), plus
 with --grids (what `zoo sample RUN/model.safetensors -n 32 --nrow 8 --seed 0` writes). Every run
 judged is in the table, so a choice between recipes is made, and shown, on the same numbers.
 A run whose weights are missing (it failed) or cannot be judged is listed with its error rather than stopping the rest.
+`--pick FILE` writes the folder of each method's best run, one per line (benchmarks/gan_gpu.sh trains those on).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def describe(run: Path) -> dict:
     info = json.loads((run / "run.json").read_text())
     summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
     return {
-        "run": run.name, "method": info["method"], "batch_size": info["train"]["batch_size"], "config": info["config"],
+        "run": run.name, "path": str(run), "method": info["method"], "batch_size": info["train"]["batch_size"], "config": info["config"],
         "command": info.get("command"), "steps": summary.get("steps"), "wall_time_s": summary.get("wall_time_s"), "device": summary.get("device"),
     }
 
@@ -47,7 +48,7 @@ def judge(run: Path, *, n: int, fid: bool, device: str | None, grids: Path | Non
     `against` overrides the real set and the judge (data, split, classifier; MNIST-M's test split and classifier.mnistm by default).
     """
     if not (run / "run.json").is_file():
-        return {"run": run.name, "method": "-", "batch_size": "-", "steps": None, "wall_time_s": None, "error": "no run.json: the run never started (see its log)"}
+        return {"run": run.name, "path": str(run), "method": "-", "batch_size": "-", "steps": None, "wall_time_s": None, "error": "no run.json: the run never started (see its log)"}
     row = describe(run)
     weights = run / "model.safetensors"
     if not weights.is_file():
@@ -62,6 +63,18 @@ def judge(run: Path, *, n: int, fid: bool, device: str | None, grids: Path | Non
     if grids is not None:
         save_grid(model.sample(32, seed=0), grids / f"{run.name}_first32.png", nrow=8)
     return {**row, "metrics": metrics, "meets_floors": meets_floors(metrics), "eval_s": round(time.monotonic() - t, 1)}
+
+
+def best_per_method(rows: list[dict]) -> dict[str, str]:
+    """Return {method: run folder} of each method's best judged run: meeting the floors first, then the highest classifier IS."""
+    best: dict[str, tuple[tuple[bool, float], dict]] = {}
+    for r in rows:
+        if "metrics" not in r:
+            continue
+        key = (r["meets_floors"], r["metrics"]["classifier_is"])
+        if r["method"] not in best or key > best[r["method"]][0]:
+            best[r["method"]] = (key, r)
+    return {method: r["path"] for method, (_, r) in best.items()}
 
 
 def table(rows: list[dict]) -> str:
@@ -88,6 +101,7 @@ def main() -> int:
     p.add_argument("--device", default=None)
     p.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
     p.add_argument("--grids", type=Path, default=None, help="write each run's first-32 grid into this folder")
+    p.add_argument("--pick", type=Path, default=None, help="write the folder of each method's best run here, one per line")
     p.add_argument("--data", default="mnistm", help="the real set (a catalog name or a folder)")
     p.add_argument("--split", default="test")
     p.add_argument("--classifier", default="classifier.mnistm", help="the judge: a registered classifier or its .safetensors file")
@@ -102,6 +116,11 @@ def main() -> int:
     if args.out:
         with atomic_write(args.out, "w") as f:
             json.dump({"n": args.n, "seed": 0, "data": args.data, "split": args.split, "classifier": args.classifier, "floors": FLOORS, "rows": rows}, f, indent=2)
+    if args.pick:
+        best = best_per_method(rows)
+        print("best of each method: " + (", ".join(f"{m} {Path(run).name}" for m, run in sorted(best.items())) or "none could be judged"))
+        with atomic_write(args.pick, "w") as f:
+            f.writelines(f"{run}\n" for _, run in sorted(best.items()))
     return 0
 
 

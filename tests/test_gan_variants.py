@@ -38,7 +38,7 @@ def test_judges_every_run_alike_and_lists_the_failed_ones(tmp_path: Path, monkey
 
     runs = sorted((tmp_path / "runs").iterdir())
     argv = ["gan_variants.py", *map(str, runs), "--n", "24", "--data", str(real_folder(tmp_path / "real")), "--split", "train",
-            "--classifier", str(clf), "--out", str(tmp_path / "v.json"), "--grids", str(tmp_path / "grids")]
+            "--classifier", str(clf), "--out", str(tmp_path / "v.json"), "--grids", str(tmp_path / "grids"), "--pick", str(tmp_path / "pick.txt")]
     monkeypatch.setattr(sys, "argv", argv)
     assert gan_variants.main() == 0
 
@@ -51,6 +51,8 @@ def test_judges_every_run_alike_and_lists_the_failed_ones(tmp_path: Path, monkey
     assert "did not finish" in rows["c_crashed"]["error"] and "never started" in rows["d_never"]["error"]
     assert rows["e_broken"]["error"].startswith("evaluation failed: ") and "metrics" not in rows["e_broken"]
     assert sorted(p.name for p in (tmp_path / "grids").iterdir()) == ["a_b4_first32.png", "b_b8_first32.png"]
+    best = max(("a_b4", "b_b8"), key=lambda r: rows[r]["metrics"]["classifier_is"])
+    assert (tmp_path / "pick.txt").read_text() == f"{tmp_path / 'runs' / best}\n", "one dcgan run judged best; the failed ones are never picked"
     table = capsys.readouterr().out.split("| run |")[-1]
     assert table.count("\n| ") == 6 and "| missed |" in table  # the header's rule and five rows
 
@@ -58,3 +60,13 @@ def test_judges_every_run_alike_and_lists_the_failed_ones(tmp_path: Path, monkey
 @pytest.mark.parametrize(("is_", "lo", "hi", "met"), [(7.0, 0.04, 0.16, True), (6.99, 0.05, 0.15, False), (8.0, 0.039, 0.15, False), (8.0, 0.05, 0.161, False)])
 def test_floors_are_issue_4s(is_: float, lo: float, hi: float, met: bool) -> None:
     assert gan_variants.meets_floors({"classifier_is": is_, "coverage_min": lo, "coverage_max": hi}) is met
+
+
+def test_best_per_method_prefers_the_floors_then_the_score() -> None:
+    def row(run: str, method: str, score: float, met: bool) -> dict:
+        return {"run": run, "path": f"runs/{run}", "method": method, "metrics": {"classifier_is": score}, "meets_floors": met}
+
+    rows = [row("a", "dcgan", 7.5, False), row("b", "dcgan", 7.2, True), row("c", "wgan_gp", 5.0, False), row("d", "wgan_gp", 6.0, False),
+            {"run": "e", "path": "runs/e", "method": "wgan_gp", "error": "evaluation failed"}]
+    assert gan_variants.best_per_method(rows) == {"dcgan": "runs/b", "wgan_gp": "runs/d"}  # a misses the coverage floor despite its IS
+    assert gan_variants.best_per_method(rows[-1:]) == {}
