@@ -3,6 +3,7 @@
     python benchmarks/gan_probe.py runs/dcgan-mnistm64-os                 # raw and EMA generator of the checkpoint
     python benchmarks/gan_probe.py runs/dcgan-mnistm64 --psi 1 0.8 0.6 0.4  # EMA generator, z scaled by psi
     python benchmarks/gan_probe.py runs/dcgan-mnistm64-os --by-d 0.5 0.1    # EMA images the discriminator rates highest
+    python benchmarks/gan_probe.py runs/dcgan-mnistm64-os --bn              # the generator's BatchNorm statistics re-estimated
 
 `zoo eval RUN/model.safetensors` judges the exported weights only (the EMA where the run keeps one).
 While a run trains, the raw generator leads and the EMA follows about 1/(1 - decay) steps behind,
@@ -11,6 +12,9 @@ by scaling): a generator whose unsure images sit in the latent's tails scores hi
 `--by-d` keeps the given shares of the EMA generator's images that the run's own discriminator rates
 highest (what discriminator rejection sampling would keep): it helps only where the discriminator's
 judgment agrees with the classifier's.
+`--bn` compares the generator's BatchNorm running statistics (for the EMA, averages of the raw model's, which
+need not match the averaged weights' own activations) with statistics re-estimated on 40 batches of 256
+latents ("standing statistics", Brock et al., 2019) and with each sampled chunk's own batch statistics.
 Metrics are the `gan` evaluator's (classifier IS, FD, digit coverage) on N images, seed 0, no FID;
 nothing is written.
 """
@@ -22,7 +26,10 @@ import json
 import time
 from pathlib import Path
 
+import copy
+
 import torch
+from torch import nn
 
 from zoo.metrics.classifier_metrics import classifier_score, coverage_metrics
 from zoo.metrics.gan import GANEvaluator, generate
@@ -64,12 +71,33 @@ def by_discriminator(found: dict[str, torch.nn.Module], n: int, shares: list[flo
               f"top probability > 0.9 for {100 * sure:.0f}%")
 
 
+def bn_variants(model: torch.nn.Module, batches: int = 40, batch: int = 256) -> dict[str, torch.nn.Module]:
+    """Return the model as is, with its generator's BatchNorm statistics re-estimated, and sampling with batch statistics."""
+    standing, per_batch = copy.deepcopy(model), copy.deepcopy(model)
+    norms = [m for m in standing.generator.modules() if isinstance(m, nn.BatchNorm2d)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the batches below
+    standing.generator.train()
+    g = torch.Generator().manual_seed(123)
+    with torch.no_grad():
+        for _ in range(batches):
+            standing.generator(standing.latent(batch, g))
+    standing.generator.eval()
+    per_batch.generator.train()
+    for m in per_batch.generator.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.track_running_stats = False  # train mode then normalises with the batch's statistics and updates nothing
+    return {"running statistics": model, f"standing statistics ({batches} x {batch})": standing, "batch statistics (chunks of 256)": per_batch}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", type=Path, help="a `zoo train` run folder of a GAN method")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--psi", type=float, nargs="*", default=[], help="latent scales to try on the EMA (else raw) generator")
     p.add_argument("--by-d", type=float, nargs="*", default=[], help="shares of the EMA (else raw) images to keep, ranked by the discriminator")
+    p.add_argument("--bn", action="store_true", help="also with the generator's BatchNorm statistics re-estimated, and with batch statistics")
     args = p.parse_args()
     found = generators(args.run)
     if args.by_d:
@@ -78,6 +106,8 @@ def main() -> None:
     if args.psi:
         name, model = list(found.items())[-1]
         trials = [(f"{name}, psi {psi:g}", model, psi) for psi in args.psi]
+    elif args.bn:
+        trials = [(f"{name}, {kind}", variant, 1.0) for name, model in found.items() for kind, variant in bn_variants(model).items()]
     else:
         trials = [(name, model, 1.0) for name, model in found.items()]
     for name, model, psi in trials:

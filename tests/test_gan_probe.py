@@ -1,0 +1,32 @@
+"""benchmarks/gan_probe.py --bn: the generator's BatchNorm statistics re-estimated, or taken from each batch, on copies."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from zoo.registry import build_method
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import gan_probe  # noqa: E402
+
+
+def test_bn_variants_reestimate_on_copies_and_leave_the_model_alone() -> None:
+    torch.manual_seed(0)
+    model = build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4}).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    variants = gan_probe.bn_variants(model, batches=3, batch=16)
+    assert list(variants.values())[0] is model and all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+    standing = list(variants.values())[1]
+    norm = next(m for m in standing.generator.modules() if isinstance(m, nn.BatchNorm2d))
+    assert int(norm.num_batches_tracked) == 3 and not torch.allclose(norm.running_var, torch.ones_like(norm.running_var))
+    assert not standing.generator.training
+
+    per_batch = list(variants.values())[2]
+    alone, together = per_batch.sample(1, seed=1), per_batch.sample(4, seed=1)[:1]
+    assert not torch.allclose(alone, together), "with batch statistics an image depends on the others in its batch"
+    assert torch.allclose(model.sample(1, seed=1), model.sample(4, seed=1)[:1], atol=1e-6), "with running statistics it does not"
