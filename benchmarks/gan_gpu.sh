@@ -21,9 +21,10 @@
 #     DEV=cpu STAGE1_MIN=0.3 STAGE2_MIN=0.3 PICK_N=100 EVAL_N=100 OUT=/tmp/gan_gpu bash benchmarks/gan_gpu.sh
 # $OUT gets results.tar.gz (logs, throughput JSON, the judged table gan_variants.{json,md}, grids) and
 # one run_NAME.tar per finished run (its model.safetensors, run.json, summary.json, metrics.jsonl).
-# Back here, unpack them, check that machine.txt's MNIST-M digest is this machine's (docs/gan.md), and
-# ship the best run of each method:
-#     python benchmarks/gan_ship.py --dcgan-run F/NAME_A --wgan-run F/NAME_B
+# Back here, unpack them, compare machine.txt's MNIST-M digest with this machine's and keep the tables in
+# benchmarks/results/; it prints the gan_ship.py command for each method's best run that meets the floors:
+#     ZOO_DATA=../shared/data python benchmarks/gan_gpu_unpack.py FILES_AT --runs runs/gan_gpu_h200
+#     python benchmarks/gan_ship.py --dcgan-run runs/gan_gpu_h200/NAME_A --wgan-run runs/gan_gpu_h200/NAME_B
 set -u
 export PYTHONUNBUFFERED=1
 : "${OUT:?set OUT to the folder whose files come back}"

@@ -1,0 +1,141 @@
+"""Unpack what benchmarks/gan_gpu.sh brought back from a lent GPU, check it, and say what can ship.
+
+    python benchmarks/gan_gpu_unpack.py FILES_AT [--runs runs/gan_gpu_h200]
+
+1. each ``run_NAME.tar`` into RUNS/NAME/ and ``results.tar.gz`` into RUNS/results/ (tar's "data" filter:
+   no absolute paths, nothing outside the folder, no device files; RUNS appears only once all of it is out);
+2. the MNIST-M digest in ``machine.txt`` compared with this machine's (``$ZOO_DATA/mnist``): a run trained
+   on other pixels would be judged here against a set it never saw, so a mismatch stops here;
+3. the judged tables (``gan_variants``, ``stage1``), ``machine.txt`` and the throughput JSON copied into
+   benchmarks/results/, named with the card and the date of the runs;
+4. each method's best run that meets issue 4's floors, and the ``gan_ship.py`` command that ships them;
+   a method with none is named with its best score, and nothing of it is proposed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+from gan_variants import best_per_method
+
+from zoo.data.mnistm import mnistm_digest
+from zoo.data.registry import data_root
+from zoo.errors import ConfigError
+
+RESULTS = Path(__file__).parent / "results"
+SHIP_AS = {"dcgan": "--dcgan-run", "wgan_gp": "--wgan-run"}
+
+
+def unpack(files: Path, runs: Path) -> Path:
+    """Extract every ``run_*.tar`` into `runs` and ``results.tar.gz`` into ``runs/results``; return the latter.
+
+    Everything is extracted into a temporary folder beside `runs`, renamed to `runs` only when all of it extracted.
+    """
+    results = files / "results.tar.gz"
+    if not results.is_file():
+        raise ConfigError(f"{files} holds no results.tar.gz: pass the folder the device's files were fetched to (its `files_at`).")
+    if runs.exists():
+        raise ConfigError(f"{runs} exists already: pass another --runs folder, or remove that one to unpack again.")
+    runs.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{runs.name}.", dir=runs.parent))
+    try:
+        for tar in sorted(files.glob("run_*.tar")):
+            with tarfile.open(tar) as t:
+                t.extractall(partial, filter="data")
+        with tarfile.open(results) as t:
+            t.extractall(partial / "results", filter="data")
+    except BaseException:
+        shutil.rmtree(partial)
+        raise
+    partial.rename(runs)
+    return runs / "results"
+
+
+def device_digest(machine_txt: Path) -> str:
+    """Return the MNIST-M digest that gan_gpu.sh recorded in machine.txt."""
+    found = re.search(r"^mnistm digest ([0-9a-f]{64})$", machine_txt.read_text(), re.MULTILINE)
+    if not found:
+        raise ConfigError(f"{machine_txt} records no MNIST-M digest: the device run stopped before it built MNIST-M (see its logs).")
+    return found.group(1)
+
+
+def local_digest() -> str:
+    """Return the digest of the MNIST-M this machine builds from ``$ZOO_DATA/mnist``."""
+    root = data_root()
+    if root is None:
+        raise ConfigError("set ZOO_DATA to the folder that holds mnist/ (e.g. ../shared/data): the device's MNIST-M is compared with this machine's.")
+    return mnistm_digest(root / "mnist")
+
+
+def card_and_date(results: Path, runs: Path) -> tuple[str, str]:
+    """Return a short name of the GPU (``h200``) from machine.txt and the date of the runs (from their summaries)."""
+    card = re.search(r"GPU 0: (?:NVIDIA )?([^(\n]+)", (results / "machine.txt").read_text())
+    dates = sorted(json.loads(s.read_text())["date"] for s in runs.glob("*/summary.json"))
+    name = re.sub(r"[^a-z0-9]+", "-", card.group(1).strip().lower()) if card else "gpu"
+    return name, dates[-1] if dates else "undated"
+
+
+def keep(results: Path, card: str, date: str, into: Path) -> list[Path]:
+    """Copy the judged tables, machine.txt and the throughput JSON into `into`, named with card and date; return the copies."""
+    into.mkdir(parents=True, exist_ok=True)
+    kept = []
+    names = {"gan_variants.json": "gan_variants", "gan_variants.md": "gan_variants", "stage1.json": "gan_variants_stage1",
+             "stage1.md": "gan_variants_stage1", "machine.txt": "gan_gpu_machine"}
+    for name, stem in names.items():
+        if (results / name).is_file():
+            kept.append(Path(shutil.copy2(results / name, into / f"{stem}_{card}_{date}.{name.rsplit('.', 1)[1]}")))
+    if (results / "gan_throughput_cuda.json").is_file():
+        kept.append(Path(shutil.copy2(results / "gan_throughput_cuda.json", into / "gan_throughput_cuda.json")))
+    return kept
+
+
+def shippable(rows: list[dict], runs: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """Return ({method: local run folder} of each method's best run meeting the floors, {method: why not} for the others)."""
+    by_method = {r["method"] for r in rows if r.get("method") in SHIP_AS}
+    best = best_per_method([r for r in rows if r.get("meets_floors")])
+    ship = {m: runs / Path(path).name for m, path in best.items() if m in SHIP_AS}
+    misses = {}
+    for m in sorted(by_method - set(ship)):
+        judged = [r for r in rows if r.get("method") == m and "metrics" in r]
+        top = max(judged, key=lambda r: r["metrics"]["classifier_is"], default=None)
+        misses[m] = (f"best run {top['run']}: classifier IS {top['metrics']['classifier_is']:.2f}, digits "
+                     f"{100 * top['metrics']['coverage_min']:.1f}% - {100 * top['metrics']['coverage_max']:.1f}%") if top else "no run could be judged"
+    return ship, misses
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("files", type=Path, help="the folder the device's files were fetched to (results.tar.gz, run_NAME.tar)")
+    p.add_argument("--runs", type=Path, default=Path("runs/gan_gpu_device"), help="where to unpack the runs")
+    p.add_argument("--results", type=Path, default=RESULTS, help="where to keep the judged tables")
+    args = p.parse_args()
+    try:
+        results = unpack(args.files, args.runs)
+        there, here = device_digest(results / "machine.txt"), local_digest()
+        if there != here:
+            raise ConfigError(f"the device built MNIST-M {there[:16]}..., this machine builds {here[:16]}...: the runs were trained on "
+                              "other pixels than they would be judged on here. Find which photos differ (zoo.data.photos) before shipping.")
+        card, date = card_and_date(results, args.runs)
+        for path in keep(results, card, date, args.results):
+            print(f"kept {path}")
+        table = json.loads((results / "gan_variants.json").read_text())
+    except (ConfigError, FileNotFoundError, tarfile.TarError) as e:
+        print(f"gan_gpu_unpack: {e}")
+        return 1
+    print(f"MNIST-M digest {here[:16]}... on both machines; runs unpacked into {args.runs}")
+    ship, misses = shippable(table["rows"], args.runs)
+    for method, why in misses.items():
+        print(f"{method}: no run meets the floors (classifier IS >= 7, every digit 4% - 16% of {table['n']}); {why}. Nothing to ship.")
+    if ship:
+        print("ship with:\n    python benchmarks/gan_ship.py " + " ".join(f"{SHIP_AS[m]} {run}" for m, run in sorted(ship.items())))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""benchmarks/gan_gpu_unpack.py: the device's files unpacked safely, the MNIST-M digest compared, the tables kept, the floors applied."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from zoo.training import TrainConfig, Trainer
+
+from test_training import TINY, images
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import gan_gpu_unpack  # noqa: E402
+
+DIGEST = "ab" * 32
+
+
+def row(run: str, method: str, score: float, met: bool) -> dict:
+    metrics = {"classifier_is": score, "coverage_min": 0.05, "coverage_max": 0.15}
+    return {"run": run, "path": f"runs/gan_gpu/{run}", "method": method, "metrics": metrics, "meets_floors": met}
+
+
+def device_files(tmp: Path, rows: list[dict], digest: str = DIGEST) -> Path:
+    """Return a folder shaped like what gan_gpu.sh's $OUT brings back: run_NAME.tar per run and results.tar.gz."""
+    torch.manual_seed(0)
+    runs, files, results = tmp / "device_runs", tmp / "files", tmp / "results"
+    files.mkdir()
+    results.mkdir()
+    for name in ("dcgan_b64", "dcgan_b256"):
+        Trainer("dcgan", TINY, {"train": images()}, runs / name, TrainConfig(steps=1, batch_size=4, device="cpu", progress=False)).fit()
+        with tarfile.open(files / f"run_{name}.tar", "w") as t:
+            for f in ("model.safetensors", "run.json", "summary.json", "metrics.jsonl"):
+                t.add(runs / name / f, f"{name}/{f}")
+    (results / "machine.txt").write_text(f"Sun Nov 29 2026\nGPU 0: NVIDIA H200 (UUID: GPU-1234)\ntorch 2.11.0\nmnistm digest {digest}\n")
+    (results / "gan_variants.json").write_text(json.dumps({"n": 10000, "seed": 0, "rows": rows}))
+    (results / "gan_variants.md").write_text("| run |\n")
+    (results / "gan_throughput_cuda.json").write_text("[]\n")
+    with tarfile.open(files / "results.tar.gz", "w:gz") as t:
+        t.add(results, ".")
+    return files
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, files: Path, tmp: Path) -> int:
+    monkeypatch.setattr(gan_gpu_unpack, "local_digest", lambda: DIGEST)
+    monkeypatch.setattr(sys, "argv", ["gan_gpu_unpack.py", str(files), "--runs", str(tmp / "runs"), "--results", str(tmp / "kept")])
+    return gan_gpu_unpack.main()
+
+
+def test_unpacks_keeps_the_tables_and_proposes_only_runs_that_meet_the_floors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    rows = [row("dcgan_b64", "dcgan", 7.4, True), row("dcgan_b256", "dcgan", 7.9, True), row("wgan_gp_b64", "wgan_gp", 6.4, False)]
+    files = device_files(tmp_path, rows)
+    assert run_main(monkeypatch, files, tmp_path) == 0
+    out = capsys.readouterr().out
+    ship = tmp_path / "runs" / "dcgan_b256"
+    assert f"ship with:\n    python benchmarks/gan_ship.py --dcgan-run {ship}\n" in out
+    assert "wgan_gp: no run meets the floors" in out and "best run wgan_gp_b64: classifier IS 6.40" in out and "--wgan-run" not in out
+    assert (ship / "model.safetensors").is_file() and (tmp_path / "runs" / "dcgan_b64" / "run.json").is_file()
+    date = json.loads((ship / "summary.json").read_text())["date"]
+    kept = sorted(p.name for p in (tmp_path / "kept").iterdir())
+    assert kept == sorted([f"gan_variants_h200_{date}.json", f"gan_variants_h200_{date}.md", f"gan_gpu_machine_h200_{date}.txt",
+                           "gan_throughput_cuda.json"])
+
+
+def test_a_different_mnistm_stops_before_anything_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    files = device_files(tmp_path, [row("dcgan_b64", "dcgan", 7.4, True)], digest="cd" * 32)
+    assert run_main(monkeypatch, files, tmp_path) == 1
+    out = capsys.readouterr().out
+    assert "the device built MNIST-M cdcdcdcd" in out and "ship with" not in out and not (tmp_path / "kept").exists()
+    assert run_main(monkeypatch, files, tmp_path) == 1 and "exists already" in capsys.readouterr().out
+
+
+def test_a_member_outside_the_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    files = device_files(tmp_path, [])
+    with tarfile.open(files / "run_evil.tar", "w") as t:
+        data = b"x"
+        info = tarfile.TarInfo("../../evil.txt")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    assert run_main(monkeypatch, files, tmp_path) == 1
+    assert "gan_gpu_unpack:" in capsys.readouterr().out and not (tmp_path / "evil.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["device_runs", "files", "results"], "no runs folder, whole or half"
+
+
+def test_no_results_names_the_folder_to_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    assert run_main(monkeypatch, tmp_path, tmp_path) == 1
+    assert "holds no results.tar.gz" in capsys.readouterr().out
