@@ -1,4 +1,4 @@
-"""DCGAN's discriminator targets: hard 1/0, the seed's two-sided 0.9/0.1, and one-sided 0.9/0."""
+"""DCGAN's discriminator targets (hard 1/0, the seed's two-sided 0.9/0.1, one-sided 0.9/0) and its batches (separate or mixed)."""
 
 from __future__ import annotations
 
@@ -23,3 +23,16 @@ def test_targets_of_real_fake_and_generator_terms(monkeypatch: pytest.MonkeyPatc
     losses = m.train_step(Batch(torch.rand(4, 3, 64, 64)), 1)
     assert seen == targets  # D on real, D on fake, then G's non-saturating term
     assert all(torch.isfinite(v) for v in losses.values())
+
+
+@pytest.mark.parametrize(("mixed", "batches"), [(False, [4, 4, 4]), (True, [8, 8])])
+def test_mixed_batches_put_real_and_generated_images_through_one_batchnorm(mixed: bool, batches: list[int]) -> None:
+    torch.manual_seed(0)
+    m = build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2, "soft_labels": True, "mixed_batches": mixed}, training=True)
+    m.optimizers = m.configure_optimizers()
+    seen: list[int] = []
+    m.discriminator.register_forward_hook(lambda mod, args, out: seen.append(args[0].shape[0]))
+    losses = m.train_step(Batch(torch.rand(4, 3, 64, 64)), 1)
+    assert seen == batches  # separate: D(real), D(fake), D(fake) for G; mixed: D(real + fake) twice
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert 0 < float(losses["d_real"]) < 1 and 0 < float(losses["d_fake"]) < 1

@@ -18,6 +18,10 @@ class DCGANConfig(GANConfig):
         False, description="with soft_labels, keep the fake target at 0 (one-sided smoothing): a 0.1 fake target lets samples stay where the data has none"
     )
     instance_noise: float = pydantic.Field(0.0, ge=0, description="std of the normal noise added to the discriminator's inputs (seed: 0.01)")
+    mixed_batches: bool = pydantic.Field(
+        False, description="the discriminator sees real and generated images in one batch, so its BatchNorm statistics are shared and "
+        "it must judge each image on its own (the seed keeps them in separate batches)"
+    )
 
 
 def _bce(p: torch.Tensor, target: float) -> torch.Tensor:
@@ -46,11 +50,18 @@ class DCGAN(GANMethod):
         real_t, fake_t = (0.9, 0.0 if c.one_sided else 0.1) if c.soft_labels else (1.0, 0.0)
         fake = self.generator(self.latent(real.shape[0]))
 
-        d_real = self.discriminator(self._noisy(real))
-        d_fake = self.discriminator(self._noisy(fake.detach()))
+        n = real.shape[0]
+        if c.mixed_batches:
+            d_real, d_fake = self.discriminator(self._noisy(torch.cat([real, fake.detach()]))).split(n)
+        else:
+            d_real, d_fake = self.discriminator(self._noisy(real)), self.discriminator(self._noisy(fake.detach()))
         loss_d = _bce(d_real, real_t) + _bce(d_fake, fake_t)
         self.optimize("discriminator", loss_d)
 
-        loss_g = _bce(self.discriminator(self._noisy(fake)), 1.0)
+        if c.mixed_batches:  # the generator is judged in the same company as in D's update
+            d_gen = self.discriminator(self._noisy(torch.cat([real, fake])))[n:]
+        else:
+            d_gen = self.discriminator(self._noisy(fake))
+        loss_g = _bce(d_gen, 1.0)
         self.optimize("generator", loss_g)
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "d_real": d_real.detach().float().mean(), "d_fake": d_fake.detach().float().mean()}
