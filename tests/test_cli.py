@@ -85,6 +85,7 @@ def test_register_a_run_trained_elsewhere(tmp_path: Path, monkeypatch: pytest.Mo
 
     assert zoo.load("dcgan.elsewhere").sample(1, seed=0).shape == (1, 3, 64, 64)
     assert zoo.entry("dcgan.elsewhere").training.command.startswith("zoo train dcgan")
+    assert "earlier_sittings" not in (tmp_path / "registry.toml").read_text(), "only a resumed run carries the field"
 
 
 def test_a_branched_run_registers_with_the_run_it_came_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -104,6 +105,23 @@ def test_a_branched_run_registers_with_the_run_it_came_from(tmp_path: Path, monk
     capsys.readouterr()
     assert main(["info", "dcgan.branched"]) == 0
     assert "branched from: zoo train dcgan" in capsys.readouterr().out
+
+
+def test_a_resumed_run_registers_every_sitting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    faces = face_folder(tmp_path / "faces")
+    tiny = ["--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--batch-size", "4", "--device", "cpu", "--quiet", "--out", str(tmp_path / "a")]
+    for steps in ("2", "3", "5"):
+        assert main(["train", "dcgan", "--data", str(faces), *tiny, "--steps", steps]) == 0
+    assert main(["register", str(tmp_path / "a"), "dcgan.sittings", "--data", "faces"]) == 0
+    import zoo
+
+    t = zoo.entry("dcgan.sittings").training
+    assert t.steps == 5 and "--steps 5" in t.command
+    assert [(s.steps, "--steps " + str(s.steps) in s.command) for s in t.earlier_sittings] == [(2, True), (3, True)]
+    capsys.readouterr()
+    assert main(["info", "dcgan.sittings"]) == 0
+    assert "resumed a sitting that reached step 3: zoo train dcgan" in capsys.readouterr().out
 
 
 def test_register_an_unfinished_run_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -86,6 +86,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         if e.training:
             t = e.training
             print(f"trained: {t.command}\n  {t.steps} steps, {t.wall_time_s:.0f} s on {t.device}, {t.date}")
+            for s in t.earlier_sittings:
+                print(f"  resumed a sitting that reached step {s.steps}: {s.command}")
             while t.init_from is not None:
                 t = t.init_from
                 print(f"  branched from: {t.command}\n    {t.steps} steps, {t.wall_time_s:.0f} s on {t.device}, {t.date} (checkpoint sha256 {t.checkpoint_sha256})")

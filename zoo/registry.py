@@ -29,6 +29,7 @@ from .weights import atomic_write, read_weights, resolve_weights, save_weights
 
 __all__ = [
     "ModelEntry",
+    "Sitting",
     "TrainingRecord",
     "registry_path",
     "entries",
@@ -48,6 +49,14 @@ __all__ = [
 _HEADER = "# zoo's shipped models. Written by `zoo train --register` and `zoo eval --write`; see docs/registry.md.\n\n"
 
 
+class Sitting(pydantic.BaseModel):
+    """One earlier sitting of a resumed run: its command and the step its checkpoint reached."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    command: str
+    steps: int = pydantic.Field(ge=0)
+
+
 class TrainingRecord(pydantic.BaseModel):
     """How a shipped model was trained: enough to run it again."""
 
@@ -59,6 +68,9 @@ class TrainingRecord(pydantic.BaseModel):
     date: str
     checkpoint_sha256: str | None = pydantic.Field(None, description="for the run a model was branched from: its checkpoint's sha256")
     init_from: TrainingRecord | None = pydantic.Field(None, description="the run this one branched from (`zoo train --init-from`)")
+    earlier_sittings: list[Sitting] = pydantic.Field(
+        [], description="for a resumed run, the sittings before the one `command` names, in order; `command` is the last"
+    )
 
 
 class ModelEntry(pydantic.BaseModel):
@@ -274,6 +286,8 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path:
             "device": summary["device"],
             "date": summary.get("date") or datetime.date.today().isoformat(),
             "init_from": _source_record(run.get("init_from")),
+            **({"earlier_sittings": [{"command": c.get("command") or "(not recorded)", "steps": c["steps"]} for c in run["earlier_sittings"]]}
+               if run.get("earlier_sittings") else {}),
         },
     }, path)
     return entries()[name] if path == registry_path() else _read_file(path)[name]

@@ -141,6 +141,8 @@ class Trainer:
         self.step, self.elapsed = 0, 0.0
         self.command = command
         self.init_source: dict[str, Any] | None = None
+        #: The sittings before this one (a resume continues a run): each one's command and the step its checkpoint reached.
+        self.earlier_sittings: list[dict[str, Any]] = []
 
     def _check_lr_decay(self) -> dict[str, list[float]]:
         """Return each optimizer's configured learning rates, the ones a decay starts from."""
@@ -226,6 +228,7 @@ class Trainer:
         _set_rng_state(state["rng"])
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
         self.init_source = previous.get("init_from")
+        self.earlier_sittings = [*previous.get("earlier_sittings", []), {"command": previous.get("command"), "steps": self.step}]
         self._truncate_log(self.step)
         return True
 
@@ -285,7 +288,7 @@ class Trainer:
             self.init_source = self._init_from(self.train.init_from)
         self.out.mkdir(parents=True, exist_ok=True)  # only now: a refused --init-from leaves no empty folder
         with atomic_write(self.out / "run.json", "w") as f:
-            json.dump({**self._run_info(), "command": self.command, "init_from": self.init_source}, f, indent=2)
+            json.dump({**self._run_info(), "command": self.command, "init_from": self.init_source, "earlier_sittings": self.earlier_sittings}, f, indent=2)
         self.method.train()
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.train.bf16 else nullcontext()
         deadline = time.monotonic() + 60 * self.train.max_minutes if self.train.max_minutes else None
