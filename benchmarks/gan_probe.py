@@ -4,6 +4,7 @@
     python benchmarks/gan_probe.py runs/dcgan-mnistm64 --psi 1 0.8 0.6 0.4  # EMA generator, z scaled by psi
     python benchmarks/gan_probe.py runs/dcgan-mnistm64-os --by-d 0.5 0.1    # EMA images the discriminator rates highest
     python benchmarks/gan_probe.py runs/dcgan-mnistm64-os --bn              # the generator's BatchNorm statistics re-estimated
+    python benchmarks/gan_probe.py runs/dcgan-mnistm64-os --d-batches       # how the discriminator's verdict rests on its batches
 
 `zoo eval RUN/model.safetensors` judges the exported weights only (the EMA where the run keeps one).
 While a run trains, the raw generator leads and the EMA follows about 1/(1 - decay) steps behind,
@@ -15,6 +16,9 @@ judgment agrees with the classifier's.
 `--bn` compares the generator's BatchNorm running statistics (for the EMA, averages of the raw model's, which
 need not match the averaged weights' own activations) with statistics re-estimated on 40 batches of 256
 latents ("standing statistics", Brock et al., 2019) and with each sampled chunk's own batch statistics.
+`--d-batches` shows what the raw discriminator's verdict rests on: its mean output on real MNIST-M (train
+and test split, N each) and generated images in pure batches of 64 (as DCGAN trains it), with its running
+statistics, and in batches half real and half generated, with the per-image AUC of real against generated.
 Metrics are the `gan` evaluator's (classifier IS, FD, digit coverage) on N images, seed 0, no FID;
 nothing is written.
 """
@@ -22,17 +26,17 @@ nothing is written.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from pathlib import Path
-
-import copy
 
 import torch
 from torch import nn
 
 from zoo.metrics.classifier_metrics import classifier_score, coverage_metrics
-from zoo.metrics.gan import GANEvaluator, generate
+from zoo.data import load as load_data
+from zoo.metrics.gan import GANEvaluator, generate, real_images_like
 from zoo.registry import build_method, load_any
 from zoo.training import CHECKPOINT
 from zoo.weights import load_tree
@@ -91,17 +95,45 @@ def bn_variants(model: torch.nn.Module, batches: int = 40, batch: int = 256) -> 
     return {"running statistics": model, f"standing statistics ({batches} x {batch})": standing, "batch statistics (chunks of 256)": per_batch}
 
 
+def d_batches(found: dict[str, torch.nn.Module], n: int, batch: int = 64) -> None:
+    """Print the raw discriminator's mean outputs on real (train, test) and generated images in pure, running-statistics and mixed batches."""
+    model = next(iter(found.values()))
+    critic = model.discriminator
+    fake = generate(model, n, 0).float() / 127.5 - 1
+    real = {split: real_images_like(load_data("mnistm", split), fake[:1]).float()[:n] / 127.5 - 1 for split in ("train", "test")}
+
+    def judge(x: torch.Tensor, train_mode: bool) -> torch.Tensor:
+        critic.train(train_mode)
+        with torch.no_grad():
+            return torch.cat([critic(x[i : i + batch]).view(-1) for i in range(0, len(x), batch)])
+
+    for train_mode, how in ((True, f"pure batches of {batch}, batch statistics"), (False, "running statistics")):
+        out = {k: judge(x, train_mode) for k, x in (("real train", real["train"]), ("real test", real["test"]), ("generated", fake))}
+        print(f"D in {how}: " + ", ".join(f"{k} {float(v.mean()):.3f}" for k, v in out.items()) + f" (n={n} each)")
+    half = batch // 2
+    mixed = torch.stack([torch.cat([real["train"][i : i + half], fake[i : i + half]]) for i in range(0, n - half + 1, half)])
+    out = judge(mixed.flatten(0, 1), True).view(len(mixed), 2, half)
+    on_real, on_fake = out[:, 0].flatten(), out[:, 1].flatten()
+    auc = float((on_real[:, None] > on_fake[None, :]).double().mean())
+    print(f"D in mixed batches ({half} real + {half} generated): real {float(on_real.mean()):.3f}, generated {float(on_fake.mean()):.3f}, "
+          f"per-image AUC {auc:.3f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", type=Path, help="a `zoo train` run folder of a GAN method")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--psi", type=float, nargs="*", default=[], help="latent scales to try on the EMA (else raw) generator")
     p.add_argument("--by-d", type=float, nargs="*", default=[], help="shares of the EMA (else raw) images to keep, ranked by the discriminator")
+    p.add_argument("--d-batches", action="store_true", help="what the raw discriminator's verdict rests on: pure, running-statistics and mixed batches")
     p.add_argument("--bn", action="store_true", help="also with the generator's BatchNorm statistics re-estimated, and with batch statistics")
     args = p.parse_args()
     found = generators(args.run)
     if args.by_d:
         by_discriminator(found, args.n, args.by_d)
+        return
+    if args.d_batches:
+        d_batches(found, args.n)
         return
     if args.psi:
         name, model = list(found.items())[-1]

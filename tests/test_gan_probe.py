@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from torch import nn
 
@@ -30,3 +31,16 @@ def test_bn_variants_reestimate_on_copies_and_leave_the_model_alone() -> None:
     alone, together = per_batch.sample(1, seed=1), per_batch.sample(4, seed=1)[:1]
     assert not torch.allclose(alone, together), "with batch statistics an image depends on the others in its batch"
     assert torch.allclose(model.sample(1, seed=1), model.sample(4, seed=1)[:1], atol=1e-6), "with running statistics it does not"
+
+
+def test_d_batches_prints_pure_running_and_mixed_verdicts(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from zoo.data import ImageSet
+
+    torch.manual_seed(0)
+    model = build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4}, training=True)
+    real = ImageSet(torch.randint(0, 256, (40, 3, 28, 28), dtype=torch.uint8), None, "fake-mnistm")
+    monkeypatch.setattr(gan_probe, "load_data", lambda name, split: real)
+    gan_probe.d_batches({"raw (step 1)": model}, n=32, batch=8)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["D in pure batches of 8, batch statistics", "D in running statistics", "D in mixed batches (4 real + 4 generated)"]
+    assert 0.0 <= float(lines[2].rsplit("AUC ", 1)[1]) <= 1.0
