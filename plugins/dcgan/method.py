@@ -48,9 +48,9 @@ class DCGAN(GANMethod):
         c = self.config
         real = batch.x * 2 - 1
         real_t, fake_t = (0.9, 0.0 if c.one_sided else 0.1) if c.soft_labels else (1.0, 0.0)
-        fake = self.generator(self.latent(real.shape[0]))
-
         n = real.shape[0]
+        fake = self.generator(self.latent(n))
+
         if c.mixed_batches:
             d_real, d_fake = self.discriminator(self._noisy(torch.cat([real, fake.detach()]))).split(n)
         else:
