@@ -3,6 +3,7 @@
     python benchmarks/gan_probe.py runs/dcgan-mnistm64-os                 # raw and EMA generator of the checkpoint
     python benchmarks/gan_probe.py runs/dcgan-mnistm64 --psi 1 0.8 0.6 0.4  # EMA generator, z scaled by psi
     python benchmarks/gan_probe.py runs/dcgan-mnistm64-os --by-d 0.5 0.1    # EMA images the discriminator rates highest
+    python benchmarks/gan_probe.py runs/dcgan-mnistm64-noise01 --by-jacobian 0.5 0.3  # EMA images of the flattest latents
     python benchmarks/gan_probe.py runs/dcgan-mnistm64-os --bn              # the generator's BatchNorm statistics re-estimated
     python benchmarks/gan_probe.py runs/dcgan-mnistm64-os --d-batches       # how the discriminator's verdict rests on its batches
 
@@ -13,6 +14,10 @@ by scaling): a generator whose unsure images sit in the latent's tails scores hi
 `--by-d` keeps the given shares of the EMA generator's images that the run's own discriminator rates
 highest (what discriminator rejection sampling would keep): it helps only where the discriminator's
 judgment agrees with the classifier's.
+`--by-jacobian` keeps the given shares of the EMA generator's images whose latents have the smallest
+generator Jacobian (Frobenius norm, estimated from 4 random directions): an unconditional generator maps
+one connected latent onto digits that are apart, so the images between two digits come from latents
+where the generator is steepest (the rejection of Tanielian et al., 2020); it needs no discriminator.
 `--bn` compares the generator's BatchNorm running statistics (for the EMA, averages of the raw model's, which
 need not match the averaged weights' own activations) with statistics re-estimated on 40 batches of 256
 latents ("standing statistics", Brock et al., 2019) and with each sampled chunk's own batch statistics.
@@ -37,6 +42,7 @@ from torch import nn
 from zoo.metrics.classifier_metrics import classifier_score, coverage_metrics
 from zoo.data import load as load_data
 from zoo.metrics.gan import GANEvaluator, generate, real_images_like
+from zoo.metrics.inception import quantize
 from zoo.registry import build_method, load_any
 from zoo.training import CHECKPOINT
 from zoo.weights import load_tree
@@ -64,15 +70,50 @@ def by_discriminator(found: dict[str, torch.nn.Module], n: int, shares: list[flo
     with torch.no_grad():
         score = torch.cat([critic(images[i : i + 500].float() / 127.5 - 1).view(-1) for i in range(0, n, 500)])
         logits = load_any("classifier.mnistm", "cpu").logits(images.float() / 255)
+    print_kept(f"{name}, n={n}, seed 0", logits, score, shares, "D's score", "by D")
+
+
+def print_kept(what: str, logits: torch.Tensor, score: torch.Tensor, shares: list[float], score_name: str, by: str) -> None:
+    """Print how `score` ranks with the classifier's confidence, and the metrics of the images it rates highest, for each share kept."""
     rank = lambda t: t.argsort().argsort().double()  # noqa: E731
     agree = torch.corrcoef(torch.stack([rank(score), rank(logits.softmax(1).max(1).values)]))[0, 1]
-    print(f"{name}, n={n}, seed 0: rank correlation of D's score and the classifier's confidence {agree:.2f}")
+    print(f"{what}: rank correlation of {score_name} and the classifier's confidence {agree:.2f}")
     for share in [1.0, *shares]:
-        kept = logits[score.argsort(descending=True)[: max(1, int(share * n))]]
+        kept = logits[score.argsort(descending=True)[: max(1, int(share * len(score)))]]
         c = coverage_metrics(kept)
         sure = float((kept.softmax(1).max(1).values > 0.9).double().mean())
-        print(f"  top {share:.0%} by D: classifier IS {classifier_score(kept):.2f}, digits {100 * c['coverage_min']:.1f}% - {100 * c['coverage_max']:.1f}%, "
+        print(f"  top {share:.0%} {by}: classifier IS {classifier_score(kept):.2f}, digits {100 * c['coverage_min']:.1f}% - {100 * c['coverage_max']:.1f}%, "
               f"top probability > 0.9 for {100 * sure:.0f}%")
+
+
+def jacobian_norms(generator: nn.Module, z: torch.Tensor, directions: int, g: torch.Generator, eps: float = 1e-2) -> torch.Tensor:
+    """Return an unbiased estimate of each latent's squared Frobenius norm of the generator's Jacobian, ||dG/dz||_F^2.
+
+    The mean of ||J v||^2 over `directions` random v ~ N(0, I), with J v taken by central differences
+    (exact for a generator quadratic in z, and a close estimate for a smooth one at small `eps`).
+    """
+    total = torch.zeros(len(z), dtype=torch.float64)
+    with torch.no_grad():
+        for _ in range(directions):
+            v = torch.randn(z.shape, generator=g).to(z.device)
+            jv = (generator(z + eps * v) - generator(z - eps * v)) / (2 * eps)
+            total += jv.flatten(1).double().pow(2).sum(1).cpu()
+    return total / directions
+
+
+def by_jacobian(found: dict[str, torch.nn.Module], n: int, shares: list[float], directions: int = 4, chunk: int = 250) -> None:
+    """Print the classifier IS and digit shares of the EMA (else raw) images whose latents have the smallest generator Jacobian."""
+    name, model = list(found.items())[-1]
+    generator, g = model.generator.eval(), torch.Generator().manual_seed(0)
+    images, norms = [], []
+    for i in range(0, n, chunk):
+        z = model.latent(min(chunk, n - i), g)
+        with torch.no_grad():
+            images.append(quantize(generator(z).add(1).mul(0.5)).cpu())
+        norms.append(jacobian_norms(generator, z, directions, g))
+    with torch.no_grad():
+        logits = torch.cat([load_any("classifier.mnistm", "cpu").logits(x.float() / 255) for x in torch.cat(images).split(1000)])
+    print_kept(f"{name}, n={n}, seed 0, {directions} directions", logits, -torch.cat(norms), shares, "-|J|_F", "by smallest |J|")
 
 
 def bn_variants(model: torch.nn.Module, batches: int = 40, batch: int = 256) -> dict[str, torch.nn.Module]:
@@ -125,12 +166,17 @@ def main() -> None:
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--psi", type=float, nargs="*", default=[], help="latent scales to try on the EMA (else raw) generator")
     p.add_argument("--by-d", type=float, nargs="*", default=[], help="shares of the EMA (else raw) images to keep, ranked by the discriminator")
+    p.add_argument("--by-jacobian", type=float, nargs="*", default=[],
+                   help="shares of the EMA (else raw) images to keep, those whose latents have the smallest generator Jacobian")
     p.add_argument("--d-batches", action="store_true", help="what the raw discriminator's verdict rests on: pure, running-statistics and mixed batches")
     p.add_argument("--bn", action="store_true", help="also with the generator's BatchNorm statistics re-estimated, and with batch statistics")
     args = p.parse_args()
     found = generators(args.run)
     if args.by_d:
         by_discriminator(found, args.n, args.by_d)
+        return
+    if args.by_jacobian:
+        by_jacobian(found, args.n, args.by_jacobian)
         return
     if args.d_batches:
         d_batches(found, args.n)

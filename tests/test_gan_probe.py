@@ -44,3 +44,37 @@ def test_d_batches_prints_pure_running_and_mixed_verdicts(monkeypatch: pytest.Mo
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == ["D in pure batches of 8, batch statistics", "D in running statistics", "D in mixed batches (4 real + 4 generated)"]
     assert 0.0 <= float(lines[2].rsplit("AUC ", 1)[1]) <= 1.0
+
+
+def test_jacobian_norms_match_the_closed_form_of_a_quadratic_generator() -> None:
+    z = torch.tensor([[1.0, 0.0, 2.0], [0.5, -1.0, 0.0], [3.0, 3.0, 3.0]])
+    est = gan_probe.jacobian_norms(lambda x: x.pow(2), z, directions=4000, g=torch.Generator().manual_seed(0))
+    exact = 4 * z.double().pow(2).sum(1)  # J = diag(2z), ||J||_F^2 = 4 ||z||^2
+    assert torch.allclose(est, exact, rtol=0.1), (est, exact)
+    assert est.argsort().tolist() == exact.argsort().tolist()
+
+
+def test_by_jacobian_prints_every_share(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    class Judge:
+        def logits(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.randn(len(x), 10, generator=torch.Generator().manual_seed(len(x)))
+
+    torch.manual_seed(0)
+    model = build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4}).eval()
+    monkeypatch.setattr(gan_probe, "load_any", lambda name, device: Judge())
+    gan_probe.by_jacobian({"ema (step 1)": model}, n=40, shares=[0.5, 0.25], directions=2, chunk=16)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("ema (step 1), n=40, seed 0, 2 directions: rank correlation of -|J|_F")
+    assert [line.split(":")[0].strip() for line in lines[1:]] == [f"top {s} by smallest |J|" for s in ("100%", "50%", "25%")]
+
+
+def test_print_kept_keeps_the_highest_scores(capsys: pytest.CaptureFixture) -> None:
+    from zoo.metrics.classifier_metrics import classifier_score
+
+    logits = torch.zeros(4, 10)
+    logits[1, 0], logits[2, 3], logits[3, 7] = 1.0, 20.0, 5.0  # top probabilities 0.10, 0.23, 1.00, 0.94
+    gan_probe.print_kept("probe", logits, torch.tensor([0.0, 1.0, 2.0, 3.0]), [0.5], "s", "by s")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "probe: rank correlation of s and the classifier's confidence 0.80"
+    assert lines[1].startswith(f"  top 100% by s: classifier IS {classifier_score(logits):.2f}, ")
+    assert lines[2] == f"  top 50% by s: classifier IS {classifier_score(logits[2:]):.2f}, digits 0.0% - 50.0%, top probability > 0.9 for 100%"
