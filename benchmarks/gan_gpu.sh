@@ -4,7 +4,7 @@
 # run of each method (judged on PICK_N samples) trained on for STAGE2_MIN minutes with the GPU to the
 # two of them, then every run judged alike (benchmarks/gan_variants.py: classifier IS, digit coverage,
 # classifier FD on EVAL_N samples, seed 0; first-32 grids). One 64x64 GAN at batch 64 leaves an H200
-# mostly idle, and the CPU runs plateaued at classifier IS 5.6-5.7 (docs/gan.md), so the time buys
+# mostly idle, and the CPU runs plateaued at classifier IS 5.6-6.0 (docs/gan.md), so the time buys
 # several recipes (batch 64 and 256; DCGAN's instance noise at the seed's 0.01 and at 0.1, which lifted
 # the CPU run off its plateau) rather than one longer run, and the second stage gives the leaders the
 # share the others leave.
