@@ -14,7 +14,7 @@ from zoo.cli import build_parser
 from zoo.data import ImageSet
 from zoo.errors import ConfigError, DataError, UnknownNameError
 from zoo_plugins.dann.scenarios import SCENARIOS, Scenario, load_checked, parse_data_field, resolve_scenarios
-from zoo_plugins.dann.table import build_table, parse_overrides, regime_data, render_markdown, train_command
+from zoo_plugins.dann.table import build_table, regime_data, render_markdown, train_command
 
 
 def toy_set(name: str, n: int, channels: int, size: int, seed: int) -> ImageSet:
@@ -63,10 +63,7 @@ def test_a_target_set_with_labels_outside_0_to_9_is_rejected_before_training(mon
         load_checked("svhn", "test", None, "target")
 
 
-def test_parse_overrides_and_data_field() -> None:
-    assert parse_overrides(["lr=5e-4", "lr_schedule=dann", "domain_weight=1"]) == {"lr": 5e-4, "lr_schedule": "dann", "domain_weight": 1}
-    with pytest.raises(ConfigError, match="KEY=VALUE"):
-        parse_overrides(["lr"])
+def test_data_field() -> None:
     assert parse_data_field("source=mnistm+target=digits") == {"source": "mnistm", "target": "digits"}
     assert parse_data_field("mnistm") == {"source": "mnistm"}
 
@@ -101,3 +98,14 @@ def test_build_table_writes_mean_std_checks_report_columns_and_tsne(tmp_path: Pa
     again = build_table([scenario], [0], recipe, root=None, runs=tmp_path / "runs", figures=tmp_path / "figures", tsne_n=15, device="cpu", log=lambda _: None)
     assert again["resumed_runs"] == 3
     assert again["scenarios"]["toy"]["regimes"]["dann"]["target_accuracy"][0] == row["regimes"]["dann"]["target_accuracy"][0]
+
+
+def test_dann_table_set_is_checked_before_any_training(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from zoo.cli import main
+
+    runs = tmp_path / "runs"
+    assert main(["dann-table", "--set", "lr", "--runs", str(runs)]) == 2
+    assert "--set 'lr': expected key=value" in capsys.readouterr().err
+    assert main(["dann-table", "--set", "regime=dann", "--runs", str(runs)]) == 2
+    assert "drop --set regime" in capsys.readouterr().err
+    assert not runs.exists()

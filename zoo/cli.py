@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import ConfigError, ZooError
+from .interfaces import parse_set
 
 __all__ = ["main", "parse_set"]
 
@@ -20,20 +21,6 @@ def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
     """Register `fn` as the handler of the sub-command named after it."""
     COMMANDS[fn.__name__.removeprefix("cmd_")] = fn
     return fn
-
-
-def parse_set(items: Sequence[str]) -> dict[str, Any]:
-    """Return ``key=value`` pairs as a dict, values parsed as JSON when they parse (1e-4, true, [1,2])."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set lr=2e-4")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -38,6 +39,7 @@ __all__ = [
     "Command",
     "validate_config",
     "describe_validation_error",
+    "parse_set",
     "CAPABILITIES",
 ]
 
@@ -58,6 +60,23 @@ def describe_validation_error(e: pydantic.ValidationError) -> str:
         + (f" (got {err['input']!r})" if err["type"] != "extra_forbidden" else "")
         for err in e.errors()
     )
+
+
+def parse_set(items: Sequence[str]) -> dict[str, Any]:
+    """Return ``--set key=value`` items as a dict, values parsed as JSON when they parse (1e-4, true, [1,2]), else kept as text.
+
+    Every command that takes ``--set`` (the core's and plugins') parses it here.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set lr=2e-4")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def validate_config(cls: type[pydantic.BaseModel], values: Mapping[str, Any] | None, *, what: str) -> Any:

@@ -29,7 +29,7 @@ import torch
 
 from zoo.data import ImageSet
 from zoo.errors import ConfigError
-from zoo.interfaces import Command
+from zoo.interfaces import Command, parse_set
 from zoo.registry import load_file
 from zoo.training import TrainConfig, Trainer
 from zoo.weights import atomic_write
@@ -39,7 +39,7 @@ from .method import DANN
 from .scenarios import REGIMES, SCENARIOS, Scenario, load_checked, resolve_scenarios
 from .tsne import embed, plot_tsne
 
-__all__ = ["RECIPE", "regime_data", "train_command", "parse_overrides", "build_table", "render_markdown", "COMMAND"]
+__all__ = ["RECIPE", "regime_data", "train_command", "build_table", "render_markdown", "COMMAND"]
 
 #: The fixed recipe every regime, scenario and seed is trained with (chosen as docs/dann.md tells).
 RECIPE: dict[str, Any] = {"steps": 1000, "batch_size": 64, "config": {}}
@@ -70,20 +70,6 @@ def train_command(scenario: Scenario, regime: str, seed: int, recipe: dict[str, 
     args += [a for k, v in config.items() for a in ("--set", f"{k}={json.dumps(v) if not isinstance(v, str) else v}")]
     args += ["--steps", str(recipe["steps"]), "--batch-size", str(recipe["batch_size"]), "--seed", str(seed), "--device", "cpu", "--out", f"runs/dann-{scenario.name}-{regime}-seed{seed}"]
     return " ".join(shlex.quote(a) for a in args)
-
-
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """Return ``key=value`` items as a dict, each value parsed as JSON when it parses (1e-4, true), else kept as text."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set lr=2e-4")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
 
 
 def _recipe_id(recipe: dict[str, Any]) -> str:
@@ -316,7 +302,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    config = parse_overrides(args.set or [])
+    config = parse_set(args.set or [])
     if "regime" in config:
         raise ConfigError("dann-table sets the regime of each row itself; drop --set regime=...")
     DANN.Config.model_validate({**RECIPE["config"], **config})  # a typo fails now, not after the first runs
