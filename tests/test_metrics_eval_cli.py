@@ -12,6 +12,9 @@ import torch
 from zoo.cli import main
 from zoo.registry import build_method, entry, param_count, save_model, update_entry
 
+from zoo_plugins.dcgan.method import DCGAN
+from zoo_plugins.wgan_gp.method import WGANGP
+
 from test_metrics_gan import real_folder
 
 
@@ -63,8 +66,19 @@ def test_only_must_name_an_evaluator_of_the_plan(registry: Path, capsys: pytest.
     assert "--only accuracy" in err and "['gan']" in err, "naming the plan, not a silent run of nothing"
 
 
-def test_a_model_without_any_evaluation_is_a_clear_error(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    model = build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4})  # DCGAN has no default evaluation
+@pytest.fixture
+def no_default_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DCGAN stands for a method without a default evaluation plan (the shipped ones all have one)."""
+    monkeypatch.setattr(DCGAN, "default_evaluation", {})
+
+
+def test_both_gans_share_the_default_gan_plan_on_mnistm() -> None:
+    assert DCGAN.default_evaluation == WGANGP.default_evaluation
+    assert DCGAN.default_evaluation["gan"] == {"n": 10000, "seed": 0, "data": "mnistm", "classifier": "classifier.mnistm", "fid": True}
+
+
+def test_a_model_without_any_evaluation_is_a_clear_error(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture, no_default_plan: None) -> None:
+    model = build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4})
     sha = save_model(model, tmp_path / "weights" / "dcgan.tiny.safetensors")
     update_entry("dcgan.tiny", {"method": "dcgan", "config": model.config.model_dump(), "weights": "weights/dcgan.tiny.safetensors",
                                 "sha256": sha, "data": "random", "params": param_count(model)}, registry)
@@ -74,16 +88,21 @@ def test_a_model_without_any_evaluation_is_a_clear_error(registry: Path, tmp_pat
 
 
 def test_a_weights_file_is_evaluated_before_it_is_registered(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    # a run's model.safetensors, mid-way: DCGAN has no default plan, so --only names the evaluator and --set its options
+    # a run's model.safetensors, mid-way: the method's default plan (gan), its options overridden by --set
     weights = tmp_path / "run" / "model.safetensors"
     save_model(build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4}), weights)
     folder = real_folder(tmp_path / "real2")
     opts = ["--set", "n=24", "--set", f"data={folder}", "--set", "split=train", "--set", "classifier=classifier.tiny", "--set", "progress=false"]
-    assert main(["eval", str(weights), "--only", "gan", *opts]) == 0
-    printed = dict(re.findall(r"^  (\w+): (\S+)$", capsys.readouterr().out, re.M))
-    assert printed["n"] == "24" and 1.0 <= float(printed["classifier_is"]) <= 10.0
+    for only in ([], ["--only", "gan"]):
+        assert main(["eval", str(weights), *only, *opts, "--set", "fid=false"]) == 0
+        printed = dict(re.findall(r"^  (\w+): (\S+)$", capsys.readouterr().out, re.M))
+        assert printed["n"] == "24" and 1.0 <= float(printed["classifier_is"]) <= 10.0 and "fid" not in printed
 
-    assert main(["eval", str(weights), *opts]) == 2
+
+def test_a_weights_file_of_a_method_without_a_plan_needs_only(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture, no_default_plan: None) -> None:
+    weights = tmp_path / "run" / "model.safetensors"
+    save_model(build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4}), weights)
+    assert main(["eval", str(weights), "--set", "n=24"]) == 2
     err = capsys.readouterr().err
     assert "no default plan" in err and "--only EVALUATOR" in err
 

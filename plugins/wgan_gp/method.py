@@ -49,8 +49,6 @@ class WGANGP(GANMethod):
     Config = WGANGPConfig
     discriminator_kind = ("instance", False)
     test_config = {"nz": 8, "ngf": 4, "ndf": 4, "n_critic": 2}
-    #: 10,000 samples judged by the shipped digit classifier against MNIST-M's test split (the GAN here is trained on it).
-    default_evaluation = {"gan": {"n": 10000, "seed": 0, "data": "mnistm", "classifier": "classifier.mnistm", "fid": True}}
     config: WGANGPConfig
 
     def __init__(self, config: WGANGPConfig | dict[str, Any] | None = None, *, training: bool = False) -> None:
