@@ -67,3 +67,10 @@ def test_bad_options_are_clear_errors(classifier_file: Path, tmp_path: Path) -> 
         SamplerSweep().evaluate(model, classifier=str(classifier_file), data="digits", n_per_class=2, samplers="ddim-50", out_md="", out_json="")
     with pytest.raises(ConfigError, match="cannot judge|cannot predict"):
         SamplerSweep().evaluate(model, classifier=str(not_a_classifier), data="digits", n_per_class=2, samplers="ddim-2")
+    with pytest.raises(ConfigError, match=r"typo: Extra inputs.*Valid keys: classifier, data"):
+        SamplerSweep().evaluate(model, typo=1)
+    with pytest.raises(ConfigError, match=r"guidance.*'abc'"):
+        SamplerSweep().evaluate(model, guidance="abc")
+    gan = zoo.build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4})
+    with pytest.raises(ConfigError, match="sweeps DDPM samplers.*method 'dcgan'"):
+        SamplerSweep().evaluate(gan, classifier=str(classifier_file), data="digits")

@@ -39,6 +39,8 @@ __all__ = [
     "Command",
     "validate_config",
     "describe_validation_error",
+    "evaluator_options",
+    "require_capability",
     "parse_set",
     "CAPABILITIES",
 ]
@@ -245,6 +247,22 @@ class Evaluator(Protocol):
     name: str
 
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]: ...
+
+
+def evaluator_options(cls: type[pydantic.BaseModel], options: Mapping[str, Any], evaluator: str) -> Any:
+    """Return an evaluator's options validated by `cls` (a ``torch.device`` passed as ``device`` becomes its name)."""
+    if options.get("device") is not None:
+        options = {**options, "device": str(options["device"])}
+    return validate_config(cls, options, what=f"the {evaluator} evaluator")
+
+
+def require_capability(model: Any, capability: str, evaluator: str, hint: str) -> None:
+    """Raise :class:`CapabilityError` unless `model` can `capability`, naming the model, `evaluator`, what it can do and `hint`."""
+    if capability not in getattr(model, "capabilities", ()):
+        can = ", ".join(sorted(getattr(model, "capabilities", ()))) or "nothing"
+        raise CapabilityError(
+            f"model {getattr(model, 'zoo_name', model)!r} cannot be evaluated by {evaluator!r}: it cannot {capability} (it can {can}). {hint}"
+        )
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import torch
 
 from zoo.data import ImageSet
 from zoo.errors import ConfigError, DataError
-from zoo.interfaces import Method, validate_config
+from zoo.interfaces import Method, evaluator_options
 from zoo.metrics.accuracy import accuracy_metrics
 from zoo.registry import entries
 
@@ -75,9 +75,7 @@ class DANNAccuracy:
 
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]:
         """Return {target,source}_accuracy, _n (images scored), _accuracy_worst_class, the domain head's domain_accuracy, and the subset seed."""
-        if options.get("device") is not None:
-            options = {**options, "device": str(options["device"])}
-        o: DANNAccuracyOptions = validate_config(DANNAccuracyOptions, options, what=f"the {self.name} evaluator")  # type: ignore[assignment]
+        o: DANNAccuracyOptions = evaluator_options(DANNAccuracyOptions, options, self.name)
         roles = self._roles_of(model)
         target, source = o.target or roles.get("target"), o.source or roles.get("source")
         if not target:

@@ -20,11 +20,12 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import torch
 
 from zoo import data as zdata
 from zoo.errors import ConfigError
-from zoo.interfaces import Method
+from zoo.interfaces import Method, evaluator_options, require_capability
 from zoo.metrics.classifier_metrics import FeatureClassifier, check_feature_classifier
 from zoo.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats
 from zoo.registry import load_any
@@ -94,48 +95,52 @@ def _markdown(rows: list[dict[str, Any]], header: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+class SamplerSweepOptions(pydantic.BaseModel):
+    """Options of the `ddpm_samplers` evaluator (registry `evaluation` table, `zoo eval --set`)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    classifier: str = pydantic.Field("classifier.mnistm", description="registered classifier, or a .safetensors file")
+    data: str = pydantic.Field("mnistm", description="the real dataset (name or path)")
+    split: str = "test"
+    n_per_class: int = pydantic.Field(100, ge=2, description="images per digit and sampler (>= 2: the Frechet distance needs a covariance)")
+    n_real: int = pydantic.Field(10000, ge=2, description="real images for the reference statistics")
+    samplers: str | list[str] = pydantic.Field(",".join(DEFAULT_SAMPLERS), description="e.g. 'ddpm-400,ddim-25'")
+    guidance: float | list[float] = pydantic.Field(list(DEFAULT_GUIDANCES), description="guidance weight(s) w")
+    seed: int = 0
+    batch_size: int = pydantic.Field(1000, ge=1)
+    bf16: bool = False
+    out_md: str = pydantic.Field("docs/ddpm_eval.md", description="markdown table ('' to skip)")
+    out_json: str = pydantic.Field("benchmarks/results/ddpm_eval.json", description="JSON table ('' to skip)")
+    data_root: Path | None = None
+    device: str | None = None
+
+
 class SamplerSweep:
     """Evaluator `ddpm_samplers`: classifier accuracy and Frechet distance over samplers x guidance weights."""
 
     name = "ddpm_samplers"
 
-    def evaluate(
-        self,
-        model: Method,
-        *,
-        classifier: str = "classifier.mnistm",
-        data: str = "mnistm",
-        split: str = "test",
-        n_per_class: int = 100,
-        n_real: int = 10000,
-        samplers: str | Sequence[str] = DEFAULT_SAMPLERS,
-        guidance: float | Sequence[float] = DEFAULT_GUIDANCES,
-        seed: int = 0,
-        batch_size: int = 1000,
-        bf16: bool = False,
-        out_md: str = "docs/ddpm_eval.md",
-        out_json: str = "benchmarks/results/ddpm_eval.json",
-        data_root: Path | None = None,
-        device: str | torch.device | None = None,
-    ) -> dict[str, float]:
+    def evaluate(self, model: Method, **options: Any) -> dict[str, float]:
         """Run the sweep on `model`; write the table to `out_md` and `out_json` (skip with ''); return the headline metrics."""
-        if not isinstance(n_per_class, int) or n_per_class < 2:
-            raise ConfigError(f"n_per_class must be an integer >= 2 (the Frechet distance needs a covariance), got {n_per_class!r}.")
+        o: SamplerSweepOptions = evaluator_options(SamplerSweepOptions, options, self.name)
+        require_capability(model, "sample", self.name, "It judges a class-conditional DDPM's samples.")
+        if getattr(model, "name", None) != "ddpm":
+            raise ConfigError(f"the {self.name} evaluator sweeps DDPM samplers, but model {model.zoo_name!r} is method {model.name!r}. Use the 'gan' evaluator for other generators.")
         dev = model.device
-        weights = [float(guidance)] if isinstance(guidance, (int, float)) else [float(w) for w in guidance]
-        plan = [(s, k, w) for s, k in parse_samplers(samplers, model.config.n_T) for w in weights]
-        clf = _load_classifier(classifier, dev)
-        real = _real_stats(clf, data, split, n_real, data_root, dev)
+        weights = o.guidance if isinstance(o.guidance, list) else [o.guidance]
+        plan = [(s, k, w) for s, k in parse_samplers(o.samplers, model.config.n_T) for w in weights]
+        clf = _load_classifier(o.classifier, dev)
+        real = _real_stats(clf, o.data, o.split, o.n_real, o.data_root, dev)
         k = model.config.n_classes
-        labels = torch.arange(k).repeat_interleave(n_per_class)
-        autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+        labels = torch.arange(k).repeat_interleave(o.n_per_class)
+        autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if o.bf16 else nullcontext()
         rows = []
         for sampler, steps, w in plan:
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             t0 = time.perf_counter()
             with autocast:
-                images = model.sample(len(labels), labels=labels, seed=seed, sampler=sampler, steps=steps, guidance=w, batch_size=batch_size)
+                images = model.sample(len(labels), labels=labels, seed=o.seed, sampler=sampler, steps=steps, guidance=w, batch_size=o.batch_size)
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             seconds = time.perf_counter() - t0
@@ -148,18 +153,18 @@ class SamplerSweep:
                 "seconds": seconds, "images_per_s": len(labels) / seconds,
             })
         header = {
-            "model": model.zoo_name, "classifier": classifier,
-            "real": f"{real.n} images of {data} {split}",
-            "n_per_class": n_per_class, "seed": seed, "bf16": bf16,
+            "model": model.zoo_name, "classifier": o.classifier,
+            "real": f"{real.n} images of {o.data} {o.split}",
+            "n_per_class": o.n_per_class, "seed": o.seed, "bf16": o.bf16,
             "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
         }
-        if out_md:
-            with atomic_write(out_md, "w") as f:
+        if o.out_md:
+            with atomic_write(o.out_md, "w") as f:
                 f.write(_markdown(rows, header))
-        if out_json:
-            with atomic_write(out_json, "w") as f:
+        if o.out_json:
+            with atomic_write(o.out_json, "w") as f:
                 json.dump({**header, "rows": rows}, f, indent=2)
-        return _headline(rows, n_per_class, seed)
+        return _headline(rows, o.n_per_class, o.seed)
 
 
 def _headline(rows: list[dict[str, Any]], n_per_class: int, seed: int) -> dict[str, float]:

@@ -9,8 +9,8 @@ import pydantic
 import torch
 
 from ..data import load as load_data
-from ..errors import CapabilityError, DataError
-from ..interfaces import Method, validate_config
+from ..errors import DataError
+from ..interfaces import Method, evaluator_options, require_capability
 
 __all__ = ["AccuracyOptions", "AccuracyEvaluator", "accuracy_metrics"]
 
@@ -42,14 +42,8 @@ class AccuracyEvaluator:
 
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]:
         """Return accuracy, accuracy_n (images evaluated) and accuracy_worst_class."""
-        if options.get("device") is not None:
-            options = {**options, "device": str(options["device"])}
-        o: AccuracyOptions = validate_config(AccuracyOptions, options, what="the accuracy evaluator")  # type: ignore[arg-type,assignment]
-        if "predict" not in getattr(model, "capabilities", ()):
-            raise CapabilityError(
-                f"model {getattr(model, 'zoo_name', model)!r} cannot be evaluated by 'accuracy': it cannot predict "
-                f"(it can {', '.join(sorted(model.capabilities)) or 'nothing'}). Use the 'gan' evaluator for generators."
-            )
+        o: AccuracyOptions = evaluator_options(AccuracyOptions, options, self.name)
+        require_capability(model, "predict", self.name, "Use the 'gan' evaluator for generators.")
         data = load_data(o.data, o.split, root=o.data_root)
         if data.labels is None:
             raise DataError(f"dataset {o.data!r} split {o.split!r} has no labels, so accuracy cannot be measured. Pick a labelled set.")

@@ -21,8 +21,8 @@ import pydantic
 import torch
 
 from ..data import ImageSet, adapt_images, load as load_data
-from ..errors import CapabilityError, ConfigError
-from ..interfaces import Method, validate_config
+from ..errors import ConfigError
+from ..interfaces import Method, evaluator_options, require_capability
 from ..registry import load_any
 from ..weights import tensors_digest
 from .classifier_metrics import FeatureClassifier, check_feature_classifier, classifier_score, coverage_metrics
@@ -126,15 +126,8 @@ class GANEvaluator:
 
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]:
         """Return the metrics as a flat dict that states `n` and `seed` (and `fid_n` with FID)."""
-        if options.get("device") is not None:
-            options = {**options, "device": str(options["device"])}
-        o: GANEvalOptions = validate_config(GANEvalOptions, options, what="the gan evaluator")  # type: ignore[arg-type,assignment]
-        if "sample" not in getattr(model, "capabilities", ()):
-            can = ", ".join(sorted(getattr(model, "capabilities", ()))) or "nothing"
-            raise CapabilityError(
-                f"model {getattr(model, 'zoo_name', model)!r} cannot be evaluated by 'gan': it cannot sample (it can {can}). "
-                "The gan evaluator judges generated images; evaluate a classifier with the 'accuracy' evaluator."
-            )
+        o: GANEvalOptions = evaluator_options(GANEvalOptions, options, self.name)
+        require_capability(model, "sample", self.name, "The gan evaluator judges generated images; evaluate a classifier with the 'accuracy' evaluator.")
         fid_n = o.fid_n or o.n
         if o.fid and fid_n > o.n:
             raise ConfigError(f"fid_n={fid_n} is larger than n={o.n}: FID uses the first fid_n of the n generated images. Raise n or lower fid_n.")
