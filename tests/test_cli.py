@@ -36,6 +36,13 @@ def face_folder(root: Path, n: int = 12) -> Path:
     return root
 
 
+def test_a_bad_train_option_points_to_the_flag_not_to_set(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["train", "dcgan", "--data", str(tmp_path), "--steps", "0", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "steps: Input should be greater than or equal to 1 (got 0)" in err and "`zoo train --help`" in err and "--set" not in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_train_register_list_info_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     registry = tmp_path / "registry.toml"
     monkeypatch.setenv("ZOO_REGISTRY", str(registry))

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import ConfigError, ZooError
-from .interfaces import parse_set
+from .interfaces import parse_set, validate_config
 
 __all__ = ["main", "parse_set"]
 
@@ -143,7 +143,6 @@ def _parse_data(items: Sequence[str]) -> dict[str, str]:
 @command
 def cmd_train(args: argparse.Namespace) -> int:
     from . import data
-    from .interfaces import validate_config
     from .plugins import get_plugin_manager
     from .registry import register_run
     from .training import TrainConfig, Trainer
@@ -153,7 +152,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, ema_decay=args.ema_decay,
         grad_clip=args.grad_clip, max_minutes=args.max_minutes, export_dtype=args.export_dtype, progress=not args.quiet,
         channels_last=args.channels_last, lr_decay_start=args.lr_decay_start, init_from=args.init_from,
-    ), what="zoo train")
+    ), what="zoo train", fix="Fix the option (`zoo train --help`).")
     # config mistakes are reported before any data is read
     config = validate_config(get_plugin_manager().method(args.method).Config, parse_set(args.set or []), what=f"method {args.method!r}")
     sources = _parse_data(args.data or [])

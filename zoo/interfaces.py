@@ -81,16 +81,17 @@ def parse_set(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def validate_config(cls: type[pydantic.BaseModel], values: Mapping[str, Any] | None, *, what: str) -> Any:
-    """Return `cls(**values)`, turning pydantic's error into a :class:`ConfigError` naming `what`."""
+def validate_config(
+    cls: type[pydantic.BaseModel], values: Mapping[str, Any] | None, *, what: str, fix: str = "Fix the key or value (e.g. `--set key=value`)."
+) -> Any:
+    """Return `cls(**values)`, turning pydantic's error into a :class:`ConfigError` naming `what` and how to `fix` it."""
     try:
         return cls.model_validate(dict(values or {}))
     except pydantic.ValidationError as e:
         problems = describe_validation_error(e)
         fields = ", ".join(cls.model_fields)
         raise ConfigError(
-            f"invalid config for {what}: {problems}. Valid keys: {fields}. "
-            f"Fix the key or value (e.g. `--set key=value`)."
+            f"invalid config for {what}: {problems}. Valid keys: {fields}. {fix}"
         ) from None
 
 
