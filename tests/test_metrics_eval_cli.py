@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from zoo.cli import main
+from zoo.errors import ConfigError, UnknownNameError
 from zoo.registry import build_method, entry, param_count, save_model, update_entry
 
 from zoo_plugins.dcgan.method import DCGAN
@@ -114,3 +115,27 @@ def test_eval_write_refuses_a_weights_file(registry: Path, tmp_path: Path, capsy
     assert main(["eval", str(weights), "--write"]) == 2
     assert "zoo register RUN_FOLDER NAME" in capsys.readouterr().err
     assert registry.read_text() == before
+
+
+def test_the_whole_plan_is_checked_before_any_evaluator_runs(registry: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo.metrics
+
+    monkeypatch.setattr(zoo.metrics, "load", lambda *a, **k: pytest.fail("the model was loaded before the plan was checked"))
+    plan = tomllib.loads(registry.read_text())["models"]["wgan_gp.tiny"]["evaluation"]
+    update_entry("wgan_gp.tiny", {"evaluation": {**plan, "accuracy": {"splt": "test"}}}, registry)
+    assert main(["eval", "wgan_gp.tiny"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid config for the accuracy evaluator: splt: Extra inputs" in err and "Valid keys: data, split" in err
+    update_entry("wgan_gp.tiny", {"evaluation": {**plan, "acuracy": {}}}, registry)
+    assert main(["eval", "wgan_gp.tiny"]) == 2
+    assert "acuracy" in (err := capsys.readouterr().err) and "accuracy" in err and "install the plugin" in err
+
+
+def test_check_plan_is_what_the_contract_runs_on_entries_and_defaults() -> None:
+    from zoo.metrics import check_plan
+
+    assert set(check_plan(DCGAN.default_evaluation, "dcgan")) >= {"gan", "accuracy"}
+    with pytest.raises(ConfigError, match=r"the gan evaluator: nn: Extra inputs"):
+        check_plan({"gan": {"nn": 5}}, "method 'x'")
+    with pytest.raises(UnknownNameError, match="The evaluation plan of method 'x' names it"):
+        check_plan({"gann": {}}, "method 'x'")

@@ -20,6 +20,7 @@ import zoo
 from zoo.data import ImageSet
 from zoo.errors import CapabilityError, ConfigError
 from zoo.interfaces import CAPABILITIES, Batch, DataSpec, Method, validate_config
+from zoo.metrics import check_plan
 from zoo.plugins import get_plugin_manager
 from zoo.registry import build_method, entry, load, load_file, param_count, save_model
 from zoo.training import TrainConfig, Trainer
@@ -140,6 +141,11 @@ def test_save_then_load_gives_identical_tensors(zoo_method: str, tmp_path: Path)
         assert torch.equal(model.sample(2, seed=3), loaded.sample(2, seed=3))
 
 
+def test_default_evaluation_names_installed_evaluators_with_valid_options(zoo_method: str) -> None:
+    cls = get_plugin_manager().method(zoo_method)
+    check_plan(cls.default_evaluation, f"method {zoo_method!r} (its default_evaluation)")
+
+
 def test_trainer_runs_the_method_and_exports(zoo_method: str, tmp_path: Path) -> None:
     cls = get_plugin_manager().method(zoo_method)
     spec = tiny(zoo_method).data_spec()
@@ -161,6 +167,12 @@ def test_entry_validates_and_its_file_hashes_right(zoo_model: str) -> None:
     path = resolve_weights(e.weights, e.sha256, e.base_dir)
     assert path.is_file(), f"{zoo_model}: weights {path} missing"
     assert sha256_file(path) == e.sha256
+
+
+def test_entry_evaluation_plan_is_runnable(zoo_model: str) -> None:
+    e = entry(zoo_model)
+    plan = e.evaluation or get_plugin_manager().method(e.method).default_evaluation
+    check_plan(plan, f"model {zoo_model!r}")
 
 
 def test_entry_loads_with_its_recorded_parameter_count(zoo_model: str) -> None:

@@ -18,11 +18,11 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError, UnknownNameError
-from ..interfaces import Method
+from ..interfaces import Method, evaluator_options
 from ..plugins import get_plugin_manager
 from ..registry import entry, is_weights_file, load, load_file, update_entry
 
-__all__ = ["evaluators", "evaluate_model", "record_metrics"]
+__all__ = ["evaluators", "evaluate_model", "check_plan", "record_metrics"]
 
 
 def evaluators() -> dict[str, Any]:
@@ -62,18 +62,28 @@ def evaluate_model(
             f"--only {', '.join(missing)}: model {name!r}'s evaluation plan holds {sorted(plan)}. "
             f"Name one of those, or add the evaluator to the entry's evaluation table in registry.toml."
         )
-    known = evaluators()
-    chosen = {ev_name: options for ev_name, options in plan.items() if not only or ev_name in only}
-    for ev_name in chosen:
-        if ev_name not in known:
-            raise UnknownNameError("evaluator", ev_name, known, hint=f"Model {name!r}'s evaluation plan names it; install the plugin that provides it.")
+    chosen = {ev_name: {**options, **(overrides or {}), "data_root": data_root, "device": device}
+              for ev_name, options in plan.items() if not only or ev_name in only}
+    known = check_plan(chosen, f"model {name!r}")  # every evaluator's options, before the first one runs
     if model is None:
         model = load(name, device=device)
-    results: dict[str, dict[str, float]] = {}
-    for ev_name, options in chosen.items():
-        opts = {**options, **(overrides or {}), "data_root": data_root, "device": device}
-        results[ev_name] = known[ev_name].evaluate(model, **opts)
-    return results
+    return {ev_name: known[ev_name].evaluate(model, **opts) for ev_name, opts in chosen.items()}
+
+
+def check_plan(plan: Mapping[str, Mapping[str, Any]], owner: str) -> dict[str, Any]:
+    """Check an evaluation plan (evaluator name -> options) of `owner` without running it; return the installed evaluators.
+
+    Every name must be an installed evaluator, and where the evaluator declares its ``Options``
+    (a pydantic model), the options must validate against it. Raises UnknownNameError or ConfigError.
+    """
+    known = evaluators()
+    for ev_name, options in plan.items():
+        if ev_name not in known:
+            raise UnknownNameError("evaluator", ev_name, known, hint=f"The evaluation plan of {owner} names it; install the plugin that provides it.")
+        options_model = getattr(known[ev_name], "Options", None)
+        if options_model is not None:
+            evaluator_options(options_model, options, ev_name)
+    return known
 
 
 def record_metrics(name: str, results: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:

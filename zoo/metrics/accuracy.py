@@ -39,10 +39,11 @@ class AccuracyEvaluator:
     """Accuracy of a model with `predict` on a labelled split (all of it unless `n` is given)."""
 
     name = "accuracy"
+    Options = AccuracyOptions
 
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]:
         """Return accuracy, accuracy_n (images evaluated) and accuracy_worst_class."""
-        o: AccuracyOptions = evaluator_options(AccuracyOptions, options, self.name)
+        o: AccuracyOptions = evaluator_options(self.Options, options, self.name)
         require_capability(model, "predict", self.name, "Use the 'gan' evaluator for generators.")
         data = load_data(o.data, o.split, root=o.data_root)
         if data.labels is None:

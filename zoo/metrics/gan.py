@@ -123,10 +123,11 @@ class GANEvaluator:
     """Judge a generative model's samples: classifier FD, classifier IS, digit coverage, optional Inception FID."""
 
     name = "gan"
+    Options = GANEvalOptions
 
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]:
         """Return the metrics as a flat dict that states `n` and `seed` (and `fid_n` with FID)."""
-        o: GANEvalOptions = evaluator_options(GANEvalOptions, options, self.name)
+        o: GANEvalOptions = evaluator_options(self.Options, options, self.name)
         require_capability(model, "sample", self.name, "The gan evaluator judges generated images; evaluate a classifier with the 'accuracy' evaluator.")
         fid_n = o.fid_n or o.n
         if o.fid and fid_n > o.n:
