@@ -43,6 +43,19 @@ def test_a_bad_train_option_points_to_the_flag_not_to_set(capsys: pytest.Capture
     assert not (tmp_path / "o").exists()
 
 
+def test_list_shows_measured_metrics_not_the_sample_count_and_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo.registry import build_method, param_count, save_model, update_entry
+
+    reg = tmp_path / "registry.toml"
+    monkeypatch.setenv("ZOO_REGISTRY", str(reg))
+    model = build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4})
+    sha = save_model(model, tmp_path / "g.safetensors")
+    update_entry("dcgan.t", {"method": "dcgan", "config": model.config.model_dump(), "weights": "g.safetensors", "sha256": sha, "data": "x",
+                             "params": param_count(model), "metrics": {"n": 10000, "seed": 0, "classifier_fd": 11.06, "classifier_is": 4.392, "fid": 319.3, "coverage_0": 0.1}}, reg)
+    assert main(["list"]) == 0
+    assert "classifier_fd=11.06, classifier_is=4.392, fid=319.3" in capsys.readouterr().out
+
+
 def test_train_register_list_info_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     registry = tmp_path / "registry.toml"
     monkeypatch.setenv("ZOO_REGISTRY", str(registry))

@@ -35,13 +35,19 @@ def _fmt_metric(v: Any) -> str:
 
 # ---- commands -------------------------------------------------------------------------------------
 
+def _headline(metrics: dict[str, Any], k: int = 3) -> str:
+    """Return the first `k` metrics as 'key=value' text, leaving out the sample count and seed every evaluator states (`zoo info` shows all)."""
+    shown = [(key, v) for key, v in metrics.items() if key not in ("n", "seed")][:k]
+    return ", ".join(f"{key}={_fmt_metric(v)}" for key, v in shown)
+
+
 @command
 def cmd_list(args: argparse.Namespace) -> int:
     from .registry import entries, list_models
 
     all_entries = entries()
     names = list_models(args.pattern)
-    rows = [[n, all_entries[n].method, all_entries[n].data, f"{all_entries[n].params:,}", ", ".join(f"{k}={_fmt_metric(v)}" for k, v in list(all_entries[n].metrics.items())[:3])] for n in names]
+    rows = [[n, all_entries[n].method, all_entries[n].data, f"{all_entries[n].params:,}", _headline(all_entries[n].metrics)] for n in names]
     print(_table(rows, ["name", "method", "data", "params", "metrics"]) if rows else f"no model matches {args.pattern!r}")
     return 0
 

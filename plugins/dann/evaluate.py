@@ -72,10 +72,11 @@ class DANNAccuracy:
     """Accuracy of a digit classifier on the test split of its target (and source) set."""
 
     name = "dann_accuracy"
+    Options = DANNAccuracyOptions
 
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]:
         """Return {target,source}_accuracy, _n (images scored), _accuracy_worst_class, the domain head's domain_accuracy, and the subset seed."""
-        o: DANNAccuracyOptions = evaluator_options(DANNAccuracyOptions, options, self.name)
+        o: DANNAccuracyOptions = evaluator_options(self.Options, options, self.name)
         roles = self._roles_of(model)
         target, source = o.target or roles.get("target"), o.source or roles.get("source")
         if not target:

@@ -119,10 +119,11 @@ class SamplerSweep:
     """Evaluator `ddpm_samplers`: classifier accuracy and Frechet distance over samplers x guidance weights."""
 
     name = "ddpm_samplers"
+    Options = SamplerSweepOptions
 
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]:
         """Run the sweep on `model`; write the table to `out_md` and `out_json` (skip with ''); return the headline metrics."""
-        o: SamplerSweepOptions = evaluator_options(SamplerSweepOptions, options, self.name)
+        o: SamplerSweepOptions = evaluator_options(self.Options, options, self.name)
         require_capability(model, "sample", self.name, "It judges a class-conditional DDPM's samples.")
         if getattr(model, "name", None) != "ddpm":
             raise ConfigError(f"the {self.name} evaluator sweeps DDPM samplers, but model {model.zoo_name!r} is method {model.name!r}. Use the 'gan' evaluator for other generators.")
