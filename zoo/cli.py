@@ -33,13 +33,13 @@ def _fmt_metric(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-# ---- commands -------------------------------------------------------------------------------------
-
 def _headline(metrics: dict[str, Any], k: int = 3) -> str:
     """Return the first `k` metrics as 'key=value' text, leaving out the sample count and seed every evaluator states (`zoo info` shows all)."""
     shown = [(key, v) for key, v in metrics.items() if key not in ("n", "seed")][:k]
     return ", ".join(f"{key}={_fmt_metric(v)}" for key, v in shown)
 
+
+# ---- commands -------------------------------------------------------------------------------------
 
 @command
 def cmd_list(args: argparse.Namespace) -> int:
