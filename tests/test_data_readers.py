@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from zoo import data
-from zoo.data.registry import detect_path_format
+from zoo.data.registry import detect_path_format, is_present
 from zoo.errors import DataError
 
 RNG = np.random.default_rng(0)
@@ -93,6 +93,30 @@ def test_truncated_idx_names_the_file(tmp_path: Path) -> None:
         data.load(folder, "train")
 
 
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda raw: gzip.compress(raw)[:-40], r"cannot read .*train-images-idx3-ubyte\.gz \(Compressed file ended"),  # cut-off stream
+        (lambda raw: raw, r"cannot read .*train-images-idx3-ubyte\.gz \(Not a gzipped file"),  # plain bytes named .gz
+        (lambda raw: gzip.compress(raw[:6]), r"train-images-idx3-ubyte\.gz is truncated: its header names 3 dimensions"),  # header cut short
+        (lambda raw: gzip.compress(raw + bytes(10)), r"train-images-idx3-ubyte\.gz has trailing bytes"),
+    ],
+)
+def test_damaged_gzip_idx_is_a_data_error(tmp_path: Path, damage, message: str) -> None:
+    folder = mnist_folder(tmp_path / "mnist")
+    path = folder / "train-images-idx3-ubyte.gz"
+    path.write_bytes(damage(gzip.decompress(path.read_bytes())))  # `damage` maps the IDX bytes to the file's new bytes
+    with pytest.raises(DataError, match=message):
+        data.load(folder, "train")
+
+
+def test_idx_images_of_another_size_are_not_mnist(tmp_path: Path) -> None:
+    folder = mnist_folder(tmp_path / "mnist")
+    write_idx(folder / "train-images-idx3-ubyte", RNG.integers(0, 256, (12, 32, 32)), compress=True)
+    with pytest.raises(DataError, match=r"images \(12, 32, 32\).*expected \(N, 28, 28\)"):
+        data.load(folder, "train")
+
+
 # ---- SVHN -----------------------------------------------------------------------------------------
 
 def test_svhn_mat_in_torchvision_format(tmp_path: Path) -> None:
@@ -124,6 +148,38 @@ def test_svhn_file_that_is_not_a_mat_file(tmp_path: Path) -> None:
         data.load("svhn", "train", root=tmp_path)
 
 
+def test_empty_svhn_file_is_a_data_error(tmp_path: Path) -> None:
+    (tmp_path / "svhn").mkdir()
+    (tmp_path / "svhn" / "train_32x32.mat").write_bytes(b"")
+    with pytest.raises(DataError, match=r"cannot read SVHN file .*train_32x32\.mat"):
+        data.load("svhn", "train", root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "message"),
+    [
+        (np.full((32, 32, 3, 2), 0.5), np.array([[1], [2]], np.uint8), r"X holds float64 values; expected uint8"),  # would load as black
+        (np.zeros((32, 32, 3, 2), np.uint8), np.array([[1.7], [2.0]]), r"y holds non-integer labels"),  # would truncate to 1
+    ],
+)
+def test_svhn_values_of_the_wrong_kind_are_not_cast(tmp_path: Path, x: np.ndarray, y: np.ndarray, message: str) -> None:
+    from scipy.io import savemat
+
+    (tmp_path / "svhn").mkdir()
+    savemat(tmp_path / "svhn" / "train_32x32.mat", {"X": x, "y": y})
+    with pytest.raises(DataError, match=message):
+        data.load("svhn", "train", root=tmp_path)
+
+
+@pytest.mark.parametrize(("name", "folder_of", "test_file"), [("svhn", svhn_folder, "test_32x32.mat"), ("usps", usps_folder, "usps.t.bz2")])
+def test_a_split_file_alone_is_not_reported_present(tmp_path: Path, name: str, folder_of, test_file: str) -> None:
+    folder = folder_of(tmp_path / name)[0]
+    info = data.datasets()[name]
+    assert is_present(info, tmp_path)
+    (folder / test_file).unlink()  # the test split is gone: `zoo datasets` must not call the set present
+    assert not is_present(info, tmp_path)
+
+
 # ---- USPS -----------------------------------------------------------------------------------------
 
 def test_usps_bz2_in_torchvision_format(tmp_path: Path) -> None:
@@ -140,6 +196,24 @@ def test_usps_label_out_of_range_names_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "usps" / "usps.bz2").write_bytes(bz2.compress(usps_text([3, 11], np.zeros((2, 256)))))
     with pytest.raises(DataError, match=r"usps\.bz2, line 2: label 11 is out of range 1\.\.10"):
         data.load("usps", "train", root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [("inf 1:0.5", r"line 1: cannot parse 'inf 1:0\.5'"), ("3 1:nan 2:0.5", r"line 1: cannot parse '3 1:nan")],
+)
+def test_usps_values_that_are_not_finite(tmp_path: Path, line: str, message: str) -> None:
+    (tmp_path / "usps").mkdir()
+    (tmp_path / "usps" / "usps.bz2").write_bytes(bz2.compress(f"{line}\n".encode()))
+    with pytest.raises(DataError, match=message):
+        data.load("usps", "train", root=tmp_path)
+
+
+def test_usps_fields_may_be_separated_by_tabs(tmp_path: Path) -> None:
+    (tmp_path / "usps").mkdir()
+    (tmp_path / "usps" / "usps.bz2").write_bytes(bz2.compress(b"3\t1:1.0 256:-1.0\n"))
+    s = data.load("usps", "train", root=tmp_path)
+    assert s.labels.tolist() == [2] and s.images[0, 0, 0, 0] == 255 and s.images[0, 0, 15, 15] == 0
 
 
 def test_usps_file_that_is_not_bz2(tmp_path: Path) -> None:
@@ -160,6 +234,16 @@ def test_seed_layout_for_each_domain(tmp_path: Path, name: str, size: int, mode:
     stored = np.asarray(Image.open(tmp_path / name / "data" / "val_00002.png"))
     got = test.images[2].permute(1, 2, 0).numpy()
     assert np.array_equal(got.squeeze(-1) if channels == 1 else got, stored)  # "test" reads val.csv
+
+
+def test_seed_layout_with_sixteen_bit_usps_digits(tmp_path: Path) -> None:
+    folder = seed_folder(tmp_path / "digits16", 16, "L")  # a folder name that does not say the domain
+    for p in (folder / "data").glob("*.png"):
+        ink = np.zeros((16, 16), np.uint16)
+        ink[4:12, 7:9] = 40000
+        Image.fromarray(ink).save(p)  # PIL mode I;16: detected as USPS, and scaled, not clipped, to 8 bits
+    s = data.load(folder, "train")
+    assert s.name == "usps" and s.images.unique().tolist() == [0, 156]  # 40000 / 257
 
 
 def test_csv_without_expected_columns(tmp_path: Path) -> None:

@@ -35,7 +35,8 @@ def test_presence_follows_the_files(tmp_path: Path) -> None:
     Image.new("RGB", (80, 60)).save(tmp_path / "faces" / "people" / "a.png")
     assert presence(known["folder"], tmp_path).startswith("an image folder with one subfolder per class")
     (tmp_path / "svhn").mkdir()
-    (tmp_path / "svhn" / "train_32x32.mat").write_bytes(b"")
+    for split_file in ("train_32x32.mat", "test_32x32.mat"):  # presence looks at the files, not their contents
+        (tmp_path / "svhn" / split_file).write_bytes(b"")
     assert "SVHN .mat files" in presence(known["svhn"], tmp_path)
 
 
@@ -79,6 +80,32 @@ def test_image_folder_layout_gives_class_labels(tmp_path: Path) -> None:
             Image.new("L", (32, 32), 100).save(tmp_path / c / f"{i}.png")
     s = data.load(tmp_path, "train")
     assert s.labels.tolist() == [0] * 9 + [1] * 9 and s.num_classes == 2 and s.images.shape[1:] == (3, 64, 64)
+
+
+def test_class_folder_without_images_is_an_error(tmp_path: Path) -> None:
+    for c in ("a", "b", "c"):
+        (tmp_path / c).mkdir()
+    for c in ("a", "c"):
+        for i in range(10):
+            Image.new("L", (32, 32), 100).save(tmp_path / c / f"{i}.png")
+    (tmp_path / "b" / "notes.txt").write_text("no images here")  # class b would take label 1 and shift c to 2
+    with pytest.raises(DataError, match=r"class folder\(s\) b in .* hold no images"):
+        data.load(tmp_path, "train")
+
+
+def test_sixteen_bit_gray_is_scaled_not_clipped(tmp_path: Path) -> None:
+    for i in range(10):
+        Image.fromarray(np.full((32, 32), 30000, np.uint16)).save(tmp_path / f"{i}.png")  # PIL mode I;16
+    assert Image.open(tmp_path / "0.png").mode == "I;16"
+    s = data.load(tmp_path, "train")
+    assert s.images.unique().tolist() == [117]  # 30000 / 257, where PIL's convert("L") gives 255
+
+
+def test_float_image_is_refused_with_its_mode(tmp_path: Path) -> None:
+    for i in range(10):
+        Image.fromarray(np.full((32, 32), 0.5, np.float32)).save(tmp_path / f"{i}.tif")
+    with pytest.raises(DataError, match=r"0\.tif holds floating-point pixels \(PIL mode F\).*8 or 16 bits"):
+        data.load(tmp_path, "train")
 
 
 def test_face_folder_unreadable_image_is_named(tmp_path: Path) -> None:

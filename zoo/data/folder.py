@@ -12,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from ..errors import DataError
 from ._types import ImageSet
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "read_image", "read_folder", "image_folder_layout"]
+__all__ = ["IMAGE_SUFFIXES", "list_images", "open_image", "read_image", "read_folder", "image_folder_layout"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 MIN_SIDE = 16
@@ -23,25 +23,39 @@ def list_images(folder: Path) -> tuple[list[Path], list[int] | None, list[str]]:
     flat = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if flat:
         return flat, None, []
-    classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
-    files, labels = [], []
-    for i, c in enumerate(classes):
-        for p in sorted((folder / c).iterdir()):
-            if p.suffix.lower() in IMAGE_SUFFIXES:
-                files.append(p)
-                labels.append(i)
-    if not files:
+    subfolders = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    per_class = {d.name: sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) for d in subfolders}
+    if not any(per_class.values()):
         raise DataError(f"no images found in {folder}: expected image files ({', '.join(IMAGE_SUFFIXES)}) in it or in one subfolder per class.")
-    return files, labels, classes
+    empty = [c for c, found in per_class.items() if not found]
+    if empty:  # a class without images would still take a label index, and every later class's label would shift
+        raise DataError(f"class folder(s) {', '.join(empty)} in {folder} hold no images ({', '.join(IMAGE_SUFFIXES)}). Add images or move the folder(s) out.")
+    classes = list(per_class)
+    labels = [i for i, c in enumerate(classes) for _ in per_class[c]]
+    return [p for c in classes for p in per_class[c]], labels, classes
+
+
+def open_image(path: Path, mode: str, fix: str) -> Image.Image:
+    """Return the image at `path` converted to `mode` ('L' or 'RGB') with 8 bits a channel; `fix` ends the error messages.
+
+    16-bit gray (PIL's I;16 modes, e.g. 16-bit PNGs) is scaled to 0..255, where PIL's own conversion would clip
+    everything above 255 to white. 32-bit integer and float images are refused: their range cannot be inferred.
+    """
+    try:
+        with Image.open(path) as im:
+            if im.mode.startswith("I;16"):
+                im = Image.fromarray(np.round(np.asarray(im, dtype=np.float32) / 257).astype(np.uint8))
+            elif im.mode in ("I", "F"):
+                kind = "32-bit integer" if im.mode == "I" else "floating-point"
+                raise DataError(f"image {path} holds {kind} pixels (PIL mode {im.mode}), whose range zoo cannot infer; expected 8 or 16 bits a channel. {fix}")
+            return im.convert(mode)
+    except (UnidentifiedImageError, OSError) as e:
+        raise DataError(f"cannot read image {path} ({e}). {fix}") from None
 
 
 def read_image(path: Path, size: int | None, mode: str = "RGB") -> np.ndarray:
     """Return the image at `path` as uint8 HWC, center-cropped to a square and resized to `size` (if given)."""
-    try:
-        with Image.open(path) as im:
-            im = im.convert(mode)
-    except (UnidentifiedImageError, OSError) as e:
-        raise DataError(f"cannot read image {path} ({e}). Remove or replace the file.") from None
+    im = open_image(path, mode, "Remove or replace the file.")
     w, h = im.size
     if min(w, h) < MIN_SIDE:
         raise DataError(f"image {path} is {w}x{h}; expected at least {MIN_SIDE}x{MIN_SIDE} pixels. Remove it or use larger images.")

@@ -19,16 +19,23 @@ _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), "test
 
 def read_idx(path: Path) -> np.ndarray:
     """Return the uint8 array stored in an IDX file (``.gz`` or plain)."""
-    raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    try:
+        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError; a cut-off stream raises EOFError
+        raise DataError(f"cannot read {path} ({e}). Expected one of MNIST's original IDX files, gzip-compressed or plain; copy the file again.") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise DataError(f"{path} is not an IDX file (bad magic number). Expected MNIST's original files, e.g. train-images-idx3-ubyte.gz.")
     dtype_code, ndim = raw[2], raw[3]
     if dtype_code != 0x08:
         raise DataError(f"{path}: IDX type 0x{dtype_code:02x} is not supported; MNIST's files hold unsigned bytes (0x08).")
+    if len(raw) < 4 + 4 * ndim:
+        raise DataError(f"{path} is truncated: its header names {ndim} dimensions but the file ends after {len(raw)} bytes. Copy the file again.")
     dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
     body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(dims)):
-        raise DataError(f"{path} is truncated: header says {dims} ({int(np.prod(dims))} bytes), found {body.size}. Copy the file again.")
+    expected = int(np.prod(dims))
+    if body.size != expected:
+        state = "is truncated" if body.size < expected else "has trailing bytes"
+        raise DataError(f"{path} {state}: header says {dims} ({expected} bytes of data), found {body.size}. Copy the file again.")
     return body.reshape(dims)
 
 
@@ -46,8 +53,11 @@ def read_mnist(split: str, folder: Path | None) -> ImageSet:
         raise DataError(f"MNIST folder {folder} does not exist. Set --data-dir/ZOO_DATA to a folder holding mnist/ with the IDX files.")
     img_name, lbl_name = _FILES[split]
     images, labels = read_idx(find_idx(folder, img_name)), read_idx(find_idx(folder, lbl_name))
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise DataError(f"MNIST files in {folder} disagree: images {images.shape}, labels {labels.shape}; expected (N, 28, 28) and (N,).")
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1 or len(images) != len(labels):
+        raise DataError(
+            f"MNIST files in {folder} hold images {images.shape} and labels {labels.shape}; expected (N, 28, 28) and (N,) with the same N. "
+            "Put MNIST's original IDX files there."
+        )
     return ImageSet(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)), "mnist", 10)
 
 

@@ -15,6 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
 from ._types import ImageSet
+from .folder import open_image
 
 __all__ = ["LAYOUT", "SPLIT_FILES", "has_seed_layout", "read_labels_csv", "read_seed_layout", "seed_domain"]
 
@@ -60,11 +61,7 @@ def _read_png(path: Path, mode: str) -> np.ndarray:
     """Return the image at `path` as uint8 (H, W, C) in `mode` ('L' or 'RGB')."""
     if not path.is_file():
         raise DataError(f"image {path} is listed in the label file but does not exist. Expected the seed layout: {LAYOUT}.")
-    try:
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert(mode), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as e:
-        raise DataError(f"cannot read image {path} ({e}). Replace the file, or remove it and its line from the label file.") from None
+    arr = np.asarray(open_image(path, mode, "Replace the file, or remove it and its line from the label file."), dtype=np.uint8)
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 

@@ -20,29 +20,34 @@ _EXPECTED = "train_32x32.mat and test_32x32.mat (SVHN format 2, as torchvision d
 def read_svhn_mat(path: Path) -> ImageSet:
     """Return the images (N, 3, 32, 32) and labels (10 -> 0) of one SVHN ``.mat`` file."""
     from scipy.io import loadmat  # scipy comes with scikit-learn; imported here because it is slow to import
+    from scipy.io.matlab import MatReadError
 
     if not path.is_file():
         raise DataError(f"SVHN file {path} does not exist. Expected {_EXPECTED} in that folder, or the seed layout: {LAYOUT}.")
     try:
         mat = loadmat(path, variable_names=("X", "y"))
-    except (ValueError, OSError, NotImplementedError, TypeError) as e:
+    except (MatReadError, ValueError, OSError, NotImplementedError, TypeError) as e:
         raise DataError(f"cannot read SVHN file {path} ({e}). Expected a MATLAB v5 file as torchvision downloads it: {_EXPECTED}.") from None
     if "X" not in mat or "y" not in mat:
         raise DataError(f"SVHN file {path} lacks the variable(s) {', '.join(k for k in ('X', 'y') if k not in mat)}. Expected {_EXPECTED}.")
     x, y = mat["X"], np.asarray(mat["y"]).reshape(-1)
     if x.ndim != 4 or x.shape[:3] != (32, 32, 3) or x.shape[3] != len(y):
         raise DataError(f"SVHN file {path}: X is {x.shape} and y has {len(y)} labels; expected X (32, 32, 3, N) with N labels.")
+    if x.dtype != np.uint8:
+        raise DataError(f"SVHN file {path}: X holds {x.dtype} values; expected uint8 pixels 0..255. The file is not SVHN's as torchvision downloads it.")
+    if not np.issubdtype(y.dtype, np.integer) and not np.array_equal(y, np.round(y)):
+        raise DataError(f"SVHN file {path}: y holds non-integer labels ({y.dtype}); expected the classes 1..10.")
     y = y.astype(np.int64)
     if len(y) and (y.min() < 0 or y.max() > 10):
         raise DataError(f"SVHN file {path}: labels span {y.min()}..{y.max()}; expected 1..10 (10 means digit 0). The file is not SVHN's.")
     y[y == 10] = 0  # SVHN writes digit 0 as class 10
-    images = torch.from_numpy(np.ascontiguousarray(x.astype(np.uint8, copy=False).transpose(3, 2, 0, 1)))
+    images = torch.from_numpy(np.ascontiguousarray(x.transpose(3, 2, 0, 1)))
     return ImageSet(images, torch.from_numpy(y), "svhn", 10)
 
 
 def svhn_layout(folder: Path) -> str | None:
     """Return a description of the SVHN files in `folder`, or None."""
-    if (folder / MAT_FILES["train"]).is_file():
+    if all((folder / f).is_file() for f in MAT_FILES.values()):
         return "SVHN .mat files (torchvision format)"
     if seed_domain(folder) == "svhn":
         return "SVHN in the seed layout (data/*.png, train.csv, val.csv)"

@@ -21,11 +21,13 @@ _EXPECTED = "usps.bz2 and usps.t.bz2 (libsvm text as torchvision downloads them:
 
 def _parse_line(text: str, path: Path, line: int) -> tuple[int, np.ndarray]:
     """Return the 0-based label and the 256 float32 features of one libsvm line."""
-    head, _, rest = text.partition(" ")
+    head, _, rest = text.replace("\t", " ").partition(" ")  # libsvm separates fields by any whitespace
     try:
         label = int(float(head)) - 1  # the libsvm copy writes digit d as label d + 1
         pairs = np.array(rest.replace(":", " ").split(), dtype=np.float64).reshape(-1, 2)
-    except ValueError:
+        if not np.isfinite(pairs).all():
+            raise ValueError("not finite")
+    except (ValueError, OverflowError):  # int(float("inf")) overflows
         raise DataError(f"USPS file {path}, line {line}: cannot parse {text[:60]!r}...; expected {_EXPECTED}.") from None
     index = pairs[:, 0].astype(np.int64) - 1
     if len(index) and (index.min() < 0 or index.max() >= _PIXELS):
@@ -58,7 +60,7 @@ def read_usps_bz2(path: Path) -> ImageSet:
 
 def usps_layout(folder: Path) -> str | None:
     """Return a description of the USPS files in `folder`, or None."""
-    if (folder / BZ2_FILES["train"]).is_file():
+    if all((folder / f).is_file() for f in BZ2_FILES.values()):
         return "USPS libsvm .bz2 files (torchvision format)"
     if seed_domain(folder) == "usps":
         return "USPS in the seed layout (data/*.png, train.csv, val.csv)"
