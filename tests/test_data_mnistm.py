@@ -114,6 +114,15 @@ def test_half_built_cache_is_never_used(root: Path) -> None:
     assert manifest["content_digest"] == first.digest and manifest["inputs"]["seed"] == 0
 
 
+@pytest.mark.parametrize("manifest", ["[]", '{"files": {"train": {"file": "train.safetensors"}}}', '{"files": {"train": 3}}'])
+def test_hand_edited_manifest_is_rebuilt_not_a_crash(root: Path, manifest: str) -> None:
+    first = mnistm.load_mnistm(root / "mnist")
+    (first.folder / "manifest.json").write_text(manifest)
+    with pytest.warns(UserWarning, match=r"manifest\.json is unreadable"):
+        again = mnistm.load_mnistm(root / "mnist")
+    assert not again.from_cache and torch.equal(again.splits["train"].images, first.splits["train"].images)
+
+
 def test_truncated_cache_file_is_rejected(root: Path) -> None:
     first = mnistm.load_mnistm(root / "mnist")
     path = first.folder / "test.safetensors"

@@ -96,3 +96,10 @@ def test_syndigits_is_cached_once_built() -> None:
     second = syndigits.load_syndigits(SMALL)
     assert not first.from_cache and second.from_cache and first.digest == second.digest
     assert torch.equal(first.splits["test"].images, second.splits["test"].images)
+
+
+def test_syndigits_cache_is_keyed_by_the_torch_release(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = syndigits.load_syndigits(SMALL)
+    monkeypatch.setattr(torch, "__version__", "0.0.0-another-release")  # float kernels may differ: build afresh
+    other = syndigits.load_syndigits(SMALL, only=("test",))
+    assert not other.from_cache and other.folder != first.folder

@@ -100,7 +100,10 @@ def _read_verified(folder: Path, name: str, num_classes: int | None, wanted: tup
         files = {k: v for k, v in manifest["files"].items() if wanted is None or k in wanted}
         if wanted is not None and set(wanted) - set(files):
             raise KeyError(f"no split {sorted(set(wanted) - set(files))}")
-    except (OSError, ValueError, KeyError) as e:
+        for entry in files.values():  # a hand-edited manifest fails here, not half-way through the reads below
+            if not isinstance(entry["file"], str) or not isinstance(entry["chunk_sha256"], list):
+                raise TypeError(f"entry {entry} lacks a file name or a chunk_sha256 list")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         warnings.warn(f"dataset cache {manifest_path} is unreadable ({e}); rebuilding {name!r}.", stacklevel=3)
         return None
     splits = {}

@@ -180,6 +180,7 @@ def load_syndigits(sizes: dict[str, int] | None = None, seed: int = 0, only: tup
         "builder": "syndigits", "version": BUILDER_VERSION, "seed": seed, "sizes": sizes,
         "fonts": list(DIGIT_FONTS), "glyphs_sha256": glyphs_digest(DIGIT_FONTS),
         "photos": list(BACKGROUNDS), "photos_sha256": photos_digest(BACKGROUNDS),
+        "torch": torch.__version__,  # the build resamples and blurs in float32, whose kernels may change between releases
     }
     return cached_build("syndigits", parts, lambda: build_syndigits(sizes, seed), only=only)
 
