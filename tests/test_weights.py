@@ -143,3 +143,53 @@ def test_atomic_write_gives_ordinary_permissions(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def _rewrite_header(path: Path, edit) -> None:
+    """Replace the JSON header of the safetensors file at `path` with `edit(header)` (tensor bytes kept)."""
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    text = json.dumps(edit(json.loads(data[8 : 8 + n]))).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + data[8 + n :])
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda h: list(h), r"malformed safetensors header \(the header is a JSON list"),
+        (lambda h: {**h, "a.n": {"dtype": "I64", "shape": []}}, r"malformed safetensors header \('data_offsets'\)"),
+    ],
+)
+def test_malformed_header_is_a_weights_error(weights: Path, edit, message: str) -> None:
+    _rewrite_header(weights, edit)
+    with pytest.raises(WeightsError, match=message):
+        read_weights(weights)
+
+
+def test_config_that_is_not_a_json_object_is_refused(weights: Path) -> None:
+    _rewrite_header(weights, lambda h: {**h, "__metadata__": {**h["__metadata__"], "zoo.config": "[1, 2]"}})
+    with pytest.raises(WeightsError, match=r"zoo\.config is '\[1, 2\]'; expected a JSON object"):
+        read_weights(weights)
+
+
+def test_a_file_without_its_tensor_digest_is_checked_or_refused(weights: Path) -> None:
+    _rewrite_header(weights, lambda h: {**h, "__metadata__": {k: v for k, v in h["__metadata__"].items() if k != "zoo.tensors_sha256"}})
+    with pytest.raises(WeightsError, match=r"carries no zoo\.tensors_sha256 and no sha256 was given"):
+        read_weights(weights)  # by path alone nothing could vouch for its tensors
+    tensors, _ = read_weights(weights, sha256=sha256_file(weights))  # a registry's sha256 covers the whole file
+    assert torch.equal(tensors["a.n"], torch.tensor(3))
+
+
+@pytest.mark.parametrize("where", ["folder", "through_a_file"])
+def test_unwritable_targets_are_output_errors_and_leave_nothing(tmp_path: Path, where: str) -> None:
+    from zoo.errors import OutputError
+    from zoo.weights import check_writable
+
+    (tmp_path / "a_file").write_text("x")
+    target = tmp_path if where == "folder" else tmp_path / "a_file" / "out.png"
+    with pytest.raises(OutputError, match=rf"cannot write {target} .*a folder you can write to"):
+        check_writable(target)
+    with pytest.raises(OutputError, match=rf"cannot write {target}"):
+        with atomic_write(target) as f:
+            f.write(b"never")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"] and (tmp_path / "a_file").read_text() == "x"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import CapabilityError, ConfigError, DataError, PluginError, UnknownNameError, WeightsError, ZooError
+from .errors import CapabilityError, ConfigError, DataError, OutputError, PluginError, UnknownNameError, WeightsError, ZooError
 from .hookspecs import hookimpl
 from .interfaces import Batch, DataSpec, Evaluator, Method, MethodConfig, Predictor, Sampler
 from .plugins import get_plugin_manager
@@ -44,6 +44,7 @@ __all__ = [
     "ConfigError",
     "WeightsError",
     "DataError",
+    "OutputError",
     "CapabilityError",
     "PluginError",
 ]

@@ -11,6 +11,7 @@ __all__ = [
     "ConfigError",
     "WeightsError",
     "DataError",
+    "OutputError",
     "CapabilityError",
     "PluginError",
     "closest",
@@ -53,6 +54,10 @@ class WeightsError(ZooError):
 
 class DataError(ZooError):
     """A data directory or file that is missing or not in the expected layout."""
+
+
+class OutputError(ZooError):
+    """A file zoo was asked to write where it cannot (a folder, a read-only place, a path through a file)."""
 
 
 class CapabilityError(ZooError, AttributeError):

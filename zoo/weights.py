@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -32,7 +33,7 @@ from typing import Any, BinaryIO
 import safetensors.torch
 import torch
 
-from .errors import WeightsError
+from .errors import OutputError, WeightsError
 
 __all__ = [
     "WeightsMeta",
@@ -41,6 +42,7 @@ __all__ = [
     "sha256_file",
     "tensors_digest",
     "atomic_write",
+    "check_writable",
     "resolve_weights",
     "cache_dir",
     "save_tree",
@@ -61,12 +63,31 @@ class WeightsMeta:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+def _open_temp_beside(path: Path) -> tuple[int, str]:
+    """Create `path`'s folder if needed and a temporary file in it; raise OutputError when `path` cannot be written."""
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "it is a folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise OutputError(f"cannot write {path} ({e.strerror or e}). Give a file path in a folder you can write to.") from None
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Return `path` after checking that `atomic_write` could write it (its folder is created), so long jobs fail before they run."""
+    path = Path(path)
+    fd, tmp = _open_temp_beside(path)
+    os.close(fd)
+    os.unlink(tmp)
+    return path
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[BinaryIO]:
     """Yield a temporary file beside `path` that replaces `path` only when the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _open_temp_beside(path)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; the result should look like any other file
@@ -159,7 +180,12 @@ def _parse_header(data: bytes, path: Path) -> dict[str, Any]:
         header = json.loads(data[8 : 8 + n])
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise WeightsError(f"weights file {path} has a corrupt header ({e}). Re-download or re-export it.") from None
-    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    try:
+        if not isinstance(header, dict):
+            raise TypeError(f"the header is a JSON {type(header).__name__}, not an object")
+        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+    except (TypeError, KeyError, IndexError, ValueError) as e:
+        raise WeightsError(f"weights file {path} has a malformed safetensors header ({e}). Re-download or re-export it.") from None
     if 8 + n + end > len(data):
         raise WeightsError(
             f"weights file {path} is truncated: its tensors need {8 + n + end} bytes, the file has {len(data)}. "
@@ -194,7 +220,14 @@ def read_weights(path: str | os.PathLike[str], *, sha256: str | None = None) -> 
         config = json.loads(meta["zoo.config"])
     except Exception as e:  # noqa: BLE001 - safetensors raises its own types
         raise WeightsError(f"weights file {path} cannot be read ({e}). Re-download or re-export it.") from None
+    if not isinstance(config, dict):
+        raise WeightsError(f"weights file {path}: its zoo.config is {meta['zoo.config']!r}; expected a JSON object of the method's options. Re-export it.")
     want = meta.get("zoo.tensors_sha256")
+    if not want and sha256 is None:
+        raise WeightsError(
+            f"weights file {path} carries no zoo.tensors_sha256 and no sha256 was given, so it cannot be checked. "
+            "Re-export it with zoo (zoo.save_model), or register it with its sha256 in registry.toml."
+        )
     if want and tensors_digest(tensors) != want:
         raise WeightsError(f"weights file {path} was tampered with: its tensors do not match the digest in its header. Restore the file.")
     extra = {k[len("zoo.extra.") :]: v for k, v in meta.items() if k.startswith("zoo.extra.")}
