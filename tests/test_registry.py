@@ -142,3 +142,76 @@ def test_load_any_takes_a_registry_name_or_a_weights_file(registry: Path) -> Non
     assert torch.equal(by_name.sample(2, seed=0), by_file.sample(2, seed=0))
     with pytest.raises(UnknownNameError):
         load_any("dcgan.tinny")
+
+
+def fake_run(folder: Path, seed: int) -> Path:
+    """A finished run folder as `zoo train` leaves it (run.json, summary.json, model.safetensors), for a tiny DCGAN."""
+    import json
+
+    torch.manual_seed(seed)
+    model = build_method("dcgan", TINY)
+    folder.mkdir(parents=True)
+    sha = save_model(model, folder / "model.safetensors")
+    (folder / "run.json").write_text(json.dumps({"method": "dcgan", "config": model.config.model_dump(), "command": f"zoo train dcgan # {seed}"}))
+    (folder / "summary.json").write_text(json.dumps({"sha256": sha, "wall_time_s": 1.0, "steps": 2, "device": "cpu"}))
+    return folder
+
+
+@pytest.mark.parametrize("name", ["../../escape", "", "sub/dir", ".hidden", "a b"])
+def test_register_refuses_names_that_are_not_file_names(registry: Path, tmp_path: Path, name: str) -> None:
+    from zoo.registry import register_run
+
+    run = fake_run(tmp_path / "run", 1)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(ConfigError, match=rf"model name {name!r} is not valid"):
+        register_run(run, name, data="mnist", path=registry)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written anywhere
+
+
+def test_registering_a_name_again_drops_the_old_weights_metrics(registry: Path, tmp_path: Path) -> None:
+    from zoo.registry import register_run
+
+    update_entry("dcgan.tiny", {"evaluation": {"gan": {"n": 100}}, "description": "old weights"}, registry)
+    e = register_run(fake_run(tmp_path / "run", 1), "dcgan.tiny", data="faces", path=registry)
+    assert e.metrics == {} and e.description == ""  # they described the old weights
+    assert e.evaluation == {"gan": {"n": 100}} and e.data == "faces" and e.training.command == "zoo train dcgan # 1"
+    assert zoo.load("dcgan.tiny").sample(1, seed=0).shape == (1, 3, 64, 64)  # the new file under the old name
+
+
+def test_register_checks_the_registry_before_copying_weights(registry: Path, tmp_path: Path) -> None:
+    from zoo.registry import register_run
+
+    registry.write_text(registry.read_text() + "\nthis is = not [toml\n")
+    with pytest.raises(ConfigError, match=r"registry\.toml is not valid TOML"):
+        register_run(fake_run(tmp_path / "run", 1), "dcgan.new", data="faces", path=registry)
+    assert not (tmp_path / "weights" / "dcgan.new.safetensors").exists()
+
+
+@pytest.mark.parametrize(("file", "text"), [("run.json", "{not json"), ("summary.json", '{"steps": 2}')])
+def test_register_names_a_damaged_run_file(registry: Path, tmp_path: Path, file: str, text: str) -> None:
+    from zoo.registry import register_run
+
+    run = fake_run(tmp_path / "run", 1)
+    (run / file).write_text(text)
+    with pytest.raises(ConfigError, match=r"run\.json or summary\.json is damaged"):
+        register_run(run, "dcgan.new", data="faces", path=registry)
+
+
+@pytest.mark.parametrize(("text", "message"), [("models = 3\n", r"models should be a table"), ('[models]\n"x.y" = 3\n', r"'x\.y' should be a table")])
+def test_registry_whose_models_are_not_tables(registry: Path, text: str, message: str) -> None:
+    registry.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        zoo.list()
+
+
+def test_missing_field_is_named_without_dumping_the_entry(registry: Path) -> None:
+    registry.write_text(registry.read_text().replace('data = "mnist"\n', ""))
+    with pytest.raises(ConfigError, match=r"data: Field required\. Fix the entry") as info:
+        zoo.list()
+    assert "base_dir" not in str(info.value)
+
+
+@pytest.mark.parametrize(("device", "message"), [("bogus", r"device 'bogus' is not a device torch knows"), ("cuda:7", r"device 'cuda:7' was asked for")])
+def test_load_on_a_device_that_is_not_there(registry: Path, device: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        zoo.load("dcgan.tiny", device=device)

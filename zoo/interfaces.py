@@ -40,6 +40,7 @@ __all__ = [
     "validate_config",
     "describe_validation_error",
     "evaluator_options",
+    "resolve_device",
     "require_capability",
     "parse_set",
     "CAPABILITIES",
@@ -59,7 +60,7 @@ def describe_validation_error(e: pydantic.ValidationError) -> str:
     """Return pydantic's errors as one line: 'key: problem (got value); ...'."""
     return "; ".join(
         f"{'.'.join(map(str, err['loc'])) or '(root)'}: {err['msg']}"
-        + (f" (got {err['input']!r})" if err["type"] != "extra_forbidden" else "")
+        + (f" (got {err['input']!r})" if err["type"] not in ("extra_forbidden", "missing") else "")  # a missing field's input is the whole object
         for err in e.errors()
     )
 
@@ -250,6 +251,24 @@ class Evaluator(Protocol):
     name: str
 
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]: ...
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """Return the torch device for 'auto' (cuda when available), 'cpu', 'cuda', 'cuda:N' or a ``torch.device``."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        d = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device {device!r} is not a device torch knows. Use auto, cpu, cuda or cuda:N.") from None
+    if d.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} was asked for but CUDA is not available here. Use --device cpu or auto.")
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise ConfigError(f"device {device!r} was asked for but this machine has {torch.cuda.device_count()} CUDA device(s). Use cuda:0 .. cuda:{torch.cuda.device_count() - 1}.")
+    return d
 
 
 def evaluator_options(cls: type[pydantic.BaseModel], options: Mapping[str, Any], evaluator: str) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +24,7 @@ import tomli_w
 import torch
 
 from .errors import ConfigError, UnknownNameError, WeightsError
-from .interfaces import Method, describe_validation_error, validate_config
+from .interfaces import Method, describe_validation_error, resolve_device, validate_config
 from .plugins import get_plugin_manager
 from .weights import atomic_write, read_weights, resolve_weights, save_weights
 
@@ -43,9 +44,11 @@ __all__ = [
     "save_model",
     "param_count",
     "update_entry",
+    "check_model_name",
     "register_run",
 ]
 
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 _HEADER = "# zoo's shipped models. Written by `zoo train --register` and `zoo eval --write`; see docs/registry.md.\n\n"
 
 
@@ -98,13 +101,22 @@ def registry_path() -> Path:
     return Path(env) if env else Path(__file__).resolve().parent.parent / "registry.toml"
 
 
-def _read_file(path: Path) -> dict[str, ModelEntry]:
+def _read_toml(path: Path) -> dict[str, Any]:
+    """Return registry file `path` as TOML data (empty when it does not exist), its `models` checked to be a table of tables."""
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text()) if path.is_file() else {}
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"registry file {path} is not valid TOML: {e}. Fix the file.") from None
+    models = raw.setdefault("models", {})
+    bad = [repr(k) for k, v in models.items() if not isinstance(v, dict)] if isinstance(models, dict) else ["models"]
+    if bad:
+        raise ConfigError(f"registry file {path}: {', '.join(bad)} should be a table ([models.\"NAME\"] with method, weights, ...). Fix the file (docs/registry.md).")
+    return raw
+
+
+def _read_file(path: Path) -> dict[str, ModelEntry]:
     out = {}
-    for name, values in (raw.get("models") or {}).items():
+    for name, values in _read_toml(path)["models"].items():
         try:
             out[name] = ModelEntry.model_validate({**values, "base_dir": path.parent})
         except pydantic.ValidationError as e:
@@ -173,7 +185,7 @@ def load_file(path: str | os.PathLike[str], device: str | torch.device | None = 
     tensors, meta = read_weights(path, sha256=sha256)
     model = build_method(meta.method, meta.config)
     _load_tensors(model, tensors, str(path))
-    return model.to(device or "cpu").eval()
+    return model.to(resolve_device(device or "cpu")).eval()
 
 
 def is_weights_file(name_or_path: str | os.PathLike[str]) -> bool:
@@ -194,8 +206,8 @@ def load(name: str, device: str | torch.device | None = None) -> Method:
     path = resolve_weights(e.weights, e.sha256, e.base_dir)
     tensors, meta = read_weights(path, sha256=e.sha256)
     cls = get_plugin_manager().method(e.method)
-    want = validate_config(cls.Config, e.config, what=f"model {name!r}")
-    if meta.method != e.method or validate_config(cls.Config, meta.config, what=f"weights {path}") != want:
+    want = validate_config(cls.Config, e.config, what=f"model {name!r}", fix=f"Fix [models.\"{name}\".config] in the registry file ({e.base_dir}).")
+    if meta.method != e.method or validate_config(cls.Config, meta.config, what=f"weights {path}", fix="Re-export the file with zoo.") != want:
         raise WeightsError(
             f"weights file {path} was made for method {meta.method!r} with config {meta.config}, "
             f"but entry {name!r} says method {e.method!r} with config {want.model_dump()}. Fix the entry or the file."
@@ -203,7 +215,7 @@ def load(name: str, device: str | torch.device | None = None) -> Method:
     model = cls(want)
     _load_tensors(model, tensors, str(path))
     model.zoo_name = name
-    return model.to(device or "cpu").eval()
+    return model.to(resolve_device(device or "cpu")).eval()
 
 
 def save_model(model: Method, path: str | os.PathLike[str], *, dtype: torch.dtype | None = None, state: Mapping[str, torch.Tensor] | None = None) -> str:
@@ -220,19 +232,37 @@ def _toml_values(value: Any) -> Any:
     return value
 
 
-def update_entry(name: str, values: Mapping[str, Any], path: Path | None = None) -> None:
-    """Create or update entry `name` in the registry file `path` (atomically), validating it first."""
-    path = path or registry_path()
-    raw = tomllib.loads(path.read_text()) if path.is_file() else {}
-    models = raw.setdefault("models", {})
-    merged = _toml_values({**models.get(name, {}), **values})
+def check_model_name(name: str) -> str:
+    """Return `name` if it can name a registry entry and its weights file (``weights/NAME.safetensors``), else raise."""
+    if not _MODEL_NAME.fullmatch(name):
+        raise ConfigError(
+            f"model name {name!r} is not valid: expected letters, digits and . _ + - (starting with a letter or digit, no slashes), "
+            "e.g. dcgan.mnistm64. Choose another name."
+        )
+    return name
+
+
+def _registry_text(name: str, values: Mapping[str, Any], path: Path, replace: bool) -> str:
+    """Return registry file `path`'s new text with entry `name` set to `values` (merged into the old entry unless `replace`)."""
+    raw = _read_toml(path)
+    models = raw["models"]
+    merged = _toml_values({**({} if replace else models.get(name, {})), **values})
     try:
         ModelEntry.model_validate({**merged, "base_dir": path.parent})
     except pydantic.ValidationError as e:
         raise ConfigError(f"cannot write registry entry {name!r}: {describe_validation_error(e)}.") from None
     models[name] = merged
     raw["models"] = dict(sorted(models.items()))
-    text = _HEADER + tomli_w.dumps(raw)  # fails before the file is touched
+    return _HEADER + tomli_w.dumps(raw)
+
+
+def update_entry(name: str, values: Mapping[str, Any], path: Path | None = None, *, replace: bool = False) -> None:
+    """Create or update entry `name` in the registry file `path` (atomically), validating it first.
+
+    `values` are merged into the existing entry; with `replace`, they are the whole new entry.
+    """
+    path = path or registry_path()
+    text = _registry_text(check_model_name(name), values, path, replace)  # fails before the file is touched
     with atomic_write(path, "w") as f:
         f.write(text)
 
@@ -254,32 +284,13 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path:
     import json
     import shutil
 
+    check_model_name(name)
     run_dir = Path(run_dir)
     try:
         run = json.loads((run_dir / "run.json").read_text())
         summary = json.loads((run_dir / "summary.json").read_text())
-    except FileNotFoundError as e:
-        raise ConfigError(f"{run_dir} is not a finished training run: {Path(e.filename).name} is missing. Run `zoo train ... --out {run_dir}` to the end first.") from None
-    path = path or registry_path()
-    weights = Path("weights") / f"{name}.safetensors"
-    model = load_file(run_dir / "model.safetensors", sha256=summary["sha256"])
-    config = _toml_values(run["config"])
-    if validate_config(type(model.config), config, what=f"run {run_dir}") != model.config:
-        raise ConfigError(
-            f"run {run_dir}'s config sets a field to None whose default is not None, which registry.toml (TOML has no null) "
-            "cannot record. Give that field a value and train again."
-        )
-    (path.parent / weights).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path.parent / weights) as f, open(run_dir / "model.safetensors", "rb") as src:
-        shutil.copyfileobj(src, f)
-    update_entry(name, {
-        "method": run["method"],
-        "config": config,
-        "weights": weights.as_posix(),
-        "sha256": summary["sha256"],
-        "data": data,
-        "params": param_count(model),
-        "training": {
+        sha256, method, config = summary["sha256"], run["method"], _toml_values(run["config"])
+        training = {
             "command": run.get("command") or "(not recorded)",
             "wall_time_s": summary["wall_time_s"],
             "steps": summary["steps"],
@@ -288,6 +299,31 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path:
             "init_from": _source_record(run.get("init_from")),
             **({"earlier_sittings": [{"command": c.get("command") or "(not recorded)", "steps": c["steps"]} for c in run["earlier_sittings"]]}
                if run.get("earlier_sittings") else {}),
-        },
-    }, path)
+        }
+    except FileNotFoundError as e:
+        raise ConfigError(f"{run_dir} is not a finished training run: {Path(e.filename).name} is missing. Run `zoo train ... --out {run_dir}` to the end first.") from None
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+        raise ConfigError(
+            f"{run_dir}'s run.json or summary.json is damaged ({type(e).__name__}: {e}); expected the files `zoo train` writes. "
+            "Restore them, or train the run again."
+        ) from None
+    path = path or registry_path()
+    weights = Path("weights") / f"{name}.safetensors"
+    model = load_file(run_dir / "model.safetensors", sha256=sha256)
+    if validate_config(type(model.config), config, what=f"run {run_dir}") != model.config:
+        raise ConfigError(
+            f"run {run_dir}'s config sets a field to None whose default is not None, which registry.toml (TOML has no null) "
+            "cannot record. Give that field a value and train again."
+        )
+    old = _read_file(path).get(name) if path.is_file() else None
+    # a new entry as a whole: metrics and description belong to the weights they were written for; the evaluation plan stays
+    text = _registry_text(name, {
+        **({"evaluation": old.evaluation} if old is not None and old.evaluation else {}),
+        "method": method, "config": config, "weights": weights.as_posix(), "sha256": sha256, "data": data,
+        "params": param_count(model), "training": training,
+    }, path, replace=True)
+    with atomic_write(path.parent / weights) as f, open(run_dir / "model.safetensors", "rb") as src:  # only once the entry validated
+        shutil.copyfileobj(src, f)
+    with atomic_write(path, "w") as f:
+        f.write(text)
     return entries()[name] if path == registry_path() else _read_file(path)[name]

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from .data import ImageSet, TensorLoader
 from .errors import ConfigError
-from .interfaces import Batch, Method, MethodConfig, validate_config
+from .interfaces import Batch, Method, MethodConfig, resolve_device, validate_config
 from .registry import build_method, save_model
 from .viz import plot_curves, read_metrics_log
 from .weights import atomic_write, load_tree, save_tree, sha256_file
@@ -65,16 +65,6 @@ class TrainConfig(pydantic.BaseModel):
     export_dtype: Literal["float32", "float16"] = "float32"
     channels_last: bool = pydantic.Field(False, description="NHWC memory format for model and batches (faster convolutions on CPUs)")
     progress: bool = True
-
-
-def resolve_device(device: str) -> torch.device:
-    """Return the torch device for 'auto' (cuda when available), 'cpu', 'cuda' or 'cuda:N'."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    d = torch.device(device)
-    if d.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} was asked for but CUDA is not available here. Use --device cpu or auto.")
-    return d
 
 
 def _rng_state() -> dict[str, Any]:
