@@ -148,3 +148,62 @@ def test_register_an_unfinished_run_is_a_clear_error(tmp_path: Path, capsys: pyt
     (tmp_path / "run").mkdir()
     assert main(["register", str(tmp_path / "run"), "x.y", "--data", "faces"]) == 2
     assert "is not a finished training run: run.json is missing" in capsys.readouterr().err
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A registry with one tiny DCGAN, `dcgan.tiny`, as $ZOO_REGISTRY."""
+    from zoo.registry import build_method, param_count, save_model, update_entry
+
+    reg = tmp_path / "registry.toml"
+    monkeypatch.setenv("ZOO_REGISTRY", str(reg))
+    model = build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2})
+    sha = save_model(model, tmp_path / "tiny.safetensors")
+    update_entry("dcgan.tiny", {"method": "dcgan", "config": model.config.model_dump(), "weights": "tiny.safetensors", "sha256": sha,
+                                "data": "x", "params": param_count(model)}, reg)
+    return "dcgan.tiny"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--nrow", "0"], "argument --nrow: expected a whole number >= 1, got 0"),
+        (["-n", "-2"], "argument -n: expected a whole number >= 1, got -2"),
+        (["--labels", "a,b"], "argument --labels: expected comma-separated whole numbers, e.g. 0,1,2; got 'a,b'"),
+    ],
+)
+def test_sample_flags_out_of_range_are_usage_errors(tiny_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["sample", tiny_model, *args, "--out", str(tmp_path / "g.png")])
+    assert info.value.code == 2 and message in capsys.readouterr().err and not (tmp_path / "g.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "seed=5"], "--set seed: these are not sampler options; use --seed instead"),
+        (["--device", "bogus"], "device 'bogus' is not a device torch knows"),
+        (["--out", "{tmp}/registry.toml/g.png"], "cannot write {tmp}/registry.toml/g.png"),
+        (["--out", "{tmp}"], "cannot write {tmp} "),
+    ],
+)
+def test_sample_bad_values_are_errors_not_tracebacks(tiny_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    args = [a.format(tmp=tmp_path) for a in args]
+    out = [] if "--out" in args else ["--out", str(tmp_path / "g.png")]
+    assert main(["sample", tiny_model, "-n", "2", *args, *out]) == 2
+    assert f"zoo sample: error: {message.format(tmp=tmp_path)}" in capsys.readouterr().err
+
+
+def test_bench_checks_its_output_and_counts_before_it_runs(tiny_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["bench", "--model", tiny_model, "--repeats", "0"])
+    assert "argument --repeats: expected a whole number >= 1, got 0" in capsys.readouterr().err
+    assert main(["bench", "--model", tiny_model, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {tmp_path}" in err
+
+
+def test_list_with_a_registry_file_that_does_not_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "nowhere.toml"))
+    assert main(["list"]) == 0
+    assert f"no model matches '*' in {tmp_path / 'nowhere.toml'} (the file does not exist; check $ZOO_REGISTRY)" in capsys.readouterr().out

@@ -12,9 +12,40 @@ from typing import Any
 from .errors import ConfigError, ZooError
 from .interfaces import parse_set, validate_config
 
-__all__ = ["main", "parse_set"]
+__all__ = ["main", "parse_set", "positive_int", "int_list", "sampler_knobs"]
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def positive_int(text: str) -> int:
+    """Parse a command-line count that must be at least 1 (argparse turns the ValueError into a usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def int_list(text: str) -> list[int]:
+    """Parse comma-separated integers, e.g. class labels ``0,1,2``."""
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, e.g. 0,1,2; got {text!r}") from None
+
+
+SAMPLE_ARGS = ("n", "labels", "seed")
+
+
+def sampler_knobs(items: Sequence[str]) -> dict[str, Any]:
+    """Return ``--set`` sampler options, refusing the arguments that have flags of their own (-n, --labels, --seed)."""
+    knobs = parse_set(items)
+    taken = [k for k in SAMPLE_ARGS if k in knobs]
+    if taken:
+        raise ConfigError(f"--set {', '.join(taken)}: these are not sampler options; use {', '.join('-n' if k == 'n' else '--' + k for k in taken)} instead.")
+    return knobs
 
 
 def command(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -43,12 +74,16 @@ def _headline(metrics: dict[str, Any], k: int = 3) -> str:
 
 @command
 def cmd_list(args: argparse.Namespace) -> int:
-    from .registry import entries, list_models
+    from .registry import entries, list_models, registry_path
 
     all_entries = entries()
     names = list_models(args.pattern)
     rows = [[n, all_entries[n].method, all_entries[n].data, f"{all_entries[n].params:,}", _headline(all_entries[n].metrics)] for n in names]
-    print(_table(rows, ["name", "method", "data", "params", "metrics"]) if rows else f"no model matches {args.pattern!r}")
+    if rows:
+        print(_table(rows, ["name", "method", "data", "params", "metrics"]))
+    else:
+        where = registry_path()
+        print(f"no model matches {args.pattern!r} in {where}{'' if where.is_file() else ' (the file does not exist; check $ZOO_REGISTRY)'}")
     return 0
 
 
@@ -179,10 +214,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     from .registry import load_any
     from .viz import save_grid
+    from .weights import check_writable
 
+    knobs = sampler_knobs(args.set or [])
+    check_writable(args.out)  # before the sampling, not after it
     model = load_any(args.name, args.device)
-    labels = [int(x) for x in args.labels.split(",")] if args.labels else None
-    images = model.sample(args.n, labels=labels, seed=args.seed, **parse_set(args.set or []))
+    images = model.sample(args.n, labels=args.labels, seed=args.seed, **knobs)
     path = save_grid(images, args.out, nrow=args.nrow)
     print(f"wrote {path} ({args.n} images, seed {args.seed})")
     return 0
@@ -219,9 +256,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench_inference, bench_train_step
     from .registry import list_models
-    from .weights import atomic_write
+    from .weights import atomic_write, check_writable
 
-    knobs = parse_set(args.set or [])
+    knobs = sampler_knobs(args.set or []) if args.model else parse_set(args.set or [])
+    if args.out:
+        check_writable(args.out)  # before the benchmark, not after it
     results = []
     for method in args.train or []:
         results.append(bench_train_step(method, knobs, device=args.device, batch_size=args.batch_size, steps=args.steps, bf16=args.bf16))
@@ -309,11 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = _sub(subs, "sample", "Generate images with a model and save them as one grid.", "zoo sample dcgan.mnist64 -n 32 --out grid.png --seed 0")
     s.add_argument("name", help="registered model name or a .safetensors file")
-    s.add_argument("-n", type=int, default=32)
+    s.add_argument("-n", type=positive_int, default=32)
     s.add_argument("--out", default="samples.png")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--nrow", type=int, default=8)
-    s.add_argument("--labels", help="comma-separated class labels, one per image (conditional models)")
+    s.add_argument("--nrow", type=positive_int, default=8)
+    s.add_argument("--labels", type=int_list, help="comma-separated class labels, one per image (conditional models)")
     s.add_argument("--set", action="append", metavar="KNOB=VALUE", help="sampler option, e.g. steps=25")
     s.add_argument("--device", default=None)
 
@@ -323,10 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", action="append", metavar="PATTERN", help="time sample/predict of registered models (repeatable)")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="method config (--train) or sampler option (--model)")
     s.add_argument("--device", default="auto")
-    s.add_argument("--batch-size", type=int, default=64)
-    s.add_argument("--steps", type=int, default=10, help="timed train steps")
-    s.add_argument("-n", type=int, default=64, help="images per timed sample/predict call")
-    s.add_argument("--repeats", type=int, default=1)
+    s.add_argument("--batch-size", type=positive_int, default=64)
+    s.add_argument("--steps", type=positive_int, default=10, help="timed train steps")
+    s.add_argument("-n", type=positive_int, default=64, help="images per timed sample/predict call")
+    s.add_argument("--repeats", type=positive_int, default=1)
     s.add_argument("--bf16", action="store_true")
     s.add_argument("--out", help="write the results as JSON here")
 
