@@ -207,3 +207,8 @@ def test_list_with_a_registry_file_that_does_not_exist(tmp_path: Path, monkeypat
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "nowhere.toml"))
     assert main(["list"]) == 0
     assert f"no model matches '*' in {tmp_path / 'nowhere.toml'} (the file does not exist; check $ZOO_REGISTRY)" in capsys.readouterr().out
+
+
+def test_train_checks_the_register_name_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "dcgan", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), "--register", "../x"]) == 2
+    assert "model name '../x' is not valid" in capsys.readouterr().err and not (tmp_path / "o").exists()

@@ -185,8 +185,11 @@ def _parse_data(items: Sequence[str]) -> dict[str, str]:
 def cmd_train(args: argparse.Namespace) -> int:
     from . import data
     from .plugins import get_plugin_manager
-    from .registry import register_run
+    from .registry import check_model_name, register_run
     from .training import TrainConfig, Trainer
+
+    if args.register:
+        check_model_name(args.register)  # before the training, not after it
 
     train_cfg = validate_config(TrainConfig, dict(
         steps=args.steps, batch_size=args.batch_size, device=args.device, bf16=args.bf16, seed=args.seed,
