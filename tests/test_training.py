@@ -184,3 +184,63 @@ def test_channels_last_training_matches_the_default_layout(tmp_path: Path, monke
     # Adam turns float rounding differences of near-zero gradients into steps of up to lr each
     for k in wa:
         assert torch.allclose(wa[k].float(), wb[k].float(), atol=2 * 2 * 2e-4), k
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "field"),
+    [
+        ({}, {"batch_size": 8}, "batch_size 4 there, 8 now"),
+        ({}, {"seed": 7}, "seed 0 there, 7 now"),  # the loaders restore the checkpoint's order: a new seed would be recorded, not used
+        ({}, {"bf16": True}, "bf16 False there, True now"),
+        ({"ema_decay": 0.5}, {"ema_decay": 0.9}, "ema_decay 0.5 there, 0.9 now"),
+        ({"lr_decay_start": 1}, {}, "lr_decay_start 1 there, None now"),  # the optimizer would keep the decayed rate for good
+    ],
+)
+def test_resume_refuses_settings_that_would_mix_two_runs(tmp_path: Path, before: dict, after: dict, field: str) -> None:
+    train(tmp_path, 2, **before)
+    settings = {"steps": 4, "batch_size": 4, "device": "cpu", "progress": False, "log_every": 1, "checkpoint_every": 2, **before, **after}
+    if "lr_decay_start" in before and "lr_decay_start" not in after:
+        settings.pop("lr_decay_start")
+    with pytest.raises(ConfigError, match=rf"trained with other settings \({field}\).*--init-from"):
+        Trainer("dcgan", TINY, {"train": images()}, tmp_path, TrainConfig(**settings)).fit()
+
+
+def test_resume_refuses_steps_below_the_checkpoint(tmp_path: Path) -> None:
+    train(tmp_path, 4)
+    with pytest.raises(ConfigError, match=r"checkpoint at step 4, past --steps 2\. Give --steps 4 or more"):
+        train(tmp_path, 2)
+
+
+def test_a_fresh_run_does_not_extend_a_log_left_by_one_that_died_before_its_first_checkpoint(tmp_path: Path) -> None:
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "loss_d": 9.0}) + "\n" for s in (1, 2, 3)))
+    train(tmp_path, 2)
+    assert [r["step"] for r in read_metrics_log(tmp_path / "metrics.jsonl")] == [1, 2]
+
+
+def test_a_branch_ema_averages_on_from_its_source(tmp_path: Path) -> None:
+    train(tmp_path / "a", 2, ema_decay=0.5)
+    cfg = TrainConfig(steps=1, batch_size=4, device="cpu", progress=False, ema_decay=0.5, init_from=str(tmp_path / "a"))
+    branch = Trainer("dcgan", TINY, {"train": images()}, tmp_path / "b", cfg)
+    branch.fit()
+    key = "generator.main.0.weight"
+    source_ema = zoo.weights.load_tree(tmp_path / "a" / "checkpoint.safetensors")["ema"]["module." + key]
+    raw = branch.method.inference_state_dict()[key]
+    assert torch.allclose(branch.ema.module.state_dict()[key], 0.5 * source_ema + 0.5 * raw)  # not the raw weights copied over
+
+
+def test_out_that_is_a_file_is_an_output_error(tmp_path: Path) -> None:
+    from zoo.errors import OutputError
+
+    (tmp_path / "a_file").write_text("x")
+    for out, message in ((tmp_path / "a_file", r"a_file is a file; expected a run folder"), (tmp_path / "a_file" / "run", r"a_file is not a folder")):
+        with pytest.raises(OutputError, match=message):
+            train(out, 1)
+
+
+def test_labels_outside_the_method_classes_are_named(tmp_path: Path) -> None:
+    data = ImageSet(images(size=28, channels=3).images, torch.arange(24) % 10, "digits10", 10)
+    cfg = TrainConfig(steps=1, batch_size=4, device="cpu", progress=False)
+    with pytest.raises(ConfigError, match=r"'digits10' has labels up to 9, and method 'ddpm' with this config takes 0\.\.4"):
+        Trainer("ddpm", {"n_classes": 5, "n_feat": 8, "n_T": 10}, {"train": data}, tmp_path, cfg)
+    with pytest.raises(ConfigError, match=r"method 'classifier' trains on labelled train data, and 'random' has no labels"):
+        Trainer("classifier", {}, {"train": images(size=28, channels=3)}, tmp_path, cfg)

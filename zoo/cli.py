@@ -186,10 +186,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from . import data
     from .plugins import get_plugin_manager
     from .registry import check_model_name, register_run
-    from .training import TrainConfig, Trainer
+    from .training import TrainConfig, Trainer, check_run_folder
 
     if args.register:
         check_model_name(args.register)  # before the training, not after it
+    check_run_folder(args.out)  # before the data is read
 
     train_cfg = validate_config(TrainConfig, dict(
         steps=args.steps, batch_size=args.batch_size, device=args.device, bf16=args.bf16, seed=args.seed,

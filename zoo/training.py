@@ -30,14 +30,16 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .data import ImageSet, TensorLoader
-from .errors import ConfigError
+from .errors import ConfigError, OutputError
 from .interfaces import Batch, Method, MethodConfig, resolve_device, validate_config
 from .registry import build_method, save_model
 from .viz import plot_curves, read_metrics_log
 from .weights import atomic_write, load_tree, save_tree, sha256_file
 
-__all__ = ["TrainConfig", "Trainer", "resolve_device"]
+__all__ = ["TrainConfig", "Trainer", "resolve_device", "check_run_folder"]
 
+#: Loop settings a resumed run must keep: they change which batches it sees or what a step computes.
+RESUME_FIXED = ("batch_size", "seed", "bf16", "grad_clip")
 CHECKPOINT = "checkpoint.safetensors"
 EXPORT = "model.safetensors"
 
@@ -65,6 +67,17 @@ class TrainConfig(pydantic.BaseModel):
     export_dtype: Literal["float32", "float16"] = "float32"
     channels_last: bool = pydantic.Field(False, description="NHWC memory format for model and batches (faster convolutions on CPUs)")
     progress: bool = True
+
+
+def check_run_folder(out: str | os.PathLike[str]) -> Path:
+    """Return `out` if a run can be written there (a folder, or a path a folder can be made at), else raise OutputError."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file; expected a run folder (new, or one `zoo train` wrote). Give another --out.")
+    first = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    if not first.is_dir() or not os.access(first, os.W_OK | os.X_OK):
+        raise OutputError(f"--out {out}: {first} is {'not a folder' if not first.is_dir() else 'not writable'}. Give a run folder in a place you can write to.")
+    return out
 
 
 def _rng_state() -> dict[str, Any]:
@@ -109,6 +122,16 @@ class Trainer:
                 f"method {method!r} trains on data roles {list(self.spec.roles)}, got {list(data)}. "
                 + ("Give " + ", ".join(f"--data {r}=NAME" for r in missing) if missing else f"Drop {extra}.")
             )
+        for role in self.spec.roles:
+            labels = data[role].labels
+            if self.spec.labels and role not in self.spec.unlabelled_roles:
+                if labels is None:
+                    raise ConfigError(f"method {method!r} trains on labelled {role} data, and {data[role].name!r} has no labels. Give a labelled dataset.")
+                if len(labels) and int(labels.max()) >= self.spec.num_classes:
+                    raise ConfigError(
+                        f"{data[role].name!r} has labels up to {int(labels.max())}, and method {method!r} with this config takes "
+                        f"0..{self.spec.num_classes - 1}. Give data with those classes, or a config with more (zoo info {method})."
+                    )
         self.data_names = {r: data[r].name for r in self.spec.roles}
         self.loaders = {
             role: TensorLoader(
@@ -203,7 +226,13 @@ class Trainer:
                     f"{self.out} holds a checkpoint of another run ({key}: {previous.get(key)} there, {now[key]} now). "
                     "Use another --out folder, or delete that one to start afresh."
                 )
+        self._check_resume_settings(previous.get("train") or {})
         state = load_tree(path)
+        if int(state["step"]) > self.train.steps:
+            raise ConfigError(
+                f"{self.out} holds a checkpoint at step {int(state['step'])}, past --steps {self.train.steps}. "
+                f"Give --steps {int(state['step'])} or more to go on from it, or another --out folder to start afresh."
+            )
         self.method.load_state_dict(state["model"])
         for k, o in self.method.optimizers.items():
             o.load_state_dict(state["optimizers"][k])
@@ -221,6 +250,26 @@ class Trainer:
         self.earlier_sittings = [*previous.get("earlier_sittings", []), {"command": previous.get("command"), "steps": self.step}]
         self._truncate_log(self.step)
         return True
+
+    def _check_resume_settings(self, before: Mapping[str, Any]) -> None:
+        """Refuse a resume whose loop settings would make the run differ from an uninterrupted one.
+
+        Free to change: steps, device, memory format, logging, checkpoints, export dtype, time limit. An EMA
+        may be switched on (it starts from the resumed weights) and a learning-rate decay added, as
+        docs/gan.md's sittings did; an EMA's decay or a decay's start, once set, stays.
+        """
+        now = self.train.model_dump()
+        changed = [k for k in RESUME_FIXED if k in before and before[k] != now[k]]
+        if before.get("ema_decay") and before["ema_decay"] != now["ema_decay"]:  # 0 means no EMA: switching one on is fine
+            changed.append("ema_decay")
+        if before.get("lr_decay_start") is not None and before["lr_decay_start"] != now["lr_decay_start"]:  # None means no decay
+            changed.append("lr_decay_start")
+        if changed:
+            detail = ", ".join(f"{k} {before[k]} there, {now[k]} now" for k in changed)
+            raise ConfigError(
+                f"{self.out} holds a checkpoint trained with other settings ({detail}); resuming would mix them. "
+                "Resume with the run's settings (its run.json), branch with --init-from into another --out, or use another --out."
+            )
 
     def _init_from(self, source: str) -> dict[str, Any]:
         """Load the model (and EMA) weights of another run's checkpoint; return where they came from.
@@ -273,10 +322,13 @@ class Trainer:
 
     def fit(self) -> dict[str, Any]:
         """Train to `steps` (resuming from `out` when it holds a checkpoint); return the run summary."""
+        check_run_folder(self.out)
         resumed = self._resume()
         if not resumed and self.train.init_from:
             self.init_source = self._init_from(self.train.init_from)
         self.out.mkdir(parents=True, exist_ok=True)  # only now: a refused --init-from leaves no empty folder
+        if not resumed:
+            self._truncate_log(0)  # a run that died before its first checkpoint left a log this one must not extend
         with atomic_write(self.out / "run.json", "w") as f:
             json.dump({**self._run_info(), "command": self.command, "init_from": self.init_source, "earlier_sittings": self.earlier_sittings}, f, indent=2)
         self.method.train()
@@ -295,7 +347,8 @@ class Trainer:
                 for s in self.method.schedulers.values():
                     s.step_update(self.step)
                 if self.ema is not None:
-                    self.ema.update(self._inference, step=self.step)
+                    # timm's EMA copies the weights outright at step 1; a branch's EMA, loaded from its source, must average on
+                    self.ema.update(self._inference, step=self.step if self.init_source is None else None)
                 self.elapsed = start_elapsed + time.monotonic() - t0
                 if self.step % self.train.log_every == 0 or self.step == self.train.steps:
                     record = {"step": self.step, "time": round(self.elapsed, 3), **{k: float(v) for k, v in losses.items()}}
