@@ -35,3 +35,8 @@ def test_cli_bench_writes_json_for_models(tmp_path: Path, monkeypatch: pytest.Mo
 def test_cli_bench_without_work_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench"]) == 2
     assert "needs --train METHOD or --model NAME" in capsys.readouterr().err
+
+
+def test_train_step_labels_follow_the_method_classes() -> None:
+    r = bench_train_step("ddpm", {"n_classes": 3, "n_feat": 8, "n_T": 10}, device="cpu", batch_size=2, steps=1, warmup=1)
+    assert r["steps_per_s"] > 0  # labels drawn from 0..2: one_hot with 3 classes would fail on a label of 9

@@ -48,7 +48,7 @@ def _sync(device: torch.device) -> None:
 def _random_batch(spec: DataSpec, n: int, device: torch.device) -> Batch | dict[str, Batch]:
     batches = {
         role: Batch(torch.rand(n, spec.channels, spec.image_size, spec.image_size, device=device),
-                    torch.randint(0, 10, (n,), device=device) if spec.labels and role not in spec.unlabelled_roles else None)
+                    torch.randint(0, spec.num_classes, (n,), device=device) if spec.labels and role not in spec.unlabelled_roles else None)
         for role in spec.roles
     }
     return batches[spec.roles[0]] if len(batches) == 1 else batches

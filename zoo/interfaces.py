@@ -114,6 +114,8 @@ class DataSpec:
     image_size: int
     channels: int = 3
     labels: bool = False
+    #: With `labels`: the labels the method takes lie in 0..num_classes-1 (the trainer checks the data against it).
+    num_classes: int = 10
     #: Data roles the method trains on; one role gives `train_step` a Batch, several a dict of them.
     roles: tuple[str, ...] = ("train",)
     #: Roles whose labels the method never reads (e.g. DANN's target): the trainer drops them.

@@ -103,7 +103,7 @@ class DDPM(Method):
     # ---- training -------------------------------------------------------------------------------
     def data_spec(self) -> DataSpec:
         """Return 28x28 images with the configured channels and their class labels."""
-        return DataSpec(image_size=IMAGE_SIZE, channels=self.config.channels, labels=True)
+        return DataSpec(image_size=IMAGE_SIZE, channels=self.config.channels, labels=True, num_classes=self.config.n_classes)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Return Adam on the U-Net (timm's factory), as the seed trains it."""
