@@ -139,3 +139,21 @@ def test_check_plan_is_what_the_contract_runs_on_entries_and_defaults() -> None:
         check_plan({"gan": {"nn": 5}}, "method 'x'")
     with pytest.raises(UnknownNameError, match="The evaluation plan of method 'x' names it"):
         check_plan({"gann": {}}, "method 'x'")
+
+
+def test_write_replaces_the_metrics_of_an_earlier_plan(registry: Path) -> None:
+    from zoo.metrics import record_metrics
+
+    update_entry("wgan_gp.tiny", {"metrics": {"n": 10000, "seed": 0, "fid": 319.3, "fid_n": 10000}}, registry)
+    record_metrics("wgan_gp.tiny", {"gan": {"n": 24, "seed": 5, "classifier_is": 1.5}})
+    assert entry("wgan_gp.tiny").metrics == {"n": 24, "seed": 5, "classifier_is": 1.5}  # no FID of another n and seed beside them
+
+
+def test_two_evaluators_that_disagree_on_a_key_are_not_recorded(registry: Path) -> None:
+    from zoo.metrics import record_metrics
+
+    before = registry.read_text()
+    record_metrics("wgan_gp.tiny", {"gan": {"seed": 5, "a": 1.0}, "other": {"seed": 5, "b": 2.0}})  # agreeing keys are fine
+    with pytest.raises(ConfigError, match=r"evaluators 'gan' and 'other' both report 'seed' \(5 and 0\)"):
+        record_metrics("wgan_gp.tiny", {"gan": {"seed": 5}, "other": {"seed": 0}})
+    assert entry("wgan_gp.tiny").metrics == {"seed": 5, "a": 1.0, "b": 2.0} and registry.read_text() != before

@@ -87,9 +87,22 @@ def check_plan(plan: Mapping[str, Mapping[str, Any]], owner: str) -> dict[str, A
 
 
 def record_metrics(name: str, results: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
-    """Merge `results` into entry `name`'s metrics in the registry file and return the new metrics."""
-    metrics = dict(entry(name).metrics)
-    for values in results.values():
-        metrics.update({k: (round(v, 6) if isinstance(v, float) else v) for k, v in values.items()})
+    """Make `results` (evaluator -> metrics, what `zoo eval NAME` printed) entry `name`'s metrics; return them.
+
+    They replace the old metrics as a whole: a figure from an earlier plan (another n, seed or sampler
+    list) must not stay beside the new ones. Two evaluators that report one key with different values
+    are an error, since the entry's metrics table is flat.
+    """
+    metrics: dict[str, Any] = {}
+    owner: dict[str, str] = {}
+    for ev, values in results.items():
+        for k, v in values.items():
+            v = round(v, 6) if isinstance(v, float) else v
+            if k in metrics and metrics[k] != v:
+                raise ConfigError(
+                    f"evaluators {owner[k]!r} and {ev!r} both report {k!r} ({metrics[k]} and {v}), and an entry's metrics are one table. "
+                    f"Give them the same {k} in the entry's evaluation tables, or record one evaluator's metrics at a time."
+                )
+            metrics[k], owner[k] = v, ev
     update_entry(name, {"metrics": metrics})
     return metrics
