@@ -33,10 +33,27 @@ def test_the_transform_is_resize_to_28_rgb(clf) -> None:
 
 
 def test_bad_shapes_are_clear_errors(clf) -> None:
-    with pytest.raises(ConfigError, match=r"\(N, 1 or 3, H, W\).*got \(3, 28, 28\)"):
+    with pytest.raises(ConfigError, match=r"\(N, C, H, W\); got \(3, 28, 28\)"):
         clf.predict(torch.rand(3, 28, 28))
+    with pytest.raises(ConfigError, match=r"1 or 3 channels; got 2"):
+        clf.predict(torch.rand(3, 2, 28, 28))
     with pytest.raises(ConfigError, match="empty batch"):
         clf.features(torch.rand(0, 3, 28, 28))
+
+
+@pytest.mark.parametrize(
+    ("images", "match"),
+    [
+        (torch.rand(2, 3, 28, 28) * 255, r"float images in \[0, 1\] \(or uint8\); got values in \[.*, 25\d"),  # 0-255 floats
+        (torch.rand(2, 3, 28, 28) * 2 - 1, r"got values in \[-"),  # a generator's [-1, 1]
+        (torch.randint(0, 256, (2, 3, 28, 28)), r"uint8 images or float images in \[0, 1\]; got torch\.int64"),
+        (torch.full((2, 3, 28, 28), float("nan")), r"NaN or infinite values"),
+    ],
+)
+def test_images_outside_the_unit_range_are_refused_not_classified(clf, images: torch.Tensor, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        clf.predict(images)
+    assert clf.predict((torch.rand(2, 3, 28, 28) * 255).to(torch.uint8)).shape == (2,)  # uint8 is the other accepted form
 
 
 def test_augmentation_keeps_shape_and_range_and_changes_the_images() -> None:

@@ -17,7 +17,7 @@ import timm.scheduler
 import torch
 import torch.nn.functional as F
 
-from zoo.data import adapt_images
+from zoo.data import adapt_images, check_image_batch
 from zoo.errors import ConfigError, DataError
 from zoo.interfaces import Batch, DataSpec, Method, MethodConfig
 
@@ -117,11 +117,9 @@ class DigitClassifier(Method):
     # ---- inference: any image size, 1 or 3 channels -----------------------------------------------
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Return `images` ([0, 1], (N, 1|3, S, S)) as the network's input: RGB 28x28 in [-1, 1] on the model's device."""
-        if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] not in (1, 3):
-            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-            raise ConfigError(f"model {self.zoo_name!r} classifies images shaped (N, 1 or 3, H, W) in [0, 1]; got {shape}.")
-        if images.shape[0] == 0:
-            raise ConfigError(f"model {self.zoo_name!r} was given an empty batch (0 images); pass at least one image.")
+        check_image_batch(images, f"model {self.zoo_name!r}")
+        if images.shape[1] not in (1, 3):
+            raise ConfigError(f"model {self.zoo_name!r} classifies images with 1 or 3 channels; got {images.shape[1]} (shape {tuple(images.shape)}).")
         return adapt_images(images.to(self.device), INPUT_SIZE, 3) * 2 - 1
 
     def _chunked(self, images: torch.Tensor, fn: Any) -> torch.Tensor:

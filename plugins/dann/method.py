@@ -19,7 +19,7 @@ import timm.optim
 import torch
 import torch.nn.functional as F
 
-from zoo.data import adapt_images
+from zoo.data import adapt_images, check_image_batch
 from zoo.errors import ConfigError, DataError
 from zoo.interfaces import Batch, DataSpec, Method, MethodConfig
 
@@ -166,15 +166,7 @@ class DANN(Method):
     # ---- inference ------------------------------------------------------------------------------
     def check_images(self, images: torch.Tensor) -> None:
         """Raise a ConfigError unless `images` is a non-empty uint8 or [0, 1] float batch shaped (N, C, H, W)."""
-        if not isinstance(images, torch.Tensor) or images.dim() != 4:
-            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-            raise ConfigError(f"model {self.zoo_name!r} predicts on images shaped (N, C, H, W); got {shape}. Add the batch dimension (images.unsqueeze(0)) for one image.")
-        if images.shape[0] == 0:
-            raise ConfigError(f"model {self.zoo_name!r} got an empty batch (0 images) to predict on; pass at least one image.")
-        if images.dtype != torch.uint8:
-            lo, hi = float(images.min()), float(images.max())
-            if lo < 0 or hi > 1:
-                raise ConfigError(f"model {self.zoo_name!r} expects float images in [0, 1] (or uint8); got values in [{lo:.3g}, {hi:.3g}]. Divide 0-255 images by 255.")
+        check_image_batch(images, f"model {self.zoo_name!r}")
 
     @torch.no_grad()
     def _in_chunks(self, images: torch.Tensor, head: str) -> torch.Tensor:

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 
 from ._types import DatasetInfo, ImageSet
-from .loader import TensorLoader, adapt_images
+from .loader import TensorLoader, adapt_images, check_image_batch
 from .registry import content_digest, data_root, datasets, detect_path_format, load, presence, resolve
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "ImageSet",
     "TensorLoader",
     "adapt_images",
+    "check_image_batch",
     "content_digest",
     "data_root",
     "datasets",

@@ -8,11 +8,33 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..interfaces import Batch
 from ._types import ImageSet
 
-__all__ = ["adapt_images", "TensorLoader"]
+__all__ = ["check_image_batch", "adapt_images", "TensorLoader"]
+
+
+def check_image_batch(images: object, owner: str) -> None:
+    """Raise ConfigError unless `images` is a non-empty (N, C, H, W) batch of uint8, or of finite floats in [0, 1].
+
+    `owner` names the caller in the message (e.g. "model 'classifier.mnistm'"). A range mistake (0-255
+    floats, [-1, 1]) or a NaN would otherwise be classified quietly, and metrics built on it would drift.
+    """
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ConfigError(f"{owner} takes images shaped (N, C, H, W); got {shape}. Add the batch dimension (images.unsqueeze(0)) for one image.")
+    if images.shape[0] == 0:
+        raise ConfigError(f"{owner} got an empty batch (0 images); pass at least one image.")
+    if images.dtype == torch.uint8:
+        return
+    if not images.is_floating_point():
+        raise ConfigError(f"{owner} takes uint8 images or float images in [0, 1]; got {images.dtype}. Convert with images.float() / 255.")
+    if not bool(torch.isfinite(images).all()):
+        raise ConfigError(f"{owner} got images with NaN or infinite values; expected float images in [0, 1]. Check what produced them.")
+    lo, hi = float(images.min()), float(images.max())
+    if lo < 0 or hi > 1:
+        raise ConfigError(f"{owner} expects float images in [0, 1] (or uint8); got values in [{lo:.3g}, {hi:.3g}]. Divide 0-255 images by 255, map [-1, 1] with (x + 1) / 2.")
 
 
 def adapt_images(x: torch.Tensor, size: int | None, channels: int | None) -> torch.Tensor:
