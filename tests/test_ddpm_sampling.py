@@ -100,14 +100,18 @@ def test_frames_follow_the_reverse_process(model: DDPM) -> None:
         ({"labels": [0, 1, 2]}, "one integer class per image: 2"),
         ({"labels": [0.5, 1.0]}, "one integer class per image"),
         ({"labels": "ab"}, "labels"),
-        ({"steps": 0}, "steps must be an integer in 1..20"),
-        ({"steps": 21}, "steps must be an integer in 1..20"),
+        ({"steps": 0}, "steps must be a whole number in 1..20"),
+        ({"steps": 21}, "steps must be a whole number in 1..20"),
         ({"guidance": -0.5}, "guidance .* >= 0"),
+        ({"guidance": float("nan")}, "guidance .* finite number >= 0, got nan"),  # every image would be NaN
+        ({"guidance": float("inf")}, "guidance .* finite number >= 0, got inf"),
         ({"sampler": "euler"}, "sampler must be 'ddim' or 'ddpm'"),
         ({"sampler": "ddpm", "steps": 10}, "runs all 20 steps"),
         ({"eta": 1.5}, "eta must be a number in"),
         ({"temperature": 0.9}, "no sampling option"),
-        ({"batch_size": 0}, "batch_size must be >= 1"),
+        ({"batch_size": 0}, "batch_size must be a whole number >= 1"),
+        ({"batch_size": 1.5}, "batch_size must be a whole number >= 1, got 1.5"),
+        ({"steps": 2.0}, "steps must be a whole number in 1..20, got 2.0"),
     ],
 )
 def test_bad_input_is_a_clear_error(model: DDPM, kwargs: dict, match: str) -> None:
@@ -116,7 +120,7 @@ def test_bad_input_is_a_clear_error(model: DDPM, kwargs: dict, match: str) -> No
 
 
 def test_n_must_be_positive(model: DDPM) -> None:
-    with pytest.raises(ConfigError, match="n >= 1"):
+    with pytest.raises(ConfigError, match=r"sample\(n\) must be a whole number >= 1"):
         model.sample(0)
 
 
@@ -166,3 +170,12 @@ def test_a_few_steps_lower_the_loss_on_fixed_digits() -> None:
     for step in range(1, 26):
         m.train_step(batch, step)
     assert held_out_loss() < 0.7 * before
+
+
+def test_numpy_integers_are_whole_numbers_and_other_seeds_are_not(model: DDPM) -> None:
+    import numpy as np
+
+    assert model.sample(np.int64(1), seed=np.int64(3), steps=np.int64(2)).shape == (1, 3, 28, 28)
+    for seed in ("a", 1.5):
+        with pytest.raises(ConfigError, match=rf"seed must be a whole number, got {seed!r}"):
+            model.sample(1, seed=seed, steps=2)

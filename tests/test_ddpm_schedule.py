@@ -40,7 +40,7 @@ def test_timesteps_are_even_and_bounded(schedule: NoiseSchedule) -> None:
     assert all(a > b for a, b in zip(ts, ts[1:]))
     assert schedule.timesteps(400) == list(range(400, -1, -1))
     for bad in (0, 401, -3, True, 2.5):
-        with pytest.raises(ConfigError, match="steps must be an integer in 1..400"):
+        with pytest.raises(ConfigError, match="steps must be a whole number in 1..400"):
             schedule.timesteps(bad)  # type: ignore[arg-type]
 
 

@@ -215,3 +215,13 @@ def test_missing_field_is_named_without_dumping_the_entry(registry: Path) -> Non
 def test_load_on_a_device_that_is_not_there(registry: Path, device: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         zoo.load("dcgan.tiny", device=device)
+
+
+def test_gan_sample_takes_whole_numbers_only(registry: Path) -> None:
+    import numpy as np
+
+    g = zoo.load("dcgan.tiny")
+    assert g.sample(np.int64(2), seed=np.int64(1)).shape == (2, 3, 64, 64)
+    for kwargs, message in (({"n": 2.0}, r"sample\(n\) must be a whole number >= 1, got 2\.0"), ({"n": 1, "seed": 1.5}, r"seed must be a whole number, got 1\.5")):
+        with pytest.raises(ConfigError, match=message):
+            g.sample(**kwargs)

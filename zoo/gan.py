@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .errors import ConfigError
-from .interfaces import DataSpec, Method, MethodConfig
+from .interfaces import DataSpec, Method, MethodConfig, whole_number
 
 __all__ = ["Generator", "Discriminator", "dcgan_init", "GANConfig", "GANMethod"]
 
@@ -127,8 +127,7 @@ class GANMethod(Method):
             raise ConfigError(f"model {self.zoo_name!r} is unconditional: it takes no labels. Call sample(n, seed=...) without labels.")
         if knobs:
             raise ConfigError(f"model {self.zoo_name!r} takes no sampling options; got {sorted(knobs)}.")
-        if n < 1:
-            raise ConfigError(f"sample(n) needs n >= 1, got {n}.")
+        n = whole_number(n, "sample(n)", low=1)
         g = self.generator_for(seed)
         z = self.latent(n, g)  # all noise first, so that image i depends on the seed alone
         out = [self.generator(z[i : i + self.sample_chunk]).float() for i in range(0, n, self.sample_chunk)]

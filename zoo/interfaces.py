@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -41,6 +42,7 @@ __all__ = [
     "describe_validation_error",
     "evaluator_options",
     "resolve_device",
+    "whole_number",
     "require_capability",
     "parse_set",
     "CAPABILITIES",
@@ -201,7 +203,7 @@ class Method(nn.Module):
         if seed is None:
             return None
         g = torch.Generator(device=device or self.device)
-        g.manual_seed(int(seed))
+        g.manual_seed(whole_number(seed, "seed"))
         return g
 
     def inference_modules(self) -> Iterator[tuple[str, nn.Module]]:
@@ -210,10 +212,13 @@ class Method(nn.Module):
             if name not in self.training_modules:
                 yield name, module
 
+    def ships(self, key: str) -> bool:
+        """Return whether the state-dict or parameter name `key` is part of what a weights file ships."""
+        return not key.startswith(tuple(f"{m}." for m in self.training_modules))
+
     def inference_state_dict(self) -> dict[str, torch.Tensor]:
-        """Return the state dict of the inference modules only: what a weights file ships."""
-        skip = tuple(f"{m}." for m in self.training_modules)
-        return {k: v for k, v in self.state_dict().items() if not k.startswith(skip)}
+        """Return the state dict of the inference modules (and of tensors kept on the method itself): what a weights file ships."""
+        return {k: v for k, v in self.state_dict().items() if self.ships(k)}
 
     def _lacks(self, capability: str) -> CapabilityError:
         can = ", ".join(sorted(self.capabilities)) or "nothing beyond training"
@@ -253,6 +258,15 @@ class Evaluator(Protocol):
     name: str
 
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]: ...
+
+
+def whole_number(value: Any, what: str, low: int | None = None, high: int | None = None, hint: str = "") -> int:
+    """Return `value` as an int if it is a whole number (Python's or numpy's, not a bool) in [low, high], else raise ConfigError."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if ok and (low is None or value >= low) and (high is None or value <= high):
+        return int(value)
+    span = f" in {low}..{high}" if low is not None and high is not None else f" >= {low}" if low is not None else ""
+    raise ConfigError(f"{what} must be a whole number{span}, got {value!r}.{' ' + hint if hint else ''}")
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

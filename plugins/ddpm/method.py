@@ -10,6 +10,8 @@ Example::
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 
@@ -20,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from zoo.errors import ConfigError
-from zoo.interfaces import Batch, DataSpec, Method, MethodConfig
+from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, whole_number
 
 from .model import IMAGE_SIZE, ContextUnet
 from .schedule import NoiseSchedule, guided_eps
@@ -158,8 +160,8 @@ class DDPM(Method):
         n_T = self.config.n_T
         if sampler not in ("ddim", "ddpm"):
             raise ConfigError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}.")
-        if not isinstance(guidance, (int, float)) or isinstance(guidance, bool) or guidance < 0:
-            raise ConfigError(f"guidance (w) must be a number >= 0, got {guidance!r}. w = 0 is purely conditional; the seed uses 0, 0.5 and 2.")
+        if not isinstance(guidance, (int, float)) or isinstance(guidance, bool) or not 0 <= guidance < math.inf:  # NaN fails too
+            raise ConfigError(f"guidance (w) must be a finite number >= 0, got {guidance!r}. w = 0 is purely conditional; the seed uses 0, 0.5 and 2.")
         if sampler == "ddpm":
             if steps not in (None, n_T):
                 raise ConfigError(f"sampler='ddpm' runs all {n_T} steps, got steps={steps!r}. Use sampler='ddim' for fewer steps.")
@@ -223,13 +225,11 @@ class DDPM(Method):
         """
         if unknown:
             raise ConfigError(f"model {self.zoo_name!r} has no sampling option {sorted(unknown)}; it takes steps, sampler, eta, guidance, callback, batch_size.")
-        if not isinstance(n, int) or n < 1:
-            raise ConfigError(f"sample(n) needs an integer n >= 1, got {n!r}.")
+        n = whole_number(n, "sample(n)", low=1)
+        seed = None if seed is None else whole_number(seed, "seed")
         times = self._check_knobs(steps, sampler, eta, guidance)
         label_t = self.check_labels(n, labels)
-        chunk = self.sample_batch if batch_size is None else batch_size
-        if chunk < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {chunk}.")
+        chunk = self.sample_batch if batch_size is None else whole_number(batch_size, "batch_size", low=1)
         out = [
             self._reverse(label_t[s : s + chunk], s, times, sampler, float(eta), float(guidance), seed, callback)
             for s in range(0, n, chunk)
