@@ -212,3 +212,27 @@ def test_list_with_a_registry_file_that_does_not_exist(tmp_path: Path, monkeypat
 def test_train_checks_the_register_name_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "dcgan", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), "--register", "../x"]) == 2
     assert "model name '../x' is not valid" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_methods_lists_a_method_without_a_docstring(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo_plugins.dcgan.method import DCGAN
+
+    monkeypatch.setattr(DCGAN, "__doc__", None)  # as docs/plugins.md's example method is written
+    assert main(["methods"]) == 0
+    assert any(line.startswith("dcgan") and line.rstrip().endswith("-") for line in capsys.readouterr().out.splitlines())
+
+
+def test_info_counts_parameters_kept_on_the_method_itself(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from zoo_plugins.dcgan.method import DCGAN
+
+    init = DCGAN.__init__
+
+    def with_own_parameter(self, *args, **kwargs) -> None:
+        init(self, *args, **kwargs)
+        self.offset = torch.nn.Parameter(torch.zeros(5))  # shipped: it is in inference_state_dict
+
+    monkeypatch.setattr(DCGAN, "__init__", with_own_parameter)
+    assert main(["info", "dcgan"]) == 0
+    assert "parameters: 3,576,709 shipped" in capsys.readouterr().out

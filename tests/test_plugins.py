@@ -120,6 +120,17 @@ def test_strict_mode_makes_an_import_failure_an_error(site: Path, monkeypatch: p
         PluginManager()
 
 
+def test_strict_mode_failure_on_the_command_line_is_one_line(site: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo.cli import main
+
+    make_dist(site, "broken_dist", {"broken": "broken_plugin"}, BROKEN)
+    monkeypatch.setenv("ZOO_STRICT_PLUGINS", "1")
+    reset_plugin_manager()
+    assert main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zoo: error: ") and "'broken'" in err and "Traceback" not in err
+
+
 def test_blocked_plugins_are_not_imported(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_dist(site, "broken_dist", {"broken": "broken_plugin"}, BROKEN)
     install_example(site)

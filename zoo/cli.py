@@ -103,7 +103,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         shipped = "training only, not shipped" if name in model.training_modules else "shipped"
         print(f"\n{name} ({shipped}, {param_count(module):,} parameters):")
         print(repr(module))
-    inference = sum(param_count(m) for _, m in model.inference_modules())
+    inference = sum(p.numel() for k, p in model.named_parameters() if model.ships(k))  # parameters kept on the method itself count too
     print(f"\nparameters: {inference:,} shipped, {param_count(model):,} in training")
     print(f"config: {json.dumps(model.config.model_dump())}")
     if e is not None:
@@ -130,7 +130,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
     pm = get_plugin_manager()
     owners = pm.method_plugins()
-    rows = [[n, ", ".join(sorted(c.capabilities)), owners[n], (c.__doc__ or "").strip().splitlines()[0]] for n, c in sorted(pm.methods().items())]
+    rows = [[n, ", ".join(sorted(c.capabilities)), owners[n], next(iter((c.__doc__ or "").strip().splitlines()), "-")] for n, c in sorted(pm.methods().items())]
     print(_table(rows, ["method", "capabilities", "plugin", "description"]))
     return 0
 
@@ -396,7 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `zoo` command with `argv` (default: sys.argv[1:]); return the exit status."""
-    parser = build_parser()
+    try:
+        parser = build_parser()  # loads the plugins: a broken one is an error here under ZOO_STRICT_PLUGINS=1
+    except ZooError as e:
+        print(f"zoo: error: {e}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
