@@ -3,8 +3,8 @@
 Example::
 
     >>> import zoo
-    >>> zoo.list()
-    ['dcgan.mnist64', ...]
+    >>> zoo.list("dcgan.*")
+    ['dcgan.mnist64']
     >>> images = zoo.load("dcgan.mnist64").sample(32, seed=0)   # (32, 3, 64, 64) in [0, 1]
     >>> zoo.save_grid(images, "grid.png")
 """
