@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -100,6 +101,96 @@ def test_contract_suite_fails_a_broken_plugin(site: Path) -> None:
     )
     assert run.returncode != 0
     assert "test_sample_shape_range_and_determinism" in run.stdout
+
+
+WRONG = {"wrong_plugin": '''
+    import torch, zoo
+    from torch import nn
+    from zoo_example import Gaussian
+
+    class BNOnly(Gaussian):
+        """Runs a forward pass (BatchNorm statistics move) but never steps its optimizer."""
+        name = "bnonly"
+        def __init__(self, config=None, *, training=False):
+            super().__init__(config, training=training)
+            self.bn = nn.BatchNorm2d(self.config.channels)
+        def train_step(self, batch, step):
+            return {"loss": self.bn(batch.x).mean().detach()}
+
+    class TwoOpt(Gaussian):
+        """Has a second optimizer whose parameters never move (a generator that never steps)."""
+        name = "twoopt"
+        def __init__(self, config=None, *, training=False):
+            super().__init__(config, training=training)
+            self.extra = nn.Linear(2, 2)
+        def configure_optimizers(self):
+            return {"density": torch.optim.Adam(self.density.parameters(), lr=0.05), "extra": torch.optim.Adam(self.extra.parameters())}
+
+    class Reseed(Gaussian):
+        """Seeds torch's global generator instead of its own."""
+        name = "reseed"
+        def sample(self, n, labels=None, seed=None, **knobs):
+            torch.manual_seed(seed)
+            return super().sample(n, seed=None)
+
+    class Loose(Gaussian):
+        """Accepts any n and any option silently."""
+        name = "loose"
+        def sample(self, n, labels=None, seed=None, **knobs):
+            return super().sample(max(n, 1), seed=seed)[:n]
+
+    class Unsaved(Gaussian):
+        """Predicts from a random projection it does not save."""
+        name = "unsaved"
+        capabilities = frozenset({"sample", "predict"})
+        def __init__(self, config=None, *, training=False):
+            super().__init__(config, training=training)
+            self.proj = torch.randn(self.config.channels * self.config.image_size ** 2, 10)  # not a buffer: never saved
+        def predict(self, images):
+            if len(images) == 0:
+                raise zoo.ConfigError("empty batch")
+            return (images.flatten(1) @ self.proj).argmax(1)
+
+    class OffByOne(Unsaved):
+        """Returns labels 10..19, outside a 10-class model's 0..9."""
+        name = "offbyone"
+        def predict(self, images):
+            return super().predict(images) + 10
+
+    @zoo.hookimpl
+    def zoo_register_methods():
+        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne]
+'''}
+
+
+def run_contract(site: Path, methods: str) -> subprocess.CompletedProcess[str]:
+    """Run the contract suite on `methods` in a fresh interpreter that sees the plugins installed in `site`."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "zoo.contract", "--zoo-methods", methods, "--zoo-models", "none", "-q", "-p", "no:cacheprovider"],
+        env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True, cwd=site, timeout=300,
+    )
+
+
+def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
+    install_example(site)
+    make_dist(site, "wrong_dist", {"wrong": "wrong_plugin"}, WRONG)
+    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone")
+    failed = set(re.findall(r"FAILED \S*::(\w+)\[(\w+)\]", run.stdout))
+    assert {
+        ("test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters", "bnonly"),
+        ("test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters", "twoopt"),
+        ("test_sample_shape_range_and_determinism", "reseed"),
+        ("test_sample_refuses_bad_requests", "loose"),
+        ("test_predict_shape_and_determinism", "offbyone"),
+        ("test_save_then_load_gives_identical_tensors", "unsaved"),
+    } <= failed, run.stdout[-3000:]
+
+
+def test_contract_suite_stops_when_the_plugin_is_not_there(site: Path) -> None:
+    make_dist(site, "broken_dist", {"broken": "broken_plugin"}, BROKEN)
+    run = run_contract(site, "brokn")  # misspelled, and the plugin that holds it fails to import
+    assert run.returncode != 0 and "passed" not in run.stdout
+    assert "--zoo-methods 'brokn' matches no method" in run.stdout + run.stderr and "broken (failed" in run.stdout + run.stderr
 
 
 BROKEN = {"broken_plugin": "raise ImportError('no module named tensorflow')\n"}

@@ -29,18 +29,33 @@ def _match(names: list[str], patterns: str) -> list[str]:
     return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in pats)]
 
 
+def _selected(option: str, kind: str, names: list[str], config: pytest.Config) -> list[str]:
+    """Return `names` matching the option's patterns; an explicit pattern that matches nothing stops the run."""
+    patterns = config.getoption(option)
+    found = _match(names, patterns)
+    if not found and patterns.strip() not in ("*", "none"):  # `none` is how a run skips that half on purpose
+        from zoo.plugins import get_plugin_manager
+
+        failed = [f"{i.name} ({i.status})" for i in get_plugin_manager().infos if i.status.startswith("failed")]
+        raise pytest.UsageError(
+            f"{option} {patterns!r} matches no {kind}; known: {', '.join(names) or 'none'}."
+            + (f" Plugins that failed to load: {'; '.join(failed)}." if failed else " Is the plugin installed (`zoo plugins`)?")
+        )
+    return found
+
+
 def selected_methods(config: pytest.Config) -> list[str]:
     """Return the method names the contract suite checks in this session."""
     import zoo
 
-    return _match(zoo.methods(), config.getoption("--zoo-methods"))
+    return _selected("--zoo-methods", "method", zoo.methods(), config)
 
 
 def selected_models(config: pytest.Config) -> list[str]:
     """Return the registry entries the contract suite checks in this session."""
     import zoo
 
-    return _match(zoo.list(), config.getoption("--zoo-models"))
+    return _selected("--zoo-models", "registry entry", zoo.list(), config)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -10,6 +10,7 @@ from torch import nn
 
 import zoo
 from zoo.errors import ConfigError
+from zoo.interfaces import whole_number
 
 
 class GaussianConfig(zoo.MethodConfig):
@@ -56,7 +57,8 @@ class Gaussian(zoo.Method):
     def sample(self, n: int, labels: Any = None, seed: int | None = None, **knobs: Any) -> torch.Tensor:
         """Return `n` images drawn from the fitted Gaussian, clamped to [0, 1]."""
         if labels is not None or knobs:
-            raise ConfigError(f"model {self.zoo_name!r} takes no labels or sampling options.")
+            raise ConfigError(f"model {self.zoo_name!r} takes no labels or sampling options; got labels={labels!r}, options {sorted(knobs)}.")
+        n = whole_number(n, "sample(n)", low=1)  # a ConfigError for 0, -2 or 2.5
         d = self.density
         noise = torch.randn(n, *d["mean"].shape, generator=self.generator_for(seed), device=self.device)
         return (d["mean"] + d["log_std"].exp() * noise).clamp(0, 1)
