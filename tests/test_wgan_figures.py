@@ -66,3 +66,36 @@ def test_logs_must_match_the_models_and_exist(two_gans: dict[str, Path], tmp_pat
     records = tmp_path / "records.json"
     records.write_text(json.dumps([{"step": 1, "loss_d": 0.5}]))
     assert read_run_records(records) == [{"step": 1, "loss_d": 0.5}]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("bad.json", "{bad", r"bad\.json is not valid JSON"),
+        ("list.json", "[1, 2]", r"list\.json holds 1; expected records like"),
+        ("nostep.jsonl", '{"loss_d": 1.0}\n', r"nostep\.jsonl holds \{'loss_d': 1\.0\}; expected .* each with its step"),
+    ],
+)
+def test_malformed_logs_are_named_before_anything_is_sampled(two_gans: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                             name: str, text: str, message: str) -> None:
+    (tmp_path / name).write_text(text)
+    out = tmp_path / "figures"
+    assert main(["gan-figures", "dcgan.tiny", "--runs", str(tmp_path / name), "--out", str(out)]) == 2
+    import re
+
+    assert re.search(message, capsys.readouterr().err) and not out.exists()
+
+
+def test_two_models_that_would_write_one_file_are_refused(two_gans: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for run in ("a", "b"):
+        (tmp_path / run / "seed0").mkdir(parents=True)
+        (tmp_path / run / "seed0" / "model.safetensors").write_bytes((tmp_path / "weights" / "dcgan.safetensors").read_bytes())
+    out = tmp_path / "figures"
+    assert main(["gan-figures", str(tmp_path / "a/seed0/model.safetensors"), str(tmp_path / "b/seed0/model.safetensors"), "--out", str(out)]) == 2
+    assert "would all write gan_seed0_first32.png" in capsys.readouterr().err and not out.exists()
+
+
+def test_an_out_that_is_a_file_is_refused_before_sampling(two_gans: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "a_file").write_text("x")
+    assert main(["gan-figures", "dcgan.tiny", "--out", str(tmp_path / "a_file")]) == 2
+    assert "cannot write" in capsys.readouterr().err

@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from zoo.cli import positive_int
 from zoo.errors import ConfigError, DataError
 from zoo.interfaces import Command
 from zoo.interfaces import Method
 from zoo.registry import is_weights_file, load_any
 from zoo.viz import plot_curves, read_metrics_log, save_figure, save_grid
+from zoo.weights import check_writable
 
 __all__ = ["read_run_records", "load_model", "label", "sample_grids", "side_by_side", "GAN_FIGURES"]
 
@@ -30,13 +32,20 @@ def read_run_records(path: str | Path) -> list[dict[str, Any]]:
         path = path / "metrics.jsonl"
     if not path.is_file():
         raise DataError(f"training log {path} does not exist. Pass a run folder (holding metrics.jsonl), a .jsonl log or a .json list of records.")
+    expected = 'records like {"step": 10, "loss_d": 0.7, ...}'
     if path.suffix == ".json":
-        records = json.loads(path.read_text())
+        try:
+            records = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise DataError(f"training log {path} is not valid JSON ({e}); expected a list of {expected}.") from None
         records = records.get("records", []) if isinstance(records, dict) else records
     else:
         records = read_metrics_log(path)
-    if not records:
-        raise DataError(f"training log {path} holds no records; expected lines like {{\"step\": 10, \"loss_d\": ...}}.")
+    if not isinstance(records, list) or not records:
+        raise DataError(f"training log {path} holds no records ({str(records)[:60]}); expected {expected}.")
+    bad = next((r for r in records if not isinstance(r, dict) or not isinstance(r.get("step"), (int, float))), None)
+    if bad is not None:
+        raise DataError(f"training log {path} holds {str(bad)[:60]}; expected {expected}, each with its step.")
     return records
 
 
@@ -89,7 +98,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("models", nargs="+", help="registered GAN models (e.g. dcgan.mnistm64 wgan_gp.mnistm64) or .safetensors files")
     p.add_argument("--runs", nargs="*", default=[], help="training logs in the same order (run folder, .jsonl or .json); omit to skip the loss curves")
     p.add_argument("--out", default="docs/figures", help="folder for the PNG files")
-    p.add_argument("-n", type=int, default=32, help="images per model (the seed shows the first 32)")
+    p.add_argument("-n", type=positive_int, default=32, help="images per model (the seed shows the first 32)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
     p.add_argument("--prefix", default="gan_", help="start of every file name written")
@@ -98,16 +107,22 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     if args.runs and len(args.runs) != len(args.models):
         raise ConfigError(f"--runs takes one training log per model: {len(args.models)} models, {len(args.runs)} logs. Give them in the models' order.")
+    labels = [label(name) for name in args.models]
+    clash = next((name for name, lab in zip(args.models, labels) if labels.count(lab) > 1), None)
+    if clash is not None:
+        same = [name for name, lab in zip(args.models, labels) if lab == label(clash)]
+        raise ConfigError(f"models {', '.join(same)} would all write {args.prefix}{label(clash)}_first{args.n}.png. Name each model once, or run them with different --out folders.")
+    logs = [read_run_records(run) for run in args.runs]  # before the sampling: a bad log fails fast
     out = Path(args.out)
+    check_writable(out / f"{args.prefix}side_by_side.png")
     titles = {name: _title(name) for name in args.models}
     grids = sample_grids(args.models, out, n=args.n, seed=args.seed, device=args.device, prefix=args.prefix)
     for name, p in grids.items():
         print(f"wrote {p} ({name}: first {args.n} images, seed {args.seed})")
     if len(grids) > 1:
         print(f"wrote {side_by_side(grids, out / f'{args.prefix}side_by_side.png', titles)}")
-    if args.runs:
-        runs = {titles[name]: read_run_records(run) for name, run in zip(args.models, args.runs)}
-        print(f"wrote {plot_curves(runs, out / f'{args.prefix}loss_curves.png')}")
+    if logs:
+        print(f"wrote {plot_curves({titles[name]: log for name, log in zip(args.models, logs)}, out / f'{args.prefix}loss_curves.png')}")
     return 0
 
 
