@@ -32,8 +32,17 @@ def test_frames_command_writes_one_panel_per_time(weights: Path, tmp_path: Path,
     out = tmp_path / "frames.png"
     assert main(["ddpm-frames", str(weights), "--out", str(out), "--times", "20,19,10,0"]) == 0
     assert out.is_file() and "t = 20, 19, 10, 0" in capsys.readouterr().out
-    assert main(["ddpm-frames", str(weights), "--out", str(out), "--times", "20,x"]) == 2
-    assert "expected comma-separated integers" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["ddpm-frames", str(weights), "--out", str(out), "--times", "20,x"])
+    assert "argument --times: expected comma-separated whole numbers" in capsys.readouterr().err
+
+
+def test_bad_counts_and_outputs_fail_before_sampling(weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["ddpm-frames", str(weights), "--per-class", "0", "--out", str(tmp_path / "f.png")])
+    assert "argument --per-class: expected a whole number >= 1, got 0" in capsys.readouterr().err
+    assert main(["ddpm-grid", str(weights), "--out", str(tmp_path)]) == 2  # a folder: refused before the 100 samples
+    assert f"cannot write {tmp_path}" in capsys.readouterr().err
 
 
 def test_frames_follow_exactly_the_grids_image(weights: Path) -> None:

@@ -16,10 +16,12 @@ from typing import Any
 
 import torch
 
+from zoo.cli import int_list, positive_int
 from zoo.errors import ConfigError
 from zoo.interfaces import Command, Method
 from zoo.registry import load_any
 from zoo.viz import save_figure, save_grid
+from zoo.weights import check_writable
 
 from .method import DEFAULT_GUIDANCE
 
@@ -30,6 +32,7 @@ SEED_FRAME_TIMES = (400, 399, 320, 240, 160, 80, 0)
 
 
 def _model(args: argparse.Namespace) -> Method:
+    check_writable(args.out)  # before the sampling, which takes minutes, not after it
     model = load_any(args.name, args.device)
     if model.name != "ddpm":
         raise ConfigError(f"model {args.name!r} is a {model.name!r} model; these figures are for ddpm models (zoo list 'ddpm.*').")
@@ -83,11 +86,7 @@ def _run_frames(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
     model = _model(args)
-    try:
-        times = tuple(int(t) for t in args.times.split(","))
-    except ValueError:
-        raise ConfigError(f"--times {args.times!r}: expected comma-separated integers, e.g. 400,320,240,160,80,0") from None
-    frames = reverse_frames(model, times, label=args.label, per_class=args.per_class, seed=args.seed, **_knobs(args))
+    frames = reverse_frames(model, tuple(args.times), label=args.label, per_class=args.per_class, seed=args.seed, **_knobs(args))
     fig, axes = plt.subplots(1, len(frames), figsize=(1.6 * len(frames), 1.9), squeeze=False)
     for ax, (t, x) in zip(axes[0], frames.items()):
         ax.imshow(x.permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
@@ -100,14 +99,14 @@ def _run_frames(args: argparse.Namespace) -> int:
 
 def _grid_args(p: argparse.ArgumentParser) -> None:
     _common(p, "docs/figures/ddpm_grid.png")
-    p.add_argument("--per-class", type=int, default=10, help="images per digit (columns)")
+    p.add_argument("--per-class", type=positive_int, default=10, help="images per digit (columns)")
 
 
 def _frames_args(p: argparse.ArgumentParser) -> None:
     _common(p, "docs/figures/ddpm_frames.png")
-    p.add_argument("--times", default=",".join(map(str, SEED_FRAME_TIMES)), help="comma-separated times (0..n_T)")
+    p.add_argument("--times", type=int_list, default=list(SEED_FRAME_TIMES), help="comma-separated times (0..n_T)")
     p.add_argument("--label", type=int, default=0, help="which digit's first grid image to follow")
-    p.add_argument("--per-class", type=int, default=10, help="images per digit in the grid these frames belong to")
+    p.add_argument("--per-class", type=positive_int, default=10, help="images per digit in the grid these frames belong to")
 
 
 COMMANDS = [
