@@ -108,4 +108,28 @@ def test_dann_table_set_is_checked_before_any_training(capsys: pytest.CaptureFix
     assert "--set 'lr': expected key=value" in capsys.readouterr().err
     assert main(["dann-table", "--set", "regime=dann", "--runs", str(runs)]) == 2
     assert "drop --set regime" in capsys.readouterr().err
+    assert main(["dann-table", "--set", "bogus=1", "--runs", str(runs)]) == 2
+    assert "invalid config for dann-table's DANN config: bogus" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("x")
+    assert main(["dann-table", "--runs", str(runs), "--json", str(tmp_path), "--markdown", str(tmp_path / "t.md")]) == 2
+    assert f"cannot write {tmp_path}" in capsys.readouterr().err
+    assert main(["dann-table", "--runs", str(runs), "--json", str(tmp_path / "t.json"), "--markdown", str(tmp_path / "t.md"),
+                 "--figures", str(tmp_path / "a_file")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+    for flag, value in (("--seeds", "0"), ("--steps", "0"), ("--tsne-n", "0"), ("--threads", "-1")):
+        with pytest.raises(SystemExit):
+            main(["dann-table", flag, value, "--runs", str(runs)])
+        assert f"argument {flag}: expected a whole number >=" in capsys.readouterr().err
     assert not runs.exists()
+
+
+def test_markdown_links_the_figures_from_where_it_is_written() -> None:
+    from zoo_plugins.dann.table import render_markdown
+
+    table = {"scenarios": {}, "seed_report": {}, "wall_time_s": 60, "cpu_time_s": 60, "date": "d", "device": "cpu", "load_average_1min_at_end": 0,
+             "resumed_runs": 0, "reused_runs": 0, "runs": [], "seeds": [0], "recipe": {"steps": 1, "batch_size": 1, "config": {}}, "selection": "last step"}
+    table["scenarios"]["toy"] = {"title": "toy", "regimes": {r: {"mean": 0.5, "std": 0.0, "source_accuracy": [0.9]} for r in ("source_only", "dann", "target_only")},
+                                 "checks": {"dann_minus_source_only": 0.0, "dann_beats_source_only_by_5_points": False, "dann_at_most_target_only": True},
+                                 "target_test_n": 1, "tsne": {"domain": "/somewhere/fig/tsne_toy_domain.png"}}
+    assert "](fig/tsne_toy_domain.png)" in render_markdown(table, "zoo dann-table", figures="fig")
+    assert "](figures/tsne_toy_domain.png)" in render_markdown(table, "zoo dann-table")

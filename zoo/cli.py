@@ -12,20 +12,29 @@ from typing import Any
 from .errors import ConfigError, ZooError
 from .interfaces import parse_set, validate_config
 
-__all__ = ["main", "parse_set", "positive_int", "int_list", "sampler_knobs"]
+__all__ = ["main", "parse_set", "int_at_least", "positive_int", "int_list", "sampler_knobs"]
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 
-def positive_int(text: str) -> int:
-    """Parse a command-line count that must be at least 1 (argparse turns the ValueError into a usage error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
+def int_at_least(low: int) -> Callable[[str], int]:
+    """Return an argparse type for whole numbers >= `low` (argparse turns its error into a usage message)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"int >= {low}"
+    return parse
+
+
+#: A command-line count that must be at least 1.
+positive_int = int_at_least(1)
 
 
 def int_list(text: str) -> list[int]:

@@ -29,10 +29,11 @@ import torch
 
 from zoo.data import ImageSet
 from zoo.errors import ConfigError
-from zoo.interfaces import Command, parse_set
+from zoo.cli import int_at_least, positive_int
+from zoo.interfaces import Command, parse_set, validate_config
 from zoo.registry import load_file
 from zoo.training import TrainConfig, Trainer
-from zoo.weights import atomic_write
+from zoo.weights import atomic_write, check_writable
 
 from .evaluate import accuracy, subset
 from .method import DANN
@@ -244,7 +245,7 @@ def build_table(scenarios: list[Scenario], seeds: list[int], recipe: dict[str, A
     }
 
 
-def render_markdown(table: dict[str, Any], command: str) -> str:
+def render_markdown(table: dict[str, Any], command: str, figures: str = "figures") -> str:
     """Return the table as markdown: our columns (mean ± std), then the seed report's, marked as its own."""
     ours = table["scenarios"]
     report = {k: v for k, v in table["seed_report"].items() if isinstance(v, dict)}
@@ -280,15 +281,15 @@ def render_markdown(table: dict[str, Any], command: str) -> str:
     out += ["", "t-SNE of the test (validation) features of seed 0, trained on source vs DANN:", ""]
     for v in ours.values():
         for colour_by, path in v["tsne"].items():
-            out.append(f"![{v['title']} by {colour_by}](figures/{Path(path).name})")
+            out.append(f"![{v['title']} by {colour_by}]({Path(figures, Path(path).name).as_posix()})")  # relative to the markdown file
     return "\n".join(out) + "\n"
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenarios", default="auto", help=f"comma-separated: {', '.join(SCENARIOS)}; 'auto' = the offline ones plus the real ones present (default)")
-    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
-    p.add_argument("--steps", type=int, default=RECIPE["steps"], help=f"training steps of every run (default {RECIPE['steps']})")
-    p.add_argument("--batch-size", type=int, default=RECIPE["batch_size"], help=f"images per domain per step (default {RECIPE['batch_size']})")
+    p.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 (default 3)")
+    p.add_argument("--steps", type=positive_int, default=RECIPE["steps"], help=f"training steps of every run (default {RECIPE['steps']})")
+    p.add_argument("--batch-size", type=positive_int, default=RECIPE["batch_size"], help=f"images per domain per step (default {RECIPE['batch_size']})")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="DANN config override applied to every run (the regime is set by the table)")
     p.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
     p.add_argument("--device", default="cpu", help="cpu (default, as the recorded times) or cuda")
@@ -296,24 +297,26 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", default="benchmarks/results/dann_table.json")
     p.add_argument("--markdown", default="docs/dann_table.md")
     p.add_argument("--figures", default="docs/figures", help="folder of the t-SNE PNGs")
-    p.add_argument("--tsne-n", type=int, default=1000, help="test images per domain in the t-SNE plots (default 1000)")
-    p.add_argument("--jobs", type=int, default=2, help="runs trained at once, each in its own process (default 2: one per core)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1; 0: torch's default)")
+    p.add_argument("--tsne-n", type=positive_int, default=1000, help="test images per domain in the t-SNE plots (default 1000)")
+    p.add_argument("--jobs", type=positive_int, default=2, help="runs trained at once, each in its own process (default 2: one per core)")
+    p.add_argument("--threads", type=int_at_least(0), default=1, help="torch threads per run (default 1; 0: torch's default)")
 
 
 def _run(args: argparse.Namespace) -> int:
     config = parse_set(args.set or [])
     if "regime" in config:
         raise ConfigError("dann-table sets the regime of each row itself; drop --set regime=...")
-    DANN.Config.model_validate({**RECIPE["config"], **config})  # a typo fails now, not after the first runs
+    validate_config(DANN.Config, {**RECIPE["config"], **config}, what="dann-table's DANN config")  # a typo fails now, not after the first runs
     recipe = {"steps": args.steps, "batch_size": args.batch_size, "config": {**RECIPE["config"], **config}}
+    for path in (args.json, args.markdown, Path(args.figures) / "tsne.png"):
+        check_writable(path)  # the outputs are written after hours of training: refuse a bad path now
     scenarios = resolve_scenarios(args.scenarios, args.data_dir)
     table = build_table(scenarios, list(range(args.seeds)), recipe, root=args.data_dir, runs=Path(args.runs), figures=Path(args.figures), tsne_n=args.tsne_n, device=args.device, workers=args.jobs, threads=args.threads)
     command = " ".join(shlex.quote(a) for a in ["zoo", *sys.argv[1:]])
     table["command"] = command
     with atomic_write(args.json, "w") as f:
         json.dump(table, f, indent=2)
-    markdown = render_markdown(table, command)
+    markdown = render_markdown(table, command, figures=os.path.relpath(args.figures, Path(args.markdown).resolve().parent))
     with atomic_write(args.markdown, "w") as f:
         f.write(markdown)
     print(markdown)
