@@ -24,7 +24,9 @@ import json
 from pathlib import Path
 
 from zoo.cli import main as zoo
+from zoo.errors import ZooError
 from zoo.interfaces import validate_config
+from zoo.metrics import check_plan
 from zoo.plugins import get_plugin_manager
 from zoo.registry import entries, update_entry
 from zoo.weights import atomic_write
@@ -73,6 +75,10 @@ def main() -> int:
     runs = {"dcgan": args.dcgan_run, "wgan": args.wgan_run}
     if not any(runs.values()):
         raise SystemExit("nothing to ship: pass --dcgan-run RUN_FOLDER and/or --wgan-run RUN_FOLDER.")
+    try:  # the plan is checked before anything is registered: a bad --n must not leave an entry without metrics
+        check_plan(evaluation(args.n, args.fid_n or None), "gan_ship.py --n/--fid-n")
+    except ZooError as e:
+        raise SystemExit(f"gan_ship.py: error: {e}") from None
     for key, run in runs.items():
         if run is None:
             continue

@@ -61,8 +61,9 @@ class MethodConfig(pydantic.BaseModel):
 def describe_validation_error(e: pydantic.ValidationError) -> str:
     """Return pydantic's errors as one line: 'key: problem (got value); ...'."""
     return "; ".join(
-        f"{'.'.join(map(str, err['loc'])) or '(root)'}: {err['msg']}"
-        + (f" (got {err['input']!r})" if err["type"] not in ("extra_forbidden", "missing") else "")  # a missing field's input is the whole object
+        f"{'.'.join(map(str, err['loc'])) or '(root)'}: {err['msg'].removeprefix('Value error, ')}"
+        # a missing field's input, and a whole-object check's, is the whole object: not worth repeating
+        + (f" (got {err['input']!r})" if err["loc"] and err["type"] not in ("extra_forbidden", "missing") else "")
         for err in e.errors()
     )
 

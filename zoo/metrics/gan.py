@@ -53,6 +53,12 @@ class GANEvalOptions(pydantic.BaseModel):
     data_root: Path | None = None
     device: str | None = None
 
+    @pydantic.model_validator(mode="after")
+    def _fid_n_within_n(self) -> "GANEvalOptions":
+        if self.fid and (self.fid_n or self.n) > self.n:  # checked with the options, so `zoo eval` refuses the plan before it runs
+            raise ValueError(f"fid_n={self.fid_n} is larger than n={self.n}: FID uses the first fid_n of the n generated images. Raise n or lower fid_n")
+        return self
+
 
 def chunk_seed(seed: int, index: int) -> int:
     """Return the sampling seed of chunk `index` of an evaluation with `seed` (no two (seed, index) pairs collide in practice)."""
@@ -130,8 +136,6 @@ class GANEvaluator:
         o: GANEvalOptions = evaluator_options(self.Options, options, self.name)
         require_capability(model, "sample", self.name, "The gan evaluator judges generated images; evaluate a classifier with the 'accuracy' evaluator.")
         fid_n = o.fid_n or o.n
-        if o.fid and fid_n > o.n:
-            raise ConfigError(f"fid_n={fid_n} is larger than n={o.n}: FID uses the first fid_n of the n generated images. Raise n or lower fid_n.")
         if o.fid:
             inception_path()  # a missing `fid` extra is reported before minutes of sampling
         device = o.device or str(model.device)
