@@ -6,7 +6,8 @@ Example::
     >>> zoo.list("dcgan.*")
     ['dcgan.mnist64']
     >>> images = zoo.load("dcgan.mnist64").sample(32, seed=0)   # (32, 3, 64, 64) in [0, 1]
-    >>> zoo.save_grid(images, "grid.png")
+    >>> zoo.save_grid(images, "grid.png")                         # returns the path it wrote
+    PosixPath('grid.png')
 """
 
 from __future__ import annotations
