@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import torch
 from PIL import Image
 
+from .data.loader import adapt_images, check_image_batch
+from .errors import ConfigError, DataError
 from .weights import atomic_write
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: it costs start-up time
@@ -21,12 +23,14 @@ __all__ = ["save_grid", "save_image", "grid_image", "plot_curves", "save_figure"
 
 
 def grid_image(images: torch.Tensor, nrow: int = 8, padding: int = 2) -> Image.Image:
-    """Return a PIL image tiling `images` (NCHW in [0, 1]) with `nrow` images per row."""
+    """Return a PIL image tiling `images` (NCHW, uint8 or float in [0, 1]) with `nrow` images per row."""
     from torchvision.utils import make_grid  # imported here: torchvision costs ~1.5 s at start-up
 
-    if images.ndim != 4 or images.shape[1] not in (1, 3):
-        raise ValueError(f"expected images shaped (N, 1|3, H, W), got {tuple(images.shape)}")
-    grid = make_grid(images.detach().float().cpu().clamp(0, 1), nrow=nrow, padding=padding, pad_value=1.0)
+    check_image_batch(images, "the image grid")
+    if images.shape[1] not in (1, 3):
+        raise ConfigError(f"the image grid takes images with 1 or 3 channels; got {tuple(images.shape)}.")
+    images = adapt_images(images.detach().cpu(), None, None)  # uint8 -> [0, 1]: clamping 0..255 would leave black and white
+    grid = make_grid(images, nrow=nrow, padding=padding, pad_value=1.0)
     return Image.fromarray(grid.mul(255).round().byte().permute(1, 2, 0).numpy())
 
 
@@ -91,7 +95,11 @@ def plot_curves(
     import matplotlib.pyplot as plt
 
     runs = {label: list(recs) for label, recs in runs.items()}
+    if not runs or any(not isinstance(r, Mapping) or "step" not in r for recs in runs.values() for r in recs):
+        raise DataError(f"plot_curves needs at least one run of records like {{'step': 10, 'loss_d': 0.7}}, each with its step; got {str(runs)[:80]}.")
     all_keys = keys or sorted({k for recs in runs.values() for r in recs for k in r if k.startswith("loss")})
+    if not any(k in r for recs in runs.values() for r in recs for k in all_keys):
+        raise DataError(f"no record holds {', '.join(all_keys) or 'a loss_* value'}: nothing to plot. Name keys the logs hold.")
     fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 3.8), squeeze=False)
     for ax, (label, recs) in zip(axes[0], runs.items()):
         for k in all_keys:

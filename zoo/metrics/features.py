@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import safetensors.torch
 import torch
 from tqdm.auto import tqdm
 
+from ..errors import WeightsError
 from ..weights import atomic_write, cache_dir
 from .frechet import GaussianStats, load_stats, save_stats
 
@@ -50,7 +52,10 @@ def cached_stats(kind: str, parts: Mapping[str, Any], compute: Callable[[], Gaus
     """Return the cached statistics for `parts`, or compute, cache and return them; the flag says whether the cache answered."""
     path = stats_cache_path(kind, parts)
     if path.is_file():
-        return load_stats(path), True
+        try:
+            return load_stats(path), True
+        except WeightsError as e:  # a damaged cache file is only a cache: recompute it rather than fail the evaluation
+            warnings.warn(f"{e} Recomputing it now.", stacklevel=2)
     stats = compute()
     stats = GaussianStats(stats.mu, stats.sigma, stats.n, {**stats.meta, **{k: str(v) for k, v in parts.items()}})
     save_stats(path, stats)
@@ -64,7 +69,8 @@ def _load_partial(path: Path, total: int) -> list[torch.Tensor]:
         with safetensors.safe_open(str(path), framework="pt") as f:
             if int((f.metadata() or {}).get("total", -1)) != total:
                 return []
-            return [f.get_tensor("features")]
+            done = f.get_tensor("features")
+            return [done] if done.ndim == 2 and len(done) <= total else []  # anything else is a damaged file: recompute
     except Exception:  # noqa: BLE001 - a broken partial file is simply recomputed
         return []
 

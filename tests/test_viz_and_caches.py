@@ -1,0 +1,57 @@
+"""Image grids and loss curves refuse what they cannot draw; damaged metric caches are recomputed, not fatal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from zoo.errors import ConfigError, DataError
+from zoo.metrics.features import cached_stats, extract_features, stats_cache_path
+from zoo.metrics.frechet import gaussian_stats
+from zoo.viz import plot_curves, save_grid
+
+
+def test_uint8_images_keep_their_grey_levels(tmp_path: Path) -> None:
+    images = torch.full((2, 1, 8, 8), 128, dtype=torch.uint8)
+    save_grid(images, tmp_path / "g.png", padding=0)
+    assert np.unique(np.asarray(Image.open(tmp_path / "g.png"))).tolist() == [128]  # not clamped to 255
+
+
+@pytest.mark.parametrize(("images", "match"), [(torch.zeros(0, 3, 8, 8), "empty batch"), (torch.zeros(3, 8, 8), r"\(N, C, H, W\)"),
+                                               (torch.zeros(2, 2, 8, 8), "1 or 3 channels"), (torch.full((1, 3, 8, 8), 2.0), r"\[0, 1\]")])
+def test_grids_refuse_what_they_cannot_draw(tmp_path: Path, images: torch.Tensor, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        save_grid(images, tmp_path / "g.png")
+    assert not (tmp_path / "g.png").exists()
+
+
+@pytest.mark.parametrize(("runs", "match"), [({}, "at least one run"), ({"a": [{"loss": 1.0}]}, "each with its step"),
+                                             ({"a": [{"step": 1, "acc": 1.0}]}, "nothing to plot")])
+def test_loss_curves_need_steps_and_losses(tmp_path: Path, runs: dict, match: str) -> None:
+    with pytest.raises(DataError, match=match):
+        plot_curves(runs, tmp_path / "c.png")
+
+
+def test_a_damaged_statistics_cache_is_recomputed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path))
+    feats = torch.randn(50, 4, generator=torch.Generator().manual_seed(0))
+    stats, hit = cached_stats("t", {"k": 1}, lambda: gaussian_stats(feats))
+    path = stats_cache_path("t", {"k": 1})
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.warns(UserWarning, match="Recomputing it now"):
+        again, hit = cached_stats("t", {"k": 1}, lambda: gaussian_stats(feats))
+    assert not hit and torch.allclose(again.mu, stats.mu)
+    assert cached_stats("t", {"k": 1}, lambda: pytest.fail("the repaired cache should answer"))[1]
+
+
+def test_a_partial_feature_file_with_too_many_rows_is_not_trusted(tmp_path: Path) -> None:
+    import safetensors.torch
+
+    partial = tmp_path / "p.safetensors"
+    partial.write_bytes(safetensors.torch.save({"features": torch.zeros(20, 4)}, metadata={"total": "10"}))
+    out = extract_features(lambda x: x, lambda i, j: torch.ones(j - i, 4), 10, batch=5, progress=False, resume=partial)
+    assert out.shape == (10, 4) and bool((out == 1).all())
