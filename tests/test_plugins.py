@@ -222,6 +222,13 @@ def test_strict_mode_failure_on_the_command_line_is_one_line(site: Path, monkeyp
     assert err.startswith("zoo: error: ") and "'broken'" in err and "Traceback" not in err
 
 
+def test_one_module_under_two_entry_point_names_is_a_plugin_error(site: Path) -> None:
+    install_example(site)
+    make_dist(site, "twice_dist", {"gaussian_again": "zoo_example"})  # a second name for the example's module
+    with pytest.raises(PluginError, match=r"'gaussian_again' .* is the module already registered as 'gaussian'.*ZOO_BLOCK_PLUGINS=gaussian_again"):
+        PluginManager()
+
+
 def test_blocked_plugins_are_not_imported(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_dist(site, "broken_dist", {"broken": "broken_plugin"}, BROKEN)
     install_example(site)

@@ -77,6 +77,12 @@ class PluginManager:
         name = name or getattr(plugin, "__name__", None) or repr(plugin)
         if self._pm.has_plugin(name):
             raise PluginError(f"two plugins are named {name!r}: {self._sources[name]} and {source}. Uninstall or block one (ZOO_BLOCK_PLUGINS={name}).")
+        if self._pm.is_registered(plugin):  # e.g. two entry points of one distribution naming the same module
+            other = self._pm.get_name(plugin)
+            raise PluginError(
+                f"plugin {name!r} ({source}) is the module already registered as {other!r} ({self._sources[other]}). "
+                f"Declare it under one entry-point name, or block one (ZOO_BLOCK_PLUGINS={name})."
+            )
         self._pm.register(plugin, name=name)
         self._sources[name] = source
         self.infos.append(PluginInfo(name, source, "loaded"))
