@@ -157,9 +157,26 @@ WRONG = {"wrong_plugin": '''
         def predict(self, images):
             return super().predict(images) + 10
 
+    class Stowaway(Gaussian):
+        """Always builds a critic it trains but never declares training-only, so the critic ships."""
+        name = "stowaway"
+        def __init__(self, config=None, *, training=False):
+            super().__init__(config, training=training)
+            self.critic = nn.Linear(self.config.channels * self.config.image_size ** 2, 1)
+        def configure_optimizers(self):
+            return {"density": torch.optim.Adam(self.density.parameters(), lr=0.05), "critic": torch.optim.Adam(self.critic.parameters())}
+        def train_step(self, batch, step):
+            self.optimize("critic", self.critic(batch.x.flatten(1)).mean())
+            return super().train_step(batch, step)
+
+    class Misnamed(Gaussian):
+        """Names an image method it does not have."""
+        name = "misnamed"
+        image_methods = ("encode",)
+
     @zoo.hookimpl
     def zoo_register_methods():
-        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne]
+        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Stowaway, Misnamed]
 '''}
 
 
@@ -174,7 +191,7 @@ def run_contract(site: Path, methods: str) -> subprocess.CompletedProcess[str]:
 def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
     install_example(site)
     make_dist(site, "wrong_dist", {"wrong": "wrong_plugin"}, WRONG)
-    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone")
+    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,stowaway,misnamed")
     failed = set(re.findall(r"FAILED \S*::(\w+)\[(\w+)\]", run.stdout))
     assert {
         ("test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters", "bnonly"),
@@ -183,6 +200,8 @@ def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
         ("test_sample_refuses_bad_requests", "loose"),
         ("test_predict_shape_and_determinism", "offbyone"),
         ("test_save_then_load_gives_identical_tensors", "unsaved"),
+        ("test_every_shipped_parameter_serves_inference", "stowaway"),
+        ("test_every_shipped_parameter_serves_inference", "misnamed"),
     } <= failed, run.stdout[-3000:]
 
 

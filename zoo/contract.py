@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
 
 import zoo
 from zoo.data import ImageSet
@@ -167,6 +168,56 @@ def test_save_then_load_gives_identical_tensors(zoo_method: str, tmp_path: Path)
     if "predict" in model.capabilities:  # a tensor the file does not carry would show here
         images = random_images(model.data_spec(), 5)
         assert torch.equal(model.predict(images), loaded.predict(images)), "predictions changed across save -> load"
+
+
+class TensorUse(TorchFunctionMode):
+    """Record the storage of every tensor that a torch function receives while the mode is on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.storages: set[int] = set()
+
+    def _note(self, value: object) -> None:
+        if isinstance(value, torch.Tensor):
+            self.storages.add(value.untyped_storage().data_ptr())
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                self._note(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                self._note(v)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 (torch's signature)
+        self._note(args)
+        self._note(kwargs or {})
+        return func(*args, **(kwargs or {}))
+
+    def touched(self, tensor: torch.Tensor) -> bool:
+        return tensor.untyped_storage().data_ptr() in self.storages
+
+
+def test_every_shipped_parameter_serves_inference(zoo_method: str) -> None:
+    model = tiny(zoo_method).eval()
+    spec = model.data_spec()
+    with TensorUse() as use:
+        if "sample" in model.capabilities:
+            model.sample(2, seed=0)
+            if spec.labels:
+                model.sample(2, labels=[0, spec.num_classes - 1], seed=0)
+        if "predict" in model.capabilities:
+            model.predict(random_images(spec, 2))
+        for name in model.image_methods:
+            fn = getattr(model, name, None)
+            assert callable(fn), f"{zoo_method}: image_methods names {name!r}, which the method does not have"
+            out = fn(random_images(spec, 2))
+            assert isinstance(out, torch.Tensor) and out.shape[0] == 2, f"{zoo_method}.{name}(images) must return a tensor with one row per image"
+    unused = [name for name, p in model.named_parameters() if model.ships(name) and p.numel() and not use.touched(p)]
+    assert not unused, (
+        f"{zoo_method}: its weights file would ship {len(unused)} parameter tensor(s) that neither sample, predict nor its image_methods "
+        f"{list(model.image_methods)} use ({', '.join(unused[:5])}{', ...' if len(unused) > 5 else ''}). A network needed only for "
+        f"training must be built only with training=True and named in training_modules; one a loaded model needs for "
+        f"another method must name that method in image_methods (docs/plugins.md)."
+    )
 
 
 def test_default_evaluation_names_installed_evaluators_with_valid_options(zoo_method: str) -> None:

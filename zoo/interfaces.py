@@ -139,6 +139,10 @@ class Method(nn.Module):
     capabilities: ClassVar[frozenset[str]] = frozenset()
     #: Submodules that exist only for training; they are left out of exported weights.
     training_modules: ClassVar[tuple[str, ...]] = ()
+    #: Methods beyond sample/predict that a loaded model offers, each called as ``fn(images)`` on
+    #: images in [0, 1] (DANN's ``domain_predict``). Every shipped parameter must serve sample,
+    #: predict or one of these; the contract suite calls them to check that.
+    image_methods: ClassVar[tuple[str, ...]] = ()
     #: Config overrides that make the method small enough for the CPU contract tests.
     test_config: ClassVar[dict[str, Any]] = {}
     #: What `zoo eval` runs when a registry entry names no evaluation: evaluator name -> options.

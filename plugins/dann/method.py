@@ -88,6 +88,7 @@ class DANN(Method):
     name = "dann"
     Config: ClassVar[type[DANNConfig]] = DANNConfig
     capabilities = frozenset({"predict"})
+    image_methods = ("domain_predict", "features")  # the shipped domain classifier serves domain_predict
     #: The seed's network is already small (257k parameters): the contract suite runs it as is.
     test_config: ClassVar[dict[str, Any]] = {}
     #: Target (and source) test accuracy; the target and source sets come from the entry's `data`.
