@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from zoo.metrics.classifier_metrics import classifier_score, coverage_metrics
+from zoo.cli import int_at_least
 from zoo.data import load as load_data
 from zoo.metrics.gan import GANEvaluator, generate, real_images_like
 from zoo.metrics.inception import quantize
@@ -163,7 +164,7 @@ def d_batches(found: dict[str, torch.nn.Module], n: int, batch: int = 64) -> Non
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", type=Path, help="a `zoo train` run folder of a GAN method")
-    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--n", type=int_at_least(1), default=1000, help="images per trial (default 1000)")
     p.add_argument("--psi", type=float, nargs="*", default=[], help="latent scales to try on the EMA (else raw) generator")
     p.add_argument("--by-d", type=float, nargs="*", default=[], help="shares of the EMA (else raw) images to keep, ranked by the discriminator")
     p.add_argument("--by-jacobian", type=float, nargs="*", default=[],
@@ -171,6 +172,8 @@ def main() -> None:
     p.add_argument("--d-batches", action="store_true", help="what the raw discriminator's verdict rests on: pure, running-statistics and mixed batches")
     p.add_argument("--bn", action="store_true", help="also with the generator's BatchNorm statistics re-estimated, and with batch statistics")
     args = p.parse_args()
+    if args.d_batches and args.n < 32:
+        p.error(f"--d-batches needs --n of at least 32 (one mixed batch holds 32 real and 32 generated images), not {args.n}")
     found = generators(args.run)
     if args.by_d:
         by_discriminator(found, args.n, args.by_d)

@@ -1,4 +1,4 @@
-"""benchmarks/gan_probe.py --bn: the generator's BatchNorm statistics re-estimated, or taken from each batch, on copies."""
+"""benchmarks/gan_probe.py: --bn on copies of the model, and the checks of its arguments."""
 
 from __future__ import annotations
 
@@ -78,3 +78,10 @@ def test_print_kept_keeps_the_highest_scores(capsys: pytest.CaptureFixture) -> N
     assert lines[0] == "probe: rank correlation of s and the classifier's confidence 0.80"
     assert lines[1].startswith(f"  top 100% by s: classifier IS {classifier_score(logits):.2f}, ")
     assert lines[2] == f"  top 50% by s: classifier IS {classifier_score(logits[2:]):.2f}, digits 0.0% - 50.0%, top probability > 0.9 for 100%"
+
+
+def test_d_batches_refuses_fewer_images_than_one_mixed_batch(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    monkeypatch.setattr(sys, "argv", ["gan_probe.py", str(tmp_path), "--d-batches", "--n", "10"])
+    with pytest.raises(SystemExit):
+        gan_probe.main()
+    assert "--d-batches needs --n of at least 32" in capsys.readouterr().err
