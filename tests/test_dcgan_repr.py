@@ -1,21 +1,18 @@
-"""DCGAN's networks print exactly as the seed report prints them (whitespace-normalised)."""
+"""DCGAN's networks print exactly as the seed report prints them (zoo.printing.classic_repr, whitespace aside)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from zoo.printing import classic_repr
 from zoo.registry import build_method
 
-from test_wgan_repr import normalised, torch_repr
-
-SEED = Path(__file__).parent / "fixtures" / "seed"
+from seed_prints import seed_print, squeezed
 
 
 def test_generator_prints_as_the_seed_report() -> None:
     model = build_method("dcgan", {}, training=True)
-    assert normalised(torch_repr(model.generator)) == normalised((SEED / "dcgan_generator.txt").read_text())
+    assert squeezed(classic_repr(model.generator)) == seed_print("dcgan_generator")
 
 
 def test_discriminator_prints_as_the_seed_report_batch_norm_and_sigmoid() -> None:
     model = build_method("dcgan", {}, training=True)
-    assert normalised(torch_repr(model.discriminator)) == normalised((SEED / "dcgan_discriminator.txt").read_text())
+    assert squeezed(classic_repr(model.discriminator)) == seed_print("dcgan_discriminator")

@@ -1,17 +1,17 @@
-"""The DDPM network prints exactly as the seed report prints it (n_feat=256, 3 channels, 10 classes)."""
+"""The DDPM network prints exactly as the seed report prints it (n_feat=256, 3 channels, 10 classes; zoo.printing.classic_repr)."""
 
 from __future__ import annotations
-
-import re
-from pathlib import Path
 
 import pytest
 import torch
 
 import zoo
+from zoo.printing import classic_repr
 from zoo_plugins.ddpm.model import ContextUnet, plain_layers
 
-FIXTURE = Path(__file__).parent / "fixtures" / "seed" / "ddpm.txt"
+from seed_prints import SEED, squeezed
+
+FIXTURE = SEED / "ddpm.txt"
 
 
 def seed_print() -> str:
@@ -27,28 +27,19 @@ def seed_print() -> str:
     return "\n".join(lines[:-2] + rest + [")", ")"])
 
 
-def normalise(text: str) -> str:
-    """Return `text` with whitespace collapsed and today's torch printing brought to the report's (older) torch."""
-    # torch >= 2.0 prints GELU's default as approximate='none'; the report's torch printed approximate=None
-    text = text.replace("GELU(approximate='none')", "GELU(approximate=None)")
-    # recent torch prints the bias flag of BatchNorm and GroupNorm, which the report's torch did not have
-    text = text.replace(" bias=True,", "").replace(", bias=True)", ")")
-    return re.sub(r"\s+", " ", text).strip()
-
-
 def test_contextunet_prints_as_the_seed_report() -> None:
     torch.manual_seed(0)
     method = zoo.build_method("ddpm", {"n_feat": 256, "channels": 3, "n_classes": 10})
-    assert normalise(repr(method)) == normalise(seed_print())
+    assert squeezed(classic_repr(method)) == squeezed(seed_print())
 
 
 def test_print_comparison_catches_a_wrong_width() -> None:
-    assert normalise(repr(ContextUnet(3, 128, 10))) != normalise(seed_print().split("(nn_model): ", 1)[1].rsplit(")", 1)[0])
+    assert squeezed(classic_repr(ContextUnet(3, 128, 10))) != squeezed(seed_print().split("(nn_model): ", 1)[1].rsplit(")", 1)[0])
 
 
 def test_default_config_is_the_printed_network() -> None:
     method = zoo.build_method("ddpm", {})
-    assert normalise(repr(method)) == normalise(seed_print())
+    assert squeezed(classic_repr(method)) == squeezed(seed_print())
 
 
 @pytest.mark.parametrize("n_feat", [8, 32])

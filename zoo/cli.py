@@ -98,8 +98,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 @command
 def cmd_info(args: argparse.Namespace) -> int:
-    from .registry import build_method, entries, entry, param_count
     from .plugins import get_plugin_manager
+    from .printing import classic_repr
+    from .registry import build_method, entries, entry, param_count
 
     methods = get_plugin_manager().methods()
     if args.name in methods and args.name not in entries():
@@ -111,7 +112,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     for name, module in model.named_children():
         shipped = "training only, not shipped" if name in model.training_modules else "shipped"
         print(f"\n{name} ({shipped}, {param_count(module):,} parameters):")
-        print(repr(module))
+        print(repr(module) if args.torch_repr else classic_repr(module))
     inference = sum(p.numel() for k, p in model.named_parameters() if model.ships(k))  # parameters kept on the method itself count too
     print(f"\nparameters: {inference:,} shipped, {param_count(model):,} in training")
     print(f"config: {json.dumps(model.config.model_dump())}")
@@ -319,8 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = _sub(subs, "list", "List the shipped models (fnmatch pattern).", "zoo list 'dcgan.*'")
     s.add_argument("pattern", nargs="?", default="*")
 
-    s = _sub(subs, "info", "Show a model's (or method's) architecture as torch prints it, parameters and metadata.", "zoo info dcgan.mnist64")
+    s = _sub(subs, "info", "Show a model's (or method's) architecture, parameters and metadata.", "zoo info dcgan.mnist64")
     s.add_argument("name")
+    s.add_argument("--torch-repr", action="store_true",
+                   help="print today's torch repr; by default networks print as the seed report's torch printed them "
+                   "(without the norm layers' bias= and GELU's approximate='none' that newer torch adds; zoo/printing.py)")
 
     s = _sub(subs, "datasets", "List the datasets zoo can read or build, and whether each is present here.", "zoo datasets --data-dir ../shared/data")
     s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")

@@ -1,0 +1,34 @@
+"""zoo.printing.classic_repr and `zoo info`: networks print as the seed report's torch printed them."""
+
+from __future__ import annotations
+
+import pytest
+from torch import nn
+
+from zoo.cli import main
+from zoo.printing import classic_repr
+
+from seed_prints import seed_print, squeezed
+
+
+@pytest.mark.parametrize(("layer", "want"), [
+    (nn.BatchNorm2d(4), "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"),
+    (nn.InstanceNorm2d(4), "InstanceNorm2d(4, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False)"),
+    (nn.GroupNorm(2, 4), "GroupNorm(2, 4, eps=1e-05, affine=True)"),
+    (nn.LayerNorm(4), "LayerNorm((4,), eps=1e-05, elementwise_affine=True)"),
+    (nn.GELU(), "GELU(approximate=None)"),
+    # a layer the report's torch could not build keeps what makes it different
+    (nn.BatchNorm2d(4, bias=False), "BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, bias=False, track_running_stats=True)"),
+    (nn.GELU(approximate="tanh"), "GELU(approximate='tanh')"),
+])
+def test_only_the_defaults_newer_torch_prints_are_left_out(layer: nn.Module, want: str) -> None:
+    assert classic_repr(layer) == want
+
+
+def test_zoo_info_prints_both_networks_as_the_seed_report(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "dcgan"]) == 0
+    out = squeezed(capsys.readouterr().out)
+    assert seed_print("dcgan_generator") in out and seed_print("dcgan_discriminator") in out
+    assert main(["info", "dcgan", "--torch-repr"]) == 0
+    out = capsys.readouterr().out
+    assert "affine=True, bias=True, track_running_stats=True" in out and seed_print("dcgan_generator") not in squeezed(out)
