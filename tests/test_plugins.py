@@ -174,9 +174,25 @@ WRONG = {"wrong_plugin": '''
         name = "misnamed"
         image_methods = ("encode",)
 
+    class Glance(Gaussian):
+        """Ships a layer whose tensors sample only looks at (device, shape), never computes with."""
+        name = "glance"
+        def __init__(self, config=None, *, training=False):
+            super().__init__(config, training=training)
+            self.aux = nn.Linear(2, 2)
+        def sample(self, n, labels=None, seed=None, **knobs):
+            assert self.aux.weight.device == self.aux.bias.device and self.aux.weight.shape == (2, 2)
+            return super().sample(n, labels=labels, seed=seed, **knobs)
+
+    class Signed(Gaussian):
+        """Returns images in [-1, 1], the range its network works in, not zoo's [0, 1]."""
+        name = "signed"
+        def sample(self, n, labels=None, seed=None, **knobs):
+            return super().sample(n, labels=labels, seed=seed, **knobs) * 2 - 1
+
     @zoo.hookimpl
     def zoo_register_methods():
-        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Stowaway, Misnamed]
+        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Stowaway, Misnamed, Glance, Signed]
 '''}
 
 
@@ -191,7 +207,7 @@ def run_contract(site: Path, methods: str) -> subprocess.CompletedProcess[str]:
 def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
     install_example(site)
     make_dist(site, "wrong_dist", {"wrong": "wrong_plugin"}, WRONG)
-    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,stowaway,misnamed")
+    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,stowaway,misnamed,glance,signed")
     failed = set(re.findall(r"FAILED \S*::(\w+)\[(\w+)\]", run.stdout))
     assert {
         ("test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters", "bnonly"),
@@ -202,7 +218,10 @@ def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
         ("test_save_then_load_gives_identical_tensors", "unsaved"),
         ("test_every_shipped_parameter_serves_inference", "stowaway"),
         ("test_every_shipped_parameter_serves_inference", "misnamed"),
+        ("test_every_shipped_parameter_serves_inference", "glance"),
+        ("test_sample_shape_range_and_determinism", "signed"),
     } <= failed, run.stdout[-3000:]
+    assert "sample must return images in [0, 1], got min -" in run.stdout  # the values, not a bare AssertionError
 
 
 def test_contract_suite_stops_when_the_plugin_is_not_there(site: Path) -> None:

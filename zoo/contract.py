@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import zoo
 from zoo.data import ImageSet
@@ -115,9 +115,10 @@ def test_sample_shape_range_and_determinism(zoo_method: str) -> None:
         pytest.skip("no sample capability")
     spec = model.data_spec()
     x = model.sample(3, seed=0)
-    assert x.shape == (3, spec.channels, spec.image_size, spec.image_size)
-    assert x.dtype == torch.float32
-    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    want = (3, spec.channels, spec.image_size, spec.image_size)
+    assert isinstance(x, torch.Tensor) and tuple(x.shape) == want, f"sample(3) must return a tensor shaped {want} (from data_spec), got {getattr(x, 'shape', type(x))}"
+    assert x.dtype == torch.float32, f"sample must return float32 images, got {x.dtype}"
+    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0, f"sample must return images in [0, 1], got min {float(x.min()):.3g}, max {float(x.max()):.3g}"
     assert torch.equal(x, model.sample(3, seed=0)), "the same seed must give the same images"
     assert not torch.equal(x, model.sample(3, seed=1)), "another seed must give other images"
     state = torch.get_rng_state()
@@ -146,7 +147,8 @@ def test_predict_shape_and_determinism(zoo_method: str) -> None:
     spec = model.data_spec()
     images = random_images(spec, 5)
     y = model.predict(images)
-    assert y.shape == (5,) and y.dtype == torch.int64
+    assert isinstance(y, torch.Tensor) and tuple(y.shape) == (5,) and y.dtype == torch.int64, \
+        f"predict(5 images) must return an int64 tensor shaped (5,), got {getattr(y, 'dtype', type(y))} {tuple(getattr(y, 'shape', ()))}"
     assert 0 <= int(y.min()) and int(y.max()) < spec.num_classes, f"labels must lie in 0..{spec.num_classes - 1} (DataSpec.num_classes)"
     assert torch.equal(y, model.predict(images))
     with pytest.raises(ConfigError):
@@ -170,8 +172,12 @@ def test_save_then_load_gives_identical_tensors(zoo_method: str, tmp_path: Path)
         assert torch.equal(model.predict(images), loaded.predict(images)), "predictions changed across save -> load"
 
 
-class TensorUse(TorchFunctionMode):
-    """Record the storage of every tensor that a torch function receives while the mode is on."""
+class TensorUse(TorchDispatchMode):
+    """Record the storage of every tensor that an operator reads while the mode is on.
+
+    It listens below autograd, at the operator level, so reading a tensor's metadata
+    (``p.device``, ``p.shape``, as ``Method.device`` does) is not a use; a computation is.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -187,7 +193,7 @@ class TensorUse(TorchFunctionMode):
             for v in value.values():
                 self._note(v)
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 (torch's signature)
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 (torch's signature)
         self._note(args)
         self._note(kwargs or {})
         return func(*args, **(kwargs or {}))

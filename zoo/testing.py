@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+# pytest rewrites asserts (to show the values that failed) only in test files and modules named here
+pytest.register_assert_rewrite("zoo.contract")
+
 __all__ = ["selected_methods", "selected_models"]
 
 
