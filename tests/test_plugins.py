@@ -260,6 +260,36 @@ def test_strict_mode_failure_on_the_command_line_is_one_line(site: Path, monkeyp
     assert err.startswith("zoo: error: ") and "'broken'" in err and "Traceback" not in err
 
 
+HOOKLESS = {
+    "broken_plugin_class": """
+        import zoo
+        class Tiny(zoo.Method):
+            name = "tiny"
+    """,
+    "broken_plugin_typo": """
+        import zoo
+        @zoo.hookimpl
+        def zoo_register_method():
+            return []
+    """,
+}
+
+
+def test_a_plugin_that_would_register_nothing_is_named_with_the_fix(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the two mistakes that used to show as "loaded" while no method appeared
+    make_dist(site, "hookless_dist", {"byclass": "broken_plugin_class:Tiny", "bytypo": "broken_plugin_typo"}, HOOKLESS)
+    with pytest.warns(ZooPluginWarning) as caught:
+        pm = PluginManager()
+    text = " ".join(str(w.message) for w in caught)
+    assert "broken_plugin_class:Tiny has no function marked @zoo.hookimpl" in text and "name the module `broken_plugin_class`" in text
+    assert "zoo_register_method (did you mean zoo_register_methods?)" in text
+    status = {i.name: i.status for i in pm.infos}
+    assert status["byclass"].startswith("failed") and status["bytypo"].startswith("failed")
+    monkeypatch.setenv("ZOO_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match=r"'byclass'.*registers nothing.*name the module"):
+        PluginManager()
+
+
 def test_one_module_under_two_entry_point_names_is_a_plugin_error(site: Path) -> None:
     install_example(site)
     make_dist(site, "twice_dist", {"gaussian_again": "zoo_example"})  # a second name for the example's module

@@ -11,6 +11,7 @@ Environment:
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 import os
 import threading
@@ -103,18 +104,41 @@ class PluginManager:
             try:
                 module = ep.load()
             except Exception as e:  # noqa: BLE001 - any import failure of a third party
-                reason = f"{type(e).__name__}: {e}"
-                if strict:
-                    raise PluginError(f"zoo plugin {ep.name!r} ({ep.value}, from {dist}) failed to import: {reason}") from e
-                warnings.warn(
-                    f"zoo plugin {ep.name!r} ({ep.value}, from {dist}) failed to import and was skipped: {reason}. "
-                    "Fix or uninstall it; set ZOO_STRICT_PLUGINS=1 to make this an error.",
-                    ZooPluginWarning,
-                    stacklevel=2,
-                )
-                self.infos.append(PluginInfo(ep.name, dist, f"failed: {reason}"))
+                self._skip(ep, dist, "failed to import", f"{type(e).__name__}: {e}", strict, e)
+                continue
+            problem = self._hook_problem(module, ep.value)
+            if problem:
+                self._skip(ep, dist, "registers nothing", problem, strict)
                 continue
             self.register(module, name=ep.name, source=dist)
+
+    def _skip(self, ep: importlib.metadata.EntryPoint, dist: str, what: str, reason: str, strict: bool, cause: Exception | None = None) -> None:
+        """Report plugin `ep` as failed (an error when `strict`, else a warning) and leave it out."""
+        if strict:
+            raise PluginError(f"zoo plugin {ep.name!r} ({ep.value}, from {dist}) {what}: {reason}") from cause
+        warnings.warn(
+            f"zoo plugin {ep.name!r} ({ep.value}, from {dist}) {what} and was skipped: {reason}. "
+            "Fix or uninstall it; set ZOO_STRICT_PLUGINS=1 to make this an error.",
+            ZooPluginWarning,
+            stacklevel=3,
+        )
+        self.infos.append(PluginInfo(ep.name, dist, f"failed: {reason}"))
+
+    def _hook_problem(self, plugin: object, where: str) -> str | None:
+        """Return why `plugin` (what entry point `where` names) would register nothing, or None if its hooks are zoo's."""
+        known = sorted(n for n, caller in vars(self._pm.hook).items() if getattr(caller, "has_spec", lambda: False)())
+        hooks = [n for n in dir(plugin) if self._pm.parse_hookimpl_opts(plugin, n) is not None]
+        if not hooks:
+            module = where.split(":")[0]
+            hint = f" (it names an object inside a module: name the module `{module}` instead)" if ":" in where else ""
+            return (f"{where} has no function marked @zoo.hookimpl{hint}. The entry point must name the module that "
+                    f"holds the hook functions, each decorated with @zoo.hookimpl; zoo's hooks: {', '.join(known)}")
+        unknown = [h for h in hooks if h not in known]
+        if unknown:
+            guesses = {h: difflib.get_close_matches(h, known, n=1) for h in unknown}
+            named = ", ".join(f"{h} (did you mean {g[0]}?)" if g else h for h, g in guesses.items())
+            return f"{where} implements hooks zoo does not have: {named}. zoo's hooks: {', '.join(known)} (zoo/hookspecs.py)"
+        return None
 
     # ---- collection ---------------------------------------------------------------------------
     def _collect(self, hook: str, kind: str, key: Callable[[Any], str], check: Callable[[Any, str], None]) -> dict[str, tuple[Any, str]]:
