@@ -300,6 +300,7 @@ def test_detect_path_format(tmp_path: Path) -> None:
     faces.mkdir()
     Image.new("RGB", (40, 30)).save(faces / "a.jpg")
     assert detect_path_format(faces) == "folder"
+    assert detect_path_format(str(faces)) == "folder"  # a string works as everywhere else in the data API
     with pytest.raises(DataError, match="is a file; pass the folder"):
         detect_path_format(faces / "a.jpg")
     (tmp_path / "empty").mkdir()

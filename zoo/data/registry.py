@@ -58,8 +58,9 @@ def is_present(info: DatasetInfo, root: Path | None) -> bool:
     return bool(presence(info, root))
 
 
-def detect_path_format(path: Path) -> str:
+def detect_path_format(path: Path | str) -> str:
     """Return the name of the dataset whose reader understands the files at `path`."""
+    path = Path(path)
     if not path.exists():
         raise DataError(f"data path {path} does not exist. Give a dataset name (`zoo datasets`) or an existing folder.")
     if not path.is_dir():
