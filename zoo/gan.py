@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import pydantic
-import timm.optim
 import torch
 from torch import nn
 
@@ -110,6 +109,8 @@ class GANMethod(Method):
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Return Adam for the generator and the discriminator (timm's factory)."""
+        import timm.optim  # training only: importing timm costs seconds that `zoo sample` need not pay
+
         c = self.config
         return {
             name: timm.optim.create_optimizer_v2(getattr(self, name), opt="adam", lr=c.lr, betas=(c.beta1, c.beta2), weight_decay=0.0)

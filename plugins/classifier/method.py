@@ -12,8 +12,6 @@ import math
 from typing import Any
 
 import pydantic
-import timm.optim
-import timm.scheduler
 import torch
 import torch.nn.functional as F
 
@@ -92,10 +90,14 @@ class DigitClassifier(Method):
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Return AdamW (timm's factory; no weight decay on norms and biases)."""
+        import timm.optim  # training only, see zoo.gan
+
         return {"net": timm.optim.create_optimizer_v2(self.net, opt="adamw", lr=self.config.lr, weight_decay=self.config.weight_decay)}
 
     def configure_schedulers(self, total_steps: int) -> dict[str, Any]:
         """Return timm's cosine schedule over `total_steps`, after a linear warm-up."""
+        import timm.scheduler
+
         warmup = min(self.config.warmup_steps, max(total_steps // 10, 0))
         return {
             "net": timm.scheduler.CosineLRScheduler(

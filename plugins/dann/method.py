@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 import pydantic
-import timm.optim
 import torch
 import torch.nn.functional as F
 
@@ -111,6 +110,8 @@ class DANN(Method):
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Return one optimizer over the whole network (timm's factory)."""
+        import timm.optim  # training only, see zoo.gan
+
         c = self.config
         extra = {"momentum": c.momentum} if c.optimizer == "sgd" else {}
         return {"network": timm.optim.create_optimizer_v2(self.network, opt=c.optimizer, lr=c.lr, weight_decay=c.weight_decay, **extra)}

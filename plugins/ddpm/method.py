@@ -16,8 +16,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 
 import pydantic
-import timm.optim
-import timm.scheduler
 import torch
 import torch.nn.functional as F
 
@@ -109,12 +107,16 @@ class DDPM(Method):
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Return Adam on the U-Net (timm's factory), as the seed trains it."""
+        import timm.optim  # training only, see zoo.gan
+
         return {"nn_model": timm.optim.create_optimizer_v2(self.nn_model, opt="adam", lr=self.config.lr, weight_decay=0.0)}
 
     def configure_schedulers(self, total_steps: int) -> dict[str, Any]:
         """Return the linear decay of the learning rate to 0 over `total_steps` (none when lr_decay is off)."""
         if not self.config.lr_decay:
             return {}
+        import timm.scheduler
+
         sched = timm.scheduler.PolyLRScheduler(self.optimizers["nn_model"], t_initial=max(total_steps, 1), power=1.0, lr_min=0.0, t_in_epochs=False)
         return {"nn_model": sched}
 
