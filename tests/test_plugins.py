@@ -190,9 +190,14 @@ WRONG = {"wrong_plugin": '''
         def sample(self, n, labels=None, seed=None, **knobs):
             return super().sample(n, labels=labels, seed=seed, **knobs) * 2 - 1
 
+    class Typo(Gaussian):
+        """Misspells a key of its test_config."""
+        name = "typo"
+        test_config = {"image_sise": 8}
+
     @zoo.hookimpl
     def zoo_register_methods():
-        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Stowaway, Misnamed, Glance, Signed]
+        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Stowaway, Misnamed, Glance, Signed, Typo]
 '''}
 
 
@@ -207,7 +212,7 @@ def run_contract(site: Path, methods: str) -> subprocess.CompletedProcess[str]:
 def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
     install_example(site)
     make_dist(site, "wrong_dist", {"wrong": "wrong_plugin"}, WRONG)
-    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,stowaway,misnamed,glance,signed")
+    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,stowaway,misnamed,glance,signed,typo")
     failed = set(re.findall(r"FAILED \S*::(\w+)\[(\w+)\]", run.stdout))
     assert {
         ("test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters", "bnonly"),
@@ -220,7 +225,9 @@ def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
         ("test_every_shipped_parameter_serves_inference", "misnamed"),
         ("test_every_shipped_parameter_serves_inference", "glance"),
         ("test_sample_shape_range_and_determinism", "signed"),
+        ("test_config_round_trip", "typo"),
     } <= failed, run.stdout[-3000:]
+    assert "invalid config for Typo.test_config (method 'typo'): image_sise" in run.stdout
     assert "sample must return images in [0, 1], got min -" in run.stdout  # the values, not a bare AssertionError
 
 

@@ -20,7 +20,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 import zoo
 from zoo.data import ImageSet
 from zoo.errors import CapabilityError, ConfigError
-from zoo.interfaces import CAPABILITIES, Batch, DataSpec, Method, validate_config
+from zoo.interfaces import CAPABILITIES, Batch, DataSpec, Method, MethodConfig, validate_config
 from zoo.metrics import check_plan
 from zoo.plugins import get_plugin_manager
 from zoo.registry import build_method, entry, load, load_file, param_count, save_model
@@ -34,7 +34,14 @@ def tiny(name: str, training: bool = False) -> Method:
     """Return method `name` built with its test_config, seeded, on CPU."""
     torch.manual_seed(0)
     cls = get_plugin_manager().method(name)
-    return build_method(name, cls.test_config, training=training)
+    return build_method(name, checked_test_config(cls).model_dump(), training=training)
+
+
+def checked_test_config(cls: type[Method]) -> MethodConfig:
+    """Return the method's validated ``test_config``; an invalid one is named as the class attribute to fix."""
+    return validate_config(cls.Config, cls.test_config, what=f"{cls.__qualname__}.test_config (method {cls.name!r})",
+                           fix="Fix that class attribute: it holds the config overrides that make the method small for these tests.")
+
 
 
 def random_images(spec: DataSpec, n: int, seed: int = 0) -> torch.Tensor:
@@ -57,7 +64,7 @@ def random_batch(spec: DataSpec, n: int = BATCH, seed: int = 0) -> Batch | dict[
 
 def test_config_round_trip(zoo_method: str) -> None:
     cls = get_plugin_manager().method(zoo_method)
-    cfg = validate_config(cls.Config, cls.test_config, what=zoo_method)
+    cfg = checked_test_config(cls)
     assert validate_config(cls.Config, cfg.model_dump(), what=zoo_method) == cfg
     assert cls.Config.model_validate_json(cfg.model_dump_json()) == cfg
 
