@@ -61,10 +61,20 @@ def test_eval_write_refuses_options_that_plain_eval_would_not_repeat(registry: P
     assert registry.read_text() == before, "nothing recorded"
 
 
-def test_only_must_name_an_evaluator_of_the_plan(registry: Path, capsys: pytest.CaptureFixture) -> None:
+def test_only_may_name_an_evaluator_outside_the_plan(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture, no_default_plan: None) -> None:
+    # one that does not apply says why, one that does not exist is named, and one that applies runs
     assert main(["eval", "wgan_gp.tiny", "--only", "accuracy"]) == 2
-    err = capsys.readouterr().err
-    assert "--only accuracy" in err and "['gan']" in err, "naming the plan, not a silent run of nothing"
+    assert "cannot be evaluated by 'accuracy': it cannot predict" in capsys.readouterr().err
+    assert main(["eval", "wgan_gp.tiny", "--only", "acuracy"]) == 2
+    assert "acuracy" in capsys.readouterr().err
+    model = build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4})
+    sha = save_model(model, tmp_path / "weights" / "dcgan.noplan.safetensors")
+    update_entry("dcgan.noplan", {"method": "dcgan", "config": model.config.model_dump(), "weights": "weights/dcgan.noplan.safetensors",
+                                  "sha256": sha, "data": "random", "params": param_count(model)}, registry)
+    folder = real_folder(tmp_path / "real3")
+    assert main(["eval", "dcgan.noplan", "--only", "gan", "--set", "n=24", "--set", f"data={folder}", "--set", "split=train",
+                 "--set", "classifier=classifier.tiny", "--set", "progress=false", "--set", "fid=false"]) == 0
+    assert re.search(r"^  classifier_is: ", capsys.readouterr().out, re.M)
 
 
 @pytest.fixture

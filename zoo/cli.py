@@ -389,8 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = _sub(subs, "eval", "Evaluate a model with the evaluators its registry entry names; --write records the metrics.",
              "zoo eval classifier.mnistm --data-dir ../shared/data --write\n  zoo eval ddpm.mnistm --set n_per_class=10 --set out_md= --set out_json=\n"
              "  zoo eval runs/dcgan/model.safetensors --only gan --set n=1000   # a run's weights, before registering")
-    s.add_argument("name", help="registered model name, or a .safetensors file (its method's default plan, or --only any evaluator)")
-    s.add_argument("--only", action="append", metavar="EVALUATOR", help="run only this evaluator (repeatable)")
+    s.add_argument("name", help="registered model name (its entry's evaluation plan) or a .safetensors file (its method's default plan)")
+    s.add_argument("--only", action="append", metavar="EVALUATOR", help="run only this evaluator (repeatable): one of the plan's, or any installed one, its options from --set")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="evaluator option, e.g. n=1000")
     s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
     s.add_argument("--device", default=None)

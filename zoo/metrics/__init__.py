@@ -42,26 +42,22 @@ def evaluate_model(
 
     `name` is a registered model (its entry's `evaluation` table, else its method's default plan)
     or a ``.safetensors`` weights file, e.g. a training run's ``model.safetensors`` (its method's
-    default plan; ``only`` may name any installed evaluator, options coming from `overrides`).
+    default plan). ``only`` picks evaluators: from the plan, or any installed one with the options
+    in `overrides` (to try an evaluator a plan does not name).
     """
     if is_weights_file(name):
         model: Method | None = load_file(name, device=device)  # the file alone says which method it holds
-        default = get_plugin_manager().method(model.name).default_evaluation
-        plan = {**default, **{ev: {} for ev in only or () if ev not in default}}
-        no_plan = f"method {model.name!r} has no default plan. Name an evaluator: zoo eval {name} --only EVALUATOR"
+        plan = get_plugin_manager().method(model.name).default_evaluation
+        no_plan = f"method {model.name!r} has no default plan"
     else:
         e, model = entry(name), None  # loaded once the plan is known to be runnable
         plan = e.evaluation or get_plugin_manager().method(e.method).default_evaluation
         no_plan = (f"its registry entry has no evaluation table and method {e.method!r} no default. "
-                   f"Add one, e.g. [models.\"{name}\".evaluation.EVALUATOR] in registry.toml")
-    if not plan:
-        raise ConfigError(f"model {name!r} names no evaluation: {no_plan} (installed evaluators: {', '.join(sorted(evaluators()))}; docs/registry.md).")
-    missing = sorted(set(only or ()) - set(plan))
-    if missing:
-        raise ConfigError(
-            f"--only {', '.join(missing)}: model {name!r}'s evaluation plan holds {sorted(plan)}. "
-            f"Name one of those, or add the evaluator to the entry's evaluation table in registry.toml."
-        )
+                   f"Add one, e.g. [models.\"{name}\".evaluation.EVALUATOR] in registry.toml, or")
+    if not plan and not only:
+        raise ConfigError(f"model {name!r} names no evaluation: {no_plan}. Name an evaluator: zoo eval {name} --only EVALUATOR "
+                          f"(installed evaluators: {', '.join(sorted(evaluators()))}; docs/registry.md).")
+    plan = {**plan, **{ev: {} for ev in only or () if ev not in plan}}
     chosen = {ev_name: {**options, **(overrides or {}), "data_root": data_root, "device": device}
               for ev_name, options in plan.items() if not only or ev_name in only}
     known = check_plan(chosen, f"model {name!r}")  # every evaluator's options, before the first one runs
