@@ -108,6 +108,27 @@ def test_register_a_run_trained_elsewhere(tmp_path: Path, monkeypatch: pytest.Mo
     assert "earlier_sittings" not in (tmp_path / "registry.toml").read_text(), "only a resumed run carries the field"
 
 
+def test_a_plugin_registers_into_its_own_file_and_metrics_land_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo.metrics import record_metrics
+    from zoo.plugins import get_plugin_manager
+    from zoo.registry import entry
+
+    main_file, own = tmp_path / "registry.toml", tmp_path / "myplugin" / "registry.toml"
+    monkeypatch.setenv("ZOO_REGISTRY", str(main_file))
+    monkeypatch.setattr(get_plugin_manager(), "registry_files", lambda: [own])  # what the plugin's zoo_register_models returns
+    faces = face_folder(tmp_path / "faces")
+    assert main(["train", "dcgan", "--data", str(faces), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "1",
+                 "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert main(["register", str(tmp_path / "run"), "dcgan.mine", "--data", "faces", "--registry", str(own)]) == 0
+    assert (own.parent / "weights" / "dcgan.mine.safetensors").is_file() and not main_file.exists()
+    assert entry("dcgan.mine").source == own
+    # the same name in the main file would make every lookup fail: refused, naming the file that has it
+    assert main(["register", str(tmp_path / "run"), "dcgan.mine", "--data", "faces"]) == 2
+    assert f"defined in {own}" in capsys.readouterr().err and not main_file.exists()
+    record_metrics("dcgan.mine", {"gan": {"n": 3, "classifier_is": 1.5}})  # what zoo eval --write does
+    assert tomllib.loads(own.read_text())["models"]["dcgan.mine"]["metrics"] == {"n": 3, "classifier_is": 1.5} and not main_file.exists()
+
+
 def test_a_branched_run_registers_with_the_run_it_came_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
     faces = face_folder(tmp_path / "faces")

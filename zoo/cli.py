@@ -7,6 +7,7 @@ import json
 import shlex
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, ZooError
@@ -177,7 +178,7 @@ def _data_label(sources: dict[str, str]) -> str:
 def cmd_register(args: argparse.Namespace) -> int:
     from .registry import register_run
 
-    e = register_run(args.run, args.name, data=args.data)
+    e = register_run(args.run, args.name, data=args.data, path=args.registry)
     print(f"registered {args.name!r}: {e.weights} (sha256 {e.sha256}), {e.training.steps} steps in {e.training.wall_time_s:.0f} s on {e.training.device}")
     return 0
 
@@ -219,7 +220,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = trainer.fit()
     print(json.dumps(summary, indent=2))
     if args.register:
-        e = register_run(args.out, args.register, data=_data_label(sources))
+        e = register_run(args.out, args.register, data=_data_label(sources), path=args.registry)
         print(f"registered {args.register!r} -> {e.weights}")
     return 0
 
@@ -299,6 +300,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 # ---- parser -------------------------------------------------------------------------------------
 
+REGISTRY_HELP = ("registry file to write the entry into, the weights going to weights/ beside it (default: $ZOO_REGISTRY or "
+                 "zoo's registry.toml); a plugin's own file, listed by its zoo_register_models hook, keeps the shipped models visible")
+
+
 def _sub(subs: argparse._SubParsersAction, name: str, help: str, example: str) -> argparse.ArgumentParser:
     return subs.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
 
@@ -354,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--export-dtype", choices=["float32", "float16"], default="float32")
     s.add_argument("--channels-last", action="store_true", help="NHWC memory format (faster convolutions on CPUs)")
     s.add_argument("--register", metavar="NAME", help="copy the weights to weights/NAME.safetensors and write the registry entry")
+    s.add_argument("--registry", type=Path, default=None, metavar="FILE", help=REGISTRY_HELP)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(argv=None)
 
@@ -362,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run", help="the --out folder of a finished zoo train")
     s.add_argument("name", help="registry name, e.g. dcgan.mnist64")
     s.add_argument("--data", required=True, help="what it was trained on, as the entry should say")
+    s.add_argument("--registry", type=Path, default=None, metavar="FILE", help=REGISTRY_HELP)
 
     s = _sub(subs, "sample", "Generate images with a model and save them as one grid.", "zoo sample dcgan.mnist64 -n 32 --out grid.png --seed 0")
     s.add_argument("name", help="registered model name or a .safetensors file")

@@ -93,6 +93,8 @@ class ModelEntry(pydantic.BaseModel):
     evaluation: dict[str, dict[str, Any]] = {}
     #: Folder that a relative `weights` path is resolved from (set on load, not in the file).
     base_dir: Path = pydantic.Field(default=Path("."), exclude=True)
+    #: The registry file the entry was read from (set on load): where `zoo eval --write` records.
+    source: Path | None = pydantic.Field(default=None, exclude=True)
 
 
 def registry_path() -> Path:
@@ -118,7 +120,7 @@ def _read_file(path: Path) -> dict[str, ModelEntry]:
     out = {}
     for name, values in _read_toml(path)["models"].items():
         try:
-            out[name] = ModelEntry.model_validate({**values, "base_dir": path.parent})
+            out[name] = ModelEntry.model_validate({**values, "base_dir": path.parent, "source": path})
         except pydantic.ValidationError as e:
             raise ConfigError(f"registry entry {name!r} in {path} is invalid: {describe_validation_error(e)}. Fix the entry (docs/registry.md lists the fields).") from None
     return out
@@ -308,6 +310,12 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path:
             "Restore them, or train the run again."
         ) from None
     path = path or registry_path()
+    elsewhere = entries().get(name)
+    if elsewhere is not None and elsewhere.source is not None and elsewhere.source.resolve() != path.resolve():
+        raise ConfigError(
+            f"model {name!r} is defined in {elsewhere.source}, not in {path}; a second definition would make every lookup fail. "
+            f"Register it into that file (zoo register ... --registry {elsewhere.source}) or choose another name."
+        )
     weights = Path("weights") / f"{name}.safetensors"
     model = load_file(run_dir / "model.safetensors", sha256=sha256)
     if validate_config(type(model.config), config, what=f"run {run_dir}") != model.config:

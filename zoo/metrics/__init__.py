@@ -100,5 +100,5 @@ def record_metrics(name: str, results: Mapping[str, Mapping[str, float]]) -> dic
                     f"Give them the same {k} in the entry's evaluation tables, or record one evaluator's metrics at a time."
                 )
             metrics[k], owner[k] = v, ev
-    update_entry(name, {"metrics": metrics})
+    update_entry(name, {"metrics": metrics}, entry(name).source)  # in the file that defines the entry, a plugin's included
     return metrics
