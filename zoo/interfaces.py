@@ -174,8 +174,11 @@ class Method(nn.Module):
         """Return learning-rate schedulers by name; each gets `step_update(step)` after every step."""
         return {}
 
-    def train_step(self, batch: Batch | dict[str, Batch], step: int) -> dict[str, float]:
-        """Run one optimisation step on `batch` and return the losses as floats."""
+    def train_step(self, batch: Batch | dict[str, Batch], step: int) -> dict[str, float | torch.Tensor]:
+        """Run one optimisation step on `batch` and return the losses by name (floats or detached 0-d tensors).
+
+        Tensors are turned into floats only on logged steps, so returning them spares a GPU a sync every step.
+        """
         raise NotImplementedError(f"method {self.name!r} cannot be trained (train_step)")
 
     def sample(self, n: int, labels: Sequence[int] | torch.Tensor | None = None, seed: int | None = None, **knobs: Any) -> torch.Tensor:
