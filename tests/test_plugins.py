@@ -16,7 +16,7 @@ import torch
 
 import zoo
 from zoo import hookspecs
-from zoo.errors import PluginError
+from zoo.errors import PluginError, UnknownNameError
 from zoo.plugins import PluginManager, ZooPluginWarning, get_plugin_manager, reset_plugin_manager
 
 EXAMPLE = Path(__file__).parent / "example_plugin"
@@ -247,6 +247,8 @@ def test_a_plugin_that_fails_to_import_is_named_and_skipped(site: Path) -> None:
         pm = PluginManager()
     assert "dcgan" in pm.methods()
     assert any(i.name == "broken" and i.status.startswith("failed") for i in pm.infos)
+    with pytest.raises(UnknownNameError, match=r"unknown method 'brokenmethod'.*did not load: broken \(failed: ImportError: no module named tensorflow\)"):
+        pm.method("brokenmethod")  # the user who asks for the method learns why it is missing
 
 
 def test_strict_mode_makes_an_import_failure_an_error(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -53,6 +53,13 @@ def test_unknown_model_suggests_the_closest_names(registry: Path) -> None:
         zoo.load("dcgan.tny")
 
 
+def test_a_name_unlike_every_known_one_lists_them_instead_of_a_poor_guess() -> None:
+    from zoo.errors import closest
+
+    assert closest("classifier.mnistm", ["tinyvae.mnist"]) == []
+    assert "Known models: tinyvae.mnist." in str(UnknownNameError("model", "classifier.mnistm", ["tinyvae.mnist"]))
+
+
 def test_unknown_method_suggests_the_closest_names() -> None:
     with pytest.raises(UnknownNameError, match=r"unknown method 'dcgn'.*dcgan"):
         build_method("dcgn")

@@ -177,7 +177,11 @@ class PluginManager:
         """Return the method class called `name`, or raise with the closest names."""
         methods = self.methods()
         if name not in methods:
-            raise UnknownNameError("method", name, methods, hint="Install the plugin that provides it (`zoo plugins` lists what is loaded).")
+            failed = [f"{i.name} ({i.status})" for i in self.infos if i.status.startswith("failed")]
+            hint = "Install the plugin that provides it (`zoo plugins` lists what is loaded)."
+            if failed:
+                hint += f" Plugins that did not load: {'; '.join(failed)}."
+            raise UnknownNameError("method", name, methods, hint=hint)
         return methods[name]
 
     def datasets(self) -> dict[str, Any]:
