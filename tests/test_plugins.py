@@ -281,22 +281,67 @@ HOOKLESS = {
         def zoo_register_method():
             return []
     """,
+    "broken_plugin_unbound": """
+        import zoo
+        class Hooks:
+            @zoo.hookimpl
+            def zoo_register_methods(self):
+                return []
+    """,
 }
+
+NEWER = {"clash_plugin_newer": """
+    import zoo
+    from zoo_example import Gaussian
+
+    class Newer(Gaussian):
+        name = "newer"
+
+    class Renamed(Gaussian):
+        name = "renamed"
+
+    @zoo.hookimpl
+    def zoo_register_methods():
+        return [Newer]
+
+    @zoo.hookimpl(specname="zoo_register_methods")
+    def my_methods():
+        return [Renamed]
+
+    @zoo.hookimpl(optionalhook=True)
+    def zoo_register_samplers():  # a hook of some later zoo
+        return []
+
+    @zoo.hookimpl
+    def zoo_register_schedules():
+        return []
+"""}
 
 
 def test_a_plugin_that_would_register_nothing_is_named_with_the_fix(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the two mistakes that used to show as "loaded" while no method appeared
-    make_dist(site, "hookless_dist", {"byclass": "broken_plugin_class:Tiny", "bytypo": "broken_plugin_typo"}, HOOKLESS)
+    make_dist(site, "hookless_dist", {"byclass": "broken_plugin_class:Tiny", "bytypo": "broken_plugin_typo", "unbound": "broken_plugin_unbound:Hooks"}, HOOKLESS)
     with pytest.warns(ZooPluginWarning) as caught:
         pm = PluginManager()
     text = " ".join(str(w.message) for w in caught)
     assert "broken_plugin_class:Tiny has no function marked @zoo.hookimpl" in text and "name the module `broken_plugin_class`" in text
     assert "zoo_register_method (did you mean zoo_register_methods?)" in text
+    assert "broken_plugin_unbound:Hooks is a class whose hooks (zoo_register_methods) need an instance" in text
     status = {i.name: i.status for i in pm.infos}
-    assert status["byclass"].startswith("failed") and status["bytypo"].startswith("failed")
+    assert all(status[n].startswith("failed") for n in ("byclass", "bytypo", "unbound"))
     monkeypatch.setenv("ZOO_STRICT_PLUGINS", "1")
     with pytest.raises(PluginError, match=r"'byclass'.*registers nothing.*name the module"):
         PluginManager()
+
+
+def test_a_plugin_for_a_newer_zoo_loads_with_its_known_hooks(site: Path) -> None:
+    # hooks this zoo lacks are ignored (a warning unless optionalhook), and specname renames are honoured
+    install_example(site)
+    make_dist(site, "newer_dist", {"newer": "clash_plugin_newer"}, NEWER)
+    with pytest.warns(ZooPluginWarning, match="zoo_register_schedules") as caught:
+        pm = PluginManager()
+    assert {"newer", "renamed"} <= set(pm.methods())
+    assert not any("zoo_register_samplers" in str(w.message) for w in caught)
 
 
 def test_one_module_under_two_entry_point_names_is_a_plugin_error(site: Path) -> None:

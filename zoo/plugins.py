@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.metadata
+import inspect
 import os
 import threading
 import warnings
@@ -125,19 +126,34 @@ class PluginManager:
         self.infos.append(PluginInfo(ep.name, dist, f"failed: {reason}"))
 
     def _hook_problem(self, plugin: object, where: str) -> str | None:
-        """Return why `plugin` (what entry point `where` names) would register nothing, or None if its hooks are zoo's."""
+        """Return why `plugin` (what entry point `where` names) would register nothing, or None.
+
+        Hooks this zoo does not have are fine next to ones it has (a plugin written for a newer zoo);
+        they are only a warning, and none at all for ``optionalhook=True``.
+        """
         known = sorted(n for n, caller in vars(self._pm.hook).items() if getattr(caller, "has_spec", lambda: False)())
-        hooks = [n for n in dir(plugin) if self._pm.parse_hookimpl_opts(plugin, n) is not None]
-        if not hooks:
+        impls = {n: opts for n in dir(plugin) if (opts := self._pm.parse_hookimpl_opts(plugin, n)) is not None}
+        hooks = {n: opts.get("specname") or n for n, opts in impls.items()}
+        if isinstance(plugin, type):
+            unbound = [n for n in impls if not isinstance(inspect.getattr_static(plugin, n), staticmethod)]
+            if unbound:
+                return (f"{where} is a class whose hooks ({', '.join(unbound)}) need an instance. Name the module that "
+                        f"holds the hook functions, or an instance of the class, in the entry point")
+        if not any(h in known for h in hooks.values()):
             module = where.split(":")[0]
+            unknown = [f"{h} (did you mean {g[0]}?)" if (g := difflib.get_close_matches(h, known, n=1)) else h for h in hooks.values()]
+            if unknown:
+                return f"{where} implements only hooks zoo does not have: {', '.join(unknown)}. zoo's hooks: {', '.join(known)} (zoo/hookspecs.py)"
             hint = f" (it names an object inside a module: name the module `{module}` instead)" if ":" in where else ""
             return (f"{where} has no function marked @zoo.hookimpl{hint}. The entry point must name the module that "
                     f"holds the hook functions, each decorated with @zoo.hookimpl; zoo's hooks: {', '.join(known)}")
-        unknown = [h for h in hooks if h not in known]
+        unknown = [h for n, h in hooks.items() if h not in known and not impls[n].get("optionalhook")]
         if unknown:
-            guesses = {h: difflib.get_close_matches(h, known, n=1) for h in unknown}
-            named = ", ".join(f"{h} (did you mean {g[0]}?)" if g else h for h, g in guesses.items())
-            return f"{where} implements hooks zoo does not have: {named}. zoo's hooks: {', '.join(known)} (zoo/hookspecs.py)"
+            warnings.warn(
+                f"zoo plugin {where} implements hooks this zoo does not have, which are ignored: {', '.join(unknown)} "
+                f"(zoo's hooks: {', '.join(known)}). Fix the names, or mark them @zoo.hookimpl(optionalhook=True).",
+                ZooPluginWarning, stacklevel=4,
+            )
         return None
 
     # ---- collection ---------------------------------------------------------------------------
