@@ -129,6 +129,31 @@ def test_a_plugin_registers_into_its_own_file_and_metrics_land_there(tmp_path: P
     assert tomllib.loads(own.read_text())["models"]["dcgan.mine"]["metrics"] == {"n": 3, "classifier_is": 1.5} and not main_file.exists()
 
 
+def test_train_checks_the_registry_file_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo.registry import build_method, param_count, save_model, update_entry
+
+    main_file = tmp_path / "registry.toml"
+    monkeypatch.setenv("ZOO_REGISTRY", str(main_file))
+    model = build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2})
+    sha = save_model(model, tmp_path / "weights" / "t.main.safetensors")
+    update_entry("t.main", {"method": "dcgan", "config": model.config.model_dump(), "weights": "weights/t.main.safetensors", "sha256": sha,
+                            "data": "x", "params": param_count(model)}, main_file)
+    (tmp_path / "bad.toml").write_text("models = [")
+    (tmp_path / "adir").mkdir()
+    train = ["train", "dcgan", "--data", str(face_folder(tmp_path / "faces")), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2",
+             "--steps", "1", "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet"]
+    for register, registry, message in ((["--register", "t.main"], tmp_path / "other.toml", f"defined in {main_file}"),
+                                        (["--register", "t.new"], tmp_path / "bad.toml", "not valid TOML"),
+                                        (["--register", "t.new"], tmp_path / "adir", "is a folder"),
+                                        ([], tmp_path / "other.toml", "give --register NAME too")):
+        assert main([*train, *register, "--registry", str(registry)]) == 2
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "run").exists(), "refused before training"
+    assert main([*train, "--register", "t.new", "--registry", str(tmp_path / "other.toml")]) == 0
+    assert "note: zoo does not read" in capsys.readouterr().err  # neither the main file nor a plugin's: say so
+    assert (tmp_path / "weights" / "t.new.safetensors").is_file() and "t.new" in (tmp_path / "other.toml").read_text()
+
+
 def test_a_branched_run_registers_with_the_run_it_came_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
     faces = face_folder(tmp_path / "faces")

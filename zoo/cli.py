@@ -174,11 +174,21 @@ def _data_label(sources: dict[str, str]) -> str:
     return "+".join(s if r == "train" else f"{r}={s}" for r, s in sources.items())
 
 
+def _note_unlisted(path: Path | None, name: str) -> None:
+    """Say so when a model was registered into a file that zoo does not read (neither the main file nor a plugin's)."""
+    from .registry import is_listed
+
+    if path is not None and not is_listed(path):
+        print(f"note: zoo does not read {path} (it is neither $ZOO_REGISTRY nor a file a plugin's zoo_register_models lists), "
+              f"so `zoo list` will not show {name!r}. List the file in your plugin's hook, or set ZOO_REGISTRY={path}.", file=sys.stderr)
+
+
 @command
 def cmd_register(args: argparse.Namespace) -> int:
     from .registry import register_run
 
     e = register_run(args.run, args.name, data=args.data, path=args.registry)
+    _note_unlisted(args.registry, args.name)
     print(f"registered {args.name!r}: {e.weights} (sha256 {e.sha256}), {e.training.steps} steps in {e.training.wall_time_s:.0f} s on {e.training.device}")
     return 0
 
@@ -196,11 +206,13 @@ def _parse_data(items: Sequence[str]) -> dict[str, str]:
 def cmd_train(args: argparse.Namespace) -> int:
     from . import data
     from .plugins import get_plugin_manager
-    from .registry import check_model_name, register_run
+    from .registry import check_registration, register_run
     from .training import TrainConfig, Trainer, check_run_folder
 
     if args.register:
-        check_model_name(args.register)  # before the training, not after it
+        check_registration(args.register, args.registry)  # before the training, not after it
+    elif args.registry:
+        raise ConfigError("--registry names the file that --register NAME writes into; give --register NAME too.")
     check_run_folder(args.out)  # before the data is read
 
     train_cfg = validate_config(TrainConfig, dict(
@@ -222,6 +234,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.register:
         e = register_run(args.out, args.register, data=_data_label(sources), path=args.registry)
         print(f"registered {args.register!r} -> {e.weights}")
+        _note_unlisted(args.registry, args.register)
     return 0
 
 

@@ -23,10 +23,10 @@ import pydantic
 import tomli_w
 import torch
 
-from .errors import ConfigError, UnknownNameError, WeightsError
+from .errors import ConfigError, OutputError, UnknownNameError, WeightsError
 from .interfaces import Method, describe_validation_error, resolve_device, validate_config
 from .plugins import get_plugin_manager
-from .weights import atomic_write, read_weights, resolve_weights, save_weights
+from .weights import atomic_write, check_writable, read_weights, resolve_weights, save_weights
 
 __all__ = [
     "ModelEntry",
@@ -280,6 +280,32 @@ def _source_record(source: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def check_registration(name: str, path: Path | None = None) -> Path:
+    """Check that entry `name` and its weights can be written into registry file `path` (default: the main file); return the path.
+
+    `zoo train --register` calls it before training, so that a bad name, file or clash fails before the work.
+    """
+    check_model_name(name)
+    path = Path(path) if path is not None else registry_path()
+    if path.is_dir():
+        raise OutputError(f"registry file {path} is a folder. Give a registry file, e.g. {path / 'registry.toml'}.")
+    _read_toml(path)  # a damaged file is named now, not after the training
+    check_writable(path)
+    check_writable(path.parent / "weights" / f"{name}.safetensors")
+    elsewhere = entries().get(name)
+    if elsewhere is not None and elsewhere.source is not None and elsewhere.source.resolve() != path.resolve():
+        raise ConfigError(
+            f"model {name!r} is defined in {elsewhere.source}, not in {path}; a second definition would make every lookup fail. "
+            f"Register it into that file (--registry {elsewhere.source}) or choose another name."
+        )
+    return path
+
+
+def is_listed(path: Path) -> bool:
+    """Return whether registry file `path` is one zoo reads: the main file or one a plugin's zoo_register_models lists."""
+    return any(path.resolve() == f.resolve() for f in [registry_path(), *get_plugin_manager().registry_files()])
+
+
 def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path: Path | None = None) -> ModelEntry:
     """Copy a training run's exported weights to ``weights/NAME.safetensors`` and write entry `name` for them."""
     import datetime
@@ -309,13 +335,7 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path:
             f"{run_dir}'s run.json or summary.json is damaged ({type(e).__name__}: {e}); expected the files `zoo train` writes. "
             "Restore them, or train the run again."
         ) from None
-    path = path or registry_path()
-    elsewhere = entries().get(name)
-    if elsewhere is not None and elsewhere.source is not None and elsewhere.source.resolve() != path.resolve():
-        raise ConfigError(
-            f"model {name!r} is defined in {elsewhere.source}, not in {path}; a second definition would make every lookup fail. "
-            f"Register it into that file (zoo register ... --registry {elsewhere.source}) or choose another name."
-        )
+    path = check_registration(name, path)
     weights = Path("weights") / f"{name}.safetensors"
     model = load_file(run_dir / "model.safetensors", sha256=sha256)
     if validate_config(type(model.config), config, what=f"run {run_dir}") != model.config:
