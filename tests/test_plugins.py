@@ -181,7 +181,7 @@ WRONG = {"wrong_plugin": '''
             super().__init__(config, training=training)
             self.aux = nn.Linear(2, 2)
         def sample(self, n, labels=None, seed=None, **knobs):
-            assert self.aux.weight.device == self.aux.bias.device and self.aux.weight.shape == (2, 2)
+            assert self.aux.weight.device == self.aux.bias.device and self.aux.weight.T.shape == (2, 2)  # a view is a glance too
             return super().sample(n, labels=labels, seed=seed, **knobs)
 
     class Signed(Gaussian):
@@ -195,9 +195,18 @@ WRONG = {"wrong_plugin": '''
         name = "typo"
         test_config = {"image_sise": 8}
 
+    class Tied(Gaussian):
+        """Ships, as `head`, the very layer it declares training-only as `critic`; sample never uses it."""
+        name = "tied"
+        training_modules = ("critic",)
+        def __init__(self, config=None, *, training=False):
+            super().__init__(config, training=training)
+            self.critic = nn.Linear(2, 2)
+            self.head = self.critic
+
     @zoo.hookimpl
     def zoo_register_methods():
-        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Stowaway, Misnamed, Glance, Signed, Typo]
+        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Stowaway, Misnamed, Glance, Signed, Typo, Tied]
 '''}
 
 
@@ -212,7 +221,7 @@ def run_contract(site: Path, methods: str) -> subprocess.CompletedProcess[str]:
 def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
     install_example(site)
     make_dist(site, "wrong_dist", {"wrong": "wrong_plugin"}, WRONG)
-    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,stowaway,misnamed,glance,signed,typo")
+    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,stowaway,misnamed,glance,signed,typo,tied")
     failed = set(re.findall(r"FAILED \S*::(\w+)\[(\w+)\]", run.stdout))
     assert {
         ("test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters", "bnonly"),
@@ -226,6 +235,7 @@ def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
         ("test_every_shipped_parameter_serves_inference", "glance"),
         ("test_sample_shape_range_and_determinism", "signed"),
         ("test_config_round_trip", "typo"),
+        ("test_every_shipped_parameter_serves_inference", "tied"),
     } <= failed, run.stdout[-3000:]
     assert "invalid config for Typo.test_config (method 'typo'): image_sise" in run.stdout
     assert "sample must return images in [0, 1], got min -" in run.stdout  # the values, not a bare AssertionError
@@ -249,6 +259,17 @@ def test_a_plugin_that_fails_to_import_is_named_and_skipped(site: Path) -> None:
     assert any(i.name == "broken" and i.status.startswith("failed") for i in pm.infos)
     with pytest.raises(UnknownNameError, match=r"unknown method 'brokenmethod'.*did not load: broken \(failed: ImportError: no module named tensorflow\)"):
         pm.method("brokenmethod")  # the user who asks for the method learns why it is missing
+
+
+def test_zoo_info_on_a_name_nobody_registers_names_the_plugins_that_failed(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo.cli import main
+
+    make_dist(site, "broken_dist", {"broken": "broken_plugin"}, BROKEN)
+    reset_plugin_manager()
+    with pytest.warns(ZooPluginWarning):
+        assert main(["info", "brokenmethod"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model or method 'brokenmethod'" in err and "did not load: broken (failed: ImportError" in err
 
 
 def test_strict_mode_makes_an_import_failure_an_error(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:

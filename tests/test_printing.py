@@ -25,6 +25,20 @@ def test_only_the_defaults_newer_torch_prints_are_left_out(layer: nn.Module, wan
     assert classic_repr(layer) == want
 
 
+def test_other_modules_print_as_torch_prints_them_and_the_model_is_left_alone() -> None:
+    class FiLM(nn.Module):
+        def extra_repr(self) -> str:
+            return "features=4, affine=True, bias=True"
+
+    class MyGELU(nn.Module):
+        def extra_repr(self) -> str:
+            return "GELU(approximate='none')"
+
+    net = nn.Sequential(FiLM(), MyGELU(), nn.BatchNorm2d(4))
+    assert classic_repr(net) == repr(net).replace(", bias=True, track_running_stats", ", track_running_stats")
+    assert "bias=True" in repr(net.get_submodule("2")), "printing must not change the model"
+
+
 def test_zoo_info_prints_both_networks_as_the_seed_report(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", "dcgan"]) == 0
     out = squeezed(capsys.readouterr().out)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, ZooError
+from .errors import ConfigError, UnknownNameError, ZooError
 from .interfaces import parse_set, validate_config
 
 __all__ = ["main", "parse_set", "int_at_least", "positive_int", "int_list", "sampler_knobs"]
@@ -103,9 +103,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     from .printing import classic_repr
     from .registry import build_method, entries, entry, param_count
 
-    methods = get_plugin_manager().methods()
-    if args.name in methods and args.name not in entries():
+    pm = get_plugin_manager()
+    methods, known = pm.methods(), entries()
+    if args.name in methods and args.name not in known:
         model, e = build_method(args.name, {}, training=True), None
+    elif args.name not in known:
+        raise UnknownNameError("model or method", args.name, [*known, *methods], hint="`zoo list` and `zoo methods` show them." + pm.failures())
     else:
         e = entry(args.name)
         model = build_method(e.method, e.config, training=True)

@@ -180,10 +180,11 @@ def test_save_then_load_gives_identical_tensors(zoo_method: str, tmp_path: Path)
 
 
 class TensorUse(TorchDispatchMode):
-    """Record the storage of every tensor that an operator reads while the mode is on.
+    """Record the storage of every tensor that an operator computes with while the mode is on.
 
     It listens below autograd, at the operator level, so reading a tensor's metadata
-    (``p.device``, ``p.shape``, as ``Method.device`` does) is not a use; a computation is.
+    (``p.device``, ``p.shape``, as ``Method.device`` does) is not a use, nor is taking a view
+    (``p.T.shape``); computing with the tensor or any view of it is.
     """
 
     def __init__(self) -> None:
@@ -192,7 +193,8 @@ class TensorUse(TorchDispatchMode):
 
     def _note(self, value: object) -> None:
         if isinstance(value, torch.Tensor):
-            self.storages.add(value.untyped_storage().data_ptr())
+            if value.layout == torch.strided:  # sparse and opaque (MKLDNN) tensors have no storage; they are made from dense ones
+                self.storages.add(value.untyped_storage().data_ptr())
         elif isinstance(value, (list, tuple)):
             for v in value:
                 self._note(v)
@@ -201,8 +203,9 @@ class TensorUse(TorchDispatchMode):
                 self._note(v)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 (torch's signature)
-        self._note(args)
-        self._note(kwargs or {})
+        if not func.is_view:  # a view shares the storage: what is later computed with it counts
+            self._note(args)
+            self._note(kwargs or {})
         return func(*args, **(kwargs or {}))
 
     def touched(self, tensor: torch.Tensor) -> bool:
@@ -219,12 +222,15 @@ def test_every_shipped_parameter_serves_inference(zoo_method: str) -> None:
                 model.sample(2, labels=[0, spec.num_classes - 1], seed=0)
         if "predict" in model.capabilities:
             model.predict(random_images(spec, 2))
+        assert isinstance(model.image_methods, tuple) and all(isinstance(m, str) for m in model.image_methods), \
+            f"{zoo_method}: image_methods must be a tuple of method names, e.g. ('encode',), not {model.image_methods!r}"
         for name in model.image_methods:
             fn = getattr(model, name, None)
             assert callable(fn), f"{zoo_method}: image_methods names {name!r}, which the method does not have"
             out = fn(random_images(spec, 2))
             assert isinstance(out, torch.Tensor) and out.shape[0] == 2, f"{zoo_method}.{name}(images) must return a tensor with one row per image"
-    unused = [name for name, p in model.named_parameters() if model.ships(name) and p.numel() and not use.touched(p)]
+    # remove_duplicate=False: a shipped layer tied to a training-only one is checked under its shipped name too
+    unused = [name for name, p in model.named_parameters(remove_duplicate=False) if model.ships(name) and p.numel() and not use.touched(p)]
     assert not unused, (
         f"{zoo_method}: its weights file would ship {len(unused)} parameter tensor(s) that neither sample, predict nor its image_methods "
         f"{list(model.image_methods)} use ({', '.join(unused[:5])}{', ...' if len(unused) > 5 else ''}). A network needed only for "

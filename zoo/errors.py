@@ -32,7 +32,7 @@ class UnknownNameError(ZooError, KeyError):
         if near:
             msg += f" Did you mean: {', '.join(near)}?"
         elif known:
-            msg += f" Known {kind}s: {', '.join(known)}."
+            msg += f" Known {kind.replace(' or ', 's or ')}s: {', '.join(known)}."
         else:
             msg += f" No {kind} is registered."
         if hint:

@@ -193,12 +193,13 @@ class PluginManager:
         """Return the method class called `name`, or raise with the closest names."""
         methods = self.methods()
         if name not in methods:
-            failed = [f"{i.name} ({i.status})" for i in self.infos if i.status.startswith("failed")]
-            hint = "Install the plugin that provides it (`zoo plugins` lists what is loaded)."
-            if failed:
-                hint += f" Plugins that did not load: {'; '.join(failed)}."
-            raise UnknownNameError("method", name, methods, hint=hint)
+            raise UnknownNameError("method", name, methods, hint="Install the plugin that provides it (`zoo plugins` lists what is loaded)." + self.failures())
         return methods[name]
+
+    def failures(self) -> str:
+        """Return a sentence naming the plugins that did not load, with why ('' when all did): for unknown-name errors."""
+        failed = [f"{i.name} ({i.status})" for i in self.infos if i.status.startswith("failed")]
+        return f" Plugins that did not load: {'; '.join(failed)}." if failed else ""
 
     def datasets(self) -> dict[str, Any]:
         """Return every registered :class:`zoo.data.DatasetInfo` by name."""

@@ -9,19 +9,32 @@ Newer torch prints two things its predecessors did not, both defaults that chang
 - ``GELU`` prints its exact (non-approximated) default as ``approximate='none'``, where the
   report's torch printed ``approximate=None``.
 
-Everything else is torch's own ``repr``.
+Only those layers' own lines change; everything else is torch's own ``repr``.
 """
 
 from __future__ import annotations
 
-import re
-
 from torch import nn
+from torch.nn.modules.batchnorm import _NormBase
 
-_NORM_BIAS = re.compile(r"(affine=(True|False)), bias=\2\b")
+_NORMS = (_NormBase, nn.GroupNorm, nn.LayerNorm)
+
+
+def _classic_extra_repr(module: nn.Module) -> str:
+    text = type(module).extra_repr(module)
+    if isinstance(module, nn.GELU):
+        return "approximate=None" if module.approximate == "none" else text
+    affine = getattr(module, "affine", getattr(module, "elementwise_affine", None))
+    return text.replace(f", bias={affine}", "") if isinstance(affine, bool) else text
 
 
 def classic_repr(module: nn.Module) -> str:
     """Return ``repr(module)`` as the seed report's torch printed it (see the module docstring)."""
-    text = _NORM_BIAS.sub(r"\1", repr(module))
-    return text.replace("GELU(approximate='none')", "GELU(approximate=None)")
+    patched = [m for m in module.modules() if isinstance(m, (*_NORMS, nn.GELU))]
+    try:
+        for m in patched:  # an instance attribute shadows the class's extra_repr for this one repr
+            m.extra_repr = _classic_extra_repr.__get__(m)
+        return repr(module)
+    finally:
+        for m in patched:
+            del m.extra_repr

@@ -48,15 +48,19 @@ def evaluate_model(
     if is_weights_file(name):
         model: Method | None = load_file(name, device=device)  # the file alone says which method it holds
         plan = get_plugin_manager().method(model.name).default_evaluation
-        no_plan = f"method {model.name!r} has no default plan"
+        no_plan = f"method {model.name!r} has no default plan; name an evaluator"
     else:
         e, model = entry(name), None  # loaded once the plan is known to be runnable
         plan = e.evaluation or get_plugin_manager().method(e.method).default_evaluation
         no_plan = (f"its registry entry has no evaluation table and method {e.method!r} no default. "
-                   f"Add one, e.g. [models.\"{name}\".evaluation.EVALUATOR] in registry.toml, or")
+                   f"Add one, e.g. [models.\"{name}\".evaluation.EVALUATOR] in registry.toml, or name an evaluator")
     if not plan and not only:
-        raise ConfigError(f"model {name!r} names no evaluation: {no_plan}. Name an evaluator: zoo eval {name} --only EVALUATOR "
+        raise ConfigError(f"model {name!r} names no evaluation: {no_plan}: zoo eval {name} --only EVALUATOR "
                           f"(installed evaluators: {', '.join(sorted(evaluators()))}; docs/registry.md).")
+    installed = evaluators()
+    for ev in only or ():
+        if ev not in installed:
+            raise UnknownNameError("evaluator", ev, installed, hint="--only names it; `zoo eval --help` shows the command.")
     plan = {**plan, **{ev: {} for ev in only or () if ev not in plan}}
     chosen = {ev_name: {**options, **(overrides or {}), "data_root": data_root, "device": device}
               for ev_name, options in plan.items() if not only or ev_name in only}
