@@ -133,3 +133,25 @@ def test_markdown_links_the_figures_from_where_it_is_written() -> None:
                                  "target_test_n": 1, "tsne": {"domain": "/somewhere/fig/tsne_toy_domain.png"}}
     assert "](fig/tsne_toy_domain.png)" in render_markdown(table, "zoo dann-table", figures="fig")
     assert "](figures/tsne_toy_domain.png)" in render_markdown(table, "zoo dann-table")
+
+
+def fake_job(job: dict) -> list:
+    """A stand-in for run_job in the worker processes: fails at once, or sleeps as a long training run would."""
+    import time
+
+    if job["fail"]:
+        raise RuntimeError("this run failed")
+    time.sleep(job["seconds"])
+    return []
+
+
+def test_a_failed_run_stops_the_other_workers_at_once() -> None:
+    # the pool used to wait for every running run to end (minutes) before it reported a failure or a Ctrl-C
+    import time
+
+    lines: list[str] = []
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="this run failed"):
+        table_module._run_all([{"fail": False, "seconds": 120}, {"fail": True}], workers=2, log=lines.append, run=fake_job)
+    assert time.monotonic() - t0 < 60
+    assert lines and lines[0].startswith("training 2 runs, 2 at a time")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -21,7 +22,6 @@ import shlex
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -155,22 +155,31 @@ def run_job(job: dict[str, Any]) -> list[dict[str, Any]]:
     return records
 
 
-def _run_all(jobs: list[dict[str, Any]], workers: int, log: Any) -> list[dict[str, Any]]:
+def _run_all(jobs: list[dict[str, Any]], workers: int, log: Any, run: Any = run_job) -> list[dict[str, Any]]:
+    """Run `jobs` with `run` (one process, or `workers` spawned processes) and return every record, logging each as it finishes."""
     def report(records: list[dict[str, Any]]) -> None:
         for r in records:
             log(f"{r['scenario']:18} {r['regime']:12} seed {r['seed']}: target accuracy {r['target_accuracy']:.4f} (source {r['source_accuracy']:.4f}), {r['train_time_s']:.0f} s")
 
+    log(f"training {len(jobs)} runs, {max(workers, 1)} at a time; each prints a line when it is scored")
     records: list[dict[str, Any]] = []
     if workers <= 1:
         for job in jobs:
-            report(done := run_job(job))
+            report(done := run(job))
             records += done
         return records
     # spawned, not forked: a forked child of a process that already ran OpenMP regions can hang
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for done in as_completed(pool.submit(run_job, job) for job in jobs):
-            report(done.result())
-            records += done.result()
+    pool = multiprocessing.get_context("spawn").Pool(workers)
+    try:
+        for done in pool.imap_unordered(run, jobs):
+            report(done)
+            records += done
+        pool.close()
+    except BaseException:
+        pool.terminate()  # Ctrl-C or a failed run: stop the other workers now, not after their runs end
+        raise
+    finally:
+        pool.join()
     return records
 
 
@@ -311,7 +320,8 @@ def _run(args: argparse.Namespace) -> int:
     for path in (args.json, args.markdown, Path(args.figures) / "tsne.png"):
         check_writable(path)  # the outputs are written after hours of training: refuse a bad path now
     scenarios = resolve_scenarios(args.scenarios, args.data_dir)
-    table = build_table(scenarios, list(range(args.seeds)), recipe, root=args.data_dir, runs=Path(args.runs), figures=Path(args.figures), tsne_n=args.tsne_n, device=args.device, workers=args.jobs, threads=args.threads)
+    table = build_table(scenarios, list(range(args.seeds)), recipe, root=args.data_dir, runs=Path(args.runs), figures=Path(args.figures), tsne_n=args.tsne_n,
+                        device=args.device, workers=args.jobs, threads=args.threads, log=functools.partial(print, flush=True))
     command = " ".join(shlex.quote(a) for a in ["zoo", *sys.argv[1:]])
     table["command"] = command
     with atomic_write(args.json, "w") as f:
