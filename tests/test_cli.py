@@ -282,3 +282,15 @@ def test_info_counts_parameters_kept_on_the_method_itself(monkeypatch: pytest.Mo
     monkeypatch.setattr(DCGAN, "__init__", with_own_parameter)
     assert main(["info", "dcgan"]) == 0
     assert "parameters: 3,576,709 shipped" in capsys.readouterr().out
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    # `zoo methods | head -1`: the pipe closes before zoo writes; no traceback on the terminal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "zoo", "methods"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err

@@ -9,6 +9,7 @@ from zoo.cli import main
 from zoo.printing import classic_repr
 
 from seed_prints import seed_print, squeezed
+from test_ddpm_architecture import seed_print as ddpm_seed_print
 
 
 @pytest.mark.parametrize(("layer", "want"), [
@@ -46,3 +47,9 @@ def test_zoo_info_prints_both_networks_as_the_seed_report(capsys: pytest.Capture
     assert main(["info", "dcgan", "--torch-repr"]) == 0
     out = capsys.readouterr().out
     assert "affine=True, bias=True, track_running_stats=True" in out and seed_print("dcgan_generator") not in squeezed(out)
+
+
+def test_zoo_info_whole_prints_the_method_as_the_report_prints_its_ddpm(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "ddpm", "--whole"]) == 0
+    out = squeezed(capsys.readouterr().out)
+    assert squeezed(ddpm_seed_print()) in out and "(shipped," not in out

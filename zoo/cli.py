@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -113,10 +114,13 @@ def cmd_info(args: argparse.Namespace) -> int:
         e = entry(args.name)
         model = build_method(e.method, e.config, training=True)
     print(f"{args.name}: method {model.name!r}, capabilities: {', '.join(sorted(model.capabilities)) or '-'}")
-    for name, module in model.named_children():
+    show = repr if args.torch_repr else classic_repr
+    if args.whole:
+        print(f"\n{show(model)}")
+    for name, module in [] if args.whole else model.named_children():
         shipped = "training only, not shipped" if name in model.training_modules else "shipped"
         print(f"\n{name} ({shipped}, {param_count(module):,} parameters):")
-        print(repr(module) if args.torch_repr else classic_repr(module))
+        print(show(module))
     inference = sum(p.numel() for k, p in model.named_parameters() if model.ships(k))  # parameters kept on the method itself count too
     print(f"\nparameters: {inference:,} shipped, {param_count(model):,} in training")
     print(f"config: {json.dumps(model.config.model_dump())}")
@@ -346,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--torch-repr", action="store_true",
                    help="print today's torch repr; by default networks print as the seed report's torch printed them "
                    "(without the norm layers' bias= and GELU's approximate='none' that newer torch adds; zoo/printing.py)")
+    s.add_argument("--whole", action="store_true", help="print the method as one module (training-only networks included), "
+                   "as the seed report prints its DDPM, instead of each network on its own")
 
     s = _sub(subs, "datasets", "List the datasets zoo can read or build, and whether each is present here.", "zoo datasets --data-dir ../shared/data")
     s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
@@ -444,7 +450,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "train" and argv is not None:
         args.argv = " ".join(shlex.quote(a) for a in ["zoo", *argv])
     try:
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()  # inside the try: a closed pipe shows here, not in the interpreter's exit
+        return status
     except ZooError as e:
         print(f"zoo {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`zoo info ddpm | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
+        return 1
