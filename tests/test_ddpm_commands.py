@@ -21,11 +21,14 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_grid_command_writes_rows_of_digits(weights: Path, tmp_path: Path) -> None:
+def test_grid_command_writes_rows_of_digits(weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "grid.png"
     assert main(["ddpm-grid", str(weights), "--out", str(out), "--per-class", "2", "--sampler", "ddim", "--steps", "2"]) == 0
     with Image.open(out) as im:
         assert im.size == (2 * 30 + 2, 10 * 30 + 2), "10 rows (digits) of 2 columns, 28 px images with 2 px padding"
+    assert "ddpm-grid: 3step" in capsys.readouterr().err  # the progress bar: the start and 2 DDIM steps of the one batch
+    assert main(["ddpm-grid", str(weights), "--out", str(out), "--per-class", "2", "--sampler", "ddim", "--steps", "2", "--quiet"]) == 0
+    assert "ddpm-grid: " not in capsys.readouterr().err
 
 
 def test_frames_command_writes_one_panel_per_time(weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -72,8 +72,12 @@ def reverse_frames(model: Method, times: tuple[int, ...] = SEED_FRAME_TIMES, lab
 
 
 def _run_grid(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
     model = _model(args)
-    images = digit_grid(model, per_class=args.per_class, seed=args.seed, **_knobs(args))
+    # the seed's sampler takes minutes on a CPU: show the network calls as they happen
+    with tqdm(desc="ddpm-grid", unit="step", disable=args.quiet, dynamic_ncols=True) as bar:
+        images = digit_grid(model, per_class=args.per_class, seed=args.seed, callback=lambda t, x, start: bar.update(1), **_knobs(args))
     path = save_grid(images, args.out, nrow=args.per_class)
     print(f"wrote {path}: rows are digits 0-{model.config.n_classes - 1}, {args.per_class} noise seeds per row ({args.sampler}, w={args.guidance:g}, seed {args.seed})")
     return 0
@@ -100,6 +104,7 @@ def _run_frames(args: argparse.Namespace) -> int:
 def _grid_args(p: argparse.ArgumentParser) -> None:
     _common(p, "docs/figures/ddpm_grid.png")
     p.add_argument("--per-class", type=positive_int, default=10, help="images per digit (columns)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _frames_args(p: argparse.ArgumentParser) -> None:
