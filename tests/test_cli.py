@@ -294,3 +294,19 @@ def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 1
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_ctrl_c_in_zoo_train_is_one_line_saying_how_to_go_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import signal
+
+    from zoo_plugins.dcgan.method import DCGAN
+
+    step_of = DCGAN.train_step
+    monkeypatch.setattr(DCGAN, "train_step", lambda self, batch, step: (step == 2 and os.kill(os.getpid(), signal.SIGINT), step_of(self, batch, step))[1])
+    args = ["train", "dcgan", "--data", str(face_folder(tmp_path / "faces")), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2",
+            "--steps", "5", "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet"]
+    assert main([*args, "--register", "t.stopped", "--registry", str(tmp_path / "r.toml")]) == 130
+    err = capsys.readouterr().err
+    assert "zoo train: interrupted: stopped at step 2 of 5" in err and "Run the same command again" in err and "Traceback" not in err
+    assert not (tmp_path / "r.toml").exists(), "an interrupted run is not registered"

@@ -244,3 +244,27 @@ def test_labels_outside_the_method_classes_are_named(tmp_path: Path) -> None:
         Trainer("ddpm", {"n_classes": 5, "n_feat": 8, "n_T": 10}, {"train": data}, tmp_path, cfg)
     with pytest.raises(ConfigError, match=r"method 'classifier' trains on labelled train data, and 'random' has no labels"):
         Trainer("classifier", {}, {"train": images(size=28, channels=3)}, tmp_path, cfg)
+
+
+def test_ctrl_c_finishes_the_step_saves_a_checkpoint_and_the_run_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+
+    from zoo_plugins.dcgan.method import DCGAN
+
+    straight = train(tmp_path / "a", 4)
+    step_of = DCGAN.train_step
+
+    def interrupted_at_3(self, batch, step):  # Ctrl-C arrives in the middle of step 3
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return step_of(self, batch, step)
+
+    monkeypatch.setattr(DCGAN, "train_step", interrupted_at_3)
+    with pytest.raises(KeyboardInterrupt, match="stopped at step 3 of 4"):
+        Trainer("dcgan", TINY, {"train": images()}, tmp_path / "b", TrainConfig(steps=4, batch_size=4, device="cpu", progress=False, log_every=1, checkpoint_every=0)).fit()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "the handler is put back"
+    assert not (tmp_path / "b" / "summary.json").exists(), "an interrupted run is not a finished one"
+    monkeypatch.setattr(DCGAN, "train_step", step_of)
+    resumed = train(tmp_path / "b", 4)
+    assert resumed["resumed"] and resumed["sha256"] == straight["sha256"], "3 steps, Ctrl-C, 1 more must equal 4 straight"

@@ -456,6 +456,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ZooError as e:
         print(f"zoo {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:  # Ctrl-C: one line, not a traceback (zoo train says where its checkpoint is)
+        print(f"\nzoo {args.command}: interrupted" + (f": {e}" if str(e) else ""), file=sys.stderr)
+        return 130
     except BrokenPipeError:  # the reader went away (`zoo info ddpm | head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
         return 1

@@ -18,6 +18,9 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Mapping
 from contextlib import nullcontext
@@ -67,6 +70,35 @@ class TrainConfig(pydantic.BaseModel):
     export_dtype: Literal["float32", "float16"] = "float32"
     channels_last: bool = pydantic.Field(False, description="NHWC memory format for model and batches (faster convolutions on CPUs)")
     progress: bool = True
+
+
+class StopAfterStep:
+    """Turn the first Ctrl-C into a request the training loop honours after its current step; a second one stops at once.
+
+    A step cut in half (a GAN's discriminator updated, its generator not) could not be checkpointed
+    and resumed exactly; between steps it can. Only the main thread can take signals: elsewhere this does nothing.
+    """
+
+    def __enter__(self) -> StopAfterStep:
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._request)
+        return self
+
+    def _request(self, signum: int, frame: object) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self._restore())
+        print("\nzoo: stopping after this step to save a checkpoint (Ctrl-C again stops at once, losing the steps since the last one)",
+              file=sys.stderr, flush=True)
+
+    def _restore(self) -> Any:
+        return signal.default_int_handler if self._previous is None else self._previous  # None: a handler not set from Python
+
+    def __exit__(self, *exc: object) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._restore())
 
 
 def check_run_folder(out: str | os.PathLike[str]) -> Path:
@@ -337,7 +369,7 @@ class Trainer:
         bar = tqdm(total=self.train.steps, initial=self.step, disable=not self.train.progress, desc=f"{self.method.name}", dynamic_ncols=True)
         t0 = time.monotonic()
         start_elapsed = self.elapsed
-        with open(self.out / "metrics.jsonl", "a") as log:
+        with open(self.out / "metrics.jsonl", "a") as log, StopAfterStep() as stop:
             while self.step < self.train.steps:
                 self.step += 1
                 batch = self._next_batch()
@@ -359,10 +391,13 @@ class Trainer:
                 bar.update(1)
                 if self.train.checkpoint_every and self.step % self.train.checkpoint_every == 0:
                     self.save_checkpoint()
-                if deadline is not None and time.monotonic() > deadline:
+                if stop.requested or (deadline is not None and time.monotonic() > deadline):
                     break
         bar.close()
         self.save_checkpoint()
+        if stop.requested:
+            raise KeyboardInterrupt(f"stopped at step {self.step} of {self.train.steps}; the checkpoint in {self.out} holds it. "
+                                    f"Run the same command again to go on from there.")
         return self._export(resumed)
 
     def exported_state(self) -> dict[str, torch.Tensor]:
