@@ -193,3 +193,18 @@ def test_unwritable_targets_are_output_errors_and_leave_nothing(tmp_path: Path, 
         with atomic_write(target) as f:
             f.write(b"never")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"] and (tmp_path / "a_file").read_text() == "x"
+
+
+def test_a_device_or_pipe_is_never_replaced_by_a_file(tmp_path: Path) -> None:
+    # `zoo sample ... --out /dev/null` once replaced the device with a PNG (as root); a named pipe stands in for it here
+    import os
+
+    from zoo.errors import OutputError
+    from zoo.weights import check_writable
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for attempt in (lambda: check_writable(fifo), lambda: atomic_write(fifo).__enter__()):
+        with pytest.raises(OutputError, match="not a regular file"):
+            attempt()
+    assert fifo.is_fifo() and sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]

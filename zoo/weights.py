@@ -68,6 +68,8 @@ def _open_temp_beside(path: Path) -> tuple[int, str]:
     try:
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, "it is a folder")
+        if path.exists() and not path.is_file():  # replacing /dev/null or a pipe with a file would break the system, not write to it
+            raise OSError(errno.EINVAL, "it exists and is not a regular file (a device, pipe or socket)")
         path.parent.mkdir(parents=True, exist_ok=True)
         return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
