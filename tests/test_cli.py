@@ -310,3 +310,14 @@ def test_ctrl_c_in_zoo_train_is_one_line_saying_how_to_go_on(tmp_path: Path, mon
     err = capsys.readouterr().err
     assert "zoo train: interrupted: stopped at step 2 of 5" in err and "Run the same command again" in err and "Traceback" not in err
     assert not (tmp_path / "r.toml").exists(), "an interrupted run is not registered"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_on_stdout_is_one_line() -> None:
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "zoo", "methods"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == 1 and "zoo methods: error: cannot write the output: No space left on device" in proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr

@@ -155,3 +155,28 @@ def test_a_failed_run_stops_the_other_workers_at_once() -> None:
         table_module._run_all([{"fail": False, "seconds": 120}, {"fail": True}], workers=2, log=lines.append, run=fake_job)
     assert time.monotonic() - t0 < 60
     assert lines and lines[0].startswith("training 2 runs, 2 at a time")
+
+
+def probe_job(job: dict) -> list:
+    """A stand-in for run_job that reports whether its worker ignores Ctrl-C (target_accuracy 1.0 if it does)."""
+    import signal
+    import time
+
+    time.sleep(job["seconds"])
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    return [{"scenario": "probe", "regime": "dann", "seed": 0, "target_accuracy": float(ignored), "source_accuracy": 0.0, "train_time_s": 0.0}]
+
+
+def test_ctrl_c_is_the_parents_it_stops_the_pool_and_says_how_to_go_on() -> None:
+    import os
+    import signal
+    import threading
+    import time
+
+    records = table_module._run_all([{"seconds": 0}], workers=2, log=lambda _: None, run=probe_job)
+    assert records[0]["target_accuracy"] == 1.0, "workers leave Ctrl-C to the parent"
+    threading.Timer(8, os.kill, (os.getpid(), signal.SIGINT)).start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt, match=r"unfinished ones keep their last checkpoint \(every 200 steps\); the same command goes on"):
+        table_module._run_all([{"seconds": 120}, {"seconds": 120}], workers=2, log=lambda _: None, run=probe_job)
+    assert time.monotonic() - t0 < 60

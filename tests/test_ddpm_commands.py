@@ -26,7 +26,8 @@ def test_grid_command_writes_rows_of_digits(weights: Path, tmp_path: Path, capsy
     assert main(["ddpm-grid", str(weights), "--out", str(out), "--per-class", "2", "--sampler", "ddim", "--steps", "2"]) == 0
     with Image.open(out) as im:
         assert im.size == (2 * 30 + 2, 10 * 30 + 2), "10 rows (digits) of 2 columns, 28 px images with 2 px padding"
-    assert "ddpm-grid: 3step" in capsys.readouterr().err  # the progress bar: the start and 2 DDIM steps of the one batch
+    err = capsys.readouterr().err
+    assert "ddpm-grid: 100%" in err and " 2/2 " in err, err  # a total: the 2 DDIM steps of the one batch, not the starting noise
     assert main(["ddpm-grid", str(weights), "--out", str(out), "--per-class", "2", "--sampler", "ddim", "--steps", "2", "--quiet"]) == 0
     assert "ddpm-grid: " not in capsys.readouterr().err
 

@@ -268,3 +268,21 @@ def test_ctrl_c_finishes_the_step_saves_a_checkpoint_and_the_run_resumes_exactly
     monkeypatch.setattr(DCGAN, "train_step", step_of)
     resumed = train(tmp_path / "b", 4)
     assert resumed["resumed"] and resumed["sha256"] == straight["sha256"], "3 steps, Ctrl-C, 1 more must equal 4 straight"
+
+
+def test_ctrl_c_in_the_last_step_still_exports_and_an_ignored_ctrl_c_stays_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+
+    from zoo_plugins.dcgan.method import DCGAN
+
+    step_of = DCGAN.train_step
+    monkeypatch.setattr(DCGAN, "train_step", lambda self, batch, step: (step == 3 and os.kill(os.getpid(), signal.SIGINT), step_of(self, batch, step))[1])
+    summary = train(tmp_path / "a", 3)  # the training is complete: nothing to resume, so it exports as usual
+    assert summary["steps"] == 3 and (tmp_path / "a" / "model.safetensors").is_file()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell's `zoo train ... &` starts it
+    try:
+        summary = train(tmp_path / "b", 4)  # the Ctrl-C at step 3 is ignored, as its starter asked
+        assert summary["steps"] == 4 and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import shlex
@@ -457,8 +458,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"zoo {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:  # Ctrl-C: one line, not a traceback (zoo train says where its checkpoint is)
-        print(f"\nzoo {args.command}: interrupted" + (f": {e}" if str(e) else ""), file=sys.stderr)
+        _say(f"\nzoo {args.command}: interrupted" + (f": {e}" if str(e) else ""))
         return 130
     except BrokenPipeError:  # the reader went away (`zoo info ddpm | head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
         return 1
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+            raise
+        _say(f"zoo {args.command}: error: cannot write the output: {e.strerror} ({e.errno}). Free some space or write elsewhere.")
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _say(message: str) -> None:
+    """Print `message` on stderr, unless stderr is gone too (a `| tee` ended by the same Ctrl-C)."""
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except OSError:
+        pass

@@ -72,6 +72,14 @@ class TrainConfig(pydantic.BaseModel):
     progress: bool = True
 
 
+def _quietly(action: Any) -> None:
+    """Run `action` (a progress bar's last write), ignoring a stderr that is gone."""
+    try:
+        action()
+    except OSError:
+        pass
+
+
 class StopAfterStep:
     """Turn the first Ctrl-C into a request the training loop honours after its current step; a second one stops at once.
 
@@ -81,23 +89,27 @@ class StopAfterStep:
 
     def __enter__(self) -> StopAfterStep:
         self.requested = False
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.getsignal(signal.SIGINT)
+        self._previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else signal.SIG_IGN
+        # SIG_IGN: whoever started us (a shell's `cmd &`, a process pool) chose to ignore Ctrl-C; so do we
+        self._active = self._previous is not signal.SIG_IGN
+        if self._active:
             signal.signal(signal.SIGINT, self._request)
         return self
 
     def _request(self, signum: int, frame: object) -> None:
         self.requested = True
         signal.signal(signal.SIGINT, self._restore())
-        print("\nzoo: stopping after this step to save a checkpoint (Ctrl-C again stops at once, losing the steps since the last one)",
-              file=sys.stderr, flush=True)
+        try:
+            print("\nzoo: stopping after this step to save a checkpoint (Ctrl-C again stops at once, losing the steps since the last one)",
+                  file=sys.stderr, flush=True)
+        except OSError:  # stderr piped into a `tee` that the same Ctrl-C ended: the stop matters, not the message
+            pass
 
     def _restore(self) -> Any:
         return signal.default_int_handler if self._previous is None else self._previous  # None: a handler not set from Python
 
     def __exit__(self, *exc: object) -> None:
-        if threading.current_thread() is threading.main_thread():
+        if self._active:
             signal.signal(signal.SIGINT, self._restore())
 
 
@@ -369,7 +381,18 @@ class Trainer:
         bar = tqdm(total=self.train.steps, initial=self.step, disable=not self.train.progress, desc=f"{self.method.name}", dynamic_ncols=True)
         t0 = time.monotonic()
         start_elapsed = self.elapsed
-        with open(self.out / "metrics.jsonl", "a") as log, StopAfterStep() as stop:
+        with StopAfterStep() as stop:  # around the final checkpoint and export too: a Ctrl-C there waits for them
+            self._loop(bar, autocast, deadline, t0, start_elapsed, stop)
+            _quietly(bar.close)
+            self.save_checkpoint()
+            if stop.requested and self.step < self.train.steps:
+                raise KeyboardInterrupt(f"stopped at step {self.step} of {self.train.steps}; the checkpoint in {self.out} holds it. "
+                                        f"Run the same command again to go on from there.")
+            return self._export(resumed)
+
+    def _loop(self, bar: Any, autocast: Any, deadline: float | None, t0: float, start_elapsed: float, stop: StopAfterStep) -> None:
+        """Run steps until `steps`, the deadline or a requested stop, logging and checkpointing on the way."""
+        with open(self.out / "metrics.jsonl", "a") as log:
             while self.step < self.train.steps:
                 self.step += 1
                 batch = self._next_batch()
@@ -382,23 +405,21 @@ class Trainer:
                     # timm's EMA copies the weights outright at step 1; a branch's EMA, loaded from its source, must average on
                     self.ema.update(self._inference, step=self.step if self.init_source is None else None)
                 self.elapsed = start_elapsed + time.monotonic() - t0
-                if self.step % self.train.log_every == 0 or self.step == self.train.steps:
+                logged = self.step % self.train.log_every == 0 or self.step == self.train.steps
+                if logged:
                     record = {"step": self.step, "time": round(self.elapsed, 3), **{k: float(v) for k, v in losses.items()}}
                     record["lr"] = next(iter(self.method.optimizers.values())).param_groups[0]["lr"] if self.method.optimizers else 0.0
                     log.write(json.dumps(record) + "\n")
                     log.flush()
+                if stop.requested:  # before the bar writes to a terminal (or a pipe) the same Ctrl-C may have closed
+                    break
+                if logged:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k.startswith("loss")})
                 bar.update(1)
                 if self.train.checkpoint_every and self.step % self.train.checkpoint_every == 0:
                     self.save_checkpoint()
                 if stop.requested or (deadline is not None and time.monotonic() > deadline):
                     break
-        bar.close()
-        self.save_checkpoint()
-        if stop.requested:
-            raise KeyboardInterrupt(f"stopped at step {self.step} of {self.train.steps}; the checkpoint in {self.out} holds it. "
-                                    f"Run the same command again to go on from there.")
-        return self._export(resumed)
 
     def exported_state(self) -> dict[str, torch.Tensor]:
         """Return the inference weights to ship: the EMA's when an EMA runs, else the model's."""

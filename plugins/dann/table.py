@@ -19,6 +19,7 @@ import json
 import multiprocessing
 import os
 import shlex
+import signal
 import statistics
 import sys
 import time
@@ -138,7 +139,8 @@ def run_job(job: dict[str, Any]) -> list[dict[str, Any]]:
     target_train = sets.get(roles["target"], "train", "target") if "target" in roles else source_train
     data, _ = regime_data(job["regime"], source_train, target_train)
     recipe = job["recipe"]
-    train = TrainConfig(steps=recipe["steps"], batch_size=recipe["batch_size"], device=job["device"], seed=job["seed"], checkpoint_every=0, log_every=50, progress=False)
+    train = TrainConfig(steps=recipe["steps"], batch_size=recipe["batch_size"], device=job["device"], seed=job["seed"],
+                        checkpoint_every=CHECKPOINT_EVERY, log_every=50, progress=False)
     summary = Trainer("dann", {**recipe["config"], "regime": job["method_regime"]}, data, job["out"], train, command=job["command"]).fit()
     model = load_file(summary["weights"])
     records = []
@@ -155,6 +157,15 @@ def run_job(job: dict[str, Any]) -> list[dict[str, Any]]:
     return records
 
 
+#: Steps between a table run's checkpoints: an interrupted table goes on from there (checkpoints change no result).
+CHECKPOINT_EVERY = 200
+
+
+def _ignore_ctrl_c() -> None:
+    """Pool worker initializer: Ctrl-C is the parent's to handle (it stops the pool), not each worker's."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_all(jobs: list[dict[str, Any]], workers: int, log: Any, run: Any = run_job) -> list[dict[str, Any]]:
     """Run `jobs` with `run` (one process, or `workers` spawned processes) and return every record, logging each as it finishes."""
     def report(records: list[dict[str, Any]]) -> None:
@@ -169,14 +180,18 @@ def _run_all(jobs: list[dict[str, Any]], workers: int, log: Any, run: Any = run_
             records += done
         return records
     # spawned, not forked: a forked child of a process that already ran OpenMP regions can hang
-    pool = multiprocessing.get_context("spawn").Pool(workers)
+    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_ignore_ctrl_c)
     try:
         for done in pool.imap_unordered(run, jobs):
             report(done)
             records += done
         pool.close()
+    except KeyboardInterrupt:
+        pool.terminate()  # now, not after the running runs end
+        raise KeyboardInterrupt(f"finished runs stay in their folders and unfinished ones keep their last checkpoint (every {CHECKPOINT_EVERY} "
+                                "steps); the same command goes on from there") from None
     except BaseException:
-        pool.terminate()  # Ctrl-C or a failed run: stop the other workers now, not after their runs end
+        pool.terminate()  # a failed run: stop the other workers now
         raise
     finally:
         pool.join()

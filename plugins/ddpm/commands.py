@@ -75,9 +75,15 @@ def _run_grid(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     model = _model(args)
-    # the seed's sampler takes minutes on a CPU: show the network calls as they happen
-    with tqdm(desc="ddpm-grid", unit="step", disable=args.quiet, dynamic_ncols=True) as bar:
-        images = digit_grid(model, per_class=args.per_class, seed=args.seed, callback=lambda t, x, start: bar.update(1), **_knobs(args))
+    # the seed's sampler takes minutes on a CPU: show the network calls as they happen, batch by batch
+    times = model._check_knobs(args.steps, args.sampler, 0.0, args.guidance)
+    batches = -(-model.config.n_classes * args.per_class // model.sample_batch)
+    with tqdm(total=batches * (len(times) - 1), desc="ddpm-grid", unit="step", disable=args.quiet, dynamic_ncols=True) as bar:
+        def step_done(t: int, x: torch.Tensor, start: int) -> None:
+            if t != times[0]:  # the first call shows the starting noise, before any step
+                bar.update(1)
+
+        images = digit_grid(model, per_class=args.per_class, seed=args.seed, callback=step_done, **_knobs(args))
     path = save_grid(images, args.out, nrow=args.per_class)
     print(f"wrote {path}: rows are digits 0-{model.config.n_classes - 1}, {args.per_class} noise seeds per row ({args.sampler}, w={args.guidance:g}, seed {args.seed})")
     return 0
