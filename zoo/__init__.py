@@ -26,6 +26,9 @@ __all__ = [
     "__version__",
     "list",
     "load",
+    "train",
+    "evaluate",
+    "register",
     "load_file",
     "entry",
     "methods",
@@ -49,6 +52,19 @@ __all__ = [
     "CapabilityError",
     "PluginError",
 ]
+
+
+#: Imported on first use (PEP 562), so that `import zoo` stays as light as loading and sampling need.
+_LAZY = {"train": ("zoo.training", "train"), "evaluate": ("zoo.metrics", "evaluate"), "register": ("zoo.registry", "register_run")}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
 
 
 def methods() -> list[str]:

@@ -212,10 +212,8 @@ def _parse_data(items: Sequence[str]) -> dict[str, str]:
 
 @command
 def cmd_train(args: argparse.Namespace) -> int:
-    from . import data
-    from .plugins import get_plugin_manager
     from .registry import check_registration, register_run
-    from .training import TrainConfig, Trainer, check_run_folder
+    from .training import TrainConfig, check_run_folder, train
 
     if args.register:
         check_registration(args.register, args.registry)  # before the training, not after it
@@ -228,16 +226,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, ema_decay=args.ema_decay,
         grad_clip=args.grad_clip, max_minutes=args.max_minutes, export_dtype=args.export_dtype, progress=not args.quiet,
         channels_last=args.channels_last, lr_decay_start=args.lr_decay_start, init_from=args.init_from,
-    ), what="zoo train", fix="Fix the option (`zoo train --help`).")
-    # config mistakes are reported before any data is read
-    config = validate_config(get_plugin_manager().method(args.method).Config, parse_set(args.set or []), what=f"method {args.method!r}")
+    ), what="zoo train", fix="Fix the option (`zoo train --help`).")  # named as options here, before zoo.train checks them again
     sources = _parse_data(args.data or [])
     if not sources:
         raise ConfigError("zoo train needs --data NAME_OR_PATH (see `zoo datasets`).")
-    sets = {role: data.load(src, "train", root=args.data_dir) for role, src in sources.items()}
     cmd = " ".join(shlex.quote(a) for a in ["zoo", *sys.argv[1:]]) if args.argv is None else args.argv
-    trainer = Trainer(args.method, config, sets, args.out, train_cfg, command=cmd)
-    summary = trainer.fit()
+    summary = train(args.method, sources, args.out, config=parse_set(args.set or []), data_root=args.data_dir, command=cmd, **train_cfg.model_dump())
     print(json.dumps(summary, indent=2))
     if args.register:
         e = register_run(args.out, args.register, data=_data_label(sources), path=args.registry)

@@ -449,3 +449,34 @@ class Trainer:
         with atomic_write(self.out / "summary.json", "w") as f:
             json.dump(summary, f, indent=2)
         return summary
+
+
+def train(
+    method: str,
+    data: str | os.PathLike[str] | ImageSet | Mapping[str, str | os.PathLike[str] | ImageSet],
+    out: str | os.PathLike[str],
+    *,
+    config: Mapping[str, Any] | None = None,
+    data_root: str | os.PathLike[str] | None = None,
+    command: str | None = None,
+    **settings: Any,
+) -> dict[str, Any]:
+    """Train `method` on `data` into the run folder `out` (resuming from its checkpoint) and return the run summary.
+
+    What `zoo train` does, from Python. `data` is a dataset name or path (`zoo datasets`), an
+    :class:`~zoo.data.ImageSet`, or ``{role: either}`` for a method with several roles (DANN:
+    ``{"source": "mnistm", "target": "digits"}``); `config` holds the method's options and
+    `settings` the :class:`TrainConfig` fields (``steps``, ``batch_size``, ``device``, ``ema_decay``, ...).
+    Every setting and option is checked before any data is read.
+    """
+    from .data import load as load_data
+    from .plugins import get_plugin_manager
+
+    train_cfg = validate_config(TrainConfig, settings, what="the training settings", fix="Fix the setting (zoo.training.TrainConfig lists them).")
+    method_cfg = validate_config(get_plugin_manager().method(method).Config, config, what=f"method {method!r}")
+    check_run_folder(out)
+    sources = dict(data) if isinstance(data, Mapping) else {"train": data}
+    if not sources:
+        raise ConfigError(f"method {method!r} needs data: a dataset name or path (`zoo datasets`), an ImageSet, or {{role: one of those}}.")
+    sets = {role: src if isinstance(src, ImageSet) else load_data(src, "train", root=data_root) for role, src in sources.items()}
+    return Trainer(method, method_cfg, sets, out, train_cfg, command=command).fit()

@@ -70,6 +70,16 @@ def evaluate_model(
     return {ev_name: known[ev_name].evaluate(model, **opts) for ev_name, opts in chosen.items()}
 
 
+def evaluate(name: str, *, only: list[str] | None = None, device: str | torch.device | None = None,
+             data_root: Path | None = None, **options: Any) -> dict[str, dict[str, float]]:
+    """Return what `zoo eval NAME` prints: the metrics of each evaluator of `name`'s plan, `options` overriding theirs.
+
+    `name` is a registered model or a ``.safetensors`` file; `only` picks evaluators (any installed one), e.g.
+    ``zoo.evaluate("dcgan.mnist64", n=1000, fid=False)`` or ``zoo.evaluate("runs/x/model.safetensors", only=["gan"])``.
+    """
+    return evaluate_model(name, only=only, overrides=options, device=device, data_root=data_root)
+
+
 def check_plan(plan: Mapping[str, Mapping[str, Any]], owner: str) -> dict[str, Any]:
     """Check an evaluation plan (evaluator name -> options) of `owner` without running it; return the installed evaluators.
 

@@ -1,0 +1,45 @@
+"""The Python API mirrors the command line: zoo.train -> zoo.register -> zoo.load -> zoo.evaluate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo
+from zoo.data import ImageSet
+
+from test_metrics_gan import real_folder
+
+TINY = {"nz": 4, "ngf": 2, "ndf": 2}
+
+
+def digits_like(n: int = 16) -> ImageSet:
+    g = torch.Generator().manual_seed(0)
+    return ImageSet(torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8, generator=g), None, "random")
+
+
+def test_train_register_load_evaluate_from_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    summary = zoo.train("dcgan", digits_like(), tmp_path / "run", config=TINY, steps=2, batch_size=4, device="cpu", progress=False)
+    assert summary["steps"] == 2 and Path(summary["weights"]).is_file()
+    entry = zoo.register(tmp_path / "run", "dcgan.api", data="random")
+    assert entry.params == zoo.entry("dcgan.api").params
+    assert zoo.load("dcgan.api").sample(2, seed=0).shape == (2, 3, 64, 64)
+    clf = zoo.train("classifier", ImageSet(digits_like().images.expand(-1, 3, -1, -1).contiguous(), torch.arange(16) % 10, "random"),
+                    tmp_path / "clf", config={"width": 4}, steps=1, batch_size=4, device="cpu", progress=False)
+    metrics = zoo.evaluate(summary["weights"], only=["gan"], n=24, data=str(real_folder(tmp_path / "real")), split="train",
+                           classifier=clf["weights"], fid=False, progress=False)
+    assert metrics["gan"]["n"] == 24 and 1.0 <= metrics["gan"]["classifier_is"] <= 10.0
+
+
+def test_train_checks_settings_and_options_before_reading_data(tmp_path: Path) -> None:
+    with pytest.raises(zoo.ConfigError, match=r"invalid config for the training settings: stepz"):
+        zoo.train("dcgan", "surely-not-a-dataset", tmp_path / "run", stepz=2)
+    with pytest.raises(zoo.ConfigError, match=r"invalid config for method 'dcgan': nzz"):
+        zoo.train("dcgan", "surely-not-a-dataset", tmp_path / "run", config={"nzz": 3}, steps=2)
+    with pytest.raises(zoo.UnknownNameError, match="surely-not-a-dataset"):
+        zoo.train("dcgan", "surely-not-a-dataset", tmp_path / "run", steps=2)
+    assert not (tmp_path / "run").exists()
