@@ -27,11 +27,15 @@ def test_train_register_load_evaluate_from_python(tmp_path: Path, monkeypatch: p
     assert summary["steps"] == 2 and Path(summary["weights"]).is_file()
     entry = zoo.register(tmp_path / "run", "dcgan.api", data="random")
     assert entry.params == zoo.entry("dcgan.api").params
+    # a run from Python records the call that started it, as a command line run records the line
+    assert entry.training.command == "zoo.train('dcgan', <ImageSet 'random', 16 images>, " \
+        f"'{tmp_path / 'run'}', config={{'nz': 4, 'ngf': 2, 'ndf': 2}}, steps=2, batch_size=4, device='cpu', progress=False)"
     assert zoo.load("dcgan.api").sample(2, seed=0).shape == (2, 3, 64, 64)
     clf = zoo.train("classifier", ImageSet(digits_like().images.expand(-1, 3, -1, -1).contiguous(), torch.arange(16) % 10, "random"),
                     tmp_path / "clf", config={"width": 4}, steps=1, batch_size=4, device="cpu", progress=False)
-    metrics = zoo.evaluate(summary["weights"], only=["gan"], n=24, data=str(real_folder(tmp_path / "real")), split="train",
-                           classifier=clf["weights"], fid=False, progress=False)
+    # paths as Path objects, and one evaluator named as a string, as people write them in Python
+    metrics = zoo.evaluate(Path(summary["weights"]), only="gan", n=24, data=real_folder(tmp_path / "real"), split="train",
+                           classifier=Path(clf["weights"]), fid=False, progress=False)
     assert metrics["gan"]["n"] == 24 and 1.0 <= metrics["gan"]["classifier_is"] <= 10.0
 
 
@@ -43,3 +47,11 @@ def test_train_checks_settings_and_options_before_reading_data(tmp_path: Path) -
     with pytest.raises(zoo.UnknownNameError, match="surely-not-a-dataset"):
         zoo.train("dcgan", "surely-not-a-dataset", tmp_path / "run", steps=2)
     assert not (tmp_path / "run").exists()
+
+
+def test_the_lazy_names_are_listed_and_a_registry_zoo_does_not_read_is_warned_about(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert {"train", "evaluate", "register"} <= set(dir(zoo))  # tab completion finds them
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    zoo.train("dcgan", digits_like(), tmp_path / "run", config=TINY, steps=1, batch_size=4, device="cpu", progress=False)
+    with pytest.warns(UserWarning, match="zoo does not read"):
+        zoo.register(tmp_path / "run", "dcgan.elsewhere", data="random", registry=tmp_path / "other.toml")

@@ -55,7 +55,7 @@ __all__ = [
 
 
 #: Imported on first use (PEP 562), so that `import zoo` stays as light as loading and sampling need.
-_LAZY = {"train": ("zoo.training", "train"), "evaluate": ("zoo.metrics", "evaluate"), "register": ("zoo.registry", "register_run")}
+_LAZY = {"train": ("zoo.training", "train"), "evaluate": ("zoo.metrics", "evaluate"), "register": ("zoo.registry", "register")}
 
 
 def __getattr__(name: str) -> object:
@@ -65,6 +65,10 @@ def __getattr__(name: str) -> object:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})  # so that tab completion finds the lazy names too
 
 
 def methods() -> list[str]:

@@ -29,6 +29,7 @@ from .plugins import get_plugin_manager
 from .weights import atomic_write, check_writable, read_weights, resolve_weights, save_weights
 
 __all__ = [
+    "register",
     "ModelEntry",
     "Sitting",
     "TrainingRecord",
@@ -304,6 +305,22 @@ def check_registration(name: str, path: Path | None = None) -> Path:
 def is_listed(path: Path) -> bool:
     """Return whether registry file `path` is one zoo reads: the main file or one a plugin's zoo_register_models lists."""
     return any(path.resolve() == f.resolve() for f in [registry_path(), *get_plugin_manager().registry_files()])
+
+
+def register(run_dir: str | os.PathLike[str], name: str, *, data: str, registry: str | os.PathLike[str] | None = None) -> ModelEntry:
+    """Register a finished training run as model `name` (what `zoo register` does) and return its entry.
+
+    `registry` is the file to write (default: the main one); one that zoo does not read (neither
+    $ZOO_REGISTRY nor a plugin's) is written but warned about, since `zoo.list()` will not show the model.
+    """
+    import warnings
+
+    path = None if registry is None else Path(registry)
+    e = register_run(run_dir, name, data=data, path=path)
+    if path is not None and not is_listed(path):
+        warnings.warn(f"zoo does not read {path} (neither $ZOO_REGISTRY nor a file a plugin's zoo_register_models lists), "
+                      f"so zoo.list() will not show {name!r}.", UserWarning, stacklevel=2)
+    return e
 
 
 def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path: Path | None = None) -> ModelEntry:

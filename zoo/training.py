@@ -39,7 +39,7 @@ from .registry import build_method, save_model
 from .viz import plot_curves, read_metrics_log
 from .weights import atomic_write, load_tree, save_tree, sha256_file
 
-__all__ = ["TrainConfig", "Trainer", "resolve_device", "check_run_folder"]
+__all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "StopAfterStep"]
 
 #: Loop settings a resumed run must keep: they change which batches it sees or what a step computes.
 RESUME_FIXED = ("batch_size", "seed", "bf16", "grad_clip")
@@ -467,11 +467,15 @@ def train(
     :class:`~zoo.data.ImageSet`, or ``{role: either}`` for a method with several roles (DANN:
     ``{"source": "mnistm", "target": "digits"}``); `config` holds the method's options and
     `settings` the :class:`TrainConfig` fields (``steps``, ``batch_size``, ``device``, ``ema_decay``, ...).
-    Every setting and option is checked before any data is read.
+    Settings and options are validated (names, types) before any data is read. The run records
+    `command`, by default this call written out, as `zoo register` puts it in the registry.
     """
     from .data import load as load_data
     from .plugins import get_plugin_manager
 
+    if command is None:
+        command = _python_call(method, data, out, config, settings)
+    settings = {k: os.fspath(v) if isinstance(v, os.PathLike) else str(v) if isinstance(v, torch.device) else v for k, v in settings.items()}
     train_cfg = validate_config(TrainConfig, settings, what="the training settings", fix="Fix the setting (zoo.training.TrainConfig lists them).")
     method_cfg = validate_config(get_plugin_manager().method(method).Config, config, what=f"method {method!r}")
     check_run_folder(out)
@@ -480,3 +484,16 @@ def train(
         raise ConfigError(f"method {method!r} needs data: a dataset name or path (`zoo datasets`), an ImageSet, or {{role: one of those}}.")
     sets = {role: src if isinstance(src, ImageSet) else load_data(src, "train", root=data_root) for role, src in sources.items()}
     return Trainer(method, method_cfg, sets, out, train_cfg, command=command).fit()
+
+
+def _python_call(method: str, data: Any, out: Any, config: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> str:
+    """Return a `zoo.train(...)` call that names what a run from Python was started with (an ImageSet by its name)."""
+    def show(value: Any) -> str:
+        if isinstance(value, ImageSet):
+            return f"<ImageSet {value.name!r}, {len(value)} images>"
+        if isinstance(value, Mapping):
+            return "{" + ", ".join(f"{k!r}: {show(v)}" for k, v in value.items()) + "}"
+        return repr(os.fspath(value)) if isinstance(value, os.PathLike) else repr(value)
+
+    args = [repr(method), show(data), show(out)] + ([f"config={show(dict(config))}"] if config else [])
+    return f"zoo.train({', '.join(args + [f'{k}={show(v)}' for k, v in settings.items()])})"

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from ..interfaces import Method, evaluator_options
 from ..plugins import get_plugin_manager
 from ..registry import entry, is_weights_file, load, load_file, update_entry
 
-__all__ = ["evaluators", "evaluate_model", "check_plan", "record_metrics"]
+__all__ = ["evaluators", "evaluate", "evaluate_model", "check_plan", "record_metrics"]
 
 
 def evaluators() -> dict[str, Any]:
@@ -70,14 +71,17 @@ def evaluate_model(
     return {ev_name: known[ev_name].evaluate(model, **opts) for ev_name, opts in chosen.items()}
 
 
-def evaluate(name: str, *, only: list[str] | None = None, device: str | torch.device | None = None,
+def evaluate(name: str | os.PathLike[str], *, only: str | list[str] | None = None, device: str | torch.device | None = None,
              data_root: Path | None = None, **options: Any) -> dict[str, dict[str, float]]:
     """Return what `zoo eval NAME` prints: the metrics of each evaluator of `name`'s plan, `options` overriding theirs.
 
     `name` is a registered model or a ``.safetensors`` file; `only` picks evaluators (any installed one), e.g.
     ``zoo.evaluate("dcgan.mnist64", n=1000, fid=False)`` or ``zoo.evaluate("runs/x/model.safetensors", only=["gan"])``.
     """
-    return evaluate_model(name, only=only, overrides=options, device=device, data_root=data_root)
+    if isinstance(only, str):  # only="gan": one evaluator, not the letters g, a, n
+        only = [only]
+    options = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in options.items()}  # classifier=Path(...) is a path
+    return evaluate_model(os.fspath(name), only=only, overrides=options, device=device, data_root=data_root)
 
 
 def check_plan(plan: Mapping[str, Mapping[str, Any]], owner: str) -> dict[str, Any]:
