@@ -184,11 +184,10 @@ def _data_label(sources: dict[str, str]) -> str:
 
 def _note_unlisted(path: Path | None, name: str) -> None:
     """Say so when a model was registered into a file that zoo does not read (neither the main file nor a plugin's)."""
-    from .registry import is_listed
+    from .registry import unlisted_note
 
-    if path is not None and not is_listed(path):
-        print(f"note: zoo does not read {path} (it is neither $ZOO_REGISTRY nor a file a plugin's zoo_register_models lists), "
-              f"so `zoo list` will not show {name!r}. List the file in your plugin's hook, or set ZOO_REGISTRY={path}.", file=sys.stderr)
+    if note := unlisted_note(path, name):
+        print(f"note: {note}", file=sys.stderr)
 
 
 @command
@@ -196,8 +195,8 @@ def cmd_register(args: argparse.Namespace) -> int:
     from .registry import register_run
 
     e = register_run(args.run, args.name, data=args.data, path=args.registry)
-    _note_unlisted(args.registry, args.name)
     print(f"registered {args.name!r}: {e.weights} (sha256 {e.sha256}), {e.training.steps} steps in {e.training.wall_time_s:.0f} s on {e.training.device}")
+    _note_unlisted(args.registry, args.name)
     return 0
 
 

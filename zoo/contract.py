@@ -43,7 +43,6 @@ def checked_test_config(cls: type[Method]) -> MethodConfig:
                            fix="Fix that class attribute: it holds the config overrides that make the method small for these tests.")
 
 
-
 def random_images(spec: DataSpec, n: int, seed: int = 0) -> torch.Tensor:
     """Return `n` random float images in [0, 1] shaped as `spec` asks."""
     g = torch.Generator().manual_seed(seed)

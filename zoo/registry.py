@@ -302,9 +302,12 @@ def check_registration(name: str, path: Path | None = None) -> Path:
     return path
 
 
-def is_listed(path: Path) -> bool:
-    """Return whether registry file `path` is one zoo reads: the main file or one a plugin's zoo_register_models lists."""
-    return any(path.resolve() == f.resolve() for f in [registry_path(), *get_plugin_manager().registry_files()])
+def unlisted_note(path: Path | None, name: str) -> str | None:
+    """Return a note when registry file `path` is one zoo does not read (neither the main file nor a plugin's), else None."""
+    if path is None or any(Path(path).resolve() == f.resolve() for f in [registry_path(), *get_plugin_manager().registry_files()]):
+        return None
+    return (f"zoo does not read {path} (it is neither $ZOO_REGISTRY nor a file a plugin's zoo_register_models lists), so the "
+            f"model list will not show {name!r}. List the file in your plugin's hook, or set ZOO_REGISTRY={path}.")
 
 
 def register(run_dir: str | os.PathLike[str], name: str, *, data: str, registry: str | os.PathLike[str] | None = None) -> ModelEntry:
@@ -317,9 +320,8 @@ def register(run_dir: str | os.PathLike[str], name: str, *, data: str, registry:
 
     path = None if registry is None else Path(registry)
     e = register_run(run_dir, name, data=data, path=path)
-    if path is not None and not is_listed(path):
-        warnings.warn(f"zoo does not read {path} (neither $ZOO_REGISTRY nor a file a plugin's zoo_register_models lists), "
-                      f"so zoo.list() will not show {name!r}.", UserWarning, stacklevel=2)
+    if note := unlisted_note(path, name):
+        warnings.warn(note, UserWarning, stacklevel=2)
     return e
 
 

@@ -73,7 +73,7 @@ class TrainConfig(pydantic.BaseModel):
 
 
 def _quietly(action: Any) -> None:
-    """Run `action` (a progress bar's last write), ignoring a stderr that is gone."""
+    """Run `action` (a write to stderr: a message, a progress bar's last line), ignoring a stderr that is gone."""
     try:
         action()
     except OSError:
@@ -99,11 +99,9 @@ class StopAfterStep:
     def _request(self, signum: int, frame: object) -> None:
         self.requested = True
         signal.signal(signal.SIGINT, self._restore())
-        try:
-            print("\nzoo: stopping after this step to save a checkpoint (Ctrl-C again stops at once, losing the steps since the last one)",
-                  file=sys.stderr, flush=True)
-        except OSError:  # stderr piped into a `tee` that the same Ctrl-C ended: the stop matters, not the message
-            pass
+        # stderr may be a `| tee` that the same Ctrl-C ended: the stop matters, not the message
+        _quietly(lambda: print("\nzoo: stopping after this step to save a checkpoint (Ctrl-C again stops at once, "
+                               "losing the steps since the last one)", file=sys.stderr, flush=True))
 
     def _restore(self) -> Any:
         return signal.default_int_handler if self._previous is None else self._previous  # None: a handler not set from Python
