@@ -49,6 +49,18 @@ def test_train_checks_settings_and_options_before_reading_data(tmp_path: Path) -
     assert not (tmp_path / "run").exists()
 
 
+def test_train_checks_the_data_roles_before_reading_data_and_names_python_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # DANN trains on a source and a target: one dataset is refused before it is read, in Python's words
+    with pytest.raises(zoo.ConfigError, match=r"roles \['source', 'target'\], got \['train'\]\. Give data=\{'source': NAME, 'target': NAME\}\.$"):
+        zoo.train("dann", "surely-not-a-dataset", tmp_path / "run", steps=2)
+    monkeypatch.delenv("ZOO_DATA", raising=False)
+    with pytest.raises(zoo.DataError, match=r"with data_root='DIR' or the ZOO_DATA environment variable, or pass the path itself as data\.$"):
+        zoo.train("dcgan", "mnist", tmp_path / "run", steps=2)
+    with pytest.raises(zoo.ConfigError, match=r"lr_decay_start=2 must be below steps=2"):
+        zoo.train("dcgan", digits_like(), tmp_path / "run", config=TINY, steps=2, batch_size=4, device="cpu", lr_decay_start=2)
+    assert not (tmp_path / "run").exists()
+
+
 def test_the_lazy_names_are_listed_and_a_registry_zoo_does_not_read_is_warned_about(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert {"train", "evaluate", "register"} <= set(dir(zoo))  # tab completion finds them
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))

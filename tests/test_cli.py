@@ -89,6 +89,19 @@ def test_missing_data_dir_explains_how_to_name_it(capsys: pytest.CaptureFixture[
     assert "dataset 'mnist' needs its files" in err and "--data-dir" in err and "ZOO_DATA" in err
 
 
+def test_errors_name_the_commands_options_and_python_gets_its_own_words_back(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["train", "dann", "--data", "surely-not-a-dataset", "--out", str(tmp_path / "o")]) == 2
+    assert "Give --data source=NAME --data target=NAME." in capsys.readouterr().err  # refused before the data is read
+    faces = face_folder(tmp_path / "faces")
+    tiny = ["--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--batch-size", "4", "--device", "cpu", "--quiet"]
+    assert main(["train", "dcgan", "--data", str(faces), *tiny, "--steps", "2", "--lr-decay-start", "2", "--out", str(tmp_path / "o")]) == 2
+    assert "--lr-decay-start 2 must be below --steps 2" in capsys.readouterr().err
+    import zoo
+
+    with pytest.raises(zoo.ConfigError, match=r"lr_decay_start=2 must be below steps=2"):  # main() handed the words back
+        zoo.train("dcgan", str(faces), tmp_path / "o", config={"nz": 4, "ngf": 2, "ndf": 2}, steps=2, batch_size=4, device="cpu", lr_decay_start=2)
+
+
 def test_data_path_that_does_not_exist_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["train", "dcgan", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 2
     assert f"data path {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, UnknownNameError, ZooError
+from .errors import COMMAND_LINE, ConfigError, UnknownNameError, ZooError
 from .interfaces import parse_set, validate_config
 
 __all__ = ["main", "parse_set", "int_at_least", "positive_int", "int_list", "sampler_knobs"]
@@ -432,6 +432,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `zoo` command with `argv` (default: sys.argv[1:]); return the exit status."""
+    token = COMMAND_LINE.set(True)  # errors name options (--steps 6), not Python arguments (steps=6)
+    try:
+        return _main(argv)
+    finally:
+        COMMAND_LINE.reset(token)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         parser = build_parser()  # loads the plugins: a broken one is an error here under ZOO_STRICT_PLUGINS=1
     except ZooError as e:

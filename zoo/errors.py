@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
+from contextvars import ContextVar
 
 __all__ = [
     "ZooError",
@@ -15,6 +17,7 @@ __all__ = [
     "CapabilityError",
     "PluginError",
     "closest",
+    "option",
 ]
 
 
@@ -79,3 +82,22 @@ def closest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
         if k not in hits and (k.startswith(name) or name.startswith(k.split(".")[0])):
             hits.append(k)
     return hits
+
+
+#: True while the `zoo` command runs (zoo.cli.main sets it): messages then name its options
+#: (``--steps 6``) rather than the Python API's arguments (``steps=6``).
+COMMAND_LINE: ContextVar[bool] = ContextVar("zoo_command_line", default=False)
+
+#: Settings whose command-line option is not their Python name with dashes.
+_FLAGS = {"data_root": "--data-dir", "config": "--set"}
+
+
+def option(name: str, *value: object) -> str:
+    """Name setting `name` (and its `value`) as the user gives it: ``--lr-decay-start 5`` to `zoo`, ``lr_decay_start=5`` in Python."""
+    if COMMAND_LINE.get():
+        flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
+        return " ".join([flag, *map(str, value)])
+    if not value:
+        return name
+    v = value[0]
+    return f"{name}={os.fspath(v) if isinstance(v, os.PathLike) else v!r}"

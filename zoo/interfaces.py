@@ -27,7 +27,7 @@ import pydantic
 import torch
 from torch import nn
 
-from .errors import CapabilityError, ConfigError
+from .errors import COMMAND_LINE, CapabilityError, ConfigError, option
 
 __all__ = [
     "MethodConfig",
@@ -86,9 +86,11 @@ def parse_set(items: Sequence[str]) -> dict[str, Any]:
 
 
 def validate_config(
-    cls: type[pydantic.BaseModel], values: Mapping[str, Any] | None, *, what: str, fix: str = "Fix the key or value (e.g. `--set key=value`)."
+    cls: type[pydantic.BaseModel], values: Mapping[str, Any] | None, *, what: str, fix: str | None = None
 ) -> Any:
     """Return `cls(**values)`, turning pydantic's error into a :class:`ConfigError` naming `what` and how to `fix` it."""
+    if fix is None:
+        fix = "Fix the key or value (e.g. `--set key=value`)." if COMMAND_LINE.get() else "Fix the key or value."
     try:
         return cls.model_validate(dict(values or {}))
     except pydantic.ValidationError as e:
@@ -289,7 +291,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
         raise ConfigError(f"device {device!r} is not a device torch knows. Use auto, cpu, cuda or cuda:N.") from None
     if d.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r} was asked for but CUDA is not available here. Use --device cpu or auto.")
+            raise ConfigError(f"device {device!r} was asked for but CUDA is not available here. Use {option('device', 'cpu')} or auto.")
         if d.index is not None and d.index >= torch.cuda.device_count():
             raise ConfigError(f"device {device!r} was asked for but this machine has {torch.cuda.device_count()} CUDA device(s). Use cuda:0 .. cuda:{torch.cuda.device_count() - 1}.")
     return d

@@ -33,7 +33,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .data import ImageSet, TensorLoader
-from .errors import ConfigError, OutputError
+from .data import load as load_data
+from .errors import COMMAND_LINE, ConfigError, OutputError, option
 from .interfaces import Batch, Method, MethodConfig, resolve_device, validate_config
 from .registry import build_method, save_model
 from .viz import plot_curves, read_metrics_log
@@ -115,10 +116,10 @@ def check_run_folder(out: str | os.PathLike[str]) -> Path:
     """Return `out` if a run can be written there (a folder, or a path a folder can be made at), else raise OutputError."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out} is a file; expected a run folder (new, or one `zoo train` wrote). Give another --out.")
+        raise OutputError(f"{option('out', out)} is a file; expected a run folder (new, or one `zoo train` wrote). Give another run folder ({option('out', 'DIR')}).")
     first = next((p for p in (out, *out.parents) if p.exists()), Path("."))
     if not first.is_dir() or not os.access(first, os.W_OK | os.X_OK):
-        raise OutputError(f"--out {out}: {first} is {'not a folder' if not first.is_dir() else 'not writable'}. Give a run folder in a place you can write to.")
+        raise OutputError(f"{option('out', out)}: {first} is {'not a folder' if not first.is_dir() else 'not writable'}. Give a run folder in a place you can write to.")
     return out
 
 
@@ -136,17 +137,22 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
 
 
 class Trainer:
-    """Trains method `method` with `config` on `data` (role -> ImageSet), writing into `out`."""
+    """Trains method `method` with `config` on `data`, writing into `out`.
+
+    `data` maps each of the method's data roles to an :class:`ImageSet` or a dataset name or path
+    (read from `data_root`, only once the roles are known to be the method's).
+    """
 
     def __init__(
         self,
         method: str,
         config: Mapping[str, Any] | MethodConfig | None,
-        data: Mapping[str, ImageSet],
+        data: Mapping[str, ImageSet | str | os.PathLike[str]],
         out: str | os.PathLike[str],
         train: TrainConfig | Mapping[str, Any] | None = None,
         *,
         command: str = "",
+        data_root: str | os.PathLike[str] | None = None,
     ) -> None:
         self.train = train if isinstance(train, TrainConfig) else validate_config(TrainConfig, train, what="the trainer")  # type: ignore[arg-type]
         self.out = Path(out)
@@ -162,8 +168,9 @@ class Trainer:
         if missing or extra:
             raise ConfigError(
                 f"method {method!r} trains on data roles {list(self.spec.roles)}, got {list(data)}. "
-                + ("Give " + ", ".join(f"--data {r}=NAME" for r in missing) if missing else f"Drop {extra}.")
+                + (f"Give {_data_option(missing)}." if missing else f"Drop {extra}.")
             )
+        data = {role: src if isinstance(src, ImageSet) else load_data(src, "train", root=data_root) for role, src in data.items()}
         for role in self.spec.roles:
             labels = data[role].labels
             if self.spec.labels and role not in self.spec.unlabelled_roles:
@@ -205,10 +212,10 @@ class Trainer:
         if start is not None and self.method.schedulers:
             raise ConfigError(
                 f"method {self.method.name!r} schedules its own learning rates ({', '.join(self.method.schedulers)}); "
-                "--lr-decay-start applies only to methods without schedulers. Drop it."
+                f"{option('lr_decay_start')} applies only to methods without schedulers. Drop it."
             )
         if start is not None and start >= self.train.steps:
-            raise ConfigError(f"--lr-decay-start {start} must be below --steps {self.train.steps}: the decay runs from that step to the last.")
+            raise ConfigError(f"{option('lr_decay_start', start)} must be below {option('steps', self.train.steps)}: the decay runs from that step to the last.")
         return {k: [g["lr"] for g in o.param_groups] for k, o in self.method.optimizers.items()}
 
     def _set_decayed_lr(self, step: int) -> None:
@@ -266,14 +273,14 @@ class Trainer:
             if previous.get(key) != now[key]:
                 raise ConfigError(
                     f"{self.out} holds a checkpoint of another run ({key}: {previous.get(key)} there, {now[key]} now). "
-                    "Use another --out folder, or delete that one to start afresh."
+                    f"Use another run folder ({option('out', 'DIR')}), or delete that one to start afresh."
                 )
         self._check_resume_settings(previous.get("train") or {})
         state = load_tree(path)
         if int(state["step"]) > self.train.steps:
             raise ConfigError(
-                f"{self.out} holds a checkpoint at step {int(state['step'])}, past --steps {self.train.steps}. "
-                f"Give --steps {int(state['step'])} or more to go on from it, or another --out folder to start afresh."
+                f"{self.out} holds a checkpoint at step {int(state['step'])}, past {option('steps', self.train.steps)}. "
+                f"Give {option('steps', int(state['step']))} or more to go on from it, or another run folder ({option('out', 'DIR')}) to start afresh."
             )
         self.method.load_state_dict(state["model"])
         for k, o in self.method.optimizers.items():
@@ -310,7 +317,7 @@ class Trainer:
             detail = ", ".join(f"{k} {before[k]} there, {now[k]} now" for k in changed)
             raise ConfigError(
                 f"{self.out} holds a checkpoint trained with other settings ({detail}); resuming would mix them. "
-                "Resume with the run's settings (its run.json), branch with --init-from into another --out, or use another --out."
+                f"Resume with the run's settings (its run.json), or branch from it into another run folder ({option('init_from', self.out)}), or use another one."
             )
 
     def _init_from(self, source: str) -> dict[str, Any]:
@@ -325,16 +332,16 @@ class Trainer:
         path = Path(source)
         ckpt = path / CHECKPOINT if path.is_dir() else path
         if not ckpt.is_file():
-            raise ConfigError(f"--init-from {source}: no {CHECKPOINT} there. Give a run folder of `zoo train` or its checkpoint file.")
+            raise ConfigError(f"{option('init_from', source)}: no {CHECKPOINT} there. Give a run folder of `zoo train` or its checkpoint file.")
         run, summary = (json.loads(f.read_text()) if f.is_file() else {} for f in (ckpt.parent / "run.json", ckpt.parent / "summary.json"))
         other = run.get("method")
         if other not in (None, self.method.name):
-            raise ConfigError(f"--init-from {source}: that run trained method {other!r}, this one trains {self.method.name!r}. Start from a {self.method.name} run.")
+            raise ConfigError(f"{option('init_from', source)}: that run trained method {other!r}, this one trains {self.method.name!r}. Start from a {self.method.name} run.")
         state = load_tree(ckpt)
         try:
             self.method.load_state_dict(state["model"])
         except RuntimeError as e:
-            raise ConfigError(f"--init-from {source}: its weights do not fit method {self.method.name!r} with this config: {str(e).splitlines()[0]}") from None
+            raise ConfigError(f"{option('init_from', source)}: its weights do not fit method {self.method.name!r} with this config: {str(e).splitlines()[0]}") from None
         for k, o in self.method.optimizers.items():  # the moments carry over; the rates are this run's
             if k in state["optimizers"]:
                 o.load_state_dict({"state": state["optimizers"][k]["state"], "param_groups": o.state_dict()["param_groups"]})
@@ -465,10 +472,9 @@ def train(
     :class:`~zoo.data.ImageSet`, or ``{role: either}`` for a method with several roles (DANN:
     ``{"source": "mnistm", "target": "digits"}``); `config` holds the method's options and
     `settings` the :class:`TrainConfig` fields (``steps``, ``batch_size``, ``device``, ``ema_decay``, ...).
-    Settings and options are validated (names, types) before any data is read. The run records
+    Settings, options and the data's roles are checked before any data is read. The run records
     `command`, by default this call written out, as `zoo register` puts it in the registry.
     """
-    from .data import load as load_data
     from .plugins import get_plugin_manager
 
     if command is None:
@@ -480,8 +486,14 @@ def train(
     sources = dict(data) if isinstance(data, Mapping) else {"train": data}
     if not sources:
         raise ConfigError(f"method {method!r} needs data: a dataset name or path (`zoo datasets`), an ImageSet, or {{role: one of those}}.")
-    sets = {role: src if isinstance(src, ImageSet) else load_data(src, "train", root=data_root) for role, src in sources.items()}
-    return Trainer(method, method_cfg, sets, out, train_cfg, command=command).fit()
+    return Trainer(method, method_cfg, sources, out, train_cfg, command=command, data_root=data_root).fit()
+
+
+def _data_option(roles: list[str]) -> str:
+    """How the user names data for `roles`: ``--data source=NAME --data target=NAME``, or ``data={'source': NAME, ...}``."""
+    if COMMAND_LINE.get():
+        return " ".join(f"--data {r}=NAME" for r in roles)
+    return "data={" + ", ".join(f"{r!r}: NAME" for r in roles) + "}"
 
 
 def _python_call(method: str, data: Any, out: Any, config: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, option
 from ..interfaces import Batch
 from ._types import ImageSet
 
@@ -75,7 +75,7 @@ class TensorLoader:
         seed: int = 0,
     ) -> None:
         if len(data) < batch_size:
-            raise DataError(f"dataset {data.name!r} has {len(data)} images, fewer than one batch of {batch_size}; lower --batch-size.")
+            raise DataError(f"dataset {data.name!r} has {len(data)} images, fewer than one batch of {batch_size}; lower {option('batch_size')}.")
         self.device = torch.device(device)
         self.images = data.images.to(self.device)
         self.labels = data.labels.to(self.device) if (labels and data.labels is not None) else None

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, option
 from ._types import ImageSet
 
 __all__ = ["read_idx", "find_idx", "read_mnist", "mnist_layout"]
@@ -50,7 +50,7 @@ def find_idx(folder: Path, stem: str) -> Path:
 def read_mnist(split: str, folder: Path | None) -> ImageSet:
     """Return MNIST split `split` ('train' or 'test') from the IDX files in `folder`."""
     if folder is None or not folder.is_dir():
-        raise DataError(f"MNIST folder {folder} does not exist. Set --data-dir/ZOO_DATA to a folder holding mnist/ with the IDX files.")
+        raise DataError(f"MNIST folder {folder} does not exist. Set {option('data_root')} or ZOO_DATA to a folder holding mnist/ with the IDX files.")
     img_name, lbl_name = _FILES[split]
     images, labels = read_idx(find_idx(folder, img_name)), read_idx(find_idx(folder, lbl_name))
     if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1 or len(images) != len(labels):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import DataError, UnknownNameError
+from ..errors import DataError, UnknownNameError, option
 from ._types import DatasetInfo, ImageSet
 
 __all__ = ["data_root", "datasets", "resolve", "load", "detect_path_format", "is_present", "presence", "files_in", "content_digest"]
@@ -101,8 +101,8 @@ def resolve(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] |
         also = f", or {base.name}'s files in {r / base.folder if r is not None else 'DIR/' + base.folder} to build it from" if base is not None and base.folder else ""
         raise DataError(
             f"dataset {key!r} needs its files in {where} ({info.source}){also}. "
-            "Name the folder that holds it with --data-dir DIR or the ZOO_DATA environment variable, "
-            "or pass the path itself as --data."
+            f"Name the folder that holds it with {option('data_root', 'DIR')} or the ZOO_DATA environment variable, "
+            f"or pass the path itself as {option('data')}."
         )
     path = Path(key)
     if path.exists() or os.sep in key or key.startswith("."):

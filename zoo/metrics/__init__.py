@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ..errors import ConfigError, UnknownNameError
+from ..errors import COMMAND_LINE, ConfigError, UnknownNameError
 from ..interfaces import Method, evaluator_options
 from ..plugins import get_plugin_manager
 from ..registry import entry, is_weights_file, load, load_file, update_entry
@@ -56,12 +56,13 @@ def evaluate_model(
         no_plan = (f"its registry entry has no evaluation table and method {e.method!r} no default. "
                    f"Add one, e.g. [models.\"{name}\".evaluation.EVALUATOR] in registry.toml, or name an evaluator")
     if not plan and not only:
-        raise ConfigError(f"model {name!r} names no evaluation: {no_plan}: zoo eval {name} --only EVALUATOR "
+        how = f"zoo eval {name} --only EVALUATOR" if COMMAND_LINE.get() else f"zoo.evaluate({name!r}, only='EVALUATOR')"
+        raise ConfigError(f"model {name!r} names no evaluation: {no_plan}: {how} "
                           f"(installed evaluators: {', '.join(sorted(evaluators()))}; docs/registry.md).")
     installed = evaluators()
     for ev in only or ():
         if ev not in installed:
-            raise UnknownNameError("evaluator", ev, installed, hint="--only names it; `zoo eval --help` shows the command.")
+            raise UnknownNameError("evaluator", ev, installed, hint="--only names it; `zoo eval --help` shows the command." if COMMAND_LINE.get() else "")
     plan = {**plan, **{ev: {} for ev in only or () if ev not in plan}}
     chosen = {ev_name: {**options, **(overrides or {}), "data_root": data_root, "device": device}
               for ev_name, options in plan.items() if not only or ev_name in only}
