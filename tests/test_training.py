@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+import safetensors.torch
 import torch
 
 import zoo
 from zoo.data import ImageSet
 from zoo.errors import ConfigError
+from zoo.plugins import PluginManager, reset_plugin_manager
 from zoo.training import TrainConfig, Trainer
 from zoo.viz import read_metrics_log
 
@@ -286,3 +288,57 @@ def test_ctrl_c_in_the_last_step_still_exports_and_an_ignored_ctrl_c_stays_ignor
         assert summary["steps"] == 4 and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class Scaled(zoo.Method):
+    """A method that keeps a parameter and a buffer on itself, beside its one module (as a plugin may)."""
+
+    name = "scaled_test"
+    capabilities = frozenset({"sample"})
+
+    def __init__(self, config: object = None, *, training: bool = False) -> None:
+        super().__init__(config, training=training)
+        self.body = torch.nn.Linear(1, 1)
+        self.scale = torch.nn.Parameter(torch.ones(()))
+        self.register_buffer("seen", torch.zeros(()))
+
+    def data_spec(self) -> zoo.DataSpec:
+        return zoo.DataSpec(image_size=4, channels=1)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"all": torch.optim.SGD(self.parameters(), lr=0.5)}
+
+    def train_step(self, batch: zoo.Batch, step: int) -> dict[str, torch.Tensor]:
+        loss = (self.scale * self.body(batch.x.mean((1, 2, 3))[:, None]) - 3).pow(2).mean()
+        self.optimize("all", loss)
+        self.seen += 1
+        return {"loss": loss.detach()}
+
+    def sample(self, n: int, labels: object = None, seed: int | None = None, **knobs: object) -> torch.Tensor:
+        return (self.scale * self.body(torch.ones(n, 1))).sigmoid().view(n, 1, 1, 1).expand(n, 1, 4, 4)
+
+
+@pytest.fixture
+def scaled() -> object:
+    class Plugin:
+        @staticmethod
+        @zoo.hookimpl
+        def zoo_register_methods() -> list[type[zoo.Method]]:
+            return [Scaled]
+
+    pm = PluginManager()
+    pm.register(Plugin, name="scaled_test")
+    reset_plugin_manager(pm)
+    yield
+    reset_plugin_manager()
+
+
+def test_an_ema_averages_and_exports_the_tensors_a_method_keeps_on_itself(tmp_path: Path, scaled: object) -> None:
+    cfg = TrainConfig(steps=3, batch_size=4, device="cpu", progress=False, ema_decay=0.5)
+    trainer = Trainer("scaled_test", {}, {"train": images(size=4)}, tmp_path, cfg)
+    trainer.fit()
+    shipped = safetensors.torch.load_file(tmp_path / "model.safetensors")
+    assert set(shipped) == set(trainer.method.inference_state_dict()), "the export holds every shipped tensor"
+    assert shipped["scale"] == trainer.ema.module.scale and shipped["scale"] != trainer.method.scale, "the EMA's average, not the raw weight"
+    assert shipped["seen"] == trainer.ema.module.seen != trainer.method.seen  # timm's EMA averages float buffers too
+    assert zoo.load_file(tmp_path / "model.safetensors").sample(2).shape == (2, 1, 4, 4)

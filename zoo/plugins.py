@@ -217,10 +217,6 @@ class PluginManager:
         """Return the extra registry files plugins provide."""
         return [Path(p) for paths in self._pm.hook.zoo_register_models() for p in (paths or [])]
 
-    def plugin_names(self) -> list[str]:
-        """Return the names of the registered plugins."""
-        return sorted(name for name, _ in self._pm.list_name_plugin())
-
 
 _lock = threading.Lock()
 _manager: PluginManager | None = None

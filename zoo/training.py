@@ -112,6 +112,21 @@ class StopAfterStep:
             signal.signal(signal.SIGINT, self._restore())
 
 
+def shipped_module(method: Method) -> nn.Module:
+    """Return one module that holds what a weights file of `method` ships, under the same names: what an EMA averages.
+
+    The inference modules, and the parameters and buffers a method keeps on itself (shared, not copied).
+    """
+    shipped = nn.ModuleDict(dict(method.inference_modules()))
+    for name, p in method.named_parameters(recurse=False):
+        if method.ships(name):
+            shipped.register_parameter(name, p)
+    for name, b in method.named_buffers(recurse=False):
+        if method.ships(name):
+            shipped.register_buffer(name, b, persistent=name not in method._non_persistent_buffers_set)
+    return shipped
+
+
 def check_run_folder(out: str | os.PathLike[str]) -> Path:
     """Return `out` if a run can be written there (a folder, or a path a folder can be made at), else raise OutputError."""
     out = Path(out)
@@ -198,7 +213,7 @@ class Trainer:
         self.method.schedulers = self.method.configure_schedulers(self.train.steps)
         self._base_lrs = self._check_lr_decay()
         self.method.grad_clip = self.train.grad_clip
-        self._inference = nn.ModuleDict(dict(self.method.inference_modules()))
+        self._inference = shipped_module(self.method)
         self.ema = self._make_ema()
         self.step, self.elapsed = 0, 0.0
         self.command = command
@@ -430,7 +445,7 @@ class Trainer:
         """Return the inference weights to ship: the EMA's when an EMA runs, else the model's."""
         if self.ema is None:
             return self.method.inference_state_dict()
-        return {k: v for k, v in self.ema.module.state_dict().items()}
+        return dict(self.ema.module.state_dict())
 
     def _export(self, resumed: bool) -> dict[str, Any]:
         dtype = torch.float16 if self.train.export_dtype == "float16" else None
