@@ -342,3 +342,30 @@ def test_an_ema_averages_and_exports_the_tensors_a_method_keeps_on_itself(tmp_pa
     assert shipped["scale"] == trainer.ema.module.scale and shipped["scale"] != trainer.method.scale, "the EMA's average, not the raw weight"
     assert shipped["seen"] == trainer.ema.module.seen != trainer.method.seen  # timm's EMA averages float buffers too
     assert zoo.load_file(tmp_path / "model.safetensors").sample(2).shape == (2, 1, 4, 4)
+
+
+def labelled(n: int = 24) -> ImageSet:
+    g = torch.Generator().manual_seed(0)
+    return ImageSet(torch.randint(0, 256, (n, 3, 28, 28), dtype=torch.uint8, generator=g), torch.arange(n) % 10, "random", 10)
+
+
+def test_a_run_whose_schedule_spans_its_length_resumes_only_with_that_length(tmp_path: Path) -> None:
+    ddpm = {"n_feat": 8, "n_T": 20}  # lr 1e-4 falling linearly to 0 over the run (timm's PolyLRScheduler)
+    cfg = TrainConfig(steps=4, batch_size=8, device="cpu", progress=False, log_every=1)
+    Trainer("ddpm", ddpm, {"train": labelled()}, tmp_path / "a", cfg).fit()
+    lrs = [r["lr"] for r in read_metrics_log(tmp_path / "a" / "metrics.jsonl")]
+    assert lrs == pytest.approx([1e-4, 0.75e-4, 0.5e-4, 0.25e-4]), "each step logs the rate it used"
+    longer = cfg.model_copy(update={"steps": 8})
+    with pytest.raises(ConfigError, match=r"4-step run, and method 'ddpm' plans its schedule over the run's length.*steps=4.*init_from="):
+        Trainer("ddpm", ddpm, {"train": labelled()}, tmp_path / "a", longer).fit()  # it used to train steps 5-8 at rate 0
+    branched = longer.model_copy(update={"init_from": str(tmp_path / "a")})
+    Trainer("ddpm", ddpm, {"train": labelled()}, tmp_path / "b", branched).fit()
+    assert read_metrics_log(tmp_path / "b" / "metrics.jsonl")[4]["lr"] == pytest.approx(0.5e-4), "a branch runs a schedule of its own"
+
+
+def test_a_begun_lr_decay_keeps_the_runs_length_and_one_yet_to_begin_does_not(tmp_path: Path) -> None:
+    train(tmp_path / "a", 4, lr_decay_start=2)
+    with pytest.raises(ConfigError, match=r"falling since step 2 towards the last step.*steps=4"):
+        train(tmp_path / "a", 6, lr_decay_start=2)
+    train(tmp_path / "b", 6, lr_decay_start=2, max_minutes=1e-9)  # the time limit stops it after step 1, before the decay
+    assert train(tmp_path / "b", 8, lr_decay_start=2)["steps"] == 8

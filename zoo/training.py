@@ -243,6 +243,10 @@ class Trainer:
             for g, base in zip(o.param_groups, self._base_lrs[k]):
                 g["lr"] = base * factor
 
+    def _lr(self) -> float:
+        """Return the first optimizer's first learning rate (0 for a method without optimizers)."""
+        return next(iter(self.method.optimizers.values())).param_groups[0]["lr"] if self.method.optimizers else 0.0
+
     def _make_ema(self) -> nn.Module | None:
         if not self.train.ema_decay:
             return None
@@ -290,8 +294,8 @@ class Trainer:
                     f"{self.out} holds a checkpoint of another run ({key}: {previous.get(key)} there, {now[key]} now). "
                     f"Use another run folder ({option('out', 'DIR')}), or delete that one to start afresh."
                 )
-        self._check_resume_settings(previous.get("train") or {})
         state = load_tree(path)
+        self._check_resume_settings(previous.get("train") or {}, int(state["step"]))
         if int(state["step"]) > self.train.steps:
             raise ConfigError(
                 f"{self.out} holds a checkpoint at step {int(state['step'])}, past {option('steps', self.train.steps)}. "
@@ -315,12 +319,16 @@ class Trainer:
         self._truncate_log(self.step)
         return True
 
-    def _check_resume_settings(self, before: Mapping[str, Any]) -> None:
+    def _check_resume_settings(self, before: Mapping[str, Any], step: int) -> None:
         """Refuse a resume whose loop settings would make the run differ from an uninterrupted one.
 
-        Free to change: steps, device, memory format, logging, checkpoints, export dtype, time limit. An EMA
-        may be switched on (it starts from the resumed weights) and a learning-rate decay added, as
-        docs/gan.md's sittings did; an EMA's decay or a decay's start, once set, stays.
+        Free to change: device, memory format, logging, checkpoints, export dtype, time limit, and
+        steps unless the run's course depends on its length (below). An EMA may be switched on (it
+        starts from the resumed weights) and a learning-rate decay added, as docs/gan.md's sittings
+        did; an EMA's decay or a decay's start, once set, stays. A method that overrides
+        ``configure_schedulers`` is given the run's length (its schedule runs over it), and a decay
+        that has begun falls towards `steps`: for those, another `steps` would change the course
+        half-way, so it is refused with the way out, a branch (``init_from``) with its own length.
         """
         now = self.train.model_dump()
         changed = [k for k in RESUME_FIXED if k in before and before[k] != now[k]]
@@ -333,6 +341,16 @@ class Trainer:
             raise ConfigError(
                 f"{self.out} holds a checkpoint trained with other settings ({detail}); resuming would mix them. "
                 f"Resume with the run's settings (its run.json), or branch from it into another run folder ({option('init_from', self.out)}), or use another one."
+            )
+        planned = type(self.method).configure_schedulers is not Method.configure_schedulers
+        decaying = before.get("lr_decay_start") is not None and step > before["lr_decay_start"]
+        if "steps" in before and before["steps"] != now["steps"] and (planned or decaying):
+            why = (f"method {self.method.name!r} plans its schedule over the run's length" if planned
+                   else f"its learning rates have been falling since step {before['lr_decay_start']} towards the last step")
+            raise ConfigError(
+                f"{self.out} holds a checkpoint of a {before['steps']}-step run, and {why}: another length would change "
+                f"the schedule half-way. Resume with {option('steps', before['steps'])}, or branch from it into another run "
+                f"folder ({option('init_from', self.out)}) to train on with a schedule of its own."
             )
 
     def _init_from(self, source: str) -> dict[str, Any]:
@@ -417,6 +435,7 @@ class Trainer:
                 self.step += 1
                 batch = self._next_batch()
                 self._set_decayed_lr(self.step)
+                lr = self._lr()  # the rate this step uses (a scheduler sets the next step's after it)
                 with autocast:
                     losses = self.method.train_step(batch, self.step)
                 for s in self.method.schedulers.values():
@@ -428,7 +447,7 @@ class Trainer:
                 logged = self.step % self.train.log_every == 0 or self.step == self.train.steps
                 if logged:
                     record = {"step": self.step, "time": round(self.elapsed, 3), **{k: float(v) for k, v in losses.items()}}
-                    record["lr"] = next(iter(self.method.optimizers.values())).param_groups[0]["lr"] if self.method.optimizers else 0.0
+                    record["lr"] = lr
                     log.write(json.dumps(record) + "\n")
                     log.flush()
                 if stop.requested:  # before the bar writes to a terminal (or a pipe) the same Ctrl-C may have closed
