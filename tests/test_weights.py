@@ -208,3 +208,21 @@ def test_a_device_or_pipe_is_never_replaced_by_a_file(tmp_path: Path) -> None:
         with pytest.raises(OutputError, match="not a regular file"):
             attempt()
     assert fifo.is_fifo() and sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_a_download_that_does_not_match_its_sha256_is_not_cached(tmp_path: Path, weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    sha, good = sha256_file(weights), weights.read_bytes()
+    weights.write_bytes(good[:-3])  # the server sends a damaged file once
+    with pytest.raises(WeightsError, match=rf"have sha256 [0-9a-f]{{64}}, not the {sha}.*Nothing was cached"):
+        resolve_weights(weights.as_uri(), sha, tmp_path)
+    assert not any(p.is_file() for p in (tmp_path / "cache").rglob("*")), "no file, not even a temporary one, is left"
+    weights.write_bytes(good)  # fixed: the next load fetches it
+    local = resolve_weights(weights.as_uri(), sha, tmp_path)
+    assert sha256_file(local) == sha
+    local.write_bytes(good[:-3])  # damaged on disk later: fetched again
+    assert sha256_file(resolve_weights(weights.as_uri(), sha, tmp_path)) == sha
+    local.write_bytes(good[:-3])
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    with pytest.raises(WeightsError, match=r"in the cache is damaged"):
+        resolve_weights("https://example.org/" + local.name.split("-", 1)[1], sha, tmp_path)

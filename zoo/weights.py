@@ -19,7 +19,6 @@ import errno
 import hashlib
 import json
 import os
-import shutil
 import struct
 import tempfile
 import urllib.parse
@@ -242,19 +241,32 @@ def cache_dir() -> Path:
 
 
 def resolve_weights(ref: str, sha256: str, base: Path) -> Path:
-    """Return a local path for `ref` (a path relative to `base`, or a URL fetched once into the cache)."""
+    """Return a local path for `ref` (a path relative to `base`, or a URL fetched once into the cache).
+
+    The cache keeps only files whose sha256 is `sha256`: a download that differs is not kept, and a
+    cached file that no longer matches (damaged on disk) is fetched again.
+    """
     scheme = urllib.parse.urlparse(ref).scheme
     if scheme not in ("http", "https", "file"):
         return (base / ref).resolve()
     name = Path(urllib.parse.urlparse(ref).path).name or "weights.safetensors"
     local = cache_dir() / sha256[:2] / f"{sha256}-{name}"
-    if local.is_file():
+    if local.is_file() and sha256_file(local) == sha256:
         return local
     if os.environ.get("ZOO_OFFLINE") and scheme != "file":
-        raise WeightsError(f"weights {ref} are not in the cache and ZOO_OFFLINE is set. Download the file and put it at {local}.")
+        state = "in the cache is damaged (its sha256 differs)" if local.is_file() else "are not in the cache"
+        raise WeightsError(f"weights {ref} {state} and ZOO_OFFLINE is set. Download the file and put it at {local}.")
+    h = hashlib.sha256()
     try:
         with urllib.request.urlopen(ref, timeout=60) as r, atomic_write(local) as f:
-            shutil.copyfileobj(r, f)
+            while chunk := r.read(_HASH_CHUNK):
+                h.update(chunk)
+                f.write(chunk)
+            if h.hexdigest() != sha256:  # raised inside the block: the download is not kept
+                raise WeightsError(
+                    f"weights downloaded from {ref} have sha256 {h.hexdigest()}, not the {sha256} the registry names: "
+                    "the file at that address changed or arrived damaged. Nothing was cached; try again, or check the registry entry."
+                )
     except OSError as e:
         raise WeightsError(f"cannot download weights {ref} ({e}). Download the file yourself and put it at {local}.") from None
     return local
