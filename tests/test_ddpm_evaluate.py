@@ -48,6 +48,15 @@ def test_sweep_writes_the_table_and_returns_the_headline(classifier_file: Path, 
     assert metrics["accuracy_ddim5"] == rows[3]["accuracy"], "the headline is taken at the default w = 2"
 
 
+def test_the_headline_names_the_guidance_it_was_taken_at_and_no_file_is_written_unasked(classifier_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    model = zoo.build_method("ddpm", {"n_feat": 8, "n_T": 20}).eval()
+    metrics = SamplerSweep().evaluate(model, classifier=str(classifier_file), data="digits", n_per_class=2, n_real=100,
+                                      samplers="ddim-2", guidance=0.5)
+    assert metrics["guidance"] == 0.5 and "accuracy_ddim2" in metrics, "w = 2 was not swept: the headline is at the w that was"
+    assert list(tmp_path.iterdir()) == [], "an evaluation writes no table unless out_md/out_json name one"
+
+
 def test_sampler_names_and_call_counts() -> None:
     assert parse_samplers("ddpm-400, ddim-25", 400) == [("ddpm", 400), ("ddim", 25)]
     assert parse_samplers(["ddim-10"], 400) == [("ddim", 10)]

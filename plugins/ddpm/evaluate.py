@@ -109,8 +109,8 @@ class SamplerSweepOptions(pydantic.BaseModel):
     seed: int = 0
     batch_size: int = pydantic.Field(1000, ge=1)
     bf16: bool = False
-    out_md: str = pydantic.Field("docs/ddpm_eval.md", description="markdown table ('' to skip)")
-    out_json: str = pydantic.Field("benchmarks/results/ddpm_eval.json", description="JSON table ('' to skip)")
+    out_md: str = pydantic.Field("", description="write the markdown table here ('': no file)")
+    out_json: str = pydantic.Field("", description="write the JSON table here ('': no file)")
     data_root: Path | None = None
     device: str | None = None
 
@@ -169,14 +169,15 @@ class SamplerSweep:
 
 
 def _headline(rows: list[dict[str, Any]], n_per_class: int, seed: int) -> dict[str, float]:
-    """Return the registry's metrics: each sampler at the default w, plus the sample count and seed."""
+    """Return the registry's metrics: each sampler at the default w (else at the first w swept), the w, sample count and seed."""
+    w = DEFAULT_GUIDANCE if any(r["guidance"] == DEFAULT_GUIDANCE for r in rows) else rows[0]["guidance"]
     out: dict[str, float] = {}
     for r in rows:
-        if r["guidance"] != DEFAULT_GUIDANCE:
+        if r["guidance"] != w:
             continue
         tag = f"{r['sampler']}{r['steps']}"
         out[f"accuracy_{tag}"] = r["accuracy"]
         out[f"frechet_{tag}"] = r["frechet"]
         out[f"images_per_s_{tag}"] = r["images_per_s"]
-    out.update({"guidance": DEFAULT_GUIDANCE, "default_ddim_steps": float(DEFAULT_STEPS), "n_per_class": float(n_per_class), "seed": float(seed)})
+    out.update({"guidance": float(w), "default_ddim_steps": float(DEFAULT_STEPS), "n_per_class": float(n_per_class), "seed": float(seed)})
     return out
