@@ -44,6 +44,7 @@ def test_train_command_is_a_valid_zoo_train_line_for_each_regime() -> None:
         assert args.steps == 1500 and args.batch_size == 64 and args.seed == 2
         assert ("regime=source_only" in args.set) == (regime != "dann")
         assert {"lr=0.0005", "lr_schedule=dann"} <= set(args.set)
+    assert build_parser().parse_args(shlex.split(train_command(scenario, "dann", 0, recipe, "cuda"))[1:]).device == "cuda"  # the table's device
 
 
 def test_scenarios_resolve_by_name_and_auto_skips_absent_real_sets(monkeypatch: pytest.MonkeyPatch) -> None:

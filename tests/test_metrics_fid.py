@@ -10,7 +10,8 @@ import torch
 
 import zoo.metrics.features as features
 import zoo.metrics.inception as inception
-from zoo.metrics.features import extract_features, images_digest
+from zoo.metrics.features import extract_features
+from zoo.weights import tensor_digest
 from zoo.metrics.inception import MissingExtraError, inception_features, inception_path, quantize
 
 
@@ -50,7 +51,7 @@ def test_quantize_is_what_saving_a_png_does_and_digests_follow_the_pixels() -> N
     assert quantize(u) is u
     v = u.clone()
     v[0, 0, 0, 0] ^= 1
-    assert images_digest(u) == images_digest(u.clone()) != images_digest(v)
+    assert tensor_digest(u) == tensor_digest(u.clone()) != tensor_digest(v)
 
 
 def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,6 @@ from typing import Any
 
 import torch
 
-from .interfaces import Batch, DataSpec
 from .registry import build_method, load
 from .training import resolve_device
 
@@ -45,15 +44,6 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _random_batch(spec: DataSpec, n: int, device: torch.device) -> Batch | dict[str, Batch]:
-    batches = {
-        role: Batch(torch.rand(n, spec.channels, spec.image_size, spec.image_size, device=device),
-                    torch.randint(0, spec.num_classes, (n,), device=device) if spec.labels and role not in spec.unlabelled_roles else None)
-        for role in spec.roles
-    }
-    return batches[spec.roles[0]] if len(batches) == 1 else batches
-
-
 def bench_train_step(
     method: str,
     config: Mapping[str, Any] | None = None,
@@ -70,7 +60,7 @@ def bench_train_step(
     model = build_method(method, config, training=True).to(dev).train()
     model.optimizers = model.configure_optimizers()
     model.schedulers = model.configure_schedulers(warmup + steps)
-    batch = _random_batch(model.data_spec(), batch_size, dev)
+    batch = model.data_spec().random_batch(batch_size, device=dev)
     autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
     for step in range(1, warmup + 1):
         with autocast:

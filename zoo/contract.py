@@ -20,7 +20,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 import zoo
 from zoo.data import ImageSet
 from zoo.errors import CapabilityError, ConfigError
-from zoo.interfaces import CAPABILITIES, Batch, DataSpec, Method, MethodConfig, validate_config
+from zoo.interfaces import CAPABILITIES, Method, MethodConfig, validate_config
 from zoo.metrics import check_plan
 from zoo.plugins import get_plugin_manager
 from zoo.registry import build_method, entry, load, load_file, param_count, save_model
@@ -41,22 +41,6 @@ def checked_test_config(cls: type[Method]) -> MethodConfig:
     """Return the method's validated ``test_config``; an invalid one is named as the class attribute to fix."""
     return validate_config(cls.Config, cls.test_config, what=f"{cls.__qualname__}.test_config (method {cls.name!r})",
                            fix="Fix that class attribute: it holds the config overrides that make the method small for these tests.")
-
-
-def random_images(spec: DataSpec, n: int, seed: int = 0) -> torch.Tensor:
-    """Return `n` random float images in [0, 1] shaped as `spec` asks."""
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(n, spec.channels, spec.image_size, spec.image_size, generator=g)
-
-
-def random_batch(spec: DataSpec, n: int = BATCH, seed: int = 0) -> Batch | dict[str, Batch]:
-    """Return a random batch for `spec` (a dict of batches for several roles)."""
-    g = torch.Generator().manual_seed(seed + 1)
-    batches = {
-        role: Batch(random_images(spec, n, seed + i), torch.randint(0, spec.num_classes, (n,), generator=g) if spec.labels and role not in spec.unlabelled_roles else None)
-        for i, role in enumerate(spec.roles)
-    }
-    return batches[spec.roles[0]] if len(spec.roles) == 1 else batches
 
 
 # ---- methods ----------------------------------------------------------------------------------
@@ -106,7 +90,7 @@ def test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters
     before = {name: [p.detach().clone() for g in opt.param_groups for p in g["params"]] for name, opt in model.optimizers.items()}
     spec = model.data_spec()
     for step in range(1, TRAIN_STEPS + 1):
-        losses = model.train_step(random_batch(spec, seed=step), step)
+        losses = model.train_step(spec.random_batch(BATCH, seed=step), step)
         assert losses, "train_step must return its losses"
         for k, v in losses.items():
             assert math.isfinite(float(v)), f"{zoo_method}: loss {k} = {float(v)} at step {step}"
@@ -151,7 +135,7 @@ def test_predict_shape_and_determinism(zoo_method: str) -> None:
     if "predict" not in model.capabilities:
         pytest.skip("no predict capability")
     spec = model.data_spec()
-    images = random_images(spec, 5)
+    images = spec.random_images(5)
     y = model.predict(images)
     assert isinstance(y, torch.Tensor) and tuple(y.shape) == (5,) and y.dtype == torch.int64, \
         f"predict(5 images) must return an int64 tensor shaped (5,), got {getattr(y, 'dtype', type(y))} {tuple(getattr(y, 'shape', ()))}"
@@ -174,7 +158,7 @@ def test_save_then_load_gives_identical_tensors(zoo_method: str, tmp_path: Path)
     if "sample" in model.capabilities:
         assert torch.equal(model.sample(2, seed=3), loaded.sample(2, seed=3))
     if "predict" in model.capabilities:  # a tensor the file does not carry would show here
-        images = random_images(model.data_spec(), 5)
+        images = model.data_spec().random_images(5)
         assert torch.equal(model.predict(images), loaded.predict(images)), "predictions changed across save -> load"
 
 
@@ -220,13 +204,13 @@ def test_every_shipped_parameter_serves_inference(zoo_method: str) -> None:
             if spec.labels:
                 model.sample(2, labels=[0, spec.num_classes - 1], seed=0)
         if "predict" in model.capabilities:
-            model.predict(random_images(spec, 2))
+            model.predict(spec.random_images(2))
         assert isinstance(model.image_methods, tuple) and all(isinstance(m, str) for m in model.image_methods), \
             f"{zoo_method}: image_methods must be a tuple of method names, e.g. ('encode',), not {model.image_methods!r}"
         for name in model.image_methods:
             fn = getattr(model, name, None)
             assert callable(fn), f"{zoo_method}: image_methods names {name!r}, which the method does not have"
-            out = fn(random_images(spec, 2))
+            out = fn(spec.random_images(2))
             assert isinstance(out, torch.Tensor) and out.shape[0] == 2, f"{zoo_method}.{name}(images) must return a tensor with one row per image"
     # remove_duplicate=False: a shipped layer tied to a training-only one is checked under its shipped name too
     unused = [name for name, p in model.named_parameters(remove_duplicate=False) if model.ships(name) and p.numel() and not use.touched(p)]

@@ -126,6 +126,21 @@ class DataSpec:
     #: Roles whose labels the method never reads (e.g. DANN's target): the trainer drops them.
     unlabelled_roles: tuple[str, ...] = ()
 
+    def random_images(self, n: int, seed: int = 0) -> torch.Tensor:
+        """Return `n` random float images in [0, 1] of this size and channel count (on the CPU)."""
+        g = torch.Generator().manual_seed(seed)
+        return torch.rand(n, self.channels, self.image_size, self.image_size, generator=g)
+
+    def random_batch(self, n: int, seed: int = 0, device: torch.device | str = "cpu") -> Batch | dict[str, Batch]:
+        """Return what `train_step` takes, with `n` random images (and labels where they are read): one Batch, or one per role."""
+        g = torch.Generator().manual_seed(seed + 1)
+        batches = {
+            role: Batch(self.random_images(n, seed + i).to(device),
+                        torch.randint(0, self.num_classes, (n,), generator=g).to(device) if self.labels and role not in self.unlabelled_roles else None)
+            for i, role in enumerate(self.roles)
+        }
+        return batches[self.roles[0]] if len(self.roles) == 1 else batches
+
 
 class Method(nn.Module):
     """Base class of a method: networks + optimizers + one training step.

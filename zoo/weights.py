@@ -40,6 +40,8 @@ __all__ = [
     "read_weights",
     "sha256_file",
     "tensors_digest",
+    "tensor_digest",
+    "json_digest",
     "atomic_write",
     "check_writable",
     "resolve_weights",
@@ -112,14 +114,32 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def _feed(h: Any, t: torch.Tensor) -> None:
+    """Feed the dtype, shape and bytes of `t` to the hash `h`."""
+    t = t.detach().cpu().contiguous()
+    h.update(f"{t.dtype}|{tuple(t.shape)}|".encode())
+    h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+
+
 def tensors_digest(tensors: Mapping[str, torch.Tensor]) -> str:
     """Return a sha256 over names, dtypes, shapes and bytes of `tensors` (order-independent)."""
     h = hashlib.sha256()
     for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(f"{name}|".encode())
+        _feed(h, tensors[name])
     return h.hexdigest()
+
+
+def tensor_digest(t: torch.Tensor) -> str:
+    """Return a sha256 over the dtype, shape and bytes of one tensor: equal digests mean identical values."""
+    h = hashlib.sha256()
+    _feed(h, t)
+    return h.hexdigest()
+
+
+def json_digest(parts: Mapping[str, Any]) -> str:
+    """Return the sha256 of `parts` as JSON with sorted keys (other values as text): a cache key for what a result depends on."""
+    return hashlib.sha256(json.dumps(dict(parts), sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _canonical(data: bytes) -> bytes:

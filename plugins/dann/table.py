@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -52,25 +52,35 @@ SOURCE_TEST_N = 2000
 SELECTION = "fixed schedule: the weights after the last step are scored; no validation-based selection and no target label is read during training (except by the trained-on-target upper bound, by definition)"
 
 
-def regime_data(regime: str, source_train: ImageSet, target_train: ImageSet) -> tuple[dict[str, ImageSet], str]:
-    """Return the data roles regime `regime` trains on, and the method regime it uses."""
+T = TypeVar("T")
+
+
+def regime_roles(regime: str, source: T, target: T) -> tuple[dict[str, T], str]:
+    """Return what row `regime` trains on by data role, from a scenario's `source` and `target` (names or sets), and the method regime it uses."""
     if regime == "source_only":
-        return {"source": source_train}, "source_only"
+        return {"source": source}, "source_only"
     if regime == "dann":
-        # stripped here as well as by the trainer (the target role is unlabelled): DANN never sees a target label
-        return {"source": source_train, "target": ImageSet(target_train.images, None, target_train.name)}, "dann"
-    if regime == "target_only":
-        return {"source": target_train}, "source_only"
+        return {"source": source, "target": target}, "dann"
+    if regime == "target_only":  # the upper bound: trained on the target's labelled images as its "source"
+        return {"source": target}, "source_only"
     raise ConfigError(f"unknown regime {regime!r}; expected one of {', '.join(REGIMES)}.")
 
 
-def train_command(scenario: Scenario, regime: str, seed: int, recipe: dict[str, Any]) -> str:
+def regime_data(regime: str, source_train: ImageSet, target_train: ImageSet) -> tuple[dict[str, ImageSet], str]:
+    """Return the sets regime `regime` trains on by data role, and the method regime it uses."""
+    data, method_regime = regime_roles(regime, source_train, target_train)
+    if "target" in data:  # stripped here as well as by the trainer (the role is unlabelled): DANN never sees a target label
+        data["target"] = ImageSet(target_train.images, None, target_train.name)
+    return data, method_regime
+
+
+def train_command(scenario: Scenario, regime: str, seed: int, recipe: dict[str, Any], device: str = "cpu") -> str:
     """Return the `zoo train` command line that trains the same run as the table does."""
-    roles = {"source_only": [f"source={scenario.source}"], "dann": [f"source={scenario.source}", f"target={scenario.target}"], "target_only": [f"source={scenario.target}"]}[regime]
-    config = {**recipe["config"], **({} if regime == "dann" else {"regime": "source_only"})}
-    args = ["zoo", "train", "dann", *[a for r in roles for a in ("--data", r)]]
+    roles, method_regime = regime_roles(regime, scenario.source, scenario.target)
+    config = {**recipe["config"], **({} if method_regime == "dann" else {"regime": method_regime})}
+    args = ["zoo", "train", "dann", *[a for r, name in roles.items() for a in ("--data", f"{r}={name}")]]
     args += [a for k, v in config.items() for a in ("--set", f"{k}={json.dumps(v) if not isinstance(v, str) else v}")]
-    args += ["--steps", str(recipe["steps"]), "--batch-size", str(recipe["batch_size"]), "--seed", str(seed), "--device", "cpu", "--out", f"runs/dann-{scenario.name}-{regime}-seed{seed}"]
+    args += ["--steps", str(recipe["steps"]), "--batch-size", str(recipe["batch_size"]), "--seed", str(seed), "--device", device, "--out", f"runs/dann-{scenario.name}-{regime}-seed{seed}"]
     return " ".join(shlex.quote(a) for a in args)
 
 
@@ -116,13 +126,12 @@ def _plan(scenarios: list[Scenario], seeds: list[int], recipe: dict[str, Any], r
     for s in scenarios:
         for seed in seeds:
             for regime in REGIMES:
-                roles = {"source_only": {"source": s.source}, "dann": {"source": s.source, "target": s.target}, "target_only": {"source": s.target}}[regime]
-                method_regime = "dann" if regime == "dann" else "source_only"
+                roles, method_regime = regime_roles(regime, s.source, s.target)
                 key = (tuple(roles.items()), method_regime, seed)
                 name = "+".join(f"{r}={d}" for r, d in roles.items())
                 job = jobs.setdefault(key, {
                     "roles": roles, "regime": regime, "method_regime": method_regime, "seed": seed, "recipe": recipe, "root": root, "device": device, "threads": threads,
-                    "out": str(runs / f"{name}-{method_regime}-{_recipe_id(recipe)}" / f"seed{seed}"), "command": train_command(s, regime, seed, recipe), "score": [],
+                    "out": str(runs / f"{name}-{method_regime}-{_recipe_id(recipe)}" / f"seed{seed}"), "command": train_command(s, regime, seed, recipe, device), "score": [],
                 })
                 job["score"].append({"scenario": s.name, "regime": regime, "target": s.target, "source": s.source})
     # the longest runs first, so that parallel workers finish together
@@ -235,7 +244,7 @@ def build_table(scenarios: list[Scenario], seeds: list[int], recipe: dict[str, A
             mean, std = _mean_std([r["target_accuracy"] for r in mine])
             regimes[regime] = {"row": REGIMES[regime], "mean": mean, "std": std, "target_accuracy": [r["target_accuracy"] for r in mine],
                                "source_accuracy": [r["source_accuracy"] for r in mine], "train_time_s": [r["train_time_s"] for r in mine],
-                               "command_seed0": train_command(s, regime, seeds[0], recipe)}
+                               "command_seed0": train_command(s, regime, seeds[0], recipe, device)}
         gap = regimes["dann"]["mean"] - regimes["source_only"]["mean"]
         seed0 = {r["regime"]: load_file(Path(r["run"]) / "model.safetensors") for r in records if r["scenario"] == s.name and r["seed"] == seeds[0] and r["regime"] != "target_only"}
         table[s.name] = {

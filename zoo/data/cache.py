@@ -25,10 +25,10 @@ import safetensors.torch
 import torch
 
 from ..errors import DataError
-from ..weights import atomic_write, cache_dir, tensors_digest
+from ..weights import atomic_write, cache_dir, json_digest, tensors_digest
 from ._types import ImageSet
 
-__all__ = ["BuiltSet", "cache_key", "splits_digest", "cached_build", "datasets_cache_dir"]
+__all__ = ["BuiltSet", "splits_digest", "cached_build", "datasets_cache_dir"]
 
 MANIFEST = "manifest.json"
 HASH_CHUNK = 16 << 20
@@ -49,11 +49,6 @@ class BuiltSet:
 def datasets_cache_dir() -> Path:
     """Return the folder holding built datasets (``$ZOO_CACHE/datasets``)."""
     return cache_dir() / "datasets"
-
-
-def cache_key(parts: Mapping[str, Any]) -> str:
-    """Return a 16-hex key for the JSON-serialisable `parts` a build depends on."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def splits_digest(splits: Mapping[str, ImageSet]) -> str:
@@ -155,7 +150,7 @@ def cached_build(
     name: str, parts: Mapping[str, Any], build: Callable[[], dict[str, ImageSet]], *, only: tuple[str, ...] | None = None, num_classes: int | None = 10
 ) -> BuiltSet:
     """Return dataset `name` from the cache if intact (just the splits `only`, if given), else every split from `build()` (then cached)."""
-    folder = datasets_cache_dir() / f"{name}-{cache_key(parts)}"
+    folder = datasets_cache_dir() / f"{name}-{json_digest(parts)[:16]}"
     splits = _read_verified(folder, name, num_classes, only)
     if splits is not None:
         digest = json.loads((folder / MANIFEST).read_text()).get("content_digest", "")

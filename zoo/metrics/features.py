@@ -8,8 +8,6 @@ has done every few chunks; run the same evaluation again and it continues from t
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -21,31 +19,18 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import WeightsError
-from ..weights import atomic_write, cache_dir
+from ..weights import atomic_write, cache_dir, json_digest
 from .frechet import GaussianStats, load_stats, save_stats
 
-__all__ = ["images_digest", "cache_key", "stats_cache_path", "cached_stats", "extract_features"]
+__all__ = ["stats_cache_path", "cached_stats", "extract_features"]
 
 #: Seconds between two saves of a partial extraction.
 SAVE_EVERY_S = 60.0
 
 
-def images_digest(images: torch.Tensor) -> str:
-    """Return a sha256 over the dtype, shape and bytes of `images`: equal digests mean identical pixels."""
-    t = images.detach().cpu().contiguous()
-    h = hashlib.sha256(f"{t.dtype}|{tuple(t.shape)}|".encode())
-    h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
-
-def cache_key(parts: Mapping[str, Any]) -> str:
-    """Return the sha256 of `parts` (JSON, sorted keys): what a cached result depends on."""
-    return hashlib.sha256(json.dumps(dict(parts), sort_keys=True, default=str).encode()).hexdigest()
-
-
 def stats_cache_path(kind: str, parts: Mapping[str, Any]) -> Path:
     """Return where the statistics of `kind` for `parts` are cached."""
-    return cache_dir() / "metrics" / f"{kind}-{cache_key(parts)[:40]}.safetensors"
+    return cache_dir() / "metrics" / f"{kind}-{json_digest(parts)[:40]}.safetensors"
 
 
 def cached_stats(kind: str, parts: Mapping[str, Any], compute: Callable[[], GaussianStats]) -> tuple[GaussianStats, bool]:

@@ -24,9 +24,9 @@ from ..data import ImageSet, adapt_images, load as load_data
 from ..errors import ConfigError
 from ..interfaces import Method, evaluator_options, require_capability
 from ..registry import load_any
-from ..weights import tensors_digest
+from ..weights import json_digest, tensor_digest, tensors_digest
 from .classifier_metrics import FeatureClassifier, check_feature_classifier, classifier_score, coverage_metrics
-from .features import cached_stats, cache_key, extract_features, images_digest
+from .features import cached_stats, extract_features
 from .frechet import GaussianStats, frechet_distance, gaussian_stats
 from .inception import INCEPTION_SHA1, inception_features, inception_path, quantize
 
@@ -112,7 +112,7 @@ def fid_from_images(real: torch.Tensor, fake: torch.Tensor, *, device: str = "cp
     from ..weights import cache_dir
 
     def stats_of(images: torch.Tensor, what: str, key: dict[str, Any] | None) -> GaussianStats:
-        resume = cache_dir() / "metrics" / f"partial-{cache_key(key)[:40]}.safetensors" if key is not None else None
+        resume = cache_dir() / "metrics" / f"partial-{json_digest(key)[:40]}.safetensors" if key is not None else None
         feats = extract_features(lambda x: inception_features(x, device), lambda i, j: images[i:j], len(images),
                                  batch=batch, desc=f"Inception features ({what})", progress=progress, resume=resume)
         return gaussian_stats(feats, what=f"Inception features of the {what} images")
@@ -142,7 +142,7 @@ class GANEvaluator:
         fake = generate(model, o.n, o.seed, o.chunk)
         real_set = load_data(o.data, o.split, root=o.data_root)
         real = real_images_like(real_set, fake)
-        real_digest = images_digest(real)
+        real_digest = tensor_digest(real)
 
         clf = check_feature_classifier(load_any(o.classifier, device), o.classifier)
         clf_digest = tensors_digest(clf.inference_state_dict()) if isinstance(clf, Method) else o.classifier
