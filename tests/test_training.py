@@ -53,6 +53,9 @@ def test_resume_refuses_a_folder_of_another_run(tmp_path: Path) -> None:
     cfg = TrainConfig(steps=3, batch_size=4, device="cpu", progress=False)
     with pytest.raises(ConfigError, match=r"checkpoint of another run \(config.*Use another run folder \(out='DIR'\)"):
         Trainer("dcgan", {**TINY, "nz": 5}, {"train": images()}, tmp_path, cfg).fit()
+    other = ImageSet(255 - images().images, None, "random")  # the same name, other images (another folder called alike)
+    with pytest.raises(ConfigError, match=r"checkpoint of another run \(data: other images under the same names \{'train': 'random'\}\)"):
+        Trainer("dcgan", TINY, {"train": other}, tmp_path, cfg).fit()
 
 
 def test_ema_weights_are_what_gets_exported(tmp_path: Path) -> None:

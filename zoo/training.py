@@ -38,7 +38,7 @@ from .errors import COMMAND_LINE, ConfigError, OutputError, option
 from .interfaces import Batch, Method, MethodConfig, resolve_device, validate_config
 from .registry import build_method, save_model
 from .viz import plot_curves, read_metrics_log
-from .weights import atomic_write, load_tree, save_tree, sha256_file
+from .weights import atomic_write, load_tree, save_tree, sha256_file, tensors_digest
 
 __all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "StopAfterStep"]
 
@@ -110,6 +110,11 @@ class StopAfterStep:
     def __exit__(self, *exc: object) -> None:
         if self._active:
             signal.signal(signal.SIGINT, self._restore())
+
+
+def data_digest(data: ImageSet, labels: bool = True) -> str:
+    """Return the sha256 of a training set's images (and labels, where the method reads them)."""
+    return tensors_digest({"images": data.images, **({"labels": data.labels} if labels and data.labels is not None else {})})
 
 
 def shipped_module(method: Method) -> nn.Module:
@@ -197,6 +202,8 @@ class Trainer:
                         f"0..{self.spec.num_classes - 1}. Give data with those classes, or a config with more (zoo info {method})."
                     )
         self.data_names = {r: data[r].name for r in self.spec.roles}
+        #: What each role's images and labels hash to: a resume must see the same data, not only the same names.
+        self.data_sha256 = {r: data_digest(data[r], labels=self.spec.labels and r not in self.spec.unlabelled_roles) for r in self.spec.roles}
         self.loaders = {
             role: TensorLoader(
                 data[role],
@@ -256,7 +263,7 @@ class Trainer:
 
     # ---- state ----------------------------------------------------------------------------------
     def _run_info(self) -> dict[str, Any]:
-        return {"method": self.method.name, "config": self.method.config.model_dump(), "train": self.train.model_dump(exclude={"progress", "max_minutes"}), "data": self.data_names}
+        return {"method": self.method.name, "config": self.method.config.model_dump(), "train": self.train.model_dump(exclude={"progress", "max_minutes"}), "data": self.data_names, "data_sha256": self.data_sha256}
 
     def _state(self) -> dict[str, Any]:
         return {
@@ -288,10 +295,14 @@ class Trainer:
                 previous["config"] = type(self.method.config).model_validate(previous["config"]).model_dump()
             except pydantic.ValidationError:
                 pass  # reported below as a different config
-        for key in ("method", "config", "data"):
+        for key in ("method", "config", "data", "data_sha256"):
+            if key == "data_sha256" and key not in previous:
+                continue  # a run of a zoo that recorded names only
             if previous.get(key) != now[key]:
+                what = (f"data: other images under the same names {now['data']}" if key == "data_sha256"
+                        else f"{key}: {previous.get(key)} there, {now[key]} now")
                 raise ConfigError(
-                    f"{self.out} holds a checkpoint of another run ({key}: {previous.get(key)} there, {now[key]} now). "
+                    f"{self.out} holds a checkpoint of another run ({what}). "
                     f"Use another run folder ({option('out', 'DIR')}), or delete that one to start afresh."
                 )
         state = load_tree(path)
