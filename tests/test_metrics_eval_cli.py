@@ -168,3 +168,21 @@ def test_two_evaluators_that_disagree_on_a_key_are_not_recorded(registry: Path) 
     with pytest.raises(ConfigError, match=r"evaluators 'gan' and 'other' both report 'seed' \(5 and 0\)"):
         record_metrics("wgan_gp.tiny", {"gan": {"seed": 5}, "other": {"seed": 0}})
     assert entry("wgan_gp.tiny").metrics == {"seed": 5, "a": 1.0, "b": 2.0} and registry.read_text() != before
+
+
+def test_a_model_judged_by_its_methods_default_plan_is_judged_against_its_own_data(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from zoo.metrics import plan_evaluation
+
+    folder = str(real_folder(tmp_path / "mine"))
+    model = build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4})
+    sha = save_model(model, tmp_path / "weights" / "dcgan.own.safetensors")
+    update_entry("dcgan.own", {"method": "dcgan", "config": model.config.model_dump(), "weights": "weights/dcgan.own.safetensors",
+                               "sha256": sha, "data": folder, "params": param_count(model)}, registry)  # no evaluation table
+    chosen, _ = plan_evaluation("dcgan.own")
+    assert chosen["gan"]["data"] == folder, "the default plan names mnistm; the model trained on its own folder"
+    assert plan_evaluation("dcgan.own", overrides={"data": "mnist"})[0]["gan"]["data"] == "mnist", "--set data= still wins"
+    assert main(["eval", "dcgan.own", "--set", "n=24", "--set", "fid=false", "--set", "split=train", "--set", "classifier=classifier.tiny",
+                 "--set", "progress=false"]) == 0
+    out = capsys.readouterr().out
+    assert f"gan: n=24, seed=0, data={folder}, classifier=classifier.tiny, fid=False, split=train, progress=False\n" in out, "it says what it judges against"
+    assert "classifier_is:" in out

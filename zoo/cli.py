@@ -270,7 +270,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             f"--write records what plain `zoo eval {args.name}` reproduces, so it does not take --set or --only. "
             f"Put the options in the entry's [models.\"{args.name}\".evaluation.EVALUATOR] table in registry.toml, then run `zoo eval {args.name} --write`."
         )
-    results = evaluate_model(args.name, only=args.only, overrides=parse_set(args.set or []), device=args.device, data_root=data_root(args.data_dir))
+    def announce(evaluator: str, options: dict[str, Any]) -> None:
+        shown = ", ".join(f"{k}={v}" for k, v in options.items() if k not in ("data_root", "device"))
+        print(f"{evaluator}: {shown or 'its default options'}", flush=True)  # what it judges against, before the (long) run
+
+    results = evaluate_model(args.name, only=args.only, overrides=parse_set(args.set or []), device=args.device,
+                             data_root=data_root(args.data_dir), announce=announce)
     for ev, values in results.items():
         print(f"[{ev}]")
         for k, v in values.items():

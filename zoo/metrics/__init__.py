@@ -12,7 +12,7 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from ..interfaces import Method, evaluator_options
 from ..plugins import get_plugin_manager
 from ..registry import entry, is_weights_file, load, load_file, update_entry
 
-__all__ = ["evaluators", "evaluate", "evaluate_model", "check_plan", "record_metrics"]
+__all__ = ["evaluators", "evaluate", "evaluate_model", "plan_evaluation", "check_plan", "record_metrics"]
 
 
 def evaluators() -> dict[str, Any]:
@@ -31,21 +31,24 @@ def evaluators() -> dict[str, Any]:
     return get_plugin_manager().evaluators()
 
 
-def evaluate_model(
+def plan_evaluation(
     name: str,
     *,
     only: list[str] | None = None,
     overrides: Mapping[str, Any] | None = None,
     device: str | torch.device | None = None,
     data_root: Path | None = None,
-) -> dict[str, dict[str, float]]:
-    """Load model `name`, run its evaluators and return the metrics per evaluator.
+) -> tuple[dict[str, dict[str, Any]], Method | None]:
+    """Return the options each evaluator of `name` will run with (checked), and the model where it was loaded to know them.
 
     `name` is a registered model (its entry's `evaluation` table, else its method's default plan)
     or a ``.safetensors`` weights file, e.g. a training run's ``model.safetensors`` (its method's
     default plan). ``only`` picks evaluators: from the plan, or any installed one with the options
-    in `overrides` (to try an evaluator a plan does not name).
+    in `overrides` (to try an evaluator a plan does not name). A registered model judged by its
+    method's default plan is judged against the data it trained on (its entry's `data`, where that
+    is one dataset), not the data the default names.
     """
+    trained_on = None
     if is_weights_file(name):
         model: Method | None = load_file(name, device=device)  # the file alone says which method it holds
         plan = get_plugin_manager().method(model.name).default_evaluation
@@ -53,6 +56,7 @@ def evaluate_model(
     else:
         e, model = entry(name), None  # loaded once the plan is known to be runnable
         plan = e.evaluation or get_plugin_manager().method(e.method).default_evaluation
+        trained_on = None if e.evaluation or "=" in e.data or "+" in e.data else e.data
         no_plan = (f"its registry entry has no evaluation table and method {e.method!r} no default. "
                    f"Add one, e.g. [models.\"{name}\".evaluation.EVALUATOR] in registry.toml, or name an evaluator")
     if not plan and not only:
@@ -64,12 +68,39 @@ def evaluate_model(
         if ev not in installed:
             raise UnknownNameError("evaluator", ev, installed, hint="--only names it; `zoo eval --help` shows the command." if COMMAND_LINE.get() else "")
     plan = {**plan, **{ev: {} for ev in only or () if ev not in plan}}
-    chosen = {ev_name: {**options, **(overrides or {}), "data_root": data_root, "device": device}
-              for ev_name, options in plan.items() if not only or ev_name in only}
-    known = check_plan(chosen, f"model {name!r}")  # every evaluator's options, before the first one runs
+    chosen = {}
+    for ev_name, options in plan.items():
+        if only and ev_name not in only:
+            continue
+        fields = getattr(getattr(installed.get(ev_name), "Options", None), "model_fields", {})  # an unknown one: check_plan names it
+        own_data = {"data": trained_on} if trained_on is not None and "data" in fields else {}
+        chosen[ev_name] = {**options, **own_data, **(overrides or {}), "data_root": data_root, "device": device}
+    check_plan(chosen, f"model {name!r}")  # every evaluator's options, before the first one runs
+    return chosen, model
+
+
+def evaluate_model(
+    name: str,
+    *,
+    only: list[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    device: str | torch.device | None = None,
+    data_root: Path | None = None,
+    announce: Callable[[str, dict[str, Any]], None] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Load model `name`, run its evaluators (:func:`plan_evaluation` says which, with which options); return the metrics per evaluator.
+
+    `announce(evaluator, options)` is called before each evaluator runs (`zoo eval` prints what it judges against).
+    """
+    chosen, model = plan_evaluation(name, only=only, overrides=overrides, device=device, data_root=data_root)
     if model is None:
         model = load(name, device=device)
-    return {ev_name: known[ev_name].evaluate(model, **opts) for ev_name, opts in chosen.items()}
+    installed, results = evaluators(), {}
+    for ev_name, opts in chosen.items():
+        if announce is not None:
+            announce(ev_name, {k: v for k, v in opts.items() if v is not None})
+        results[ev_name] = installed[ev_name].evaluate(model, **opts)
+    return results
 
 
 def evaluate(name: str | os.PathLike[str], *, only: str | list[str] | None = None, device: str | torch.device | None = None,
