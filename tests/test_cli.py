@@ -334,3 +334,16 @@ def test_a_full_disk_on_stdout_is_one_line() -> None:
         proc = subprocess.run([sys.executable, "-m", "zoo", "methods"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
     assert proc.returncode == 1 and "zoo methods: error: cannot write the output: No space left on device" in proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_register_records_data_paths_absolute_and_names_as_they_are(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    monkeypatch.chdir(tmp_path)
+    face_folder(tmp_path / "faces")
+    assert main(["train", "dcgan", "--data", "faces", "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "1",
+                 "--batch-size", "4", "--device", "cpu", "--out", "run", "--quiet", "--register", "dcgan.rel"]) == 0
+    import zoo
+
+    assert zoo.entry("dcgan.rel").data == str(tmp_path / "faces"), "a path that works from any folder zoo eval runs in"
+    assert zoo.registry.absolute_data("source=mnistm+target=faces") == f"source=mnistm+target={tmp_path / 'faces'}"
+    assert zoo.registry.absolute_data("mnist") == "mnist"

@@ -325,6 +325,22 @@ def register(run_dir: str | os.PathLike[str], name: str, *, data: str, registry:
     return e
 
 
+def absolute_data(data: str) -> str:
+    """Return a `data` label ('mnist', 'runs/faces', 'source=mnistm+target=my/digits') with its paths made absolute.
+
+    A relative path would name other files, or none, once `zoo eval` runs in another folder; dataset names stay.
+    """
+    from .data import datasets
+
+    known = datasets()
+
+    def absolute(value: str) -> str:
+        return value if value in known or not Path(value).expanduser().exists() else str(Path(value).expanduser().resolve())
+
+    parts = [p.partition("=") for p in data.split("+")]
+    return "+".join(f"{role}={absolute(value)}" if sep else absolute(role) for role, sep, value in parts)
+
+
 def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path: Path | None = None) -> ModelEntry:
     """Copy a training run's exported weights to ``weights/NAME.safetensors`` and write entry `name` for them."""
     import datetime
@@ -355,6 +371,7 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path:
             "Restore them, or train the run again."
         ) from None
     path = check_registration(name, path)
+    data = absolute_data(data)
     weights = Path("weights") / f"{name}.safetensors"
     model = load_file(run_dir / "model.safetensors", sha256=sha256)
     if validate_config(type(model.config), config, what=f"run {run_dir}") != model.config:
