@@ -132,3 +132,27 @@ def test_tensor_loader_batches_adapt_and_resume() -> None:
     again = TensorLoader(s, 8, size=32, channels=3, seed=0)
     again.load_state_dict(state)
     assert torch.equal(next(again).x, after.x)
+
+
+def test_a_folder_skips_hidden_files_turns_exif_photos_upright_and_refuses_a_mixed_layout(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(10):
+        Image.new("RGB", (32, 32), (90, 90, 90)).save(folder / f"{i}.png")
+    (folder / "._0.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble, not an image")  # what macOS leaves on other disks
+    assert len(data.load(folder, "train")) == 9
+    # a photo stored 80 wide x 40 high, left half white, with EXIF orientation 6 (rotate 90 degrees clockwise to view)
+    a = np.zeros((40, 80, 3), np.uint8)
+    a[:, :40] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    upright = tmp_path / "upright"
+    upright.mkdir()
+    for i in range(10):
+        Image.fromarray(a).save(upright / f"{i}.jpg", exif=exif, quality=95)
+    im = data.load(upright, "test").images[0].float()  # 40 wide x 80 high, cropped to its centre square
+    assert im.shape == (3, 64, 64) and im[:, :20].mean() > 200 and im[:, -20:].mean() < 50, "viewers show the white half on top"
+    (folder / "more").mkdir()
+    Image.new("RGB", (32, 32)).save(folder / "more" / "x.png")
+    with pytest.raises(DataError, match=r"holds 10 images and subfolder\(s\) with images \(more\).*not both"):
+        data.load(folder, "train")

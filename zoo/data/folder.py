@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import DataError
 from ._types import ImageSet
@@ -18,13 +18,25 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".ti
 MIN_SIDE = 16
 
 
+def _images_in(folder: Path) -> list[Path]:
+    """Return the image files directly in `folder`, sorted; hidden ones (macOS's ._x.png, .DS_Store) are not images."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+
+
 def list_images(folder: Path) -> tuple[list[Path], list[int] | None, list[str]]:
     """Return the image files under `folder`, their class indices (ImageFolder layout) or None, and class names."""
-    flat = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if flat:
-        return flat, None, []
+    flat = _images_in(folder)
     subfolders = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
-    per_class = {d.name: sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) for d in subfolders}
+    per_class = {d.name: _images_in(d) for d in subfolders}
+    if flat:
+        nested = [c for c, found in per_class.items() if found]
+        if nested:  # either layout alone is clear; both would leave one part out
+            raise DataError(
+                f"{folder} holds {len(flat)} images and subfolder(s) with images ({', '.join(nested[:5])}{', ...' if len(nested) > 5 else ''}): "
+                "expected a flat folder of images or one subfolder per class, not both. Move the top-level images into a "
+                "subfolder (a class of their own) or the subfolders out."
+            )
+        return flat, None, []
     if not any(per_class.values()):
         raise DataError(f"no images found in {folder}: expected image files ({', '.join(IMAGE_SUFFIXES)}) in it or in one subfolder per class.")
     empty = [c for c, found in per_class.items() if not found]
@@ -43,6 +55,7 @@ def open_image(path: Path, mode: str, fix: str) -> Image.Image:
     """
     try:
         with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)  # a phone photo stored sideways, with an EXIF orientation, upright as viewers show it
             if im.mode.startswith("I;16"):
                 im = Image.fromarray(np.round(np.asarray(im, dtype=np.float32) / 257).astype(np.uint8))
             elif im.mode in ("I", "F"):
@@ -87,9 +100,9 @@ def image_folder_layout(folder: Path) -> str | None:
     """Return a description of the images in `folder` (flat or one subfolder per class), or None if it holds none."""
     if not folder.is_dir():
         return None
-    if any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir()):
+    if _images_in(folder):
         return "a flat folder of images"
     for sub in folder.iterdir():
-        if sub.is_dir() and not sub.name.startswith(".") and any(p.suffix.lower() in IMAGE_SUFFIXES for p in sub.iterdir()):
+        if sub.is_dir() and not sub.name.startswith(".") and _images_in(sub):
             return "an image folder with one subfolder per class"
     return None
