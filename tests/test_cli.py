@@ -347,3 +347,8 @@ def test_register_records_data_paths_absolute_and_names_as_they_are(tmp_path: Pa
     assert zoo.entry("dcgan.rel").data == str(tmp_path / "faces"), "a path that works from any folder zoo eval runs in"
     assert zoo.registry.absolute_data("source=mnistm+target=faces") == f"source=mnistm+target={tmp_path / 'faces'}"
     assert zoo.registry.absolute_data("mnist") == "mnist"
+
+
+def test_a_data_role_given_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "dann", "--data", "source=mnistm", "--data", "target=svhn", "--data", "target=usps", "--out", str(tmp_path / "o")]) == 2
+    assert "--data names role 'target' twice (svhn and usps); give each role once." in capsys.readouterr().err

@@ -311,3 +311,44 @@ def test_detect_path_format(tmp_path: Path) -> None:
 def test_load_by_path_uses_the_detected_reader(tmp_path: Path) -> None:
     s = data.load(usps_folder(tmp_path / "somewhere")[0], "test")
     assert s.name == "usps" and s.images.shape[1:] == (1, 16, 16)
+
+
+# ---- what students' own copies get wrong ------------------------------------------------------------
+
+def test_an_mnist_label_out_of_range_names_the_file_and_index(tmp_path: Path) -> None:
+    folder = mnist_folder(tmp_path / "mnist")
+    write_idx(folder / "train-labels-idx1-ubyte", np.array([1, 2, 200] + [0] * 9), True)
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz: label 200 at index 2 \(and 0 more\) outside 0\.\.9"):
+        data.load("mnist", "train", root=tmp_path)
+
+
+def test_a_gzip_idx_file_without_gz_in_its_name_says_so(tmp_path: Path) -> None:
+    folder = mnist_folder(tmp_path / "mnist")
+    for p in folder.glob("*.gz"):
+        p.rename(p.with_suffix(""))  # gzip bytes, plain names
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte is gzip-compressed but not named \.gz\. Rename it"):
+        data.load("mnist", "test", root=tmp_path)
+
+
+def test_svhn_label_zero_is_not_svhns(tmp_path: Path) -> None:
+    from scipy.io import savemat
+
+    (tmp_path / "svhn").mkdir()
+    savemat(tmp_path / "svhn" / "train_32x32.mat", {"X": np.zeros((32, 32, 3, 2), np.uint8), "y": np.array([[0], [10]], np.uint8)})
+    with pytest.raises(DataError, match=r"labels span 0\.\.10; expected 1\.\.10"):
+        data.load("svhn", "train", root=tmp_path)
+
+
+@pytest.mark.parametrize(("text", "message"), [("3 1:200 2:0.5", r"line 1: pixel value 200 outside \[-1, 1\]"), ("2.7 1:0.5", r"line 1: cannot parse '2\.7")])
+def test_usps_pixels_outside_their_range_and_fractional_labels_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "usps").mkdir()
+    (tmp_path / "usps" / "usps.bz2").write_bytes(bz2.compress(f"{text}\n".encode()))
+    with pytest.raises(DataError, match=message):  # they used to load as a white image and as class 1
+        data.load("usps", "train", root=tmp_path)
+
+
+def test_a_csv_saved_by_excel_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    folder = seed_folder(tmp_path / "mnistm")
+    text = (folder / "train.csv").read_text()
+    (folder / "train.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert len(data.load("mnistm", "train", root=tmp_path)) == 6

@@ -205,6 +205,8 @@ def _parse_data(items: Sequence[str]) -> dict[str, str]:
     for item in items:
         role, sep, value = item.partition("=")
         role, value = (role, value) if sep and "/" not in role else ("train", item)
+        if role in out:
+            raise ConfigError(f"--data names role {role!r} twice ({out[role]} and {value}); give each role once.")
         out[role] = value
     return out
 

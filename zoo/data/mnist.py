@@ -23,6 +23,8 @@ def read_idx(path: Path) -> np.ndarray:
         raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError; a cut-off stream raises EOFError
         raise DataError(f"cannot read {path} ({e}). Expected one of MNIST's original IDX files, gzip-compressed or plain; copy the file again.") from None
+    if raw[:2] == b"\x1f\x8b":  # gzip's magic number, in a file not named .gz
+        raise DataError(f"{path} is gzip-compressed but not named .gz. Rename it to {path.name}.gz, or decompress it (gunzip).")
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise DataError(f"{path} is not an IDX file (bad magic number). Expected MNIST's original files, e.g. train-images-idx3-ubyte.gz.")
     dtype_code, ndim = raw[2], raw[3]
@@ -58,6 +60,10 @@ def read_mnist(split: str, folder: Path | None) -> ImageSet:
             f"MNIST files in {folder} hold images {images.shape} and labels {labels.shape}; expected (N, 28, 28) and (N,) with the same N. "
             "Put MNIST's original IDX files there."
         )
+    if len(labels) and labels.max() > 9:
+        i = int(np.argmax(labels > 9))
+        raise DataError(f"MNIST label file {find_idx(folder, lbl_name)}: label {labels[i]} at index {i} (and {int((labels > 9).sum()) - 1} more) outside 0..9. "
+                        "The file is damaged or not MNIST's; copy it again.")
     return ImageSet(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)), "mnist", 10)
 
 

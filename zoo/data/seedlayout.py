@@ -33,7 +33,7 @@ def read_labels_csv(path: Path, num_classes: int) -> tuple[list[str], np.ndarray
     """Return the image names and int64 labels listed in a seed CSV file."""
     if not path.is_file():
         raise DataError(f"label file {path} does not exist. Expected the seed layout: {LAYOUT}.")
-    with path.open(newline="") as f:
+    with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: Excel's "CSV UTF-8" starts with a byte-order mark
         reader = csv.reader(f)
         header = [h.strip() for h in next(reader, [])]
         missing = [c for c in _COLUMNS if c not in header]

@@ -38,7 +38,7 @@ def read_svhn_mat(path: Path) -> ImageSet:
     if not np.issubdtype(y.dtype, np.integer) and not np.array_equal(y, np.round(y)):
         raise DataError(f"SVHN file {path}: y holds non-integer labels ({y.dtype}); expected the classes 1..10.")
     y = y.astype(np.int64)
-    if len(y) and (y.min() < 0 or y.max() > 10):
+    if len(y) and (y.min() < 1 or y.max() > 10):
         raise DataError(f"SVHN file {path}: labels span {y.min()}..{y.max()}; expected 1..10 (10 means digit 0). The file is not SVHN's.")
     y[y == 10] = 0  # SVHN writes digit 0 as class 10
     images = torch.from_numpy(np.ascontiguousarray(x.transpose(3, 2, 0, 1)))

@@ -23,7 +23,10 @@ def _parse_line(text: str, path: Path, line: int) -> tuple[int, np.ndarray]:
     """Return the 0-based label and the 256 float32 features of one libsvm line."""
     head, _, rest = text.replace("\t", " ").partition(" ")  # libsvm separates fields by any whitespace
     try:
-        label = int(float(head)) - 1  # the libsvm copy writes digit d as label d + 1
+        value = float(head)
+        if value != int(value):
+            raise ValueError("a label is a whole number")
+        label = int(value) - 1  # the libsvm copy writes digit d as label d + 1
         pairs = np.array(rest.replace(":", " ").split(), dtype=np.float64).reshape(-1, 2)
         if not np.isfinite(pairs).all():
             raise ValueError("not finite")
@@ -34,6 +37,8 @@ def _parse_line(text: str, path: Path, line: int) -> tuple[int, np.ndarray]:
         raise DataError(f"USPS file {path}, line {line}: feature index {index.max() + 1} outside 1..{_PIXELS}; expected 16x16 images.")
     if not 0 <= label <= 9:
         raise DataError(f"USPS file {path}, line {line}: label {label + 1} is out of range 1..10. Expected {_EXPECTED}.")
+    if len(pairs) and np.abs(pairs[:, 1]).max() > 1:
+        raise DataError(f"USPS file {path}, line {line}: pixel value {pairs[np.abs(pairs[:, 1]).argmax(), 1]:g} outside [-1, 1]. Expected {_EXPECTED}.")
     features = np.zeros(_PIXELS, dtype=np.float32)  # libsvm may leave out features whose value is 0
     features[index] = pairs[:, 1]
     return label, features
