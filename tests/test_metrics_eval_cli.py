@@ -109,6 +109,12 @@ def test_a_weights_file_is_evaluated_before_it_is_registered(registry: Path, tmp
         assert main(["eval", str(weights), *only, *opts, "--set", "fid=false"]) == 0
         printed = dict(re.findall(r"^  (\w+): (\S+)$", capsys.readouterr().out, re.M))
         assert printed["n"] == "24" and 1.0 <= float(printed["classifier_is"]) <= 10.0 and "fid" not in printed
+    assert main(["eval", str(weights.parent), *opts, "--set", "fid=false"]) == 0  # the run folder names its model.safetensors
+    assert "classifier_is:" in capsys.readouterr().out
+    assert main(["sample", str(weights.parent), "-n", "2", "--out", str(tmp_path / "g.png")]) == 0 and (tmp_path / "g.png").is_file()
+    (tmp_path / "unfinished").mkdir()
+    assert main(["sample", str(tmp_path / "unfinished"), "-n", "2", "--out", str(tmp_path / "h.png")]) == 2
+    assert "is a folder without model.safetensors; expected a finished training run" in capsys.readouterr().err
 
 
 def test_a_weights_file_of_a_method_without_a_plan_needs_only(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture, no_default_plan: None) -> None:

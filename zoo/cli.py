@@ -264,7 +264,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.write and is_weights_file(args.name):
         raise ConfigError(
-            f"--write records metrics in a registry entry, and {args.name} is a weights file. "
+            f"--write records metrics in a registry entry, and {args.name} is a weights file or run folder. "
             f"Register the run first (zoo register RUN_FOLDER NAME --data DATA), then run `zoo eval NAME --write`."
         )
     if args.write and (args.set or args.only):
@@ -394,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--registry", type=Path, default=None, metavar="FILE", help=REGISTRY_HELP)
 
     s = _sub(subs, "sample", "Generate images with a model and save them as one grid.", "zoo sample dcgan.mnist64 -n 32 --out grid.png --seed 0")
-    s.add_argument("name", help="registered model name or a .safetensors file")
+    s.add_argument("name", help="registered model name, a .safetensors file, or a training run folder (its model.safetensors)")
     s.add_argument("-n", type=positive_int, default=32)
     s.add_argument("--out", default="samples.png")
     s.add_argument("--seed", type=int, default=0)
@@ -419,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = _sub(subs, "eval", "Evaluate a model with the evaluators its registry entry names; --write records the metrics.",
              "zoo eval classifier.mnistm --data-dir ../shared/data --write\n  zoo eval ddpm.mnistm --set n_per_class=10 --set out_md= --set out_json=\n"
              "  zoo eval runs/dcgan/model.safetensors --only gan --set n=1000   # a run's weights, before registering")
-    s.add_argument("name", help="registered model name (its entry's evaluation plan) or a .safetensors file (its method's default plan)")
+    s.add_argument("name", help="registered model name (its entry's evaluation plan), or a .safetensors file or run folder (its method's default plan)")
     s.add_argument("--only", action="append", metavar="EVALUATOR", help="run only this evaluator (repeatable): one of the plan's, or any installed one, its options from --set")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="evaluator option, e.g. n=1000")
     s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")

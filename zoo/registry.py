@@ -41,6 +41,7 @@ __all__ = [
     "load_file",
     "load_any",
     "is_weights_file",
+    "weights_file",
     "build_method",
     "save_model",
     "param_count",
@@ -192,14 +193,24 @@ def load_file(path: str | os.PathLike[str], device: str | torch.device | None = 
 
 
 def is_weights_file(name_or_path: str | os.PathLike[str]) -> bool:
-    """Return whether a model argument names a weights file (it ends in .safetensors) rather than a registry entry."""
-    return str(name_or_path).endswith(".safetensors")
+    """Return whether a model argument names a weights file (it ends in .safetensors) or a run folder, rather than a registry entry."""
+    return str(name_or_path).endswith(".safetensors") or Path(name_or_path).is_dir()
+
+
+def weights_file(path: str | os.PathLike[str]) -> Path:
+    """Return the weights file a model argument names: a .safetensors file, or a training run folder's model.safetensors."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    if not (path / "model.safetensors").is_file():
+        raise ConfigError(f"{path} is a folder without model.safetensors; expected a finished training run (or give a .safetensors file or a registered name).")
+    return path / "model.safetensors"
 
 
 def load_any(name_or_path: str | os.PathLike[str], device: str | torch.device | None = None) -> Method:
-    """Return `zoo.load(name)` for a registry name, or `zoo.load_file(path)` for a path ending in .safetensors."""
+    """Return `zoo.load(name)` for a registry name, or `zoo.load_file(...)` for a .safetensors file or a run folder."""
     if is_weights_file(name_or_path):
-        return load_file(name_or_path, device)
+        return load_file(weights_file(name_or_path), device)
     return load(str(name_or_path), device)
 
 

@@ -21,7 +21,7 @@ import torch
 from ..errors import COMMAND_LINE, ConfigError, UnknownNameError
 from ..interfaces import Method, evaluator_options
 from ..plugins import get_plugin_manager
-from ..registry import entry, is_weights_file, load, load_file, update_entry
+from ..registry import entry, is_weights_file, load, load_file, update_entry, weights_file
 
 __all__ = ["evaluators", "evaluate", "evaluate_model", "plan_evaluation", "check_plan", "record_metrics"]
 
@@ -50,7 +50,7 @@ def plan_evaluation(
     """
     trained_on = None
     if is_weights_file(name):
-        model: Method | None = load_file(name, device=device)  # the file alone says which method it holds
+        model: Method | None = load_file(weights_file(name), device=device)  # the file alone says which method it holds
         plan = get_plugin_manager().method(model.name).default_evaluation
         no_plan = f"method {model.name!r} has no default plan; name an evaluator"
     else:
