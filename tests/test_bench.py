@@ -40,3 +40,35 @@ def test_cli_bench_without_work_is_a_clear_error(capsys: pytest.CaptureFixture[s
 def test_train_step_labels_follow_the_method_classes() -> None:
     r = bench_train_step("ddpm", {"n_classes": 3, "n_feat": 8, "n_T": 10}, device="cpu", batch_size=2, steps=1, warmup=1)
     assert r["steps_per_s"] > 0  # labels drawn from 0..2: one_hot with 3 classes would fail on a label of 9
+
+
+def test_a_wgan_gp_benchmark_times_whole_critic_cycles_and_repeats() -> None:
+    r = bench_train_step("wgan_gp", {"nz": 4, "ngf": 2, "ndf": 2}, device="cpu", batch_size=2, steps=2, warmup=1, repeats=3)
+    # 2 steps would time two critic updates and no generator update: rounded up to one cycle of n_critic = 5
+    assert r["cycle"] == 5 and r["steps"] == 5 and r["warmup"] == 5 and r["repeats"] == 3 and len(r["seconds_each"]) == 3
+    assert r["seconds"] == sorted(r["seconds_each"])[1] and isinstance(r["threads"], int) and r["date"]
+
+
+def test_images_per_step_count_every_role() -> None:
+    r = bench_train_step("dann", {}, device="cpu", batch_size=4, steps=1, warmup=1)
+    assert r["images_per_step"] == 8, "a DANN step reads a source and a target batch"
+    assert r["images_per_s"] == pytest.approx(8 / r["seconds"], rel=0.01)
+
+
+def test_cli_bench_checks_every_subject_first_and_sets_options_per_subject(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import zoo.bench
+
+    monkeypatch.setattr(zoo.bench, "bench_train_step", lambda *a, **k: pytest.fail("timed before every subject was checked"))
+    assert main(["bench", "--train", "dcgan", "--model", "dcgan.typo*", "--device", "cpu"]) == 2
+    assert "--model 'dcgan.typo*' matches no registered model" in capsys.readouterr().err
+    assert main(["bench", "--train", "dcgan", "--set", "dcgan:nzz=4", "--device", "cpu"]) == 2
+    assert "invalid config for method 'dcgan': nzz" in capsys.readouterr().err
+    assert main(["bench", "--train", "dcgan", "--set", "ddpm:n_feat=8", "--device", "cpu"]) == 2
+    assert "names 'ddpm', which is not a subject of this run (dcgan)" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert main(["bench", "--train", "dcgan", "--train", "ddpm", "--set", "dcgan:nz=4", "--set", "dcgan:ngf=2", "--set", "dcgan:ndf=2",
+                 "--set", "ddpm:n_feat=8", "--set", "ddpm:n_T=10", "--batch-size", "2", "--steps", "1", "--device", "cpu",
+                 "--out", str(tmp_path / "b.json")]) == 0
+    dcgan, ddpm = json.loads((tmp_path / "b.json").read_text())
+    assert dcgan["config"]["ngf"] == 2 and ddpm["config"]["n_feat"] == 8 and dcgan["command"].startswith("zoo bench --train dcgan --train ddpm")

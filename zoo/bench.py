@@ -11,37 +11,40 @@ Example::
 
 from __future__ import annotations
 
+import datetime
 import os
 import platform
+import statistics
 import time
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 
+from .interfaces import device_name
 from .registry import build_method, load
 from .training import resolve_device
 
 __all__ = ["bench_train_step", "bench_inference", "device_name", "environment"]
 
 
-def device_name(device: torch.device) -> str:
-    """Return a human name for `device` (the GPU's name, or the CPU and its core count)."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
-
-
-def environment() -> dict[str, str]:
-    """Return the versions a benchmark result depends on."""
+def environment() -> dict[str, Any]:
+    """Return what a benchmark result depends on: versions, torch's CPU threads, the date and the machine's load."""
     from . import __version__
 
-    return {"zoo": __version__, "torch": torch.__version__, "python": platform.python_version(), "threads": str(torch.get_num_threads())}
+    load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    return {"zoo": __version__, "torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
+            "date": datetime.datetime.now().isoformat(timespec="seconds"), "load_average": load}
 
 
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def _timings(seconds: list[float]) -> dict[str, Any]:
+    """Return the median time of the timed runs (the figure a rate is computed from) and every run's time."""
+    return {"seconds": round(statistics.median(seconds), 4), "seconds_each": [round(t, 4) for t in seconds]}
 
 
 def bench_train_step(
@@ -53,30 +56,48 @@ def bench_train_step(
     steps: int = 10,
     warmup: int = 2,
     bf16: bool = False,
+    repeats: int = 1,
 ) -> dict[str, Any]:
-    """Return the train-step throughput of `method` on random data (steps/s and images/s)."""
+    """Return the train-step throughput of `method` on random data: steps/s and images/s, from the median of `repeats` timed runs.
+
+    Steps are counted in whole cycles of the method (``Method.step_cycle``: WGAN-GP's five critic
+    steps, the last of which also updates the generator), so `steps` and `warmup` are rounded up to
+    multiples of it and every timed run does the same work. Images count every role's batch (DANN reads
+    a source and a target batch per step).
+    """
     dev = resolve_device(device)
     torch.manual_seed(0)
     model = build_method(method, config, training=True).to(dev).train()
+    cycle = model.step_cycle
+    steps, warmup = -(-steps // cycle) * cycle, -(-max(warmup, 1) // cycle) * cycle
     model.optimizers = model.configure_optimizers()
-    model.schedulers = model.configure_schedulers(warmup + steps)
-    batch = model.data_spec().random_batch(batch_size, device=dev)
+    model.schedulers = model.configure_schedulers(warmup + steps * repeats)
+    spec = model.data_spec()
+    batch = spec.random_batch(batch_size, device=dev)
     autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
-    for step in range(1, warmup + 1):
-        with autocast:
-            model.train_step(batch, step)
-    _sync(dev)
-    t0 = time.perf_counter()
-    for step in range(warmup + 1, warmup + steps + 1):
-        with autocast:
-            losses = model.train_step(batch, step)
-    {k: float(v) for k, v in losses.items()}  # the last losses, read back: forces completion
-    _sync(dev)
-    dt = time.perf_counter() - t0
+    step = 0
+
+    def run(n: int) -> None:
+        nonlocal step
+        for _ in range(n):
+            step += 1
+            with autocast:
+                losses = model.train_step(batch, step)
+        {k: float(v) for k, v in losses.items()}  # the last losses, read back: forces completion
+        _sync(dev)
+
+    run(warmup)
+    seconds = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run(steps)
+        seconds.append(time.perf_counter() - t0)
+    timing = _timings(seconds)
+    per_step = batch_size * len(spec.roles)
     return {
         "what": "train_step", "method": method, "config": model.config.model_dump(), "device": device_name(dev), "bf16": bf16,
-        "batch_size": batch_size, "steps": steps, "seconds": round(dt, 4),
-        "steps_per_s": round(steps / dt, 3), "images_per_s": round(steps * batch_size / dt, 1), **environment(),
+        "batch_size": batch_size, "images_per_step": per_step, "cycle": cycle, "warmup": warmup, "steps": steps, "repeats": repeats, **timing,
+        "steps_per_s": round(steps / timing["seconds"], 3), "images_per_s": round(steps * per_step / timing["seconds"], 1), **environment(),
     }
 
 
@@ -89,7 +110,7 @@ def bench_inference(
     repeats: int = 1,
     bf16: bool = False,
 ) -> dict[str, Any]:
-    """Return images/s of a registered model's `sample` (or `predict`, for classifiers) over `repeats` timed runs."""
+    """Return images/s of a registered model's `sample` (seed 0; or `predict`, for classifiers), from the median of `repeats` timed runs."""
     dev = resolve_device(device)
     model = load(name, device=dev)
     spec = model.data_spec()
@@ -98,18 +119,20 @@ def bench_inference(
         run = lambda: model.sample(n, seed=0, **(knobs or {}))  # noqa: E731
         what = "sample"
     else:
-        images = torch.rand(n, spec.channels, spec.image_size, spec.image_size, device=dev)
+        images = spec.random_images(n).to(dev)
         run = lambda: model.predict(images)  # noqa: E731
         what = "predict"
+    seconds = []
     with torch.inference_mode(), autocast:
         run()  # warm-up
         _sync(dev)
-        t0 = time.perf_counter()
         for _ in range(repeats):
+            t0 = time.perf_counter()
             run()
-        _sync(dev)
-    dt = (time.perf_counter() - t0) / repeats
+            _sync(dev)
+            seconds.append(time.perf_counter() - t0)
+    timing = _timings(seconds)
     return {
-        "what": what, "model": name, "knobs": dict(knobs or {}), "device": device_name(dev), "bf16": bf16, "n": n,
-        "seconds": round(dt, 4), "images_per_s": round(n / dt, 2), **environment(),
+        "what": what, "model": name, "knobs": dict(knobs or {}), **({"seed": 0} if what == "sample" else {}), "device": device_name(dev),
+        "bf16": bf16, "n": n, "repeats": repeats, **timing, "images_per_s": round(n / timing["seconds"], 2), **environment(),
     }

@@ -53,7 +53,11 @@ SAMPLE_ARGS = ("n", "labels", "seed")
 
 def sampler_knobs(items: Sequence[str]) -> dict[str, Any]:
     """Return ``--set`` sampler options, refusing the arguments that have flags of their own (-n, --labels, --seed)."""
-    knobs = parse_set(items)
+    return check_knobs(parse_set(items))
+
+
+def check_knobs(knobs: dict[str, Any]) -> dict[str, Any]:
+    """Return `knobs`, refusing the sampling arguments that have flags of their own (-n, --labels, --seed)."""
     taken = [k for k in SAMPLE_ARGS if k in knobs]
     if taken:
         raise ConfigError(f"--set {', '.join(taken)}: these are not sampler options; use {', '.join('-n' if k == 'n' else '--' + k for k in taken)} instead.")
@@ -231,8 +235,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     sources = _parse_data(args.data or [])
     if not sources:
         raise ConfigError("zoo train needs --data NAME_OR_PATH (see `zoo datasets`).")
-    cmd = " ".join(shlex.quote(a) for a in ["zoo", *sys.argv[1:]]) if args.argv is None else args.argv
-    summary = train(args.method, sources, args.out, config=parse_set(args.set or []), data_root=args.data_dir, command=cmd, **train_cfg.model_dump())
+    summary = train(args.method, sources, args.out, config=parse_set(args.set or []), data_root=args.data_dir, command=args.argv, **train_cfg.model_dump())
     print(json.dumps(summary, indent=2))
     if args.register:
         e = register_run(args.out, args.register, data=_data_label(sources), path=args.registry)
@@ -291,32 +294,59 @@ def cmd_eval(args: argparse.Namespace) -> int:
 @command
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench_inference, bench_train_step
+    from .plugins import get_plugin_manager
     from .registry import list_models
     from .weights import atomic_write, check_writable
 
-    knobs = sampler_knobs(args.set or []) if args.model else parse_set(args.set or [])
+    if not (args.train or args.model):
+        raise ConfigError("zoo bench needs --train METHOD or --model NAME (both repeatable).")
     if args.out:
         check_writable(args.out)  # before the benchmark, not after it
-    results = []
-    for method in args.train or []:
-        results.append(bench_train_step(method, knobs, device=args.device, batch_size=args.batch_size, steps=args.steps, bf16=args.bf16))
+    # every subject and its options, checked before the first timing
+    models = {}
     for pattern in args.model or []:
         names = list_models(pattern)
         if not names:
             raise ConfigError(f"--model {pattern!r} matches no registered model (zoo list).")
-        for name in names:
-            results.append(bench_inference(name, n=args.n, device=args.device, knobs=knobs, repeats=args.repeats, bf16=args.bf16))
-    if not results:
-        raise ConfigError("zoo bench needs --train METHOD or --model NAME (both repeatable).")
+        models.update(dict.fromkeys(names))
+    options = _bench_options(args.set or [], [*(args.train or []), *models])
+    for method in args.train or []:
+        validate_config(get_plugin_manager().method(method).Config, options[method], what=f"method {method!r}",
+                        fix=f"Fix the --set option (a method's config; --set {method}:KEY=VALUE for it alone).")
+    for name in models:
+        check_knobs(options[name])
+    results = []
+    for method in args.train or []:
+        results.append(bench_train_step(method, options[method], device=args.device, batch_size=args.batch_size, steps=args.steps,
+                                        warmup=args.warmup, repeats=args.repeats, bf16=args.bf16))
+    for name in models:
+        results.append(bench_inference(name, n=args.n, device=args.device, knobs=options[name], repeats=args.repeats, bf16=args.bf16))
     for r in results:
         subject = r.get("method") or r.get("model")
         extra = f"{r['steps_per_s']} steps/s, " if r["what"] == "train_step" else ""
-        print(f"{r['what']:10s} {subject:24s} {extra}{r['images_per_s']} images/s on {r['device']}{' (bf16)' if r['bf16'] else ''}  {r.get('knobs') or ''}")
+        spread = f" (median of {r['repeats']}: {min(r['seconds_each']):.3g}-{max(r['seconds_each']):.3g} s)" if r["repeats"] > 1 else ""
+        print(f"{r['what']:10s} {subject:24s} {extra}{r['images_per_s']} images/s on {r['device']}{' (bf16)' if r['bf16'] else ''}{spread}  {r.get('knobs') or ''}")
+        r["command"] = args.argv
     if args.out:
         with atomic_write(args.out, "w") as f:
             f.write(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.out}")
     return 0
+
+
+def _bench_options(items: Sequence[str], subjects: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Return each subject's --set options: `key=value` applies to every subject, `SUBJECT:key=value` to that one alone."""
+    shared, own = [], {s: [] for s in subjects}
+    for item in items:
+        key = item.partition("=")[0]
+        subject, sep, _ = key.rpartition(":")
+        if not sep:
+            shared.append(item)
+        elif subject in own:
+            own[subject].append(item[len(subject) + 1:])
+        else:
+            raise ConfigError(f"--set {item!r} names {subject!r}, which is not a subject of this run ({', '.join(subjects)}).")
+    return {s: {**parse_set(shared), **parse_set(own[s])} for s in subjects}
 
 
 # ---- parser -------------------------------------------------------------------------------------
@@ -384,7 +414,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--register", metavar="NAME", help="copy the weights to weights/NAME.safetensors and write the registry entry")
     s.add_argument("--registry", type=Path, default=None, metavar="FILE", help=REGISTRY_HELP)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s.set_defaults(argv=None)
 
     s = _sub(subs, "register", "Register a finished training run (e.g. one trained on another machine) as a shipped model.",
              "zoo register runs/dcgan dcgan.mnist64 --data mnist")
@@ -404,15 +433,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None)
 
     s = _sub(subs, "bench", "Measure train-step throughput of methods and sampling/prediction throughput of models.",
-             "zoo bench --train dcgan --train wgan_gp --batch-size 64 --out benchmarks/results/gan_cpu.json")
+             "zoo bench --train dcgan --train wgan_gp --batch-size 64 --repeats 3 --out gan_bench.json\n"
+             "  zoo bench --train dcgan --model ddpm.mnistm --set dcgan:ngf=32 --set ddpm.mnistm:steps=25 -n 16")
     s.add_argument("--train", action="append", metavar="METHOD", help="time train_step of METHOD on random data (repeatable)")
     s.add_argument("--model", action="append", metavar="PATTERN", help="time sample/predict of registered models (repeatable)")
-    s.add_argument("--set", action="append", metavar="KEY=VALUE", help="method config (--train) or sampler option (--model)")
+    s.add_argument("--set", action="append", metavar="[SUBJECT:]KEY=VALUE",
+                   help="method config (--train) or sampler option (--model); SUBJECT: (a method or model name) sets it for that one alone")
     s.add_argument("--device", default="auto")
     s.add_argument("--batch-size", type=positive_int, default=64)
-    s.add_argument("--steps", type=positive_int, default=10, help="timed train steps")
+    s.add_argument("--steps", type=positive_int, default=10, help="timed train steps per run, rounded up to whole cycles (WGAN-GP: 5)")
+    s.add_argument("--warmup", type=positive_int, default=2, help="untimed train steps first, rounded up to whole cycles")
     s.add_argument("-n", type=positive_int, default=64, help="images per timed sample/predict call")
-    s.add_argument("--repeats", type=positive_int, default=1)
+    s.add_argument("--repeats", type=positive_int, default=1, help="timed runs per subject; rates are from their median")
     s.add_argument("--bf16", action="store_true")
     s.add_argument("--out", help="write the results as JSON here")
 
@@ -456,8 +488,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if not args.command:
         parser.print_help()
         return 0
-    if args.command == "train" and argv is not None:
-        args.argv = " ".join(shlex.quote(a) for a in ["zoo", *argv])
+    args.argv = " ".join(shlex.quote(a) for a in ["zoo", *(sys.argv[1:] if argv is None else argv)])  # what a run records
     try:
         status = COMMANDS[args.command](args)
         sys.stdout.flush()  # inside the try: a closed pipe shows here, not in the interpreter's exit

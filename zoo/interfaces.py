@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import numbers
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -42,6 +43,7 @@ __all__ = [
     "describe_validation_error",
     "evaluator_options",
     "resolve_device",
+    "device_name",
     "whole_number",
     "require_capability",
     "parse_set",
@@ -206,6 +208,11 @@ class Method(nn.Module):
         """Return the predicted class index of each image (images in [0, 1], NCHW)."""
         raise self._lacks("predict")
 
+    @property
+    def step_cycle(self) -> int:
+        """Return how many train steps make one full round of updates (1; WGAN-GP: n_critic): `zoo bench` times whole rounds."""
+        return 1
+
     # ---- helpers for plugins ------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
@@ -292,6 +299,13 @@ def whole_number(value: Any, what: str, low: int | None = None, high: int | None
         return int(value)
     span = f" in {low}..{high}" if low is not None and high is not None else f" >= {low}" if low is not None else ""
     raise ConfigError(f"{what} must be a whole number{span}, got {value!r}.{' ' + hint if hint else ''}")
+
+
+def device_name(device: torch.device) -> str:
+    """Return what a figure measured on `device` ran on: the GPU's name, or the CPU threads torch uses and the machine's cores."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads, {os.cpu_count()} cores)"
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from .data import ImageSet, TensorLoader
 from .data import load as load_data
 from .errors import COMMAND_LINE, ConfigError, OutputError, option
-from .interfaces import Batch, Method, MethodConfig, resolve_device, validate_config
+from .interfaces import Batch, Method, MethodConfig, device_name, resolve_device, validate_config
 from .registry import build_method, save_model
 from .viz import plot_curves, read_metrics_log
 from .weights import atomic_write, load_tree, save_tree, sha256_file, tensors_digest
@@ -484,12 +484,11 @@ class Trainer:
         records = read_metrics_log(self.out / "metrics.jsonl")
         if records:
             plot_curves({f"{self.method.name} on {', '.join(self.data_names.values())}": records}, self.out / "loss.png")
-        device_name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else f"cpu ({os.cpu_count()} cores)"
         summary = {
             "method": self.method.name,
             "steps": self.step,
             "wall_time_s": round(self.elapsed, 1),
-            "device": device_name,
+            "device": device_name(self.device),
             "weights": str(path),
             "sha256": sha,
             "resumed": resumed,

@@ -25,7 +25,7 @@ import torch
 
 from zoo import data as zdata
 from zoo.errors import ConfigError
-from zoo.interfaces import Method, evaluator_options, require_capability
+from zoo.interfaces import Method, device_name, evaluator_options, require_capability
 from zoo.metrics.classifier_metrics import FeatureClassifier, check_feature_classifier
 from zoo.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats
 from zoo.registry import load_any
@@ -157,7 +157,7 @@ class SamplerSweep:
             "model": model.zoo_name, "classifier": o.classifier,
             "real": f"{real.n} images of {o.data} {o.split}",
             "n_per_class": o.n_per_class, "seed": o.seed, "bf16": o.bf16,
-            "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+            "device": device_name(dev),
         }
         if o.out_md:
             with atomic_write(o.out_md, "w") as f:

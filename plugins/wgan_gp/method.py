@@ -55,6 +55,11 @@ class WGANGP(GANMethod):
         super().__init__(config, training=training)
         self._last_loss_g: torch.Tensor | None = None
 
+    @property
+    def step_cycle(self) -> int:
+        """Return n_critic: the critic steps of one round, the last of which also updates the generator."""
+        return self.config.n_critic
+
     def train_step(self, batch: Batch, step: int) -> dict[str, torch.Tensor]:
         """One critic update; every `n_critic`-th step also one generator update. Returns the losses.
 
