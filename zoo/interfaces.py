@@ -173,7 +173,6 @@ class Method(nn.Module):
             values = config.model_dump() if isinstance(config, MethodConfig) else config
             config = validate_config(self.Config, values, what=f"method {self.name!r}")
         self.config = config
-        self.for_training = training
         #: Set by zoo.load: the registry name this model was loaded as, for messages.
         self.zoo_name: str = self.name
         self.optimizers: dict[str, torch.optim.Optimizer] = {}

@@ -466,8 +466,8 @@ class Trainer:
                 if logged:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k.startswith("loss")})
                 bar.update(1)
-                if self.train.checkpoint_every and self.step % self.train.checkpoint_every == 0:
-                    self.save_checkpoint()
+                if self.train.checkpoint_every and self.step % self.train.checkpoint_every == 0 and self.step < self.train.steps:
+                    self.save_checkpoint()  # the last step's checkpoint is written once, by fit
                 if stop.requested or (deadline is not None and time.monotonic() > deadline):
                     break
 

@@ -98,7 +98,7 @@ class DigitClassifier(Method):
         """Return timm's cosine schedule over `total_steps`, after a linear warm-up."""
         import timm.scheduler
 
-        warmup = min(self.config.warmup_steps, max(total_steps // 10, 0))
+        warmup = min(self.config.warmup_steps, total_steps // 10)
         return {
             "net": timm.scheduler.CosineLRScheduler(
                 self.optimizers["net"], t_initial=max(total_steps, 1), lr_min=self.config.lr * 0.01,

@@ -166,13 +166,9 @@ class DANN(Method):
         }
 
     # ---- inference ------------------------------------------------------------------------------
-    def check_images(self, images: torch.Tensor) -> None:
-        """Raise a ConfigError unless `images` is a non-empty uint8 or [0, 1] float batch shaped (N, C, H, W)."""
-        check_image_batch(images, f"model {self.zoo_name!r}")
-
     @torch.no_grad()
     def _in_chunks(self, images: torch.Tensor, head: str) -> torch.Tensor:
-        self.check_images(images)
+        check_image_batch(images, f"model {self.zoo_name!r}")  # non-empty, (N, C, H, W), uint8 or float in [0, 1]
         was_training = self.training
         self.eval()
         try:

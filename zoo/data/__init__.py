@@ -18,9 +18,6 @@ Where a real set is missing, `digits` and `syndigits` are offline stand-ins for 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from ._types import DatasetInfo, ImageSet
 from .loader import TensorLoader, adapt_images, check_image_batch
 from .registry import content_digest, data_root, datasets, detect_path_format, load, presence, resolve
@@ -40,4 +37,3 @@ __all__ = [
     "resolve",
 ]
 
-PathLike = str | os.PathLike[str] | Path
