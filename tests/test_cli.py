@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -352,3 +353,22 @@ def test_register_records_data_paths_absolute_and_names_as_they_are(tmp_path: Pa
 def test_a_data_role_given_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "dann", "--data", "source=mnistm", "--data", "target=svhn", "--data", "target=usps", "--out", str(tmp_path / "o")]) == 2
     assert "--data names role 'target' twice (svhn and usps); give each role once." in capsys.readouterr().err
+
+
+def test_register_labels_the_data_from_the_runs_record_and_refuses_another_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    faces = face_folder(tmp_path / "faces")
+    assert main(["train", "dcgan", "--data", str(faces), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "1",
+                 "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert main(["register", str(tmp_path / "run"), "dcgan.own"]) == 0  # no --data: the run's own record
+    import zoo
+
+    assert zoo.entry("dcgan.own").data == str(faces)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    run["data"], run["data_sources"] = {"train": "mnist"}, {"train": "mnist"}  # as a run trained on MNIST records it
+    (tmp_path / "run" / "run.json").write_text(json.dumps(run))
+    assert main(["register", str(tmp_path / "run"), "dcgan.wrong", "--data", "mnistm"]) == 2
+    assert "trained on {'train': 'mnist'}, and --data says 'mnistm'" in capsys.readouterr().err
+    assert main(["register", str(tmp_path / "run"), "dcgan.roles", "--data", "source=mnist+target=digits"]) == 2
+    assert main(["register", str(tmp_path / "run"), "dcgan.right", "--data", "mnist"]) == 0

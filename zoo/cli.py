@@ -182,10 +182,6 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _data_label(sources: dict[str, str]) -> str:
-    return "+".join(s if r == "train" else f"{r}={s}" for r, s in sources.items())
-
-
 def _note_unlisted(path: Path | None, name: str) -> None:
     """Say so when a model was registered into a file that zoo does not read (neither the main file nor a plugin's)."""
     from .registry import unlisted_note
@@ -238,7 +234,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = train(args.method, sources, args.out, config=parse_set(args.set or []), data_root=args.data_dir, command=args.argv, **train_cfg.model_dump())
     print(json.dumps(summary, indent=2))
     if args.register:
-        e = register_run(args.out, args.register, data=_data_label(sources), path=args.registry)
+        e = register_run(args.out, args.register, path=args.registry)  # labelled with the run's record of its data
         print(f"registered {args.register!r} -> {e.weights}")
         _note_unlisted(args.registry, args.register)
     return 0
@@ -419,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
              "zoo register runs/dcgan dcgan.mnist64 --data mnist")
     s.add_argument("run", help="the --out folder of a finished zoo train")
     s.add_argument("name", help="registry name, e.g. dcgan.mnist64")
-    s.add_argument("--data", required=True, help="what it was trained on, as the entry should say")
+    s.add_argument("--data", help="what it was trained on, as the entry should say (default: the run's record: dataset names, absolute paths)")
     s.add_argument("--registry", type=Path, default=None, metavar="FILE", help=REGISTRY_HELP)
 
     s = _sub(subs, "sample", "Generate images with a model and save them as one grid.", "zoo sample dcgan.mnist64 -n 32 --out grid.png --seed 0")

@@ -321,8 +321,10 @@ def unlisted_note(path: Path | None, name: str) -> str | None:
             f"model list will not show {name!r}. List the file in your plugin's hook, or set ZOO_REGISTRY={path}.")
 
 
-def register(run_dir: str | os.PathLike[str], name: str, *, data: str, registry: str | os.PathLike[str] | None = None) -> ModelEntry:
+def register(run_dir: str | os.PathLike[str], name: str, *, data: str | None = None, registry: str | os.PathLike[str] | None = None) -> ModelEntry:
     """Register a finished training run as model `name` (what `zoo register` does) and return its entry.
+
+    `data` labels what it trained on (by default what the run recorded: dataset names, absolute paths).
 
     `registry` is the file to write (default: the main one); one that zoo does not read (neither
     $ZOO_REGISTRY nor a plugin's) is written but warned about, since `zoo.list()` will not show the model.
@@ -334,6 +336,24 @@ def register(run_dir: str | os.PathLike[str], name: str, *, data: str, registry:
     if note := unlisted_note(path, name):
         warnings.warn(note, UserWarning, stacklevel=2)
     return e
+
+
+def _data_label(run: Mapping[str, Any], run_dir: Path, label: str | None) -> str:
+    """Return the entry's data label: `label` (checked against the run's record, paths made absolute) or the run's own record."""
+    recorded = run.get("data_sources") or run.get("data") or {}
+    if label is None:
+        if not recorded:
+            raise ConfigError(f"run {run_dir} does not record its data (a run of an older zoo); name it: --data NAME_OR_PATH.")
+        return absolute_data("+".join(v if r == "train" else f"{r}={v}" for r, v in recorded.items()))
+    from .data import datasets
+
+    given = {(p.partition("=")[0] if "=" in p else "train"): p.partition("=")[2] if "=" in p else p for p in label.split("+")}
+    known = datasets()
+    if recorded and (set(given) != set(recorded) or any(given[r] in known and recorded[r] in known and given[r] != recorded[r] for r in given)):
+        raise ConfigError(
+            f"run {run_dir} trained on {recorded}, and --data says {label!r}. Name what it trained on, or leave --data out to use the run's record."
+        )
+    return absolute_data(label)
 
 
 def absolute_data(data: str) -> str:
@@ -352,8 +372,12 @@ def absolute_data(data: str) -> str:
     return "+".join(f"{role}={absolute(value)}" if sep else absolute(role) for role, sep, value in parts)
 
 
-def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path: Path | None = None) -> ModelEntry:
-    """Copy a training run's exported weights to ``weights/NAME.safetensors`` and write entry `name` for them."""
+def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None = None, path: Path | None = None) -> ModelEntry:
+    """Copy a training run's exported weights to ``weights/NAME.safetensors`` and write entry `name` for them.
+
+    `data` labels the entry's data (``mnist``, a path, ``source=mnistm+target=digits``); by default the run's
+    own record. A label that names other roles, or another registered dataset, than the run trained on is refused.
+    """
     import datetime
     import json
     import shutil
@@ -382,7 +406,7 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str, path:
             "Restore them, or train the run again."
         ) from None
     path = check_registration(name, path)
-    data = absolute_data(data)
+    data = _data_label(run, run_dir, data)
     weights = Path("weights") / f"{name}.safetensors"
     model = load_file(run_dir / "model.safetensors", sha256=sha256)
     if validate_config(type(model.config), config, what=f"run {run_dir}") != model.config:

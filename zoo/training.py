@@ -36,7 +36,7 @@ from .data import ImageSet, TensorLoader
 from .data import load as load_data
 from .errors import COMMAND_LINE, ConfigError, OutputError, option
 from .interfaces import Batch, Method, MethodConfig, device_name, resolve_device, validate_config
-from .registry import build_method, save_model
+from .registry import absolute_data, build_method, save_model
 from .viz import plot_curves, read_metrics_log
 from .weights import atomic_write, load_tree, save_tree, sha256_file, tensors_digest
 
@@ -190,6 +190,8 @@ class Trainer:
                 f"method {method!r} trains on data roles {list(self.spec.roles)}, got {list(data)}. "
                 + (f"Give {_data_option(missing)}." if missing else f"Drop {extra}.")
             )
+        #: Where each role's data came from, as `zoo register` labels the entry: a dataset name, an absolute path, or an ImageSet's name.
+        self.data_sources = {r: src.name if isinstance(src, ImageSet) else absolute_data(os.fspath(src)) for r, src in data.items()}
         data = {role: src if isinstance(src, ImageSet) else load_data(src, "train", root=data_root) for role, src in data.items()}
         for role in self.spec.roles:
             labels = data[role].labels
@@ -263,7 +265,8 @@ class Trainer:
 
     # ---- state ----------------------------------------------------------------------------------
     def _run_info(self) -> dict[str, Any]:
-        return {"method": self.method.name, "config": self.method.config.model_dump(), "train": self.train.model_dump(exclude={"progress", "max_minutes"}), "data": self.data_names, "data_sha256": self.data_sha256}
+        return {"method": self.method.name, "config": self.method.config.model_dump(), "train": self.train.model_dump(exclude={"progress", "max_minutes"}),
+                "data": self.data_names, "data_sha256": self.data_sha256, "data_sources": self.data_sources}
 
     def _state(self) -> dict[str, Any]:
         return {
