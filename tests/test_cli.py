@@ -372,3 +372,10 @@ def test_register_labels_the_data_from_the_runs_record_and_refuses_another_datas
     assert "trained on {'train': 'mnist'}, and --data says 'mnistm'" in capsys.readouterr().err
     assert main(["register", str(tmp_path / "run"), "dcgan.roles", "--data", "source=mnist+target=digits"]) == 2
     assert main(["register", str(tmp_path / "run"), "dcgan.right", "--data", "mnist"]) == 0
+
+
+def test_zoo_list_says_how_many_samples_each_figure_is_from() -> None:
+    from zoo.cli import _headline
+
+    assert _headline({"classifier_fd": 56.4, "classifier_is": 2.5, "n": 200, "seed": 0}) == "classifier_fd=56.4, classifier_is=2.5 (n=200)"
+    assert _headline({"accuracy": 0.98, "accuracy_n": 10000}) == "accuracy=0.98 (accuracy_n=10,000)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -111,6 +112,9 @@ def test_a_weights_file_is_evaluated_before_it_is_registered(registry: Path, tmp
         assert printed["n"] == "24" and 1.0 <= float(printed["classifier_is"]) <= 10.0 and "fid" not in printed
     assert main(["eval", str(weights.parent), *opts, "--set", "fid=false"]) == 0  # the run folder names its model.safetensors
     assert "classifier_is:" in capsys.readouterr().out
+    assert main(["eval", str(weights), *opts, "--set", "fid=false", "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["gan"]["n"] == 24 and out.err.startswith("gan: n=24"), "stdout is the JSON alone"
     assert main(["sample", str(weights.parent), "-n", "2", "--out", str(tmp_path / "g.png")]) == 0 and (tmp_path / "g.png").is_file()
     (tmp_path / "unfinished").mkdir()
     assert main(["sample", str(tmp_path / "unfinished"), "-n", "2", "--out", str(tmp_path / "h.png")]) == 2

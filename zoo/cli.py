@@ -81,9 +81,14 @@ def _fmt_metric(v: Any) -> str:
 
 
 def _headline(metrics: dict[str, Any], k: int = 3) -> str:
-    """Return the first `k` metrics as 'key=value' text, leaving out the sample count and seed every evaluator states (`zoo info` shows all)."""
-    shown = [(key, v) for key, v in metrics.items() if key not in ("n", "seed")][:k]
-    return ", ".join(f"{key}={_fmt_metric(v)}" for key, v in shown)
+    """Return the first `k` metrics as 'key=value' text, then the sample counts they were measured on (`zoo info` shows all)."""
+    def is_count(key: str) -> bool:
+        return key == "n" or key.endswith("_n") or key.startswith("n_")
+
+    shown = [(key, v) for key, v in metrics.items() if key != "seed" and not is_count(key)][:k]
+    counts = [(key, v) for key, v in metrics.items() if is_count(key)]
+    text = ", ".join(f"{key}={_fmt_metric(v)}" for key, v in shown)
+    return text + (f" ({', '.join(f'{key}={int(v):,}' for key, v in counts)})" if counts else "")
 
 
 # ---- commands -------------------------------------------------------------------------------------
@@ -273,11 +278,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
     def announce(evaluator: str, options: dict[str, Any]) -> None:
         shown = ", ".join(f"{k}={v}" for k, v in options.items() if k not in ("data_root", "device"))
-        print(f"{evaluator}: {shown or 'its default options'}", flush=True)  # what it judges against, before the (long) run
+        # what it judges against, before the (long) run; on stderr with --json, which keeps stdout to the JSON
+        print(f"{evaluator}: {shown or 'its default options'}", file=sys.stderr if args.json else sys.stdout, flush=True)
 
     results = evaluate_model(args.name, only=args.only, overrides=parse_set(args.set or []), device=args.device,
                              data_root=data_root(args.data_dir), announce=announce)
-    for ev, values in results.items():
+    if args.json:
+        print(json.dumps(results, indent=2))
+    for ev, values in results.items() if not args.json else ():
         print(f"[{ev}]")
         for k, v in values.items():
             print(f"  {k}: {_fmt_metric(v)}")
@@ -453,6 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
     s.add_argument("--device", default=None)
     s.add_argument("--write", action="store_true", help="record the metrics in registry.toml")
+    s.add_argument("--json", action="store_true", help="print the metrics as one JSON object (evaluator -> metric -> value, full precision)")
 
     from .plugins import get_plugin_manager
 
