@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+import zoo
 from zoo import data
 from zoo.data import DatasetInfo, ImageSet, TensorLoader
 from zoo.data.registry import is_present, presence
@@ -156,3 +157,23 @@ def test_a_folder_skips_hidden_files_turns_exif_photos_upright_and_refuses_a_mix
     Image.new("RGB", (32, 32)).save(folder / "more" / "x.png")
     with pytest.raises(DataError, match=r"holds 10 images and subfolder\(s\) with images \(more\).*not both"):
         data.load(folder, "train")
+
+
+def test_a_wrong_data_root_is_named_as_the_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZOO_DATA", raising=False)
+    with pytest.raises(DataError, match=r"The data root .*nowhere \(data_root='.*nowhere'.*\) does not exist"):
+        data.load("mnist", "train", root=tmp_path / "nowhere")
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("ZOO_DATA", str(tmp_path / "afile"))
+    with pytest.raises(DataError, match=r"\(ZOO_DATA=.*afile\) is a file, not a folder"):
+        data.load("mnist", "train")
+    from test_data_readers import mnist_folder
+
+    folder = mnist_folder(tmp_path / "mine")  # the dataset's own folder given as the root
+    with pytest.raises(DataError, match=r"itself holds mnist's files: the data root is the folder above it"):
+        data.load("mnist", "train", root=folder)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "mnist").symlink_to(folder)
+    assert len(data.load("mnist", "train", root="~")) == 12, "~ is the home folder, as in a shell"
+    with pytest.raises(zoo.UnknownNameError, match=r"Dataset 'folder' reads DATA/faces/"):
+        data.load("faces", "train")

@@ -90,6 +90,8 @@ COMMAND_LINE: ContextVar[bool] = ContextVar("zoo_command_line", default=False)
 
 #: Settings whose command-line option is not their Python name with dashes.
 _FLAGS = {"data_root": "--data-dir", "config": "--set"}
+#: Settings that one Python function names otherwise.
+_PYTHON_NOTES = {"data_root": " (root= in zoo.data.load)"}
 
 
 def option(name: str, *value: object) -> str:
@@ -97,7 +99,8 @@ def option(name: str, *value: object) -> str:
     if COMMAND_LINE.get():
         flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
         return " ".join([flag, *map(str, value)])
+    note = _PYTHON_NOTES.get(name, "")
     if not value:
-        return name
+        return name + note
     v = value[0]
-    return f"{name}={os.fspath(v) if isinstance(v, os.PathLike) else v!r}"
+    return f"{name}={os.fspath(v) if isinstance(v, os.PathLike) else v!r}{note}"

@@ -197,7 +197,7 @@ class Trainer:
             labels = data[role].labels
             if self.spec.labels and role not in self.spec.unlabelled_roles:
                 if labels is None:
-                    raise ConfigError(f"method {method!r} trains on labelled {role} data, and {data[role].name!r} has no labels. Give a labelled dataset.")
+                    raise ConfigError(f"method {method!r} trains on labelled {role} data, and {data[role].name!r} has no labels. Give a labelled dataset (a folder of images is labelled when it holds one subfolder per class).")
                 if len(labels) and int(labels.max()) >= self.spec.num_classes:
                     raise ConfigError(
                         f"{data[role].name!r} has labels up to {int(labels.max())}, and method {method!r} with this config takes "

@@ -14,9 +14,22 @@ __all__ = ["data_root", "datasets", "resolve", "load", "detect_path_format", "is
 def data_root(root: str | os.PathLike[str] | None = None) -> Path | None:
     """Return the folder holding real datasets: `root`, else ``$ZOO_DATA``, else None."""
     if root is not None:
-        return Path(root)
+        return Path(root).expanduser()
     env = os.environ.get("ZOO_DATA")
-    return Path(env) if env else None
+    return Path(env).expanduser() if env else None
+
+
+def _root_problem(r: Path, root: str | os.PathLike[str] | None, info: DatasetInfo) -> str:
+    """Return what is wrong with the data root `r` itself (missing, a file, a dataset's own folder), naming where it came from, or ''."""
+    origin = f"{option('data_root', os.fspath(root))}" if root is not None else f"ZOO_DATA={os.environ.get('ZOO_DATA')}"
+    if not r.exists():
+        return f" The data root {r} ({origin}) does not exist."
+    if not r.is_dir():
+        return f" The data root {r} ({origin}) is a file, not a folder."
+    if files_in(info, r):
+        return (f" {r} ({origin}) itself holds {info.name}'s files: the data root is the folder above it "
+                f"({option('data_root', os.fspath(r.parent))}), or pass {option('data', os.fspath(r))}.")
+    return ""
 
 
 def datasets() -> dict[str, DatasetInfo]:
@@ -100,7 +113,7 @@ def resolve(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] |
         where = f"{r / info.folder}" if r is not None else f"DIR/{info.folder}"
         also = f", or {base.name}'s files in {r / base.folder if r is not None else 'DIR/' + base.folder} to build it from" if base is not None and base.folder else ""
         raise DataError(
-            f"dataset {key!r} needs its files in {where} ({info.source}){also}. "
+            f"dataset {key!r} needs its files in {where} ({info.source}){also}.{_root_problem(r, root, info) if r is not None else ''} "
             f"Name the folder that holds it with {option('data_root', 'DIR')} or the ZOO_DATA environment variable, "
             f"or pass the path itself as {option('data')}."
         )
@@ -108,7 +121,9 @@ def resolve(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] |
     if path.exists() or os.sep in key or key.startswith("."):
         name = detect_path_format(path)
         return known[name], path
-    raise UnknownNameError("dataset", key, known, hint="`zoo datasets` lists them; a path to real files works too.")
+    by_folder = [n for n, i in known.items() if i.folder == key]  # `faces`: the folder that dataset `folder` reads
+    hint = f"Dataset {by_folder[0]!r} reads DATA/{key}/. " if by_folder else ""
+    raise UnknownNameError("dataset", key, known, hint=hint + "`zoo datasets` lists them; a path to real files works too.")
 
 
 def load(name_or_path: str | os.PathLike[str], split: str = "train", root: str | os.PathLike[str] | None = None) -> ImageSet:
