@@ -46,6 +46,8 @@ def test_eval_write_records_what_it_printed(registry: Path, capsys: pytest.Captu
     for key, text in printed.items():
         assert float(text) == pytest.approx(float(recorded[key]), rel=1e-3, abs=1e-4), key
     assert entry("wgan_gp.tiny").metrics == recorded
+    assert main(["info", "wgan_gp.tiny"]) == 0  # the figures with what they were measured against
+    assert "\nevaluation gan: n=24, seed=5, data=" in capsys.readouterr().out
 
 
 def test_evaluating_a_classifier_with_the_gan_evaluator_is_a_clear_error(registry: Path, capsys: pytest.CaptureFixture) -> None:

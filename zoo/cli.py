@@ -147,6 +147,10 @@ def cmd_info(args: argparse.Namespace) -> int:
             while t.init_from is not None:
                 t = t.init_from
                 print(f"  branched from: {t.command}\n    {t.steps} steps, {t.wall_time_s:.0f} s on {t.device}, {t.date} (checkpoint sha256 {t.checkpoint_sha256})")
+        if e.metrics or e.evaluation:
+            for ev, options in (e.evaluation or {"(the method's default plan)": {}}).items():
+                print(f"evaluation {ev}: {', '.join(f'{k}={v}' for k, v in options.items()) or 'its default options'}")
+            print(f"  (the metrics below are what `zoo eval {args.name} --write` printed with it)" if e.metrics else "  (no metrics recorded yet)")
         for k, v in e.metrics.items():
             print(f"metric {k}: {_fmt_metric(v)}")
     return 0
