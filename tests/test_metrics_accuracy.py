@@ -36,6 +36,21 @@ def test_evaluator_runs_predict_over_the_split(tmp_path: Path) -> None:
     assert AccuracyEvaluator().evaluate(clf, data=str(folder), split="train", n=5, batch=2)["accuracy_n"] == 5
 
 
+def test_n_images_are_the_same_draw_in_every_evaluator(tmp_path: Path) -> None:
+    from zoo import data
+    from zoo_plugins.dann.evaluate import subset
+
+    folder = labelled_folder(tmp_path / "digits")
+    split = data.load(folder, "train")  # sorted by class: the first 5 images would all be class 0
+    picked = split.random_subset(5, seed=0)
+    assert torch.equal(picked.images, subset(split, 5, seed=0).images) and len(set(picked.labels.tolist())) > 1
+    seen = []
+    clf = build_method("classifier", {"width": 4}).eval()
+    clf.predict = lambda images: (seen.append(images.clone()), torch.zeros(len(images), dtype=torch.long))[1]
+    AccuracyEvaluator().evaluate(clf, data=str(folder), split="train", n=5)
+    assert torch.equal((seen[0] * 255).round().byte(), picked.images), "the accuracy evaluator judges those same images"
+
+
 def test_a_generator_cannot_be_evaluated_for_accuracy(tmp_path: Path) -> None:
     gan = build_method("wgan_gp", {"nz": 8, "ngf": 4, "ndf": 4}).eval()
     with pytest.raises(CapabilityError, match="cannot be evaluated by 'accuracy': it cannot predict"):

@@ -27,13 +27,8 @@ __all__ = ["subset", "accuracy", "domain_accuracy", "DANNAccuracyOptions", "DANN
 
 
 def subset(images: ImageSet, n: int | None, seed: int) -> ImageSet:
-    """Return all of `images` (n None or >= its size) or a random subset of `n` drawn with `seed`."""
-    if n is None or n >= len(images):
-        return images
-    if n < 1:
-        raise ConfigError(f"n must be at least 1 test image; got n={n}.")
-    index = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-    return images.subset(index)
+    """Return all of `images` (n None or >= its size) or `n` of them drawn with `seed` (ImageSet.random_subset)."""
+    return images.random_subset(n, seed)
 
 
 def accuracy(model: Method, images: ImageSet) -> float:

@@ -179,5 +179,5 @@ def _headline(rows: list[dict[str, Any]], n_per_class: int, seed: int) -> dict[s
         out[f"accuracy_{tag}"] = r["accuracy"]
         out[f"frechet_{tag}"] = r["frechet"]
         out[f"images_per_s_{tag}"] = r["images_per_s"]
-    out.update({"guidance": float(w), "default_ddim_steps": float(DEFAULT_STEPS), "n_per_class": float(n_per_class), "seed": float(seed)})
+    out.update({"guidance": float(w), "default_ddim_steps": DEFAULT_STEPS, "n_per_class": n_per_class, "seed": seed})
     return out

@@ -48,6 +48,15 @@ class ImageSet:
         labels = self.labels[index] if self.labels is not None else None
         return ImageSet(self.images[index], labels, self.name, self.num_classes)
 
+    def random_subset(self, n: int | None, seed: int = 0) -> ImageSet:
+        """Return all of the set (n None or >= its size), or `n` images drawn with `seed` (in their order): how evaluators take n images."""
+        if n is None or n >= len(self):
+            return self
+        if n < 1:
+            raise DataError(f"dataset {self.name!r}: n must be at least 1 image; got n={n}.")
+        index = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+        return self.subset(index)
+
 
 #: A reader: (split, root folder or None for built/stand-in sets) -> ImageSet.
 Reader = Callable[[str, Path | None], ImageSet]

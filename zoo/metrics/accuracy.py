@@ -21,7 +21,8 @@ class AccuracyOptions(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
     data: str = pydantic.Field("mnistm", description="labelled dataset (name or path)")
     split: str = "test"
-    n: int | None = pydantic.Field(None, ge=1, description="evaluate the first n images only (default: all)")
+    n: int | None = pydantic.Field(None, ge=1, description="evaluate n images drawn with seed (default: all)")
+    seed: int = pydantic.Field(0, description="which n images (ImageSet.random_subset, as every evaluator draws them)")
     batch: int = pydantic.Field(1000, ge=1)
     data_root: Path | None = None
     device: str | None = None
@@ -48,6 +49,7 @@ class AccuracyEvaluator:
         data = load_data(o.data, o.split, root=o.data_root)
         if data.labels is None:
             raise DataError(f"dataset {o.data!r} split {o.split!r} has no labels, so accuracy cannot be measured. Pick a labelled set.")
-        n = min(o.n or len(data), len(data))
+        data = data.random_subset(o.n, o.seed)
+        n = len(data)
         predicted = torch.cat([model.predict(data.images[i : min(i + o.batch, n)].float().div_(255)).cpu() for i in range(0, n, o.batch)])
-        return accuracy_metrics(predicted, data.labels[:n])
+        return accuracy_metrics(predicted, data.labels)
