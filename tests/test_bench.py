@@ -32,6 +32,14 @@ def test_cli_bench_writes_json_for_models(tmp_path: Path, monkeypatch: pytest.Mo
     assert bench_inference("dcgan.t", n=2, device="cpu")["model"] == "dcgan.t"
 
 
+def test_a_sampling_benchmark_records_the_options_the_sampler_ran_with() -> None:
+    from zoo.bench import sample_options
+
+    model = build_method("ddpm", {"n_feat": 8, "n_T": 20}).eval()
+    used = sample_options(model, {"steps": 5})
+    assert used["steps"] == 5 and used["sampler"] == "ddim" and used["guidance"] == 2.0, "the defaults it ran with, not only what was set"
+
+
 def test_cli_bench_without_work_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench"]) == 2
     assert "needs --train METHOD or --model NAME" in capsys.readouterr().err

@@ -101,6 +101,15 @@ def bench_train_step(
     }
 
 
+def sample_options(model: Any, knobs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return the sampling options a call used: `sample`'s keyword defaults (numbers, text, None) updated by `knobs`."""
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(model.sample).parameters.items()
+                if p.kind is p.KEYWORD_ONLY and (p.default is None or isinstance(p.default, (bool, int, float, str)))}
+    return {**defaults, **(knobs or {})}
+
+
 def bench_inference(
     name: str,
     *,
@@ -133,6 +142,7 @@ def bench_inference(
             seconds.append(time.perf_counter() - t0)
     timing = _timings(seconds)
     return {
-        "what": what, "model": name, "knobs": dict(knobs or {}), **({"seed": 0} if what == "sample" else {}), "device": device_name(dev),
+        "what": what, "model": name, "knobs": dict(knobs or {}), **({"seed": 0, "sample_options": sample_options(model, knobs)} if what == "sample" else {}),
+        "device": device_name(dev),
         "bf16": bf16, "n": n, "repeats": repeats, **timing, "images_per_s": round(n / timing["seconds"], 2), **environment(),
     }
