@@ -379,3 +379,18 @@ def test_zoo_list_says_how_many_samples_each_figure_is_from() -> None:
 
     assert _headline({"classifier_fd": 56.4, "classifier_is": 2.5, "n": 200, "seed": 0}) == "classifier_fd=56.4, classifier_is=2.5 (n=200)"
     assert _headline({"accuracy": 0.98, "accuracy_n": 10000}) == "accuracy=0.98 (accuracy_n=10,000)"
+
+
+def test_a_model_trained_on_class_folders_keeps_their_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    for c in ("dog", "cat"):
+        (tmp_path / "pets" / c).mkdir(parents=True)
+        for i in range(10):
+            Image.new("RGB", (32, 32), (40 * i, 0, 0)).save(tmp_path / "pets" / c / f"{i}.png")
+    assert main(["train", "classifier", "--data", str(tmp_path / "pets"), "--set", "width=4", "--steps", "1",
+                 "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet", "--register", "pets.clf"]) == 0
+    import zoo
+
+    assert zoo.entry("pets.clf").classes == ["cat", "dog"], "label k means classes[k]: the subfolders' sorted names"
+    capsys.readouterr()
+    assert main(["info", "pets.clf"]) == 0 and "classes: 0=cat, 1=dog" in capsys.readouterr().out

@@ -50,6 +50,20 @@ def test_trainer_hands_dann_no_target_labels(tmp_path) -> None:
     assert batch["target"].y is None and batch["target"].x.shape == (4, 3, 28, 28), "gray 16x16 is brought to 3x28x28"
 
 
+def test_source_and_target_that_name_other_classes_are_refused_and_names_are_recorded(tmp_path) -> None:
+    import json
+
+    g = torch.Generator().manual_seed(0)
+    def named(name: str, classes: tuple[str, ...]) -> ImageSet:
+        return ImageSet(torch.randint(0, 256, (8, 3, 28, 28), dtype=torch.uint8, generator=g), torch.arange(8) % 2, name, 2, classes)
+
+    cfg = TrainConfig(steps=1, batch_size=4, device="cpu", progress=False)
+    with pytest.raises(ConfigError, match=r"name different classes: source: \['cat', 'dog'\], target: \['0', '1'\]"):
+        Trainer("dann", {}, {"source": named("a", ("cat", "dog")), "target": named("b", ("0", "1"))}, tmp_path / "x", cfg)
+    Trainer("dann", {}, {"source": named("a", ("cat", "dog")), "target": named("b", ("cat", "dog"))}, tmp_path / "y", cfg).fit()
+    assert json.loads((tmp_path / "y" / "run.json").read_text())["classes"] == {"source": ["cat", "dog"], "target": ["cat", "dog"]}
+
+
 def test_reversal_coefficient_follows_lambda_p_over_the_run() -> None:
     model = trainable(total_steps=200)
     assert model.coefficient(100) == pytest.approx(dann_coefficient(0.5))

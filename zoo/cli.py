@@ -137,6 +137,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if e is not None:
         print(f"weights: {e.weights} (sha256 {e.sha256})")
         print(f"data: {e.data}")
+        if e.classes:
+            print(f"classes: {', '.join(f'{k}={c}' for k, c in enumerate(e.classes))}")
         if e.description:
             print(f"description: {e.description}")
         if e.training:

@@ -88,6 +88,8 @@ class ModelEntry(pydantic.BaseModel):
     sha256: str = pydantic.Field(pattern=r"^[0-9a-f]{64}$")
     data: str
     params: int = pydantic.Field(gt=0)
+    #: What each label means, where the training files named the classes (a folder's class subfolders): label k is classes[k].
+    classes: list[str] = []
     description: str = ""
     metrics: dict[str, Any] = {}
     training: TrainingRecord | None = None
@@ -420,6 +422,7 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
         **({"evaluation": old.evaluation} if old is not None and old.evaluation else {}),
         "method": method, "config": config, "weights": weights.as_posix(), "sha256": sha256, "data": data,
         "params": param_count(model), "training": training,
+        **({"classes": next(iter(run["classes"].values()))} if run.get("classes") else {}),
     }, path, replace=True)
     with atomic_write(path.parent / weights) as f, open(run_dir / "model.safetensors", "rb") as src:  # only once the entry validated
         shutil.copyfileobj(src, f)

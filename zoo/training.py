@@ -203,7 +203,13 @@ class Trainer:
                         f"{data[role].name!r} has labels up to {int(labels.max())}, and method {method!r} with this config takes "
                         f"0..{self.spec.num_classes - 1}. Give data with those classes, or a config with more (zoo info {method})."
                     )
+        named = {r: data[r].classes for r in self.spec.roles if data[r].classes is not None}
+        if len(set(named.values())) > 1:  # DANN's source and target folders must name the same classes in the same order
+            raise ConfigError(f"the data roles name different classes: {', '.join(f'{r}: {list(c)}' for r, c in named.items())}. "
+                              "Give sets whose class subfolders are the same (their sorted names set the label order).")
         self.data_names = {r: data[r].name for r in self.spec.roles}
+        #: Each role's class names, where its files name them: label k is classes[k].
+        self.data_classes = {r: list(c) for r, c in named.items()}
         #: What each role's images and labels hash to: a resume must see the same data, not only the same names.
         self.data_sha256 = {r: data_digest(data[r], labels=self.spec.labels and r not in self.spec.unlabelled_roles) for r in self.spec.roles}
         self.loaders = {
@@ -266,7 +272,7 @@ class Trainer:
     # ---- state ----------------------------------------------------------------------------------
     def _run_info(self) -> dict[str, Any]:
         return {"method": self.method.name, "config": self.method.config.model_dump(), "train": self.train.model_dump(exclude={"progress", "max_minutes"}),
-                "data": self.data_names, "data_sha256": self.data_sha256, "data_sources": self.data_sources}
+                "data": self.data_names, "data_sha256": self.data_sha256, "data_sources": self.data_sources, "classes": self.data_classes}
 
     def _state(self) -> dict[str, Any]:
         return {

@@ -21,6 +21,8 @@ class ImageSet:
     labels: torch.Tensor | None = None
     name: str = ""
     num_classes: int | None = None
+    #: The name of each label, where the files name them (a folder's class subfolders, in label order).
+    classes: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
@@ -46,7 +48,7 @@ class ImageSet:
     def subset(self, index: torch.Tensor | slice) -> ImageSet:
         """Return the images (and labels) at `index` as a new ImageSet."""
         labels = self.labels[index] if self.labels is not None else None
-        return ImageSet(self.images[index], labels, self.name, self.num_classes)
+        return ImageSet(self.images[index], labels, self.name, self.num_classes, self.classes)
 
     def random_subset(self, n: int | None, seed: int = 0) -> ImageSet:
         """Return all of the set (n None or >= its size), or `n` images drawn with `seed` (in their order): how evaluators take n images."""

@@ -93,7 +93,7 @@ def read_folder(split: str, folder: Path | None, size: int = 64) -> ImageSet:
         arrays = list(pool.map(lambda i: read_image(files[i], size), keep))
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     y = torch.tensor([labels[i] for i in keep]) if labels is not None else None
-    return ImageSet(images, y, folder.name, len(classes) if labels is not None else None)
+    return ImageSet(images, y, folder.name, len(classes) if labels is not None else None, tuple(classes) if labels is not None else None)
 
 
 def image_folder_layout(folder: Path) -> str | None:
