@@ -352,3 +352,10 @@ def test_a_csv_saved_by_excel_with_a_byte_order_mark_is_read(tmp_path: Path) -> 
     text = (folder / "train.csv").read_text()
     (folder / "train.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
     assert len(data.load("mnistm", "train", root=tmp_path)) == 6
+
+
+def test_a_seed_layout_without_its_label_file_names_the_file(tmp_path: Path) -> None:
+    folder = seed_folder(tmp_path / "mnistm")
+    (folder / "train.csv").unlink()
+    with pytest.raises(DataError, match=r"label file .*mnistm/train\.csv does not exist"):
+        data.load("mnistm", "train", root=tmp_path)

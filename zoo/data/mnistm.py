@@ -28,7 +28,7 @@ from ._types import ImageSet
 from .cache import BuiltSet, cached_build
 from .mnist import _FILES, find_idx, mnist_layout, read_mnist
 from .photos import MNISTM_PHOTOS, load_photos, photos_digest
-from .seedlayout import has_seed_layout, read_seed_layout, seed_domain
+from .seedlayout import begins_seed_layout, read_seed_layout, seed_domain
 
 __all__ = ["BUILDER_VERSION", "crop_offsets", "blend", "build_mnistm", "load_mnistm", "mnistm_digest", "read_mnistm", "mnistm_layout"]
 
@@ -101,7 +101,7 @@ def mnistm_layout(folder: Path) -> str | None:
 
 def read_mnistm(split: str, folder: Path | None) -> ImageSet:
     """Return MNIST-M split `split`: read from the seed layout in `folder`, or built from MNIST IDX files in `folder`."""
-    if folder is not None and has_seed_layout(folder):
+    if folder is not None and begins_seed_layout(folder):
         return read_seed_layout(split, folder, channels=3, name="mnistm")
     if folder is not None and folder.is_dir() and mnist_layout(folder):
         return load_mnistm(folder, only=(split,)).splits[split]

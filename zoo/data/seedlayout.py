@@ -17,11 +17,16 @@ from ..errors import DataError
 from ._types import ImageSet
 from .folder import open_image
 
-__all__ = ["LAYOUT", "SPLIT_FILES", "has_seed_layout", "read_labels_csv", "read_seed_layout", "seed_domain"]
+__all__ = ["LAYOUT", "SPLIT_FILES", "has_seed_layout", "begins_seed_layout", "read_labels_csv", "read_seed_layout", "seed_domain"]
 
 LAYOUT = "<folder>/data/*.png with <folder>/train.csv and <folder>/val.csv (columns image_name,label; labels 0..9)"
 SPLIT_FILES = {"train": "train.csv", "test": "val.csv"}
 _COLUMNS = ("image_name", "label")
+
+
+def begins_seed_layout(folder: Path) -> bool:
+    """Return whether `folder` holds part of the seed layout (data/ or train.csv): its reader then names what is missing."""
+    return (folder / "data").is_dir() or (folder / "train.csv").is_file()
 
 
 def has_seed_layout(folder: Path) -> bool:

@@ -9,7 +9,7 @@ import torch
 
 from ..errors import DataError
 from ._types import ImageSet
-from .seedlayout import LAYOUT, read_seed_layout, seed_domain
+from .seedlayout import LAYOUT, begins_seed_layout, read_seed_layout, seed_domain
 
 __all__ = ["MAT_FILES", "read_svhn_mat", "read_svhn", "svhn_layout"]
 
@@ -60,6 +60,6 @@ def read_svhn(split: str, folder: Path | None) -> ImageSet:
         raise DataError(f"SVHN folder {folder} does not exist. Put {_EXPECTED} (or the seed layout: {LAYOUT}) in DATA/svhn/.")
     if (folder / MAT_FILES["train"]).is_file() or (folder / MAT_FILES["test"]).is_file():
         return read_svhn_mat(folder / MAT_FILES[split])
-    if (folder / "data").is_dir() or (folder / "train.csv").is_file():
+    if begins_seed_layout(folder):
         return read_seed_layout(split, folder, channels=3, name="svhn")
     raise DataError(f"SVHN folder {folder} holds neither {_EXPECTED} nor the seed layout ({LAYOUT}).")

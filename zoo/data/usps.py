@@ -10,7 +10,7 @@ import torch
 
 from ..errors import DataError
 from ._types import ImageSet
-from .seedlayout import LAYOUT, read_seed_layout, seed_domain
+from .seedlayout import LAYOUT, begins_seed_layout, read_seed_layout, seed_domain
 
 __all__ = ["BZ2_FILES", "read_usps_bz2", "read_usps", "usps_layout"]
 
@@ -78,6 +78,6 @@ def read_usps(split: str, folder: Path | None) -> ImageSet:
         raise DataError(f"USPS folder {folder} does not exist. Put {_EXPECTED} (or the seed layout: {LAYOUT}) in DATA/usps/.")
     if any((folder / f).is_file() for f in BZ2_FILES.values()):
         return read_usps_bz2(folder / BZ2_FILES[split])
-    if (folder / "data").is_dir() or (folder / "train.csv").is_file():
+    if begins_seed_layout(folder):
         return read_seed_layout(split, folder, channels=1, name="usps")
     raise DataError(f"USPS folder {folder} holds neither {_EXPECTED} nor the seed layout ({LAYOUT}).")
