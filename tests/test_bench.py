@@ -74,6 +74,15 @@ def test_cli_bench_checks_every_subject_first_and_sets_options_per_subject(tmp_p
     assert "invalid config for method 'dcgan': nzz" in capsys.readouterr().err
     assert main(["bench", "--train", "dcgan", "--set", "ddpm:n_feat=8", "--device", "cpu"]) == 2
     assert "names 'ddpm', which is not a subject of this run (dcgan)" in capsys.readouterr().err
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    model = build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2})
+    sha = save_model(model, tmp_path / "w.safetensors")
+    (tmp_path / "registry.toml").write_text(
+        f'[models."dcgan.t"]\nmethod = "dcgan"\nconfig = {{ nz = 4, ngf = 2, ndf = 2 }}\nweights = "w.safetensors"\n'
+        f'sha256 = "{sha}"\ndata = "none"\nparams = {param_count(model)}\n'
+    )
+    assert main(["bench", "--train", "dcgan", "--model", "dcgan.t", "--set", "dcgan.t:steps=5", "--device", "cpu"]) == 2
+    assert "model 'dcgan.t' takes no options; got ['steps']" in capsys.readouterr().err
     monkeypatch.undo()
     assert main(["bench", "--train", "dcgan", "--train", "ddpm", "--set", "dcgan:nz=4", "--set", "dcgan:ngf=2", "--set", "dcgan:ndf=2",
                  "--set", "ddpm:n_feat=8", "--set", "ddpm:n_T=10", "--batch-size", "2", "--steps", "1", "--device", "cpu",

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zoo.cli import build_parser, main, parse_set
+from zoo.cli import build_parser, main
+from zoo.interfaces import parse_set
 
 
 def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:
@@ -394,3 +395,25 @@ def test_a_model_trained_on_class_folders_keeps_their_names(tmp_path: Path, monk
     assert zoo.entry("pets.clf").classes == ["cat", "dog"], "label k means classes[k]: the subfolders' sorted names"
     capsys.readouterr()
     assert main(["info", "pets.clf"]) == 0 and "classes: 0=cat, 1=dog" in capsys.readouterr().out
+
+
+def test_older_runs_and_free_text_labels_do_not_send_zoo_eval_to_a_dataset_that_is_not_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo.metrics import plan_evaluation
+
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    faces = face_folder(tmp_path / "myfaces")
+    assert main(["train", "dcgan", "--data", str(faces), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "1",
+                 "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert plan_evaluation(str(tmp_path / "run"))[0]["gan"]["data"] == str(faces), "a run folder is judged against what its run.json records"
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    del run["data_sources"]  # as a zoo of 2026-11-29 wrote it: only the set's name, 'myfaces'
+    (tmp_path / "run" / "run.json").write_text(json.dumps(run))
+    assert main(["register", str(tmp_path / "run"), "dcgan.old"]) == 2
+    assert "does not record where its data came from (a run of an older zoo); name it: --data" in capsys.readouterr().err
+    assert main(["register", str(tmp_path / "run"), "dcgan.free", "--data", "my faces"]) == 0  # free text, as the entry should say
+    assert plan_evaluation("dcgan.free")[0]["gan"]["data"] == "mnistm", "free text names no dataset: the default plan stays"
+    (tmp_path / "dcgan.free").mkdir()
+    (tmp_path / "dcgan.free" / "run.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    assert main(["sample", "dcgan.free", "-n", "1", "--out", str(tmp_path / "g.png")]) == 0, "a registered name wins over a folder of that name"

@@ -46,6 +46,9 @@ def test_eval_write_records_what_it_printed(registry: Path, capsys: pytest.Captu
     for key, text in printed.items():
         assert float(text) == pytest.approx(float(recorded[key]), rel=1e-3, abs=1e-4), key
     assert entry("wgan_gp.tiny").metrics == recorded
+    capsys.readouterr()
+    assert main(["eval", "wgan_gp.tiny", "--write", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["gan"]["n"] == 24, "stdout is the JSON alone, --write's note too goes to stderr"
     assert main(["info", "wgan_gp.tiny"]) == 0  # the figures with what they were measured against
     assert "\nevaluation gan: n=24, seed=5, data=" in capsys.readouterr().out
 

@@ -232,3 +232,15 @@ def test_gan_sample_takes_whole_numbers_only(registry: Path) -> None:
     for kwargs, message in (({"n": 2.0}, r"sample\(n\) must be a whole number >= 1, got 2\.0"), ({"n": 1, "seed": 1.5}, r"seed must be a whole number, got 1\.5")):
         with pytest.raises(ConfigError, match=message):
             g.sample(**kwargs)
+
+
+def test_data_labels_parse_one_way_and_paths_may_hold_equals_signs(tmp_path: Path) -> None:
+    from zoo.registry import absolute_data, format_data_label, parse_data_label
+
+    odd = tmp_path / "lr=0.1+x" / "faces"
+    odd.mkdir(parents=True)
+    assert parse_data_label(str(odd)) == {"train": str(odd)}, "an existing path is one path, '=' and '+' in it or not"
+    assert parse_data_label("source=mnistm+target=/x/y") == {"source": "mnistm", "target": "/x/y"}
+    assert parse_data_label("runs/a=b") == {"train": "runs/a=b"}, "a role has no slash"
+    assert format_data_label(parse_data_label("source=mnistm+target=digits")) == "source=mnistm+target=digits"
+    assert absolute_data(str(odd.relative_to(tmp_path))) == str(odd.relative_to(tmp_path))  # relative to the cwd, not tmp_path: left as given

@@ -372,3 +372,12 @@ def test_a_begun_lr_decay_keeps_the_runs_length_and_one_yet_to_begin_does_not(tm
         train(tmp_path / "a", 6, lr_decay_start=2)
     train(tmp_path / "b", 6, lr_decay_start=2, max_minutes=1e-9)  # the time limit stops it after step 1, before the decay
     assert train(tmp_path / "b", 8, lr_decay_start=2)["steps"] == 8
+
+
+def test_a_method_whose_course_does_not_follow_the_length_may_resume_with_other_steps(tmp_path: Path) -> None:
+    ddpm = {"n_feat": 8, "n_T": 20, "lr_decay": False}  # no schedule: the run's length changes nothing along the way
+    cfg = TrainConfig(steps=2, batch_size=8, device="cpu", progress=False)
+    Trainer("ddpm", ddpm, {"train": labelled()}, tmp_path, cfg).fit()
+    assert Trainer("ddpm", ddpm, {"train": labelled()}, tmp_path, cfg.model_copy(update={"steps": 3})).fit()["steps"] == 3
+    assert not zoo.build_method("dann", {"coefficient_schedule": "constant", "lr_schedule": "constant"}).uses_run_length
+    assert zoo.build_method("dann", {"lr_schedule": "constant"}).uses_run_length, "lambda_p follows the run's progress"

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import CapabilityError, ConfigError, DataError, OutputError, PluginError, UnknownNameError, WeightsError, ZooError
-from .hookspecs import hookimpl
-from .interfaces import Batch, DataSpec, Evaluator, Method, MethodConfig, Predictor, Sampler
-from .plugins import get_plugin_manager
-from .registry import build_method, entry, load, load_file, save_model
-from .registry import list_models as list  # noqa: A001 - the public name is zoo.list
-from .viz import save_grid
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
+    from .errors import CapabilityError, ConfigError, DataError, OutputError, PluginError, UnknownNameError, WeightsError, ZooError
+    from .hookspecs import hookimpl
+    from .interfaces import Batch, DataSpec, Evaluator, Method, MethodConfig, Predictor, Sampler
+    from .metrics import evaluate
+    from .registry import build_method, entry, load, load_file, register, save_model
+    from .registry import list_models as list  # noqa: A001 - the public name is zoo.list
+    from .training import train
+    from .viz import save_grid
 
 __all__ = [
     "__version__",
@@ -53,17 +57,35 @@ __all__ = [
     "PluginError",
 ]
 
-
-#: Imported on first use (PEP 562), so that `import zoo` stays as light as loading and sampling need.
-_LAZY = {"train": ("zoo.training", "train"), "evaluate": ("zoo.metrics", "evaluate"), "register": ("zoo.registry", "register")}
+#: Every public name, imported from its module on first use (PEP 562): `import zoo` costs nothing, so
+#: `zoo --version` needs no torch and a Ctrl-C while torch loads is the command's to handle.
+_LAZY = {
+    **{name: ("zoo.errors", name) for name in ("ZooError", "UnknownNameError", "ConfigError", "WeightsError", "DataError",
+                                              "OutputError", "CapabilityError", "PluginError")},
+    "hookimpl": ("zoo.hookspecs", "hookimpl"),
+    **{name: ("zoo.interfaces", name) for name in ("Batch", "DataSpec", "Evaluator", "Method", "MethodConfig", "Predictor", "Sampler")},
+    "get_plugin_manager": ("zoo.plugins", "get_plugin_manager"),
+    **{name: ("zoo.registry", name) for name in ("build_method", "entry", "load", "load_file", "save_model", "register")},
+    "list": ("zoo.registry", "list_models"),
+    "save_grid": ("zoo.viz", "save_grid"),
+    "train": ("zoo.training", "train"),
+    "evaluate": ("zoo.metrics", "evaluate"),
+}
 
 
 def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value  # once: later uses are plain attribute reads
+        return value
+    try:  # a submodule used as an attribute: zoo.weights, zoo.data, ...
+        return importlib.import_module(f"zoo.{name}")
+    except ModuleNotFoundError as e:
+        if e.name != f"zoo.{name}":
+            raise
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
 
 
@@ -73,4 +95,6 @@ def __dir__() -> list[str]:
 
 def methods() -> list[str]:
     """Return the sorted names of every method that plugins register."""
+    from .plugins import get_plugin_manager
+
     return sorted(get_plugin_manager().methods())

@@ -42,6 +42,11 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _rate(x: float) -> float:
+    """Return a rate to 4 significant digits (0.4283 steps/s, 372.9 images/s)."""
+    return float(f"{x:.4g}")
+
+
 def _timings(seconds: list[float]) -> dict[str, Any]:
     """Return the median time of the timed runs (the figure a rate is computed from) and every run's time."""
     return {"seconds": round(statistics.median(seconds), 4), "seconds_each": [round(t, 4) for t in seconds]}
@@ -97,8 +102,25 @@ def bench_train_step(
     return {
         "what": "train_step", "method": method, "config": model.config.model_dump(), "device": device_name(dev), "bf16": bf16,
         "batch_size": batch_size, "images_per_step": per_step, "cycle": cycle, "warmup": warmup, "steps": steps, "repeats": repeats, **timing,
-        "steps_per_s": round(steps / timing["seconds"], 3), "images_per_s": round(steps * per_step / timing["seconds"], 1), **environment(),
+        "steps_per_s": _rate(steps / timing["seconds"]), "images_per_s": _rate(steps * per_step / timing["seconds"]), **environment(),
     }
+
+
+def check_options(model: Any, knobs: Mapping[str, Any], name: str) -> None:
+    """Raise a ConfigError unless `model`'s sample (or predict) takes every option in `knobs` by name."""
+    from .errors import ConfigError
+
+    if "sample" not in model.capabilities:
+        takes: list[str] = []
+    else:
+        import inspect
+
+        params = inspect.signature(model.sample).parameters
+        takes = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and k not in ("n", "labels", "seed"))]
+    unknown = sorted(set(knobs) - set(takes))
+    if unknown:
+        raise ConfigError(f"model {name!r} takes {'the sampling options ' + ', '.join(takes) if takes else 'no options'}; got {unknown}. "
+                          "Set them for the models that take them (--set MODEL:KEY=VALUE).")
 
 
 def sample_options(model: Any, knobs: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -144,5 +166,5 @@ def bench_inference(
     return {
         "what": what, "model": name, "knobs": dict(knobs or {}), **({"seed": 0, "sample_options": sample_options(model, knobs)} if what == "sample" else {}),
         "device": device_name(dev),
-        "bf16": bf16, "n": n, "repeats": repeats, **timing, "images_per_s": round(n / timing["seconds"], 2), **environment(),
+        "bf16": bf16, "n": n, "repeats": repeats, **timing, "images_per_s": _rate(n / timing["seconds"]), **environment(),
     }

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import COMMAND_LINE, ConfigError, UnknownNameError, ZooError
-from .interfaces import parse_set, validate_config
 
-__all__ = ["main", "parse_set", "int_at_least", "positive_int", "int_list", "sampler_knobs"]
+__all__ = ["main", "int_at_least", "positive_int", "int_list", "sampler_knobs"]
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -53,6 +52,8 @@ SAMPLE_ARGS = ("n", "labels", "seed")
 
 def sampler_knobs(items: Sequence[str]) -> dict[str, Any]:
     """Return ``--set`` sampler options, refusing the arguments that have flags of their own (-n, --labels, --seed)."""
+    from .interfaces import parse_set
+
     return check_knobs(parse_set(items))
 
 
@@ -150,8 +151,11 @@ def cmd_info(args: argparse.Namespace) -> int:
                 t = t.init_from
                 print(f"  branched from: {t.command}\n    {t.steps} steps, {t.wall_time_s:.0f} s on {t.device}, {t.date} (checkpoint sha256 {t.checkpoint_sha256})")
         if e.metrics or e.evaluation:
-            for ev, options in (e.evaluation or {"(the method's default plan)": {}}).items():
-                print(f"evaluation {ev}: {', '.join(f'{k}={v}' for k, v in options.items()) or 'its default options'}")
+            from .metrics import plan_evaluation
+
+            for ev, options in plan_evaluation(args.name)[0].items():  # what `zoo eval NAME` runs, the default plan included
+                shown = ", ".join(f"{k}={v}" for k, v in options.items() if v is not None and k not in ("data_root", "device"))
+                print(f"evaluation {ev}{'' if e.evaluation else ' (the method default)'}: {shown or 'its default options'}")
             print(f"  (the metrics below are what `zoo eval {args.name} --write` printed with it)" if e.metrics else "  (no metrics recorded yet)")
         for k, v in e.metrics.items():
             print(f"metric {k}: {_fmt_metric(v)}")
@@ -212,10 +216,11 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 
 def _parse_data(items: Sequence[str]) -> dict[str, str]:
-    out = {}
+    from .registry import split_role
+
+    out: dict[str, str] = {}
     for item in items:
-        role, sep, value = item.partition("=")
-        role, value = (role, value) if sep and "/" not in role else ("train", item)
+        role, value = split_role(item)
         if role in out:
             raise ConfigError(f"--data names role {role!r} twice ({out[role]} and {value}); give each role once.")
         out[role] = value
@@ -224,6 +229,7 @@ def _parse_data(items: Sequence[str]) -> dict[str, str]:
 
 @command
 def cmd_train(args: argparse.Namespace) -> int:
+    from .interfaces import parse_set, validate_config
     from .registry import check_registration, register_run
     from .training import TrainConfig, check_run_folder, train
 
@@ -268,6 +274,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 @command
 def cmd_eval(args: argparse.Namespace) -> int:
+    from .interfaces import parse_set
     from .data import data_root
     from .metrics import evaluate_model, record_metrics
     from .registry import is_weights_file
@@ -297,15 +304,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"  {k}: {_fmt_metric(v)}")
     if args.write:
         record_metrics(args.name, results)
-        print(f"recorded in the registry entry {args.name!r}")
+        print(f"recorded in the registry entry {args.name!r}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
 @command
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_inference, bench_train_step
+    from .interfaces import validate_config
+    from .bench import bench_inference, bench_train_step, check_options
     from .plugins import get_plugin_manager
-    from .registry import list_models
+    from .registry import list_models, load
     from .weights import atomic_write, check_writable
 
     if not (args.train or args.model):
@@ -324,7 +332,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         validate_config(get_plugin_manager().method(method).Config, options[method], what=f"method {method!r}",
                         fix=f"Fix the --set option (a method's config; --set {method}:KEY=VALUE for it alone).")
     for name in models:
-        check_knobs(options[name])
+        check_options(load(name, device="cpu"), check_knobs(options[name]), name)
     results = []
     for method in args.train or []:
         results.append(bench_train_step(method, options[method], device=args.device, batch_size=args.batch_size, steps=args.steps,
@@ -335,7 +343,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         subject = r.get("method") or r.get("model")
         extra = f"{r['steps_per_s']} steps/s, " if r["what"] == "train_step" else ""
         spread = f" (median of {r['repeats']}: {min(r['seconds_each']):.3g}-{max(r['seconds_each']):.3g} s)" if r["repeats"] > 1 else ""
-        print(f"{r['what']:10s} {subject:24s} {extra}{r['images_per_s']} images/s on {r['device']}{' (bf16)' if r['bf16'] else ''}{spread}  {r.get('knobs') or ''}")
+        print(f"{r['what']:10s} {subject:24s} {extra}{r['images_per_s']} images/s on {r['device']}{' (bf16)' if r['bf16'] else ''}{spread}{'  ' + str(r['knobs']) if r.get('knobs') else ''}")
         r["command"] = args.argv
     if args.out:
         with atomic_write(args.out, "w") as f:
@@ -346,6 +354,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _bench_options(items: Sequence[str], subjects: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Return each subject's --set options: `key=value` applies to every subject, `SUBJECT:key=value` to that one alone."""
+    from .interfaces import parse_set
+
     shared, own = [], {s: [] for s in subjects}
     for item in items:
         key = item.partition("=")[0]
@@ -429,7 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
              "zoo register runs/dcgan dcgan.mnist64 --data mnist")
     s.add_argument("run", help="the --out folder of a finished zoo train")
     s.add_argument("name", help="registry name, e.g. dcgan.mnist64")
-    s.add_argument("--data", help="what it was trained on, as the entry should say (default: the run's record: dataset names, absolute paths)")
+    s.add_argument("--data", help="what it was trained on, as the entry should say (default: the run's record: dataset names, absolute paths; "
+                                   "another registered dataset than the run's is refused)")
     s.add_argument("--registry", type=Path, default=None, metavar="FILE", help=REGISTRY_HELP)
 
     s = _sub(subs, "sample", "Generate images with a model and save them as one grid.", "zoo sample dcgan.mnist64 -n 32 --out grid.png --seed 0")
@@ -448,25 +459,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--train", action="append", metavar="METHOD", help="time train_step of METHOD on random data (repeatable)")
     s.add_argument("--model", action="append", metavar="PATTERN", help="time sample/predict of registered models (repeatable)")
     s.add_argument("--set", action="append", metavar="[SUBJECT:]KEY=VALUE",
-                   help="method config (--train) or sampler option (--model); SUBJECT: (a method or model name) sets it for that one alone")
-    s.add_argument("--device", default="auto")
-    s.add_argument("--batch-size", type=positive_int, default=64)
-    s.add_argument("--steps", type=positive_int, default=10, help="timed train steps per run, rounded up to whole cycles (WGAN-GP: 5)")
-    s.add_argument("--warmup", type=positive_int, default=2, help="untimed train steps first, rounded up to whole cycles")
-    s.add_argument("-n", type=positive_int, default=64, help="images per timed sample/predict call")
-    s.add_argument("--repeats", type=positive_int, default=1, help="timed runs per subject; rates are from their median")
-    s.add_argument("--bf16", action="store_true")
+                   help="method config (--train) or sampler option (--model); without SUBJECT: (a method or model name) it goes to every subject")
+    s.add_argument("--device", default="auto", help="auto (cuda where available), cpu, cuda or cuda:N (default: auto)")
+    s.add_argument("--batch-size", type=positive_int, default=64, help="images per role in each train step (default: 64)")
+    s.add_argument("--steps", type=positive_int, default=10, help="timed train steps per run, rounded up to whole cycles (WGAN-GP: 5) (default: 10)")
+    s.add_argument("--warmup", type=positive_int, default=2, help="untimed train steps first, rounded up to whole cycles (default: 2)")
+    s.add_argument("-n", type=positive_int, default=64, help="images per timed sample/predict call (default: 64)")
+    s.add_argument("--repeats", type=positive_int, default=1, help="timed runs per subject; rates are from their median (default: 1)")
+    s.add_argument("--bf16", action="store_true", help="run under bfloat16 autocast")
     s.add_argument("--out", help="write the results as JSON here")
 
     s = _sub(subs, "eval", "Evaluate a model with the evaluators its registry entry names; --write records the metrics.",
-             "zoo eval classifier.mnistm --data-dir ../shared/data --write\n  zoo eval ddpm.mnistm --set n_per_class=10 --set out_md= --set out_json=\n"
+             "zoo eval classifier.mnistm --data-dir ../shared/data --write\n  zoo eval ddpm.mnistm --set n_per_class=10 --set out_md=sweep.md\n"
              "  zoo eval runs/dcgan/model.safetensors --only gan --set n=1000   # a run's weights, before registering")
     s.add_argument("name", help="registered model name (its entry's evaluation plan), or a .safetensors file or run folder (its method's default plan)")
     s.add_argument("--only", action="append", metavar="EVALUATOR", help="run only this evaluator (repeatable): one of the plan's, or any installed one, its options from --set")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="evaluator option, e.g. n=1000")
     s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
     s.add_argument("--device", default=None)
-    s.add_argument("--write", action="store_true", help="record the metrics in registry.toml")
+    s.add_argument("--write", action="store_true",
+                   help="record the metrics in the registry file that defines the entry (not with --set or --only, nor for a file or run folder)")
     s.add_argument("--json", action="store_true", help="print the metrics as one JSON object (evaluator -> metric -> value, full precision)")
 
     from .plugins import get_plugin_manager
@@ -490,11 +502,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:  # needs neither torch nor the plugins
+        from . import __version__
+
+        print(f"zoo {__version__}")
+        return 0
     try:
-        parser = build_parser()  # loads the plugins: a broken one is an error here under ZOO_STRICT_PLUGINS=1
+        parser = build_parser()  # loads torch and the plugins: a broken one is an error here under ZOO_STRICT_PLUGINS=1
     except ZooError as e:
         print(f"zoo: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C while torch loads: one line, as later
+        _say("\nzoo: interrupted")
+        return 130
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()

@@ -208,6 +208,14 @@ class Method(nn.Module):
         raise self._lacks("predict")
 
     @property
+    def uses_run_length(self) -> bool:
+        """Return whether training follows the run's length (as given to configure_schedulers): a resume then keeps its steps.
+
+        True where a scheduler runs; a method whose steps read the length otherwise (DANN's reversal coefficient) says so.
+        """
+        return bool(self.schedulers)
+
+    @property
     def step_cycle(self) -> int:
         """Return how many train steps make one full round of updates (1; WGAN-GP: n_critic): `zoo bench` times whole rounds."""
         return 1

@@ -42,6 +42,9 @@ __all__ = [
     "load_any",
     "is_weights_file",
     "weights_file",
+    "parse_data_label",
+    "format_data_label",
+    "absolute_data",
     "build_method",
     "save_model",
     "param_count",
@@ -195,8 +198,18 @@ def load_file(path: str | os.PathLike[str], device: str | torch.device | None = 
 
 
 def is_weights_file(name_or_path: str | os.PathLike[str]) -> bool:
-    """Return whether a model argument names a weights file (it ends in .safetensors) or a run folder, rather than a registry entry."""
-    return str(name_or_path).endswith(".safetensors") or Path(name_or_path).is_dir()
+    """Return whether a model argument names a weights file (it ends in .safetensors) or a run folder, rather than a registry entry.
+
+    A folder counts as a run where it holds model.safetensors or run.json; a registered name wins over a
+    same-named folder in the working directory unless the argument is written as a path (it has a slash).
+    """
+    text = str(name_or_path)
+    if text.endswith(".safetensors"):
+        return True
+    path = Path(name_or_path)
+    if not (path.is_dir() and ((path / "model.safetensors").is_file() or (path / "run.json").is_file())):
+        return False
+    return os.sep in text or text not in entries()
 
 
 def weights_file(path: str | os.PathLike[str]) -> Path:
@@ -211,8 +224,8 @@ def weights_file(path: str | os.PathLike[str]) -> Path:
 
 def load_any(name_or_path: str | os.PathLike[str], device: str | torch.device | None = None) -> Method:
     """Return `zoo.load(name)` for a registry name, or `zoo.load_file(...)` for a .safetensors file or a run folder."""
-    if is_weights_file(name_or_path):
-        return load_file(weights_file(name_or_path), device)
+    if is_weights_file(name_or_path) or (Path(name_or_path).is_dir() and str(name_or_path) not in entries()):
+        return load_file(weights_file(name_or_path), device)  # a folder that is no finished run: weights_file says so
     return load(str(name_or_path), device)
 
 
@@ -340,22 +353,25 @@ def register(run_dir: str | os.PathLike[str], name: str, *, data: str | None = N
     return e
 
 
-def _data_label(run: Mapping[str, Any], run_dir: Path, label: str | None) -> str:
-    """Return the entry's data label: `label` (checked against the run's record, paths made absolute) or the run's own record."""
-    recorded = run.get("data_sources") or run.get("data") or {}
-    if label is None:
-        if not recorded:
-            raise ConfigError(f"run {run_dir} does not record its data (a run of an older zoo); name it: --data NAME_OR_PATH.")
-        return absolute_data("+".join(v if r == "train" else f"{r}={v}" for r, v in recorded.items()))
-    from .data import datasets
+def split_role(item: str) -> tuple[str, str]:
+    """Return (role, dataset) of one ``ROLE=NAME_OR_PATH`` item; an item without a role (or whose '=' lies in a path) is role 'train'."""
+    role, sep, value = item.partition("=")
+    return (role, value) if sep and "/" not in role else ("train", item)
 
-    given = {(p.partition("=")[0] if "=" in p else "train"): p.partition("=")[2] if "=" in p else p for p in label.split("+")}
-    known = datasets()
-    if recorded and (set(given) != set(recorded) or any(given[r] in known and recorded[r] in known and given[r] != recorded[r] for r in given)):
-        raise ConfigError(
-            f"run {run_dir} trained on {recorded}, and --data says {label!r}. Name what it trained on, or leave --data out to use the run's record."
-        )
-    return absolute_data(label)
+
+def parse_data_label(label: str) -> dict[str, str]:
+    """Return the roles of a `data` label: 'mnist' -> {'train': 'mnist'}, 'source=mnistm+target=/x' -> {'source': ..., 'target': ...}.
+
+    A label that is an existing path as a whole is one path, whatever '=' or '+' it holds.
+    """
+    if Path(label).expanduser().exists():
+        return {"train": label}
+    return dict(split_role(part) for part in label.split("+"))
+
+
+def format_data_label(roles: Mapping[str, str]) -> str:
+    """Return the `data` label of `roles` (the inverse of :func:`parse_data_label`)."""
+    return "+".join(v if r == "train" else f"{r}={v}" for r, v in roles.items())
 
 
 def absolute_data(data: str) -> str:
@@ -370,8 +386,27 @@ def absolute_data(data: str) -> str:
     def absolute(value: str) -> str:
         return value if value in known or not Path(value).expanduser().exists() else str(Path(value).expanduser().resolve())
 
-    parts = [p.partition("=") for p in data.split("+")]
-    return "+".join(f"{role}={absolute(value)}" if sep else absolute(role) for role, sep, value in parts)
+    return format_data_label({r: absolute(v) for r, v in parse_data_label(data).items()})
+
+
+def _data_label(run: Mapping[str, Any], run_dir: Path, label: str | None) -> str:
+    """Return the entry's data label: `label` (checked against the run's record, paths made absolute) or the run's own record."""
+    from .data import datasets
+
+    known = datasets()
+    names, sources = run.get("data") or {}, run.get("data_sources") or {}
+    if label is None:
+        if sources:
+            return format_data_label(sources)
+        if names and all(v in known for v in names.values()):  # a run of an older zoo: its names are enough where they are datasets
+            return format_data_label(names)
+        raise ConfigError(f"run {run_dir} does not record where its data came from (a run of an older zoo); name it: --data NAME_OR_PATH.")
+    given = parse_data_label(label)
+    if names and (set(given) != set(names) or any(given[r] in known and given[r] != names[r] for r in given)):
+        raise ConfigError(
+            f"run {run_dir} trained on {names}, and --data says {label!r}. Name what it trained on, or leave --data out to use the run's record."
+        )
+    return absolute_data(label)
 
 
 def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None = None, path: Path | None = None) -> ModelEntry:

@@ -208,8 +208,8 @@ class Trainer:
             raise ConfigError(f"the data roles name different classes: {', '.join(f'{r}: {list(c)}' for r, c in named.items())}. "
                               "Give sets whose class subfolders are the same (their sorted names set the label order).")
         self.data_names = {r: data[r].name for r in self.spec.roles}
-        #: Each role's class names, where its files name them: label k is classes[k].
-        self.data_classes = {r: list(c) for r, c in named.items()}
+        #: The class names of each role whose labels the method reads, where its files name them: label k is classes[k].
+        self.data_classes = {r: list(c) for r, c in named.items() if self.spec.labels and r not in self.spec.unlabelled_roles}
         #: What each role's images and labels hash to: a resume must see the same data, not only the same names.
         self.data_sha256 = {r: data_digest(data[r], labels=self.spec.labels and r not in self.spec.unlabelled_roles) for r in self.spec.roles}
         self.loaders = {
@@ -362,7 +362,7 @@ class Trainer:
                 f"{self.out} holds a checkpoint trained with other settings ({detail}); resuming would mix them. "
                 f"Resume with the run's settings (its run.json), or branch from it into another run folder ({option('init_from', self.out)}), or use another one."
             )
-        planned = type(self.method).configure_schedulers is not Method.configure_schedulers
+        planned = self.method.uses_run_length
         decaying = before.get("lr_decay_start") is not None and step > before["lr_decay_start"]
         if "steps" in before and before["steps"] != now["steps"] and (planned or decaying):
             why = (f"method {self.method.name!r} plans its schedule over the run's length" if planned

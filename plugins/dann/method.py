@@ -116,6 +116,11 @@ class DANN(Method):
         extra = {"momentum": c.momentum} if c.optimizer == "sgd" else {}
         return {"network": timm.optim.create_optimizer_v2(self.network, opt=c.optimizer, lr=c.lr, weight_decay=c.weight_decay, **extra)}
 
+    @property
+    def uses_run_length(self) -> bool:
+        """Return True where the lr annealing runs or the reversal coefficient follows the run's progress."""
+        return bool(self.schedulers) or (self.config.regime == "dann" and self.config.coefficient_schedule != "constant")
+
     def configure_schedulers(self, total_steps: int) -> dict[str, Any]:
         """Remember the run's length (the coefficient schedule needs it) and return the lr annealing, if any."""
         self.total_steps = int(total_steps)

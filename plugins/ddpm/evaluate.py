@@ -81,7 +81,7 @@ def _markdown(rows: list[dict[str, Any]], header: dict[str, Any]) -> str:
     lines = [
         f"# DDPM sampler sweep: {header['model']}",
         "",
-        f"Written by `zoo eval {header['model']}` (evaluator `ddpm_samplers`, bf16 {str(header['bf16']).lower()}) on {header['device']}: "
+        f"Written by `zoo eval {header['model']} --set out_md={header['out_md']}` (evaluator `ddpm_samplers`, bf16 {str(header['bf16']).lower()}) on {header['device']}: "
         f"{header['n_per_class']} images per digit, seed {header['seed']}, judged by `{header['classifier']}`; "
         f"Frechet distance (FD) in its feature space against {header['real']}.",
         "Calls: U-Net evaluations per image (guidance evaluates the conditional and unconditional halves in one forward that shares the encoder). Accuracy in %.",
@@ -154,7 +154,7 @@ class SamplerSweep:
                 "seconds": seconds, "images_per_s": len(labels) / seconds,
             })
         header = {
-            "model": model.zoo_name, "classifier": o.classifier,
+            "model": model.zoo_name, "classifier": o.classifier, "out_md": o.out_md,
             "real": f"{real.n} images of {o.data} {o.split}",
             "n_per_class": o.n_per_class, "seed": o.seed, "bf16": o.bf16,
             "device": device_name(dev),

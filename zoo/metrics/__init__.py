@@ -21,7 +21,7 @@ import torch
 from ..errors import COMMAND_LINE, ConfigError, UnknownNameError
 from ..interfaces import Method, evaluator_options
 from ..plugins import get_plugin_manager
-from ..registry import entry, is_weights_file, load, load_file, update_entry, weights_file
+from ..registry import entry, format_data_label, is_weights_file, load, load_file, parse_data_label, update_entry, weights_file
 
 __all__ = ["evaluators", "evaluate", "evaluate_model", "plan_evaluation", "check_plan", "record_metrics"]
 
@@ -46,17 +46,19 @@ def plan_evaluation(
     default plan). ``only`` picks evaluators: from the plan, or any installed one with the options
     in `overrides` (to try an evaluator a plan does not name). A registered model judged by its
     method's default plan is judged against the data it trained on (its entry's `data`, where that
-    is one dataset), not the data the default names.
+    is one dataset), not the data the default names; so is a training run's weights file (its run.json).
     """
     trained_on = None
     if is_weights_file(name):
-        model: Method | None = load_file(weights_file(name), device=device)  # the file alone says which method it holds
+        path = weights_file(name)
+        model: Method | None = load_file(path, device=device)  # the file alone says which method it holds
+        trained_on = _run_dataset(path.parent / "run.json")
         plan = get_plugin_manager().method(model.name).default_evaluation
         no_plan = f"method {model.name!r} has no default plan; name an evaluator"
     else:
         e, model = entry(name), None  # loaded once the plan is known to be runnable
         plan = e.evaluation or get_plugin_manager().method(e.method).default_evaluation
-        trained_on = None if e.evaluation or "=" in e.data or "+" in e.data else e.data
+        trained_on = None if e.evaluation else _one_dataset(e.data)
         no_plan = (f"its registry entry has no evaluation table and method {e.method!r} no default. "
                    f"Add one, e.g. [models.\"{name}\".evaluation.EVALUATOR] in registry.toml, or name an evaluator")
     if not plan and not only:
@@ -77,6 +79,26 @@ def plan_evaluation(
         chosen[ev_name] = {**options, **own_data, **(overrides or {}), "data_root": data_root, "device": device}
     check_plan(chosen, f"model {name!r}")  # every evaluator's options, before the first one runs
     return chosen, model
+
+
+def _run_dataset(run_json: Path) -> str | None:
+    """Return the one dataset a training run recorded (its run.json beside the weights), or None."""
+    import json
+
+    try:
+        sources = json.loads(run_json.read_text()).get("data_sources") or {}
+    except (OSError, ValueError, AttributeError):
+        return None
+    return _one_dataset(format_data_label(sources)) if sources else None
+
+
+def _one_dataset(label: str) -> str | None:
+    """Return the dataset a `data` label names when it is one registered name or existing path (free text and several roles: None)."""
+    from ..data import datasets
+
+    roles = parse_data_label(label)
+    one = roles.get("train") if len(roles) == 1 else None
+    return one if one is not None and (one in datasets() or Path(one).expanduser().exists()) else None
 
 
 def evaluate_model(
