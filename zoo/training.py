@@ -346,8 +346,8 @@ class Trainer:
         steps unless the run's course depends on its length (below). An EMA may be switched on (it
         starts from the resumed weights) and a learning-rate decay added, as docs/gan.md's sittings
         did; an EMA's decay or a decay's start, once set, stays. A method whose course follows the
-        run's length (``Method.uses_run_length``: a scheduler runs over it) and a decay
-        that has begun falls towards `steps`: for those, another `steps` would change the course
+        run's length (``Method.uses_run_length``: a scheduler runs over it), and a decay
+        that has begun (it falls towards `steps`): for those, another `steps` would change the course
         half-way, so it is refused with the way out, a branch (``init_from``) with its own length.
         """
         now = self.train.model_dump()
