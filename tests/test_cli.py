@@ -417,3 +417,19 @@ def test_older_runs_and_free_text_labels_do_not_send_zoo_eval_to_a_dataset_that_
     (tmp_path / "dcgan.free" / "run.json").write_text("{}")
     monkeypatch.chdir(tmp_path)
     assert main(["sample", "dcgan.free", "-n", "1", "--out", str(tmp_path / "g.png")]) == 0, "a registered name wins over a folder of that name"
+
+
+def test_the_command_answers_version_without_torch_and_ctrl_c_while_torch_loads_is_one_line() -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = "import sys, zoo, zoo.cli; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    assert subprocess.run([sys.executable, "-m", "zoo", "--version"], capture_output=True, text=True).stdout.startswith("zoo ")
+    p = subprocess.Popen([sys.executable, "-m", "zoo", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.8)  # inside the torch import, which takes seconds
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and "Traceback" not in err and err.strip() == "zoo: interrupted"
