@@ -244,3 +244,22 @@ def test_data_labels_parse_one_way_and_paths_may_hold_equals_signs(tmp_path: Pat
     assert parse_data_label("runs/a=b") == {"train": "runs/a=b"}, "a role has no slash"
     assert format_data_label(parse_data_label("source=mnistm+target=digits")) == "source=mnistm+target=digits"
     assert absolute_data(str(odd.relative_to(tmp_path))) == str(odd.relative_to(tmp_path))  # relative to the cwd, not tmp_path: left as given
+
+
+def test_registry_updates_wait_for_each_other(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from zoo.registry import update_entry
+    from zoo.weights import folder_lock
+
+    path = tmp_path / "registry.toml"
+    entry = {"method": "dcgan", "weights": "w.safetensors", "sha256": "0" * 64, "data": "mnist", "params": 1}
+    update_entry("a.one", entry, path)
+    with folder_lock(tmp_path):  # another `zoo eval --write` reading, merging and writing the file
+        t = threading.Thread(target=update_entry, args=("a.one", {"metrics": {"x": 1.0}}, path))
+        t.start()
+        time.sleep(0.3)
+        assert t.is_alive() and "metrics" not in path.read_text(), "it waits rather than merge into a file being rewritten"
+    t.join(timeout=10)
+    assert not t.is_alive() and "x = 1.0" in path.read_text()

@@ -381,3 +381,17 @@ def test_a_method_whose_course_does_not_follow_the_length_may_resume_with_other_
     assert Trainer("ddpm", ddpm, {"train": labelled()}, tmp_path, cfg.model_copy(update={"steps": 3})).fit()["steps"] == 3
     assert not zoo.build_method("dann", {"coefficient_schedule": "constant", "lr_schedule": "constant"}).uses_run_length
     assert zoo.build_method("dann", {"lr_schedule": "constant"}).uses_run_length, "lambda_p follows the run's progress"
+
+
+def test_a_run_folder_takes_one_trainer_at_a_time(tmp_path: Path) -> None:
+    from zoo.errors import OutputError
+    from zoo.weights import folder_lock
+
+    (tmp_path / "run").mkdir()
+    with folder_lock(tmp_path / "run"):  # as another `zoo train --out run` holds it
+        with pytest.raises(OutputError, match=r"another process is training into .*run\. Wait for it to finish"):
+            train(tmp_path / "run", 2)
+    assert train(tmp_path / "run", 2)["steps"] == 2
+    with pytest.raises(ConfigError, match="no checkpoint.safetensors there"):  # refused before training: no folder left behind
+        train(tmp_path / "new" / "deeper", 1, init_from=str(tmp_path / "nowhere"))
+    assert not (tmp_path / "new").exists()

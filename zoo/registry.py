@@ -26,7 +26,7 @@ import torch
 from .errors import ConfigError, OutputError, UnknownNameError, WeightsError
 from .interfaces import Method, describe_validation_error, resolve_device, validate_config
 from .plugins import get_plugin_manager
-from .weights import atomic_write, check_writable, read_weights, resolve_weights, save_weights
+from .weights import atomic_write, check_writable, folder_lock, read_weights, resolve_weights, save_weights
 
 __all__ = [
     "register",
@@ -291,9 +291,12 @@ def update_entry(name: str, values: Mapping[str, Any], path: Path | None = None,
     `values` are merged into the existing entry; with `replace`, they are the whole new entry.
     """
     path = path or registry_path()
-    text = _registry_text(check_model_name(name), values, path, replace)  # fails before the file is touched
-    with atomic_write(path, "w") as f:
-        f.write(text)
+    check_model_name(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(path.parent):  # read, merge and write as one: two `zoo eval --write` at once both land
+        text = _registry_text(name, values, path, replace)  # fails before the file is touched
+        with atomic_write(path, "w") as f:
+            f.write(text)
 
 
 def _source_record(source: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -451,16 +454,17 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
             f"run {run_dir}'s config sets a field to None whose default is not None, which registry.toml (TOML has no null) "
             "cannot record. Give that field a value and train again."
         )
-    old = _read_file(path).get(name) if path.is_file() else None
-    # a new entry as a whole: metrics and description belong to the weights they were written for; the evaluation plan stays
-    text = _registry_text(name, {
-        **({"evaluation": old.evaluation} if old is not None and old.evaluation else {}),
-        "method": method, "config": config, "weights": weights.as_posix(), "sha256": sha256, "data": data,
-        "params": param_count(model), "training": training,
-        **({"classes": next(iter(run["classes"].values()))} if run.get("classes") else {}),
-    }, path, replace=True)
-    with atomic_write(path.parent / weights) as f, open(run_dir / "model.safetensors", "rb") as src:  # only once the entry validated
-        shutil.copyfileobj(src, f)
-    with atomic_write(path, "w") as f:
-        f.write(text)
+    with folder_lock(path.parent):  # read, merge and write as one, as update_entry does
+        old = _read_file(path).get(name) if path.is_file() else None
+        # a new entry as a whole: metrics and description belong to the weights they were written for; the evaluation plan stays
+        text = _registry_text(name, {
+            **({"evaluation": old.evaluation} if old is not None and old.evaluation else {}),
+            "method": method, "config": config, "weights": weights.as_posix(), "sha256": sha256, "data": data,
+            "params": param_count(model), "training": training,
+            **({"classes": next(iter(run["classes"].values()))} if run.get("classes") else {}),
+        }, path, replace=True)
+        with atomic_write(path.parent / weights) as f, open(run_dir / "model.safetensors", "rb") as src:  # only once the entry validated
+            shutil.copyfileobj(src, f)
+        with atomic_write(path, "w") as f:
+            f.write(text)
     return entries()[name] if path == registry_path() else _read_file(path)[name]

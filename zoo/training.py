@@ -38,7 +38,7 @@ from .errors import COMMAND_LINE, ConfigError, OutputError, option
 from .interfaces import Batch, Method, MethodConfig, device_name, resolve_device, validate_config
 from .registry import absolute_data, build_method, save_model
 from .viz import plot_curves, read_metrics_log
-from .weights import atomic_write, load_tree, save_tree, sha256_file, tensors_digest
+from .weights import atomic_write, folder_lock, load_tree, save_tree, sha256_file, tensors_digest
 
 __all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "StopAfterStep"]
 
@@ -423,12 +423,28 @@ class Trainer:
         return batches[self.spec.roles[0]] if len(batches) == 1 else batches
 
     def fit(self) -> dict[str, Any]:
-        """Train to `steps` (resuming from `out` when it holds a checkpoint); return the run summary."""
+        """Train to `steps` (resuming from `out` when it holds a checkpoint); return the run summary.
+
+        The run folder is locked while it trains: a second `zoo train` into it stops at once, rather
+        than interleaving two logs and overwriting each other's checkpoints.
+        """
         check_run_folder(self.out)
+        made = [p for p in (self.out, *self.out.parents) if not p.exists()]
+        self.out.mkdir(parents=True, exist_ok=True)
+        busy = f"another process is training into {self.out}. Wait for it to finish (the same command then goes on from its checkpoint), or use another run folder."
+        try:
+            with folder_lock(self.out, busy):
+                return self._fit()
+        except BaseException:
+            for p in made:  # a refused resume or --init-from leaves no empty folder behind
+                if p.is_dir() and not any(p.iterdir()):
+                    p.rmdir()
+            raise
+
+    def _fit(self) -> dict[str, Any]:
         resumed = self._resume()
         if not resumed and self.train.init_from:
             self.init_source = self._init_from(self.train.init_from)
-        self.out.mkdir(parents=True, exist_ok=True)  # only now: a refused --init-from leaves no empty folder
         if not resumed:
             self._truncate_log(0)  # a run that died before its first checkpoint left a log this one must not extend
         with atomic_write(self.out / "run.json", "w") as f:

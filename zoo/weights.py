@@ -43,6 +43,7 @@ __all__ = [
     "tensor_digest",
     "json_digest",
     "atomic_write",
+    "folder_lock",
     "check_writable",
     "resolve_weights",
     "cache_dir",
@@ -103,6 +104,29 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Bin
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def folder_lock(folder: str | os.PathLike[str], busy: str | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` while the block runs (a flock on the folder itself: no lock file is left behind).
+
+    Without `busy`, wait for another holder to finish; with it, a folder another process holds is an
+    OutputError saying `busy`. Where the OS has no flock (not POSIX), the block runs unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if busy else 0))
+        except BlockingIOError:
+            raise OutputError(busy) from None
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor releases the lock
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
