@@ -263,3 +263,36 @@ def test_registry_updates_wait_for_each_other(tmp_path: Path) -> None:
         assert t.is_alive() and "metrics" not in path.read_text(), "it waits rather than merge into a file being rewritten"
     t.join(timeout=10)
     assert not t.is_alive() and "x = 1.0" in path.read_text()
+
+
+def test_a_scratch_registry_still_finds_zoos_shipped_models_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.registry import SHIPPED, entries, entry
+
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "mine.toml"))
+    assert "classifier.mnistm" not in entries(), "zoo list shows the scratch file's models"
+    assert entry("classifier.mnistm").source == SHIPPED, "what the gan evaluator loads by name is still there"
+    with pytest.raises(zoo.UnknownNameError):
+        entry("classifier.mnistmm")
+
+
+def test_one_registry_file_named_twice_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.plugins import PluginManager, reset_plugin_manager
+    from zoo.registry import update_entry
+
+    path = tmp_path / "registry.toml"
+    update_entry("a.one", {"method": "dcgan", "weights": "w.safetensors", "sha256": "0" * 64, "data": "mnist", "params": 1}, path)
+    monkeypatch.setenv("ZOO_REGISTRY", str(path))
+
+    class Plugin:  # a plugin's zoo_register_models hook naming the same file
+        @staticmethod
+        @zoo.hookimpl
+        def zoo_register_models() -> list[Path]:
+            return [tmp_path / "." / "registry.toml"]
+
+    pm = PluginManager()
+    pm.register(Plugin, name="same_file")
+    reset_plugin_manager(pm)
+    try:
+        assert zoo.list() == ["a.one"], "not 'defined twice ... Rename one'"
+    finally:
+        reset_plugin_manager()

@@ -104,10 +104,14 @@ class ModelEntry(pydantic.BaseModel):
     source: Path | None = pydantic.Field(default=None, exclude=True)
 
 
+#: zoo's own registry file: the models the project ships.
+SHIPPED = Path(__file__).resolve().parent.parent / "registry.toml"
+
+
 def registry_path() -> Path:
-    """Return the main registry file: ``$ZOO_REGISTRY`` or ``registry.toml`` beside the zoo package."""
+    """Return the main registry file: ``$ZOO_REGISTRY`` or zoo's own ``registry.toml`` (SHIPPED)."""
     env = os.environ.get("ZOO_REGISTRY")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "registry.toml"
+    return Path(env) if env else SHIPPED
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -138,7 +142,7 @@ def entries() -> dict[str, ModelEntry]:
     files = [registry_path()] + get_plugin_manager().registry_files()
     found: dict[str, ModelEntry] = {}
     origin: dict[str, Path] = {}
-    for f in files:
+    for f in dict.fromkeys(f.resolve() for f in files):  # one file named twice ($ZOO_REGISTRY and a plugin's hook) is read once
         if not f.is_file():
             continue
         for name, e in _read_file(f).items():
@@ -149,8 +153,16 @@ def entries() -> dict[str, ModelEntry]:
 
 
 def entry(name: str) -> ModelEntry:
-    """Return the registry entry `name`, or raise with the closest names."""
+    """Return the registry entry `name`, or raise with the closest names.
+
+    A name that a ``$ZOO_REGISTRY`` file does not define is looked up among zoo's shipped models too, so that
+    what evaluators load by name (the `gan` evaluator's ``classifier.mnistm``) stays there beside a scratch registry.
+    """
     all_entries = entries()
+    if name not in all_entries and registry_path().resolve() != SHIPPED and SHIPPED.is_file():
+        shipped = _read_file(SHIPPED)
+        if name in shipped:
+            return shipped[name]
     if name not in all_entries:
         raise UnknownNameError("model", name, all_entries, hint="`zoo list` shows the shipped models; `zoo.load_file(path)` loads a weights file directly.")
     return all_entries[name]
