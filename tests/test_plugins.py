@@ -204,9 +204,21 @@ WRONG = {"wrong_plugin": '''
             self.critic = nn.Linear(2, 2)
             self.head = self.critic
 
+    class Careless(Gaussian):
+        """A class-conditional model that indexes with whatever labels it is given."""
+        name = "careless"
+        def __init__(self, config=None, *, training=False):
+            super().__init__(config, training=training)
+            self.shift = nn.Parameter(torch.zeros(10))
+        def data_spec(self):
+            return zoo.DataSpec(image_size=self.config.image_size, channels=self.config.channels, labels=True)
+        def sample(self, n, labels=None, seed=None, **knobs):
+            x = super().sample(n, seed=seed, **knobs)
+            return x if labels is None else (x + self.shift[torch.as_tensor(labels)].view(-1, 1, 1, 1)).clamp(0, 1)
+
     @zoo.hookimpl
     def zoo_register_methods():
-        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Stowaway, Misnamed, Glance, Signed, Typo, Tied]
+        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Stowaway, Misnamed, Glance, Signed, Typo, Tied, Careless]
 '''}
 
 
@@ -221,7 +233,7 @@ def run_contract(site: Path, methods: str) -> subprocess.CompletedProcess[str]:
 def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
     install_example(site)
     make_dist(site, "wrong_dist", {"wrong": "wrong_plugin"}, WRONG)
-    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,stowaway,misnamed,glance,signed,typo,tied")
+    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,stowaway,misnamed,glance,signed,typo,tied,careless")
     failed = set(re.findall(r"FAILED \S*::(\w+)\[(\w+)\]", run.stdout))
     assert {
         ("test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters", "bnonly"),
@@ -236,6 +248,7 @@ def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
         ("test_sample_shape_range_and_determinism", "signed"),
         ("test_config_round_trip", "typo"),
         ("test_every_shipped_parameter_serves_inference", "tied"),
+        ("test_sample_refuses_bad_requests", "careless"),
     } <= failed, run.stdout[-3000:]
     assert "invalid config for Typo.test_config (method 'typo'): image_sise" in run.stdout
     assert "sample must return images in [0, 1], got min -" in run.stdout  # the values, not a bare AssertionError

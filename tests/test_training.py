@@ -395,3 +395,45 @@ def test_a_run_folder_takes_one_trainer_at_a_time(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no checkpoint.safetensors there"):  # refused before training: no folder left behind
         train(tmp_path / "new" / "deeper", 1, init_from=str(tmp_path / "nowhere"))
     assert not (tmp_path / "new").exists()
+
+
+class TorchScheduled(Scaled):
+    """Scaled with a plain torch.optim.lr_scheduler schedule, as a plugin author reaches for first."""
+
+    name = "torch_scheduled_test"
+
+    def configure_schedulers(self, total_steps: int) -> dict[str, object]:
+        return {"all": torch.optim.lr_scheduler.LambdaLR(self.optimizers["all"], lambda k: 1 - k / total_steps)}
+
+
+class NoSchedule(Scaled):
+    name = "no_schedule_test"
+
+    def configure_schedulers(self, total_steps: int) -> dict[str, object]:
+        return {"all": object()}
+
+
+@pytest.fixture
+def scheduled() -> object:
+    class Plugin:
+        @staticmethod
+        @zoo.hookimpl
+        def zoo_register_methods() -> list[type[zoo.Method]]:
+            return [TorchScheduled, NoSchedule]
+
+    pm = PluginManager()
+    pm.register(Plugin, name="scheduled_test")
+    reset_plugin_manager(pm)
+    yield
+    reset_plugin_manager()
+
+
+def test_a_torch_lr_scheduler_steps_once_a_step_and_resumes_exactly(tmp_path: Path, scheduled: object) -> None:
+    cfg = TrainConfig(steps=4, batch_size=4, device="cpu", progress=False, log_every=1, checkpoint_every=2)
+    straight = Trainer("torch_scheduled_test", {}, {"train": images(size=4)}, tmp_path / "a", cfg).fit()
+    assert [r["lr"] for r in read_metrics_log(tmp_path / "a" / "metrics.jsonl")] == pytest.approx([0.5, 0.375, 0.25, 0.125])
+    two = cfg.model_copy(update={"max_minutes": 1e-9})  # stops after step 1 with a checkpoint
+    Trainer("torch_scheduled_test", {}, {"train": images(size=4)}, tmp_path / "b", two).fit()
+    assert Trainer("torch_scheduled_test", {}, {"train": images(size=4)}, tmp_path / "b", cfg).fit()["sha256"] == straight["sha256"]
+    with pytest.raises(ConfigError, match=r"scheduler 'all' \(object\) has neither step_update\(step\).*nor step\(\)"):
+        Trainer("no_schedule_test", {}, {"train": images(size=4)}, tmp_path / "c", cfg)

@@ -125,9 +125,16 @@ def test_sample_refuses_bad_requests(zoo_method: str) -> None:
             model.sample(n, seed=0)
     with pytest.raises(ConfigError, match="surely_not_an_option"):
         model.sample(2, seed=0, surely_not_an_option=1)
-    if not model.data_spec().labels:
+    spec = model.data_spec()
+    if not spec.labels:
         with pytest.raises(ConfigError):
             model.sample(2, labels=[0, 1], seed=0)  # an unconditional model must say so, not ignore the labels
+        return
+    k = spec.num_classes
+    for bad in ([0, k], [-1, 0], [0], [0.5, 1.5], "ab"):  # out of range, negative, one label for two images, not whole numbers, text
+        with pytest.raises(ConfigError):
+            model.sample(2, labels=bad, seed=0)
+    assert tuple(model.sample(2, labels=torch.tensor([0, k - 1]), seed=0).shape)[0] == 2, "labels may come as a tensor too"
 
 
 def test_predict_shape_and_determinism(zoo_method: str) -> None:

@@ -117,6 +117,17 @@ def data_digest(data: ImageSet, labels: bool = True) -> str:
     return tensors_digest({"images": data.images, **({"labels": data.labels} if labels and data.labels is not None else {})})
 
 
+def check_schedulers(schedulers: Mapping[str, Any], method: str) -> dict[str, Any]:
+    """Return `schedulers` if each is timm's kind (``step_update(step)``) or torch's (``step()``) and keeps a state dict; else raise."""
+    for name, s in schedulers.items():
+        if not (hasattr(s, "step_update") or hasattr(s, "step")) or not hasattr(s, "state_dict") or not hasattr(s, "load_state_dict"):
+            raise ConfigError(
+                f"method {method!r}: scheduler {name!r} ({type(s).__name__}) has neither step_update(step) (timm's schedulers) nor step() "
+                "(torch.optim.lr_scheduler's), or no state_dict/load_state_dict. Return one of those from configure_schedulers (docs/plugins.md)."
+            )
+    return dict(schedulers)
+
+
 def shipped_module(method: Method) -> nn.Module:
     """Return one module that holds what a weights file of `method` ships, under the same names: what an EMA averages.
 
@@ -225,7 +236,7 @@ class Trainer:
             for i, role in enumerate(self.spec.roles)
         }
         self.method.optimizers = self.method.configure_optimizers()
-        self.method.schedulers = self.method.configure_schedulers(self.train.steps)
+        self.method.schedulers = check_schedulers(self.method.configure_schedulers(self.train.steps), method)
         self._base_lrs = self._check_lr_decay()
         self.method.grad_clip = self.train.grad_clip
         self._inference = shipped_module(self.method)
@@ -475,7 +486,7 @@ class Trainer:
                 with autocast:
                     losses = self.method.train_step(batch, self.step)
                 for s in self.method.schedulers.values():
-                    s.step_update(self.step)
+                    s.step_update(self.step) if hasattr(s, "step_update") else s.step()  # timm's, or torch's (one step() per step)
                 if self.ema is not None:
                     # timm's EMA copies the weights outright at step 1; a branch's EMA, loaded from its source, must average on
                     self.ema.update(self._inference, step=self.step if self.init_source is None else None)
