@@ -98,6 +98,11 @@ def test_errors_name_the_commands_options_and_python_gets_its_own_words_back(cap
     tiny = ["--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--batch-size", "4", "--device", "cpu", "--quiet"]
     assert main(["train", "dcgan", "--data", str(faces), *tiny, "--steps", "2", "--lr-decay-start", "2", "--out", str(tmp_path / "o")]) == 2
     assert "--lr-decay-start 2 must be below --steps 2" in capsys.readouterr().err
+    assert main(["train", "dcgan", "--data", str(faces), *tiny, "--steps", "1", "--out", str(tmp_path / "r")]) == 0
+    assert main(["train", "dcgan", "--data", str(faces), *tiny[:2], *tiny[4:], "--set", "ngf=3", "--set", "ndf=2", "--steps", "2",
+                 "--out", str(tmp_path / "r")]) == 2  # ngf changed on the resume
+    err = capsys.readouterr().err
+    assert "another run (config: ngf 2 there, 3 now). Resume with the run's settings (--set ngf=2)" in err, err
     import zoo
 
     with pytest.raises(zoo.ConfigError, match=r"lr_decay_start=2 must be below steps=2"):  # main() handed the words back

@@ -51,7 +51,7 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path: Path) -> None:
 def test_resume_refuses_a_folder_of_another_run(tmp_path: Path) -> None:
     train(tmp_path, 2)
     cfg = TrainConfig(steps=3, batch_size=4, device="cpu", progress=False)
-    with pytest.raises(ConfigError, match=r"checkpoint of another run \(config.*Use another run folder \(out='DIR'\)"):
+    with pytest.raises(ConfigError, match=r"checkpoint of another run \(config: nz 4 there, 5 now\)\. Resume with the run's settings \(config with nz=4\)"):
         Trainer("dcgan", {**TINY, "nz": 5}, {"train": images()}, tmp_path, cfg).fit()
     other = ImageSet(255 - images().images, None, "random")  # the same name, other images (another folder called alike)
     with pytest.raises(ConfigError, match=r"checkpoint of another run \(data: other images under the same names \{'train': 'random'\}\)"):

@@ -319,12 +319,20 @@ class Trainer:
             if key == "data_sha256" and key not in previous:
                 continue  # a run of a zoo that recorded names only
             if previous.get(key) != now[key]:
-                what = (f"data: other images under the same names {now['data']}" if key == "data_sha256"
-                        else f"{key}: {previous.get(key)} there, {now[key]} now")
-                raise ConfigError(
-                    f"{self.out} holds a checkpoint of another run ({what}). "
-                    f"Use another run folder ({option('out', 'DIR')}), or delete that one to start afresh."
-                )
+                fix = f"Use another run folder ({option('out', 'DIR')}), or delete that one to start afresh."
+                if key == "data_sha256":
+                    what = f"data: other images under the same names {now['data']}"
+                elif key == "config" and isinstance(previous.get(key), dict):
+                    was = previous["config"]
+                    changed = [k for k in {**was, **now["config"]} if was.get(k) != now["config"].get(k)]
+                    what = "config: " + ", ".join(f"{k} {was.get(k)} there, {now['config'].get(k)} now" for k in changed)
+                    again = " ".join(option("config", f"{k}={json.dumps(was[k]) if not isinstance(was[k], str) else was[k]}")
+                                     for k in changed if k in was) if COMMAND_LINE.get() else "config with " + ", ".join(f"{k}={was.get(k)!r}" for k in changed)
+                    fix = (f"Resume with the run's settings ({again}), branch from it into another run folder "
+                           f"({option('init_from', self.out)}) to change them, or use another one.")
+                else:
+                    what = f"{key}: {previous.get(key)} there, {now[key]} now"
+                raise ConfigError(f"{self.out} holds a checkpoint of another run ({what}). {fix}")
         state = load_tree(path)
         self._check_resume_settings(previous.get("train") or {}, int(state["step"]))
         if int(state["step"]) > self.train.steps:
