@@ -446,3 +446,10 @@ def test_the_command_answers_version_without_torch_and_ctrl_c_while_torch_loads_
             pass
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130 and "Traceback" not in err and err.strip() == "zoo: interrupted"
+
+
+def test_zoo_evaluators_lists_each_evaluator_with_its_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluators"]) == 0
+    out = capsys.readouterr().out
+    assert "\ngan: " in out and "  classifier = 'classifier.mnistm'  # registered classifier, or a .safetensors file" in out
+    assert "accuracy: " in out and "data_root" not in out, "what zoo eval's own flags give is not an option to set"

@@ -174,6 +174,22 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 @command
+def cmd_evaluators(args: argparse.Namespace) -> int:
+    from .plugins import get_plugin_manager
+
+    hidden = ("data_root", "device")  # given by zoo eval's --data-dir and --device
+    for name, ev in sorted(get_plugin_manager().evaluators().items()):
+        print(f"{name}: {next(iter((type(ev).__doc__ or '').strip().splitlines()), '-')}")
+        fields = getattr(getattr(ev, "Options", None), "model_fields", {})
+        for key, field in fields.items():
+            if key not in hidden:
+                print(f"  {key} = {field.default!r}" + (f"  # {field.description}" if field.description else ""))
+        if not fields:
+            print("  (options not declared)")
+    return 0
+
+
+@command
 def cmd_plugins(args: argparse.Namespace) -> int:
     from .plugins import get_plugin_manager
 
@@ -408,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
 
     _sub(subs, "methods", "List the methods that plugins register.", "zoo methods")
+    _sub(subs, "evaluators", "List the evaluators zoo eval can run, with their options and defaults.", "zoo evaluators")
     _sub(subs, "plugins", "List the plugins found and whether they loaded.", "zoo plugins")
 
     s = _sub(subs, "train", "Train METHOD on data and export its weights (resumes if --out has a checkpoint).",
@@ -473,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
              "zoo eval classifier.mnistm --data-dir ../shared/data --write\n  zoo eval ddpm.mnistm --set n_per_class=10 --set out_md=sweep.md\n"
              "  zoo eval runs/dcgan/model.safetensors --only gan --set n=1000   # a run's weights, before registering")
     s.add_argument("name", help="registered model name (its entry's evaluation plan), or a .safetensors file or run folder (its method's default plan)")
-    s.add_argument("--only", action="append", metavar="EVALUATOR", help="run only this evaluator (repeatable): one of the plan's, or any installed one, its options from --set")
+    s.add_argument("--only", action="append", metavar="EVALUATOR", help="run only this evaluator (repeatable): one of the plan's, or any installed one (zoo evaluators), its options from --set")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="evaluator option, e.g. n=1000")
     s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
     s.add_argument("--device", default=None)
