@@ -453,3 +453,10 @@ def test_zoo_evaluators_lists_each_evaluator_with_its_options(capsys: pytest.Cap
     out = capsys.readouterr().out
     assert "\ngan: " in out and "  classifier = 'classifier.mnistm'  # registered classifier, or a .safetensors file" in out
     assert "accuracy: " in out and "data_root" not in out, "what zoo eval's own flags give is not an option to set"
+
+
+def test_zoo_info_of_a_method_says_what_each_option_allows(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "wgan_gp"]) == 0
+    out = capsys.readouterr().out
+    assert "  --set n_critic=...  (int >= 1; default 5)  critic updates per generator update\n" in out
+    assert "  --set beta1=...  (float >= 0, < 1; default 0.0)\n" in out and "  --set channels=...  (one of 1, 3; default 3)\n" in out

@@ -135,6 +135,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     inference = sum(p.numel() for k, p in model.named_parameters() if model.ships(k))  # parameters kept on the method itself count too
     print(f"\nparameters: {inference:,} shipped, {param_count(model):,} in training")
     print(f"config: {json.dumps(model.config.model_dump())}")
+    if e is None:  # a method: what each option means and allows, as --set takes it
+        for key, field in type(model.config).model_fields.items():
+            print(f"  --set {key}=...  ({_allowed(field)}; default {field.default!r}){'  ' + field.description if field.description else ''}")
     if e is not None:
         print(f"weights: {e.weights} (sha256 {e.sha256})")
         print(f"data: {e.data}")
@@ -160,6 +163,19 @@ def cmd_info(args: argparse.Namespace) -> int:
         for k, v in e.metrics.items():
             print(f"metric {k}: {_fmt_metric(v)}")
     return 0
+
+
+def _allowed(field: Any) -> str:
+    """Return what a config field allows, as people write it: 'int >= 1', 'float > 0, < 1', 'one of 1, 3'."""
+    import typing
+
+    ann = field.annotation
+    if typing.get_origin(ann) is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(ann))
+    name = ann.__name__ if isinstance(ann, type) else str(ann).replace("typing.", "")
+    marks = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    limits = [f"{sign} {getattr(m, k)}" for m in field.metadata for k, sign in marks.items() if hasattr(m, k)]
+    return ", ".join([f"{name} {limits[0]}" if limits else name, *limits[1:]])
 
 
 @command
