@@ -38,6 +38,12 @@ def face_folder(root: Path, n: int = 12) -> Path:
     return root
 
 
+def train_tiny(data: Path | str, out: Path, *extra: str, steps: int = 1) -> int:
+    """Run `zoo train` of a tiny DCGAN on `data` into `out` and return its exit status."""
+    return main(["train", "dcgan", "--data", str(data), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", str(steps),
+                 "--batch-size", "4", "--device", "cpu", "--out", str(out), "--quiet", *extra])
+
+
 def test_a_bad_train_option_points_to_the_flag_not_to_set(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["train", "dcgan", "--data", str(tmp_path), "--steps", "0", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
@@ -117,8 +123,7 @@ def test_data_path_that_does_not_exist_is_named(capsys: pytest.CaptureFixture[st
 def test_register_a_run_trained_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
     faces = face_folder(tmp_path / "faces")
-    assert main(["train", "dcgan", "--data", str(faces), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "1",
-                 "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert train_tiny(faces, tmp_path / "run") == 0
     assert main(["register", str(tmp_path / "run"), "dcgan.elsewhere", "--data", "faces"]) == 0
     assert "registered 'dcgan.elsewhere'" in capsys.readouterr().out
     import zoo
@@ -137,8 +142,7 @@ def test_a_plugin_registers_into_its_own_file_and_metrics_land_there(tmp_path: P
     monkeypatch.setenv("ZOO_REGISTRY", str(main_file))
     monkeypatch.setattr(get_plugin_manager(), "registry_files", lambda: [own])  # what the plugin's zoo_register_models returns
     faces = face_folder(tmp_path / "faces")
-    assert main(["train", "dcgan", "--data", str(faces), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "1",
-                 "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert train_tiny(faces, tmp_path / "run") == 0
     assert main(["register", str(tmp_path / "run"), "dcgan.mine", "--data", "faces", "--registry", str(own)]) == 0
     assert (own.parent / "weights" / "dcgan.mine.safetensors").is_file() and not main_file.exists()
     assert entry("dcgan.mine").source == own
@@ -347,8 +351,7 @@ def test_register_records_data_paths_absolute_and_names_as_they_are(tmp_path: Pa
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
     monkeypatch.chdir(tmp_path)
     face_folder(tmp_path / "faces")
-    assert main(["train", "dcgan", "--data", "faces", "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "1",
-                 "--batch-size", "4", "--device", "cpu", "--out", "run", "--quiet", "--register", "dcgan.rel"]) == 0
+    assert train_tiny("faces", Path("run"), "--register", "dcgan.rel") == 0
     import zoo
 
     assert zoo.entry("dcgan.rel").data == str(tmp_path / "faces"), "a path that works from any folder zoo eval runs in"
@@ -365,8 +368,7 @@ def test_register_labels_the_data_from_the_runs_record_and_refuses_another_datas
                                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
     faces = face_folder(tmp_path / "faces")
-    assert main(["train", "dcgan", "--data", str(faces), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "1",
-                 "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert train_tiny(faces, tmp_path / "run") == 0
     assert main(["register", str(tmp_path / "run"), "dcgan.own"]) == 0  # no --data: the run's own record
     import zoo
 
@@ -408,8 +410,7 @@ def test_older_runs_and_free_text_labels_do_not_send_zoo_eval_to_a_dataset_that_
 
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
     faces = face_folder(tmp_path / "myfaces")
-    assert main(["train", "dcgan", "--data", str(faces), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "1",
-                 "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert train_tiny(faces, tmp_path / "run") == 0
     assert plan_evaluation(str(tmp_path / "run"))[0]["gan"]["data"] == str(faces), "a run folder is judged against what its run.json records"
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     del run["data_sources"]  # as a zoo of 2026-11-29 wrote it: only the set's name, 'myfaces'

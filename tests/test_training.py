@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -321,19 +322,24 @@ class Scaled(zoo.Method):
         return (self.scale * self.body(torch.ones(n, 1))).sigmoid().view(n, 1, 1, 1).expand(n, 1, 4, 4)
 
 
-@pytest.fixture
-def scaled() -> object:
+def installed(*methods: type[zoo.Method]) -> Iterator[None]:
+    """Make `methods` known to zoo, as a plugin registering them would, until the generator is closed."""
     class Plugin:
         @staticmethod
         @zoo.hookimpl
         def zoo_register_methods() -> list[type[zoo.Method]]:
-            return [Scaled]
+            return list(methods)
 
     pm = PluginManager()
-    pm.register(Plugin, name="scaled_test")
+    pm.register(Plugin, name="test_methods")
     reset_plugin_manager(pm)
     yield
     reset_plugin_manager()
+
+
+@pytest.fixture
+def scaled() -> Iterator[None]:
+    yield from installed(Scaled)
 
 
 def test_an_ema_averages_and_exports_the_tensors_a_method_keeps_on_itself(tmp_path: Path, scaled: object) -> None:
@@ -414,18 +420,8 @@ class NoSchedule(Scaled):
 
 
 @pytest.fixture
-def scheduled() -> object:
-    class Plugin:
-        @staticmethod
-        @zoo.hookimpl
-        def zoo_register_methods() -> list[type[zoo.Method]]:
-            return [TorchScheduled, NoSchedule]
-
-    pm = PluginManager()
-    pm.register(Plugin, name="scheduled_test")
-    reset_plugin_manager(pm)
-    yield
-    reset_plugin_manager()
+def scheduled() -> Iterator[None]:
+    yield from installed(TorchScheduled, NoSchedule)
 
 
 def test_a_torch_lr_scheduler_steps_once_a_step_and_resumes_exactly(tmp_path: Path, scheduled: object) -> None:
