@@ -175,6 +175,7 @@ def _allowed(field: Any) -> str:
     name = ann.__name__ if isinstance(ann, type) else str(ann).replace("typing.", "")
     marks = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
     limits = [f"{sign} {getattr(m, k)}" for m in field.metadata for k, sign in marks.items() if hasattr(m, k)]
+    limits += [f"a multiple of {m.multiple_of}" for m in field.metadata if hasattr(m, "multiple_of")]
     return ", ".join([f"{name} {limits[0]}" if limits else name, *limits[1:]])
 
 
@@ -309,7 +310,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .interfaces import parse_set
     from .data import data_root
     from .metrics import evaluate_model, record_metrics
-    from .registry import is_weights_file
+    from .registry import entry, is_weights_file
 
     if args.write and is_weights_file(args.name):
         raise ConfigError(
@@ -326,6 +327,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         # what it judges against, before the (long) run; on stderr with --json, which keeps stdout to the JSON
         print(f"{evaluator}: {shown or 'its default options'}", file=sys.stderr if args.json else sys.stdout, flush=True)
 
+    evaluated = entry(args.name).sha256 if args.write else None  # the weights the metrics will be of
     results = evaluate_model(args.name, only=args.only, overrides=parse_set(args.set or []), device=args.device,
                              data_root=data_root(args.data_dir), announce=announce)
     if args.json:
@@ -335,7 +337,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for k, v in values.items():
             print(f"  {k}: {_fmt_metric(v)}")
     if args.write:
-        record_metrics(args.name, results)
+        record_metrics(args.name, results, evaluated_sha256=evaluated)
         print(f"recorded in the registry entry {args.name!r}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
@@ -541,6 +543,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"zoo {__version__}")
         return 0
     try:
+        import numpy  # noqa: F401 - before torch: torch's C code imports numpy and would swallow a Ctrl-C that lands there
         parser = build_parser()  # loads torch and the plugins: a broken one is an error here under ZOO_STRICT_PLUGINS=1
     except ZooError as e:
         print(f"zoo: error: {e}", file=sys.stderr)

@@ -57,7 +57,7 @@ CAPABILITIES = frozenset({"sample", "predict"})
 class MethodConfig(pydantic.BaseModel):
     """Base of every method's hyper-parameters: unknown keys and wrong types are errors."""
 
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), allow_inf_nan=False)
 
 
 def describe_validation_error(e: pydantic.ValidationError) -> str:

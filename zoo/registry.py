@@ -42,6 +42,7 @@ __all__ = [
     "load_any",
     "is_weights_file",
     "weights_file",
+    "names_a_file",
     "parse_data_label",
     "format_data_label",
     "absolute_data",
@@ -236,9 +237,14 @@ def weights_file(path: str | os.PathLike[str]) -> Path:
 
 def load_any(name_or_path: str | os.PathLike[str], device: str | torch.device | None = None) -> Method:
     """Return `zoo.load(name)` for a registry name, or `zoo.load_file(...)` for a .safetensors file or a run folder."""
-    if is_weights_file(name_or_path) or (Path(name_or_path).is_dir() and str(name_or_path) not in entries()):
+    if names_a_file(name_or_path):
         return load_file(weights_file(name_or_path), device)  # a folder that is no finished run: weights_file says so
     return load(str(name_or_path), device)
+
+
+def names_a_file(name_or_path: str | os.PathLike[str]) -> bool:
+    """Return whether a model argument is to be read as a file: a weights file, a run folder, or any folder no entry is named after."""
+    return is_weights_file(name_or_path) or (Path(name_or_path).is_dir() and str(name_or_path) not in entries())
 
 
 def load(name: str, device: str | torch.device | None = None) -> Method:
@@ -297,15 +303,24 @@ def _registry_text(name: str, values: Mapping[str, Any], path: Path, replace: bo
     return _HEADER + tomli_w.dumps(raw)
 
 
-def update_entry(name: str, values: Mapping[str, Any], path: Path | None = None, *, replace: bool = False) -> None:
+def update_entry(name: str, values: Mapping[str, Any], path: Path | None = None, *, replace: bool = False,
+                 expect: Mapping[str, Any] | None = None) -> None:
     """Create or update entry `name` in the registry file `path` (atomically), validating it first.
 
-    `values` are merged into the existing entry; with `replace`, they are the whole new entry.
+    `values` are merged into the existing entry; with `replace`, they are the whole new entry. With `expect`,
+    the entry must still hold those values (e.g. the sha256 of the weights the new metrics were measured on).
     """
     path = path or registry_path()
     check_model_name(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(path.parent):  # read, merge and write as one: two `zoo eval --write` at once both land
+        now = _read_toml(path)["models"].get(name, {})
+        changed = [k for k, v in (expect or {}).items() if now.get(k) != v]
+        if changed:
+            raise ConfigError(
+                f"registry entry {name!r} changed while it was being evaluated ({', '.join(changed)}: now {[now.get(k) for k in changed]}): "
+                f"the metrics are of the weights it held before, so they are not recorded. Run `zoo eval {name} --write` again."
+            )
         text = _registry_text(name, values, path, replace)  # fails before the file is touched
         with atomic_write(path, "w") as f:
             f.write(text)
@@ -328,6 +343,8 @@ def check_registration(name: str, path: Path | None = None) -> Path:
     `zoo train --register` calls it before training, so that a bad name, file or clash fails before the work.
     """
     check_model_name(name)
+    if name in get_plugin_manager().methods():  # `zoo info NAME` would show the model and hide the method
+        raise ConfigError(f"model name {name!r} is the name of a method. Choose another, e.g. {name}.mine.")
     path = Path(path) if path is not None else registry_path()
     if path.is_dir():
         raise OutputError(f"registry file {path} is a folder. Give a registry file, e.g. {path / 'registry.toml'}.")
@@ -416,6 +433,8 @@ def _data_label(run: Mapping[str, Any], run_dir: Path, label: str | None) -> str
         if names and all(v in known for v in names.values()):  # a run of an older zoo: its names are enough where they are datasets
             return format_data_label(names)
         raise ConfigError(f"run {run_dir} does not record where its data came from (a run of an older zoo); name it: --data NAME_OR_PATH.")
+    if not label.strip():
+        raise ConfigError("--data is empty: name what the run trained on, or leave --data out to use the run's record.")
     given = parse_data_label(label)
     if names and (set(given) != set(names) or any(given[r] in known and given[r] != names[r] for r in given)):
         raise ConfigError(

@@ -51,7 +51,7 @@ EXPORT = "model.safetensors"
 class TrainConfig(pydantic.BaseModel):
     """Settings of the loop (the method's hyper-parameters live in its own Config)."""
 
-    model_config = pydantic.ConfigDict(extra="forbid")
+    model_config = pydantic.ConfigDict(extra="forbid", allow_inf_nan=False)
     steps: int = pydantic.Field(1000, ge=1, description="optimisation steps (one batch each)")
     batch_size: int = pydantic.Field(64, ge=1)
     device: str = pydantic.Field("auto", description="auto, cpu, cuda or cuda:N")
@@ -377,9 +377,17 @@ class Trainer:
             changed.append("lr_decay_start")
         if changed:
             detail = ", ".join(f"{k} {before[k]} there, {now[k]} now" for k in changed)
+
+            def again(k: str) -> str:  # the option that gives setting k the run's value again
+                v = before[k]
+                if COMMAND_LINE.get() and (isinstance(v, bool) or v is None):
+                    return option(k) if v is True else f"without {option(k)}"
+                return option(k, v)
+
             raise ConfigError(
                 f"{self.out} holds a checkpoint trained with other settings ({detail}); resuming would mix them. "
-                f"Resume with the run's settings (its run.json), or branch from it into another run folder ({option('init_from', self.out)}), or use another one."
+                f"Resume with the run's settings ({', '.join(again(k) for k in changed)}), or branch from it into another run folder "
+                f"({option('init_from', self.out)}), or use another one."
             )
         planned = self.method.uses_run_length
         decaying = before.get("lr_decay_start") is not None and step > before["lr_decay_start"]

@@ -229,6 +229,8 @@ class DDPM(Method):
             raise ConfigError(f"model {self.zoo_name!r} has no sampling option {sorted(unknown)}; it takes steps, sampler, eta, guidance, callback, batch_size.")
         n = whole_number(n, "sample(n)", low=1)
         seed = None if seed is None else whole_number(seed, "seed")
+        if callback is not None and not callable(callback):  # e.g. `--set callback=x` from the command line
+            raise ConfigError(f"callback must be a function callback(t, x_t, start), got {callback!r}; it is for Python, not --set.")
         times = self._check_knobs(steps, sampler, eta, guidance)
         label_t = self.check_labels(n, labels)
         chunk = self.sample_batch if batch_size is None else whole_number(batch_size, "batch_size", low=1)

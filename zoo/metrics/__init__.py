@@ -18,10 +18,10 @@ from typing import Any
 
 import torch
 
-from ..errors import COMMAND_LINE, ConfigError, UnknownNameError
+from ..errors import COMMAND_LINE, ConfigError, DataError, UnknownNameError
 from ..interfaces import Method, evaluator_options
 from ..plugins import get_plugin_manager
-from ..registry import entry, format_data_label, is_weights_file, load, load_file, parse_data_label, update_entry, weights_file
+from ..registry import entry, format_data_label, load, load_file, names_a_file, parse_data_label, update_entry, weights_file
 
 __all__ = ["evaluators", "evaluate", "evaluate_model", "plan_evaluation", "check_plan", "record_metrics"]
 
@@ -49,16 +49,16 @@ def plan_evaluation(
     is one dataset), not the data the default names; so is a training run's weights file (its run.json).
     """
     trained_on = None
-    if is_weights_file(name):
-        path = weights_file(name)
+    if names_a_file(name):
+        path = weights_file(name)  # a folder that is no training run is named as such
         model: Method | None = load_file(path, device=device)  # the file alone says which method it holds
-        trained_on = _run_dataset(path.parent / "run.json")
+        trained_on = None if "data" in (overrides or {}) else _run_dataset(path.parent / "run.json")
         plan = get_plugin_manager().method(model.name).default_evaluation
         no_plan = f"method {model.name!r} has no default plan; name an evaluator"
     else:
         e, model = entry(name), None  # loaded once the plan is known to be runnable
         plan = e.evaluation or get_plugin_manager().method(e.method).default_evaluation
-        trained_on = None if e.evaluation else _one_dataset(e.data)
+        trained_on = None if e.evaluation or "data" in (overrides or {}) else _one_dataset(e.data)
         no_plan = (f"its registry entry has no evaluation table and method {e.method!r} no default. "
                    f"Add one, e.g. [models.\"{name}\".evaluation.EVALUATOR] in registry.toml, or name an evaluator")
     if not plan and not only:
@@ -98,6 +98,9 @@ def _one_dataset(label: str) -> str | None:
 
     roles = parse_data_label(label)
     one = roles.get("train") if len(roles) == 1 else None
+    if one is not None and os.sep in one and not Path(one).expanduser().exists():
+        raise DataError(f"the model's data {one} does not exist here (moved, or trained on another machine). "
+                        "Judge it against data that is here (--set data=NAME_OR_PATH), or fix the entry's data.")
     return one if one is not None and (one in datasets() or Path(one).expanduser().exists()) else None
 
 
@@ -154,7 +157,7 @@ def check_plan(plan: Mapping[str, Mapping[str, Any]], owner: str) -> dict[str, A
     return known
 
 
-def record_metrics(name: str, results: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
+def record_metrics(name: str, results: Mapping[str, Mapping[str, float]], evaluated_sha256: str | None = None) -> dict[str, Any]:
     """Make `results` (evaluator -> metrics, what `zoo eval NAME` printed) entry `name`'s metrics; return them.
 
     They replace the old metrics as a whole: a figure from an earlier plan (another n, seed or sampler
@@ -172,5 +175,6 @@ def record_metrics(name: str, results: Mapping[str, Mapping[str, float]]) -> dic
                     f"Give them the same {k} in the entry's evaluation tables, or record one evaluator's metrics at a time."
                 )
             metrics[k], owner[k] = v, ev
-    update_entry(name, {"metrics": metrics}, entry(name).source)  # in the file that defines the entry, a plugin's included
+    expect = {"sha256": evaluated_sha256} if evaluated_sha256 else None  # a `zoo register` meanwhile gave it other weights
+    update_entry(name, {"metrics": metrics}, entry(name).source, expect=expect)  # in the file that defines the entry, a plugin's included
     return metrics
