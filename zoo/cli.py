@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import json
 import os
 import shlex
@@ -543,7 +544,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"zoo {__version__}")
         return 0
     try:
-        import numpy  # noqa: F401 - before torch: torch's C code imports numpy and would swallow a Ctrl-C that lands there
+        importlib.import_module("numpy")  # before torch: torch's C code imports numpy and would swallow a Ctrl-C that lands there
         parser = build_parser()  # loads torch and the plugins: a broken one is an error here under ZOO_STRICT_PLUGINS=1
     except ZooError as e:
         print(f"zoo: error: {e}", file=sys.stderr)
