@@ -401,7 +401,13 @@ def _bench_options(items: Sequence[str], subjects: Sequence[str]) -> dict[str, d
             own[subject].append(item[len(subject) + 1:])
         else:
             raise ConfigError(f"--set {item!r} names {subject!r}, which is not a subject of this run ({', '.join(subjects)}).")
-    return {s: {**parse_set(shared), **parse_set(own[s])} for s in subjects}
+    out = {}
+    for s in subjects:
+        try:
+            out[s] = {**parse_set(shared), **parse_set(own[s])}
+        except ConfigError as e:
+            raise ConfigError(f"{e} (for subject {s!r})") from None
+    return out
 
 
 # ---- parser -------------------------------------------------------------------------------------
