@@ -326,9 +326,7 @@ class Trainer:
                     was = previous["config"]
                     changed = [k for k in {**was, **now["config"]} if was.get(k) != now["config"].get(k)]
                     what = "config: " + ", ".join(f"{k} {was.get(k)} there, {now['config'].get(k)} now" for k in changed)
-                    again = " ".join(option("config", f"{k}={json.dumps(was[k]) if not isinstance(was[k], str) else was[k]}")
-                                     for k in changed if k in was) if COMMAND_LINE.get() else "config with " + ", ".join(f"{k}={was.get(k)!r}" for k in changed)
-                    fix = (f"Resume with the run's settings ({again}), branch from it into another run folder "
+                    fix = (f"Resume with the run's settings ({_repeat(was, changed, config=True)}), branch from it into another run folder "
                            f"({option('init_from', self.out)}) to change them, or use another one.")
                 else:
                     what = f"{key}: {previous.get(key)} there, {now[key]} now"
@@ -377,16 +375,9 @@ class Trainer:
             changed.append("lr_decay_start")
         if changed:
             detail = ", ".join(f"{k} {before[k]} there, {now[k]} now" for k in changed)
-
-            def again(k: str) -> str:  # the option that gives setting k the run's value again
-                v = before[k]
-                if COMMAND_LINE.get() and (isinstance(v, bool) or v is None):
-                    return option(k) if v is True else f"without {option(k)}"
-                return option(k, v)
-
             raise ConfigError(
                 f"{self.out} holds a checkpoint trained with other settings ({detail}); resuming would mix them. "
-                f"Resume with the run's settings ({', '.join(again(k) for k in changed)}), or branch from it into another run folder "
+                f"Resume with the run's settings ({_repeat(before, changed)}), or branch from it into another run folder "
                 f"({option('init_from', self.out)}), or use another one."
             )
         planned = self.method.uses_run_length
@@ -583,6 +574,24 @@ def train(
     if not sources:
         raise ConfigError(f"method {method!r} needs data: a dataset name or path (`zoo datasets`), an ImageSet, or {{role: one of those}}.")
     return Trainer(method, method_cfg, sources, out, train_cfg, command=command, data_root=data_root).fit()
+
+
+def _repeat(settings: Mapping[str, Any], keys: list[str], *, config: bool = False) -> str:
+    """Return how the user gives `keys` their values in `settings` again: ``--set lr=0.0002`` / ``--steps 4`` / ``without
+    --grad-clip`` in a command, ``config with lr=0.0002`` / ``steps=4`` in Python (`config`: method options, not loop settings)."""
+    keys = [k for k in keys if k in settings]
+    if config:
+        if not COMMAND_LINE.get():
+            return "config with " + ", ".join(f"{k}={settings[k]!r}" for k in keys)
+        return " ".join(option("config", f"{k}={settings[k] if isinstance(settings[k], str) else json.dumps(settings[k])}") for k in keys)
+
+    def one(k: str) -> str:
+        v = settings[k]
+        if COMMAND_LINE.get() and (isinstance(v, bool) or v is None):  # a flag, or an option left out
+            return option(k) if v is True else f"without {option(k)}"
+        return option(k, v)
+
+    return ", ".join(one(k) for k in keys)
 
 
 def _data_option(roles: list[str]) -> str:
