@@ -42,7 +42,6 @@ __all__ = [
     "load_any",
     "is_weights_file",
     "weights_file",
-    "names_a_file",
     "parse_data_label",
     "format_data_label",
     "absolute_data",
@@ -211,18 +210,13 @@ def load_file(path: str | os.PathLike[str], device: str | torch.device | None = 
 
 
 def is_weights_file(name_or_path: str | os.PathLike[str]) -> bool:
-    """Return whether a model argument names a weights file (it ends in .safetensors) or a run folder, rather than a registry entry.
+    """Return whether a model argument names a weights file (it ends in .safetensors) or a folder, rather than a registry entry.
 
-    A folder counts as a run where it holds model.safetensors or run.json; a registered name wins over a
-    same-named folder in the working directory unless the argument is written as a path (it has a slash).
+    A folder is read as a training run (weights_file says so where it is not a finished one); a registered
+    name wins over a same-named folder in the working directory unless the argument is written as a path.
     """
     text = str(name_or_path)
-    if text.endswith(".safetensors"):
-        return True
-    path = Path(name_or_path)
-    if not (path.is_dir() and ((path / "model.safetensors").is_file() or (path / "run.json").is_file())):
-        return False
-    return os.sep in text or text not in entries()
+    return text.endswith(".safetensors") or (Path(name_or_path).is_dir() and (os.sep in text or text not in entries()))
 
 
 def weights_file(path: str | os.PathLike[str]) -> Path:
@@ -237,14 +231,10 @@ def weights_file(path: str | os.PathLike[str]) -> Path:
 
 def load_any(name_or_path: str | os.PathLike[str], device: str | torch.device | None = None) -> Method:
     """Return `zoo.load(name)` for a registry name, or `zoo.load_file(...)` for a .safetensors file or a run folder."""
-    if names_a_file(name_or_path):
+    if is_weights_file(name_or_path):
         return load_file(weights_file(name_or_path), device)  # a folder that is no finished run: weights_file says so
     return load(str(name_or_path), device)
 
-
-def names_a_file(name_or_path: str | os.PathLike[str]) -> bool:
-    """Return whether a model argument is to be read as a file: a weights file, a run folder, or any folder no entry is named after."""
-    return is_weights_file(name_or_path) or (Path(name_or_path).is_dir() and str(name_or_path) not in entries())
 
 
 def load(name: str, device: str | torch.device | None = None) -> Method:

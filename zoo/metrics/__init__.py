@@ -21,7 +21,7 @@ import torch
 from ..errors import COMMAND_LINE, ConfigError, DataError, UnknownNameError
 from ..interfaces import Method, evaluator_options
 from ..plugins import get_plugin_manager
-from ..registry import entry, format_data_label, load, load_file, names_a_file, parse_data_label, update_entry, weights_file
+from ..registry import entry, format_data_label, is_weights_file, load, load_file, parse_data_label, update_entry, weights_file
 
 __all__ = ["evaluators", "evaluate", "evaluate_model", "plan_evaluation", "check_plan", "record_metrics"]
 
@@ -49,7 +49,7 @@ def plan_evaluation(
     is one dataset), not the data the default names; so is a training run's weights file (its run.json).
     """
     trained_on = None
-    if names_a_file(name):
+    if is_weights_file(name):
         path = weights_file(name)  # a folder that is no training run is named as such
         model: Method | None = load_file(path, device=device)  # the file alone says which method it holds
         trained_on = None if "data" in (overrides or {}) else _run_dataset(path.parent / "run.json")
@@ -99,8 +99,9 @@ def _one_dataset(label: str) -> str | None:
     roles = parse_data_label(label)
     one = roles.get("train") if len(roles) == 1 else None
     if one is not None and os.sep in one and not Path(one).expanduser().exists():
+        how = "--set data=NAME_OR_PATH" if COMMAND_LINE.get() else "data='NAME_OR_PATH'"
         raise DataError(f"the model's data {one} does not exist here (moved, or trained on another machine). "
-                        "Judge it against data that is here (--set data=NAME_OR_PATH), or fix the entry's data.")
+                        f"Judge it against data that is here ({how}), or fix the entry's data.")
     return one if one is not None and (one in datasets() or Path(one).expanduser().exists()) else None
 
 
