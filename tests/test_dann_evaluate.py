@@ -12,7 +12,7 @@ from zoo.data import ImageSet
 from zoo.errors import ConfigError
 from zoo.metrics import evaluate_model
 from zoo.registry import build_method, param_count, save_model, update_entry
-from zoo_plugins.dann.evaluate import DANNAccuracy, accuracy, subset
+from zoo_plugins.dann.evaluate import DANNAccuracy, accuracy, domain_accuracy, subset
 
 
 def toy_set(name: str, n: int, seed: int) -> ImageSet:
@@ -42,9 +42,25 @@ def test_eval_scores_the_entrys_target_and_source_test_splits(registered: str) -
     assert results["source_accuracy"] == pytest.approx(accuracy(model, toy_set("toy-src", 40, 0)))
     assert results["target_n"] == 30 and results["source_n"] == 40 and results["seed"] == 0
     assert 0 <= results["target_accuracy_worst_class"] <= results["target_accuracy"]
-    guesses = torch.cat([model.domain_predict(toy_set("toy-src", 40, 0).images[:30]), model.domain_predict(toy_set("toy-tgt", 30, 1).images)])
+    guesses = torch.cat([model.domain_predict(toy_set("toy-src", 40, 0).random_subset(30, 0).images), model.domain_predict(toy_set("toy-tgt", 30, 1).images)])
     assert results["domain_accuracy"] == pytest.approx(float((guesses == (torch.arange(60) >= 30)).float().mean()))
     assert evaluate_model(registered) == {"dann_accuracy": results}, "evaluation is deterministic"
+
+
+def test_domain_accuracy_draws_from_the_larger_set_not_its_first_images() -> None:
+    class Bright:
+        """A domain head that calls an image 'target' (1) when its first pixel is bright."""
+
+        def domain_predict(self, images: torch.Tensor) -> torch.Tensor:
+            return (images[:, 0, 0, 0] > 127).long()
+
+    pixels = torch.full((100, 1, 4, 4), 255, dtype=torch.uint8)
+    pixels[:10] = 0  # the source's first ten look like source; the other 90 like target
+    source, target = ImageSet(pixels, None, "src", 10), ImageSet(torch.full((10, 1, 4, 4), 255, dtype=torch.uint8), None, "tgt", 10)
+    drawn = source.random_subset(10, 5)
+    expected = (int((drawn.images[:, 0, 0, 0] == 0).sum()) + 10) / 20
+    assert domain_accuracy(Bright(), source, target, seed=5) == pytest.approx(expected)
+    assert expected < 1.0, "the first ten alone would score 1.0"
 
 
 def test_eval_options_subset_and_skip_source(registered: str) -> None:

@@ -42,10 +42,15 @@ def _predict_labelled(model: Method, images: ImageSet) -> tuple[torch.Tensor, to
     return model.predict(images.images).cpu(), images.labels
 
 
-def domain_accuracy(model: Method, source: ImageSet, target: ImageSet) -> float:
-    """Return how often the domain classifier tells source from target on equally many of each (0.5: features domain-invariant)."""
+def domain_accuracy(model: Method, source: ImageSet, target: ImageSet, seed: int = 0) -> float:
+    """Return how often the domain classifier tells source from target on equally many of each (0.5: features domain-invariant).
+
+    The smaller set is taken whole; from the larger, as many images are drawn with `seed` (ImageSet.random_subset, as
+    every evaluator draws), not its first ones, which a set sorted by class would make one-sided.
+    """
     n = min(len(source), len(target))
-    guesses = torch.cat([model.domain_predict(source.images[:n]).cpu(), model.domain_predict(target.images[:n]).cpu()])
+    source, target = source.random_subset(n, seed), target.random_subset(n, seed)
+    guesses = torch.cat([model.domain_predict(source.images).cpu(), model.domain_predict(target.images).cpu()])
     truth = torch.cat([torch.zeros(n, dtype=torch.long), torch.ones(n, dtype=torch.long)])
     return float((guesses == truth).float().mean())
 
@@ -85,7 +90,7 @@ class DANNAccuracy:
             metrics = accuracy_metrics(*_predict_labelled(model, images))
             out.update({f"{role}_accuracy": metrics["accuracy"], f"{role}_n": metrics["accuracy_n"], f"{role}_accuracy_worst_class": metrics["accuracy_worst_class"]})
         if len(scored) == 2 and hasattr(model, "domain_predict"):
-            out["domain_accuracy"] = domain_accuracy(model, scored["source"], scored["target"])
+            out["domain_accuracy"] = domain_accuracy(model, scored["source"], scored["target"], o.seed)
         out["seed"] = o.seed
         return out
 
