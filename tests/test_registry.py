@@ -296,3 +296,41 @@ def test_one_registry_file_named_twice_is_read_once(tmp_path: Path, monkeypatch:
         assert zoo.list() == ["a.one"], "not 'defined twice ... Rename one'"
     finally:
         reset_plugin_manager()
+
+
+def _tiny_run(tmp_path: Path) -> Path:
+    """Train a 1-step tiny DCGAN run folder under tmp_path and return it."""
+    from zoo.data import ImageSet
+
+    images = ImageSet(torch.randint(0, 256, (8, 1, 20, 20), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)), None, "random")
+    zoo.train("dcgan", images, tmp_path / "run", config={"nz": 4, "ngf": 2, "ndf": 2}, steps=1, batch_size=4, device="cpu", progress=False)
+    return tmp_path / "run"
+
+
+def test_a_run_folders_weights_are_checked_against_its_summary(tmp_path: Path) -> None:
+    run = _tiny_run(tmp_path)
+    model = zoo.load_file(run / "model.safetensors")
+    save_model(model, tmp_path / "other.safetensors", dtype=torch.float16)  # a valid file of the same model, not the one the run wrote
+    (run / "model.safetensors").write_bytes((tmp_path / "other.safetensors").read_bytes())
+    with pytest.raises(WeightsError, match=r"model\.safetensors does not match the sha256 in .*summary\.json: .*restore it, or re-export it"):
+        load_any(str(run))
+    zoo.load_file(tmp_path / "other.safetensors")  # a loose file has no summary to answer to: its own digests vouch for it
+
+
+def test_register_refuses_a_run_whose_record_disagrees_with_its_weights_and_a_run_in_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from zoo.errors import OutputError
+    from zoo.weights import folder_lock
+
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "reg" / "registry.toml"))
+    run = _tiny_run(tmp_path)
+    with folder_lock(run):  # as a `zoo train` resuming into it holds it
+        with pytest.raises(OutputError, match=r"run .* is training now .*register it once that run has ended"):
+            zoo.register(run, "dcgan.busy")
+    record = json.loads((run / "run.json").read_text())
+    record["config"]["nz"] = 64
+    (run / "run.json").write_text(json.dumps(record))
+    with pytest.raises(ConfigError, match=r"run\.json and its model\.safetensors disagree on the config \(nz\): they are not from the same run"):
+        zoo.register(run, "dcgan.mixed")
+    assert not (tmp_path / "reg").exists(), "a refused registration leaves no registry or weights folder"

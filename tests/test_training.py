@@ -294,6 +294,55 @@ def test_ctrl_c_in_the_last_step_still_exports_and_an_ignored_ctrl_c_stays_ignor
         signal.signal(signal.SIGINT, previous)
 
 
+def test_sigterm_stops_after_the_step_like_ctrl_c_and_the_run_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+
+    from zoo.training import Stopped
+    from zoo_plugins.dcgan.method import DCGAN
+
+    straight = train(tmp_path / "a", 4)
+    step_of = DCGAN.train_step
+    monkeypatch.setattr(DCGAN, "train_step", lambda self, batch, step: (step == 2 and os.kill(os.getpid(), signal.SIGTERM), step_of(self, batch, step))[1])
+    with pytest.raises(Stopped, match="stopped at step 2 of 4") as stopped:
+        train(tmp_path / "b", 4)
+    assert stopped.value.signum == signal.SIGTERM and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, "the handler is put back"
+    monkeypatch.setattr(DCGAN, "train_step", step_of)
+    assert train(tmp_path / "b", 4)["sha256"] == straight["sha256"], "2 steps, SIGTERM, 2 more must equal 4 straight"
+
+
+def test_a_damaged_checkpoint_or_run_record_is_named_not_resumed(tmp_path: Path) -> None:
+    from zoo.errors import WeightsError
+
+    train(tmp_path / "a", 2)
+    ckpt = tmp_path / "a" / "checkpoint.safetensors"
+    good = ckpt.read_bytes()
+    data = bytearray(good)
+    data[-3] ^= 0x10  # one bit of one tensor: it still parses, and would resume silently
+    ckpt.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match=r"checkpoint .*checkpoint\.safetensors is damaged: .*Restore it, or start afresh in another run folder"):
+        train(tmp_path / "a", 4)
+    with pytest.raises(WeightsError, match=r"is damaged: .*init_from=.* takes a run folder of `zoo train` or its checkpoint\.safetensors"):
+        train(tmp_path / "b", 4, init_from=str(tmp_path / "a"))
+    ckpt.write_bytes(good)
+    with pytest.raises(WeightsError, match=r"model\.safetensors is not a zoo checkpoint \(.*a weights file, perhaps\)\. init_from=.* takes a run folder"):
+        train(tmp_path / "b", 4, init_from=str(tmp_path / "a" / "model.safetensors"))
+    (tmp_path / "a" / "run.json").write_text('{"method": "dcgan", "con')
+    with pytest.raises(ConfigError, match=r"run\.json is damaged \(.*\); expected the JSON object `zoo train` writes\. Restore it"):
+        train(tmp_path / "a", 4)
+    assert not (tmp_path / "b").exists(), "a refused branch leaves no folder"
+
+
+def test_temporaries_of_a_killed_run_are_swept_when_it_resumes(tmp_path: Path) -> None:
+    train(tmp_path, 2)
+    left = [tmp_path / ".checkpoint.safetensors.abc123.tmp", tmp_path / ".run.json.x1.tmp"]  # what SIGKILL mid-write leaves
+    for p in left:
+        p.write_bytes(b"half")
+    (tmp_path / ".notes.txt.tmp").write_text("the user's")
+    train(tmp_path, 3)
+    assert not any(p.exists() for p in left) and (tmp_path / ".notes.txt.tmp").exists(), "only the run's own files' temporaries go"
+
+
 class Scaled(zoo.Method):
     """A method that keeps a parameter and a buffer on itself, beside its one module (as a plugin may)."""
 

@@ -48,10 +48,38 @@ def test_a_damaged_statistics_cache_is_recomputed(tmp_path: Path, monkeypatch: p
     assert cached_stats("t", {"k": 1}, lambda: pytest.fail("the repaired cache should answer"))[1]
 
 
+def test_statistics_whose_values_changed_on_disk_are_recomputed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path))
+    feats = torch.randn(50, 4, generator=torch.Generator().manual_seed(0))
+    stats, _ = cached_stats("t", {"k": 2}, lambda: gaussian_stats(feats))
+    path = stats_cache_path("t", {"k": 2})
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x40  # one byte of sigma: the file still parses, the FID would be wrong
+    path.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match=r"is damaged: its values do not match the digest written with them\. Delete it.*Recomputing it now"):
+        again, hit = cached_stats("t", {"k": 2}, lambda: gaussian_stats(feats))
+    assert not hit and torch.equal(again.sigma, stats.sigma)
+
+
 def test_a_partial_feature_file_with_too_many_rows_is_not_trusted(tmp_path: Path) -> None:
     import safetensors.torch
 
     partial = tmp_path / "p.safetensors"
-    partial.write_bytes(safetensors.torch.save({"features": torch.zeros(20, 4)}, metadata={"total": "10"}))
+    from zoo.weights import tensor_digest
+
+    rows = torch.zeros(20, 4)  # intact (its digest matches), but more rows than the total
+    partial.write_bytes(safetensors.torch.save({"features": rows}, metadata={"total": "10", "sha256": tensor_digest(rows)}))
     out = extract_features(lambda x: x, lambda i, j: torch.ones(j - i, 4), 10, batch=5, progress=False, resume=partial)
     assert out.shape == (10, 4) and bool((out == 1).all())
+
+
+def test_a_damaged_partial_feature_file_is_recomputed(tmp_path: Path) -> None:
+    from zoo.metrics.features import _save_partial
+
+    partial = tmp_path / "p.safetensors"
+    _save_partial(partial, [torch.zeros(5, 4)], total=10)
+    data = bytearray(partial.read_bytes())
+    data[-1] ^= 0x40  # one value of the saved features: it still parses
+    partial.write_bytes(bytes(data))
+    out = extract_features(lambda x: x, lambda i, j: torch.ones(j - i, 4), 10, batch=5, progress=False, resume=partial)
+    assert bool((out == 1).all()), "the damaged rows are computed again, not used"

@@ -145,6 +145,57 @@ def test_atomic_write_gives_ordinary_permissions(tmp_path: Path) -> None:
     assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
+def test_atomic_write_keeps_a_replaced_files_mode_and_refuses_a_read_only_one(tmp_path: Path) -> None:
+    from zoo.errors import OutputError
+
+    private = tmp_path / "registry.toml"
+    private.write_text("a")
+    private.chmod(0o600)
+    with atomic_write(private, "w") as f:
+        f.write("b")
+    assert private.read_text() == "b" and private.stat().st_mode & 0o777 == 0o600, "a private file stays private"
+    private.chmod(0o400)
+    with pytest.raises(OutputError, match=r"registry\.toml \(it is read-only; make it writable \(chmod u\+w\)"):
+        with atomic_write(private, "w") as f:
+            f.write("c")
+    assert private.read_text() == "b" and [p.name for p in tmp_path.iterdir()] == ["registry.toml"]
+
+
+def test_check_writable_leaves_no_folder_it_made(tmp_path: Path) -> None:
+    from zoo.weights import check_writable
+
+    check_writable(tmp_path / "a" / "b" / "w.safetensors")
+    assert not (tmp_path / "a").exists(), "a refused job must leave nothing; atomic_write makes the folders when it writes"
+
+
+def test_a_changed_config_in_the_header_is_caught_by_its_digest(weights: Path) -> None:
+    _rewrite_header(weights, lambda h: {**h, "__metadata__": {**h["__metadata__"], "zoo.config": '{"nz": 9}'}})
+    with pytest.raises(WeightsError, match=r"was tampered with: its header's metadata \(method, config\)"):
+        read_weights(weights)
+
+
+def test_a_damaged_checkpoint_or_a_weights_file_is_named_with_what_to_do(tmp_path: Path, weights: Path) -> None:
+    path = tmp_path / "checkpoint.safetensors"
+    save_tree(path, {"step": 3, "model": {"w": torch.arange(4.0)}})
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x10  # one bit of a tensor: the values still parse
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match=r"checkpoint .* is damaged: .* Start afresh\."):
+        load_tree(path, "Start afresh.")
+    with pytest.raises(WeightsError, match=r"is not a zoo checkpoint \(.*a weights file, perhaps\)\. Give a run folder\."):
+        load_tree(weights, "Give a run folder.")
+    path.write_bytes(bytes(data[:40]))
+    with pytest.raises(WeightsError, match=r"checkpoint .* is truncated or not safetensors: .* Start afresh\."):
+        load_tree(path, "Start afresh.")
+
+
+def test_a_folder_or_an_unknown_scheme_as_weights_is_named(tmp_path: Path) -> None:
+    with pytest.raises(WeightsError, match=r"is a folder; expected a \.safetensors file"):
+        read_weights(tmp_path)
+    with pytest.raises(WeightsError, match=r"ftp://example\.com/w\.safetensors: zoo fetches http://, https:// and file:// addresses only"):
+        resolve_weights("ftp://example.com/w.safetensors", "0" * 64, tmp_path)
+
+
 def _rewrite_header(path: Path, edit) -> None:
     """Replace the JSON header of the safetensors file at `path` with `edit(header)` (tensor bytes kept)."""
     data = path.read_bytes()
@@ -173,7 +224,8 @@ def test_config_that_is_not_a_json_object_is_refused(weights: Path) -> None:
 
 
 def test_a_file_without_its_tensor_digest_is_checked_or_refused(weights: Path) -> None:
-    _rewrite_header(weights, lambda h: {**h, "__metadata__": {k: v for k, v in h["__metadata__"].items() if k != "zoo.tensors_sha256"}})
+    old = ("zoo.tensors_sha256", "zoo.metadata_sha256")  # as a file of an older zoo: neither digest
+    _rewrite_header(weights, lambda h: {**h, "__metadata__": {k: v for k, v in h["__metadata__"].items() if k not in old}})
     with pytest.raises(WeightsError, match=r"carries no zoo\.tensors_sha256 and no sha256 was given"):
         read_weights(weights)  # by path alone nothing could vouch for its tensors
     tensors, _ = read_weights(weights, sha256=sha256_file(weights))  # a registry's sha256 covers the whole file

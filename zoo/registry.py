@@ -26,7 +26,7 @@ import torch
 from .errors import ConfigError, OutputError, UnknownNameError, WeightsError
 from .interfaces import Method, describe_validation_error, resolve_device, validate_config
 from .plugins import get_plugin_manager
-from .weights import atomic_write, check_writable, folder_lock, read_weights, resolve_weights, save_weights
+from .weights import atomic_write, check_writable, folder_lock, read_record, read_weights, resolve_weights, save_weights
 
 __all__ = [
     "register",
@@ -202,8 +202,17 @@ def _load_tensors(model: Method, tensors: dict[str, torch.Tensor], source: str) 
 
 
 def load_file(path: str | os.PathLike[str], device: str | torch.device | None = None, *, sha256: str | None = None) -> Method:
-    """Return the model stored in a zoo weights file, in eval mode on `device` (cpu by default)."""
-    tensors, meta = read_weights(path, sha256=sha256)
+    """Return the model stored in a zoo weights file, in eval mode on `device` (cpu by default).
+
+    Without `sha256`, a training run's ``model.safetensors`` is checked against the sha256 its ``summary.json``
+    records, and any file against the digests in its own header.
+    """
+    path = Path(path)
+    source = "its registry entry"
+    if sha256 is None and path.name == "model.safetensors":
+        sha256 = read_record(path.parent / "summary.json", "Restore it, or run the same `zoo train` command again to re-export.").get("sha256")
+        source = f"the sha256 in {path.parent / 'summary.json'}"
+    tensors, meta = read_weights(path, sha256=sha256, sha256_from=source)
     model = build_method(meta.method, meta.config)
     _load_tensors(model, tensors, str(path))
     return model.to(resolve_device(device or "cpu")).eval()
@@ -441,7 +450,6 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
     """
     import datetime
     import json
-    import shutil
 
     check_model_name(name)
     run_dir = Path(run_dir)
@@ -466,26 +474,49 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
             f"{run_dir}'s run.json or summary.json is damaged ({type(e).__name__}: {e}); expected the files `zoo train` writes. "
             "Restore them, or train the run again."
         ) from None
-    path = check_registration(name, path)
     data = _data_label(run, run_dir, data)
     weights = Path("weights") / f"{name}.safetensors"
-    model = load_file(run_dir / "model.safetensors", sha256=sha256)
-    if validate_config(type(model.config), config, what=f"run {run_dir}") != model.config:
+    # a `zoo train` resuming in the folder would re-export model.safetensors under us: wait for none, refuse while one runs
+    run_lock = folder_lock(run_dir, busy=f"run {run_dir} is training now (a `zoo train` holds the folder); register it once that run has ended.")
+    with run_lock:
+        model = load_file(run_dir / "model.safetensors", sha256=sha256)
+        _check_run_config(run_dir, run["config"], config, model)
+        path = check_registration(name, path)
+        _write_registration(name, path, run_dir, weights, {
+            "method": method, "config": config, "weights": weights.as_posix(), "sha256": sha256, "data": data,
+            "params": param_count(model), "training": training,
+            **({"classes": next(iter(run["classes"].values()))} if run.get("classes") else {}),
+        })
+    return entries()[name] if path == registry_path() else _read_file(path)[name]
+
+
+def _check_run_config(run_dir: Path, recorded: dict[str, Any], config: dict[str, Any], model: Method) -> None:
+    """Refuse a run whose run.json config differs from its weights' or holds a None TOML cannot write (`config`: without Nones)."""
+    if validate_config(type(model.config), config, what=f"run {run_dir}") == model.config:
+        return
+    if validate_config(type(model.config), recorded, what=f"run {run_dir}") == model.config:
         raise ConfigError(
             f"run {run_dir}'s config sets a field to None whose default is not None, which registry.toml (TOML has no null) "
             "cannot record. Give that field a value and train again."
         )
+    exported = model.config.model_dump()
+    differ = [k for k in exported if recorded.get(k, exported[k]) != exported[k]] or sorted(set(recorded) - set(exported))
+    raise ConfigError(
+        f"run {run_dir}'s run.json and its model.safetensors disagree on the config ({', '.join(differ)}): they are not from "
+        "the same run. Restore run.json, or train the run again."
+    )
+
+
+def _write_registration(name: str, path: Path, run_dir: Path, weights: Path, fields: dict[str, Any]) -> None:
+    """Copy the run's weights beside registry file `path` and write entry `name` with `fields`, under the registry folder's lock."""
+    import shutil
+
+    path.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(path.parent):  # read, merge and write as one, as update_entry does
         old = _read_file(path).get(name) if path.is_file() else None
         # a new entry as a whole: metrics and description belong to the weights they were written for; the evaluation plan stays
-        text = _registry_text(name, {
-            **({"evaluation": old.evaluation} if old is not None and old.evaluation else {}),
-            "method": method, "config": config, "weights": weights.as_posix(), "sha256": sha256, "data": data,
-            "params": param_count(model), "training": training,
-            **({"classes": next(iter(run["classes"].values()))} if run.get("classes") else {}),
-        }, path, replace=True)
+        text = _registry_text(name, {**({"evaluation": old.evaluation} if old is not None and old.evaluation else {}), **fields}, path, replace=True)
         with atomic_write(path.parent / weights) as f, open(run_dir / "model.safetensors", "rb") as src:  # only once the entry validated
             shutil.copyfileobj(src, f)
         with atomic_write(path, "w") as f:
             f.write(text)
-    return entries()[name] if path == registry_path() else _read_file(path)[name]

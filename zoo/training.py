@@ -38,7 +38,7 @@ from .errors import COMMAND_LINE, ConfigError, OutputError, option
 from .interfaces import Batch, Method, MethodConfig, device_name, resolve_device, validate_config
 from .registry import absolute_data, build_method, save_model
 from .viz import plot_curves, read_metrics_log
-from .weights import atomic_write, folder_lock, load_tree, save_tree, sha256_file, tensors_digest
+from .weights import atomic_write, folder_lock, load_tree, read_record, save_tree, sha256_file, tensors_digest
 
 __all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "StopAfterStep"]
 
@@ -82,34 +82,60 @@ def _quietly(action: Any) -> None:
 
 
 class StopAfterStep:
-    """Turn the first Ctrl-C into a request the training loop honours after its current step; a second one stops at once.
+    """Turn the first Ctrl-C (or SIGTERM) into a request the training loop honours after its current step; a second one stops at once.
 
     A step cut in half (a GAN's discriminator updated, its generator not) could not be checkpointed
-    and resumed exactly; between steps it can. Only the main thread can take signals: elsewhere this does nothing.
+    and resumed exactly; between steps it can. SIGTERM, what `kill`, a batch scheduler's time limit or a
+    container's stop send first, is taken as a Ctrl-C: the run saves its checkpoint and stops. Only the main
+    thread can take signals: elsewhere this does nothing.
     """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __enter__(self) -> StopAfterStep:
         self.requested = False
-        self._previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else signal.SIG_IGN
-        # SIG_IGN: whoever started us (a shell's `cmd &`, a process pool) chose to ignore Ctrl-C; so do we
-        self._active = self._previous is not signal.SIG_IGN
-        if self._active:
-            signal.signal(signal.SIGINT, self._request)
+        self.signum: int | None = None
+        main = threading.current_thread() is threading.main_thread()
+        self._previous = {s: signal.getsignal(s) if main else signal.SIG_IGN for s in self.SIGNALS}
+        # SIG_IGN: whoever started us (a shell's `cmd &`, a process pool) chose to ignore the signal; so do we
+        self._active = [s for s, h in self._previous.items() if h is not signal.SIG_IGN]
+        for s in self._active:
+            signal.signal(s, self._request)
         return self
 
     def _request(self, signum: int, frame: object) -> None:
-        self.requested = True
-        signal.signal(signal.SIGINT, self._restore())
+        self.requested, self.signum = True, signum
+        self._restore_all()  # the second signal acts as it would without us
+        what = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         # stderr may be a `| tee` that the same Ctrl-C ended: the stop matters, not the message
-        _quietly(lambda: print("\nzoo: stopping after this step to save a checkpoint (Ctrl-C again stops at once, "
+        _quietly(lambda: print(f"\nzoo: {what}: stopping after this step to save a checkpoint ({what} again stops at once, "
                                "losing the steps since the last one)", file=sys.stderr, flush=True))
 
-    def _restore(self) -> Any:
-        return signal.default_int_handler if self._previous is None else self._previous  # None: a handler not set from Python
+    def _restore_all(self) -> None:
+        for s in self._active:
+            previous = self._previous[s]  # None: a handler not set from Python
+            signal.signal(s, previous if previous is not None else (signal.default_int_handler if s == signal.SIGINT else signal.SIG_DFL))
 
     def __exit__(self, *exc: object) -> None:
-        if self._active:
-            signal.signal(signal.SIGINT, self._restore())
+        self._restore_all()
+
+
+class Stopped(KeyboardInterrupt):
+    """A training run stopped between steps by a signal (`signum`), its checkpoint saved: the command line exits 128 + signum."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+
+
+def _sweep_temporaries(folder: Path) -> None:
+    """Remove what an atomic write into run folder `folder` left when its process was killed outright (SIGKILL, power loss).
+
+    Called with the folder's lock held, so no other trainer is writing them.
+    """
+    for name in (CHECKPOINT, EXPORT, "run.json", "summary.json", "metrics.jsonl", "loss.png"):
+        for tmp in folder.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def data_digest(data: ImageSet, labels: bool = True) -> str:
@@ -307,8 +333,8 @@ class Trainer:
         path = self.out / CHECKPOINT
         if not path.is_file():
             return False
-        info_path = self.out / "run.json"
-        previous = json.loads(info_path.read_text()) if info_path.is_file() else {}
+        fix = f"Restore it, or start afresh in another run folder ({option('out', 'DIR')}) or after deleting this one."
+        previous = read_record(self.out / "run.json", fix)
         now = self._run_info()
         if previous.get("method") == now["method"] and isinstance(previous.get("config"), dict):
             try:  # a run from before a field was added compares with that field's default
@@ -331,7 +357,7 @@ class Trainer:
                 else:
                     what = f"{key}: {previous.get(key)} there, {now[key]} now"
                 raise ConfigError(f"{self.out} holds a checkpoint of another run ({what}). {fix}")
-        state = load_tree(path)
+        state = load_tree(path, fix)
         self._check_resume_settings(previous.get("train") or {}, int(state["step"]))
         if int(state["step"]) > self.train.steps:
             raise ConfigError(
@@ -404,11 +430,12 @@ class Trainer:
         ckpt = path / CHECKPOINT if path.is_dir() else path
         if not ckpt.is_file():
             raise ConfigError(f"{option('init_from', source)}: no {CHECKPOINT} there. Give a run folder of `zoo train` or its checkpoint file.")
-        run, summary = (json.loads(f.read_text()) if f.is_file() else {} for f in (ckpt.parent / "run.json", ckpt.parent / "summary.json"))
+        fix = f"{option('init_from', source)} takes a run folder of `zoo train` or its {CHECKPOINT}; branch from another one, or restore it."
+        run, summary = (read_record(ckpt.parent / f, fix) for f in ("run.json", "summary.json"))
         other = run.get("method")
         if other not in (None, self.method.name):
             raise ConfigError(f"{option('init_from', source)}: that run trained method {other!r}, this one trains {self.method.name!r}. Start from a {self.method.name} run.")
-        state = load_tree(ckpt)
+        state = load_tree(ckpt, fix)
         try:
             self.method.load_state_dict(state["model"])
         except RuntimeError as e:
@@ -452,6 +479,7 @@ class Trainer:
         busy = f"another process is training into {self.out}. Wait for it to finish (the same command then goes on from its checkpoint), or use another run folder."
         try:
             with folder_lock(self.out, busy):
+                _sweep_temporaries(self.out)
                 return self._fit()
         except BaseException:
             for p in made:  # a refused resume or --init-from leaves no empty folder behind
@@ -478,8 +506,8 @@ class Trainer:
             _quietly(bar.close)
             self.save_checkpoint()
             if stop.requested and self.step < self.train.steps:
-                raise KeyboardInterrupt(f"stopped at step {self.step} of {self.train.steps}; the checkpoint in {self.out} holds it. "
-                                        f"Run the same command again to go on from there.")
+                raise Stopped(f"stopped at step {self.step} of {self.train.steps}; the checkpoint in {self.out} holds it. "
+                              f"Run the same command again to go on from there.", stop.signum or signal.SIGINT)
             return self._export(resumed)
 
     def _loop(self, bar: Any, autocast: Any, deadline: float | None, t0: float, start_elapsed: float, stop: StopAfterStep) -> None:

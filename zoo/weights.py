@@ -19,6 +19,7 @@ import errno
 import hashlib
 import json
 import os
+import stat
 import struct
 import tempfile
 import urllib.parse
@@ -32,7 +33,7 @@ from typing import Any, BinaryIO
 import safetensors.torch
 import torch
 
-from .errors import OutputError, WeightsError
+from .errors import ConfigError, OutputError, WeightsError
 
 __all__ = [
     "WeightsMeta",
@@ -45,6 +46,7 @@ __all__ = [
     "atomic_write",
     "folder_lock",
     "check_writable",
+    "read_record",
     "resolve_weights",
     "cache_dir",
     "save_tree",
@@ -53,6 +55,10 @@ __all__ = [
 
 FORMAT_VERSION = "1"
 _HASH_CHUNK = 1 << 20
+_META_DIGEST = "zoo.metadata_sha256"  # over the rest of the header's metadata (method, config, tensors' digest)
+_TREE_DIGEST = "zoo.tree_sha256"  # a checkpoint's: over its skeleton and its tensors
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once, at import: reading it means setting it, which would race with other threads later
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,9 @@ def _open_temp_beside(path: Path) -> tuple[int, str]:
             raise IsADirectoryError(errno.EISDIR, "it is a folder")
         if path.exists() and not path.is_file():  # replacing /dev/null or a pipe with a file would break the system, not write to it
             raise OSError(errno.EINVAL, "it exists and is not a regular file (a device, pipe or socket)")
+        if path.is_file() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):  # renaming over it would work (as root
+            # too), but someone made it read-only on purpose
+            raise OSError(errno.EACCES, "it is read-only; make it writable (chmod u+w) if it should change")
         path.parent.mkdir(parents=True, exist_ok=True)
         return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
@@ -79,11 +88,21 @@ def _open_temp_beside(path: Path) -> tuple[int, str]:
 
 
 def check_writable(path: str | os.PathLike[str]) -> Path:
-    """Return `path` after checking that `atomic_write` could write it (its folder is created), so long jobs fail before they run."""
+    """Return `path` after checking that `atomic_write` could write it, so long jobs fail before they run.
+
+    Folders it had to create for the check are removed again (atomic_write makes them when it writes): a
+    refused job leaves nothing behind.
+    """
     path = Path(path)
+    created = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
     fd, tmp = _open_temp_beside(path)
     os.close(fd)
     os.unlink(tmp)
+    for folder in created:  # innermost first
+        try:
+            folder.rmdir()
+        except OSError:  # another process put something there meanwhile: leave it
+            break
     return path
 
 
@@ -92,9 +111,13 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Bin
     """Yield a temporary file beside `path` that replaces `path` only when the block succeeds."""
     path = Path(path)
     fd, tmp = _open_temp_beside(path)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; the result should look like any other file
+    try:
+        # mkstemp makes 0600 files: a new file gets the usual mode, a replaced one keeps its own (a private registry stays private)
+        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o666 & ~_UMASK)
+    except BaseException:
+        os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -104,6 +127,20 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Bin
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_record(path: str | os.PathLike[str], fix: str) -> dict[str, Any]:
+    """Return the JSON object in `path` (a run's run.json or summary.json), {} if there is none; a damaged one is a ConfigError saying `fix`."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{path} is damaged ({e}); expected the JSON object `zoo train` writes. {fix}") from None
+    if not isinstance(record, dict):
+        raise ConfigError(f"{path} holds a JSON {type(record).__name__}; expected the JSON object `zoo train` writes. {fix}")
+    return record
 
 
 @contextmanager
@@ -206,42 +243,46 @@ def save_weights(
         "zoo.tensors_sha256": tensors_digest(out),
     }
     meta.update({f"zoo.extra.{k}": str(v) for k, v in (extra or {}).items()})
+    meta[_META_DIGEST] = json_digest(meta)
     data = _canonical(safetensors.torch.save(out, metadata=meta))
     with atomic_write(path) as f:
         f.write(data)
     return hashlib.sha256(data).hexdigest()
 
 
-def _parse_header(data: bytes, path: Path) -> dict[str, Any]:
+def _parse_header(data: bytes, path: Path, what: str = "weights file", fix: str = "Re-download or re-export it.") -> dict[str, Any]:
+    """Return the safetensors header of `data` (read from `path`), or raise a WeightsError naming the `what` and saying `fix`."""
     if len(data) < 8:
-        raise WeightsError(f"weights file {path} is truncated ({len(data)} bytes): expected a safetensors file. Re-download or re-export it.")
+        raise WeightsError(f"{what} {path} is truncated ({len(data)} bytes): expected a safetensors file. {fix}")
     (n,) = struct.unpack("<Q", data[:8])
     if n > len(data) - 8:
         raise WeightsError(
-            f"weights file {path} is truncated or not safetensors: its header claims {n} bytes, the file has {len(data) - 8}. "
-            "Re-download or re-export it."
+            f"{what} {path} is truncated or not safetensors: its header claims {n} bytes, the file has {len(data) - 8}. {fix}"
         )
     try:
         header = json.loads(data[8 : 8 + n])
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise WeightsError(f"weights file {path} has a corrupt header ({e}). Re-download or re-export it.") from None
+        raise WeightsError(f"{what} {path} has a corrupt header ({e}). {fix}") from None
     try:
         if not isinstance(header, dict):
             raise TypeError(f"the header is a JSON {type(header).__name__}, not an object")
         end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
     except (TypeError, KeyError, IndexError, ValueError) as e:
-        raise WeightsError(f"weights file {path} has a malformed safetensors header ({e}). Re-download or re-export it.") from None
+        raise WeightsError(f"{what} {path} has a malformed safetensors header ({e}). {fix}") from None
     if 8 + n + end > len(data):
         raise WeightsError(
-            f"weights file {path} is truncated: its tensors need {8 + n + end} bytes, the file has {len(data)}. "
-            "Re-download or re-export it."
+            f"{what} {path} is truncated: its tensors need {8 + n + end} bytes, the file has {len(data)}. {fix}"
         )
     return header
 
 
-def read_weights(path: str | os.PathLike[str], *, sha256: str | None = None) -> tuple[dict[str, torch.Tensor], WeightsMeta]:
-    """Return the tensors and zoo metadata of a weights file, checking its sha256 when given."""
+def read_weights(
+    path: str | os.PathLike[str], *, sha256: str | None = None, sha256_from: str = "its registry entry"
+) -> tuple[dict[str, torch.Tensor], WeightsMeta]:
+    """Return the tensors and zoo metadata of a weights file, checking its sha256 when given (`sha256_from` says whose it is)."""
     path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"weights file {path} is a folder; expected a .safetensors file. Name the file itself (a training run's is model.safetensors).")
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist. Put the file there, or fix the path.")
     data = path.read_bytes()
@@ -249,8 +290,9 @@ def read_weights(path: str | os.PathLike[str], *, sha256: str | None = None) -> 
         found = hashlib.sha256(data).hexdigest()
         if found != sha256.lower():
             raise WeightsError(
-                f"weights file {path} does not match its registry entry: expected sha256 {sha256}, found {found}. "
-                "The file is corrupt or was changed: restore it, or re-export and update the entry."
+                f"weights file {path} does not match {sha256_from}: expected sha256 {sha256}, found {found}. "
+                + ("The file is corrupt or was changed: restore it, or re-export and update the entry." if sha256_from == "its registry entry"
+                   else "The file is corrupt or was changed since: restore it, or re-export it.")
             )
     header = _parse_header(data, path)
     meta = header.get("__metadata__") or {}
@@ -275,6 +317,11 @@ def read_weights(path: str | os.PathLike[str], *, sha256: str | None = None) -> 
         )
     if want and tensors_digest(tensors) != want:
         raise WeightsError(f"weights file {path} was tampered with: its tensors do not match the digest in its header. Restore the file.")
+    if _META_DIGEST in meta and json_digest({k: v for k, v in meta.items() if k != _META_DIGEST}) != meta[_META_DIGEST]:
+        raise WeightsError(
+            f"weights file {path} was tampered with: its header's metadata (method, config) does not match the digest written with it. "
+            "Restore the file, or re-export it with zoo."
+        )
     extra = {k[len("zoo.extra.") :]: v for k, v in meta.items() if k.startswith("zoo.extra.")}
     return tensors, WeightsMeta(method=meta["zoo.method"], config=config, version=meta["zoo.version"], extra=extra)
 
@@ -291,6 +338,9 @@ def resolve_weights(ref: str, sha256: str, base: Path) -> Path:
     cached file that no longer matches (damaged on disk) is fetched again.
     """
     scheme = urllib.parse.urlparse(ref).scheme
+    if "://" in ref and scheme not in ("http", "https", "file"):
+        raise WeightsError(f"weights {ref}: zoo fetches http://, https:// and file:// addresses only, not {scheme}://. "
+                           "Download the file yourself and give its path (relative to the registry file).")
     if scheme not in ("http", "https", "file"):
         return (base / ref).resolve()
     name = Path(urllib.parse.urlparse(ref).path).name or "weights.safetensors"
@@ -354,17 +404,29 @@ def save_tree(path: str | os.PathLike[str], tree: Mapping[str, Any]) -> None:
     """Write a nested dict of tensors and plain values to a safetensors file, atomically."""
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _flatten(tree, "", tensors)
-    data = _canonical(safetensors.torch.save(tensors, metadata={"zoo.tree": json.dumps(skeleton)}))
+    text = json.dumps(skeleton)
+    data = _canonical(safetensors.torch.save(tensors, metadata={"zoo.tree": text, _TREE_DIGEST: _tree_digest(text, tensors)}))
     with atomic_write(path) as f:
         f.write(data)
 
 
-def load_tree(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read back what :func:`save_tree` wrote (no pickle involved)."""
+def _tree_digest(skeleton: str, tensors: Mapping[str, torch.Tensor]) -> str:
+    return hashlib.sha256(f"{hashlib.sha256(skeleton.encode()).hexdigest()}|{tensors_digest(tensors)}".encode()).hexdigest()
+
+
+def load_tree(path: str | os.PathLike[str], fix: str = "Restore it, or delete it to start afresh.") -> dict[str, Any]:
+    """Read back what :func:`save_tree` wrote (no pickle involved), checking its digest; a damaged file is a WeightsError saying `fix`."""
     path = Path(path)
     data = path.read_bytes()
-    header = _parse_header(data, path)
-    skeleton = (header.get("__metadata__") or {}).get("zoo.tree")
-    if skeleton is None:
-        raise WeightsError(f"{path} is not a zoo checkpoint (no 'zoo.tree' in its header). Delete it to start afresh.")
-    return _unflatten(json.loads(skeleton), safetensors.torch.load(data))
+    header = _parse_header(data, path, "checkpoint", fix)
+    meta = header.get("__metadata__") or {}
+    if "zoo.tree" not in meta:
+        raise WeightsError(f"{path} is not a zoo checkpoint (no 'zoo.tree' in its header; a weights file, perhaps). {fix}")
+    try:
+        tensors = safetensors.torch.load(data)
+        skeleton = json.loads(meta["zoo.tree"])
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own types
+        raise WeightsError(f"checkpoint {path} cannot be read ({e}). {fix}") from None
+    if _TREE_DIGEST in meta and _tree_digest(meta["zoo.tree"], tensors) != meta[_TREE_DIGEST]:  # checkpoints before the digest have none
+        raise WeightsError(f"checkpoint {path} is damaged: its tensors or structure do not match the digest written with it. {fix}")
+    return _unflatten(skeleton, tensors)

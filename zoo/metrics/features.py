@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..errors import WeightsError
-from ..weights import atomic_write, cache_dir, json_digest
+from ..weights import atomic_write, cache_dir, json_digest, tensor_digest
 from .frechet import GaussianStats, load_stats, save_stats
 
 __all__ = ["stats_cache_path", "cached_stats", "extract_features"]
@@ -55,13 +55,15 @@ def _load_partial(path: Path, total: int) -> list[torch.Tensor]:
             if int((f.metadata() or {}).get("total", -1)) != total:
                 return []
             done = f.get_tensor("features")
-            return [done] if done.ndim == 2 and len(done) <= total else []  # anything else is a damaged file: recompute
+            intact = (f.metadata() or {}).get("sha256") == tensor_digest(done)
+            return [done] if intact and done.ndim == 2 and len(done) <= total else []  # anything else is a damaged file: recompute
     except Exception:  # noqa: BLE001 - a broken partial file is simply recomputed
         return []
 
 
 def _save_partial(path: Path, done: list[torch.Tensor], total: int) -> None:
-    data = safetensors.torch.save({"features": torch.cat(done).contiguous()}, metadata={"total": str(total)})
+    features = torch.cat(done).contiguous()
+    data = safetensors.torch.save({"features": features}, metadata={"total": str(total), "sha256": tensor_digest(features)})
     with atomic_write(path) as f:
         f.write(data)
 

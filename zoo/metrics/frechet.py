@@ -26,7 +26,7 @@ import safetensors.torch
 import torch
 
 from ..errors import ConfigError, WeightsError
-from ..weights import atomic_write
+from ..weights import atomic_write, json_digest, tensors_digest
 
 __all__ = ["FrechetBiasWarning", "GaussianStats", "gaussian_stats", "frechet_distance", "save_stats", "load_stats"]
 
@@ -92,10 +92,9 @@ def frechet_distance(a: GaussianStats, b: GaussianStats) -> float:
 
 def save_stats(path: str | os.PathLike[str], stats: GaussianStats) -> Path:
     """Write `stats` (and its meta as JSON) to a safetensors file atomically; return the path."""
-    data = safetensors.torch.save(
-        {"mu": stats.mu.contiguous(), "sigma": stats.sigma.contiguous()},
-        metadata={"zoo.stats.n": str(stats.n), "zoo.stats.meta": json.dumps(stats.meta, sort_keys=True)},
-    )
+    tensors = {"mu": stats.mu.contiguous(), "sigma": stats.sigma.contiguous()}
+    meta = {"zoo.stats.n": str(stats.n), "zoo.stats.meta": json.dumps(stats.meta, sort_keys=True)}
+    data = safetensors.torch.save(tensors, metadata={**meta, "zoo.stats.sha256": _stats_digest(tensors, meta)})
     with atomic_write(path) as f:
         f.write(data)
     return Path(path)
@@ -104,10 +103,19 @@ def save_stats(path: str | os.PathLike[str], stats: GaussianStats) -> Path:
 def load_stats(path: str | os.PathLike[str]) -> GaussianStats:
     """Return the statistics that :func:`save_stats` wrote to `path`."""
     path = Path(path)
+    fix = "Delete it; it is recomputed on the next evaluation."
     try:
         with safetensors.safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-        return GaussianStats(tensors["mu"], tensors["sigma"], int(meta["zoo.stats.n"]), json.loads(meta.get("zoo.stats.meta", "{}")))
+        stats = GaussianStats(tensors["mu"], tensors["sigma"], int(meta["zoo.stats.n"]), json.loads(meta.get("zoo.stats.meta", "{}")))
     except Exception as e:  # noqa: BLE001 - safetensors raises its own types
-        raise WeightsError(f"feature statistics file {path} cannot be read ({e}). Delete it; it is recomputed on the next evaluation.") from None
+        raise WeightsError(f"feature statistics file {path} cannot be read ({e}). {fix}") from None
+    want = meta.pop("zoo.stats.sha256", None)  # files of an older zoo have none
+    if want is not None and _stats_digest(tensors, meta) != want:
+        raise WeightsError(f"feature statistics file {path} is damaged: its values do not match the digest written with them. {fix}")
+    return stats
+
+
+def _stats_digest(tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> str:
+    return json_digest({"tensors": tensors_digest(tensors), **meta})
