@@ -67,3 +67,74 @@ def test_the_lazy_names_are_listed_and_a_registry_zoo_does_not_read_is_warned_ab
     zoo.train("dcgan", digits_like(), tmp_path / "run", config=TINY, steps=1, batch_size=4, device="cpu", progress=False)
     with pytest.warns(UserWarning, match="zoo does not read"):
         zoo.register(tmp_path / "run", "dcgan.elsewhere", data="random", registry=tmp_path / "other.toml")
+
+
+def test_loading_and_training_leave_the_callers_rng_alone(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    expected = torch.randn(3)
+    torch.manual_seed(0)
+    zoo.load("classifier.mnistm")  # building the model draws its random init before the weights replace it
+    zoo.load_file(zoo.entry("dcgan.mnist64").base_dir / zoo.entry("dcgan.mnist64").weights)
+    zoo.train("dcgan", digits_like(), tmp_path / "run", config=TINY, steps=1, batch_size=4, device="cpu", progress=False, seed=7)
+    assert torch.equal(torch.randn(3), expected), "a caller's seeded stream must go on as if zoo had not run"
+
+
+def test_python_values_people_pass_get_zoo_answers(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from zoo.errors import ConfigError
+
+    clf = zoo.load("classifier.mnistm")
+    with pytest.raises(ConfigError, match=r"takes a torch tensor of images .*got a numpy\.ndarray\. Convert it with torch\.from_numpy\(array\)"):
+        clf.predict(np.zeros((2, 3, 28, 28), dtype=np.float32))
+    with pytest.raises(ConfigError, match=r"got a PIL\.Image\. Convert it with torchvision\.transforms\.functional\.pil_to_tensor"):
+        clf.predict(Image.new("RGB", (28, 28)))
+    with pytest.raises(ConfigError, match=r"got a list\. Convert it with torch\.stack\(images\)"):
+        zoo.save_grid([torch.rand(3, 8, 8)], tmp_path / "g.png")
+    with pytest.raises(ConfigError, match=r"nrow \(images per row\) must be a whole number >= 1, got 0"):
+        zoo.save_grid(torch.rand(2, 3, 8, 8), tmp_path / "g.png", nrow=0)
+    g = zoo.load(Path(zoo.entry("dcgan.mnist64").base_dir / zoo.entry("dcgan.mnist64").weights))  # a pathlib.Path: that file
+    with pytest.raises(ConfigError, match=r"seed must be a whole number in .*got 18446744073709551616\. torch's generators take 64-bit seeds"):
+        g.sample(1, seed=2**64)
+    assert g.sample(1, seed=np.int64(3)).shape == (1, 3, 64, 64)
+    x = g.sample(2, seed=0)
+    x.clamp_(0.1, 0.9)  # a plain tensor: editable in place
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match=r"device 0 was asked for but CUDA is not available"):
+            zoo.load("dcgan.mnist64", device=0)  # device 0 is cuda:0, never quietly the cpu
+
+
+def test_ddpm_knobs_take_numpy_numbers_and_its_samples_are_plain_tensors() -> None:
+    import numpy as np
+
+    model = zoo.registry.build_method("ddpm", {"n_feat": 8, "n_T": 10}).eval()
+    x = model.sample(2, seed=0, steps=2, guidance=np.float32(2.0), eta=np.float32(0.5))
+    assert torch.equal(x, model.sample(2, seed=0, steps=2, guidance=2.0, eta=0.5))
+    x[:, 0] = 0  # in place: was refused as an inference tensor
+    torch.nn.Conv2d(3, 2, 3)(x).sum().backward()  # and it can be trained on
+
+
+def test_errors_from_python_name_python_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.errors import ConfigError
+
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    zoo.train("dcgan", digits_like(), tmp_path / "run", config=TINY, steps=1, batch_size=4, device="cpu", progress=False)
+    with pytest.raises(ConfigError, match=r"^data is empty: .* or leave data out"):
+        zoo.register(tmp_path / "run", "dcgan.x", data=" ")
+    with pytest.raises(ConfigError, match=r"and data says 'mnistm'\. .*leave data out"):
+        zoo.register(tmp_path / "run", "dcgan.x", data="mnistm")
+    with pytest.raises(ConfigError, match=r"is not a finished training run: run\.json is missing\. Run zoo\.train\(\.\.\., out='.*nope'\) to the end"):
+        zoo.register(tmp_path / "nope", "dcgan.x")
+    with pytest.raises(ConfigError, match=r"runs/nope/ does not exist \(a path, by its form, not a model name\)"):
+        zoo.load("runs/nope/")
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_a_model_moved_to_another_precision_samples_in_it(dtype: torch.dtype) -> None:
+    for name, kw, tol in (("dcgan", {}, 0.05), ("ddpm", {"steps": 2}, 0.1)):
+        torch.manual_seed(0)
+        model = zoo.registry.build_method(name, {"nz": 8, "ngf": 4} if name == "dcgan" else {"n_feat": 8, "n_T": 10}).eval()
+        want = model.sample(2, seed=0, **kw)
+        got = model.to(dtype).sample(2, seed=0, **kw)  # raised "Input type (float) and weight type (half) should be the same"
+        assert got.dtype == torch.float32 and float((got - want).abs().max()) < tol, (name, dtype)

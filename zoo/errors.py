@@ -18,6 +18,7 @@ __all__ = [
     "PluginError",
     "closest",
     "option",
+    "set_option",
 ]
 
 
@@ -92,6 +93,11 @@ COMMAND_LINE: ContextVar[bool] = ContextVar("zoo_command_line", default=False)
 _FLAGS = {"data_root": "--data-dir", "config": "--set"}
 #: Settings that one Python function names otherwise.
 _PYTHON_NOTES = {"data_root": " (root= in zoo.data.load)"}
+
+
+def set_option(key: str, value: str) -> str:
+    """Name an option of a method or evaluator as the user gives it: ``--set key=value`` to `zoo`, ``key='value'`` in Python."""
+    return f"--set {key}={value}" if COMMAND_LINE.get() else f"{key}={value!r}"
 
 
 def option(name: str, *value: object) -> str:

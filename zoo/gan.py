@@ -131,5 +131,6 @@ class GANMethod(Method):
         n = whole_number(n, "sample(n)", low=1)
         g = self.generator_for(seed)
         z = self.latent(n, g)  # all noise first, so that image i depends on the seed alone
+        z = z.to(next(self.generator.parameters()).dtype)  # a model moved to half or bfloat16 (`.half()`) takes its own precision
         out = [self.generator(z[i : i + self.sample_chunk]).float() for i in range(0, n, self.sample_chunk)]
         return torch.cat(out).add_(1).mul_(0.5).clamp_(0, 1)

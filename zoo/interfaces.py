@@ -242,7 +242,7 @@ class Method(nn.Module):
         if seed is None:
             return None
         g = torch.Generator(device=device or self.device)
-        g.manual_seed(whole_number(seed, "seed"))
+        g.manual_seed(check_seed(seed))
         return g
 
     def inference_modules(self) -> Iterator[tuple[str, nn.Module]]:
@@ -306,6 +306,11 @@ def whole_number(value: Any, what: str, low: int | None = None, high: int | None
         return int(value)
     span = f" in {low}..{high}" if low is not None and high is not None else f" >= {low}" if low is not None else ""
     raise ConfigError(f"{what} must be a whole number{span}, got {value!r}.{' ' + hint if hint else ''}")
+
+
+def check_seed(seed: Any) -> int:
+    """Return `seed` as an int if torch can seed a generator with it (a whole number in -2**63 .. 2**64 - 1), else raise ConfigError."""
+    return whole_number(seed, "seed", -(2**63), 2**64 - 1, hint="torch's generators take 64-bit seeds.")
 
 
 def device_name(device: torch.device) -> str:

@@ -23,7 +23,7 @@ import pydantic
 import tomli_w
 import torch
 
-from .errors import ConfigError, OutputError, UnknownNameError, WeightsError
+from .errors import COMMAND_LINE, ConfigError, OutputError, UnknownNameError, WeightsError, option
 from .interfaces import Method, describe_validation_error, resolve_device, validate_config
 from .plugins import get_plugin_manager
 from .weights import atomic_write, check_writable, folder_lock, read_record, read_weights, resolve_weights, save_weights
@@ -164,8 +164,27 @@ def entry(name: str) -> ModelEntry:
         if name in shipped:
             return shipped[name]
     if name not in all_entries:
+        if not isinstance(name, str):
+            raise ConfigError(f"a model name is a string, got {type(name).__name__} {name!r}. A file or run folder loads with zoo.load_file(path).")
+        if "/" in name or os.sep in name or Path(name).suffix in _PICKLE_SUFFIXES:  # a path, which no model name can be
+            raise ConfigError(_not_loadable(name))
         raise UnknownNameError("model", name, all_entries, hint="`zoo list` shows the shipped models; `zoo.load_file(path)` loads a weights file directly.")
     return all_entries[name]
+
+
+#: Suffixes of pickled weights (torch.save, Lightning, pickle), which zoo never loads.
+_PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle"})
+
+
+def _not_loadable(path: str) -> str:
+    """Say why the model argument `path` (a path, not a name) cannot be loaded."""
+    suffix = Path(path).suffix
+    if suffix in _PICKLE_SUFFIXES:
+        return (f"{path} is a {suffix} file: zoo loads safetensors files only and never unpickles (a pickle can run code when loaded). "
+                "Export the model with zoo (zoo.save_model) and give the .safetensors file.")
+    if Path(path).exists():
+        return f"{path} is not a zoo weights file: expected a .safetensors file, a training run folder or a registered name (`zoo list`)."
+    return f"{path} does not exist (a path, by its form, not a model name). Check the path, or give a registered name (`zoo list`)."
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -213,9 +232,10 @@ def load_file(path: str | os.PathLike[str], device: str | torch.device | None = 
         sha256 = read_record(path.parent / "summary.json", "Restore it, or run the same `zoo train` command again to re-export.").get("sha256")
         source = f"the sha256 in {path.parent / 'summary.json'}"
     tensors, meta = read_weights(path, sha256=sha256, sha256_from=source)
-    model = build_method(meta.method, meta.config)
+    with torch.random.fork_rng(devices=[]):  # the random init is overwritten at once; the caller's RNG must not move
+        model = build_method(meta.method, meta.config)
     _load_tensors(model, tensors, str(path))
-    return model.to(resolve_device(device or "cpu")).eval()
+    return model.to(resolve_device("cpu" if device is None else device)).eval()
 
 
 def is_weights_file(name_or_path: str | os.PathLike[str]) -> bool:
@@ -246,8 +266,10 @@ def load_any(name_or_path: str | os.PathLike[str], device: str | torch.device | 
 
 
 
-def load(name: str, device: str | torch.device | None = None) -> Method:
-    """Return the registered model `name` with verified weights, in eval mode on `device`."""
+def load(name: str | os.PathLike[str], device: str | torch.device | None = None) -> Method:
+    """Return the registered model `name` with verified weights, in eval mode on `device` (a ``pathlib.Path``: that file or run folder)."""
+    if isinstance(name, os.PathLike):
+        return load_file(weights_file(name), device)
     e = entry(name)
     path = resolve_weights(e.weights, e.sha256, e.base_dir)
     tensors, meta = read_weights(path, sha256=e.sha256)
@@ -258,10 +280,11 @@ def load(name: str, device: str | torch.device | None = None) -> Method:
             f"weights file {path} was made for method {meta.method!r} with config {meta.config}, "
             f"but entry {name!r} says method {e.method!r} with config {want.model_dump()}. Fix the entry or the file."
         )
-    model = cls(want)
+    with torch.random.fork_rng(devices=[]):  # the random init is overwritten at once; the caller's RNG must not move
+        model = cls(want)
     _load_tensors(model, tensors, str(path))
     model.zoo_name = name
-    return model.to(resolve_device(device or "cpu")).eval()
+    return model.to(resolve_device("cpu" if device is None else device)).eval()
 
 
 def save_model(model: Method, path: str | os.PathLike[str], *, dtype: torch.dtype | None = None, state: Mapping[str, torch.Tensor] | None = None) -> str:
@@ -354,7 +377,7 @@ def check_registration(name: str, path: Path | None = None) -> Path:
     if elsewhere is not None and elsewhere.source is not None and elsewhere.source.resolve() != path.resolve():
         raise ConfigError(
             f"model {name!r} is defined in {elsewhere.source}, not in {path}; a second definition would make every lookup fail. "
-            f"Register it into that file (--registry {elsewhere.source}) or choose another name."
+            f"Register it into that file ({option('registry', elsewhere.source)}) or choose another name."
         )
     return path
 
@@ -431,13 +454,13 @@ def _data_label(run: Mapping[str, Any], run_dir: Path, label: str | None) -> str
             return format_data_label(sources)
         if names and all(v in known for v in names.values()):  # a run of an older zoo: its names are enough where they are datasets
             return format_data_label(names)
-        raise ConfigError(f"run {run_dir} does not record where its data came from (a run of an older zoo); name it: --data NAME_OR_PATH.")
+        raise ConfigError(f"run {run_dir} does not record where its data came from (a run of an older zoo); name it: {option('data', 'NAME_OR_PATH')}.")
     if not label.strip():
-        raise ConfigError("--data is empty: name what the run trained on, or leave --data out to use the run's record.")
+        raise ConfigError(f"{option('data')} is empty: name what the run trained on, or leave {option('data')} out to use the run's record.")
     given = parse_data_label(label)
     if names and (set(given) != set(names) or any(given[r] in known and given[r] != names[r] for r in given)):
         raise ConfigError(
-            f"run {run_dir} trained on {names}, and --data says {label!r}. Name what it trained on, or leave --data out to use the run's record."
+            f"run {run_dir} trained on {names}, and {option('data')} says {label!r}. Name what it trained on, or leave {option('data')} out to use the run's record."
         )
     return absolute_data(label)
 
@@ -468,7 +491,8 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
                if run.get("earlier_sittings") else {}),
         }
     except FileNotFoundError as e:
-        raise ConfigError(f"{run_dir} is not a finished training run: {Path(e.filename).name} is missing. Run `zoo train ... --out {run_dir}` to the end first.") from None
+        how = f"`zoo train ... --out {run_dir}`" if COMMAND_LINE.get() else f"zoo.train(..., out={os.fspath(run_dir)!r})"
+        raise ConfigError(f"{run_dir} is not a finished training run: {Path(e.filename).name} is missing. Run {how} to the end first.") from None
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
         raise ConfigError(
             f"{run_dir}'s run.json or summary.json is damaged ({type(e).__name__}: {e}); expected the files `zoo train` writes. "

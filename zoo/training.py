@@ -587,7 +587,8 @@ def train(
     :class:`~zoo.data.ImageSet`, or ``{role: either}`` for a method with several roles (DANN:
     ``{"source": "mnistm", "target": "digits"}``); `config` holds the method's options and
     `settings` the :class:`TrainConfig` fields (``steps``, ``batch_size``, ``device``, ``ema_decay``, ...).
-    Settings, options and the data's roles are checked before any data is read. The run records
+    Settings, options and the data's roles are checked before any data is read; torch's global RNG is
+    left as it was (the run seeds its own from ``seed``). The run records
     `command`, by default this call written out, as `zoo register` puts it in the registry.
     """
     from .plugins import get_plugin_manager
@@ -601,7 +602,9 @@ def train(
     sources = dict(data) if isinstance(data, Mapping) else {"train": data}
     if not sources:
         raise ConfigError(f"method {method!r} needs data: a dataset name or path (`zoo datasets`), an ImageSet, or {{role: one of those}}.")
-    return Trainer(method, method_cfg, sources, out, train_cfg, command=command, data_root=data_root).fit()
+    device = resolve_device(train_cfg.device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):  # the run seeds and draws; the caller's RNG stays as it was
+        return Trainer(method, method_cfg, sources, out, train_cfg, command=command, data_root=data_root).fit()
 
 
 def _repeat(settings: Mapping[str, Any], keys: list[str], *, config: bool = False) -> str:

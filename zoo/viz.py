@@ -14,6 +14,7 @@ from PIL import Image
 
 from .data.loader import adapt_images, check_image_batch
 from .errors import ConfigError, DataError
+from .interfaces import whole_number
 from .weights import atomic_write
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: it costs start-up time
@@ -27,6 +28,8 @@ def grid_image(images: torch.Tensor, nrow: int = 8, padding: int = 2) -> Image.I
     from torchvision.utils import make_grid  # imported here: torchvision costs ~1.5 s at start-up
 
     check_image_batch(images, "the image grid")
+    whole_number(nrow, "the image grid's nrow (images per row)", low=1)
+    whole_number(padding, "the image grid's padding (pixels)", low=0)
     if images.shape[1] not in (1, 3):
         raise ConfigError(f"the image grid takes images with 1 or 3 channels; got {tuple(images.shape)}.")
     images = adapt_images(images.detach().cpu(), None, None)  # uint8 -> [0, 1]: clamping 0..255 would leave black and white

@@ -125,6 +125,7 @@ class DigitClassifier(Method):
         return adapt_images(images.to(self.device), INPUT_SIZE, 3) * 2 - 1
 
     def _chunked(self, images: torch.Tensor, fn: Any) -> torch.Tensor:
+        check_image_batch(images, f"model {self.zoo_name!r}")  # before len(): a PIL image or an array gets zoo's message
         return torch.cat([fn(self.prepare(images[i : i + _CHUNK])).float() for i in range(0, max(len(images), 1), _CHUNK)])
 
     @torch.no_grad()

@@ -16,7 +16,7 @@ import pydantic
 import torch
 
 from zoo.data import ImageSet
-from zoo.errors import ConfigError, DataError
+from zoo.errors import ConfigError, DataError, set_option
 from zoo.interfaces import Method, evaluator_options
 from zoo.metrics.accuracy import accuracy_metrics
 from zoo.registry import entries
@@ -80,7 +80,7 @@ class DANNAccuracy:
         roles = self._roles_of(model)
         target, source = o.target or roles.get("target"), o.source or roles.get("source")
         if not target:
-            raise ConfigError(f"model {model.zoo_name!r} names no target set in its registry entry's data; pass one with --set target=NAME (e.g. digits).")
+            raise ConfigError(f"model {model.zoo_name!r} names no target set in its registry entry's data; pass one with {set_option('target', 'NAME')} (e.g. digits).")
         out: dict[str, float] = {}
         scored: dict[str, ImageSet] = {}
         for role, name in (("target", target), ("source", source)):

@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import math
+import numbers
 
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from zoo.errors import ConfigError
-from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, whole_number
+from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, check_seed, whole_number
 
 from .model import IMAGE_SIZE, ContextUnet
 from .schedule import NoiseSchedule, guided_eps
@@ -162,7 +163,7 @@ class DDPM(Method):
         n_T = self.config.n_T
         if sampler not in ("ddim", "ddpm"):
             raise ConfigError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}.")
-        if not isinstance(guidance, (int, float)) or isinstance(guidance, bool) or not 0 <= guidance < math.inf:  # NaN fails too
+        if not isinstance(guidance, numbers.Real) or isinstance(guidance, bool) or not 0 <= guidance < math.inf:  # NaN fails too; numpy's pass
             raise ConfigError(f"guidance (w) must be a finite number >= 0, got {guidance!r}. w = 0 is purely conditional; the seed uses 0, 0.5 and 2.")
         if sampler == "ddpm":
             if steps not in (None, n_T):
@@ -170,7 +171,7 @@ class DDPM(Method):
             if eta != 0.0:
                 raise ConfigError(f"eta applies to sampler='ddim' only, got eta={eta!r} with sampler='ddpm'.")
             return list(range(n_T, -1, -1))
-        if not isinstance(eta, (int, float)) or isinstance(eta, bool) or not 0 <= eta <= 1:
+        if not isinstance(eta, numbers.Real) or isinstance(eta, bool) or not 0 <= eta <= 1:
             raise ConfigError(f"eta must be a number in [0, 1] (0: deterministic DDIM, 1: DDPM-like noise), got {eta!r}.")
         return self.schedule.timesteps(min(DEFAULT_STEPS, n_T) if steps is None else steps)
 
@@ -180,6 +181,8 @@ class DDPM(Method):
         Both halves see the same `x`, so the U-Net's encoder runs once for the pair (ContextUnet.forward).
         """
         tt = torch.full((x.shape[0],), t / self.config.n_T, device=x.device)
+        w = next(self.nn_model.parameters()).dtype  # a model moved to half or bfloat16 (`.half()`) takes its own precision
+        x, tt, context = x.to(w), tt.to(w), context.to(w)
         if guidance == 0:
             return self.nn_model(x, tt, context).float()
         pair = self.nn_model(x, torch.cat([tt, tt]), torch.cat([context, torch.zeros_like(context)]))
@@ -203,7 +206,7 @@ class DDPM(Method):
                 callback(t_prev, x.add(1).mul_(0.5).clamp_(0, 1), start)
         return x
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference_mode: the caller may edit the images in place or train on them
     def sample(
         self,
         n: int,
@@ -228,7 +231,7 @@ class DDPM(Method):
         if unknown:
             raise ConfigError(f"model {self.zoo_name!r} has no sampling option {sorted(unknown)}; it takes steps, sampler, eta, guidance, callback, batch_size.")
         n = whole_number(n, "sample(n)", low=1)
-        seed = None if seed is None else whole_number(seed, "seed")
+        seed = None if seed is None else check_seed(seed)
         if callback is not None and not callable(callback):  # e.g. `--set callback=x` from the command line
             raise ConfigError(f"callback must be a function callback(t, x_t, start), got {callback!r}; it is for Python, not --set.")
         times = self._check_knobs(steps, sampler, eta, guidance)

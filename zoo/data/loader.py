@@ -21,9 +21,14 @@ def check_image_batch(images: object, owner: str) -> None:
     `owner` names the caller in the message (e.g. "model 'classifier.mnistm'"). A range mistake (0-255
     floats, [-1, 1]) or a NaN would otherwise be classified quietly, and metrics built on it would drift.
     """
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ConfigError(f"{owner} takes images shaped (N, C, H, W); got {shape}. Add the batch dimension (images.unsqueeze(0)) for one image.")
+    if not isinstance(images, torch.Tensor):
+        kind = f"{type(images).__module__.split('.')[0]}.{type(images).__name__}".removeprefix("builtins.")
+        how = ("torch.from_numpy(array)" if kind == "numpy.ndarray"
+               else "torchvision.transforms.functional.pil_to_tensor(image).unsqueeze(0)" if kind.startswith("PIL.")
+               else "torch.stack(images) for a list of (C, H, W) tensors" if isinstance(images, (list, tuple)) else "torch.as_tensor(...)")
+        raise ConfigError(f"{owner} takes a torch tensor of images shaped (N, C, H, W); got a {kind}. Convert it with {how}.")
+    if images.ndim != 4:
+        raise ConfigError(f"{owner} takes images shaped (N, C, H, W); got {tuple(images.shape)}. Add the batch dimension (images.unsqueeze(0)) for one image.")
     if images.shape[0] == 0:
         raise ConfigError(f"{owner} got an empty batch (0 images); pass at least one image.")
     if images.dtype == torch.uint8:

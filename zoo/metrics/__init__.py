@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ..errors import COMMAND_LINE, ConfigError, DataError, UnknownNameError
+from ..errors import COMMAND_LINE, ConfigError, DataError, UnknownNameError, set_option
 from ..interfaces import Method, evaluator_options
 from ..plugins import get_plugin_manager
 from ..registry import entry, format_data_label, is_weights_file, load, load_file, parse_data_label, update_entry, weights_file
@@ -99,7 +99,7 @@ def _one_dataset(label: str) -> str | None:
     roles = parse_data_label(label)
     one = roles.get("train") if len(roles) == 1 else None
     if one is not None and os.sep in one and not Path(one).expanduser().exists():
-        how = "--set data=NAME_OR_PATH" if COMMAND_LINE.get() else "data='NAME_OR_PATH'"
+        how = set_option("data", "NAME_OR_PATH")
         raise DataError(f"the model's data {one} does not exist here (moved, or trained on another machine). "
                         f"Judge it against data that is here ({how}), or fix the entry's data.")
     return one if one is not None and (one in datasets() or Path(one).expanduser().exists()) else None
