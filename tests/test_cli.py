@@ -510,3 +510,17 @@ def test_metrics_measured_on_weights_that_were_replaced_meanwhile_are_not_record
     with pytest.raises(zoo.ConfigError, match=r"changed while it was being evaluated \(sha256"):
         record_metrics("dcgan.r", {"gan": {"n": 24, "classifier_is": 2.0}}, evaluated_sha256=evaluated)
     assert zoo.entry("dcgan.r").metrics == {}
+
+
+def test_zoo_info_reads_a_weights_file_or_run_folder_and_names_a_path_that_is_neither(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert train_tiny(face_folder(tmp_path / "faces"), tmp_path / "run") == 0
+    capsys.readouterr()
+    for arg in (str(tmp_path / "run"), str(tmp_path / "run" / "model.safetensors")):
+        assert main(["info", arg]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"{arg}: method 'dcgan', capabilities: sample") and '"nz": 4' in out and "\ngenerator (shipped, " in out
+        assert f"weights: {tmp_path / 'run' / 'model.safetensors'} (sha256 " in out
+    for arg, message in (("w/model.pt", "is a .pt file: zoo loads safetensors files only and never unpickles"),
+                         (str(tmp_path / "nope"), "does not exist (a path, by its form, not a model name)")):
+        assert main(["info", arg]) == 2 and message in capsys.readouterr().err
+        assert main(["sample", arg, "-n", "1", "--out", str(tmp_path / "x.png")]) == 2 and message in capsys.readouterr().err

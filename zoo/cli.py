@@ -113,29 +113,30 @@ def cmd_list(args: argparse.Namespace) -> int:
 @command
 def cmd_info(args: argparse.Namespace) -> int:
     from .plugins import get_plugin_manager
-    from .printing import classic_repr
-    from .registry import build_method, entries, entry, param_count
+    from .registry import build_method, entries, entry, is_weights_file, load_file, path_argument_problem, weights_file
+    from .weights import sha256_file
 
     pm = get_plugin_manager()
     methods, known = pm.methods(), entries()
+    if is_weights_file(args.name):  # a .safetensors file or a run folder: its header says the method and config
+        path = weights_file(args.name)
+        loaded = load_file(path)
+        model = build_method(loaded.name, loaded.config.model_dump(), training=True)
+        print(f"{args.name}: method {model.name!r}, capabilities: {', '.join(sorted(model.capabilities)) or '-'}")
+        _print_networks(model, args)
+        print(f"weights: {path} (sha256 {sha256_file(path)})")
+        return 0
     if args.name in methods and args.name not in known:
         model, e = build_method(args.name, {}, training=True), None
     elif args.name not in known:
+        if problem := path_argument_problem(args.name):
+            raise ConfigError(problem)
         raise UnknownNameError("model or method", args.name, [*known, *methods], hint="`zoo list` and `zoo methods` show them." + pm.failures())
     else:
         e = entry(args.name)
         model = build_method(e.method, e.config, training=True)
     print(f"{args.name}: method {model.name!r}, capabilities: {', '.join(sorted(model.capabilities)) or '-'}")
-    show = repr if args.torch_repr else classic_repr
-    if args.whole:
-        print(f"\n{show(model)}")
-    for name, module in [] if args.whole else model.named_children():
-        shipped = "training only, not shipped" if name in model.training_modules else "shipped"
-        print(f"\n{name} ({shipped}, {param_count(module):,} parameters):")
-        print(show(module))
-    inference = sum(p.numel() for k, p in model.named_parameters() if model.ships(k))  # parameters kept on the method itself count too
-    print(f"\nparameters: {inference:,} shipped, {param_count(model):,} in training")
-    print(f"config: {json.dumps(model.config.model_dump())}")
+    _print_networks(model, args)
     if e is None:  # a method: what each option means and allows, as --set takes it
         for key, field in type(model.config).model_fields.items():
             print(f"  --set {key}=...  ({_allowed(field)}; default {field.default!r}){'  ' + field.description if field.description else ''}")
@@ -164,6 +165,23 @@ def cmd_info(args: argparse.Namespace) -> int:
         for k, v in e.metrics.items():
             print(f"metric {k}: {_fmt_metric(v)}")
     return 0
+
+
+def _print_networks(model: Any, args: argparse.Namespace) -> None:
+    """Print a method's networks (or the whole method with --whole), its parameter counts and config, for `zoo info`."""
+    from .printing import classic_repr
+    from .registry import param_count
+
+    show = repr if args.torch_repr else classic_repr
+    if args.whole:
+        print(f"\n{show(model)}")
+    for name, module in [] if args.whole else model.named_children():
+        shipped = "training only, not shipped" if name in model.training_modules else "shipped"
+        print(f"\n{name} ({shipped}, {param_count(module):,} parameters):")
+        print(show(module))
+    inference = sum(p.numel() for k, p in model.named_parameters() if model.ships(k))  # parameters kept on the method itself count too
+    print(f"\nparameters: {inference:,} shipped, {param_count(model):,} in training")
+    print(f"config: {json.dumps(model.config.model_dump())}")
 
 
 def _allowed(field: Any) -> str:
@@ -438,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("pattern", nargs="?", default="*")
 
     s = _sub(subs, "info", "Show a model's (or method's) architecture, parameters and metadata.", "zoo info dcgan.mnist64")
-    s.add_argument("name")
+    s.add_argument("name", help="a registered model, a method, a .safetensors file or a training run folder")
     s.add_argument("--torch-repr", action="store_true",
                    help="print today's torch repr; by default networks print as the seed report's torch printed them "
                    "(without the norm layers' bias= and GELU's approximate='none' that newer torch adds; zoo/printing.py)")

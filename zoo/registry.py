@@ -166,8 +166,8 @@ def entry(name: str) -> ModelEntry:
     if name not in all_entries:
         if not isinstance(name, str):
             raise ConfigError(f"a model name is a string, got {type(name).__name__} {name!r}. A file or run folder loads with zoo.load_file(path).")
-        if "/" in name or os.sep in name or Path(name).suffix in _PICKLE_SUFFIXES:  # a path, which no model name can be
-            raise ConfigError(_not_loadable(name))
+        if problem := path_argument_problem(name):
+            raise ConfigError(problem)
         raise UnknownNameError("model", name, all_entries, hint="`zoo list` shows the shipped models; `zoo.load_file(path)` loads a weights file directly.")
     return all_entries[name]
 
@@ -176,9 +176,11 @@ def entry(name: str) -> ModelEntry:
 _PICKLE_SUFFIXES = frozenset({".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle"})
 
 
-def _not_loadable(path: str) -> str:
-    """Say why the model argument `path` (a path, not a name) cannot be loaded."""
+def path_argument_problem(path: str) -> str | None:
+    """Say why a model argument written as a path (a slash, a pickle's suffix), which no model name can be, cannot be loaded; else None."""
     suffix = Path(path).suffix
+    if "/" not in path and os.sep not in path and suffix not in _PICKLE_SUFFIXES:
+        return None
     if suffix in _PICKLE_SUFFIXES:
         return (f"{path} is a {suffix} file: zoo loads safetensors files only and never unpickles (a pickle can run code when loaded). "
                 "Export the model with zoo (zoo.save_model) and give the .safetensors file.")
