@@ -216,9 +216,24 @@ WRONG = {"wrong_plugin": '''
             x = super().sample(n, seed=seed, **knobs)
             return x if labels is None else (x + self.shift[torch.as_tensor(labels)].view(-1, 1, 1, 1)).clamp(0, 1)
 
+    class Knobless(Gaussian):
+        """Ships a refiner that only sample(refine=True) uses, and does not say so (sample_variants)."""
+        name = "knobless"
+        def __init__(self, config=None, *, training=False):
+            super().__init__(config, training=training)
+            self.refiner = nn.Conv2d(self.config.channels, self.config.channels, 1)
+        def sample(self, n, labels=None, seed=None, refine=False, **knobs):
+            x = super().sample(n, labels=labels, seed=seed, **knobs)
+            return torch.sigmoid(self.refiner(x)) if refine else x
+
+    class Knob(Knobless):
+        """The same, saying so: the contract samples with refine=True too, and the refiner counts as used."""
+        name = "knob"
+        sample_variants = ({"refine": True},)
+
     @zoo.hookimpl
     def zoo_register_methods():
-        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Stowaway, Misnamed, Glance, Signed, Typo, Tied, Careless]
+        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Stowaway, Misnamed, Glance, Signed, Typo, Tied, Careless, Knobless, Knob]
 '''}
 
 
@@ -233,7 +248,7 @@ def run_contract(site: Path, methods: str) -> subprocess.CompletedProcess[str]:
 def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
     install_example(site)
     make_dist(site, "wrong_dist", {"wrong": "wrong_plugin"}, WRONG)
-    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,stowaway,misnamed,glance,signed,typo,tied,careless")
+    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,stowaway,misnamed,glance,signed,typo,tied,careless,knobless,knob")
     failed = set(re.findall(r"FAILED \S*::(\w+)\[(\w+)\]", run.stdout))
     assert {
         ("test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters", "bnonly"),
@@ -249,7 +264,9 @@ def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
         ("test_config_round_trip", "typo"),
         ("test_every_shipped_parameter_serves_inference", "tied"),
         ("test_sample_refuses_bad_requests", "careless"),
+        ("test_every_shipped_parameter_serves_inference", "knobless"),
     } <= failed, run.stdout[-3000:]
+    assert not {f for f in failed if f[1] == "knob"}, "a network a declared sampling option uses is used"
     assert "invalid config for Typo.test_config (method 'typo'): image_sise" in run.stdout
     assert "sample must return images in [0, 1], got min -" in run.stdout  # the values, not a bare AssertionError
 

@@ -213,6 +213,8 @@ def test_every_shipped_parameter_serves_inference(zoo_method: str) -> None:
             model.sample(2, seed=0)
             if spec.labels:
                 model.sample(2, labels=[0, spec.num_classes - 1], seed=0)
+            for knobs in model.sample_variants:  # networks a sampling option switches on
+                model.sample(2, seed=0, **knobs)
         if "predict" in model.capabilities:
             model.predict(spec.random_images(2))
         assert isinstance(model.image_methods, tuple) and all(isinstance(m, str) for m in model.image_methods), \
@@ -225,10 +227,12 @@ def test_every_shipped_parameter_serves_inference(zoo_method: str) -> None:
     # remove_duplicate=False: a shipped layer tied to a training-only one is checked under its shipped name too
     unused = [name for name, p in model.named_parameters(remove_duplicate=False) if model.ships(name) and p.numel() and not use.touched(p)]
     assert not unused, (
-        f"{zoo_method}: its weights file would ship {len(unused)} parameter tensor(s) that neither sample, predict nor its image_methods "
-        f"{list(model.image_methods)} use ({', '.join(unused[:5])}{', ...' if len(unused) > 5 else ''}). A network needed only for "
+        f"{zoo_method}: its weights file would ship {len(unused)} parameter tensor(s) that neither sample (with its sample_variants "
+        f"{list(model.sample_variants)}), predict nor its image_methods {list(model.image_methods)} use "
+        f"({', '.join(unused[:5])}{', ...' if len(unused) > 5 else ''}). A network needed only for "
         f"training must be built only with training=True and named in training_modules; one a loaded model needs for "
-        f"another method must name that method in image_methods (docs/plugins.md)."
+        f"another method must name that method in image_methods, and one only a sampling option uses must name those options "
+        f"in sample_variants (docs/plugins.md)."
     )
 
 

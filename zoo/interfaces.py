@@ -162,6 +162,10 @@ class Method(nn.Module):
     #: images in [0, 1] (DANN's ``domain_predict``). Every shipped parameter must serve sample,
     #: predict or one of these; the contract suite calls them to check that.
     image_methods: ClassVar[tuple[str, ...]] = ()
+    #: Sampling options (``{knob: value}`` each) under which `sample` uses networks it does not use by default
+    #: (a refiner used only with ``refine=True``): the contract suite also samples with each, so that those
+    #: networks count as used. Options of the contract's tiny model (`test_config`).
+    sample_variants: ClassVar[tuple[dict[str, Any], ...]] = ()
     #: Config overrides that make the method small enough for the CPU contract tests.
     test_config: ClassVar[dict[str, Any]] = {}
     #: What `zoo eval` runs when a registry entry names no evaluation: evaluator name -> options.
