@@ -15,36 +15,52 @@ from zoo.registry import build_method, param_count, save_model, update_entry
 from zoo_plugins.dann.evaluate import DANNAccuracy, accuracy, domain_accuracy, subset
 
 
-def toy_set(name: str, n: int, seed: int) -> ImageSet:
-    """Return a labelled random uint8 set of gray 16x16 images."""
-    g = torch.Generator().manual_seed(seed)
-    return ImageSet(torch.randint(0, 256, (n, 1, 16, 16), dtype=torch.uint8, generator=g), torch.arange(n) % 10, name, 10)
+def toy_set(name: str, n: int, correct: int, domain: int) -> ImageSet:
+    """Return a labelled gray 16x16 set whose first `correct` images carry their label in pixel (0, 0) and whose pixel (0, 1) marks the domain."""
+    labels = torch.arange(n) % 10
+    images = torch.zeros(n, 1, 16, 16, dtype=torch.uint8)
+    images[:, 0, 0, 0] = torch.where(torch.arange(n) < correct, labels, (labels + 1) % 10).to(torch.uint8)
+    images[:, 0, 0, 1] = 255 * domain
+    return ImageSet(images, labels, name, 10)
+
+
+#: The test splits differ from the train splits (which no evaluation should read) and from each other:
+#: the source's test images are all predicted right, the target's 18 of 30.
+SETS = {
+    ("toy-src", "test"): toy_set("toy-src", 40, 40, 0), ("toy-tgt", "test"): toy_set("toy-tgt", 30, 18, 1),
+    ("toy-src", "train"): toy_set("toy-src", 40, 0, 0), ("toy-tgt", "train"): toy_set("toy-tgt", 30, 0, 1),
+}
 
 
 @pytest.fixture
 def registered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Register a fresh DANN model trained on 'toy-src' -> 'toy-tgt' in a temporary registry; return its name."""
+    """Register a DANN model for 'toy-src' -> 'toy-tgt' in a temporary registry whose predictions read the pixels SETS set; return its name."""
+    from zoo_plugins.dann.method import DANN
+
     registry = tmp_path / "registry.toml"
     monkeypatch.setenv("ZOO_REGISTRY", str(registry))
     torch.manual_seed(0)
     model = build_method("dann", {})
     sha = save_model(model, tmp_path / "weights" / "toy.safetensors")
     update_entry("dann.toy", {"method": "dann", "config": {}, "weights": "weights/toy.safetensors", "sha256": sha, "data": "source=toy-src+target=toy-tgt", "params": param_count(model)}, registry)
-    sets = {"toy-src": toy_set("toy-src", 40, 0), "toy-tgt": toy_set("toy-tgt", 30, 1)}
-    monkeypatch.setattr("zoo_plugins.dann.scenarios.data.load", lambda name, split, root=None: sets[name])
+    monkeypatch.setattr("zoo_plugins.dann.scenarios.data.load", lambda name, split, root=None: SETS[(name, split)])
+    # a random network predicts one class and one domain for every image, which no accuracy could tell apart
+    monkeypatch.setattr(DANN, "predict", lambda self, images: images[:, 0, 0, 0].long())
+    monkeypatch.setattr(DANN, "domain_predict", lambda self, images: (images[:, 0, 0, 1] > 127).long())
     return "dann.toy"
 
 
 def test_eval_scores_the_entrys_target_and_source_test_splits(registered: str) -> None:
     results = evaluate_model(registered)["dann_accuracy"]
+    assert results["target_accuracy"] == pytest.approx(18 / 30) and results["source_accuracy"] == 1.0, "the test splits, each in its role"
     model = zoo.load(registered)
-    assert results["target_accuracy"] == pytest.approx(accuracy(model, toy_set("toy-tgt", 30, 1)))
-    assert results["source_accuracy"] == pytest.approx(accuracy(model, toy_set("toy-src", 40, 0)))
+    assert results["target_accuracy"] == pytest.approx(accuracy(model, SETS[("toy-tgt", "test")]))
     assert results["target_n"] == 30 and results["source_n"] == 40 and results["seed"] == 0
-    assert 0 <= results["target_accuracy_worst_class"] <= results["target_accuracy"]
-    guesses = torch.cat([model.domain_predict(toy_set("toy-src", 40, 0).random_subset(30, 0).images), model.domain_predict(toy_set("toy-tgt", 30, 1).images)])
-    assert results["domain_accuracy"] == pytest.approx(float((guesses == (torch.arange(60) >= 30)).float().mean()))
+    assert results["target_accuracy_worst_class"] == pytest.approx(1 / 3) and results["source_accuracy_worst_class"] == 1.0  # 8 and 9: 1 of 3
+    assert results["domain_accuracy"] == 1.0, "the domain head tells source (0) from target (1)"
     assert evaluate_model(registered) == {"dann_accuracy": results}, "evaluation is deterministic"
+    swapped = evaluate_model(registered, overrides={"source": "toy-tgt", "target": "toy-src"})["dann_accuracy"]
+    assert swapped["domain_accuracy"] == 0.0 and swapped["target_accuracy"] == 1.0
 
 
 def test_domain_accuracy_draws_from_the_larger_set_not_its_first_images() -> None:
@@ -66,7 +82,8 @@ def test_domain_accuracy_draws_from_the_larger_set_not_its_first_images() -> Non
 def test_eval_options_subset_and_skip_source(registered: str) -> None:
     results = evaluate_model(registered, overrides={"n": 12, "seed": 3, "source": "none"})["dann_accuracy"]
     assert results["target_n"] == 12 and results["seed"] == 3 and "source_accuracy" not in results and "domain_accuracy" not in results
-    picked = subset(toy_set("toy-tgt", 30, 1), 12, seed=3)
+    picked = subset(SETS[("toy-tgt", "test")], 12, seed=3)
+    assert results["target_accuracy"] == pytest.approx(float((picked.images[:, 0, 0, 0].long() == picked.labels).float().mean()))
     assert results["target_accuracy"] == pytest.approx(accuracy(zoo.load(registered), picked))
     with pytest.raises(ConfigError, match="dann_accuracy evaluator.*surely_not"):
         evaluate_model(registered, overrides={"surely_not": 1})

@@ -117,11 +117,16 @@ def test_source_labels_outside_0_to_9_are_a_clear_error() -> None:
 
 
 def test_predict_takes_gray_rgb_any_square_size_uint8_or_float() -> None:
+    torch.manual_seed(0)
     model = build_method("dann", {}).eval()
-    rgb = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8)
+    g = torch.Generator().manual_seed(0)
+    rgb = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8, generator=g)
+    # features, not labels: an untrained network gives every image one label, which no input transform could change
+    assert torch.allclose(model.features(rgb), model.features(rgb.float() / 255), atol=1e-6), "uint8 is read as /255"
+    assert not torch.allclose(model.features(rgb), model.features(255 - rgb), atol=1e-3), "the features follow the pixels"
+    gray = torch.rand(4, 1, 16, 16, generator=g)
+    assert torch.allclose(model.features(gray), model.features(gray.expand(-1, 3, -1, -1)), atol=1e-6), "gray is repeated to RGB"
     assert torch.equal(model.predict(rgb), model.predict(rgb.float() / 255))
-    gray = torch.rand(4, 1, 16, 16)
-    assert torch.equal(model.predict(gray), model.predict(gray.expand(-1, 3, -1, -1)))
     assert model.predict(torch.rand(2, 3, 28, 28)).dtype == torch.int64
 
 

@@ -359,3 +359,21 @@ def test_a_seed_layout_without_its_label_file_names_the_file(tmp_path: Path) -> 
     (folder / "train.csv").unlink()
     with pytest.raises(DataError, match=r"label file .*mnistm/train\.csv does not exist"):
         data.load("mnistm", "train", root=tmp_path)
+
+
+def test_seed_layout_images_of_mixed_sizes_name_both(tmp_path: Path) -> None:
+    folder = seed_folder(tmp_path / "mnistm")
+    Image.new("RGB", (32, 30)).save(folder / "data" / "train_00003.png")
+    with pytest.raises(DataError, match=r"train_00003\.png is 32x30, but train_00000\.png is 28x28; every image of mnistm must have one size"):
+        data.load("mnistm", "train", root=tmp_path)
+
+
+@pytest.mark.parametrize(("mode", "kind"), [("I", "32-bit integer"), ("F", "floating-point")])
+def test_thirty_two_bit_images_are_refused_not_clipped(tmp_path: Path, mode: str, kind: str) -> None:
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("RGB", (20, 20)).save(folder / f"{i}.png")
+    Image.fromarray(np.full((20, 20), 70000, np.int32 if mode == "I" else np.float32), mode).save(folder / "3.tiff")
+    with pytest.raises(DataError, match=rf"3\.tiff holds {kind} pixels \(PIL mode {mode}\), whose range zoo cannot infer"):
+        data.load(folder, "train")

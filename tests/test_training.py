@@ -174,9 +174,19 @@ def test_a_dataset_smaller_than_a_batch_is_named(tmp_path: Path) -> None:
         Trainer("dcgan", TINY, {"train": images(n=3)}, tmp_path, TrainConfig(steps=1, batch_size=4, device="cpu"))
 
 
-def test_bf16_autocast_trains_with_finite_losses(tmp_path: Path) -> None:
+def test_bf16_autocast_trains_with_finite_losses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo_plugins.dcgan.method import DCGAN
+
+    seen = []
+    step_of = DCGAN.train_step
+    monkeypatch.setattr(DCGAN, "train_step", lambda self, batch, step: (
+        seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"))), step_of(self, batch, step))[1])
     summary = train(tmp_path, 2, bf16=True)
+    assert seen == [(True, torch.bfloat16)] * 2, "each step runs under bfloat16 autocast"
     assert all(torch.isfinite(torch.tensor(v)) for k, v in summary["last"].items() if k.startswith("loss"))
+    seen.clear()
+    train(tmp_path / "f32", 1)
+    assert seen == [(False, torch.bfloat16)], "and only with bf16"
 
 
 def test_channels_last_training_matches_the_default_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
