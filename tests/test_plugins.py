@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 import zoo
 from zoo import hookspecs
@@ -39,7 +40,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A temporary site-packages on sys.path; the global plugin manager is rebuilt afterwards."""
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
-    for mod in [m for m in sys.modules if m.startswith(("zoo_example", "broken_plugin", "clash_plugin"))]:
+    for mod in [m for m in sys.modules if m.startswith(("zoo_example", "broken_plugin", "clash_plugin", "wrong_extras", "shapes_plugin"))]:
         del sys.modules[mod]
     reset_plugin_manager()
 
@@ -430,7 +431,7 @@ def test_two_plugins_claiming_one_method_name_is_an_error_naming_both(site: Path
         pm.methods()
 
 
-def test_a_registered_non_method_is_rejected() -> None:
+def test_a_registered_non_method_is_skipped_with_a_warning_or_refused_when_strict(monkeypatch: pytest.MonkeyPatch) -> None:
     pm = PluginManager(load_entry_points=False)
 
     class NotAPlugin:
@@ -440,8 +441,128 @@ def test_a_registered_non_method_is_rejected() -> None:
             return [dict]
 
     pm.register(NotAPlugin(), name="bad")
+    with pytest.warns(ZooPluginWarning, match="'bad'.*expected a zoo.Method subclass"):
+        assert "dcgan" not in pm.methods() and "dict" not in pm.methods()
+    assert [i.status for i in pm.infos if i.name == "bad"][0].startswith("failed: zoo_register_methods: ")
+    monkeypatch.setenv("ZOO_STRICT_PLUGINS", "1")
     with pytest.raises(PluginError, match="'bad'.*expected a zoo.Method subclass"):
         pm.methods()
+
+
+def test_a_plugin_dataset_and_evaluator_work_end_to_end(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo.cli import main
+
+    install_example(site)
+    reset_plugin_manager()
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    assert main(["datasets"]) == 0 and "built by its reader (no data files needed)" in capsys.readouterr().out
+    assert main(["evaluators"]) == 0 and "brightness: " in capsys.readouterr().out
+    assert main(["train", "gaussian", "--data", "stripes", "--set", "image_size=16", "--set", "channels=1", "--steps", "2",
+                 "--batch-size", "8", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "run"), "--only", "brightness", "--set", "n=8", "--json"]) == 0
+    import json
+
+    out = json.loads(capsys.readouterr().out)["brightness"]
+    assert out["n"] == 8 and 0.0 <= out["brightness"] <= 1.0
+
+
+WRONG_EXTRAS = {"wrong_extras": '''
+    import os
+    import pydantic
+    import torch
+    import zoo
+
+    BUG = os.environ.get("EXTRAS_BUG", "")
+
+    class Opts(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+        n: int = 2
+
+    class Bad:
+        name = "bad_eval"
+        Options = Opts
+        def evaluate(self, model, **options):
+            return {"nan": {"v": float("nan")}, "tensor": {"v": torch.tensor(1.0)}, "none": None, "nested": {"v": {"a": 1.0}}}[BUG]
+
+    @zoo.hookimpl
+    def zoo_register_evaluators():
+        if BUG == "raise":
+            raise RuntimeError("evaluator hook boom")
+        return [Bad] if BUG == "class" else [Bad()]
+
+    @zoo.hookimpl
+    def zoo_register_datasets():
+        info = zoo.data.DatasetInfo(name="mnist" if BUG == "clash" else "tupleset", description="", kind="stand-in", source="", license="",
+                                    size="", resolution="", read=lambda split, folder: (torch.zeros(1, 1, 8, 8), None))
+        return info if BUG == "single" else [info]
+'''}
+
+
+@pytest.mark.parametrize(("bug", "command", "message"), [
+    ("nan", ["eval", "RUN", "--only", "bad_eval"], r"evaluator 'bad_eval' \(plugin 'wrong_extras'\) returned 'v': nan; evaluate\(model, \*\*options\) must return"),
+    ("tensor", ["eval", "RUN", "--only", "bad_eval"], r"returned 'v': tensor\(1\.\) \(a Tensor\)"),
+    ("none", ["eval", "RUN", "--only", "bad_eval"], r"returned a NoneType"),
+    ("nested", ["eval", "RUN", "--only", "bad_eval"], r"returned 'v': \{'a': 1\.0\} \(a dict\)"),
+    ("", ["train", "dcgan", "--data", "tupleset", "--steps", "1", "--out", "RUN2"], r"dataset 'tupleset' \(plugin 'wrong_extras'\): its reader returned a tuple"),
+])
+def test_what_a_plugin_evaluator_or_reader_returns_is_checked_and_names_the_plugin(
+        site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], bug: str, command: list[str], message: str) -> None:
+    from zoo.cli import main
+    from zoo.registry import build_method, save_model
+
+    make_dist(site, "wrong_extras_dist", {"wrong_extras": "wrong_extras"}, WRONG_EXTRAS)
+    monkeypatch.setenv("EXTRAS_BUG", bug)
+    reset_plugin_manager()
+    run = tmp_path / "run"
+    save_model(build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2}), run / "model.safetensors")
+    (run / "summary.json").write_text("{}")
+    args = [str(run) if a == "RUN" else str(tmp_path / "run2") if a == "RUN2" else a for a in command]
+    assert main(args) == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(("bug", "gone", "message"), [
+    ("raise", "bad_eval", r"'wrong_extras'.*its hook zoo_register_evaluators failed \(RuntimeError: evaluator hook boom\)"),
+    ("class", "bad_eval", r"'wrong_extras' registered the class Bad as an evaluator; register an instance of it \(Bad\(\)\)"),
+    ("single", "tupleset", r"'wrong_extras'.*zoo_register_datasets failed \(TypeError: it returned a DatasetInfo; expected a list of datasets\)"),
+    ("clash", "tupleset", r"'wrong_extras'.*it registers the dataset 'mnist', which is zoo's own; rename it"),
+])
+def test_a_broken_hook_is_named_and_skipped_not_fatal_to_other_commands(
+        site: Path, monkeypatch: pytest.MonkeyPatch, bug: str, gone: str, message: str) -> None:
+    make_dist(site, "wrong_extras_dist", {"wrong_extras": "wrong_extras"}, WRONG_EXTRAS)
+    monkeypatch.setenv("EXTRAS_BUG", bug)
+    pm = PluginManager()
+    with pytest.warns(ZooPluginWarning, match=message):
+        found = {**pm.datasets(), **pm.evaluators()}
+    assert {"mnist", "gan"} <= set(found) and gone not in found, "the rest of zoo works; the broken part is left out"
+    assert found["mnist"].description.startswith("MNIST handwritten digits"), "zoo's own dataset is never replaced"
+    assert [i.status for i in pm.infos if i.name == "wrong_extras"][0].startswith("failed: ")
+    monkeypatch.setenv("ZOO_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match=message):
+        pm.datasets(), pm.evaluators()
+
+
+def test_a_plugin_dataset_laid_out_as_an_image_folder_does_not_take_every_folder(site: Path, tmp_path: Path) -> None:
+    from zoo import data
+    from zoo.data.folder import image_folder_layout, read_folder
+
+    make_dist(site, "shapes_dist", {"shapes": "shapes_plugin"}, {"shapes_plugin": '''
+        import zoo
+        from zoo.data.folder import image_folder_layout, read_folder
+
+        @zoo.hookimpl
+        def zoo_register_datasets():
+            return [zoo.data.DatasetInfo(name="shapes", description="", kind="real", source="", license="", size="", resolution="",
+                                         folder="shapes", layout=image_folder_layout, read=lambda split, folder: read_folder(folder, 32))]
+    '''})
+    reset_plugin_manager()
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    for i in range(3):
+        Image.new("RGB", (40, 40)).save(faces / f"{i}.png")
+    assert data.detect_path_format(faces) == "folder" and data.load(faces).images.shape[-1] == 64, "a path is zoo's folder, not the plugin's set"
 
 
 def test_zoo_register_models_adds_registry_files(tmp_path: Path) -> None:

@@ -293,7 +293,8 @@ class Evaluator(Protocol):
     """Named metrics: ``evaluate(model, **options) -> {metric: value}``, stating the sample count and seed.
 
     ``options`` come from the registry entry's ``evaluation`` table and ``zoo eval --set``;
-    ``data_root`` (a Path or None) and ``device`` are always passed. An evaluator that declares
+    ``data_root`` (a Path or None) and ``device`` are passed where ``Options`` declares them (always
+    where there is no ``Options``). Every returned value must be a finite number. An evaluator that declares
     ``Options`` (a pydantic model; optional) has a plan's options checked before anything runs
     (``zoo.metrics.check_plan``, also in the contract suite).
     """

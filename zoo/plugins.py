@@ -17,7 +17,7 @@ import inspect
 import os
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -158,18 +158,46 @@ class PluginManager:
 
     # ---- collection ---------------------------------------------------------------------------
     def _collect(self, hook: str, kind: str, key: Callable[[Any], str], check: Callable[[Any, str], None]) -> dict[str, tuple[Any, str]]:
+        """Return what every plugin's `hook` registers, by name, with the plugin's name; `check` refuses a wrong item.
+
+        A hook that raises, or returns no list, is the plugin's fault: under ZOO_STRICT_PLUGINS=1 an error naming
+        it, else a warning, and that plugin's items are left out, so that one broken plugin does not stop every command.
+        """
         found: dict[str, tuple[Any, str]] = {}
         for impl in getattr(self._pm.hook, hook).get_hookimpls():
-            for item in impl.function() or []:
-                check(item, impl.plugin_name)
+            try:
+                items = impl.function() or []
+                if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+                    raise TypeError(f"it returned a {type(items).__name__}; expected a list of {kind}s")
+                items = list(items)
+            except Exception as e:  # noqa: BLE001 - a third party's hook
+                self._hook_failed(impl.plugin_name, hook, f"{type(e).__name__}: {e}", e)
+                continue
+            for item in items:
+                try:
+                    check(item, impl.plugin_name)
+                except PluginError as e:  # one wrong item: that plugin's fault, not every command's
+                    self._hook_failed(impl.plugin_name, hook, str(e), e)
+                    continue
                 name = key(item)
+                if name in found and self._sources.get(found[name][1]) == "zoo core":  # zoo's own is never replaced
+                    self._hook_failed(impl.plugin_name, hook, f"it registers the {kind} {name!r}, which is zoo's own; rename it", None)
+                    continue
                 if name in found:
-                    raise PluginError(
-                        f"two plugins register the {kind} {name!r}: {found[name][1]!r} and {impl.plugin_name!r}. "
-                        f"Uninstall or block one of them (ZOO_BLOCK_PLUGINS)."
-                    )
+                    raise PluginError(f"two plugins register the {kind} {name!r}: {found[name][1]!r} and {impl.plugin_name!r}. "
+                                      f"Uninstall or block one of them (ZOO_BLOCK_PLUGINS).")
                 found[name] = (item, impl.plugin_name)
         return found
+
+    def _hook_failed(self, plugin: str, hook: str, reason: str, cause: Exception | None) -> None:
+        """Report that `plugin`'s `hook` failed (an error under ZOO_STRICT_PLUGINS=1), and mark the plugin failed in `zoo plugins`."""
+        what = f"zoo plugin {plugin!r} ({self._sources.get(plugin, 'registered in code')}): its hook {hook} failed ({reason})"
+        if os.environ.get("ZOO_STRICT_PLUGINS", "") not in ("", "0"):
+            raise PluginError(f"{what}. Fix or uninstall the plugin.") from cause
+        warnings.warn(f"{what}; what it registers there was skipped. Fix or uninstall it; set ZOO_STRICT_PLUGINS=1 to make this an error.",
+                      ZooPluginWarning, stacklevel=4)
+        self.infos = [PluginInfo(i.name, i.source, f"failed: {hook}: {reason}") if i.name == plugin and i.status == "loaded" else i
+                      for i in self.infos]
 
     def methods(self) -> dict[str, type[Method]]:
         """Return every registered method class by name."""
@@ -203,11 +231,16 @@ class PluginManager:
 
     def datasets(self) -> dict[str, Any]:
         """Return every registered :class:`zoo.data.DatasetInfo` by name."""
-        return {k: v for k, (v, _) in self._collect("zoo_register_datasets", "dataset", lambda d: d.name, lambda *_: None).items()}
+        return {k: v for k, (v, _) in self._collect("zoo_register_datasets", "dataset", lambda d: d.name, _check_dataset).items()}
 
     def evaluators(self) -> dict[str, Any]:
         """Return every registered evaluator by name."""
-        return {k: v for k, (v, _) in self._collect("zoo_register_evaluators", "evaluator", lambda e: e.name, lambda *_: None).items()}
+        return {k: v for k, (v, _) in self._collect("zoo_register_evaluators", "evaluator", lambda e: e.name, _check_evaluator).items()}
+
+    def plugin_of(self, kind: str, name: str) -> str:
+        """Return the name of the plugin that registers the `kind` ('dataset' or 'evaluator') `name`."""
+        hook = {"dataset": "zoo_register_datasets", "evaluator": "zoo_register_evaluators", "method": "zoo_register_methods"}[kind]
+        return self._collect(hook, kind, lambda item: item.name, lambda *_: None)[name][1]
 
     def commands(self) -> dict[str, Any]:
         """Return the extra `zoo` sub-commands plugins contribute, by name."""
@@ -215,7 +248,36 @@ class PluginManager:
 
     def registry_files(self) -> list[Path]:
         """Return the extra registry files plugins provide."""
-        return [Path(p) for paths in self._pm.hook.zoo_register_models() for p in (paths or [])]
+        files = []
+        for impl in self._pm.hook.zoo_register_models.get_hookimpls():
+            try:
+                files += [Path(p) for p in impl.function() or []]
+            except Exception as e:  # noqa: BLE001 - a third party's hook
+                self._hook_failed(impl.plugin_name, "zoo_register_models", f"{type(e).__name__}: {e}", e)
+        return files
+
+
+def _check_dataset(info: Any, plugin: str) -> None:
+    from .data import DatasetInfo
+
+    if not isinstance(info, DatasetInfo):
+        raise PluginError(f"plugin {plugin!r} registered {info!r} as a dataset; expected a zoo.data.DatasetInfo (docs/plugins.md, 'Datasets').")
+    if not info.name or not callable(info.read):
+        raise PluginError(f"plugin {plugin!r} registered dataset {info.name!r} without a name or a callable read(split, folder).")
+
+
+def _check_evaluator(ev: Any, plugin: str) -> None:
+    import pydantic
+
+    name = getattr(ev, "name", None)
+    if isinstance(ev, type):
+        raise PluginError(f"plugin {plugin!r} registered the class {ev.__qualname__} as an evaluator; register an instance of it ({ev.__qualname__}()).")
+    if not isinstance(name, str) or not name or not callable(getattr(ev, "evaluate", None)):
+        raise PluginError(f"plugin {plugin!r} registered {ev!r} as an evaluator; expected an object with a `name` and evaluate(model, **options) "
+                          "(docs/plugins.md, 'Evaluators').")
+    options = getattr(ev, "Options", None)
+    if options is not None and not (isinstance(options, type) and issubclass(options, pydantic.BaseModel)):
+        raise PluginError(f"evaluator {name!r} of plugin {plugin!r}: its Options is {options!r}; expected a pydantic.BaseModel subclass, or none.")
 
 
 _lock = threading.Lock()

@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
-_HEADER = "# zoo's shipped models. Written by `zoo train --register` and `zoo eval --write`; see docs/registry.md.\n\n"
+_HEADER = "# zoo model registry: each model's weights (with sha256), config, training record and metrics. Written by `zoo register`, `zoo train --register` and `zoo eval --write`; see docs/registry.md.\n\n"
 
 
 class Sitting(pydantic.BaseModel):
@@ -168,7 +168,8 @@ def entry(name: str) -> ModelEntry:
             raise ConfigError(f"a model name is a string, got {type(name).__name__} {name!r}. A file or run folder loads with zoo.load_file(path).")
         if problem := path_argument_problem(name):
             raise ConfigError(problem)
-        raise UnknownNameError("model", name, all_entries, hint="`zoo list` shows the shipped models; `zoo.load_file(path)` loads a weights file directly.")
+        raise UnknownNameError("model", name, all_entries, hint="`zoo list` shows the shipped models; `zoo.load_file(path)` loads a weights "
+                               "file directly." + get_plugin_manager().failures())
     return all_entries[name]
 
 

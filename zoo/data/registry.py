@@ -54,7 +54,7 @@ def presence(info: DatasetInfo, root: Path | None) -> str:
     """Return, in words, what `info` reads on this machine with data root `root` ('' when it cannot be read)."""
     folder = info.folder_in(root)
     if folder is None:
-        return "built from files inside zoo's Python packages"
+        return "built by its reader (no data files needed)"
     found = files_in(info, folder) if root is not None else None
     if found:
         return f"{found} in {folder}"
@@ -79,9 +79,11 @@ def detect_path_format(path: Path | str) -> str:
     if not path.is_dir():
         raise DataError(f"data path {path} is a file; pass the folder that holds it (e.g. the folder with train_32x32.mat, usps.bz2 or train.csv).")
     known = datasets()
+    generic = known["folder"].layout if "folder" in known else None
     for name, info in known.items():
-        # the generic image folder matches almost anything, so it is tried last
-        if name != "folder" and info.folder and files_in(info, path):
+        # the generic image folder matches almost anything, so it is tried last; a plugin's dataset laid out as one
+        # (image_folder_layout) is read by its name only, or it would take every folder of images a user passes
+        if name != "folder" and info.folder and info.layout is not generic and files_in(info, path):
             return name
     if "folder" in known and files_in(known["folder"], path):
         return "folder"
@@ -123,7 +125,9 @@ def resolve(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] |
         return known[name], path
     by_folder = [n for n, i in known.items() if i.folder == key]  # `faces`: the folder that dataset `folder` reads
     hint = f"Dataset {by_folder[0]!r} reads DATA/{key}/. " if by_folder else ""
-    raise UnknownNameError("dataset", key, known, hint=hint + "`zoo datasets` lists them; a path to real files works too.")
+    from ..plugins import get_plugin_manager
+
+    raise UnknownNameError("dataset", key, known, hint=hint + "`zoo datasets` lists them; a path to real files works too." + get_plugin_manager().failures())
 
 
 def load(name_or_path: str | os.PathLike[str], split: str = "train", root: str | os.PathLike[str] | None = None) -> ImageSet:
@@ -132,7 +136,13 @@ def load(name_or_path: str | os.PathLike[str], split: str = "train", root: str |
     if split not in info.splits:
         raise DataError(f"dataset {info.name!r} has no split {split!r}; it has {', '.join(info.splits)}.")
     folder = folder if folder is not None else data_root(root)
-    return info.read(split, folder)
+    images = info.read(split, folder)
+    if not isinstance(images, ImageSet):
+        from ..plugins import get_plugin_manager
+
+        raise DataError(f"dataset {info.name!r} (plugin {get_plugin_manager().plugin_of('dataset', info.name)!r}): its reader returned a "
+                        f"{type(images).__name__}; a reader must return a zoo.data.ImageSet. Fix the plugin's read(split, folder).")
+    return images
 
 
 def content_digest(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> str:

@@ -68,15 +68,19 @@ def plan_evaluation(
     installed = evaluators()
     for ev in only or ():
         if ev not in installed:
-            raise UnknownNameError("evaluator", ev, installed, hint="--only names it; `zoo eval --help` shows the command." if COMMAND_LINE.get() else "")
+            hint = "--only names it; `zoo eval --help` shows the command." if COMMAND_LINE.get() else ""
+            raise UnknownNameError("evaluator", ev, installed, hint=hint + get_plugin_manager().failures())
     plan = {**plan, **{ev: {} for ev in only or () if ev not in plan}}
     chosen = {}
     for ev_name, options in plan.items():
         if only and ev_name not in only:
             continue
-        fields = getattr(getattr(installed.get(ev_name), "Options", None), "model_fields", {})  # an unknown one: check_plan names it
+        declared = getattr(installed.get(ev_name), "Options", None)  # an unknown evaluator: check_plan names it
+        fields = getattr(declared, "model_fields", {})
         own_data = {"data": trained_on} if trained_on is not None and "data" in fields else {}
-        chosen[ev_name] = {**options, **own_data, **(overrides or {}), "data_root": data_root, "device": device}
+        # zoo eval's own --data-dir and --device reach an evaluator that declares them, or that declares no Options at all
+        given = {k: v for k, v in (("data_root", data_root), ("device", device)) if declared is None or k in fields}
+        chosen[ev_name] = {**options, **own_data, **(overrides or {}), **given}
     check_plan(chosen, f"model {name!r}")  # every evaluator's options, before the first one runs
     return chosen, model
 
@@ -125,8 +129,35 @@ def evaluate_model(
     for ev_name, opts in chosen.items():
         if announce is not None:
             announce(ev_name, {k: v for k, v in opts.items() if v is not None})
-        results[ev_name] = installed[ev_name].evaluate(model, **opts)
+        results[ev_name] = _checked_results(ev_name, installed[ev_name].evaluate(model, **opts))
     return results
+
+
+def _checked_results(evaluator: str, results: Any) -> dict[str, float]:
+    """Return what evaluator `evaluator` returned if it is {metric: finite number}; else a PluginError naming it and its plugin.
+
+    What an evaluator returns goes into the registry file (TOML: no NaN, tensors or None) and `zoo eval --json`.
+    """
+    import math
+    import numbers
+
+    wrong = None
+    if not isinstance(results, Mapping):
+        wrong = f"a {type(results).__name__}"
+    else:
+        for k, v in results.items():
+            if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+                wrong = f"{k!r}: {v!r}" + ("" if isinstance(v, numbers.Real) else f" (a {type(v).__name__})")
+                break
+    if wrong is None:
+        return {k: int(v) if isinstance(v, numbers.Integral) else float(v) for k, v in results.items()}
+    from ..errors import PluginError
+
+    raise PluginError(
+        f"evaluator {evaluator!r} (plugin {get_plugin_manager().plugin_of('evaluator', evaluator)!r}) returned {wrong}; "
+        "evaluate(model, **options) must return {metric name: finite number} (a NaN or a failed measurement is an error to raise, "
+        "with what to do). Nothing was recorded."
+    )
 
 
 def evaluate(name: str | os.PathLike[str], *, only: str | list[str] | None = None, device: str | torch.device | None = None,
@@ -151,7 +182,8 @@ def check_plan(plan: Mapping[str, Mapping[str, Any]], owner: str) -> dict[str, A
     known = evaluators()
     for ev_name, options in plan.items():
         if ev_name not in known:
-            raise UnknownNameError("evaluator", ev_name, known, hint=f"The evaluation plan of {owner} names it; install the plugin that provides it.")
+            raise UnknownNameError("evaluator", ev_name, known,
+                                   hint=f"The evaluation plan of {owner} names it; install the plugin that provides it." + get_plugin_manager().failures())
         options_model = getattr(known[ev_name], "Options", None)
         if options_model is not None:
             evaluator_options(options_model, options, ev_name)
