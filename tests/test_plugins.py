@@ -75,8 +75,8 @@ def test_contract_suite_passes_on_the_third_party_plugin(site: Path) -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     counts = dict((word, int(n)) for n, word in re.findall(r"(\d+) (passed|skipped|failed)", run.stdout.splitlines()[-1]))
-    # every method test ran and passed; the skips are the model tests (--zoo-models none) and predict (the gaussian only samples)
-    assert counts == {"passed": 10, "skipped": 4}, run.stdout[-2000:]
+    # every method test and both plugin tests (its stripes dataset read) ran and passed; the skips are the model tests (--zoo-models none) and predict (the gaussian only samples)
+    assert counts == {"passed": 12, "skipped": 4}, run.stdout[-2000:]
 
 
 def test_contract_suite_fails_a_broken_plugin(site: Path) -> None:
@@ -640,3 +640,14 @@ def test_every_hook_is_documented_and_exercised_by_a_test() -> None:
     for name in hooks:
         assert (getattr(hookspecs, name).__doc__ or "").strip(), f"hook {name} has no docstring"
         assert name in test_sources, f"no test exercises the hook {name}"
+
+
+def test_the_contract_fails_a_plugin_whose_dataset_or_evaluator_hook_is_broken(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_dist(site, "wrong_extras_dist", {"wrong_extras": "wrong_extras"}, WRONG_EXTRAS)
+    monkeypatch.setenv("EXTRAS_BUG", "raise")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "zoo.contract", "--zoo-methods", "none", "--zoo-models", "none", "-q", "-p", "no:cacheprovider"],
+        env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True, cwd=site, timeout=300,
+    )
+    assert "FAILED" in run.stdout and "test_every_plugin_loads_and_its_hooks_register_what_they_should" in run.stdout, run.stdout[-2000:]
+    assert "wrong_extras (wrong_extras_dist 0.1.0): failed: zoo_register_evaluators: RuntimeError: evaluator hook boom" in run.stdout

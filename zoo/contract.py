@@ -43,6 +43,32 @@ def checked_test_config(cls: type[Method]) -> MethodConfig:
                            fix="Fix that class attribute: it holds the config overrides that make the method small for these tests.")
 
 
+# ---- plugins: every hook answers, every item is of its kind ---------------------------------------
+
+def test_every_plugin_loads_and_its_hooks_register_what_they_should() -> None:
+    import warnings
+
+    from zoo.plugins import ZooPluginWarning
+
+    pm = get_plugin_manager()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ZooPluginWarning)  # each failure is kept in pm.infos, asserted below
+        pm.methods(), pm.datasets(), pm.evaluators(), pm.commands(), pm.registry_files()
+    failed = [f"{i.name} ({i.source}): {i.status}" for i in pm.infos if i.status.startswith("failed")]
+    assert not failed, "plugins that failed to load or whose hooks failed (zoo skips them with a warning):\n" + "\n".join(failed)
+
+
+def test_plugin_datasets_that_need_no_files_read_as_image_sets() -> None:
+    pm = get_plugin_manager()
+    for name, info in pm.datasets().items():
+        if info.folder or pm._sources.get(pm.plugin_of("dataset", name)) == "zoo core":
+            continue  # a set read from files is checked where its files are; zoo's own are tested with zoo
+        for split in info.splits:
+            images = zoo.data.load(name, split)  # a reader that returns anything else is a DataError naming it
+            assert len(images) > 0 and images.num_classes == info.num_classes, \
+                f"dataset {name!r} split {split!r}: {len(images)} images with num_classes {images.num_classes}; its DatasetInfo says {info.num_classes}"
+
+
 # ---- methods ----------------------------------------------------------------------------------
 
 def test_config_round_trip(zoo_method: str) -> None:
