@@ -163,21 +163,30 @@ def probe_job(job: dict) -> list:
     import signal
     import time
 
-    time.sleep(job["seconds"])
     ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if "marker" in job:
+        Path(job["marker"]).write_text(str(ignored))  # the test's signal to send its Ctrl-C: this worker is running
+    time.sleep(job["seconds"])
     return [{"scenario": "probe", "regime": "dann", "seed": 0, "target_accuracy": float(ignored), "source_accuracy": 0.0, "train_time_s": 0.0}]
 
 
-def test_ctrl_c_is_the_parents_it_stops_the_pool_and_says_how_to_go_on() -> None:
+def test_ctrl_c_is_the_parents_it_stops_the_pool_and_says_how_to_go_on(tmp_path: Path) -> None:
     import os
     import signal
     import threading
     import time
 
-    records = table_module._run_all([{"seconds": 0}], workers=2, log=lambda _: None, run=probe_job)
-    assert records[0]["target_accuracy"] == 1.0, "workers leave Ctrl-C to the parent"
-    threading.Timer(8, os.kill, (os.getpid(), signal.SIGINT)).start()
+    markers = [tmp_path / "started0", tmp_path / "started1"]
+
+    def ctrl_c_once_both_run() -> None:
+        deadline = time.monotonic() + 60
+        while not all(m.exists() and m.read_text() for m in markers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=ctrl_c_once_both_run, daemon=True).start()
     t0 = time.monotonic()
     with pytest.raises(KeyboardInterrupt, match=r"unfinished ones keep their last checkpoint \(every 200 steps\); the same command goes on"):
-        table_module._run_all([{"seconds": 120}, {"seconds": 120}], workers=2, log=lambda _: None, run=probe_job)
+        table_module._run_all([{"seconds": 120, "marker": str(m)} for m in markers], workers=2, log=lambda _: None, run=probe_job)
     assert time.monotonic() - t0 < 60
+    assert [m.read_text() for m in markers] == ["True", "True"], "workers leave Ctrl-C to the parent (they ignore it)"
