@@ -54,7 +54,7 @@ def test_train_checks_the_data_roles_before_reading_data_and_names_python_argume
     with pytest.raises(zoo.ConfigError, match=r"roles \['source', 'target'\], got \['train'\]\. Give data=\{'source': NAME, 'target': NAME\}\.$"):
         zoo.train("dann", "surely-not-a-dataset", tmp_path / "run", steps=2)
     monkeypatch.delenv("ZOO_DATA", raising=False)
-    with pytest.raises(zoo.DataError, match=r"with data_root='DIR' \(root= in zoo\.data\.load\) or the ZOO_DATA environment variable, or pass the path itself as data\.$"):
+    with pytest.raises(zoo.DataError, match=r"with data_root='DIR' \(root= in zoo\.data\.load\) or the ZOO_DATA environment variable, or pass the path itself as data='PATH'\.$"):
         zoo.train("dcgan", "mnist", tmp_path / "run", steps=2)
     with pytest.raises(zoo.ConfigError, match=r"lr_decay_start=2 must be below steps=2"):
         zoo.train("dcgan", digits_like(), tmp_path / "run", config=TINY, steps=2, batch_size=4, device="cpu", lr_decay_start=2)

@@ -71,6 +71,8 @@ def test_train_register_list_info_sample(tmp_path: Path, monkeypatch: pytest.Mon
     args = ["train", "dcgan", "--data", str(faces), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "2",
             "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--register", "dcgan.faces", "--quiet"]
     assert main(args) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["steps"] == 2 and "registered 'dcgan.faces'" in printed.err, "stdout is the summary alone (`| jq`)"
     e = tomllib.loads(registry.read_text())["models"]["dcgan.faces"]
     assert e["training"]["command"].startswith("zoo train dcgan --data") and e["training"]["steps"] == 2
     assert (tmp_path / e["weights"]).is_file()
@@ -276,7 +278,7 @@ def test_bench_checks_its_output_and_counts_before_it_runs(tiny_model: str, tmp_
 def test_list_with_a_registry_file_that_does_not_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "nowhere.toml"))
     assert main(["list"]) == 0
-    assert f"no model matches '*' in {tmp_path / 'nowhere.toml'} (the file does not exist; check $ZOO_REGISTRY)" in capsys.readouterr().out
+    assert f"no model matches '*' in {tmp_path / 'nowhere.toml'} (the file does not exist; check $ZOO_REGISTRY)" in capsys.readouterr().err
 
 
 def test_train_checks_the_register_name_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -524,3 +526,46 @@ def test_zoo_info_reads_a_weights_file_or_run_folder_and_names_a_path_that_is_ne
                          (str(tmp_path / "nope"), "does not exist (a path, by its form, not a model name)")):
         assert main(["info", arg]) == 2 and message in capsys.readouterr().err
         assert main(["sample", arg, "-n", "1", "--out", str(tmp_path / "x.png")]) == 2 and message in capsys.readouterr().err
+
+
+def test_cli_spelling_help_and_output_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["sample", "dcgan.mnist64", "--n", "4", "--out", str(tmp_path / "x.png")])  # was taken as --nrow 4
+    assert "unrecognized arguments: --n 4" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # as wrapped at any terminal width
+    assert "(0: only at the end) (default: 500)" in out and "every draw of the run (default: 0)" in out
+    assert main(["sample", "dcgan.mnist64", "-n", "2", "--out", str(tmp_path / "g.gif")]) == 2
+    assert "zoo writes .png, .jpg, .jpeg, .webp files, and '.gif' names none of them" in capsys.readouterr().err
+    assert main(["sample", "dcgan.mnist64", "-n", "2", "--out", str(tmp_path / "g.jpg")]) == 0
+    assert (tmp_path / "g.jpg").read_bytes()[:3] == b"\xff\xd8\xff", "a .jpg is a JPEG, not a PNG under another name"
+    assert main(["sample", "dcgan.mnist64", "-n", "2", "--labels", "1,2", "--out", str(tmp_path / "g.png")]) == 2
+    assert "leave --labels out" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dcgan").mkdir()  # a folder named like a method, as in a plugin's source tree
+    assert main(["info", "dcgan"]) == 0 and capsys.readouterr().out.startswith("dcgan: method 'dcgan'")
+
+
+def test_zoo_train_refuses_a_folder_of_the_users_own_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "loss.png").write_text("my precious")
+    assert train_tiny(face_folder(tmp_path / "faces"), mine) == 2
+    assert "holds files of its own (loss.png) and no run of `zoo train`" in capsys.readouterr().err
+    assert (mine / "loss.png").read_text() == "my precious"
+
+
+def test_eval_names_zoo_data_not_a_flag_it_was_not_given(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    monkeypatch.setenv("ZOO_DATA", str(tmp_path / "nowhere"))
+    assert main(["eval", "classifier.mnistm", "--set", "n=10"]) == 2
+    err = capsys.readouterr().err
+    assert f"(ZOO_DATA={tmp_path / 'nowhere'}) does not exist" in err and "(zoo eval: --set data=PATH)" in err
+
+
+def test_a_closed_stdout_is_no_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run(f"{sys.executable} -m zoo sample dcgan.mnist64 -n 2 --out {tmp_path / 'c.png'} >&-", shell=True, capture_output=True, text=True)
+    assert run.returncode == 0 and "Traceback" not in run.stderr and (tmp_path / "c.png").is_file(), run.stderr[-1000:]

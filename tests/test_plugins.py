@@ -651,3 +651,27 @@ def test_the_contract_fails_a_plugin_whose_dataset_or_evaluator_hook_is_broken(s
     )
     assert "FAILED" in run.stdout and "test_every_plugin_loads_and_its_hooks_register_what_they_should" in run.stdout, run.stdout[-2000:]
     assert "wrong_extras (wrong_extras_dist 0.1.0): failed: zoo_register_evaluators: RuntimeError: evaluator hook boom" in run.stdout
+
+
+def test_a_plugin_called_before_the_core_still_cannot_replace_a_core_dataset() -> None:
+    pm = PluginManager(load_entry_points=False)
+
+    class Late:
+        @staticmethod
+        @zoo.hookimpl(trylast=True)  # first in pluggy's list of implementations (it calls them last to first)
+        def zoo_register_datasets() -> list:
+            return [zoo.data.DatasetInfo(name="mnist", description="not MNIST", kind="stand-in", source="", license="", size="",
+                                         resolution="", read=lambda split, folder: None)]
+
+    pm.register(Late(), name="late")
+    with pytest.warns(ZooPluginWarning, match=r"'late'.*registers the dataset 'mnist', which is zoo's own"):
+        assert pm.datasets()["mnist"].description.startswith("MNIST handwritten digits")
+    assert pm.plugin_of("dataset", "mnist") == "zoo.data"
+
+
+def test_dann_table_workers_end_at_once_when_their_parent_stops_them() -> None:
+    code = ("import signal; from zoo_plugins.dann.table import _ignore_ctrl_c; _ignore_ctrl_c(); "
+            "from zoo.training import StopAfterStep\n"
+            "with StopAfterStep(): print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, signal.getsignal(signal.SIGINT) is signal.SIG_IGN)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.stdout.split() == ["True", "True"], run.stdout + run.stderr  # pool.terminate()'s SIGTERM kills, Ctrl-C is the parent's

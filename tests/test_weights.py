@@ -155,7 +155,7 @@ def test_atomic_write_keeps_a_replaced_files_mode_and_refuses_a_read_only_one(tm
         f.write("b")
     assert private.read_text() == "b" and private.stat().st_mode & 0o777 == 0o600, "a private file stays private"
     private.chmod(0o400)
-    with pytest.raises(OutputError, match=r"registry\.toml \(it is read-only; make it writable \(chmod u\+w\)"):
+    with pytest.raises(OutputError, match=r"registry\.toml \(it is read-only; if it should change, make it writable \(chmod u\+w\)"):
         with atomic_write(private, "w") as f:
             f.write("c")
     assert private.read_text() == "b" and [p.name for p in tmp_path.iterdir()] == ["registry.toml"]
@@ -278,3 +278,29 @@ def test_a_download_that_does_not_match_its_sha256_is_not_cached(tmp_path: Path,
     monkeypatch.setenv("ZOO_OFFLINE", "1")
     with pytest.raises(WeightsError, match=r"in the cache is damaged"):
         resolve_weights("https://example.org/" + local.name.split("-", 1)[1], sha, tmp_path)
+
+
+def test_a_new_file_follows_the_umask_set_after_import(tmp_path: Path) -> None:
+    old = os.umask(0o077)  # a script that makes its outputs private once its imports are done
+    try:
+        with atomic_write(tmp_path / "private.bin") as f:
+            f.write(b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "private.bin").stat().st_mode & 0o777 == 0o600
+
+
+def test_metadata_other_tools_add_is_no_tampering(weights: Path) -> None:
+    _rewrite_header(weights, lambda h: {**h, "__metadata__": {**h["__metadata__"], "format": "pt"}})  # as Hugging Face tools write
+    _, meta = read_weights(weights)
+    assert meta.config == {"nz": 8}
+
+
+def test_writing_to_a_symbolic_link_replaces_its_target_not_the_link(tmp_path: Path) -> None:
+    target = tmp_path / "target.png"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.png"
+    link.symlink_to(target)
+    with atomic_write(link) as f:
+        f.write(b"new")
+    assert link.is_symlink() and target.read_bytes() == b"new"

@@ -106,7 +106,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(_table(rows, ["name", "method", "data", "params", "metrics"]))
     else:
         where = registry_path()
-        print(f"no model matches {args.pattern!r} in {where}{'' if where.is_file() else ' (the file does not exist; check $ZOO_REGISTRY)'}")
+        state = "" if where.is_file() else " (it is a folder; $ZOO_REGISTRY names a file)" if where.is_dir() else " (the file does not exist; check $ZOO_REGISTRY)"
+        print(f"no model matches {args.pattern!r} in {where}{state}", file=sys.stderr)  # stdout stays the (empty) list, for scripts
     return 0
 
 
@@ -118,7 +119,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     pm = get_plugin_manager()
     methods, known = pm.methods(), entries()
-    if is_weights_file(args.name):  # a .safetensors file or a run folder: its header says the method and config
+    # a .safetensors file or a run folder (its header says the method and config); a method's name wins over a folder named alike
+    if is_weights_file(args.name) and (args.name not in methods or os.sep in args.name or "/" in args.name):
         path = weights_file(args.name)
         loaded = load_file(path)
         model = build_method(loaded.name, loaded.config.model_dump(), training=True)
@@ -304,7 +306,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(json.dumps(summary, indent=2))
     if args.register:
         e = register_run(args.out, args.register, path=args.registry)  # labelled with the run's record of its data
-        print(f"registered {args.register!r} -> {e.weights}")
+        print(f"registered {args.register!r} -> {e.weights}", file=sys.stderr)  # stdout stays the summary's JSON (`| jq`)
         _note_unlisted(args.registry, args.register)
     return 0
 
@@ -312,11 +314,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 @command
 def cmd_sample(args: argparse.Namespace) -> int:
     from .registry import load_any
-    from .viz import save_grid
-    from .weights import check_writable
+    from .viz import check_image_path, save_grid
 
     knobs = sampler_knobs(args.set or [])
-    check_writable(args.out)  # before the sampling, not after it
+    check_image_path(args.out)  # before the sampling, not after it
     model = load_any(args.name, args.device)
     images = model.sample(args.n, labels=args.labels, seed=args.seed, **knobs)
     path = save_grid(images, args.out, nrow=args.nrow)
@@ -348,7 +349,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     evaluated = entry(args.name).sha256 if args.write else None  # the weights the metrics will be of
     results = evaluate_model(args.name, only=args.only, overrides=parse_set(args.set or []), device=args.device,
-                             data_root=data_root(args.data_dir), announce=announce)
+                             data_root=None if args.data_dir is None else data_root(args.data_dir), announce=announce)  # None: $ZOO_DATA, named as such
     if args.json:
         print(json.dumps(results, indent=2))
     for ev, values in results.items() if not args.json else ():
@@ -434,8 +435,20 @@ REGISTRY_HELP = ("registry file to write the entry into, the weights going to we
                  "zoo's registry.toml); a plugin's own file, listed by its zoo_register_models hook, keeps the shipped models visible")
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written, and each option's default shown (where it has one and its help does not say it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = not any(action.default is v for v in (None, False, argparse.SUPPRESS))  # `is`: 0 == False, and 0 is a default to show
+        if shown and action.option_strings and "default" not in text:
+            text += (" " if text else "") + "(default: %(default)s)"
+        return text
+
+
 def _sub(subs: argparse._SubParsersAction, name: str, help: str, example: str) -> argparse.ArgumentParser:
-    return subs.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
+    # allow_abbrev=False: argparse would take `--n 4` for `--nrow 4` and `--dev` for `--device`, silently
+    return subs.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}", formatter_class=_HelpFormatter, allow_abbrev=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -448,6 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  zoo list\n  zoo info dcgan.mnist64\n  zoo sample dcgan.mnist64 -n 32 --out grid.png --seed 0\n"
         "  zoo train dcgan --data mnist --data-dir ../shared/data --steps 2000 --out runs/dcgan",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     p.add_argument("--version", action="version", version=f"zoo {__version__}")
     subs = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -477,19 +491,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="method hyper-parameter (zoo info METHOD shows them)")
     s.add_argument("--out", required=True, help="run folder: checkpoint, metrics.jsonl, loss.png, model.safetensors")
-    s.add_argument("--steps", type=int, default=1000)
-    s.add_argument("--batch-size", type=int, default=64)
-    s.add_argument("--device", default="auto")
+    s.add_argument("--steps", type=int, default=1000, help="optimisation steps, one batch each")
+    s.add_argument("--batch-size", type=int, default=64, help="images per role in each step")
+    s.add_argument("--device", default="auto", help="auto (cuda where available), cpu, cuda or cuda:N")
     s.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--checkpoint-every", type=int, default=500)
-    s.add_argument("--log-every", type=int, default=10)
-    s.add_argument("--ema-decay", type=float, default=0.0)
-    s.add_argument("--grad-clip", type=float, default=None)
-    s.add_argument("--max-minutes", type=float, default=None)
+    s.add_argument("--seed", type=int, default=0, help="seeds the weights, the data order and every draw of the run")
+    s.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (0: only at the end)")
+    s.add_argument("--log-every", type=int, default=10, help="steps between lines of metrics.jsonl")
+    s.add_argument("--ema-decay", type=float, default=0.0, help="export an exponential moving average of the weights with this decay, e.g. 0.999 (0: off)")
+    s.add_argument("--grad-clip", type=float, default=None, help="clip each optimizer's gradient norm to this (default: no clipping)")
+    s.add_argument("--max-minutes", type=float, default=None, help="stop, checkpoint and export after this much wall time (default: no limit)")
     s.add_argument("--init-from", default=None, metavar="RUN", help="branch from another run's folder or checkpoint: its weights, EMA and Adam moments; learning rates, steps and data order are this run's")
     s.add_argument("--lr-decay-start", type=int, default=None, metavar="STEP", help="from STEP on, learning rates fall linearly towards zero at --steps (a resumed run may add it)")
-    s.add_argument("--export-dtype", choices=["float32", "float16"], default="float32")
+    s.add_argument("--export-dtype", choices=["float32", "float16"], default="float32", help="precision of the exported weights")
     s.add_argument("--channels-last", action="store_true", help="NHWC memory format (faster convolutions on CPUs)")
     s.add_argument("--register", metavar="NAME", help="copy the weights to weights/NAME.safetensors and write the registry entry")
     s.add_argument("--registry", type=Path, default=None, metavar="FILE", help=REGISTRY_HELP)
@@ -505,13 +519,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = _sub(subs, "sample", "Generate images with a model and save them as one grid.", "zoo sample dcgan.mnist64 -n 32 --out grid.png --seed 0")
     s.add_argument("name", help="registered model name, a .safetensors file, or a training run folder (its model.safetensors)")
-    s.add_argument("-n", type=positive_int, default=32)
-    s.add_argument("--out", default="samples.png")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--nrow", type=positive_int, default=8)
+    s.add_argument("-n", type=positive_int, default=32, help="images to generate")
+    s.add_argument("--out", default="samples.png", help="the grid's image file (.png, .jpg or .webp; in the current folder unless a path)")
+    s.add_argument("--seed", type=int, default=0, help="the same seed gives the same images")
+    s.add_argument("--nrow", type=positive_int, default=8, help="images per row of the grid")
     s.add_argument("--labels", type=int_list, help="comma-separated class labels, one per image (conditional models)")
     s.add_argument("--set", action="append", metavar="KNOB=VALUE", help="sampler option, e.g. steps=25")
-    s.add_argument("--device", default=None)
+    s.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu, where the recorded figures were made)")
 
     s = _sub(subs, "bench", "Measure train-step throughput of methods and sampling/prediction throughput of models.",
              "zoo bench --train dcgan --train wgan_gp --batch-size 64 --repeats 3 --out gan_bench.json\n"
@@ -536,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--only", action="append", metavar="EVALUATOR", help="run only this evaluator (repeatable): one of the plan's, or any installed one (zoo evaluators), its options from --set")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="evaluator option, e.g. n=1000")
     s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
-    s.add_argument("--device", default=None)
+    s.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu, where the recorded figures were made)")
     s.add_argument("--write", action="store_true",
                    help="record the metrics in the registry file that defines the entry (not with --set or --only, nor for a file or run folder)")
     s.add_argument("--json", action="store_true", help="print the metrics as one JSON object (evaluator -> metric -> value, full precision)")
@@ -583,7 +597,8 @@ def _main(argv: Sequence[str] | None) -> int:
     args.argv = " ".join(shlex.quote(a) for a in ["zoo", *(sys.argv[1:] if argv is None else argv)])  # what a run records
     try:
         status = COMMANDS[args.command](args)
-        sys.stdout.flush()  # inside the try: a closed pipe shows here, not in the interpreter's exit
+        if sys.stdout is not None:  # None when started with stdout closed (`zoo list >&-`)
+            sys.stdout.flush()  # inside the try: a closed pipe shows here, not in the interpreter's exit
         return status
     except ZooError as e:
         print(f"zoo {args.command}: error: {e}", file=sys.stderr)

@@ -14,7 +14,7 @@ import pydantic
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from .errors import ConfigError, option
 from .interfaces import DataSpec, Method, MethodConfig, whole_number
 
 __all__ = ["Generator", "Discriminator", "dcgan_init", "GANConfig", "GANMethod"]
@@ -125,7 +125,7 @@ class GANMethod(Method):
     def sample(self, n: int, labels: Sequence[int] | torch.Tensor | None = None, seed: int | None = None, **knobs: Any) -> torch.Tensor:
         """Return `n` images in [0, 1], (n, channels, 64, 64); the same `seed` gives the same images."""
         if labels is not None:
-            raise ConfigError(f"model {self.zoo_name!r} is unconditional: it takes no labels. Call sample(n, seed=...) without labels.")
+            raise ConfigError(f"model {self.zoo_name!r} is unconditional: it takes no labels. Sample without them (leave {option('labels')} out).")
         if knobs:
             raise ConfigError(f"model {self.zoo_name!r} takes no sampling options; got {sorted(knobs)}.")
         n = whole_number(n, "sample(n)", low=1)

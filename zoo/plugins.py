@@ -68,6 +68,7 @@ class PluginManager:
         self._pm.add_hookspecs(hookspecs)
         self.infos: list[PluginInfo] = []
         self._sources: dict[str, str] = {}
+        self._owners: dict[str, dict[str, str]] = {}  # kind -> name -> plugin, as the last collection of that kind found them
         for name, module in _core_plugins():
             self.register(module, name=name, source="zoo core")
         if load_entry_points:
@@ -164,7 +165,9 @@ class PluginManager:
         it, else a warning, and that plugin's items are left out, so that one broken plugin does not stop every command.
         """
         found: dict[str, tuple[Any, str]] = {}
-        for impl in getattr(self._pm.hook, hook).get_hookimpls():
+        impls = getattr(self._pm.hook, hook).get_hookimpls()
+        # zoo's own first, whatever order pluggy calls them in (a plugin's tryfirst/trylast): a plugin never replaces them
+        for impl in sorted(impls, key=lambda i: self._sources.get(i.plugin_name) != "zoo core"):
             try:
                 items = impl.function() or []
                 if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
@@ -187,6 +190,7 @@ class PluginManager:
                     raise PluginError(f"two plugins register the {kind} {name!r}: {found[name][1]!r} and {impl.plugin_name!r}. "
                                       f"Uninstall or block one of them (ZOO_BLOCK_PLUGINS).")
                 found[name] = (item, impl.plugin_name)
+        self._owners[kind] = {name: plugin for name, (_, plugin) in found.items()}
         return found
 
     def _hook_failed(self, plugin: str, hook: str, reason: str, cause: Exception | None) -> None:
@@ -215,7 +219,8 @@ class PluginManager:
 
     def method_plugins(self) -> dict[str, str]:
         """Return the plugin name behind each method name."""
-        return {k: p for k, (_, p) in self._collect("zoo_register_methods", "method", lambda c: c.name, lambda *_: None).items()}
+        self.methods()  # collected with its checks: a wrong item is skipped, not a crash here
+        return dict(self._owners["method"])
 
     def method(self, name: str) -> type[Method]:
         """Return the method class called `name`, or raise with the closest names."""
@@ -238,9 +243,10 @@ class PluginManager:
         return {k: v for k, (v, _) in self._collect("zoo_register_evaluators", "evaluator", lambda e: e.name, _check_evaluator).items()}
 
     def plugin_of(self, kind: str, name: str) -> str:
-        """Return the name of the plugin that registers the `kind` ('dataset' or 'evaluator') `name`."""
-        hook = {"dataset": "zoo_register_datasets", "evaluator": "zoo_register_evaluators", "method": "zoo_register_methods"}[kind]
-        return self._collect(hook, kind, lambda item: item.name, lambda *_: None)[name][1]
+        """Return the name of the plugin that registers the `kind` ('method', 'dataset' or 'evaluator') `name` ('?' if none does)."""
+        if name not in self._owners.get(kind, {}):
+            {"dataset": self.datasets, "evaluator": self.evaluators, "method": self.methods}[kind]()  # collected with their checks
+        return self._owners.get(kind, {}).get(name, "?")
 
     def commands(self) -> dict[str, Any]:
         """Return the extra `zoo` sub-commands plugins contribute, by name."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import shlex
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -168,8 +169,8 @@ def entry(name: str) -> ModelEntry:
             raise ConfigError(f"a model name is a string, got {type(name).__name__} {name!r}. A file or run folder loads with zoo.load_file(path).")
         if problem := path_argument_problem(name):
             raise ConfigError(problem)
-        raise UnknownNameError("model", name, all_entries, hint="`zoo list` shows the shipped models; `zoo.load_file(path)` loads a weights "
-                               "file directly." + get_plugin_manager().failures())
+        direct = "a .safetensors file or run folder works too" if COMMAND_LINE.get() else "`zoo.load_file(path)` loads a weights file directly"
+        raise UnknownNameError("model", name, all_entries, hint=f"`zoo list` shows the shipped models; {direct}." + get_plugin_manager().failures())
     return all_entries[name]
 
 
@@ -390,7 +391,7 @@ def unlisted_note(path: Path | None, name: str) -> str | None:
     if path is None or any(Path(path).resolve() == f.resolve() for f in [registry_path(), *get_plugin_manager().registry_files()]):
         return None
     return (f"zoo does not read {path} (it is neither $ZOO_REGISTRY nor a file a plugin's zoo_register_models lists), so the "
-            f"model list will not show {name!r}. List the file in your plugin's hook, or set ZOO_REGISTRY={path}.")
+            f"model list will not show {name!r}. List the file in your plugin's hook, or set ZOO_REGISTRY={shlex.quote(str(Path(path).resolve()))}.")
 
 
 def register(run_dir: str | os.PathLike[str], name: str, *, data: str | None = None, registry: str | os.PathLike[str] | None = None) -> ModelEntry:

@@ -90,7 +90,9 @@ class StopAfterStep:
     thread can take signals: elsewhere this does nothing.
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    #: The signals a run turns into a stop after the step. A pool worker whose parent stops it (zoo dann-table:
+    #: `pool.terminate()` sends SIGTERM) sets this to () in its initializer, so that it ends at once.
+    SIGNALS: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
 
     def __enter__(self) -> StopAfterStep:
         self.requested = False
@@ -177,6 +179,13 @@ def check_run_folder(out: str | os.PathLike[str]) -> Path:
     first = next((p for p in (out, *out.parents) if p.exists()), Path("."))
     if not first.is_dir() or not os.access(first, os.W_OK | os.X_OK):
         raise OutputError(f"{option('out', out)}: {first} is {'not a folder' if not first.is_dir() else 'not writable'}. Give a run folder in a place you can write to.")
+    if out.is_dir() and not any((out / f).exists() for f in (CHECKPOINT, "run.json", "metrics.jsonl")):  # a run, or one that died early
+        others = sorted(p.name for p in out.iterdir() if not (p.name.startswith(".") and p.name.endswith(".tmp")))
+        if others:  # the user's own files: a run would overwrite its loss.png or summary.json among them
+            raise OutputError(
+                f"{option('out', out)} holds files of its own ({', '.join(others[:4])}{', ...' if len(others) > 4 else ''}) and no run of `zoo train`; "
+                f"a run writes {CHECKPOINT}, {EXPORT}, run.json, summary.json, metrics.jsonl and loss.png there. Give a new or empty folder ({option('out', 'DIR')})."
+            )
     return out
 
 
@@ -602,8 +611,8 @@ def train(
     sources = dict(data) if isinstance(data, Mapping) else {"train": data}
     if not sources:
         raise ConfigError(f"method {method!r} needs data: a dataset name or path (`zoo datasets`), an ImageSet, or {{role: one of those}}.")
-    device = resolve_device(train_cfg.device)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):  # the run seeds and draws; the caller's RNG stays as it was
+    # the run seeds every device's generator (torch.manual_seed) and draws from them; the caller's stay as they were
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_available() else []):
         return Trainer(method, method_cfg, sources, out, train_cfg, command=command, data_root=data_root).fit()
 
 

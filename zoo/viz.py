@@ -13,9 +13,9 @@ import torch
 from PIL import Image
 
 from .data.loader import adapt_images, check_image_batch
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, OutputError
 from .interfaces import whole_number
-from .weights import atomic_write
+from .weights import atomic_write, check_writable
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: it costs start-up time
     import matplotlib.figure
@@ -37,28 +37,48 @@ def grid_image(images: torch.Tensor, nrow: int = 8, padding: int = 2) -> Image.I
     return Image.fromarray(grid.mul(255).round().byte().permute(1, 2, 0).numpy())
 
 
+#: Image files zoo writes, by suffix: PNG keeps every value (the figures compare byte for byte); JPEG and WebP are for sharing.
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+def check_image_path(path: str | os.PathLike[str]) -> str:
+    """Return the image format `path`'s suffix names, after checking the file can be written; else raise OutputError.
+
+    Commands call it before the work that makes the image, so that a bad --out fails at once.
+    """
+    path = check_writable(path)  # a folder, a device or a read-only place is named as such first
+    fmt = IMAGE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise OutputError(f"cannot write image {path}: zoo writes {', '.join(IMAGE_FORMATS)} files, and {path.suffix or 'no suffix'!r} "
+                          f"names none of them. Give a file name ending in .png (lossless), e.g. {path.with_suffix('.png').name}.")
+    return fmt
+
+
 def save_image(image: Image.Image, path: str | os.PathLike[str]) -> Path:
-    """Write a PIL image as PNG atomically and return the path."""
+    """Write a PIL image atomically in the format its suffix names (.png, .jpg, .webp) and return the path."""
     path = Path(path)
+    fmt = check_image_path(path)
     buf = io.BytesIO()
-    image.save(buf, format="PNG")
+    image.save(buf, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
     with atomic_write(path) as f:
         f.write(buf.getvalue())
     return path
 
 
 def save_grid(images: torch.Tensor, path: str | os.PathLike[str], nrow: int = 8, padding: int = 2) -> Path:
-    """Write `images` (NCHW in [0, 1]) as one PNG grid with `nrow` images per row; return the path."""
+    """Write `images` (NCHW in [0, 1]) as one grid image (PNG, or JPEG/WebP by `path`'s suffix) with `nrow` images per row; return the path."""
     return save_image(grid_image(images, nrow=nrow, padding=padding), path)
 
 
 def save_figure(fig: matplotlib.figure.Figure, path: str | os.PathLike[str], dpi: int = 120) -> Path:
-    """Write a matplotlib figure as PNG atomically, close it, and return the path."""
+    """Write a matplotlib figure atomically (PNG, or JPEG/WebP by `path`'s suffix), close it, and return the path."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        fig.savefig(buf, format=check_image_path(path).lower(), dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     with atomic_write(path) as f:
         f.write(buf.getvalue())
     return Path(path)

@@ -22,6 +22,7 @@ import os
 import stat
 import struct
 import tempfile
+import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -57,8 +58,25 @@ FORMAT_VERSION = "1"
 _HASH_CHUNK = 1 << 20
 _META_DIGEST = "zoo.metadata_sha256"  # over the rest of the header's metadata (method, config, tensors' digest)
 _TREE_DIGEST = "zoo.tree_sha256"  # a checkpoint's: over its skeleton and its tensors
-_UMASK = os.umask(0)
-os.umask(_UMASK)  # read once, at import: reading it means setting it, which would race with other threads later
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    """Return the process's umask now (a script may set it after importing zoo).
+
+    Linux says it in /proc/self/status; elsewhere reading it means setting it, which is done under a lock so that
+    zoo's own threads never create a file in between (other threads' files could still see it for an instant).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return umask
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,12 @@ class WeightsMeta:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+def _through_links(path: Path) -> Path:
+    """Return the file a symbolic link `path` points to (the path itself otherwise): an atomic write replaces that
+    file, leaving the link in place; renaming over the link would replace the link itself (`/dev/stdout` included)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 def _open_temp_beside(path: Path) -> tuple[int, str]:
     """Create `path`'s folder if needed and a temporary file in it; raise OutputError when `path` cannot be written."""
     try:
@@ -80,7 +104,7 @@ def _open_temp_beside(path: Path) -> tuple[int, str]:
             raise OSError(errno.EINVAL, "it exists and is not a regular file (a device, pipe or socket)")
         if path.is_file() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):  # renaming over it would work (as root
             # too), but someone made it read-only on purpose
-            raise OSError(errno.EACCES, "it is read-only; make it writable (chmod u+w) if it should change")
+            raise OSError(errno.EACCES, "it is read-only; if it should change, make it writable (chmod u+w), or ask its owner")
         path.parent.mkdir(parents=True, exist_ok=True)
         return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
@@ -93,7 +117,7 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     Folders it had to create for the check are removed again (atomic_write makes them when it writes): a
     refused job leaves nothing behind.
     """
-    path = Path(path)
+    path = _through_links(Path(path))
     created = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
     fd, tmp = _open_temp_beside(path)
     os.close(fd)
@@ -108,12 +132,12 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
 
 @contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[BinaryIO]:
-    """Yield a temporary file beside `path` that replaces `path` only when the block succeeds."""
-    path = Path(path)
+    """Yield a temporary file beside `path` that replaces `path` only when the block succeeds (a link's target, where `path` is a link)."""
+    path = _through_links(Path(path))
     fd, tmp = _open_temp_beside(path)
     try:
         # mkstemp makes 0600 files: a new file gets the usual mode, a replaced one keeps its own (a private registry stays private)
-        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o666 & ~_UMASK)
+        os.chmod(tmp, stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o666 & ~_umask())
     except BaseException:
         os.close(fd)
         Path(tmp).unlink(missing_ok=True)
@@ -243,7 +267,7 @@ def save_weights(
         "zoo.tensors_sha256": tensors_digest(out),
     }
     meta.update({f"zoo.extra.{k}": str(v) for k, v in (extra or {}).items()})
-    meta[_META_DIGEST] = json_digest(meta)
+    meta[_META_DIGEST] = _metadata_digest(meta)
     data = _canonical(safetensors.torch.save(out, metadata=meta))
     with atomic_write(path) as f:
         f.write(data)
@@ -317,13 +341,18 @@ def read_weights(
         )
     if want and tensors_digest(tensors) != want:
         raise WeightsError(f"weights file {path} was tampered with: its tensors do not match the digest in its header. Restore the file.")
-    if _META_DIGEST in meta and json_digest({k: v for k, v in meta.items() if k != _META_DIGEST}) != meta[_META_DIGEST]:
+    if _META_DIGEST in meta and _metadata_digest(meta) != meta[_META_DIGEST]:
         raise WeightsError(
             f"weights file {path} was tampered with: its header's metadata (method, config) does not match the digest written with it. "
             "Restore the file, or re-export it with zoo."
         )
     extra = {k[len("zoo.extra.") :]: v for k, v in meta.items() if k.startswith("zoo.extra.")}
     return tensors, WeightsMeta(method=meta["zoo.method"], config=config, version=meta["zoo.version"], extra=extra)
+
+
+def _metadata_digest(meta: Mapping[str, str]) -> str:
+    """Return the digest of a header's zoo metadata (its ``zoo.*`` keys but the digest itself): keys other tools add do not count."""
+    return json_digest({k: v for k, v in meta.items() if k.startswith("zoo.") and k != _META_DIGEST})
 
 
 def cache_dir() -> Path:

@@ -171,8 +171,15 @@ CHECKPOINT_EVERY = 200
 
 
 def _ignore_ctrl_c() -> None:
-    """Pool worker initializer: Ctrl-C is the parent's to handle (it stops the pool), not each worker's."""
+    """Pool worker initializer: Ctrl-C is the parent's to handle (it stops the pool), not each worker's.
+
+    The parent stops the workers with SIGTERM (`pool.terminate()`): a worker's training must end at once
+    then, not finish its step and save a checkpoint as a `zoo train` stopped by SIGTERM does.
+    """
+    from zoo.training import StopAfterStep
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    StopAfterStep.SIGNALS = ()
 
 
 def _run_all(jobs: list[dict[str, Any]], workers: int, log: Any, run: Any = run_job) -> list[dict[str, Any]]:
@@ -327,8 +334,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
     p.add_argument("--device", default="cpu", help="cpu (default, as the recorded times) or cuda")
     p.add_argument("--runs", default="runs/dann-table", help="folder of the run folders (an interrupted table resumes from them)")
-    p.add_argument("--json", default="benchmarks/results/dann_table.json")
-    p.add_argument("--markdown", default="docs/dann_table.md")
+    p.add_argument("--json", default="benchmarks/results/dann_table.json", metavar="FILE", help="where to write the table as JSON")
+    p.add_argument("--markdown", default="docs/dann_table.md", metavar="FILE", help="where to write the table as Markdown")
     p.add_argument("--figures", default="docs/figures", help="folder of the t-SNE PNGs")
     p.add_argument("--tsne-n", type=positive_int, default=1000, help="test images per domain in the t-SNE plots (default 1000)")
     p.add_argument("--jobs", type=positive_int, default=2, help="runs trained at once, each in its own process (default 2: one per core)")

@@ -20,8 +20,7 @@ from zoo.cli import int_list, positive_int
 from zoo.errors import ConfigError
 from zoo.interfaces import Command, Method
 from zoo.registry import load_any
-from zoo.viz import save_figure, save_grid
-from zoo.weights import check_writable
+from zoo.viz import check_image_path, save_figure, save_grid
 
 from .method import DEFAULT_GUIDANCE
 
@@ -32,7 +31,7 @@ SEED_FRAME_TIMES = (400, 399, 320, 240, 160, 80, 0)
 
 
 def _model(args: argparse.Namespace) -> Method:
-    check_writable(args.out)  # before the sampling, which takes minutes, not after it
+    check_image_path(args.out)  # before the sampling, which takes minutes, not after it
     model = load_any(args.name, args.device)
     if model.name != "ddpm":
         raise ConfigError(f"model {args.name!r} is a {model.name!r} model; these figures are for ddpm models (zoo list 'ddpm.*').")

@@ -20,7 +20,7 @@ import pydantic
 import torch
 import torch.nn.functional as F
 
-from zoo.errors import ConfigError
+from zoo.errors import COMMAND_LINE, ConfigError
 from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, check_seed, whole_number
 
 from .model import IMAGE_SIZE, ContextUnet
@@ -153,7 +153,8 @@ class DDPM(Method):
         if t.ndim != 1 or t.numel() != n or (t.numel() and t.is_floating_point()):
             raise ConfigError(
                 f"labels must hold one integer class per image: {n} of them, got shape {tuple(t.shape)} ({t.dtype}). "
-                f"E.g. labels=[d for d in range({k}) for _ in range({max(n // k, 1)})], or labels=None to cycle through 0..{k - 1}."
+                + (f"E.g. --labels 0,1,2 for 3 images (one class each), or leave --labels out to cycle through 0..{k - 1}."
+                   if COMMAND_LINE.get() else f"E.g. labels=[d for d in range({k}) for _ in range({max(n // k, 1)})], or labels=None to cycle through 0..{k - 1}.")
             )
         if t.numel() and (int(t.min()) < 0 or int(t.max()) >= k):
             raise ConfigError(f"labels must lie in 0..{k - 1} (the model has {k} classes), found {int(t.min())}..{int(t.max())}.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import DataError, UnknownNameError, option
+from ..errors import COMMAND_LINE, DataError, UnknownNameError, option
 from ._types import DatasetInfo, ImageSet
 
 __all__ = ["data_root", "datasets", "resolve", "load", "detect_path_format", "is_present", "presence", "files_in", "content_digest"]
@@ -117,7 +117,7 @@ def resolve(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] |
         raise DataError(
             f"dataset {key!r} needs its files in {where} ({info.source}){also}.{_root_problem(r, root, info) if r is not None else ''} "
             f"Name the folder that holds it with {option('data_root', 'DIR')} or the ZOO_DATA environment variable, "
-            f"or pass the path itself as {option('data')}."
+            f"or pass the path itself as {option('data', 'PATH')}{' (zoo eval: --set data=PATH)' if COMMAND_LINE.get() else ''}."
         )
     path = Path(key)
     if path.exists() or os.sep in key or key.startswith("."):
