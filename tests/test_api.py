@@ -138,3 +138,9 @@ def test_a_model_moved_to_another_precision_samples_in_it(dtype: torch.dtype) ->
         want = model.sample(2, seed=0, **kw)
         got = model.to(dtype).sample(2, seed=0, **kw)  # raised "Input type (float) and weight type (half) should be the same"
         assert got.dtype == torch.float32 and float((got - want).abs().max()) < tol, (name, dtype)
+
+
+def test_zoo_load_takes_a_weights_file_or_run_folder_written_as_a_string(tmp_path: Path) -> None:
+    e = zoo.entry("dcgan.mnist64")
+    path = str(e.base_dir / e.weights)
+    assert torch.equal(zoo.load(path).sample(1, seed=0), zoo.load("dcgan.mnist64").sample(1, seed=0))

@@ -229,6 +229,7 @@ def test_resume_refuses_steps_below_the_checkpoint(tmp_path: Path) -> None:
 
 def test_a_fresh_run_does_not_extend_a_log_left_by_one_that_died_before_its_first_checkpoint(tmp_path: Path) -> None:
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "loss_d": 9.0}) + "\n" for s in (1, 2, 3)))
+    (tmp_path / "run.json").write_text("{}")  # what such a run leaves: its record (written first) and its log
     train(tmp_path, 2)
     assert [r["step"] for r in read_metrics_log(tmp_path / "metrics.jsonl")] == [1, 2]
 
@@ -492,3 +493,17 @@ def test_a_torch_lr_scheduler_steps_once_a_step_and_resumes_exactly(tmp_path: Pa
     assert Trainer("torch_scheduled_test", {}, {"train": images(size=4)}, tmp_path / "b", cfg).fit()["sha256"] == straight["sha256"]
     with pytest.raises(ConfigError, match=r"scheduler 'all' \(object\) has neither step_update\(step\).*nor step\(\)"):
         Trainer("no_schedule_test", {}, {"train": images(size=4)}, tmp_path / "c", cfg)
+
+
+def test_a_finished_run_without_its_checkpoint_or_a_dangling_link_is_refused(tmp_path: Path) -> None:
+    from zoo.errors import OutputError
+
+    train(tmp_path / "done", 2)
+    (tmp_path / "done" / "checkpoint.safetensors").unlink()  # as someone saving disk space would
+    model = (tmp_path / "done" / "model.safetensors").read_bytes()
+    with pytest.raises(OutputError, match=r"holds a run's model\.safetensors but no checkpoint\.safetensors to go on from"):
+        train(tmp_path / "done", 3)
+    assert (tmp_path / "done" / "model.safetensors").read_bytes() == model, "the exported model is not retrained over"
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(OutputError, match=r"link' is a symbolic link to .*nowhere, which does not exist"):
+        train(tmp_path / "link", 1)

@@ -304,3 +304,33 @@ def test_writing_to_a_symbolic_link_replaces_its_target_not_the_link(tmp_path: P
     with atomic_write(link) as f:
         f.write(b"new")
     assert link.is_symlink() and target.read_bytes() == b"new"
+
+
+def test_torch_save_files_and_checkpoints_given_as_weights_say_what_they_are(tmp_path: Path) -> None:
+    torch.save({"w": torch.zeros(2)}, tmp_path / "model.pt")
+    with pytest.raises(WeightsError, match=r"model\.pt is a torch\.save or pickle file: zoo loads safetensors files only and never unpickles"):
+        read_weights(tmp_path / "model.pt")
+    save_tree(tmp_path / "checkpoint.safetensors", {"step": 1, "w": torch.zeros(2)})
+    with pytest.raises(WeightsError, match=r"is a `zoo train` checkpoint \(the whole training state\), not a weights file\. Give the run folder"):
+        read_weights(tmp_path / "checkpoint.safetensors")
+
+
+def test_output_paths_that_cannot_be_files_are_named_for_what_they_are(tmp_path: Path) -> None:
+    from zoo.errors import OutputError
+    from zoo.weights import check_writable
+
+    (tmp_path / "a.png").write_bytes(b"x")
+    with pytest.raises(OutputError, match=r"a\.png is a file, not a folder"):
+        check_writable(tmp_path / "a.png" / "x.png")
+    with pytest.raises(OutputError, match=r"no output file was given \(an empty path, or"):
+        check_writable("")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root can make a file another user's")
+def test_root_rewriting_a_users_file_leaves_it_theirs(tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs.png"
+    theirs.write_bytes(b"old")
+    os.chown(theirs, 4321, 4321)
+    with atomic_write(theirs) as f:
+        f.write(b"new")
+    assert theirs.read_bytes() == b"new" and (theirs.stat().st_uid, theirs.stat().st_gid) == (4321, 4321)

@@ -271,9 +271,9 @@ def load_any(name_or_path: str | os.PathLike[str], device: str | torch.device | 
 
 
 def load(name: str | os.PathLike[str], device: str | torch.device | None = None) -> Method:
-    """Return the registered model `name` with verified weights, in eval mode on `device` (a ``pathlib.Path``: that file or run folder)."""
-    if isinstance(name, os.PathLike):
-        return load_file(weights_file(name), device)
+    """Return the registered model `name` with verified weights, in eval mode on `device` (a path to a .safetensors file or run folder: that one)."""
+    if isinstance(name, os.PathLike) or (isinstance(name, str) and name not in entries() and is_weights_file(name)):
+        return load_file(weights_file(name), device)  # a file or run folder, as `zoo sample` takes them
     e = entry(name)
     path = resolve_weights(e.weights, e.sha256, e.base_dir)
     tensors, meta = read_weights(path, sha256=e.sha256)

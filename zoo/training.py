@@ -174,12 +174,19 @@ def shipped_module(method: Method) -> nn.Module:
 def check_run_folder(out: str | os.PathLike[str]) -> Path:
     """Return `out` if a run can be written there (a folder, or a path a folder can be made at), else raise OutputError."""
     out = Path(out)
+    if out.is_symlink() and not out.exists():
+        raise OutputError(f"{option('out', out)} is a symbolic link to {os.readlink(out)}, which does not exist. Create that folder, or give another run folder.")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{option('out', out)} is a file; expected a run folder (new, or one `zoo train` wrote). Give another run folder ({option('out', 'DIR')}).")
     first = next((p for p in (out, *out.parents) if p.exists()), Path("."))
     if not first.is_dir() or not os.access(first, os.W_OK | os.X_OK):
         raise OutputError(f"{option('out', out)}: {first} is {'not a folder' if not first.is_dir() else 'not writable'}. Give a run folder in a place you can write to.")
-    if out.is_dir() and not any((out / f).exists() for f in (CHECKPOINT, "run.json", "metrics.jsonl")):  # a run, or one that died early
+    if out.is_dir() and (out / EXPORT).exists() and not (out / CHECKPOINT).exists():
+        raise OutputError(
+            f"{option('out', out)} holds a run's {EXPORT} but no {CHECKPOINT} to go on from (deleted?): training there would start "
+            f"afresh and overwrite that model. Give another run folder ({option('out', 'DIR')}), or delete this one to train it again."
+        )
+    if out.is_dir() and not any((out / f).exists() for f in (CHECKPOINT, "run.json")):  # a run, or one that died before its first checkpoint
         others = sorted(p.name for p in out.iterdir() if not (p.name.startswith(".") and p.name.endswith(".tmp")))
         if others:  # the user's own files: a run would overwrite its loss.png or summary.json among them
             raise OutputError(

@@ -92,12 +92,31 @@ class WeightsMeta:
 def _through_links(path: Path) -> Path:
     """Return the file a symbolic link `path` points to (the path itself otherwise): an atomic write replaces that
     file, leaving the link in place; renaming over the link would replace the link itself (`/dev/stdout` included)."""
-    return Path(os.path.realpath(path)) if path.is_symlink() else path
+    if not path.is_symlink():
+        return path
+    target = Path(os.path.realpath(path))
+    # /dev/stdout on a pipe: the link exists but names `pipe:[N]`, no file; the path itself is then refused as a pipe below
+    return path if path.exists() and not target.exists() else target
+
+
+def _replace_problem(path: Path) -> str | None:
+    """Return why renaming a new file onto `path` would fail although a file can be made beside it, or None."""
+    if not path.is_file() or os.geteuid() == 0:
+        return None
+    folder, st = path.parent.stat(), path.stat()
+    if folder.st_mode & stat.S_ISVTX and os.geteuid() not in (st.st_uid, folder.st_uid):  # /tmp's rule: only the owner replaces
+        return f"it belongs to another user (uid {st.st_uid}) in a folder where only a file's owner may replace it"
+    return None
 
 
 def _open_temp_beside(path: Path) -> tuple[int, str]:
     """Create `path`'s folder if needed and a temporary file in it; raise OutputError when `path` cannot be written."""
+    if not str(path) or str(path) == ".":
+        raise OutputError("no output file was given (an empty path, or '.', the current folder). Give a file path.")
     try:
+        file_above = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if file_above is not None:
+            raise NotADirectoryError(errno.ENOTDIR, f"{file_above} is a file, not a folder")
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, "it is a folder")
         if path.exists() and not path.is_file():  # replacing /dev/null or a pipe with a file would break the system, not write to it
@@ -105,6 +124,8 @@ def _open_temp_beside(path: Path) -> tuple[int, str]:
         if path.is_file() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):  # renaming over it would work (as root
             # too), but someone made it read-only on purpose
             raise OSError(errno.EACCES, "it is read-only; if it should change, make it writable (chmod u+w), or ask its owner")
+        if problem := _replace_problem(path):
+            raise OSError(errno.EPERM, problem)
         path.parent.mkdir(parents=True, exist_ok=True)
         return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
@@ -138,6 +159,9 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Bin
     try:
         # mkstemp makes 0600 files: a new file gets the usual mode, a replaced one keeps its own (a private registry stays private)
         os.chmod(tmp, stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o666 & ~_umask())
+        if path.is_file() and os.geteuid() == 0:  # and its owner: root rewriting a user's file must not take it from them
+            st = path.stat()
+            os.chown(tmp, st.st_uid, st.st_gid)
     except BaseException:
         os.close(fd)
         Path(tmp).unlink(missing_ok=True)
@@ -147,7 +171,10 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Bin
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as e:
+            raise OutputError(f"cannot write {path} ({e.strerror or e}): the new file could not replace it. Give another file path.") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -318,9 +345,18 @@ def read_weights(
                 + ("The file is corrupt or was changed: restore it, or re-export and update the entry." if sha256_from == "its registry entry"
                    else "The file is corrupt or was changed since: restore it, or re-export it.")
             )
-    header = _parse_header(data, path)
+    try:
+        header = _parse_header(data, path)
+    except WeightsError:
+        if data[:4] == b"PK\x03\x04" or (data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")):  # torch.save's zip, a pickle
+            raise WeightsError(f"{path} is a torch.save or pickle file: zoo loads safetensors files only and never unpickles (a pickle can "
+                               "run code when loaded). Export the model with zoo (zoo.save_model) and give the .safetensors file.") from None
+        raise
     meta = header.get("__metadata__") or {}
     missing = [k for k in ("zoo.method", "zoo.config", "zoo.version") if k not in meta]
+    if missing and "zoo.tree" in meta:
+        raise WeightsError(f"{path} is a `zoo train` checkpoint (the whole training state), not a weights file. Give the run folder or its "
+                           "model.safetensors; a run cut off before its export writes it when the same `zoo train` command runs again.")
     if missing:
         raise WeightsError(
             f"weights file {path} is not a zoo weights file: its header lacks {', '.join(missing)}. "

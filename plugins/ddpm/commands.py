@@ -44,12 +44,12 @@ def _knobs(args: argparse.Namespace) -> dict[str, Any]:
 
 def _common(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("name", help="registered ddpm model or a .safetensors file")
-    p.add_argument("--out", default=out)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=out, help="the image file to write (relative to the folder the command runs in)")
+    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same images")
     p.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddpm", help="ddpm: the seed's ancestral sampler over all n_T steps")
     p.add_argument("--steps", type=int, default=None, help="DDIM steps (ddim only)")
     p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance weight w")
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu)")
 
 
 def digit_grid(model: Method, per_class: int = 10, seed: int = 0, **knobs: Any) -> torch.Tensor:

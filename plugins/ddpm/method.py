@@ -168,9 +168,9 @@ class DDPM(Method):
             raise ConfigError(f"guidance (w) must be a finite number >= 0, got {guidance!r}. w = 0 is purely conditional; the seed uses 0, 0.5 and 2.")
         if sampler == "ddpm":
             if steps not in (None, n_T):
-                raise ConfigError(f"sampler='ddpm' runs all {n_T} steps, got steps={steps!r}. Use sampler='ddim' for fewer steps.")
+                raise ConfigError(f"sampler ddpm runs all {n_T} steps, got steps {steps!r}. Use sampler ddim for fewer steps.")
             if eta != 0.0:
-                raise ConfigError(f"eta applies to sampler='ddim' only, got eta={eta!r} with sampler='ddpm'.")
+                raise ConfigError(f"eta applies to sampler ddim only, got eta {eta!r} with sampler ddpm.")
             return list(range(n_T, -1, -1))
         if not isinstance(eta, numbers.Real) or isinstance(eta, bool) or not 0 <= eta <= 1:
             raise ConfigError(f"eta must be a number in [0, 1] (0: deterministic DDIM, 1: DDPM-like noise), got {eta!r}.")
@@ -259,5 +259,5 @@ class DDPM(Method):
         images = self.sample(n, callback=keep, **sample_options)
         missing = sorted(t for t, p in parts.items() if not p)
         if missing:
-            raise ConfigError(f"the sampler never visits times {missing}; use sampler='ddpm' (every step) or DDIM steps that include them.")
+            raise ConfigError(f"the sampler never visits times {missing}; use sampler ddpm (every step) or DDIM steps that include them.")
         return images, {t: torch.cat(p) for t, p in sorted(parts.items(), reverse=True)}

@@ -60,7 +60,7 @@ class NoiseSchedule:
 
     def timesteps(self, steps: int) -> list[int]:
         """Return `steps` + 1 integer times from n_T down to 0, evenly spaced: the sampler makes `steps` network calls."""
-        steps = whole_number(steps, "steps", 1, self.n_T, hint=f"(n_T is {self.n_T}.) DDIM takes 10-50 steps well; sampler='ddpm' runs all {self.n_T}.")
+        steps = whole_number(steps, "steps", 1, self.n_T, hint=f"(n_T is {self.n_T}.) DDIM takes 10-50 steps well; sampler ddpm runs all {self.n_T}.")
         return [int(v) for v in torch.linspace(self.n_T, 0, steps + 1, dtype=torch.float64).round().long()]
 
     def ddpm_step(self, x_t: torch.Tensor, eps: torch.Tensor, t: int, noise: torch.Tensor | None) -> torch.Tensor:

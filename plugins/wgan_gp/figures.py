@@ -97,10 +97,10 @@ def _title(name: str) -> str:
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("models", nargs="+", help="registered GAN models (e.g. dcgan.mnistm64 wgan_gp.mnistm64) or .safetensors files")
     p.add_argument("--runs", nargs="*", default=[], help="training logs in the same order (run folder, .jsonl or .json); omit to skip the loss curves")
-    p.add_argument("--out", default="docs/figures", help="folder for the PNG files")
+    p.add_argument("--out", default="docs/figures", help="folder for the PNG files (relative to the folder the command runs in)")
     p.add_argument("-n", type=positive_int, default=32, help="images per model (the seed shows the first 32)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None)
+    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same images")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu)")
     p.add_argument("--prefix", default="gan_", help="start of every file name written")
 
 
