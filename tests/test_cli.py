@@ -569,3 +569,13 @@ def test_a_closed_stdout_is_no_traceback(tmp_path: Path) -> None:
 
     run = subprocess.run(f"{sys.executable} -m zoo sample dcgan.mnist64 -n 2 --out {tmp_path / 'c.png'} >&-", shell=True, capture_output=True, text=True)
     assert run.returncode == 0 and "Traceback" not in run.stderr and (tmp_path / "c.png").is_file(), run.stderr[-1000:]
+
+
+def test_a_folder_with_only_hidden_files_trains_and_help_shows_lists_as_typed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".DS_Store").write_bytes(b"")  # what Finder leaves, or a committed .gitkeep: the folder is still empty to its user
+    assert train_tiny(face_folder(tmp_path / "faces"), run) == 0
+    with pytest.raises(SystemExit):
+        main(["ddpm-frames", "--help"])
+    assert "(default: 400,399,320,240,160,80,0)" in " ".join(capsys.readouterr().out.split())

@@ -440,9 +440,12 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        shown = not any(action.default is v for v in (None, False, argparse.SUPPRESS))  # `is`: 0 == False, and 0 is a default to show
-        if shown and action.option_strings and "default" not in text:
-            text += (" " if text else "") + "(default: %(default)s)"
+        default = action.default
+        shown = not any(default is v for v in (None, False, argparse.SUPPRESS))  # `is`: 0 == False, and 0 is a default to show
+        if shown and action.option_strings and "default" not in text and default != []:
+            # a list as the option takes it (400,399,...), not as Python prints it
+            value = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else "%(default)s"
+            text += (" " if text else "") + f"(default: {value})"
         return text
 
 

@@ -187,7 +187,7 @@ def check_run_folder(out: str | os.PathLike[str]) -> Path:
             f"afresh and overwrite that model. Give another run folder ({option('out', 'DIR')}), or delete this one to train it again."
         )
     if out.is_dir() and not any((out / f).exists() for f in (CHECKPOINT, "run.json")):  # a run, or one that died before its first checkpoint
-        others = sorted(p.name for p in out.iterdir() if not (p.name.startswith(".") and p.name.endswith(".tmp")))
+        others = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))  # .DS_Store, .gitkeep: no run file is hidden
         if others:  # the user's own files: a run would overwrite its loss.png or summary.json among them
             raise OutputError(
                 f"{option('out', out)} holds files of its own ({', '.join(others[:4])}{', ...' if len(others) > 4 else ''}) and no run of `zoo train`; "

@@ -46,7 +46,8 @@ def check_image_path(path: str | os.PathLike[str]) -> str:
 
     Commands call it before the work that makes the image, so that a bad --out fails at once.
     """
-    path = check_writable(path)  # a folder, a device or a read-only place is named as such first
+    check_writable(path)  # a folder, a device or a read-only place is named as such first
+    path = Path(path)  # the name as given (a link's, not its target's): its suffix says the format
     fmt = IMAGE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise OutputError(f"cannot write image {path}: zoo writes {', '.join(IMAGE_FORMATS)} files, and {path.suffix or 'no suffix'!r} "
