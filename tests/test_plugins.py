@@ -546,7 +546,6 @@ def test_a_broken_hook_is_named_and_skipped_not_fatal_to_other_commands(
 
 def test_a_plugin_dataset_laid_out_as_an_image_folder_does_not_take_every_folder(site: Path, tmp_path: Path) -> None:
     from zoo import data
-    from zoo.data.folder import image_folder_layout, read_folder
 
     make_dist(site, "shapes_dist", {"shapes": "shapes_plugin"}, {"shapes_plugin": '''
         import zoo
