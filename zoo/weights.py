@@ -99,12 +99,17 @@ def _through_links(path: Path) -> Path:
     return path if path.exists() and not target.exists() else target
 
 
+def _euid() -> int | None:
+    """Return the effective user id (0 for root), or None where the OS has none (Windows)."""
+    return os.geteuid() if hasattr(os, "geteuid") else None
+
+
 def _replace_problem(path: Path) -> str | None:
     """Return why renaming a new file onto `path` would fail although a file can be made beside it, or None."""
-    if not path.is_file() or os.geteuid() == 0:
+    if not path.is_file() or _euid() in (0, None):
         return None
     folder, st = path.parent.stat(), path.stat()
-    if folder.st_mode & stat.S_ISVTX and os.geteuid() not in (st.st_uid, folder.st_uid):  # /tmp's rule: only the owner replaces
+    if folder.st_mode & stat.S_ISVTX and _euid() not in (st.st_uid, folder.st_uid):  # /tmp's rule: only the owner replaces
         return f"it belongs to another user (uid {st.st_uid}) in a folder where only a file's owner may replace it"
     return None
 
@@ -159,7 +164,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Bin
     try:
         # mkstemp makes 0600 files: a new file gets the usual mode, a replaced one keeps its own (a private registry stays private)
         os.chmod(tmp, stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o666 & ~_umask())
-        if path.is_file() and os.geteuid() == 0:  # and its owner: root rewriting a user's file must not take it from them
+        if path.is_file() and _euid() == 0:  # and its owner: root rewriting a user's file must not take it from them
             st = path.stat()
             os.chown(tmp, st.st_uid, st.st_gid)
     except BaseException:
