@@ -334,3 +334,32 @@ def test_root_rewriting_a_users_file_leaves_it_theirs(tmp_path: Path) -> None:
     with atomic_write(theirs) as f:
         f.write(b"new")
     assert theirs.read_bytes() == b"new" and (theirs.stat().st_uid, theirs.stat().st_gid) == (4321, 4321)
+
+
+def test_a_rename_the_os_refuses_is_a_zoo_error_and_leaves_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo import weights as w
+    from zoo.errors import OutputError
+
+    def refused(src: str, dst: object) -> None:  # as another user's file in a sticky folder (/tmp) refuses a non-root user
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(w.os, "replace", refused)
+    with pytest.raises(OutputError, match=r"theirs\.png \(Operation not permitted\): the new file could not replace it"):
+        with atomic_write(tmp_path / "theirs.png") as f:
+            f.write(b"new")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_another_users_file_in_a_sticky_folder_is_refused_before_the_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stat as st
+
+    from zoo import weights as w
+    from zoo.errors import OutputError
+    from zoo.weights import check_writable
+
+    (tmp_path / "theirs.png").write_bytes(b"old")
+    os.chown(tmp_path / "theirs.png", 4321, 4321) if os.geteuid() == 0 else None
+    tmp_path.chmod(tmp_path.stat().st_mode | st.S_ISVTX)
+    monkeypatch.setattr(w, "_euid", lambda: 1234)  # a user who owns neither the file nor the folder
+    with pytest.raises(OutputError, match=r"it belongs to another user \(uid \d+\) in a folder where only a file's owner may replace it"):
+        check_writable(tmp_path / "theirs.png")
