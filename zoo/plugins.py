@@ -52,6 +52,11 @@ def _env_list(var: str) -> set[str]:
     return {s.strip() for s in os.environ.get(var, "").split(",") if s.strip()}
 
 
+def _strict() -> bool:
+    """Return whether ZOO_STRICT_PLUGINS asks for a broken plugin to be an error rather than a warning."""
+    return os.environ.get("ZOO_STRICT_PLUGINS", "") not in ("", "0")
+
+
 def _core_plugins() -> list[tuple[str, ModuleType]]:
     """Return the core's own hook implementations (datasets, evaluators), registered like any plugin."""
     from .data import catalog as datasets
@@ -93,7 +98,7 @@ class PluginManager:
     def load_entry_points(self) -> None:
         """Import and register every plugin of the ``zoo.plugins`` entry-point group."""
         blocked = _env_list("ZOO_BLOCK_PLUGINS")
-        strict = os.environ.get("ZOO_STRICT_PLUGINS", "") not in ("", "0")
+        strict = _strict()
         seen: set[tuple[str, str]] = set()
         for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown distribution"
@@ -196,7 +201,7 @@ class PluginManager:
     def _hook_failed(self, plugin: str, hook: str, reason: str, cause: Exception | None) -> None:
         """Report that `plugin`'s `hook` failed (an error under ZOO_STRICT_PLUGINS=1), and mark the plugin failed in `zoo plugins`."""
         what = f"zoo plugin {plugin!r} ({self._sources.get(plugin, 'registered in code')}): its hook {hook} failed ({reason})"
-        if os.environ.get("ZOO_STRICT_PLUGINS", "") not in ("", "0"):
+        if _strict():
             raise PluginError(f"{what}. Fix or uninstall the plugin.") from cause
         warnings.warn(f"{what}; what it registers there was skipped. Fix or uninstall it; set ZOO_STRICT_PLUGINS=1 to make this an error.",
                       ZooPluginWarning, stacklevel=4)
