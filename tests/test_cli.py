@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 
@@ -464,6 +465,18 @@ def test_the_command_answers_version_without_torch_and_ctrl_c_while_torch_loads_
         _, err = p.communicate(timeout=60)
         assert p.returncode == 130 and err.strip() in ("zoo: interrupted", "zoo list: interrupted"), (delay, p.returncode, err[-500:])
 
+
+def test_ctrl_c_inside_code_run_from_a_string_still_exits_130(tmp_path: Path) -> None:
+    """CI once saw `python -m zoo list` print its one line and then die by SIGINT (-2, not 130): the Ctrl-C had landed
+    in code run from a string (a dataclass being built while torch loads), which sets a flag CPython's `-m` runner
+    obeys at exit. A stand-in numpy whose import is interrupted that way makes the case certain."""
+    import subprocess
+    import sys
+
+    (tmp_path / "numpy.py").write_text("exec('raise KeyboardInterrupt')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).parents[1])])}
+    p = subprocess.run([sys.executable, "-m", "zoo", "list"], capture_output=True, text=True, env=env, timeout=120)
+    assert (p.returncode, p.stderr.strip()) == (130, "zoo: interrupted"), (p.returncode, p.stderr[-500:])
 
 def test_zoo_evaluators_lists_each_evaluator_with_its_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluators"]) == 0
