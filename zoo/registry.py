@@ -105,8 +105,25 @@ class ModelEntry(pydantic.BaseModel):
     source: Path | None = pydantic.Field(default=None, exclude=True)
 
 
-#: zoo's own registry file: the models the project ships.
-SHIPPED = Path(__file__).resolve().parent.parent / "registry.toml"
+def _shipped() -> tuple[Path, bool]:
+    """Return zoo's own registry file and whether it is part of an installed package (a wheel's ``zoo/_shipped/``) rather than a checkout's."""
+    packaged = Path(__file__).resolve().parent / "_shipped" / "registry.toml"
+    return (packaged, True) if packaged.is_file() else (Path(__file__).resolve().parent.parent / "registry.toml", False)
+
+
+#: zoo's own registry file: the models the project ships (the checkout's top-level registry.toml, or the copy a wheel carries).
+SHIPPED, INSTALLED = _shipped()
+
+
+def _check_not_installed(path: Path) -> None:
+    """Refuse to write the registry an installed zoo carries: pip owns those files (an upgrade replaces them, an uninstall strands new ones)."""
+    if INSTALLED and path.resolve() == SHIPPED:
+        raise ConfigError(
+            f"{path} is the registry of the installed zoo package: models registered or metrics recorded there would be lost "
+            f"to pip. Register your models into a file of your own (ZOO_REGISTRY=~/zoo/registry.toml, or "
+            f"{option('registry', '~/zoo/registry.toml')}); zoo's shipped models are still found by name. The shipped "
+            f"models' own metrics are recorded from a checkout of zoo."
+        )
 
 
 def registry_path() -> Path:
@@ -338,6 +355,7 @@ def update_entry(name: str, values: Mapping[str, Any], path: Path | None = None,
     """
     path = path or registry_path()
     check_model_name(name)
+    _check_not_installed(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(path.parent):  # read, merge and write as one: two `zoo eval --write` at once both land
         now = _read_toml(path)["models"].get(name, {})
@@ -375,6 +393,7 @@ def check_registration(name: str, path: Path | None = None) -> Path:
     if path.is_dir():
         raise OutputError(f"registry file {path} is a folder. Give a registry file, e.g. {path / 'registry.toml'}.")
     _read_toml(path)  # a damaged file is named now, not after the training
+    _check_not_installed(path)
     check_writable(path)
     check_writable(path.parent / "weights" / f"{name}.safetensors")
     elsewhere = entries().get(name)
