@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,8 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build zoo's wheel from this checkout and unpack it into a site folder (what `pip install zoo-*.whl` lays out)."""
-    dist, site = tmp_path_factory.mktemp("dist"), tmp_path_factory.mktemp("site")
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+    src, dist, site = (tmp_path_factory.mktemp(name) for name in ("src", "dist", "site"))
+    # from a copy of what a clone holds: setuptools writes build/ and *.egg-info beside the sources
+    for name in ("pyproject.toml", "README.md", "LICENSE", "registry.toml"):
+        shutil.copy2(ROOT / name, src / name)
+    for name in ("zoo", "plugins", "weights"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(src)],
                            capture_output=True, text=True, timeout=300, cwd=dist)
     if build.returncode != 0 and "No module named" in build.stderr:  # pip or setuptools missing from this interpreter
         pytest.skip(f"cannot build a wheel here: {build.stderr.strip()[-200:]}")
