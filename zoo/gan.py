@@ -121,6 +121,20 @@ class GANMethod(Method):
         """Return `n` latent vectors shaped (n, nz, 1, 1) on the model's device."""
         return torch.randn(n, self.config.nz, 1, 1, generator=generator, device=self.device)
 
+    def _sample_noise(self, n: int, seed: int | None) -> torch.Tensor:
+        """Return the latents of `n` images; with a seed, image i's are the same whatever `n` (and on any device).
+
+        They are drawn on the CPU (a CUDA draw lays its values out by its size) in whole blocks of 16 values, then cut
+        to n: torch's CPU normal kernel draws the last 16 values of a draw afresh when its size is no multiple of 16.
+        """
+        if seed is None:
+            return self.latent(n)
+        nz, m = self.config.nz, n
+        while m * nz % 16 or m * nz < 16:
+            m += 1
+        z = torch.randn(m, nz, 1, 1, generator=self.generator_for(seed, torch.device("cpu")))[:n]
+        return z.to(self.device)
+
     @torch.no_grad()
     def sample(self, n: int, labels: Sequence[int] | torch.Tensor | None = None, seed: int | None = None, **knobs: Any) -> torch.Tensor:
         """Return `n` images in [0, 1], (n, channels, 64, 64); the same `seed` gives the same images."""
@@ -129,8 +143,7 @@ class GANMethod(Method):
         if knobs:
             raise ConfigError(f"model {self.zoo_name!r} takes no sampling options; got {sorted(knobs)}.")
         n = whole_number(n, "sample(n)", low=1)
-        g = self.generator_for(seed)
-        z = self.latent(n, g)  # all noise first, so that image i depends on the seed alone
+        z = self._sample_noise(n, seed)
         z = z.to(next(self.generator.parameters()).dtype)  # a model moved to half or bfloat16 (`.half()`) takes its own precision
         out = [self.generator(z[i : i + self.sample_chunk]).float() for i in range(0, n, self.sample_chunk)]
         return torch.cat(out).add_(1).mul_(0.5).clamp_(0, 1)

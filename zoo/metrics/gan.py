@@ -47,7 +47,7 @@ class GANEvalOptions(pydantic.BaseModel):
     classifier: str = pydantic.Field("classifier.mnistm", description="registered classifier, or a .safetensors file")
     fid: bool = pydantic.Field(False, description="also compute Inception FID (needs the `fid` extra; slow on CPU)")
     fid_n: int | None = pydantic.Field(None, ge=2, description="generated images for FID (default: n)")
-    chunk: int = pydantic.Field(500, ge=1, description="images generated per call to sample()")
+    chunk: int = pydantic.Field(500, ge=1, description="images generated per call to sample(); each call has its own seed, so like the seed it picks the images (and the figures): keep 500 to compare with recorded ones")
     fid_batch: int = pydantic.Field(50, ge=1, description="images per Inception forward pass")
     progress: bool = True
     data_root: Path | None = None
