@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,8 @@ def test_train_register_load_evaluate_from_python(tmp_path: Path, monkeypatch: p
     assert summary["steps"] == 2 and Path(summary["weights"]).is_file()
     entry = zoo.register(tmp_path / "run", "dcgan.api", data="random")
     assert entry.params == zoo.entry("dcgan.api").params
+    # the versions the numbers depend on travel from the run's summary into the registry
+    assert entry.training.software == summary["software"] == f"zoo {zoo.__version__}, torch {torch.__version__}, python {platform.python_version()}"
     # a run from Python records the call that started it, as a command line run records the line
     assert entry.training.command == "zoo.train('dcgan', <ImageSet 'random', 16 images>, " \
         f"'{tmp_path / 'run'}', config={{'nz': 4, 'ngf': 2, 'ndf': 2}}, steps=2, batch_size=4, device='cpu', progress=False)"

@@ -325,6 +325,15 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads, {os.cpu_count()} cores)"
 
 
+def software() -> str:
+    """Return the versions a run's numbers depend on: zoo's, torch's (its build names the CUDA it carries) and Python's."""
+    import platform
+
+    from . import __version__
+
+    return f"zoo {__version__}, torch {torch.__version__}, python {platform.python_version()}"
+
+
 def resolve_device(device: str | torch.device) -> torch.device:
     """Return the torch device for 'auto' (cuda when available), 'cpu', 'cuda', 'cuda:N' or a ``torch.device``."""
     if isinstance(device, torch.device):

@@ -75,6 +75,7 @@ class TrainingRecord(pydantic.BaseModel):
     steps: int
     device: str
     date: str
+    software: str | None = pydantic.Field(None, description="zoo, torch and Python versions of the (last) sitting; absent in records written before zoo kept them")
     checkpoint_sha256: str | None = pydantic.Field(None, description="for the run a model was branched from: its checkpoint's sha256")
     init_from: TrainingRecord | None = pydantic.Field(None, description="the run this one branched from (`zoo train --init-from`)")
     earlier_sittings: list[Sitting] = pydantic.Field(
@@ -509,6 +510,7 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
             "steps": summary["steps"],
             "device": summary["device"],
             "date": summary.get("date") or datetime.date.today().isoformat(),
+            **({"software": summary["software"]} if summary.get("software") else {}),
             "init_from": _source_record(run.get("init_from")),
             **({"earlier_sittings": [{"command": c.get("command") or "(not recorded)", "steps": c["steps"]} for c in run["earlier_sittings"]]}
                if run.get("earlier_sittings") else {}),

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from .data import ImageSet, TensorLoader
 from .data import load as load_data
 from .errors import COMMAND_LINE, ConfigError, OutputError, option
-from .interfaces import Batch, Method, MethodConfig, device_name, resolve_device, validate_config
+from .interfaces import Batch, Method, MethodConfig, device_name, resolve_device, software, validate_config
 from .registry import absolute_data, build_method, save_model
 from .viz import plot_curves, read_metrics_log
 from .weights import atomic_write, folder_lock, load_tree, read_record, save_tree, sha256_file, tensors_digest
@@ -576,6 +576,7 @@ class Trainer:
             "steps": self.step,
             "wall_time_s": round(self.elapsed, 1),
             "device": device_name(self.device),
+            "software": software(),
             "weights": str(path),
             "sha256": sha,
             "resumed": resumed,
