@@ -53,7 +53,6 @@ class WGANGP(GANMethod):
 
     def __init__(self, config: WGANGPConfig | dict[str, Any] | None = None, *, training: bool = False) -> None:
         super().__init__(config, training=training)
-        self._last_loss_g: torch.Tensor | None = None
 
     @property
     def step_cycle(self) -> int:
@@ -64,8 +63,8 @@ class WGANGP(GANMethod):
         """One critic update; every `n_critic`-th step also one generator update. Returns the losses.
 
         ``loss_d`` is the critic's loss with the penalty, ``w_dist`` its Wasserstein estimate
-        mean(critic(real)) - mean(critic(fake)), ``gp`` the penalty, and ``loss_g`` the latest
-        generator loss (absent before the first generator update).
+        mean(critic(real)) - mean(critic(fake)), ``gp`` the penalty, and ``loss_g`` the generator's loss on
+        the steps that update it (a value carried over to the other steps would not survive a resume).
         """
         c = self.config
         critic = self.discriminator
@@ -86,7 +85,5 @@ class WGANGP(GANMethod):
                 self.optimize("generator", loss_g)
             finally:
                 critic.requires_grad_(True)
-            self._last_loss_g = loss_g.detach()
-        if self._last_loss_g is not None:
-            out["loss_g"] = self._last_loss_g
+            out["loss_g"] = loss_g.detach()
         return out
