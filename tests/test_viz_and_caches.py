@@ -21,6 +21,25 @@ def test_uint8_images_keep_their_grey_levels(tmp_path: Path) -> None:
     assert np.unique(np.asarray(Image.open(tmp_path / "g.png"))).tolist() == [128]  # not clamped to 255
 
 
+@pytest.mark.parametrize(("n", "channels", "nrow", "padding"), [(1, 3, 8, 2), (5, 1, 2, 0), (7, 3, 3, 5), (32, 3, 8, 2), (10, 1, 20, 2)])
+def test_grids_are_laid_out_as_torchvisions_make_grid(n: int, channels: int, nrow: int, padding: int) -> None:
+    from torchvision.utils import make_grid
+
+    from zoo.viz import grid_image
+
+    images = torch.rand(n, channels, 6, 5, generator=torch.Generator().manual_seed(n))
+    expected = make_grid(images, nrow=nrow, padding=padding, pad_value=1.0).mul(255).round().byte().permute(1, 2, 0).numpy()
+    assert np.array_equal(np.asarray(grid_image(images, nrow=nrow, padding=padding)), expected)
+
+
+def test_a_grid_does_not_import_torchvision() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, torch; from zoo.viz import grid_image; grid_image(torch.rand(3, 1, 4, 4)); print('torchvision' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout.strip() == "False"
+
+
 @pytest.mark.parametrize(("images", "match"), [(torch.zeros(0, 3, 8, 8), "empty batch"), (torch.zeros(3, 8, 8), r"\(N, C, H, W\)"),
                                                (torch.zeros(2, 2, 8, 8), "1 or 3 channels"), (torch.full((1, 3, 8, 8), 2.0), r"\[0, 1\]")])
 def test_grids_refuse_what_they_cannot_draw(tmp_path: Path, images: torch.Tensor, match: str) -> None:
