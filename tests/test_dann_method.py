@@ -85,6 +85,18 @@ def test_dann_learning_rate_annealing_matches_the_paper() -> None:
     assert restored.total_steps == 50 and restored.base_lrs == scheduler.base_lrs
 
 
+@pytest.mark.parametrize(("nesterov", "momentum"), [(True, 0.9), (False, 0.9), (False, 0.0)])
+def test_sgd_is_nesterovs_by_default_and_the_papers_plain_momentum_on_request(nesterov: bool, momentum: float) -> None:
+    group = trainable({"optimizer": "sgd", "nesterov": nesterov, "momentum": momentum}).optimizers["network"].param_groups[0]
+    assert isinstance(trainable().optimizers["network"], torch.optim.SGD) and trainable().optimizers["network"].param_groups[0]["nesterov"]
+    assert (group["nesterov"], group["momentum"]) == (nesterov, momentum)
+
+
+def test_nesterov_without_momentum_is_a_config_error_naming_the_way_out() -> None:
+    with pytest.raises(ConfigError, match="nesterov=false"):
+        build_method("dann", {"momentum": 0.0})
+
+
 def test_dann_step_reports_domain_loss_and_source_only_step_does_not() -> None:
     x, y, t = toy_domains(8)
     losses = trainable().train_step({"source": Batch(x, y), "target": Batch(t)}, 10)

@@ -28,22 +28,30 @@ __all__ = ["DANNConfig", "DANN", "DANNLearningRate", "check_class_labels"]
 
 
 class DANNConfig(MethodConfig):
-    """DANN's hyper-parameters; the defaults are the seed's network and the DANN paper's optimisation (SGD, annealed lr, lambda_p)."""
+    """DANN's hyper-parameters; the defaults are the seed's network and the DANN paper's optimisation (SGD, annealed lr, lambda_p), with Nesterov momentum where the paper has plain (nesterov=false)."""
 
     regime: Literal["dann", "source_only"] = pydantic.Field("dann", description="dann: labelled source + unlabelled target; source_only: no domain loss")
     backbone: str = pydantic.Field("cnn", description="'cnn' (the seed's CNNModel) or a timm model name, randomly initialised")
     backbone_weights: str | None = pydantic.Field(None, description="local .safetensors file of the timm backbone's pretrained weights (read when training starts)")
     image_size: int = pydantic.Field(28, ge=16, le=1024, description="side of the square input; both domains are resized to it")
     channels: Literal[1, 3] = pydantic.Field(3, description="input channels; gray images are repeated to 3, RGB turned to luma for 1")
-    optimizer: Literal["adam", "sgd"] = pydantic.Field("sgd", description="sgd with momentum, as the DANN paper; adam as the seed's reference code")
+    optimizer: Literal["adam", "sgd"] = pydantic.Field("sgd", description="sgd with momentum, as the DANN paper (see nesterov); adam as the seed's reference code")
     lr: float = pydantic.Field(0.01, gt=0, description="initial learning rate (the paper's 0.01 for SGD; 1e-3 suits Adam)")
     momentum: float = pydantic.Field(0.9, ge=0, lt=1, description="SGD momentum (sgd only)")
+    nesterov: bool = pydantic.Field(True, description="Nesterov momentum (timm's 'sgd': what the shipped models and the table used); false: the paper's plain momentum (sgd only)")
     weight_decay: float = pydantic.Field(0.0, ge=0)
     lr_schedule: Literal["constant", "dann"] = pydantic.Field("dann", description="dann: lr / (1 + 10 p)^0.75, p = step / steps (the paper's annealing)")
     coefficient_schedule: Literal["dann", "constant"] = pydantic.Field("dann", description="dann: lambda_p = 2 / (1 + exp(-gamma p)) - 1; constant: coefficient_max throughout")
     coefficient_max: float = pydantic.Field(1.0, ge=0, description="scale of the gradient-reversal coefficient")
     coefficient_gamma: float = pydantic.Field(10.0, gt=0, description="gamma of the paper's lambda_p schedule")
     domain_weight: float = pydantic.Field(1.0, ge=0, description="weight of the domain loss beside the class loss")
+
+
+    @pydantic.model_validator(mode="after")
+    def _momentum_for_nesterov(self) -> DANNConfig:
+        if self.optimizer == "sgd" and self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov=true needs momentum > 0; set nesterov=false for plain SGD without momentum")
+        return self
 
 
 class DANNLearningRate:
@@ -113,8 +121,11 @@ class DANN(Method):
         import timm.optim  # training only, see zoo.gan
 
         c = self.config
-        extra = {"momentum": c.momentum} if c.optimizer == "sgd" else {}
-        return {"network": timm.optim.create_optimizer_v2(self.network, opt=c.optimizer, lr=c.lr, weight_decay=c.weight_decay, **extra)}
+        if c.optimizer == "sgd":  # timm's "sgd" is Nesterov's; its "momentum" the plain momentum of the DANN paper
+            opt, extra = ("sgd" if c.nesterov else "momentum"), {"momentum": c.momentum}
+        else:
+            opt, extra = c.optimizer, {}
+        return {"network": timm.optim.create_optimizer_v2(self.network, opt=opt, lr=c.lr, weight_decay=c.weight_decay, **extra)}
 
     @property
     def uses_run_length(self) -> bool:
