@@ -20,7 +20,7 @@ import pydantic
 import torch
 import torch.nn.functional as F
 
-from zoo.errors import COMMAND_LINE, ConfigError
+from zoo.errors import COMMAND_LINE, ConfigError, option
 from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, check_seed, whole_number
 
 from .model import IMAGE_SIZE, ContextUnet
@@ -250,6 +250,15 @@ class DDPM(Method):
         bad = sorted(t for t in wanted if not 0 <= t <= self.config.n_T)
         if bad:
             raise ConfigError(f"frame times must lie in 0..{self.config.n_T}, got {bad}.")
+        o = {"steps": None, "sampler": "ddim", "eta": 0.0, "guidance": DEFAULT_GUIDANCE, **sample_options}  # sample()'s defaults
+        visited = self._check_knobs(o["steps"], o["sampler"], o["eta"], o["guidance"])
+        missing = sorted(wanted - set(visited))
+        if missing:  # before the sampling, which takes minutes
+            shown = ", ".join(map(str, visited)) if len(visited) <= 30 else ", ".join(map(str, visited[:12])) + ", ..., 0"
+            raise ConfigError(
+                f"the {o['sampler']} sampler{'' if o['steps'] is None else ' with ' + str(o['steps']) + ' steps'} never visits times {missing}: "
+                f"it visits {shown}. Choose frame times among those ({option('times')}), or use sampler ddpm, which visits every time."
+            )
         parts: dict[int, list[torch.Tensor]] = {t: [] for t in wanted}
 
         def keep(t: int, x: torch.Tensor, start: int) -> None:
@@ -257,7 +266,4 @@ class DDPM(Method):
                 parts[t].append(x.clone())
 
         images = self.sample(n, callback=keep, **sample_options)
-        missing = sorted(t for t, p in parts.items() if not p)
-        if missing:
-            raise ConfigError(f"the sampler never visits times {missing}; use sampler ddpm (every step) or DDIM steps that include them.")
         return images, {t: torch.cat(p) for t, p in sorted(parts.items(), reverse=True)}
