@@ -42,6 +42,7 @@ from torch import nn
 from zoo.metrics.classifier_metrics import classifier_score, coverage_metrics
 from zoo.cli import int_at_least
 from zoo.data import load as load_data
+from zoo.gan import GANMethod
 from zoo.metrics.gan import GANEvaluator, generate, real_images_like
 from zoo.metrics.inception import quantize
 from zoo.registry import build_method, load_any
@@ -161,6 +162,13 @@ def d_batches(found: dict[str, torch.nn.Module], n: int, batch: int = 64) -> Non
           f"per-image AUC {auc:.3f}")
 
 
+def scaled_noise(model: GANMethod, psi: float) -> GANMethod:
+    """Return `model` sampling from noise scaled by `psi` (truncation by scaling; 1 leaves it as it is), on the same instance."""
+    draw = type(model)._sample_noise  # what sample(n, seed=...) draws its latents with
+    model._sample_noise = lambda n, seed, model=model: draw(model, n, seed) * psi
+    return model
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", type=Path, help="a `zoo train` run folder of a GAN method")
@@ -192,8 +200,7 @@ def main() -> None:
     else:
         trials = [(name, model, 1.0) for name, model in found.items()]
     for name, model, psi in trials:
-        latent = type(model).latent
-        model.latent = lambda n, g=None, model=model, psi=psi: latent(model, n, g) * psi
+        model = scaled_noise(model, psi)
         t = time.monotonic()
         r = GANEvaluator().evaluate(model, n=args.n, seed=0, data="mnistm", split="test", classifier="classifier.mnistm", fid=False, progress=False)
         print(f"{name}: classifier IS {r['classifier_is']:.2f}, FD {r['classifier_fd']:.2f}, "

@@ -85,3 +85,13 @@ def test_d_batches_refuses_fewer_images_than_one_mixed_batch(monkeypatch: pytest
     with pytest.raises(SystemExit):
         gan_probe.main()
     assert "--d-batches needs --n of at least 32" in capsys.readouterr().err
+
+
+def test_psi_scales_the_noise_a_seeded_sample_draws() -> None:
+    # sample(n, seed=...) draws through GANMethod._sample_noise: a probe that scaled latent() instead was ignored
+    model = build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4}).eval()
+    plain = model.sample(4, seed=0)
+    z = model._sample_noise(4, 0)
+    half = gan_probe.scaled_noise(model, 0.5)
+    assert torch.allclose(half.sample(4, seed=0), model.generator(z * 0.5).add(1).mul(0.5).clamp(0, 1), atol=1e-6)
+    assert not torch.allclose(half.sample(4, seed=0), plain)
