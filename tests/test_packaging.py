@@ -63,6 +63,12 @@ def test_an_installed_zoo_refuses_to_write_its_own_registry_and_takes_a_users(in
     assert "only_written_here" not in (installed / "zoo" / "_shipped" / "registry.toml").read_text()
     assert not (installed / "registry.toml").exists() and not (installed / "weights").exists()
 
+    # zoo eval --write says so before the evaluation (dcgan.mnist64's plan is 10,000 images and FID), not after it
+    env = {k: v for k, v in os.environ.items() if k not in ("ZOO_REGISTRY", "PYTHONPATH")}
+    run = subprocess.run([sys.executable, "-m", "zoo", "eval", "dcgan.mnist64", "--write"], capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path, env={**env, "PYTHONPATH": str(installed), "ZOO_DATA": str(tmp_path / "no-data")})
+    assert run.returncode == 2 and "registry of the installed zoo package" in run.stderr and "gan:" not in run.stdout, (run.stdout, run.stderr)
+
     mine = tmp_path / "mine" / "registry.toml"  # the user's own file: writable, and the shipped models still found by name
     code = "import zoo.registry as r; print(r.check_registration('dcgan.mine')); print(r.entry('classifier.mnistm').source)"
     run = _python(installed, code, tmp_path, ZOO_REGISTRY=str(mine))

@@ -330,7 +330,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .interfaces import parse_set
     from .data import data_root
     from .metrics import evaluate_model, record_metrics
-    from .registry import entry, is_weights_file
+    from .registry import check_recordable, entry, is_weights_file
 
     if args.write and is_weights_file(args.name):
         raise ConfigError(
@@ -347,6 +347,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         # what it judges against, before the (long) run; on stderr with --json, which keeps stdout to the JSON
         print(f"{evaluator}: {shown or 'its default options'}", file=sys.stderr if args.json else sys.stdout, flush=True)
 
+    if args.write:
+        check_recordable(args.name)  # an installed zoo's registry, or a read-only file, is named before the (long) evaluation
     evaluated = entry(args.name).sha256 if args.write else None  # the weights the metrics will be of
     results = evaluate_model(args.name, only=args.only, overrides=parse_set(args.set or []), device=args.device,
                              data_root=None if args.data_dir is None else data_root(args.data_dir), announce=announce)  # None: $ZOO_DATA, named as such

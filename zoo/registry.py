@@ -116,6 +116,16 @@ def _shipped() -> tuple[Path, bool]:
 SHIPPED, INSTALLED = _shipped()
 
 
+def check_recordable(name: str) -> Path:
+    """Check that metrics of entry `name` can be recorded in the file that defines it, before an evaluation; return the file."""
+    path = entry(name).source
+    if path is None:
+        raise ConfigError(f"model {name!r} comes from no registry file, so there is nowhere to record its metrics.")
+    _check_not_installed(path)
+    check_writable(path)
+    return path
+
+
 def _check_not_installed(path: Path) -> None:
     """Refuse to write the registry an installed zoo carries: pip owns those files (an upgrade replaces them, an uninstall strands new ones)."""
     if INSTALLED and path.resolve() == SHIPPED:
