@@ -195,6 +195,7 @@ def test_a_branched_run_registers_with_the_run_it_came_from(tmp_path: Path, monk
     assert t.steps == 2 and "--init-from" in t.command
     assert t.init_from is not None and t.init_from.steps == 3 and "--steps 3" in t.init_from.command and t.init_from.init_from is None
     assert t.init_from.checkpoint_sha256 == zoo.weights.sha256_file(tmp_path / "a" / "checkpoint.safetensors")
+    assert t.init_from.software == t.software and t.software.startswith("zoo "), "the source run's versions travel with its record"
     capsys.readouterr()
     assert main(["info", "dcgan.branched"]) == 0
     assert "branched from: zoo train dcgan" in capsys.readouterr().out

@@ -388,6 +388,7 @@ def _source_record(source: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {
         "command": source.get("command") or "(not recorded)", "wall_time_s": round(source["elapsed"], 1), "steps": source["step"],
         "device": source.get("device") or "(not recorded)", "date": source.get("date") or "(not recorded)",
+        **({"software": source["software"]} if source.get("software") else {}),
         "checkpoint_sha256": source["sha256"], "init_from": _source_record(source.get("init_from")),
     }
 

@@ -465,7 +465,8 @@ class Trainer:
                 self.ema.load_state_dict(state["ema"])
         return {
             "checkpoint": str(ckpt), "sha256": sha256_file(ckpt), "step": int(state["step"]), "elapsed": float(state["elapsed"]),
-            "command": run.get("command"), "device": summary.get("device"), "date": summary.get("date"), "init_from": run.get("init_from"),
+            "command": run.get("command"), "device": summary.get("device"), "date": summary.get("date"), "software": summary.get("software"),
+            "init_from": run.get("init_from"),
         }
 
     def _truncate_log(self, step: int) -> None:
