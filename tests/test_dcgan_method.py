@@ -47,3 +47,20 @@ def test_image_i_of_a_seed_is_the_same_whatever_n(method: str) -> None:
     for n in (1, 2, 3, 5, 33, 34):
         assert torch.equal(m.sample(n, seed=3), full[:n]), n
     assert not torch.equal(m.sample(3, seed=4), full[:3])
+
+
+def test_the_discriminators_sigmoid_runs_in_float32_under_bf16_autocast() -> None:
+    # bf16's sigmoid is exactly 1.0 from a logit of 6.25: the soft-label BCE then had neither loss nor gradient
+    torch.manual_seed(0)
+    d = build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2}, training=True).discriminator.eval()
+    x = torch.rand(8, 3, 64, 64)
+    with torch.no_grad():
+        last = d.main[-2]
+        last.weight.mul_(8.0 / d.main[:-1](x).abs().mean())  # logits around 8
+        logits = d.main[:-1](x).view(-1)
+    high = (logits > 6.5) & (logits < 16)
+    assert high.sum() >= 2, logits
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        p = d(x).view(-1)
+    assert p.dtype == torch.float32 and (p[high] < 1).all() and (p > 0).all(), (logits, p)
+    assert torch.equal(d(x), d.main(x)), "in float32 the forward is the seed's Sequential, bit for bit"

@@ -52,7 +52,13 @@ class Discriminator(nn.Module):
         self.main = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.main(x)
+        if not isinstance(self.main[-1], nn.Sigmoid):
+            return self.main(x)
+        # the Sigmoid in float32: in bfloat16 (autocast) it gives exactly 1.0 from a logit of 6.25 on, where the BCE
+        # that follows has no gradient; in float32 from 16.6. A float32 input is unchanged.
+        for layer in self.main[:-1]:
+            x = layer(x)
+        return self.main[-1](x.float())
 
 
 def dcgan_init(module: nn.Module) -> None:
