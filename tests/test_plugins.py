@@ -105,6 +105,53 @@ def test_contract_suite_fails_a_broken_plugin(site: Path) -> None:
     assert "test_sample_shape_range_and_determinism" in run.stdout
 
 
+def test_contract_suite_catches_state_outside_the_weights_graphs_in_losses_and_identical_images(site: Path) -> None:
+    # bugs students make that passed the contract before: each broken method must fail the one test that names its bug
+    make_dist(site, "sloppy_plugin", {"sloppy": "sloppy_plugin"}, {"sloppy_plugin": '''
+        import torch, zoo
+        from zoo_example import Gaussian
+
+        class Forgetful(Gaussian):
+            """Keeps a trained offset in a plain attribute, which no weights file carries."""
+            name = "forgetful"
+            def train_step(self, batch, step):
+                self.offset = getattr(self, "offset", 0.0) + 0.01
+                return super().train_step(batch, step)
+            def sample(self, n, labels=None, seed=None, **knobs):
+                return (super().sample(n, labels, seed, **knobs) + getattr(self, "offset", 0.0)).clamp(0, 1)
+
+        class Clingy(Gaussian):
+            """Returns its loss with the graph attached."""
+            name = "clingy"
+            def train_step(self, batch, step):
+                d = self.density
+                nll = (d["log_std"] + 0.5 * ((batch.x - d["mean"]) / d["log_std"].exp()) ** 2).mean()
+                self.optimize("density", nll)
+                return {"loss_nll": nll}
+
+        class Cloning(Gaussian):
+            """Draws one noise image and repeats it."""
+            name = "cloning"
+            def sample(self, n, labels=None, seed=None, **knobs):
+                x = super().sample(n, labels, seed, **knobs)
+                return x[:1].expand_as(x).contiguous()
+
+        @zoo.hookimpl
+        def zoo_register_methods():
+            return [Forgetful, Clingy, Cloning]
+    '''})
+    install_example(site)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "zoo.contract", "--zoo-methods", "forgetful,clingy,cloning", "--zoo-models", "none",
+         "-q", "-rf", "-p", "no:cacheprovider", "-W", "ignore::UserWarning"],
+        env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True, cwd=site, timeout=300,
+    )
+    failed = set(re.findall(r"^FAILED \S*::(\w+\[\w+\])", run.stdout, re.M))
+    assert failed == {"test_save_then_load_gives_identical_tensors[forgetful]",
+                      "test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters[clingy]",
+                      "test_sample_shape_range_and_determinism[cloning]"}, run.stdout[-3000:]
+
+
 WRONG = {"wrong_plugin": '''
     import torch, zoo
     from torch import nn

@@ -120,6 +120,8 @@ def test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters
         assert losses, "train_step must return its losses"
         for k, v in losses.items():
             assert math.isfinite(float(v)), f"{zoo_method}: loss {k} = {float(v)} at step {step}"
+            assert not getattr(v, "requires_grad", False), \
+                f"{zoo_method}: loss {k} still holds its graph; return it detached (loss.detach()), or every logged step keeps a graph alive"
     still = [name for name, opt in model.optimizers.items()
              if all(torch.equal(b, p) for b, p in zip(before[name], (p for g in opt.param_groups for p in g["params"])))]
     assert not still, f"{zoo_method}: {TRAIN_STEPS} train steps left the parameters of optimizer(s) {still} unchanged"
@@ -137,6 +139,8 @@ def test_sample_shape_range_and_determinism(zoo_method: str) -> None:
     assert not x.is_inference() and not x.requires_grad, \
         "sample must return a plain tensor the caller can edit in place and train on: sample under torch.no_grad(), not torch.inference_mode()"
     assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0, f"sample must return images in [0, 1], got min {float(x.min()):.3g}, max {float(x.max()):.3g}"
+    assert not torch.equal(x[0], x[1]), "the images of one call must differ from each other (each its own noise)"
+    assert not model.training, "sample must leave an eval-mode model in eval mode"
     assert torch.equal(x, model.sample(3, seed=0)), "the same seed must give the same images"
     assert not torch.equal(x, model.sample(3, seed=1)), "another seed must give other images"
     state = torch.get_rng_state()
@@ -163,6 +167,8 @@ def test_sample_refuses_bad_requests(zoo_method: str) -> None:
         with pytest.raises(ConfigError):
             model.sample(2, labels=bad, seed=0)
     assert tuple(model.sample(2, labels=torch.tensor([0, k - 1]), seed=0).shape)[0] == 2, "labels may come as a tensor too"
+    assert not torch.equal(model.sample(2, labels=[0, 0], seed=0), model.sample(2, labels=[k - 1, k - 1], seed=0)), \
+        "a conditional model must follow its labels: other labels with the same seed must give other images"
 
 
 def test_predict_shape_and_determinism(zoo_method: str) -> None:
@@ -176,13 +182,20 @@ def test_predict_shape_and_determinism(zoo_method: str) -> None:
         f"predict(5 images) must return an int64 tensor shaped (5,), got {getattr(y, 'dtype', type(y))} {tuple(getattr(y, 'shape', ()))}"
     assert 0 <= int(y.min()) and int(y.max()) < spec.num_classes, f"labels must lie in 0..{spec.num_classes - 1} (DataSpec.num_classes)"
     assert torch.equal(y, model.predict(images))
+    assert not model.training, "predict must leave an eval-mode model in eval mode (in train mode BatchNorm and dropout make a label depend on the batch)"
     assert not y.is_inference(), "predict must return a plain tensor: predict under torch.no_grad(), not torch.inference_mode()"
     with pytest.raises(ConfigError):
         model.predict(images[:0])
 
 
 def test_save_then_load_gives_identical_tensors(zoo_method: str, tmp_path: Path) -> None:
-    model = tiny(zoo_method, training=True).eval()
+    model = tiny(zoo_method, training=True)
+    model.optimizers = model.configure_optimizers()
+    model.schedulers = model.configure_schedulers(10)  # may read the optimizers
+    model.train()
+    for step in range(1, TRAIN_STEPS + 1):  # trained, so that state the weights file misses (a plain attribute, a dict) shows
+        model.train_step(model.data_spec().random_batch(BATCH, seed=step), step)
+    model.eval()
     path = tmp_path / "m.safetensors"
     save_model(model, path)
     loaded = load_file(path)
@@ -192,7 +205,8 @@ def test_save_then_load_gives_identical_tensors(zoo_method: str, tmp_path: Path)
         assert torch.equal(want[k], got[k]), k
     assert not any(k.startswith(tuple(f"{m}." for m in model.training_modules)) for k in got), "training-only modules must not ship"
     if "sample" in model.capabilities:
-        assert torch.equal(model.sample(2, seed=3), loaded.sample(2, seed=3))
+        assert torch.equal(model.sample(2, seed=3), loaded.sample(2, seed=3)), \
+            "samples changed across save -> load of a trained model: it keeps state outside its state_dict (register it as a parameter or buffer)"
     if "predict" in model.capabilities:  # a tensor the file does not carry would show here
         images = model.data_spec().random_images(5)
         assert torch.equal(model.predict(images), loaded.predict(images)), "predictions changed across save -> load"
