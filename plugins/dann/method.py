@@ -46,7 +46,6 @@ class DANNConfig(MethodConfig):
     coefficient_gamma: float = pydantic.Field(10.0, gt=0, description="gamma of the paper's lambda_p schedule")
     domain_weight: float = pydantic.Field(1.0, ge=0, description="weight of the domain loss beside the class loss")
 
-
     @pydantic.model_validator(mode="after")
     def _momentum_for_nesterov(self) -> DANNConfig:
         if self.optimizer == "sgd" and self.nesterov and self.momentum == 0:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pydantic
 import torch
 from torch import nn
@@ -50,9 +48,6 @@ class WGANGP(GANMethod):
     discriminator_kind = ("instance", False)
     test_config = {"nz": 8, "ngf": 4, "ndf": 4, "n_critic": 2}
     config: WGANGPConfig
-
-    def __init__(self, config: WGANGPConfig | dict[str, Any] | None = None, *, training: bool = False) -> None:
-        super().__init__(config, training=training)
 
     @property
     def step_cycle(self) -> int:
