@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 from pathlib import Path
 
@@ -363,3 +364,16 @@ def test_another_users_file_in_a_sticky_folder_is_refused_before_the_work(tmp_pa
     monkeypatch.setattr(w, "_euid", lambda: 1234)  # a user who owns neither the file nor the folder
     with pytest.raises(OutputError, match=r"it belongs to another user \(uid \d+\) in a folder where only a file's owner may replace it"):
         check_writable(tmp_path / "theirs.png")
+
+
+def test_weights_from_a_newer_zoo_name_the_file_and_the_versions(tmp_path: Path) -> None:
+    # a config field this zoo does not know (a newer zoo added it): not "--set key=value", which cannot apply to a file
+    import zoo
+    from zoo.registry import build_method, load_file
+    from zoo.weights import save_weights
+
+    model = build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2})
+    path = tmp_path / "newer.safetensors"
+    save_weights(path, model.inference_state_dict(), method="dcgan", config={**model.config.model_dump(), "from_the_future": True})
+    with pytest.raises(zoo.ConfigError, match=rf"weights file {re.escape(str(path))}: from_the_future.*written by zoo {re.escape(zoo.__version__)}.*upgrade zoo"):
+        load_file(path)
