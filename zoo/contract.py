@@ -106,11 +106,16 @@ def test_capabilities_are_declared_and_implemented(zoo_method: str) -> None:
 TRAIN_STEPS = 4
 
 
-def test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters(zoo_method: str) -> None:
-    model = tiny(zoo_method, training=True)
+def trainable(name: str) -> Method:
+    """Return method `name` built for training with its test_config, its optimizers and schedulers set, in train mode."""
+    model = tiny(name, training=True)
     model.optimizers = model.configure_optimizers()
-    model.schedulers = model.configure_schedulers(10)
-    model.train()
+    model.schedulers = model.configure_schedulers(10)  # may read the optimizers
+    return model.train()
+
+
+def test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters(zoo_method: str) -> None:
+    model = trainable(zoo_method)
     assert model.optimizers, f"{zoo_method}: configure_optimizers returned no optimizer"
     # parameters only: a BatchNorm's running statistics change in a forward pass, with no optimizer step at all
     before = {name: [p.detach().clone() for g in opt.param_groups for p in g["params"]] for name, opt in model.optimizers.items()}
@@ -189,10 +194,7 @@ def test_predict_shape_and_determinism(zoo_method: str) -> None:
 
 
 def test_save_then_load_gives_identical_tensors(zoo_method: str, tmp_path: Path) -> None:
-    model = tiny(zoo_method, training=True)
-    model.optimizers = model.configure_optimizers()
-    model.schedulers = model.configure_schedulers(10)  # may read the optimizers
-    model.train()
+    model = trainable(zoo_method)
     for step in range(1, TRAIN_STEPS + 1):  # trained, so that state the weights file misses (a plain attribute, a dict) shows
         model.train_step(model.data_spec().random_batch(BATCH, seed=step), step)
     model.eval()

@@ -224,10 +224,11 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in entries() if fnmatch.fnmatchcase(n, pattern))
 
 
-def build_method(method: str, config: Mapping[str, Any] | None = None, *, training: bool = False) -> Method:
-    """Return a fresh method `method` built from `config` (validated)."""
+def build_method(method: str, config: Mapping[str, Any] | None = None, *, training: bool = False,
+                 where: str = "", fix: str | None = None) -> Method:
+    """Return a fresh method `method` built from `config` (validated); a bad config names `where` it came from and how to `fix` it."""
     cls = get_plugin_manager().method(method)
-    return cls(validate_config(cls.Config, config, what=f"method {method!r}"), training=training)
+    return cls(validate_config(cls.Config, config, what=f"method {method!r}{where}", fix=fix), training=training)
 
 
 def param_count(model: torch.nn.Module) -> int:
@@ -264,14 +265,12 @@ def load_file(path: str | os.PathLike[str], device: str | torch.device | None = 
         sha256 = read_record(path.parent / "summary.json", "Restore it, or run the same `zoo train` command again to re-export.").get("sha256")
         source = f"the sha256 in {path.parent / 'summary.json'}"
     tensors, meta = read_weights(path, sha256=sha256, sha256_from=source)
-    cls = get_plugin_manager().method(meta.method)
     from . import __version__
 
-    config = validate_config(cls.Config, meta.config, what=f"method {meta.method!r} in weights file {path}",
+    with torch.random.fork_rng(devices=[]):  # the random init is overwritten at once; the caller's RNG must not move
+        model = build_method(meta.method, meta.config, where=f" in weights file {path}",
                              fix=f"The file was written by zoo {meta.version}, this is zoo {__version__}: if it came from a newer zoo "
                                  f"(a field this one does not know), upgrade zoo; otherwise export the weights again.")
-    with torch.random.fork_rng(devices=[]):  # the random init is overwritten at once; the caller's RNG must not move
-        model = cls(config)
     _load_tensors(model, tensors, str(path))
     return model.to(resolve_device("cpu" if device is None else device)).eval()
 
