@@ -20,6 +20,7 @@ import torch
 from zoo import data
 from zoo.data import TensorLoader
 from zoo.data.registry import data_root, is_present
+from zoo.bench import load_average
 from zoo.weights import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data_throughput.json"
@@ -66,7 +67,7 @@ def main() -> None:
         "device": "cpu",
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
-        "load_average_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "load_average_at_start": (load_average() or [None])[0],
         "machine": platform.processor() or platform.machine(),
         "torch": torch.__version__,
         "batch_size": args.batch_size,

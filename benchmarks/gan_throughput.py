@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from zoo.bench import bench_train_step
+from zoo.bench import bench_train_step, load_average
 from zoo.weights import atomic_write
 
 #: The configs of the shipped models (docs/gan.md): the seed's tricks for DCGAN, the paper's defaults for WGAN-GP.
@@ -31,7 +31,7 @@ RECIPES = {
 def run(device: str, batch_size: int, steps: int, warmup: int, precisions: list[bool]) -> dict:
     """Return the benchmark record: one result per method and precision, plus the machine's load."""
     results = []
-    load_before = os.getloadavg()
+    load_before = load_average()
     for method, config in RECIPES.items():
         for bf16 in precisions:
             r = bench_train_step(method, config, device=device, batch_size=batch_size, steps=steps, warmup=warmup, bf16=bf16)
@@ -39,7 +39,7 @@ def run(device: str, batch_size: int, steps: int, warmup: int, precisions: list[
             results.append(r)
     return {
         "benchmark": "gan_throughput", "date": datetime.date.today().isoformat(), "command": " ".join(["python", *sys.argv]),
-        "load_average_before": [round(x, 2) for x in load_before], "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "load_average_before": load_before, "load_average_after": load_average(),
         "cpu_count": os.cpu_count(), "results": results,
     }
 

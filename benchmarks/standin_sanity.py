@@ -26,6 +26,7 @@ from zoo.data import ImageSet, TensorLoader
 from zoo.data.mnistm import load_mnistm
 from zoo.data.registry import data_root
 from zoo.data.syndigits import load_syndigits
+from zoo.bench import load_average
 from zoo.weights import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data_standin_sanity.json"
@@ -127,7 +128,7 @@ def main() -> None:
     result: dict[str, object] = {
         "command": "python benchmarks/standin_sanity.py" + (f" --data-dir {args.data_dir}" if args.data_dir else "") + (f" --threads {args.threads}" if args.threads else ""),
         "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-        "load_average_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None, "torch": torch.__version__,
+        "load_average_at_start": (load_average() or [None])[0], "torch": torch.__version__,
     }
     if not args.skip_builds:
         result["builds"] = time_builds(root)

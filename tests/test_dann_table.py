@@ -70,6 +70,7 @@ def test_data_field() -> None:
 
 
 def test_build_table_writes_mean_std_checks_report_columns_and_tsne(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(table_module.os, "getloadavg", raising=False)  # as on Windows, which has no load average
     sets = {("toy-src", "train"): toy_set("toy-src", 24, 3, 28, 0), ("toy-src", "test"): toy_set("toy-src", 20, 3, 28, 1),
             ("toy-tgt", "train"): toy_set("toy-tgt", 24, 1, 32, 2), ("toy-tgt", "test"): toy_set("toy-tgt", 20, 1, 32, 3),
             ("toy-tgt2", "train"): toy_set("toy-tgt2", 24, 3, 16, 4), ("toy-tgt2", "test"): toy_set("toy-tgt2", 20, 3, 16, 5)}
@@ -86,7 +87,7 @@ def test_build_table_writes_mean_std_checks_report_columns_and_tsne(tmp_path: Pa
         assert len(accs) == 2 and row["regimes"][regime]["mean"] == pytest.approx(sum(accs) / 2)
         assert row["regimes"][regime]["std"] == pytest.approx(abs(accs[0] - accs[1]) / 2**0.5)
     assert row["checks"]["dann_minus_source_only"] == pytest.approx(row["regimes"]["dann"]["mean"] - row["regimes"]["source_only"]["mean"])
-    assert row["target_test_n"] == 20 and len(table["runs"]) == 12
+    assert row["target_test_n"] == 20 and len(table["runs"]) == 12 and table["load_average_1min_at_end"] is None
     for path in row["tsne"].values():
         assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     json.dumps(table)  # JSON-ready
@@ -124,16 +125,57 @@ def test_dann_table_set_is_checked_before_any_training(capsys: pytest.CaptureFix
     assert not runs.exists()
 
 
-def test_markdown_links_the_figures_from_where_it_is_written() -> None:
-    from zoo_plugins.dann.table import render_markdown
-
+def small_table() -> dict:
+    """A finished one-scenario table, as build_table returns it."""
     table = {"scenarios": {}, "seed_report": {}, "wall_time_s": 60, "cpu_time_s": 60, "date": "d", "device": "cpu", "load_average_1min_at_end": 0,
              "resumed_runs": 0, "reused_runs": 0, "runs": [], "seeds": [0], "recipe": {"steps": 1, "batch_size": 1, "config": {}}, "selection": "last step"}
     table["scenarios"]["toy"] = {"title": "toy", "regimes": {r: {"mean": 0.5, "std": 0.0, "source_accuracy": [0.9]} for r in ("source_only", "dann", "target_only")},
                                  "checks": {"dann_minus_source_only": 0.0, "dann_beats_source_only_by_5_points": False, "dann_at_most_target_only": True},
                                  "target_test_n": 1, "tsne": {"domain": "/somewhere/fig/tsne_toy_domain.png"}}
+    return table
+
+
+def test_markdown_links_the_figures_from_where_it_is_written() -> None:
+    table = small_table()
     assert "](fig/tsne_toy_domain.png)" in render_markdown(table, "zoo dann-table", figures="fig")
     assert "](figures/tsne_toy_domain.png)" in render_markdown(table, "zoo dann-table")
+    assert "load average 0 when it ended" in render_markdown(table, "zoo dann-table")
+    table["load_average_1min_at_end"] = None  # Windows
+    assert "load average" not in render_markdown(table, "zoo dann-table") and "CPU-minutes over all threads)." in render_markdown(table, "zoo dann-table")
+
+
+def test_the_table_is_written_in_utf8_and_links_figures_on_another_drive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo.cli import main
+
+    def relpath(path: str, start: str) -> str:  # what Windows' os.path.relpath does across drives
+        raise ValueError("path is on mount 'D:', start on mount 'C:'")
+
+    monkeypatch.setattr(table_module, "build_table", lambda *a, **k: small_table())
+    monkeypatch.setattr(table_module.os.path, "relpath", relpath)
+    out = tmp_path / "out"
+    assert main(["dann-table", "--scenarios", "mnistm-digits", "--runs", str(tmp_path / "runs"), "--json", str(out / "t.json"),
+                 "--markdown", str(out / "t.md"), "--figures", str(tmp_path / "figs")]) == 0
+    markdown = (out / "t.md").read_bytes().decode("utf-8")  # ± and → are not in Windows' cp1252
+    assert f"]({(tmp_path / 'figs').resolve().as_posix()}/tsne_toy_domain.png)" in markdown and "0.500 ± 0.000" in markdown
+    assert json.loads((out / "t.json").read_text())["command"].startswith("zoo ")
+    assert "0.500 ± 0.000" in capsys.readouterr().out
+
+
+def test_the_table_prints_to_a_console_that_cannot_show_its_symbols(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import test_dann_table as T, zoo_plugins.dann.table as t; "
+            "t.build_table = lambda *a, **k: T.small_table(); from zoo.cli import main; "
+            f"sys.exit(main(['dann-table', '--scenarios', 'mnistm-digits', '--runs', {str(tmp_path / 'runs')!r}, '--json', {str(tmp_path / 't.json')!r}, "
+            f"'--markdown', {str(tmp_path / 't.md')!r}, '--figures', {str(tmp_path / 'figs')!r}]))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHONUTF8"))}
+    env.update(LC_ALL="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0")  # stdout in ASCII, as a cp1252 console lacks ± and →
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, encoding="ascii", timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "0.500 \\xb1 0.000" in done.stdout and "± 0.000" in (tmp_path / "t.md").read_text(encoding="utf-8")
 
 
 def fake_job(job: dict) -> list:

@@ -83,6 +83,20 @@ def test_image_folder_layout_gives_class_labels(tmp_path: Path) -> None:
     assert s.labels.tolist() == [0] * 9 + [1] * 9 and s.num_classes == 2 and s.images.shape[1:] == (3, 64, 64)
 
 
+def test_class_labels_and_file_order_do_not_follow_the_platforms_path_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.data.folder import list_images
+
+    for c in ("bird", "Cat"):
+        (tmp_path / c).mkdir()
+        for name in ("b.png", "A.png"):
+            Image.new("L", (32, 32), 100).save(tmp_path / c / name)
+    # Windows compares paths ignoring case, Linux and macOS do not: the labels (and the train/test split) must not change
+    monkeypatch.setattr(type(tmp_path), "__lt__", lambda a, b: str(a).casefold() < str(b).casefold())
+    files, labels, classes = list_images(tmp_path)
+    assert classes == ["Cat", "bird"] and labels == [0, 0, 1, 1]  # as torchvision's ImageFolder: names sorted as strings
+    assert [f.name for f in files] == ["A.png", "b.png", "A.png", "b.png"]
+
+
 def test_class_folder_without_images_is_an_error(tmp_path: Path) -> None:
     for c in ("a", "b", "c"):
         (tmp_path / c).mkdir()

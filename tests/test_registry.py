@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -192,6 +193,58 @@ def test_register_checks_the_registry_before_copying_weights(registry: Path, tmp
     with pytest.raises(ConfigError, match=r"registry\.toml is not valid TOML"):
         register_run(fake_run(tmp_path / "run", 1), "dcgan.new", data="faces", path=registry)
     assert not (tmp_path / "weights" / "dcgan.new.safetensors").exists()
+
+
+def test_the_registry_file_is_utf8_whatever_the_locale(registry: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import zoo; from zoo.registry import update_entry, entry; "
+            "update_entry('dcgan.tiny', {'description': 'trained on donn\\u00e9es \\u2192 64x64'}); print(ascii(entry('dcgan.tiny').description))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHONUTF8"))}
+    env.update(LC_ALL="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0")  # an ASCII locale: Windows' cp1252 cannot hold the arrow either
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ascii("trained on donn\u00e9es \u2192 64x64")
+    assert "trained on donn\u00e9es \u2192 64x64".encode("utf-8") in registry.read_bytes()
+
+
+def test_a_registry_file_that_is_not_utf8_is_named(registry: Path) -> None:
+    registry.write_bytes(registry.read_bytes().replace(b'note = "fixture"', 'note = "donn\u00e9es"'.encode("cp1252")))  # saved by a Windows editor
+    with pytest.raises(ConfigError, match=r"registry\.toml is not UTF-8 \(byte 0xe9 at offset \d+\), as TOML files must be"):
+        zoo.list()
+
+
+def test_names_that_differ_only_in_case_are_refused(registry: Path, tmp_path: Path) -> None:
+    from zoo.registry import register_run
+
+    before = registry.read_bytes()
+    for write in (lambda: register_run(fake_run(tmp_path / "run", 1), "dcgan.Tiny", data="mnist", path=registry),
+                  lambda: update_entry("DCGAN.tiny", {"description": "x", "method": "dcgan"}, registry)):
+        with pytest.raises(ConfigError, match=r"has entry 'dcgan.tiny', which differs from '(dcgan.Tiny|DCGAN.tiny)' only in case"):
+            write()
+    assert registry.read_bytes() == before and sorted(p.name for p in (tmp_path / "weights").iterdir()) == ["tiny.safetensors"]
+
+
+def test_a_failed_registry_write_leaves_the_old_entry_and_its_weights(registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo.registry as registry_module
+    from zoo.registry import register_run
+
+    register_run(fake_run(tmp_path / "run", 1), "dcgan.new", data="mnist", path=registry)
+    before = {p.name: p.read_bytes() for p in [registry, *(tmp_path / "weights").iterdir()]}
+    real = registry_module.atomic_write
+
+    def full_disk(path, mode="wb"):  # the registry's write fails, as on a full disk
+        if Path(path) == registry:
+            raise OSError(28, "No space left on device")
+        return real(path, mode)
+
+    monkeypatch.setattr(registry_module, "atomic_write", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        register_run(fake_run(tmp_path / "run2", 2), "dcgan.new", data="mnist", path=registry)
+    assert {p.name: p.read_bytes() for p in [registry, *(tmp_path / "weights").iterdir()]} == before  # no stray or replaced weights
+    monkeypatch.setattr(registry_module, "atomic_write", real)
+    assert zoo.load("dcgan.new").sample(1, seed=0).shape == (1, 3, 64, 64)
 
 
 @pytest.mark.parametrize(("file", "text"), [("run.json", "{not json"), ("summary.json", '{"steps": 2}')])

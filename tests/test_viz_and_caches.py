@@ -55,6 +55,12 @@ def test_loss_curves_need_steps_and_losses(tmp_path: Path, runs: dict, match: st
         plot_curves(runs, tmp_path / "c.png")
 
 
+def test_loss_curves_of_data_named_in_a_non_utf8_locale(tmp_path: Path) -> None:
+    # a run on folder 'données' started with LC_ALL=C PYTHONUTF8=0 names its data with surrogates, which matplotlib refuses
+    label = "dcgan on donn\udcc3\udca9es"
+    assert plot_curves({label: [{"step": 1, "loss_d": 1.0}, {"step": 2, "loss_d": 0.5}]}, tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_a_damaged_statistics_cache_is_recomputed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZOO_CACHE", str(tmp_path))
     feats = torch.randn(50, 4, generator=torch.Generator().manual_seed(0))

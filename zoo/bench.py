@@ -25,16 +25,20 @@ from .interfaces import device_name
 from .registry import build_method, load
 from .training import resolve_device
 
-__all__ = ["bench_train_step", "bench_inference", "device_name", "environment"]
+__all__ = ["bench_train_step", "bench_inference", "device_name", "environment", "load_average"]
+
+
+def load_average() -> list[float] | None:
+    """Return the machine's 1, 5 and 15-minute load averages, or None where there are none (Windows)."""
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
 def environment() -> dict[str, Any]:
     """Return what a benchmark result depends on: versions, torch's CPU threads, the date and the machine's load."""
     from . import __version__
 
-    load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     return {"zoo": __version__, "torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
-            "date": datetime.datetime.now().isoformat(timespec="seconds"), "load_average": load}
+            "date": datetime.datetime.now().isoformat(timespec="seconds"), "load_average": load_average()}
 
 
 def _sync(device: torch.device) -> None:

@@ -586,6 +586,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
         print(f"zoo {__version__}")
         return 0
+    if hasattr(sys.stdout, "reconfigure"):  # a console or file in an encoding without ± or → (Windows' cp1252): \u00b1, not a crash
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         importlib.import_module("numpy")  # before torch: torch's C code imports numpy and would swallow a Ctrl-C that lands there
         parser = build_parser()  # loads torch and the plugins: a broken one is an error here under ZOO_STRICT_PLUGINS=1

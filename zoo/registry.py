@@ -146,7 +146,10 @@ def registry_path() -> Path:
 def _read_toml(path: Path) -> dict[str, Any]:
     """Return registry file `path` as TOML data (empty when it does not exist), its `models` checked to be a table of tables."""
     try:
-        raw = tomllib.loads(path.read_text()) if path.is_file() else {}
+        raw = tomllib.loads(path.read_bytes().decode("utf-8")) if path.is_file() else {}  # TOML is UTF-8 whatever the locale
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"registry file {path} is not UTF-8 (byte {e.object[e.start]:#04x} at offset {e.start}), as TOML files must be. "
+                          "Save it as UTF-8 (an editor's 'encoding' setting).") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"registry file {path} is not valid TOML: {e}. Fix the file.") from None
     models = raw.setdefault("models", {})
@@ -352,6 +355,12 @@ def _registry_text(name: str, values: Mapping[str, Any], path: Path, replace: bo
     """Return registry file `path`'s new text with entry `name` set to `values` (merged into the old entry unless `replace`)."""
     raw = _read_toml(path)
     models = raw["models"]
+    twin = next((k for k in models if k != name and k.casefold() == name.casefold()), None)
+    if twin is not None:
+        raise ConfigError(
+            f"registry file {path} has entry {twin!r}, which differs from {name!r} only in case: on macOS and Windows their "
+            f"weights files would be one file. Use {twin!r}, or choose another name."
+        )
     merged = _toml_values({**({} if replace else models.get(name, {})), **values})
     try:
         ModelEntry.model_validate({**merged, "base_dir": path.parent})
@@ -581,7 +590,9 @@ def _write_registration(name: str, path: Path, run_dir: Path, weights: Path, fie
         old = _read_file(path).get(name) if path.is_file() else None
         # a new entry as a whole: metrics and description belong to the weights they were written for; the evaluation plan stays
         text = _registry_text(name, {**({"evaluation": old.evaluation} if old is not None and old.evaluation else {}), **fields}, path, replace=True)
-        with atomic_write(path.parent / weights) as f, open(run_dir / "model.safetensors", "rb") as src:  # only once the entry validated
-            shutil.copyfileobj(src, f)
-        with atomic_write(path, "w") as f:
-            f.write(text)
+        # only once the entry validated; the weights take their name after the registry is written, so a failed write
+        # (a full disk) leaves both as they were, and a replaced entry never points at the other weights
+        with atomic_write(path.parent / weights) as w, open(run_dir / "model.safetensors", "rb") as src:
+            shutil.copyfileobj(src, w)
+            with atomic_write(path, "w") as f:
+                f.write(text)

@@ -149,7 +149,8 @@ def plot_curves(
             steps, vals = zip(*pts)
             ax.plot(steps, vals, alpha=0.25, linewidth=0.8)
             ax.plot(steps, _smooth(vals, max(1, len(vals) // 50)), label=k, color=ax.lines[-1].get_color())
-        ax.set_title(label)
+        # a path decoded in a non-UTF-8 locale holds surrogates, which matplotlib refuses: its bytes are (almost always) UTF-8
+        ax.set_title(label.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
         ax.set_xlabel("step")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)

@@ -158,7 +158,10 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
 
 @contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[BinaryIO]:
-    """Yield a temporary file beside `path` that replaces `path` only when the block succeeds (a link's target, where `path` is a link)."""
+    """Yield a temporary file beside `path` that replaces `path` only when the block succeeds (a link's target, where `path` is a link).
+
+    Text modes write UTF-8 whatever the locale (Windows' default is cp1252), so that every machine reads the file back alike.
+    """
     path = _through_links(Path(path))
     fd, tmp = _open_temp_beside(path)
     try:
@@ -172,7 +175,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Bin
         Path(tmp).unlink(missing_ok=True)
         raise
     try:
-        with os.fdopen(fd, mode) as f:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

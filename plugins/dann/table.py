@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import torch
 
+from zoo.bench import load_average
 from zoo.data import ImageSet
 from zoo.errors import ConfigError
 from zoo.cli import int_at_least, positive_int
@@ -271,7 +272,7 @@ def build_table(scenarios: list[Scenario], seeds: list[int], recipe: dict[str, A
         "wall_time_s": round(time.monotonic() - start, 1),
         # CPU time of all threads: what the table costs whatever else the machine runs (wall time depends on that)
         "cpu_time_s": round(_cpu_seconds() - cpu_start, 1),
-        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
+        "load_average_1min_at_end": (load_average() or [None])[0],  # None on Windows
         "resumed_runs": sum(r["resumed"] for r in records if not r["reused"]),
         "reused_runs": sum(bool(r["reused"]) for r in records),
         "seeds": seeds,
@@ -301,7 +302,8 @@ def render_markdown(table: dict[str, Any], command: str, figures: str = "figures
         "# DANN: the seed report's table, measured by zoo",
         "",
         f"Written by `{command}` on {table['date']}, {table['device']}: {minutes:.1f} minutes wall time for the whole table "
-        f"({cpu_minutes:.1f} CPU-minutes over all threads; load average {table['load_average_1min_at_end']} when it ended)"
+        f"({cpu_minutes:.1f} CPU-minutes over all threads"
+        + (f"; load average {table['load_average_1min_at_end']} when it ended)" if table["load_average_1min_at_end"] is not None else ")")
         + (f" ({table['resumed_runs']} runs resumed from an earlier call)" if table["resumed_runs"] else "") + ".",
         f"{table['reused_runs']} of {len(table['runs'])} rows reuse an identical run of an earlier scenario (source only on the same source set) instead of training it twice." if table["reused_runs"] else "",
         "",
@@ -359,7 +361,11 @@ def _run(args: argparse.Namespace) -> int:
     table["command"] = command
     with atomic_write(args.json, "w") as f:
         json.dump(table, f, indent=2)
-    markdown = render_markdown(table, command, figures=os.path.relpath(args.figures, Path(args.markdown).resolve().parent))
+    try:
+        figures = os.path.relpath(args.figures, Path(args.markdown).resolve().parent)  # links that move with the two folders
+    except ValueError:  # Windows: the figures are on another drive than the markdown
+        figures = Path(args.figures).resolve().as_posix()
+    markdown = render_markdown(table, command, figures=figures)
     with atomic_write(args.markdown, "w") as f:
         f.write(markdown)
     print(markdown)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from operator import attrgetter
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +20,18 @@ MIN_SIDE = 16
 
 
 def _images_in(folder: Path) -> list[Path]:
-    """Return the image files directly in `folder`, sorted; hidden ones (macOS's ._x.png, .DS_Store) are not images."""
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+    """Return the image files directly in `folder`, sorted by name; hidden ones (macOS's ._x.png, .DS_Store) are not images.
+
+    Names sort as strings (case first, as torchvision's ImageFolder): Windows' Path order ignores case, and would give
+    the same folder other labels and another train/test split than Linux and macOS.
+    """
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()), key=attrgetter("name"))
 
 
 def list_images(folder: Path) -> tuple[list[Path], list[int] | None, list[str]]:
     """Return the image files under `folder`, their class indices (ImageFolder layout) or None, and class names."""
     flat = _images_in(folder)
-    subfolders = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    subfolders = sorted((d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")), key=attrgetter("name"))
     per_class = {d.name: _images_in(d) for d in subfolders}
     if flat:
         nested = [c for c, found in per_class.items() if found]
