@@ -356,6 +356,17 @@ def test_sigterm_in_zoo_train_saves_the_checkpoint_and_exits_143(tmp_path: Path,
     assert (tmp_path / "run" / "checkpoint.safetensors").is_file() and not (tmp_path / "run" / "model.safetensors").exists()
 
 
+def test_a_file_size_limit_is_one_line_as_a_full_disk(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)); from zoo.cli import main; "
+            f"sys.exit(main(['sample', 'dcgan.mnist64', '-n', '64', '--out', {str(tmp_path / 'big.png')!r}]))")  # `ulimit -f` on a cluster
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "zoo sample: error: cannot write the output: File too large" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_a_full_disk_on_stdout_is_one_line() -> None:
     import subprocess

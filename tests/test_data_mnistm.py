@@ -114,6 +114,36 @@ def test_half_built_cache_is_never_used(root: Path) -> None:
     assert manifest["content_digest"] == first.digest and manifest["inputs"]["seed"] == 0
 
 
+def test_a_reader_does_not_trip_over_a_build_replacing_the_manifest(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.data import cache
+
+    first = mnistm.load_mnistm(root / "mnist")
+    real = cache._read_verified
+
+    def then_another_build_starts(folder, *args):  # between the verified read and the return, another process rebuilds
+        found = real(folder, *args)
+        (folder / "manifest.json").unlink()
+        return found
+
+    monkeypatch.setattr(cache, "_read_verified", then_another_build_starts)
+    again = mnistm.load_mnistm(root / "mnist")
+    assert again.from_cache and again.digest == first.digest
+
+
+def test_a_rebuild_removes_temporaries_of_builds_killed_long_ago(root: Path) -> None:
+    import os
+    import time
+
+    first = mnistm.load_mnistm(root / "mnist")
+    old, young = first.folder / ".train.safetensors.abc.tmp", first.folder / ".train.safetensors.def.tmp"  # young: a live build's
+    for p in (old, young):
+        p.write_bytes(b"half")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    (first.folder / "manifest.json").unlink()
+    assert not mnistm.load_mnistm(root / "mnist").from_cache
+    assert not old.exists() and young.exists()
+
+
 @pytest.mark.parametrize("manifest", ["[]", '{"files": {"train": {"file": "train.safetensors"}}}', '{"files": {"train": 3}}'])
 def test_hand_edited_manifest_is_rebuilt_not_a_crash(root: Path, manifest: str) -> None:
     first = mnistm.load_mnistm(root / "mnist")

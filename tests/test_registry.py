@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -247,6 +249,56 @@ def test_a_failed_registry_write_leaves_the_old_entry_and_its_weights(registry: 
     assert zoo.load("dcgan.new").sample(1, seed=0).shape == (1, 3, 64, 64)
 
 
+def test_a_ctrl_c_while_registering_waits_for_the_entry_and_its_weights(registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    import zoo.registry as registry_module
+    from zoo.registry import register_run
+
+    register_run(fake_run(tmp_path / "run", 1), "dcgan.new", data="mnist", path=registry)
+    real = registry_module.atomic_write
+
+    @contextlib.contextmanager
+    def interrupted_after_the_registry(path, mode="wb"):
+        with real(path, mode) as f:
+            yield f
+        if Path(path) == registry:  # renamed: the weights are still beside their name
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(registry_module, "atomic_write", interrupted_after_the_registry)
+    with pytest.raises(KeyboardInterrupt):
+        register_run(fake_run(tmp_path / "run2", 2), "dcgan.new", data="mnist", path=registry)
+    monkeypatch.setattr(registry_module, "atomic_write", real)
+    assert entry("dcgan.new").training.command == "zoo train dcgan # 2"
+    assert zoo.load("dcgan.new").sample(1, seed=0).shape == (1, 3, 64, 64)  # the entry's weights, not the old ones
+    assert not [p.name for p in tmp_path.rglob("*.tmp")]
+
+
+def test_registering_through_a_linked_registry_writes_beside_the_file_it_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.registry import register_run
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "links").mkdir()
+    (tmp_path / "links" / "registry.toml").symlink_to(tmp_path / "real" / "registry.toml")
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "links" / "registry.toml"))
+    register_run(fake_run(tmp_path / "run", 1), "dcgan.linked", data="mnist")
+    assert (tmp_path / "real" / "weights" / "dcgan.linked.safetensors").is_file() and not (tmp_path / "links" / "weights").exists()
+    assert (tmp_path / "links" / "registry.toml").is_symlink()
+    update_entry("dcgan.linked", {"description": "through the link"})
+    assert zoo.load("dcgan.linked").sample(1, seed=0).shape == (1, 3, 64, 64) and entry("dcgan.linked").description == "through the link"
+
+
+def test_registering_removes_what_a_killed_registration_left(registry: Path, tmp_path: Path) -> None:
+    from zoo.registry import register_run
+
+    left = [tmp_path / "weights" / ".dcgan.new.safetensors.abc123.tmp", tmp_path / ".registry.toml.def456.tmp"]
+    other = tmp_path / "weights" / ".dcgan.other.safetensors.abc123.tmp"  # another name's: not this registration's to judge
+    for p in [*left, other]:
+        p.write_bytes(b"half")
+    register_run(fake_run(tmp_path / "run", 1), "dcgan.new", data="mnist", path=registry)
+    assert not any(p.exists() for p in left) and other.exists()
+
+
 @pytest.mark.parametrize(("file", "text"), [("run.json", "{not json"), ("summary.json", '{"steps": 2}')])
 def test_register_names_a_damaged_run_file(registry: Path, tmp_path: Path, file: str, text: str) -> None:
     from zoo.registry import register_run
@@ -381,6 +433,9 @@ def test_register_refuses_a_run_whose_record_disagrees_with_its_weights_and_a_ru
     with folder_lock(run):  # as a `zoo train` resuming into it holds it
         with pytest.raises(OutputError, match=r"run .* is training now .*register it once that run has ended"):
             zoo.register(run, "dcgan.busy")
+    with folder_lock(run, shared=True):  # as another registration of the same run holds it: both go ahead
+        zoo.register(run, "dcgan.twice")
+    shutil.rmtree(tmp_path / "reg")
     record = json.loads((run / "run.json").read_text())
     record["config"]["nz"] = 64
     (run / "run.json").write_text(json.dumps(record))

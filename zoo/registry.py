@@ -27,7 +27,8 @@ import torch
 from .errors import COMMAND_LINE, ConfigError, OutputError, UnknownNameError, WeightsError, option
 from .interfaces import Method, describe_validation_error, resolve_device, validate_config
 from .plugins import get_plugin_manager
-from .weights import atomic_write, check_writable, folder_lock, read_record, read_weights, resolve_weights, save_weights
+from .weights import (atomic_write, check_writable, folder_lock, read_record, read_weights, remove_temporaries, resolve_weights, save_weights,
+                      uninterrupted)
 
 __all__ = [
     "register",
@@ -378,11 +379,12 @@ def update_entry(name: str, values: Mapping[str, Any], path: Path | None = None,
     `values` are merged into the existing entry; with `replace`, they are the whole new entry. With `expect`,
     the entry must still hold those values (e.g. the sha256 of the weights the new metrics were measured on).
     """
-    path = path or registry_path()
+    path = (path or registry_path()).resolve()  # through a link, as entries() reads it: one lock and one weights folder for all writers
     check_model_name(name)
     _check_not_installed(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(path.parent):  # read, merge and write as one: two `zoo eval --write` at once both land
+        remove_temporaries(path.parent, [path.name])  # a killed writer's; the lock says no one writes them now
         now = _read_toml(path)["models"].get(name, {})
         changed = [k for k, v in (expect or {}).items() if now.get(k) != v]
         if changed:
@@ -415,7 +417,7 @@ def check_registration(name: str, path: Path | None = None) -> Path:
     check_model_name(name)
     if name in get_plugin_manager().methods():  # `zoo info NAME` would show the model and hide the method
         raise ConfigError(f"model name {name!r} is the name of a method. Choose another, e.g. {name}.mine.")
-    path = Path(path) if path is not None else registry_path()
+    path = (Path(path) if path is not None else registry_path()).resolve()  # its weights go beside the file a link names, where they are read
     if path.is_dir():
         raise OutputError(f"registry file {path} is a folder. Give a registry file, e.g. {path / 'registry.toml'}.")
     _read_toml(path)  # a damaged file is named now, not after the training
@@ -551,7 +553,8 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
     data = _data_label(run, run_dir, data)
     weights = Path("weights") / f"{name}.safetensors"
     # a `zoo train` resuming in the folder would re-export model.safetensors under us: wait for none, refuse while one runs
-    run_lock = folder_lock(run_dir, busy=f"run {run_dir} is training now (a `zoo train` holds the folder); register it once that run has ended.")
+    run_lock = folder_lock(run_dir, busy=f"run {run_dir} is training now (a `zoo train` holds the folder); register it once that run has ended.",
+                           shared=True)  # a reader's: two registrations of one run go ahead together
     with run_lock:
         model = load_file(run_dir / "model.safetensors", sha256=sha256)
         _check_run_config(run_dir, run["config"], config, model)
@@ -561,7 +564,7 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
             "params": param_count(model), "training": training,
             **({"classes": next(iter(run["classes"].values()))} if run.get("classes") else {}),
         })
-    return entries()[name] if path == registry_path() else _read_file(path)[name]
+    return entries()[name] if path == registry_path().resolve() else _read_file(path)[name]
 
 
 def _check_run_config(run_dir: Path, recorded: dict[str, Any], config: dict[str, Any], model: Method) -> None:
@@ -587,12 +590,15 @@ def _write_registration(name: str, path: Path, run_dir: Path, weights: Path, fie
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(path.parent):  # read, merge and write as one, as update_entry does
+        remove_temporaries(path.parent, [path.name])  # a killed writer's; the lock says no one writes them now
+        remove_temporaries((path.parent / weights).parent, [weights.name])
         old = _read_file(path).get(name) if path.is_file() else None
         # a new entry as a whole: metrics and description belong to the weights they were written for; the evaluation plan stays
         text = _registry_text(name, {**({"evaluation": old.evaluation} if old is not None and old.evaluation else {}), **fields}, path, replace=True)
-        # only once the entry validated; the weights take their name after the registry is written, so a failed write
-        # (a full disk) leaves both as they were, and a replaced entry never points at the other weights
-        with atomic_write(path.parent / weights) as w, open(run_dir / "model.safetensors", "rb") as src:
+        # only once the entry validated. The registry takes its new text before the weights their name, so a failed write
+        # (a full disk) leaves both as they were; a Ctrl-C or SIGTERM waits for both renames. A kill -9 between the two
+        # (microseconds) would leave the entry naming weights still beside their name: `zoo register` again mends it.
+        with uninterrupted(), atomic_write(path.parent / weights) as w, open(run_dir / "model.safetensors", "rb") as src:
             shutil.copyfileobj(src, w)
             with atomic_write(path, "w") as f:
                 f.write(text)

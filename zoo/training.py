@@ -38,7 +38,7 @@ from .errors import COMMAND_LINE, ConfigError, OutputError, option
 from .interfaces import Batch, Method, MethodConfig, device_name, resolve_device, software, validate_config
 from .registry import absolute_data, build_method, save_model
 from .viz import plot_curves, read_metrics_log
-from .weights import atomic_write, folder_lock, load_tree, read_record, save_tree, sha256_file, tensors_digest
+from .weights import atomic_write, folder_lock, load_tree, read_record, remove_temporaries, save_tree, sha256_file, tensors_digest
 
 __all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "StopAfterStep"]
 
@@ -128,16 +128,6 @@ class Stopped(KeyboardInterrupt):
     def __init__(self, message: str, signum: int) -> None:
         super().__init__(message)
         self.signum = signum
-
-
-def _sweep_temporaries(folder: Path) -> None:
-    """Remove what an atomic write into run folder `folder` left when its process was killed outright (SIGKILL, power loss).
-
-    Called with the folder's lock held, so no other trainer is writing them.
-    """
-    for name in (CHECKPOINT, EXPORT, "run.json", "summary.json", "metrics.jsonl", "loss.png"):
-        for tmp in folder.glob(f".{name}.*.tmp"):
-            tmp.unlink(missing_ok=True)
 
 
 def data_digest(data: ImageSet, labels: bool = True) -> str:
@@ -493,10 +483,11 @@ class Trainer:
         check_run_folder(self.out)
         made = [p for p in (self.out, *self.out.parents) if not p.exists()]
         self.out.mkdir(parents=True, exist_ok=True)
-        busy = f"another process is training into {self.out}. Wait for it to finish (the same command then goes on from its checkpoint), or use another run folder."
+        busy = f"another process is training into (or registering from) {self.out}. Wait for it to finish (the same command then goes on from its checkpoint), or use another run folder."
         try:
             with folder_lock(self.out, busy):
-                _sweep_temporaries(self.out)
+                # what a process killed outright (SIGKILL, power loss) left half-written; the lock says no one writes them now
+                remove_temporaries(self.out, (CHECKPOINT, EXPORT, "run.json", "summary.json", "metrics.jsonl", "loss.png"))
                 return self._fit()
         except BaseException:
             for p in made:  # a refused resume or --init-from leaves no empty folder behind

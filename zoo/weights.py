@@ -19,13 +19,15 @@ import errno
 import hashlib
 import json
 import os
+import signal
 import stat
 import struct
 import tempfile
 import threading
+import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,8 @@ __all__ = [
     "json_digest",
     "atomic_write",
     "folder_lock",
+    "uninterrupted",
+    "remove_temporaries",
     "check_writable",
     "read_record",
     "resolve_weights",
@@ -203,11 +207,12 @@ def read_record(path: str | os.PathLike[str], fix: str) -> dict[str, Any]:
 
 
 @contextmanager
-def folder_lock(folder: str | os.PathLike[str], busy: str | None = None) -> Iterator[None]:
+def folder_lock(folder: str | os.PathLike[str], busy: str | None = None, shared: bool = False) -> Iterator[None]:
     """Hold an exclusive lock on `folder` while the block runs (a flock on the folder itself: no lock file is left behind).
 
     Without `busy`, wait for another holder to finish; with it, a folder another process holds is an
-    OutputError saying `busy`. Where the OS has no flock (not POSIX), the block runs unlocked.
+    OutputError saying `busy`. A `shared` lock is a reader's: readers hold it together, and exclude a writer
+    (and are excluded by one). Where the OS has no flock (not POSIX), the block runs unlocked.
     """
     try:
         import fcntl
@@ -217,12 +222,47 @@ def folder_lock(folder: str | os.PathLike[str], busy: str | None = None) -> Iter
     fd = os.open(folder, os.O_RDONLY)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if busy else 0))
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (fcntl.LOCK_NB if busy else 0))
         except BlockingIOError:
             raise OutputError(busy) from None
         yield
     finally:
         os.close(fd)  # closing the last descriptor releases the lock
+
+
+@contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Run the block to its end though Ctrl-C or SIGTERM arrives meanwhile, then act on that signal as it would have.
+
+    For steps that must happen together (two renames). Signal handlers are the main thread's; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: got.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        if got:
+            signal.raise_signal(got[0])  # a KeyboardInterrupt from here, or the process ends, as without us
+
+
+def remove_temporaries(folder: str | os.PathLike[str], names: Iterable[str] | None = None, older_than_s: float = 0.0) -> None:
+    """Remove what atomic writes of `names` (all files, if None) into `folder` left when their process was killed outright.
+
+    Only where no other process can be writing them: under the folder's lock, or (`older_than_s`) once they are that old.
+    """
+    cutoff = time.time() - older_than_s
+    for pattern in [f".{n}.*.tmp" for n in names] if names is not None else [".*.tmp"]:
+        for tmp in Path(folder).glob(pattern):
+            try:
+                if not older_than_s or tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+            except OSError:
+                pass  # another sweeper got there first, or it is not ours to remove
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

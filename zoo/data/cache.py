@@ -25,7 +25,7 @@ import safetensors.torch
 import torch
 
 from ..errors import DataError
-from ..weights import atomic_write, cache_dir, json_digest, tensors_digest
+from ..weights import atomic_write, cache_dir, json_digest, remove_temporaries, tensors_digest
 from ._types import ImageSet
 
 __all__ = ["BuiltSet", "splits_digest", "cached_build", "datasets_cache_dir"]
@@ -85,8 +85,8 @@ def _tensors_from_buffer(buf: bytearray, path: Path) -> dict[str, torch.Tensor]:
     return out
 
 
-def _read_verified(folder: Path, name: str, num_classes: int | None, wanted: tuple[str, ...] | None) -> dict[str, ImageSet] | None:
-    """Return the cached splits `wanted` (all if None) in `folder`, or None when a file is missing or fails its sha256."""
+def _read_verified(folder: Path, name: str, num_classes: int | None, wanted: tuple[str, ...] | None) -> tuple[dict[str, ImageSet], str] | None:
+    """Return the cached splits `wanted` (all if None) in `folder` and their content digest, or None when a file is missing or fails its sha256."""
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
         return None  # no manifest: absent, or a build that died half-way
@@ -122,7 +122,7 @@ def _read_verified(folder: Path, name: str, num_classes: int | None, wanted: tup
                 return None
             t = _tensors_from_buffer(buf, path)
             splits[split] = ImageSet(t["images"], t.get("labels"), name, num_classes)
-    return splits
+    return splits, str(manifest.get("content_digest", ""))
 
 
 def _write(folder: Path, splits: Mapping[str, ImageSet], digest: str, parts: Mapping[str, Any], seconds: float) -> None:
@@ -151,15 +151,16 @@ def cached_build(
 ) -> BuiltSet:
     """Return dataset `name` from the cache if intact (just the splits `only`, if given), else every split from `build()` (then cached)."""
     folder = datasets_cache_dir() / f"{name}-{json_digest(parts)[:16]}"
-    splits = _read_verified(folder, name, num_classes, only)
-    if splits is not None:
-        digest = json.loads((folder / MANIFEST).read_text()).get("content_digest", "")
+    found = _read_verified(folder, name, num_classes, only)
+    if found is not None:  # (the manifest is not read again: another process's build may be replacing it now)
+        splits, digest = found
         return BuiltSet(splits, digest, folder, True, 0.0)
     t0 = time.perf_counter()
     splits = build()
     seconds = time.perf_counter() - t0
     digest = splits_digest(splits)
     try:
+        remove_temporaries(folder, older_than_s=3600)  # left by a build killed outright; a live build's are younger
         (folder / MANIFEST).unlink(missing_ok=True)  # the old manifest must not vouch for new files
         _write(folder, splits, digest, parts, seconds)
     except OSError as e:
