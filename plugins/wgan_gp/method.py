@@ -27,7 +27,9 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     """Return mean((||grad critic(x_hat)||_2 - 1)^2) over random interpolates x_hat of `real` and `fake`, in float32.
 
     Autocast is switched off here even when the step runs under bf16: the penalty differentiates
-    through a gradient, and bf16's 8-bit mantissa turns that second-order term into noise.
+    through a gradient, and bf16's 8-bit mantissa turns that second-order term into noise. (On an Ampere or
+    newer GPU, torch's default, ``torch.backends.cudnn.allow_tf32``, still runs the convolutions in TF32, with
+    an 11-bit mantissa; set it to False for full float32.)
     `eps` inside the square root keeps the norm's own gradient finite where a gradient is zero.
     """
     with torch.autocast(real.device.type, enabled=False):
