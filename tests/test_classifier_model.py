@@ -25,6 +25,20 @@ def test_accepts_gan_samples_and_gray_images_of_any_square_size(clf) -> None:
         assert clf.features(x).shape == (5, clf.feature_dim) == (5, 16)
 
 
+def test_features_and_logits_in_one_pass_equal_the_two_calls(clf) -> None:
+    from zoo.metrics.classifier_metrics import features_and_logits
+
+    x = torch.rand(300, 3, 64, 64)
+    feats, logits = features_and_logits(clf, x)
+    assert torch.equal(feats, clf.features(x)) and torch.equal(logits, clf.logits(x))
+    calls = []
+    clf.net.body.register_forward_hook(lambda *_: calls.append(1))
+    clf.features(x)
+    alone = len(calls)
+    features_and_logits(clf, x)
+    assert len(calls) == 2 * alone, "the evaluators judge 10,000 images: the network body runs once for both, as for features alone"
+
+
 def test_the_transform_is_resize_to_28_rgb(clf) -> None:
     from zoo.data import adapt_images
 

@@ -127,8 +127,10 @@ def test_register_a_run_trained_elsewhere(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
     faces = face_folder(tmp_path / "faces")
     assert train_tiny(faces, tmp_path / "run") == 0
+    monkeypatch.chdir(tmp_path / "faces")  # the printed path must lead to the file from here, not from the registry's folder
     assert main(["register", str(tmp_path / "run"), "dcgan.elsewhere", "--data", "faces"]) == 0
-    assert "registered 'dcgan.elsewhere'" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"registered 'dcgan.elsewhere': {tmp_path / 'weights' / 'dcgan.elsewhere.safetensors'} (sha256" in printed, printed
     import zoo
 
     assert zoo.load("dcgan.elsewhere").sample(1, seed=0).shape == (1, 3, 64, 64)
@@ -275,6 +277,28 @@ def test_bench_checks_its_output_and_counts_before_it_runs(tiny_model: str, tmp_
     assert main(["bench", "--model", tiny_model, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert f"cannot write {tmp_path}" in err
+
+
+def test_progress_in_a_log_is_lines_not_carriage_returns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    faces = face_folder(tmp_path / "faces")
+    assert main(["train", "dcgan", "--data", str(faces), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "3",
+                 "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err  # not a terminal here, as in CI or `2> log`
+    assert "\r" not in err and "dcgan: 100%" in err and "3/3" in err, err
+    assert main(["sample", str(tmp_path / "run"), "-n", "2", "--out", str(tmp_path / "s.png")]) == 0
+    assert f"sampling 2 images from {tmp_path / 'run'} (dcgan, on cpu)..." in capsys.readouterr().err
+
+
+def test_bench_prints_each_result_as_it_is_done(tiny_model: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import zoo.bench
+
+    def second_fails(*args, **kwargs):
+        raise KeyboardInterrupt  # a Ctrl-C during the second subject
+
+    monkeypatch.setattr(zoo.bench, "bench_inference", second_fails)
+    assert main(["bench", "--train", "dcgan", "--set", "dcgan:nz=4", "--set", "dcgan:ngf=2", "--set", "dcgan:ndf=2", "--batch-size", "2",
+                 "--steps", "1", "--warmup", "1", "--model", tiny_model]) == 130
+    assert "train_step dcgan" in capsys.readouterr().out, "the first subject's result is shown, not lost with the second"
 
 
 def test_list_with_a_registry_file_that_does_not_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

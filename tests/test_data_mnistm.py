@@ -92,6 +92,13 @@ def test_cache_is_reused_and_digest_is_stable(root: Path) -> None:
     assert only_test.from_cache and list(only_test.splits) == ["test"]
 
 
+def test_a_build_says_so_and_a_cache_hit_is_silent(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first = mnistm.load_mnistm(root / "mnist")
+    assert f"building dataset 'mnistm': once, then cached in {first.folder}" in capsys.readouterr().err
+    mnistm.load_mnistm(root / "mnist")
+    assert capsys.readouterr().err == ""
+
+
 def test_corrupted_cache_is_rejected_and_rebuilt(root: Path) -> None:
     first = mnistm.load_mnistm(root / "mnist")
     path = first.folder / "train.safetensors"

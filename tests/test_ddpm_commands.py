@@ -35,7 +35,11 @@ def test_grid_command_writes_rows_of_digits(weights: Path, tmp_path: Path, capsy
 def test_frames_command_writes_one_panel_per_time(weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "frames.png"
     assert main(["ddpm-frames", str(weights), "--out", str(out), "--times", "20,19,10,0"]) == 0
-    assert out.is_file() and "t = 20, 19, 10, 0" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert out.is_file() and "t = 20, 19, 10, 0" in printed.out
+    assert "ddpm-frames: 100%" in printed.err and " 20/20 " in printed.err, printed.err  # the seed's 20 steps of the one batch
+    assert main(["ddpm-frames", str(weights), "--out", str(out), "--times", "20,19,10,0", "--quiet"]) == 0
+    assert "ddpm-frames: " not in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["ddpm-frames", str(weights), "--out", str(out), "--times", "20,x"])
     assert "argument --times: expected comma-separated whole numbers" in capsys.readouterr().err

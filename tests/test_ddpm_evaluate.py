@@ -27,7 +27,7 @@ def test_the_evaluator_is_registered_and_the_default() -> None:
     assert "ddpm_samplers" in zoo.get_plugin_manager().method("ddpm").default_evaluation
 
 
-def test_sweep_writes_the_table_and_returns_the_headline(classifier_file: Path, tmp_path: Path) -> None:
+def test_sweep_writes_the_table_and_returns_the_headline(classifier_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     torch.manual_seed(0)
     model = zoo.build_method("ddpm", {"n_feat": 8, "n_T": 6}).eval()  # few network calls: the sweep's bookkeeping is what is checked
     md, js = tmp_path / "eval.md", tmp_path / "eval.json"
@@ -46,6 +46,8 @@ def test_sweep_writes_the_table_and_returns_the_headline(classifier_file: Path, 
     assert "| ddim-5 | 2 | 10 |" in table and "100 images of digits test" in table
     assert set(metrics) >= {"accuracy_ddpm6", "accuracy_ddim5", "frechet_ddim5", "images_per_s_ddim5", "n_per_class", "seed"}
     assert metrics["accuracy_ddim5"] == rows[3]["accuracy"], "the headline is taken at the default w = 2"
+    err = capsys.readouterr().err  # an hour on a CPU at the defaults: the sweep shows where it is
+    assert "ddpm_samplers 4/4: ddim-5 w=2: 100%" in err and " 22/22 " in err and f"ddpm_samplers: wrote {md} and {js}" in err, err
 
 
 def test_the_headline_names_the_guidance_it_was_taken_at_and_no_file_is_written_unasked(classifier_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

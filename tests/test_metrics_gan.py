@@ -58,6 +58,17 @@ def test_states_n_and_seed_and_gives_the_same_numbers_twice(setup: dict, private
     assert evaluate(setup, n=20, seed=4)["classifier_fd"] != r["classifier_fd"]
 
 
+def test_the_long_steps_say_what_they_do_once(setup: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    evaluate(setup, n=20, progress=True)
+    err = capsys.readouterr().err
+    assert "generating (" in err and "20/20" in err and "classifier statistics" in err
+    assert f"classifier statistics of the 27 real {setup['data']} train images: computed once, then cached" in err
+    evaluate(setup, n=20, progress=True)
+    assert "computed once" not in capsys.readouterr().err  # read from the cache now
+    evaluate(setup, n=20)
+    assert capsys.readouterr().err == ""  # progress=False (the fixture's): silent
+
+
 def test_real_statistics_are_keyed_by_the_real_images_content(setup: dict, tmp_path: Path, private_cache: Path) -> None:
     evaluate(setup, n=20)
     other = real_folder(tmp_path / "other", seed=1)

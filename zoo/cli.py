@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import importlib
 import json
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import COMMAND_LINE, ConfigError, UnknownNameError, ZooError
+from .progress import status
 
 __all__ = ["main", "int_at_least", "positive_int", "int_list", "sampler_knobs"]
 
@@ -259,12 +261,18 @@ def _note_unlisted(path: Path | None, name: str) -> None:
         print(f"note: {note}", file=sys.stderr)
 
 
+def _shown(path: Path) -> str:
+    """Return `path` as a user finds it from here: relative to the current folder where it lies below it, else absolute."""
+    path = path.resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
 @command
 def cmd_register(args: argparse.Namespace) -> int:
     from .registry import register_run
 
     e = register_run(args.run, args.name, data=args.data, path=args.registry)
-    print(f"registered {args.name!r}: {e.weights} (sha256 {e.sha256}), {e.training.steps} steps in {e.training.wall_time_s:.0f} s on {e.training.device}")
+    print(f"registered {args.name!r}: {_shown(e.base_dir / e.weights)} (sha256 {e.sha256}), {e.training.steps} steps in {e.training.wall_time_s:.0f} s on {e.training.device}")
     _note_unlisted(args.registry, args.name)
     return 0
 
@@ -306,7 +314,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(json.dumps(summary, indent=2))
     if args.register:
         e = register_run(args.out, args.register, path=args.registry)  # labelled with the run's record of its data
-        print(f"registered {args.register!r} -> {e.weights}", file=sys.stderr)  # stdout stays the summary's JSON (`| jq`)
+        print(f"registered {args.register!r} -> {_shown(e.base_dir / e.weights)}", file=sys.stderr)  # stdout stays the summary's JSON (`| jq`)
         _note_unlisted(args.registry, args.register)
     return 0
 
@@ -319,6 +327,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     knobs = sampler_knobs(args.set or [])
     check_image_path(args.out)  # before the sampling, not after it
     model = load_any(args.name, args.device)
+    status(f"sampling {args.n} images from {args.name} ({model.name}, on {args.device or 'cpu'})...")
     images = model.sample(args.n, labels=args.labels, seed=args.seed, **knobs)
     path = save_grid(images, args.out, nrow=args.nrow)
     print(f"wrote {path} ({args.n} images, seed {args.seed})")
@@ -389,18 +398,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
                         fix=f"Fix the --set option (a method's config; --set {method}:KEY=VALUE for it alone).")
     for name in models:
         check_options(load(name, device="cpu"), check_knobs(options[name]), name)
+    runs = [functools.partial(bench_train_step, method, options[method], device=args.device, batch_size=args.batch_size, steps=args.steps,
+                              warmup=args.warmup, repeats=args.repeats, bf16=args.bf16) for method in args.train or []]
+    runs += [functools.partial(bench_inference, name, n=args.n, device=args.device, knobs=options[name], repeats=args.repeats, bf16=args.bf16)
+             for name in models]
     results = []
-    for method in args.train or []:
-        results.append(bench_train_step(method, options[method], device=args.device, batch_size=args.batch_size, steps=args.steps,
-                                        warmup=args.warmup, repeats=args.repeats, bf16=args.bf16))
-    for name in models:
-        results.append(bench_inference(name, n=args.n, device=args.device, knobs=options[name], repeats=args.repeats, bf16=args.bf16))
-    for r in results:
+    for run in runs:  # each line as its subject is done: a bench takes minutes on a CPU
+        r = run()
         subject = r.get("method") or r.get("model")
         extra = f"{r['steps_per_s']} steps/s, " if r["what"] == "train_step" else ""
         spread = f" (median of {r['repeats']}: {min(r['seconds_each']):.3g}-{max(r['seconds_each']):.3g} s)" if r["repeats"] > 1 else ""
-        print(f"{r['what']:10s} {subject:24s} {extra}{r['images_per_s']} images/s on {r['device']}{' (bf16)' if r['bf16'] else ''}{spread}{'  ' + str(r['knobs']) if r.get('knobs') else ''}")
+        print(f"{r['what']:10s} {subject:24s} {extra}{r['images_per_s']} images/s on {r['device']}{' (bf16)' if r['bf16'] else ''}{spread}{'  ' + str(r['knobs']) if r.get('knobs') else ''}",
+              flush=True)
         r["command"] = args.argv
+        results.append(r)
     if args.out:
         with atomic_write(args.out, "w") as f:
             f.write(json.dumps(results, indent=2) + "\n")
@@ -595,7 +606,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"zoo: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C while torch loads: one line, as later
-        _say("\nzoo: interrupted")
+        status("\nzoo: interrupted")
         return 130
     args = parser.parse_args(argv)
     if not args.command:
@@ -603,15 +614,15 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0
     args.argv = " ".join(shlex.quote(a) for a in ["zoo", *(sys.argv[1:] if argv is None else argv)])  # what a run records
     try:
-        status = COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
         if sys.stdout is not None:  # None when started with stdout closed (`zoo list >&-`)
             sys.stdout.flush()  # inside the try: a closed pipe shows here, not in the interpreter's exit
-        return status
+        return code
     except ZooError as e:
         print(f"zoo {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:  # Ctrl-C: one line, not a traceback (zoo train says where its checkpoint is)
-        _say(f"\nzoo {args.command}: interrupted" + (f": {e}" if str(e) else ""))
+        status(f"\nzoo {args.command}: interrupted" + (f": {e}" if str(e) else ""))
         return 128 + getattr(e, "signum", 2)  # 130 for Ctrl-C; 143 for a training run stopped by SIGTERM
     except BrokenPipeError:  # the reader went away (`zoo info ddpm | head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
@@ -619,14 +630,8 @@ def _main(argv: Sequence[str] | None) -> int:
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
             raise
-        _say(f"zoo {args.command}: error: cannot write the output: {e.strerror} ({e.errno}). Free some space or write elsewhere.")
+        status(f"zoo {args.command}: error: cannot write the output: {e.strerror} ({e.errno}). Free some space or write elsewhere.")
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 
-def _say(message: str) -> None:
-    """Print `message` on stderr, unless stderr is gone too (a `| tee` ended by the same Ctrl-C)."""
-    try:
-        print(message, file=sys.stderr, flush=True)
-    except OSError:
-        pass

@@ -30,13 +30,13 @@ from typing import Any, Literal
 import pydantic
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .data import ImageSet, TensorLoader
 from .data import load as load_data
 from .errors import COMMAND_LINE, ConfigError, OutputError, option
 from .interfaces import Batch, Method, MethodConfig, device_name, resolve_device, software, validate_config
 from .registry import absolute_data, build_method, save_model
+from .progress import progress_bar
 from .viz import plot_curves, read_metrics_log
 from .weights import atomic_write, folder_lock, load_tree, read_record, remove_temporaries, save_tree, sha256_file, tensors_digest
 
@@ -506,7 +506,7 @@ class Trainer:
         self.method.train()
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.train.bf16 else nullcontext()
         deadline = time.monotonic() + 60 * self.train.max_minutes if self.train.max_minutes else None
-        bar = tqdm(total=self.train.steps, initial=self.step, disable=not self.train.progress, desc=f"{self.method.name}", dynamic_ncols=True)
+        bar = progress_bar(self.train.steps, self.method.name, unit="step", initial=self.step, enabled=self.train.progress)
         t0 = time.monotonic()
         start_elapsed = self.elapsed
         with StopAfterStep() as stop:  # around the final checkpoint and export too: a Ctrl-C there waits for them

@@ -12,6 +12,8 @@ Example::
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -19,10 +21,11 @@ import torch
 from zoo.cli import int_list, positive_int
 from zoo.errors import ConfigError
 from zoo.interfaces import Command, Method
+from zoo.progress import progress_bar
 from zoo.registry import load_any
 from zoo.viz import check_image_path, save_figure, save_grid
 
-from .method import DEFAULT_GUIDANCE
+from .method import DEFAULT_GUIDANCE, FrameCallback, step_counter
 
 __all__ = ["COMMANDS", "digit_grid", "reverse_frames", "SEED_FRAME_TIMES"]
 
@@ -50,6 +53,7 @@ def _common(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("--steps", type=int, default=None, help="DDIM steps (ddim only)")
     p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance weight w")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def digit_grid(model: Method, per_class: int = 10, seed: int = 0, **knobs: Any) -> torch.Tensor:
@@ -70,19 +74,19 @@ def reverse_frames(model: Method, times: tuple[int, ...] = SEED_FRAME_TIMES, lab
     return {t: x[-1] for t, x in frames.items()}
 
 
-def _run_grid(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
-    model = _model(args)
-    # the seed's sampler takes minutes on a CPU: show the network calls as they happen, batch by batch
+@contextmanager
+def _steps_shown(model: Method, n: int, args: argparse.Namespace) -> Iterator[FrameCallback]:
+    """Yield a `sample` callback showing the network steps of sampling `n` images as they happen (the seed's sampler takes minutes on a CPU)."""
     times = model._check_knobs(args.steps, args.sampler, 0.0, args.guidance)
-    batches = -(-model.config.n_classes * args.per_class // model.sample_batch)
-    with tqdm(total=batches * (len(times) - 1), desc="ddpm-grid", unit="step", disable=args.quiet, dynamic_ncols=True) as bar:
-        def step_done(t: int, x: torch.Tensor, start: int) -> None:
-            if t != times[0]:  # the first call shows the starting noise, before any step
-                bar.update(1)
+    batches = -(-n // model.sample_batch)
+    with progress_bar(batches * (len(times) - 1), args.command, unit="step", enabled=not args.quiet) as bar:
+        yield step_counter(bar.update)
 
-        images = digit_grid(model, per_class=args.per_class, seed=args.seed, callback=step_done, **_knobs(args))
+
+def _run_grid(args: argparse.Namespace) -> int:
+    model = _model(args)
+    with _steps_shown(model, model.config.n_classes * args.per_class, args) as callback:
+        images = digit_grid(model, per_class=args.per_class, seed=args.seed, callback=callback, **_knobs(args))
     path = save_grid(images, args.out, nrow=args.per_class)
     print(f"wrote {path}: rows are digits 0-{model.config.n_classes - 1}, {args.per_class} noise seeds per row ({args.sampler}, w={args.guidance:g}, seed {args.seed})")
     return 0
@@ -95,7 +99,8 @@ def _run_frames(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
     model = _model(args)
-    frames = reverse_frames(model, tuple(args.times), label=args.label, per_class=args.per_class, seed=args.seed, **_knobs(args))
+    with _steps_shown(model, args.label * args.per_class + 1, args) as callback:  # reverse_frames samples up to that image
+        frames = reverse_frames(model, tuple(args.times), label=args.label, per_class=args.per_class, seed=args.seed, callback=callback, **_knobs(args))
     fig, axes = plt.subplots(1, len(frames), figsize=(1.6 * len(frames), 1.9), squeeze=False)
     for ax, (t, x) in zip(axes[0], frames.items()):
         ax.imshow(x.permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
@@ -109,7 +114,6 @@ def _run_frames(args: argparse.Namespace) -> int:
 def _grid_args(p: argparse.ArgumentParser) -> None:
     _common(p, "docs/figures/ddpm_grid.png")
     p.add_argument("--per-class", type=positive_int, default=10, help="images per digit (columns)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _frames_args(p: argparse.ArgumentParser) -> None:

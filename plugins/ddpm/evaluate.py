@@ -26,12 +26,13 @@ import torch
 from zoo import data as zdata
 from zoo.errors import ConfigError
 from zoo.interfaces import Method, device_name, evaluator_options, require_capability
-from zoo.metrics.classifier_metrics import FeatureClassifier, check_feature_classifier
+from zoo.metrics.classifier_metrics import FeatureClassifier, check_feature_classifier, features_and_logits
 from zoo.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats
+from zoo.progress import progress_bar, status
 from zoo.registry import load_any
 from zoo.weights import atomic_write
 
-from .method import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from .method import DEFAULT_GUIDANCE, DEFAULT_STEPS, step_counter
 
 __all__ = ["SamplerSweep", "parse_samplers", "network_calls", "DEFAULT_SAMPLERS", "DEFAULT_GUIDANCES"]
 
@@ -136,23 +137,30 @@ class SamplerSweep:
         labels = torch.arange(k).repeat_interleave(o.n_per_class)
         autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if o.bf16 else nullcontext()
         rows = []
-        for sampler, steps, w in plan:
+        batches = -(-len(labels) // o.batch_size)
+        total = sum(batches * (len(model._check_knobs(steps, sampler, 0.0, w)) - 1) for sampler, steps, w in plan)
+        bar = progress_bar(total, self.name, unit="step")  # the default sweep takes an hour on a CPU
+        for i, (sampler, steps, w) in enumerate(plan, 1):
+            bar.set_description(f"{self.name} {i}/{len(plan)}: {sampler}-{steps} w={w:g}")
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             t0 = time.perf_counter()
             with autocast:
-                images = model.sample(len(labels), labels=labels, seed=o.seed, sampler=sampler, steps=steps, guidance=w, batch_size=o.batch_size)
+                images = model.sample(len(labels), labels=labels, seed=o.seed, sampler=sampler, steps=steps, guidance=w, batch_size=o.batch_size,
+                                      callback=step_counter(bar.update))
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             seconds = time.perf_counter() - t0
-            pred = clf.predict(images).cpu()
+            feats, logits = features_and_logits(clf, images)
+            pred = logits.argmax(1).cpu()
             hits = (pred == labels).float()
             rows.append({
                 "sampler": sampler, "steps": steps, "guidance": w, "calls": network_calls(steps, w),
                 "accuracy": float(hits.mean()), "per_class_accuracy": [float(hits[labels == d].mean()) for d in range(k)],
-                "frechet": frechet_distance(gaussian_stats(clf.features(images), what=f"{sampler}-{steps} samples"), real),
+                "frechet": frechet_distance(gaussian_stats(feats, what=f"{sampler}-{steps} samples"), real),
                 "seconds": seconds, "images_per_s": len(labels) / seconds,
             })
+        bar.close()
         header = {
             "model": model.zoo_name, "classifier": o.classifier, "out_md": o.out_md,
             "real": f"{real.n} images of {o.data} {o.split}",
@@ -165,6 +173,8 @@ class SamplerSweep:
         if o.out_json:
             with atomic_write(o.out_json, "w") as f:
                 json.dump({**header, "rows": rows}, f, indent=2)
+        if o.out_md or o.out_json:
+            status(f"{self.name}: wrote {' and '.join(p for p in (o.out_md, o.out_json) if p)}")
         return _headline(rows, o.n_per_class, o.seed)
 
 

@@ -36,6 +36,19 @@ DEFAULT_GUIDANCE = 2.0
 FrameCallback = Callable[[int, torch.Tensor, int], None]
 
 
+def step_counter(advance: Callable[[int], Any]) -> FrameCallback:
+    """Return a `sample` callback that calls ``advance(1)`` once per network step (a batch's starting noise is none): a progress bar's update."""
+    started: set[int] = set()
+
+    def callback(t: int, x: torch.Tensor, start: int) -> None:
+        if start in started:
+            advance(1)
+        else:
+            started.add(start)
+
+    return callback
+
+
 class DDPMConfig(MethodConfig):
     """The seed's hyper-parameters; n_feat=256 is the printed network, smaller widths run faster on CPUs."""
 
@@ -260,10 +273,13 @@ class DDPM(Method):
                 f"it visits {shown}. Choose frame times among those ({option('times')}), or use sampler ddpm, which visits every time."
             )
         parts: dict[int, list[torch.Tensor]] = {t: [] for t in wanted}
+        also = sample_options.pop("callback", None)  # the caller's own (e.g. a progress bar) sees every state too
 
         def keep(t: int, x: torch.Tensor, start: int) -> None:
             if t in parts:
                 parts[t].append(x.clone())
+            if also is not None:
+                also(t, x, start)
 
         images = self.sample(n, callback=keep, **sample_options)
         return images, {t: torch.cat(p) for t, p in sorted(parts.items(), reverse=True)}

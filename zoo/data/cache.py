@@ -25,6 +25,7 @@ import safetensors.torch
 import torch
 
 from ..errors import DataError
+from ..progress import status
 from ..weights import atomic_write, cache_dir, json_digest, remove_temporaries, tensors_digest
 from ._types import ImageSet
 
@@ -155,6 +156,7 @@ def cached_build(
     if found is not None:  # (the manifest is not read again: another process's build may be replacing it now)
         splits, digest = found
         return BuiltSet(splits, digest, folder, True, 0.0)
+    status(f"building dataset {name!r}: once, then cached in {folder}")
     t0 = time.perf_counter()
     splits = build()
     seconds = time.perf_counter() - t0

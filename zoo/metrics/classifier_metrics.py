@@ -18,11 +18,20 @@ __all__ = ["FeatureClassifier", "check_feature_classifier", "classifier_score", 
 
 @runtime_checkable
 class FeatureClassifier(Protocol):
-    """A classifier that also gives its penultimate features."""
+    """A classifier that also gives its penultimate features.
+
+    One that can give both from one pass adds ``features_and_logits(images)``; :func:`features_and_logits` uses it.
+    """
 
     def features(self, images: torch.Tensor) -> torch.Tensor: ...
 
     def logits(self, images: torch.Tensor) -> torch.Tensor: ...
+
+
+def features_and_logits(clf: FeatureClassifier, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return `clf`'s features and logits of `images`: from one pass where it offers ``features_and_logits``, else from two."""
+    both = getattr(clf, "features_and_logits", None)
+    return both(images) if callable(both) else (clf.features(images), clf.logits(images))
 
 
 def check_feature_classifier(model: Any, name: str) -> FeatureClassifier:

@@ -16,9 +16,9 @@ from typing import Any
 
 import safetensors.torch
 import torch
-from tqdm.auto import tqdm
 
 from ..errors import WeightsError
+from ..progress import progress_bar
 from ..weights import atomic_write, cache_dir, json_digest, tensor_digest
 from .frechet import GaussianStats, load_stats, save_stats
 
@@ -85,7 +85,7 @@ def extract_features(
     """
     done = _load_partial(resume, total) if resume is not None else []
     start = sum(len(d) for d in done)
-    bar = tqdm(total=total, initial=start, unit="img", desc=desc, disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total, desc, unit="img", initial=start, enabled=progress)
     last_save = time.monotonic()
     for i in range(start, total, batch):
         j = min(i + batch, total)

@@ -23,9 +23,10 @@ import torch
 from ..data import ImageSet, adapt_images, load as load_data
 from ..errors import ConfigError
 from ..interfaces import Method, evaluator_options, require_capability
+from ..progress import progress_bar, status
 from ..registry import load_any
 from ..weights import json_digest, tensor_digest, tensors_digest
-from .classifier_metrics import FeatureClassifier, check_feature_classifier, classifier_score, coverage_metrics
+from .classifier_metrics import FeatureClassifier, check_feature_classifier, classifier_score, coverage_metrics, features_and_logits
 from .features import cached_stats, extract_features
 from .frechet import GaussianStats, frechet_distance, gaussian_stats
 from .inception import INCEPTION_SHA1, inception_features, inception_path, quantize
@@ -65,9 +66,13 @@ def chunk_seed(seed: int, index: int) -> int:
     return int.from_bytes(hashlib.sha256(f"zoo.metrics.gan/{seed}/{index}".encode()).digest()[:6], "big")
 
 
-def generate(model: Method, n: int, seed: int, chunk: int = 500) -> torch.Tensor:
+def generate(model: Method, n: int, seed: int, chunk: int = 500, progress: bool = False) -> torch.Tensor:
     """Return `n` uint8 images (CPU) from `model`: chunk i is ``model.sample(chunk, seed=chunk_seed(seed, i))``."""
-    out = [quantize(model.sample(min(chunk, n - i), seed=chunk_seed(seed, i // chunk))).cpu() for i in range(0, n, chunk)]
+    out = []
+    with progress_bar(n, f"generating ({getattr(model, 'zoo_name', None) or model.name}, seed {seed})", unit="img", enabled=progress) as bar:
+        for i in range(0, n, chunk):
+            out.append(quantize(model.sample(min(chunk, n - i), seed=chunk_seed(seed, i // chunk))).cpu())
+            bar.update(len(out[-1]))
     return torch.cat(out)
 
 
@@ -108,9 +113,9 @@ def _as_float(images: torch.Tensor) -> torch.Tensor:
 def _classifier_outputs(clf: FeatureClassifier, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     feats, logits = [], []
     for i in range(0, len(images), 2000):
-        x = _as_float(images[i : i + 2000])
-        feats.append(clf.features(x).cpu())
-        logits.append(clf.logits(x).cpu())
+        f, l = features_and_logits(clf, _as_float(images[i : i + 2000]))
+        feats.append(f.cpu())
+        logits.append(l.cpu())
     return torch.cat(feats), torch.cat(logits)
 
 
@@ -131,8 +136,13 @@ def fid_from_images(real: torch.Tensor, fake: torch.Tensor, *, device: str = "cp
                                  batch=batch, desc=f"Inception features ({what})", progress=progress, resume=resume)
         return gaussian_stats(feats, what=f"Inception features of the {what} images")
 
+    def real_stats_once() -> GaussianStats:
+        if progress:
+            status(f"Inception statistics of the {len(real)} real images: computed once, then cached (the `gan` evaluator's fid=false skips FID)")
+        return stats_of(real, "real", real_key)
+
     if real_key is not None:
-        real_stats, _ = cached_stats("inception", real_key, lambda: stats_of(real, "real", real_key))
+        real_stats, _ = cached_stats("inception", real_key, real_stats_once)
     else:
         real_stats = stats_of(real, "real", None)
     fake_stats = stats_of(fake, "generated", fake_key)
@@ -153,7 +163,7 @@ class GANEvaluator:
         if o.fid:
             inception_path()  # a missing `fid` extra is reported before minutes of sampling
         device = o.device or str(model.device)
-        fake = generate(model, o.n, o.seed, o.chunk)
+        fake = generate(model, o.n, o.seed, o.chunk, progress=o.progress)
         real_set = load_data(o.data, o.split, root=o.data_root)
         real, real_digest = _real_like_with_digest(real_set, fake)
 
@@ -161,6 +171,8 @@ class GANEvaluator:
         clf_digest = tensors_digest(clf.inference_state_dict()) if isinstance(clf, Method) else o.classifier
 
         def real_classifier_stats() -> GaussianStats:
+            if o.progress:
+                status(f"classifier statistics of the {len(real)} real {o.data} {o.split} images: computed once, then cached")
             feats, logits = _classifier_outputs(clf, real)
             s = gaussian_stats(feats, what=f"classifier features of {o.data} {o.split}")
             return GaussianStats(s.mu, s.sigma, s.n, {"classifier_is": repr(classifier_score(logits))})

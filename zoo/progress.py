@@ -1,0 +1,60 @@
+"""What a long command shows while it works, on stderr (stdout stays for results, e.g. `zoo eval --json`).
+
+On a terminal, a live tqdm bar. In a log or a pipe (CI, `2> log`, `| tee`), where a bar's carriage returns
+would pile up on one line, the bar writes a plain line a minute instead, and its last state when it ends.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+__all__ = ["progress_bar", "status"]
+
+#: Seconds between lines of a bar written to a log (not a terminal).
+LOG_INTERVAL_S = 60.0
+
+
+class _Lines:
+    """A stream for tqdm that turns its carriage-return redraws into whole lines, without the padding."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        for line in text.replace("\r", "\n").split("\n"):
+            if line.strip():
+                self.stream.write(line.rstrip() + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced by a test's capture, or closed
+        return False
+
+
+def progress_bar(total: int, desc: str, *, unit: str = "it", initial: int = 0, enabled: bool = True) -> "tqdm":
+    """Return a progress bar over `total` units on stderr: live on a terminal, a line a minute in a log; silent unless `enabled`."""
+    from tqdm.auto import tqdm  # here, not above: the zoo command imports this module before anything slow
+
+    stream = sys.stderr
+    live = _is_terminal(stream)
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=not enabled or stream is None, dynamic_ncols=True,
+                file=stream if live else _Lines(stream), mininterval=0.1 if live else LOG_INTERVAL_S)
+
+
+def status(message: str) -> None:
+    """Say on stderr what a long step is doing now (a line; nothing where stderr is gone)."""
+    if sys.stderr is None:
+        return
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except OSError:  # stderr closed or its reader gone: the work goes on
+        pass
