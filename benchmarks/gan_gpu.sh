@@ -107,7 +107,7 @@ wait_all; echo "stage 1 done at ${SECONDS}s: $(date)"
 $PY benchmarks/gan_variants.py $RUNS/*/ --n "$PICK_N" --device "$DEV" --out "$R/stage1.json" --pick "$R/stage2.txt" | tee "$R/stage1.md"
 pack
 # stage 2 ends FINAL_S before the deadline (the final judging and packing), and is skipped if under 15 s remain
-STAGE2_MIN=$(awk -v want="$STAGE2_MIN" -v left="$((DEADLINE_S - FINAL_S - SECONDS))" 'BEGIN { m = left / 60; if (m > want) m = want; printf "%.2f", (m < 0.25 ? 0 : m) }')
+STAGE2_MIN=$(awk -v want="$STAGE2_MIN" -v left="$((DEADLINE_S - FINAL_S - SECONDS))" 'BEGIN { m = left / 60; printf "%.2f", (m < 0.25 ? 0 : (m > want ? want : m)) }')
 echo "stage 2: $STAGE2_MIN minutes" | tee -a "$R/machine.txt"
 for v in $VARIANTS; do
   IFS=: read -r name method batch rec <<< "$v"

@@ -282,9 +282,10 @@ def test_bench_checks_its_output_and_counts_before_it_runs(tiny_model: str, tmp_
 def test_progress_in_a_log_is_lines_not_carriage_returns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     faces = face_folder(tmp_path / "faces")
     assert main(["train", "dcgan", "--data", str(faces), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "3",
-                 "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run")]) == 0
+                 "--batch-size", "4", "--device", "cpu", "--log-every", "1", "--out", str(tmp_path / "run")]) == 0
     err = capsys.readouterr().err  # not a terminal here, as in CI or `2> log`
     assert "\r" not in err and "dcgan: 100%" in err and "3/3" in err, err
+    assert len([line for line in err.splitlines() if line.startswith("dcgan: ")]) == 2, "the start and the end, not a line per logged step"
     assert main(["sample", str(tmp_path / "run"), "-n", "2", "--out", str(tmp_path / "s.png")]) == 0
     assert f"sampling 2 images from {tmp_path / 'run'} (dcgan, on cpu)..." in capsys.readouterr().err
 

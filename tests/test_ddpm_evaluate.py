@@ -47,16 +47,18 @@ def test_sweep_writes_the_table_and_returns_the_headline(classifier_file: Path, 
     assert set(metrics) >= {"accuracy_ddpm6", "accuracy_ddim5", "frechet_ddim5", "images_per_s_ddim5", "n_per_class", "seed"}
     assert metrics["accuracy_ddim5"] == rows[3]["accuracy"], "the headline is taken at the default w = 2"
     err = capsys.readouterr().err  # an hour on a CPU at the defaults: the sweep shows where it is
-    assert "ddpm_samplers 4/4: ddim-5 w=2: 100%" in err and " 22/22 " in err and f"ddpm_samplers: wrote {md} and {js}" in err, err
+    assert "ddpm_samplers 4/4: ddim-5 w=2: 100%" in err and " 5/5 " in err and "ddpm_samplers 1/4: ddpm-6 w=0: 100%" in err and f"ddpm_samplers: wrote {md} and {js}" in err, err
 
 
-def test_the_headline_names_the_guidance_it_was_taken_at_and_no_file_is_written_unasked(classifier_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_headline_names_the_guidance_it_was_taken_at_and_no_file_is_written_unasked(classifier_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     model = zoo.build_method("ddpm", {"n_feat": 8, "n_T": 20}).eval()
     metrics = SamplerSweep().evaluate(model, classifier=str(classifier_file), data="digits", n_per_class=2, n_real=100,
-                                      samplers="ddim-2", guidance=0.5)
+                                      samplers="ddim-2", guidance=0.5, progress=False)
     assert metrics["guidance"] == 0.5 and "accuracy_ddim2" in metrics, "w = 2 was not swept: the headline is at the w that was"
     assert list(tmp_path.iterdir()) == [], "an evaluation writes no table unless out_md/out_json name one"
+    assert capsys.readouterr().err == "", "progress=false: no bar, and no file written to say so"
 
 
 def test_sampler_names_and_call_counts() -> None:

@@ -595,10 +595,13 @@ def _write_registration(name: str, path: Path, run_dir: Path, weights: Path, fie
         old = _read_file(path).get(name) if path.is_file() else None
         # a new entry as a whole: metrics and description belong to the weights they were written for; the evaluation plan stays
         text = _registry_text(name, {**({"evaluation": old.evaluation} if old is not None and old.evaluation else {}), **fields}, path, replace=True)
-        # only once the entry validated. The registry takes its new text before the weights their name, so a failed write
-        # (a full disk) leaves both as they were; a Ctrl-C or SIGTERM waits for both renames. A kill -9 between the two
-        # (microseconds) would leave the entry naming weights still beside their name: `zoo register` again mends it.
+        # only once the entry validated. The weights are written whole (on disk) beside their name, then the registry takes
+        # its new text, then the weights their name: a failed write (a full disk, a quota) leaves both as they were, and a
+        # Ctrl-C or SIGTERM waits for both renames. A kill -9 or a failed rename between the two (microseconds) would leave
+        # the entry naming weights still beside their name: `zoo register` again mends it.
         with uninterrupted(), atomic_write(path.parent / weights) as w, open(run_dir / "model.safetensors", "rb") as src:
             shutil.copyfileobj(src, w)
+            w.flush()
+            os.fsync(w.fileno())
             with atomic_write(path, "w") as f:
                 f.write(text)

@@ -19,7 +19,6 @@ import datetime
 import json
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -36,7 +35,7 @@ from .data import load as load_data
 from .errors import COMMAND_LINE, ConfigError, OutputError, option
 from .interfaces import Batch, Method, MethodConfig, device_name, resolve_device, software, validate_config
 from .registry import absolute_data, build_method, save_model
-from .progress import progress_bar
+from .progress import progress_bar, status
 from .viz import plot_curves, read_metrics_log
 from .weights import atomic_write, folder_lock, load_tree, read_record, remove_temporaries, save_tree, sha256_file, tensors_digest
 
@@ -74,7 +73,7 @@ class TrainConfig(pydantic.BaseModel):
 
 
 def _quietly(action: Any) -> None:
-    """Run `action` (a write to stderr: a message, a progress bar's last line), ignoring a stderr that is gone."""
+    """Run `action` (a write to stderr: a progress bar's last line), ignoring a stderr that is gone."""
     try:
         action()
     except OSError:
@@ -110,8 +109,7 @@ class StopAfterStep:
         self._restore_all()  # the second signal acts as it would without us
         what = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         # stderr may be a `| tee` that the same Ctrl-C ended: the stop matters, not the message
-        _quietly(lambda: print(f"\nzoo: {what}: stopping after this step to save a checkpoint ({what} again stops at once, "
-                               "losing the steps since the last one)", file=sys.stderr, flush=True))
+        status(f"\nzoo: {what}: stopping after this step to save a checkpoint ({what} again stops at once, losing the steps since the last one)")
 
     def _restore_all(self) -> None:
         for s in self._active:
@@ -543,7 +541,7 @@ class Trainer:
                 if stop.requested:  # before the bar writes to a terminal (or a pipe) the same Ctrl-C may have closed
                     break
                 if logged:
-                    bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k.startswith("loss")})
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k.startswith("loss")}, refresh=False)  # shown at the bar's next line
                 bar.update(1)
                 if self.train.checkpoint_every and self.step % self.train.checkpoint_every == 0 and self.step < self.train.steps:
                     self.save_checkpoint()  # the last step's checkpoint is written once, by fit

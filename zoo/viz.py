@@ -31,7 +31,7 @@ def _tile(images: torch.Tensor, nrow: int, padding: int, pad_value: float) -> to
     images = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
     n, c, h, w = images.shape
     if n == 1:
-        return images[0]
+        return images[0].clone()  # a new tensor, as for several: the caller may write into it
     cols = min(nrow, n)
     rows = -(-n // cols)
     grid = images.new_full((c, rows * (h + padding) + padding, cols * (w + padding) + padding), pad_value)
@@ -50,7 +50,7 @@ def grid_image(images: torch.Tensor, nrow: int = 8, padding: int = 2) -> Image.I
         raise ConfigError(f"the image grid takes images with 1 or 3 channels; got {tuple(images.shape)}.")
     images = adapt_images(images.detach().cpu(), None, None)  # uint8 -> [0, 1]: clamping 0..255 would leave black and white
     grid = _tile(images, nrow, padding, pad_value=1.0)
-    return Image.fromarray(grid.mul(255).round().byte().permute(1, 2, 0).numpy())
+    return Image.fromarray(grid.mul_(255).round_().byte().permute(1, 2, 0).numpy())  # in place: one float grid, not three
 
 
 #: Image files zoo writes, by suffix: PNG keeps every value (the figures compare byte for byte); JPEG and WebP are for sharing.

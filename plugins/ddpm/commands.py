@@ -12,20 +12,17 @@ Example::
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import Any, ContextManager
 
 import torch
 
 from zoo.cli import int_list, positive_int
 from zoo.errors import ConfigError
 from zoo.interfaces import Command, Method
-from zoo.progress import progress_bar
 from zoo.registry import load_any
 from zoo.viz import check_image_path, save_figure, save_grid
 
-from .method import DEFAULT_GUIDANCE, FrameCallback, step_counter
+from .method import DEFAULT_GUIDANCE, FrameCallback, sampling_progress
 
 __all__ = ["COMMANDS", "digit_grid", "reverse_frames", "SEED_FRAME_TIMES"]
 
@@ -74,13 +71,9 @@ def reverse_frames(model: Method, times: tuple[int, ...] = SEED_FRAME_TIMES, lab
     return {t: x[-1] for t, x in frames.items()}
 
 
-@contextmanager
-def _steps_shown(model: Method, n: int, args: argparse.Namespace) -> Iterator[FrameCallback]:
-    """Yield a `sample` callback showing the network steps of sampling `n` images as they happen (the seed's sampler takes minutes on a CPU)."""
-    times = model._check_knobs(args.steps, args.sampler, 0.0, args.guidance)
-    batches = -(-n // model.sample_batch)
-    with progress_bar(batches * (len(times) - 1), args.command, unit="step", enabled=not args.quiet) as bar:
-        yield step_counter(bar.update)
+def _steps_shown(model: Method, n: int, args: argparse.Namespace) -> ContextManager[FrameCallback]:
+    """Return sampling_progress for `n` images with the command's options (the seed's sampler takes minutes on a CPU)."""
+    return sampling_progress(model, n, args.command, steps=args.steps, sampler=args.sampler, guidance=args.guidance, enabled=not args.quiet)
 
 
 def _run_grid(args: argparse.Namespace) -> int:

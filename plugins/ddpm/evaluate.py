@@ -28,11 +28,11 @@ from zoo.errors import ConfigError
 from zoo.interfaces import Method, device_name, evaluator_options, require_capability
 from zoo.metrics.classifier_metrics import FeatureClassifier, check_feature_classifier, features_and_logits
 from zoo.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats
-from zoo.progress import progress_bar, status
+from zoo.progress import status
 from zoo.registry import load_any
 from zoo.weights import atomic_write
 
-from .method import DEFAULT_GUIDANCE, DEFAULT_STEPS, step_counter
+from .method import DEFAULT_GUIDANCE, DEFAULT_STEPS, sampling_progress
 
 __all__ = ["SamplerSweep", "parse_samplers", "network_calls", "DEFAULT_SAMPLERS", "DEFAULT_GUIDANCES"]
 
@@ -110,6 +110,7 @@ class SamplerSweepOptions(pydantic.BaseModel):
     seed: int = 0
     batch_size: int = pydantic.Field(1000, ge=1)
     bf16: bool = False
+    progress: bool = pydantic.Field(True, description="a progress bar for each sampler run, on stderr")
     out_md: str = pydantic.Field("", description="write the markdown table here ('': no file)")
     out_json: str = pydantic.Field("", description="write the JSON table here ('': no file)")
     data_root: Path | None = None
@@ -137,17 +138,14 @@ class SamplerSweep:
         labels = torch.arange(k).repeat_interleave(o.n_per_class)
         autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if o.bf16 else nullcontext()
         rows = []
-        batches = -(-len(labels) // o.batch_size)
-        total = sum(batches * (len(model._check_knobs(steps, sampler, 0.0, w)) - 1) for sampler, steps, w in plan)
-        bar = progress_bar(total, self.name, unit="step")  # the default sweep takes an hour on a CPU
-        for i, (sampler, steps, w) in enumerate(plan, 1):
-            bar.set_description(f"{self.name} {i}/{len(plan)}: {sampler}-{steps} w={w:g}")
+        for i, (sampler, steps, w) in enumerate(plan, 1):  # the default sweep takes an hour on a CPU: a bar for each run
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             t0 = time.perf_counter()
-            with autocast:
+            with autocast, sampling_progress(model, len(labels), f"{self.name} {i}/{len(plan)}: {sampler}-{steps} w={w:g}", steps=steps,
+                                             sampler=sampler, guidance=w, batch_size=o.batch_size, enabled=o.progress) as callback:
                 images = model.sample(len(labels), labels=labels, seed=o.seed, sampler=sampler, steps=steps, guidance=w, batch_size=o.batch_size,
-                                      callback=step_counter(bar.update))
+                                      callback=callback)
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             seconds = time.perf_counter() - t0
@@ -160,7 +158,6 @@ class SamplerSweep:
                 "frechet": frechet_distance(gaussian_stats(feats, what=f"{sampler}-{steps} samples"), real),
                 "seconds": seconds, "images_per_s": len(labels) / seconds,
             })
-        bar.close()
         header = {
             "model": model.zoo_name, "classifier": o.classifier, "out_md": o.out_md,
             "real": f"{real.n} images of {o.data} {o.split}",

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 import numbers
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
 import pydantic
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 
 from zoo.errors import COMMAND_LINE, ConfigError, option
 from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, check_seed, whole_number
+from zoo.progress import progress_bar
 
 from .model import IMAGE_SIZE, ContextUnet
 from .schedule import NoiseSchedule, guided_eps
@@ -36,17 +38,32 @@ DEFAULT_GUIDANCE = 2.0
 FrameCallback = Callable[[int, torch.Tensor, int], None]
 
 
-def step_counter(advance: Callable[[int], Any]) -> FrameCallback:
-    """Return a `sample` callback that calls ``advance(1)`` once per network step (a batch's starting noise is none): a progress bar's update."""
+@contextmanager
+def sampling_progress(model: DDPM, n: int, desc: str, *, steps: int | None = None, sampler: str = "ddim", guidance: float = DEFAULT_GUIDANCE,
+                      batch_size: int | None = None, enabled: bool = True) -> Iterator[FrameCallback]:
+    """Yield a `sample` callback that shows the network steps of sampling `n` images with these options as a progress bar.
+
+    The bar opens at the first state sampling reaches, after `sample`'s own checks: a refused request shows none.
+    """
+    times = model._check_knobs(steps, sampler, 0.0, guidance)
+    total = -(-n // (batch_size or model.sample_batch)) * (len(times) - 1)
+    bar = None
     started: set[int] = set()
 
     def callback(t: int, x: torch.Tensor, start: int) -> None:
-        if start in started:
-            advance(1)
+        nonlocal bar
+        if bar is None:
+            bar = progress_bar(total, desc, unit="step", enabled=enabled)
+        if start in started:  # a batch's first state is its starting noise: no step yet
+            bar.update(1)
         else:
             started.add(start)
 
-    return callback
+    try:
+        yield callback
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 class DDPMConfig(MethodConfig):

@@ -94,9 +94,11 @@ def read_folder(split: str, folder: Path | None, size: int = 64) -> ImageSet:
     keep = [i for i in range(len(files)) if (i % 10 == 9) == (split == "test")]
     if not keep:
         raise DataError(f"image folder {folder} has {len(files)} images, too few for a {split!r} split (every 10th image is test).")
+    images = torch.empty((len(keep), 3, size, size), dtype=torch.uint8)  # filled in place: a list, its stack and a transposed copy
+    out = images.numpy()                                                 # would hold a large folder three times over at once
     with ThreadPoolExecutor(max_workers=4) as pool:
-        arrays = list(pool.map(lambda i: read_image(files[i], size), keep))
-    images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+        for k, array in enumerate(pool.map(lambda i: read_image(files[i], size), keep)):
+            out[k] = array.transpose(2, 0, 1)
     y = torch.tensor([labels[i] for i in keep]) if labels is not None else None
     return ImageSet(images, y, folder.name, len(classes) if labels is not None else None, tuple(classes) if labels is not None else None)
 
