@@ -290,6 +290,20 @@ def test_progress_in_a_log_is_lines_not_carriage_returns(tmp_path: Path, capsys:
     assert f"sampling 2 images from {tmp_path / 'run'} (dcgan, on cpu)..." in capsys.readouterr().err
 
 
+def test_the_command_shows_a_warning_as_one_line_of_its_own(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    faces = face_folder(tmp_path / "faces")
+    assert train_tiny(faces, tmp_path / "run") == 0
+    proc = subprocess.run([sys.executable, "-m", "zoo", "eval", str(tmp_path / "run"), "--only", "gan", "--set", "n=20", "--set", f"data={faces}",
+                           "--set", "split=train", "--set", "progress=false", "--set", "fid=false"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    warning = [line for line in proc.stderr.splitlines() if "biased" in line]
+    assert len(warning) == 1 and warning[0].startswith("zoo: warning: classifier features of the generated images: 20 samples"), proc.stderr
+    assert "frechet.py" not in proc.stderr and "gan.py" not in proc.stderr, "no file, line or source echo: the message is the user's"
+
+
 def test_bench_prints_each_result_as_it_is_done(tiny_model: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     import zoo.bench
 

@@ -56,7 +56,7 @@ def test_stats_of_samples_estimate_mean_and_covariance() -> None:
 
 
 def test_fewer_samples_than_dimensions_warns_about_bias() -> None:
-    with pytest.warns(FrechetBiasWarning, match=r"8 samples for 16-dimensional features.*biased.*Use n > 16"):
+    with pytest.warns(FrechetBiasWarning, match=r"8 samples for 16-dimensional features.*biased.*Use more than 16 samples"):
         gaussian_stats(torch.randn(8, 16), what="test features")
 
 

@@ -2,9 +2,9 @@
 
 import sys
 
-from .cli import main
+from .cli import run
 
-status = main()
+status = run()
 # CPython's `-m` runner kills itself with SIGINT at exit when a KeyboardInterrupt once passed through code run from a
 # string (a dataclass or namedtuple being built while torch loads), even one zoo caught and answered with exit 130.
 # Running a string that ends well clears that flag, so the status is the one main() returned.

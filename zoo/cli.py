@@ -10,6 +10,7 @@ import json
 import os
 import shlex
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -580,6 +581,18 @@ def build_parser() -> argparse.ArgumentParser:
         extra.add_arguments(s)
         COMMANDS[extra.name] = extra.run
     return p
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
+    """Show a warning as the command's own line (`zoo: warning: ...`), not Python's file, line and source echo."""
+    status(f"zoo: warning: {message}")
+
+
+def run() -> int:
+    """The `zoo` console command (and `python -m zoo`): main() with warnings shown as one line each."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

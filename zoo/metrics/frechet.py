@@ -61,7 +61,7 @@ def gaussian_stats(features: torch.Tensor, what: str = "features") -> GaussianSt
         warnings.warn(
             f"{what}: {n} samples for {d}-dimensional features. The covariance has rank at most {n - 1} < {d}, "
             f"so the Frechet distance is biased (upward, and more so the fewer the samples) and not comparable "
-            f"with distances computed from more samples. Use n > {d} (e.g. n=10000).",
+            f"with distances computed from more samples. Use more than {d} samples (e.g. 10,000).",
             FrechetBiasWarning,
             stacklevel=2,
         )
