@@ -18,7 +18,7 @@
 #       annotated-types==0.8.0 typing-inspection==0.4.5 typing-extensions==4.16.0 tomli-w==1.2.0
 # On the device, from the repository root, carrying .gpu:
 #     OUT=$OUT bash benchmarks/gan_gpu.sh
-# A dry run on a CPU (about 4 minutes on 2 cores):
+# A dry run on a CPU (4-8 minutes on 2 cores, as busy as they are: 487 s on 2026-11-30 beside other jobs):
 #     DEV=cpu STAGE1_MIN=0.3 STAGE2_MIN=0.3 PICK_N=100 EVAL_N=100 OUT=/tmp/gan_gpu bash benchmarks/gan_gpu.sh
 # $OUT gets results.tar.gz (logs, throughput JSON, the judged table gan_variants.{json,md}, grids) and
 # one run_NAME.tar per finished run (its model.safetensors, run.json, summary.json, metrics.jsonl).

@@ -1,7 +1,7 @@
 """What a long command shows while it works, on stderr (stdout stays for results, e.g. `zoo eval --json`).
 
-On a terminal, a live tqdm bar. In a log or a pipe (CI, `2> log`, `| tee`), where a bar's carriage returns
-would pile up on one line, the bar writes a plain line a minute instead, and its last state when it ends.
+On a terminal, a live tqdm bar. Where stderr is a log or a pipe (CI, `2> log`, `2>&1 | tee`), in which a bar's
+carriage returns would pile up on one line, the bar writes a plain line a minute instead, and its last state when it ends.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def progress_bar(total: int, desc: str, *, unit: str = "it", initial: int = 0, e
     stream = sys.stderr
     live = _is_terminal(stream)
     return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=not enabled or stream is None, dynamic_ncols=True,
-                file=stream if live else _Lines(stream), mininterval=0.1 if live else LOG_INTERVAL_S)
+                file=stream if live else _Lines(stream), mininterval=0.1 if live else LOG_INTERVAL_S,
+                maxinterval=10.0 if live else LOG_INTERVAL_S)  # tqdm's monitor redraws after maxinterval (10 s) of quiet
 
 
 def status(message: str) -> None:
