@@ -99,6 +99,19 @@ def test_a_build_says_so_and_a_cache_hit_is_silent(root: Path, capsys: pytest.Ca
     assert capsys.readouterr().err == ""
 
 
+def test_a_cache_that_cannot_be_written_is_a_warning_and_the_data_still_comes(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.data import cache
+    from zoo.errors import OutputError
+
+    def another_users_folder(folder, *args):  # a course's shared ZOO_CACHE whose folder a first student made
+        raise OutputError(f"cannot write {folder}/train.safetensors (Permission denied). Give a file path in a folder you can write to.")
+
+    monkeypatch.setattr(cache, "_write", another_users_folder)
+    with pytest.warns(UserWarning, match=r"cannot write the 'mnistm' dataset cache .*going on without caching it.*Set ZOO_CACHE to a folder you can write to"):
+        built = mnistm.load_mnistm(root / "mnist")
+    assert not built.from_cache and len(built.splits["train"]) == N_TRAIN
+
+
 def test_corrupted_cache_is_rejected_and_rebuilt(root: Path) -> None:
     first = mnistm.load_mnistm(root / "mnist")
     path = first.folder / "train.safetensors"

@@ -197,6 +197,16 @@ def test_register_checks_the_registry_before_copying_weights(registry: Path, tmp
     assert not (tmp_path / "weights" / "dcgan.new.safetensors").exists()
 
 
+def test_a_shared_checkout_that_cannot_be_written_points_to_a_registry_of_ones_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo.registry as registry_module
+    from zoo.registry import SHIPPED, check_registration
+
+    monkeypatch.delenv("ZOO_REGISTRY", raising=False)
+    monkeypatch.setattr(registry_module.os, "access", lambda path, mode: False)  # a course's install, read-only to students
+    with pytest.raises(ConfigError, match=r"zoo's own registry, in a checkout you cannot write .*ZOO_REGISTRY=~/zoo-models/registry\.toml"):
+        check_registration("dcgan.mine", SHIPPED)
+
+
 def test_the_registry_file_is_utf8_whatever_the_locale(registry: Path) -> None:
     import subprocess
     import sys

@@ -61,6 +61,21 @@ def test_loss_curves_of_data_named_in_a_non_utf8_locale(tmp_path: Path) -> None:
     assert plot_curves({label: [{"step": 1, "loss_d": 1.0}, {"step": 2, "loss_d": 0.5}]}, tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_statistics_that_cannot_be_cached_are_still_returned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo.metrics.features as features
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path))
+
+    def denied(path, stats):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(features, "save_stats", denied)
+    feats = torch.randn(50, 4, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(UserWarning, match=r"cannot write the t statistics cache .*Permission denied.*Set ZOO_CACHE"):
+        stats, hit = cached_stats("t", {"k": 1}, lambda: gaussian_stats(feats))
+    assert not hit and stats.n == 50
+
+
 def test_a_damaged_statistics_cache_is_recomputed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZOO_CACHE", str(tmp_path))
     feats = torch.randn(50, 4, generator=torch.Generator().manual_seed(0))

@@ -127,15 +127,21 @@ def check_recordable(name: str) -> Path:
     return path
 
 
+#: Where a user's own registry is suggested (not ~/zoo/: a folder named zoo in the working folder would shadow the package).
+OWN_REGISTRY = "~/zoo-models/registry.toml"
+
+
 def _check_not_installed(path: Path) -> None:
-    """Refuse to write the registry an installed zoo carries: pip owns those files (an upgrade replaces them, an uninstall strands new ones)."""
+    """Refuse to write zoo's own registry where the user may not: pip's copy in an installed zoo (an upgrade replaces
+    it, an uninstall strands new entries), or a shared checkout the user cannot write (a course's install)."""
+    own = f"Register your models into a file of your own (ZOO_REGISTRY={OWN_REGISTRY}, or {option('registry', OWN_REGISTRY)}); zoo's shipped models are still found by name."
     if INSTALLED and path.resolve() == SHIPPED:
         raise ConfigError(
             f"{path} is the registry of the installed zoo package: models registered or metrics recorded there would be lost "
-            f"to pip. Register your models into a file of your own (ZOO_REGISTRY=~/zoo/registry.toml, or "
-            f"{option('registry', '~/zoo/registry.toml')}); zoo's shipped models are still found by name. The shipped "
-            f"models' own metrics are recorded from a checkout of zoo."
+            f"to pip. {own} The shipped models' own metrics are recorded from a checkout of zoo."
         )
+    if path.resolve() == SHIPPED and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        raise ConfigError(f"{path} is zoo's own registry, in a checkout you cannot write (someone else's, or a shared install). {own}")
 
 
 def registry_path() -> Path:

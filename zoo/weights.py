@@ -27,6 +27,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ __all__ = [
     "read_record",
     "resolve_weights",
     "cache_dir",
+    "warn_uncached",
     "save_tree",
     "load_tree",
 ]
@@ -442,6 +444,16 @@ def _metadata_digest(meta: Mapping[str, str]) -> str:
 def cache_dir() -> Path:
     """Return the folder of downloaded weights (``$ZOO_CACHE`` or ``~/.cache/zoo``)."""
     return Path(os.environ.get("ZOO_CACHE") or Path.home() / ".cache" / "zoo")
+
+
+#: What a cache write can fail with that should not fail the work: a folder another user made, a full disk.
+CACHE_WRITE_ERRORS = (OSError, OutputError)
+
+
+def warn_uncached(what: str, error: BaseException) -> None:
+    """Warn that `what` could not be cached (`error`): the work goes on, done again next time."""
+    warnings.warn(f"cannot write {what} ({error}); going on without caching it, so it is computed again next time. "
+                  f"Set ZOO_CACHE to a folder you can write to (now {cache_dir()}).", stacklevel=3)
 
 
 def resolve_weights(ref: str, sha256: str, base: Path) -> Path:

@@ -26,7 +26,7 @@ import torch
 
 from ..errors import DataError
 from ..progress import status
-from ..weights import atomic_write, cache_dir, json_digest, remove_temporaries, tensors_digest
+from ..weights import CACHE_WRITE_ERRORS, atomic_write, cache_dir, json_digest, remove_temporaries, tensors_digest, warn_uncached
 from ._types import ImageSet
 
 __all__ = ["BuiltSet", "splits_digest", "cached_build", "datasets_cache_dir"]
@@ -165,7 +165,7 @@ def cached_build(
         remove_temporaries(folder, older_than_s=3600)  # left by a build killed outright; a live build's are younger
         (folder / MANIFEST).unlink(missing_ok=True)  # the old manifest must not vouch for new files
         _write(folder, splits, digest, parts, seconds)
-    except OSError as e:
-        raise DataError(f"cannot write the {name!r} cache in {folder} ({e}). Set ZOO_CACHE to a writable folder.") from None
+    except CACHE_WRITE_ERRORS as e:  # a cache is only a cache: a folder another user made, a full disk
+        warn_uncached(f"the {name!r} dataset cache in {folder}", e)
     return BuiltSet(splits, digest, folder, False, seconds)
 

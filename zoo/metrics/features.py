@@ -19,7 +19,7 @@ import torch
 
 from ..errors import WeightsError
 from ..progress import progress_bar
-from ..weights import atomic_write, cache_dir, json_digest, tensor_digest
+from ..weights import CACHE_WRITE_ERRORS, atomic_write, cache_dir, json_digest, tensor_digest, warn_uncached
 from .frechet import GaussianStats, load_stats, save_stats
 
 __all__ = ["stats_cache_path", "cached_stats", "extract_features"]
@@ -43,7 +43,10 @@ def cached_stats(kind: str, parts: Mapping[str, Any], compute: Callable[[], Gaus
             warnings.warn(f"{e} Recomputing it now.", stacklevel=2)
     stats = compute()
     stats = GaussianStats(stats.mu, stats.sigma, stats.n, {**stats.meta, **{k: str(v) for k, v in parts.items()}})
-    save_stats(path, stats)
+    try:
+        save_stats(path, stats)
+    except CACHE_WRITE_ERRORS as e:  # a cache is only a cache: the statistics are here, the evaluation goes on
+        warn_uncached(f"the {kind} statistics cache {path}", e)
     return stats, False
 
 
@@ -92,7 +95,11 @@ def extract_features(
         done.append(extract(images_at(i, j)).detach().float().cpu())
         bar.update(j - i)
         if resume is not None and j < total and time.monotonic() - last_save > SAVE_EVERY_S:
-            _save_partial(resume, done, total)
+            try:
+                _save_partial(resume, done, total)
+            except CACHE_WRITE_ERRORS as e:
+                warn_uncached(f"the partial features {resume} (an interrupted run would start again)", e)
+                resume = None
             last_save = time.monotonic()
     bar.close()
     if resume is not None:
