@@ -153,9 +153,9 @@ def test_contract_suite_catches_state_outside_the_weights_graphs_in_losses_and_i
 
 
 WRONG = {"wrong_plugin": '''
-    import torch, zoo
+    import pydantic, torch, zoo
     from torch import nn
-    from zoo_example import Gaussian
+    from zoo_example import Gaussian, GaussianConfig
 
     class BNOnly(Gaussian):
         """Runs a forward pass (BatchNorm statistics move) but never steps its optimizer."""
@@ -280,9 +280,22 @@ WRONG = {"wrong_plugin": '''
         name = "knob"
         sample_variants = ({"refine": True},)
 
+    class Required(Gaussian):
+        """Has a hyper-parameter without a default: only its test_config builds it."""
+        name = "required"
+        Config = type("RequiredConfig", (GaussianConfig,), {"__annotations__": {"width": int}, "width": pydantic.Field(ge=1)})
+        test_config = {"image_size": 8, "width": 4}
+
+    class Defiant(Gaussian):
+        """Has a default its own field refuses (pydantic does not check defaults)."""
+        name = "defiant"
+        Config = type("DefiantConfig", (GaussianConfig,), {"__annotations__": {"width": int}, "width": pydantic.Field(0, ge=1)})
+        test_config = {"image_size": 8, "width": 4}
+
     @zoo.hookimpl
     def zoo_register_methods():
-        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Stowaway, Misnamed, Glance, Signed, Typo, Tied, Careless, Knobless, Knob]
+        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Stowaway, Misnamed, Glance, Signed, Typo, Tied, Careless, Knobless, Knob,
+                Required, Defiant]
 '''}
 
 
@@ -297,7 +310,8 @@ def run_contract(site: Path, methods: str) -> subprocess.CompletedProcess[str]:
 def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
     install_example(site)
     make_dist(site, "wrong_dist", {"wrong": "wrong_plugin"}, WRONG)
-    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,stowaway,misnamed,glance,signed,typo,tied,careless,knobless,knob")
+    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,stowaway,misnamed,glance,signed,typo,tied,careless,knobless,knob,"
+                             "required,defiant")
     failed = set(re.findall(r"FAILED \S*::(\w+)\[(\w+)\]", run.stdout))
     assert {
         ("test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters", "bnonly"),
@@ -314,10 +328,14 @@ def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
         ("test_every_shipped_parameter_serves_inference", "tied"),
         ("test_sample_refuses_bad_requests", "careless"),
         ("test_every_shipped_parameter_serves_inference", "knobless"),
+        ("test_every_config_field_has_a_default", "required"),
+        ("test_every_config_field_has_a_default", "defiant"),
     } <= failed, run.stdout[-3000:]
     assert not {f for f in failed if f[1] == "knob"}, "a network a declared sampling option uses is used"
     assert "invalid config for Typo.test_config (method 'typo'): image_sise" in run.stdout
     assert "sample must return images in [0, 1], got min -" in run.stdout  # the values, not a bare AssertionError
+    assert "RequiredConfig field(s) ['width'] have no default" in run.stdout
+    assert "DefiantConfig defaults (method 'defiant'): width: Input should be greater than or equal to 1 (got 0)" in run.stdout
 
 
 def test_contract_suite_stops_when_the_plugin_is_not_there(site: Path) -> None:

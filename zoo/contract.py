@@ -88,6 +88,19 @@ def test_config_rejects_unknown_keys_and_wrong_types(zoo_method: str) -> None:
             build_method(zoo_method, {field: {"not": "a valid value"}})
 
 
+def test_every_config_field_has_a_default(zoo_method: str) -> None:
+    # `zoo info NAME`, `zoo train NAME` without --set and `zoo.load` of an older file all build the method from
+    # the defaults; a field without one makes the method unusable there (pydantic's "Field required")
+    cls = get_plugin_manager().method(zoo_method)
+    required = [name for name, field in cls.Config.model_fields.items() if field.is_required()]
+    assert not required, (f"{cls.Config.__qualname__} field(s) {required} have no default, so `zoo info {zoo_method}` and "
+                          f"`zoo train {zoo_method}` without --set fail; give each a default (e.g. pydantic.Field(64, ge=1)).")
+    # pydantic does not check a default against its own field (Field(0, ge=1) passes); give them as values
+    defaults = {name: field.get_default(call_default_factory=True) for name, field in cls.Config.model_fields.items()}
+    validate_config(cls.Config, defaults, what=f"{cls.Config.__qualname__} defaults (method {zoo_method!r})",
+                    fix="Make each default pass its own field's checks.")
+
+
 def test_capabilities_are_declared_and_implemented(zoo_method: str) -> None:
     cls = get_plugin_manager().method(zoo_method)
     assert cls.capabilities <= CAPABILITIES
