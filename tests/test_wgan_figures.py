@@ -61,6 +61,11 @@ def test_weights_files_work_too_with_a_prefix(two_gans: dict[str, Path], tmp_pat
 def test_logs_must_match_the_models_and_exist(two_gans: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["gan-figures", "dcgan.tiny", "wgan_gp.tiny", "--runs", str(two_gans["dcgan"]), "--out", str(tmp_path)]) == 2
     assert "one training log per model: 2 models, 1 logs" in capsys.readouterr().err
+    # the models after --runs: that option takes them, and the error says so rather than "required: models"
+    assert main(["gan-figures", "--runs", "runs/a", "runs/b", "dcgan.tiny", "wgan_gp.tiny", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "needs at least one model (--runs took every word after it: runs/a runs/b dcgan.tiny wgan_gp.tiny)" in err
+    assert "Name the models first" in err
     with pytest.raises(DataError, match="does not exist"):
         read_run_records(tmp_path / "nowhere")
     records = tmp_path / "records.json"

@@ -95,7 +95,8 @@ def _title(name: str) -> str:
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("models", nargs="+", help="registered GAN models (e.g. dcgan.mnistm64 wgan_gp.mnistm64) or .safetensors files")
+    # "*", not "+": a --runs before the models takes them all, and argparse's "required: models" would not say so
+    p.add_argument("models", nargs="*", help="registered GAN models (e.g. dcgan.mnistm64 wgan_gp.mnistm64) or .safetensors files")
     p.add_argument("--runs", nargs="*", default=[], help="training logs in the same order (run folder, .jsonl or .json); omit to skip the loss curves")
     p.add_argument("--out", default="docs/figures", help="folder for the PNG files (relative to the folder the command runs in)")
     p.add_argument("-n", type=positive_int, default=32, help="images per model (the seed shows the first 32)")
@@ -105,6 +106,10 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if not args.models:
+        took = f" (--runs took every word after it: {' '.join(args.runs)})" if args.runs else ""
+        raise ConfigError(f"gan-figures needs at least one model{took}. Name the models first: "
+                          "zoo gan-figures MODEL [MODEL ...] --runs LOG [LOG ...]")
     if args.runs and len(args.runs) != len(args.models):
         raise ConfigError(f"--runs takes one training log per model: {len(args.models)} models, {len(args.runs)} logs. Give them in the models' order.")
     labels = [label(name) for name in args.models]
