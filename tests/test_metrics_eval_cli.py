@@ -103,6 +103,10 @@ def test_a_model_without_any_evaluation_is_a_clear_error(registry: Path, tmp_pat
     assert main(["eval", "dcgan.tiny"]) == 2
     err = capsys.readouterr().err
     assert "names no evaluation" in err and 'evaluation.EVALUATOR] in registry.toml, or name an evaluator: zoo eval dcgan.tiny --only EVALUATOR' in err
+    # and the contract, which says an entry's plan is one `zoo eval` can run, fails it rather than passing an empty plan
+    from zoo.contract import test_entry_evaluation_plan_is_runnable as contract_plan_check
+    with pytest.raises(AssertionError, match=r"dcgan\.tiny: no evaluation plan, so `zoo eval dcgan\.tiny` stops: .*method 'dcgan' no default_evaluation"):
+        contract_plan_check("dcgan.tiny")
 
 
 def test_a_weights_file_is_evaluated_before_it_is_registered(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -322,6 +322,9 @@ def test_entry_validates_and_its_file_hashes_right(zoo_model: str) -> None:
 def test_entry_evaluation_plan_is_runnable(zoo_model: str) -> None:
     e = entry(zoo_model)
     plan = e.evaluation or get_plugin_manager().method(e.method).default_evaluation
+    assert plan, (f"{zoo_model}: no evaluation plan, so `zoo eval {zoo_model}` stops: its registry entry has no evaluation table and "
+                  f"method {e.method!r} no default_evaluation. Give the method a default_evaluation (e.g. {{'gan': {{'n': 1000}}}}) "
+                  f"or the entry a [models.\"{zoo_model}\".evaluation.EVALUATOR] table.")
     check_plan(plan, f"model {zoo_model!r}")
 
 
