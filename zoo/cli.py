@@ -379,7 +379,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .interfaces import validate_config
     from .bench import bench_inference, bench_train_step, check_options
     from .plugins import get_plugin_manager
-    from .registry import list_models, load
+    from .registry import is_weights_file, list_models, load
     from .weights import atomic_write, check_writable
 
     if not (args.train or args.model):
@@ -389,9 +389,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     # every subject and its options, checked before the first timing
     models = {}
     for pattern in args.model or []:
-        names = list_models(pattern)
+        names = list_models(pattern) or ([pattern] if is_weights_file(pattern) else [])  # a run, as `zoo sample` takes it
         if not names:
-            raise ConfigError(f"--model {pattern!r} matches no registered model (zoo list).")
+            raise ConfigError(f"--model {pattern!r} matches no registered model (zoo list) and is no .safetensors file or run folder.")
         models.update(dict.fromkeys(names))
     options = _bench_options(args.set or [], [*(args.train or []), *models])
     for method in args.train or []:
@@ -548,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
              "zoo bench --train dcgan --train wgan_gp --batch-size 64 --repeats 3 --out gan_bench.json\n"
              "  zoo bench --train dcgan --model ddpm.mnistm --set dcgan:ngf=32 --set ddpm.mnistm:steps=25 -n 16")
     s.add_argument("--train", action="append", metavar="METHOD", help="time train_step of METHOD on random data (repeatable)")
-    s.add_argument("--model", action="append", metavar="PATTERN", help="time sample/predict of registered models (repeatable)")
+    s.add_argument("--model", action="append", metavar="PATTERN", help="time sample/predict of registered models, or of a .safetensors file or run folder (repeatable)")
     s.add_argument("--set", action="append", metavar="[SUBJECT:]KEY=VALUE",
                    help="method config (--train) or sampler option (--model); without SUBJECT: (a method or model name) it goes to every subject")
     s.add_argument("--device", default="auto", help="auto (cuda where available), cpu, cuda or cuda:N (default: auto)")
