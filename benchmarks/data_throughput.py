@@ -20,7 +20,7 @@ import torch
 from zoo import data
 from zoo.data import TensorLoader
 from zoo.data.registry import data_root, is_present
-from zoo.bench import load_average
+from zoo.bench import provenance
 from zoo.weights import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data_throughput.json"
@@ -47,6 +47,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     root = data_root(args.data_dir)
+    made = provenance()  # the command with every flag (--seconds changes the figures), the date, versions, the load at the start
     rows = []
     for name, info in sorted(data.datasets().items()):
         if not is_present(info, root):
@@ -63,13 +64,10 @@ def main() -> None:
         print(f"{name:10s} {len(s):6d} images {str(tuple(s.shape)):14s} load {load_s:6.2f} s   "
               f"{row['images_per_s_native']:>9,} img/s native   {row['images_per_s_64x64_rgb']:>8,} img/s at 64x64 RGB")
     result = {
-        "command": "python benchmarks/data_throughput.py" + (f" --data-dir {args.data_dir}" if args.data_dir else "") + (f" --threads {args.threads}" if args.threads else ""),
+        **made,
         "device": "cpu",
-        "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
-        "load_average_at_start": (load_average() or [None])[0],
         "machine": platform.processor() or platform.machine(),
-        "torch": torch.__version__,
         "batch_size": args.batch_size,
         "results": rows,
     }

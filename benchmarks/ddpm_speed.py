@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from zoo.bench import provenance
 from zoo.registry import load_any
 from zoo.training import resolve_device
 from zoo.weights import atomic_write
@@ -97,7 +98,7 @@ def main() -> None:
     dev = resolve_device(args.device)
     autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if args.bf16 else nullcontext()
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-    result: dict[str, Any] = {"device": name, "bf16": args.bf16, "torch": torch.__version__, "forward": [], "sampling": []}
+    result: dict[str, Any] = {**provenance(), "device": name, "bf16": args.bf16, "forward": [], "sampling": []}
 
     for w in [int(v) for v in args.widths.split(",") if v]:
         for cl in (False, True):

@@ -12,13 +12,11 @@ load average is recorded too: on a shared machine it says how many others wanted
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import sys
 from pathlib import Path
 
-from zoo.bench import bench_train_step, load_average
+from zoo.bench import bench_train_step, load_average, provenance
 from zoo.weights import atomic_write
 
 #: The configs of the shipped models (docs/gan.md): the seed's tricks for DCGAN, the paper's defaults for WGAN-GP.
@@ -38,7 +36,7 @@ def run(device: str, batch_size: int, steps: int, warmup: int, precisions: list[
             print(f"{method:8s} {'bf16' if bf16 else 'fp32'}  {r['steps_per_s']:8.2f} steps/s  {r['images_per_s']:9.1f} images/s  on {r['device']}", flush=True)
             results.append(r)
     return {
-        "benchmark": "gan_throughput", "date": datetime.date.today().isoformat(), "command": " ".join(["python", *sys.argv]),
+        "benchmark": "gan_throughput", **provenance(),
         "load_average_before": load_before, "load_average_after": load_average(),
         "cpu_count": os.cpu_count(), "results": results,
     }

@@ -26,7 +26,7 @@ from zoo.data import ImageSet, TensorLoader
 from zoo.data.mnistm import load_mnistm
 from zoo.data.registry import data_root
 from zoo.data.syndigits import load_syndigits
-from zoo.bench import load_average
+from zoo.bench import provenance
 from zoo.weights import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data_standin_sanity.json"
@@ -126,9 +126,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     root = data_root(args.data_dir)
     result: dict[str, object] = {
-        "command": "python benchmarks/standin_sanity.py" + (f" --data-dir {args.data_dir}" if args.data_dir else "") + (f" --threads {args.threads}" if args.threads else ""),
-        "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-        "load_average_at_start": (load_average() or [None])[0], "torch": torch.__version__,
+        **provenance(),  # the command with every flag, the date and versions
+        "cpu_count": os.cpu_count(),  # torch's threads and the load average at the start: in provenance()
     }
     if not args.skip_builds:
         result["builds"] = time_builds(root)

@@ -94,3 +94,20 @@ def test_cli_bench_checks_every_subject_first_and_sets_options_per_subject(tmp_p
                  "--out", str(tmp_path / "b.json")]) == 0
     dcgan, ddpm = json.loads((tmp_path / "b.json").read_text())
     assert dcgan["config"]["ngf"] == 2 and ddpm["config"]["n_feat"] == 8 and dcgan["command"].startswith("zoo bench --train dcgan --train ddpm")
+
+
+def test_results_record_the_command_as_typed_with_every_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a script's results name `python SCRIPT ARGS` in full (a 0.2 s smoke run must not read as the 3 s benchmark)
+    from zoo import cli
+    from zoo.bench import command_line, provenance
+
+    monkeypatch.setattr("sys.argv", ["benchmarks/data_throughput.py", "--seconds", "0.2", "--out", "a b.json"])
+    made = provenance()
+    assert made["command"] == "python benchmarks/data_throughput.py --seconds 0.2 --out 'a b.json'"
+    assert made["date"] and made["torch"] and "load_average" in made
+    # under the zoo command, what an evaluator deep down records is that command, and it is gone afterwards
+    seen = []
+    monkeypatch.setitem(cli.COMMANDS, "list", lambda args: seen.append(command_line()) or 0)
+    assert cli.main(["list", "dcgan.*"]) == 0
+    assert seen == ["zoo list 'dcgan.*'"]
+    assert command_line().startswith("python benchmarks/data_throughput.py")

@@ -35,7 +35,11 @@ def test_sweep_writes_the_table_and_returns_the_headline(classifier_file: Path, 
         model, classifier=str(classifier_file), data="digits", n_per_class=2, n_real=100,
         samplers="ddpm-6,ddim-5", guidance=[0.0, 2.0], out_md=str(md), out_json=str(js),
     )
-    rows = json.loads(js.read_text())["rows"]
+    written = json.loads(js.read_text())
+    rows = written["rows"]
+    # from Python there is no command to record: the table names its `zoo eval` equivalent, and both say when
+    assert written["command"] is None and written["date"] and written["torch"]
+    assert f"Written by `zoo eval ddpm --set out_md={md}` on {written['date']}" in md.read_text()
     assert [(r["sampler"], r["steps"], r["guidance"], r["calls"]) for r in rows] == [
         ("ddpm", 6, 0.0, 6), ("ddpm", 6, 2.0, 12), ("ddim", 5, 0.0, 5), ("ddim", 5, 2.0, 10)]
     for r in rows:

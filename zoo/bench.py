@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import shlex
 import statistics
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -31,6 +33,18 @@ __all__ = ["bench_train_step", "bench_inference", "device_name", "environment", 
 def load_average() -> list[float] | None:
     """Return the machine's 1, 5 and 15-minute load averages, or None where there are none (Windows)."""
     return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
+def command_line() -> str:
+    """Return the command this process runs, as a shell would retype it: the `zoo ...` command, else `python SCRIPT ARGS`."""
+    from .errors import INVOCATION
+
+    return INVOCATION.get() or shlex.join(["python", *sys.argv])
+
+
+def provenance() -> dict[str, Any]:
+    """Return what a results file records about how it was made: the command, then :func:`environment`."""
+    return {"command": command_line(), **environment()}
 
 
 def environment() -> dict[str, Any]:

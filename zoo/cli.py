@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import COMMAND_LINE, ConfigError, UnknownNameError, ZooError
+from .errors import COMMAND_LINE, INVOCATION, ConfigError, UnknownNameError, ZooError
 from .progress import status
 
 __all__ = ["main", "int_at_least", "positive_int", "int_list", "sampler_knobs"]
@@ -598,9 +598,11 @@ def run() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `zoo` command with `argv` (default: sys.argv[1:]); return the exit status."""
     token = COMMAND_LINE.set(True)  # errors name options (--steps 6), not Python arguments (steps=6)
+    invocation = INVOCATION.set(None)
     try:
         return _main(argv)
     finally:
+        INVOCATION.reset(invocation)
         COMMAND_LINE.reset(token)
 
 
@@ -625,7 +627,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if not args.command:
         parser.print_help()
         return 0
-    args.argv = " ".join(shlex.quote(a) for a in ["zoo", *(sys.argv[1:] if argv is None else argv)])  # what a run records
+    args.argv = shlex.join(["zoo", *(sys.argv[1:] if argv is None else argv)])  # what a run records
+    INVOCATION.set(args.argv)  # for results written deeper down (an evaluator's JSON); main() puts it back
     try:
         code = COMMANDS[args.command](args)
         if sys.stdout is not None:  # None when started with stdout closed (`zoo list >&-`)

@@ -88,6 +88,8 @@ def closest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
 #: True while the `zoo` command runs (zoo.cli.main sets it): messages then name its options
 #: (``--steps 6``) rather than the Python API's arguments (``steps=6``).
 COMMAND_LINE: ContextVar[bool] = ContextVar("zoo_command_line", default=False)
+#: The `zoo ...` command being run, as a shell would retype it (set with COMMAND_LINE): results record it.
+INVOCATION: ContextVar[str | None] = ContextVar("zoo_invocation", default=None)
 
 #: Settings whose command-line option is not their Python name with dashes.
 _FLAGS = {"data_root": "--data-dir", "config": "--set"}

@@ -24,7 +24,8 @@ import pydantic
 import torch
 
 from zoo import data as zdata
-from zoo.errors import ConfigError
+from zoo.bench import environment
+from zoo.errors import INVOCATION, ConfigError
 from zoo.interfaces import Method, device_name, evaluator_options, require_capability
 from zoo.metrics.classifier_metrics import FeatureClassifier, check_feature_classifier, features_and_logits
 from zoo.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats
@@ -79,10 +80,11 @@ def _real_stats(classifier: FeatureClassifier, dataset: str, split: str, n_real:
 
 
 def _markdown(rows: list[dict[str, Any]], header: dict[str, Any]) -> str:
+    command = header["command"] or f"zoo eval {header['model']} --set out_md={header['out_md']}"  # from Python: its equivalent
     lines = [
         f"# DDPM sampler sweep: {header['model']}",
         "",
-        f"Written by `zoo eval {header['model']} --set out_md={header['out_md']}` (evaluator `ddpm_samplers`, bf16 {str(header['bf16']).lower()}) on {header['device']}: "
+        f"Written by `{command}` on {header['date']} (evaluator `ddpm_samplers`, bf16 {str(header['bf16']).lower()}) on {header['device']}: "
         f"{header['n_per_class']} images per digit, seed {header['seed']}, judged by `{header['classifier']}`; "
         f"Frechet distance (FD) in its feature space against {header['real']}.",
         "Calls: U-Net evaluations per image (guidance evaluates the conditional and unconditional halves in one forward that shares the encoder). Accuracy in %.",
@@ -163,6 +165,8 @@ class SamplerSweep:
             "real": f"{real.n} images of {o.data} {o.split}",
             "n_per_class": o.n_per_class, "seed": o.seed, "bf16": o.bf16,
             "device": device_name(dev),
+            # the `zoo eval` command as typed (its --set options change the table; None from Python), the date, versions, load
+            **environment(), "command": INVOCATION.get(),
         }
         if o.out_md:
             with atomic_write(o.out_md, "w") as f:
