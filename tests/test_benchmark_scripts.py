@@ -1,0 +1,33 @@
+"""Every benchmark script still imports and builds its command line (most of them no other test runs)."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+SCRIPTS = sorted(BENCHMARKS.glob("*.py"))
+
+
+def test_there_are_scripts_to_check() -> None:
+    assert len(SCRIPTS) >= 10, SCRIPTS
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_help_runs(script: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", [str(script), "--help"])
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # scripts that import a sibling, as `python benchmarks/x.py` lets them
+    with pytest.raises(SystemExit) as stop:
+        runpy.run_path(str(script), run_name="__main__")
+    assert stop.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_folder_memory_measures_a_tiny_folder(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    script = BENCHMARKS / "folder_memory.py"
+    monkeypatch.setattr(sys, "argv", [str(script), "--n", "12"])
+    runpy.run_path(str(script), run_name="__main__")
+    assert "images (3, 64, 64): the tensor holds" in capsys.readouterr().out
