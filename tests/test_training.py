@@ -40,6 +40,26 @@ def test_fit_writes_weights_log_plot_and_summary(tmp_path: Path) -> None:
     assert zoo.load_file(tmp_path / "model.safetensors").sample(2, seed=0).shape == (2, 3, 64, 64)
 
 
+def test_a_run_that_is_training_loads_with_a_warning_and_its_export_window_is_not_called_corrupt(tmp_path: Path) -> None:
+    # a TA collecting runs while a student's later sitting trains: zoo train holds the folder's lock (flock locks
+    # belong to an open file, so holding it here stands for the other process)
+    from zoo.weights import folder_lock
+
+    train(tmp_path / "run", 2)
+    with folder_lock(tmp_path / "run", busy="busy"):
+        with pytest.warns(UserWarning, match=r"run .*run is training now: its model\.safetensors holds the weights of its last finished sitting \(step 2\)"):
+            zoo.load_file(tmp_path / "run" / "model.safetensors")
+        summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+        (tmp_path / "run" / "summary.json").write_text(json.dumps({**summary, "sha256": "0" * 64}))  # the new weights, the old summary
+        with pytest.raises(zoo.WeightsError, match=r"is training now and is writing its export .* Load it again in a few seconds"):
+            zoo.load(tmp_path / "run")
+        (tmp_path / "first").mkdir()
+        with folder_lock(tmp_path / "first", busy="busy"), pytest.raises(ConfigError, match="It is training now: its first sitting has not ended"):
+            zoo.load(tmp_path / "first")
+    with pytest.raises(zoo.WeightsError, match="does not match the sha256"):  # when nobody trains, a mismatch is what it says
+        zoo.load(tmp_path / "run")
+
+
 def test_resume_continues_exactly_where_it_stopped(tmp_path: Path) -> None:
     straight = train(tmp_path / "a", 4)
     train(tmp_path / "b", 2)

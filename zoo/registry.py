@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import tomllib
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import torch
 from .errors import COMMAND_LINE, ConfigError, OutputError, UnknownNameError, WeightsError, option
 from .interfaces import Method, describe_validation_error, resolve_device, validate_config
 from .plugins import get_plugin_manager
-from .weights import (atomic_write, check_writable, folder_lock, read_record, read_weights, remove_temporaries, resolve_weights, save_weights,
+from .weights import (atomic_write, check_writable, folder_busy, folder_lock, read_record, read_weights, remove_temporaries, resolve_weights, save_weights,
                       uninterrupted)
 
 __all__ = [
@@ -271,10 +272,22 @@ def load_file(path: str | os.PathLike[str], device: str | torch.device | None = 
     """
     path = Path(path)
     source = "its registry entry"
+    training = False
     if sha256 is None and path.name == "model.safetensors":
-        sha256 = read_record(path.parent / "summary.json", "Restore it, or run the same `zoo train` command again to re-export.").get("sha256")
-        source = f"the sha256 in {path.parent / 'summary.json'}"
-    tensors, meta = read_weights(path, sha256=sha256, sha256_from=source)
+        summary = read_record(path.parent / "summary.json", "Restore it, or run the same `zoo train` command again to re-export.")
+        sha256, source = summary.get("sha256"), f"the sha256 in {path.parent / 'summary.json'}"
+        training = folder_busy(path.parent)  # a later sitting of the run trains now (its lock is held)
+    try:
+        tensors, meta = read_weights(path, sha256=sha256, sha256_from=source)
+    except WeightsError:
+        if training:  # not corrupt: the export of the sitting that just ended is between its two files
+            raise WeightsError(f"run {path.parent} is training now and is writing its export ({path.name} and summary.json do not "
+                               f"match yet). Load it again in a few seconds, or when `zoo train` has finished.") from None
+        raise
+    if training:
+        warnings.warn(f"run {path.parent} is training now: its {path.name} holds the weights of its last finished sitting "
+                      f"(step {summary.get('steps', '?')}), not of the sitting under way. Load it again when `zoo train` has finished.",
+                      stacklevel=2)
     from . import __version__
 
     with torch.random.fork_rng(devices=[]):  # the random init is overwritten at once; the caller's RNG must not move
@@ -301,7 +314,8 @@ def weights_file(path: str | os.PathLike[str]) -> Path:
     if not path.is_dir():
         return path
     if not (path / "model.safetensors").is_file():
-        raise ConfigError(f"{path} is a folder without model.safetensors; expected a finished training run (or give a .safetensors file or a registered name).")
+        now = " It is training now: its first sitting has not ended." if folder_busy(path) else ""
+        raise ConfigError(f"{path} is a folder without model.safetensors; expected a finished training run (or give a .safetensors file or a registered name).{now}")
     return path / "model.safetensors"
 
 

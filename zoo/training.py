@@ -559,8 +559,6 @@ class Trainer:
         path = self.out / EXPORT
         sha = save_model(self.method, path, dtype=dtype, state=self.exported_state())
         records = read_metrics_log(self.out / "metrics.jsonl")
-        if records:
-            plot_curves({f"{self.method.name} on {', '.join(self.data_names.values())}": records}, self.out / "loss.png")
         summary = {
             "method": self.method.name,
             "steps": self.step,
@@ -573,8 +571,10 @@ class Trainer:
             "date": datetime.date.today().isoformat(),
             "last": records[-1] if records else {},
         }
-        with atomic_write(self.out / "summary.json", "w") as f:
+        with atomic_write(self.out / "summary.json", "w") as f:  # at once: until then the weights and the summary's sha256 differ
             json.dump(summary, f, indent=2)
+        if records:
+            plot_curves({f"{self.method.name} on {', '.join(self.data_names.values())}": records}, self.out / "loss.png")
         return summary
 
 

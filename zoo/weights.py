@@ -232,6 +232,20 @@ def folder_lock(folder: str | os.PathLike[str], busy: str | None = None, shared:
         os.close(fd)  # closing the last descriptor releases the lock
 
 
+def folder_busy(folder: str | os.PathLike[str]) -> bool:
+    """Return whether another holder has `folder` locked for writing (a `zoo train` running in it).
+
+    False where the OS has no flock, or the folder cannot be opened.
+    """
+    try:
+        with folder_lock(folder, busy="busy", shared=True):
+            return False
+    except OutputError:
+        return True
+    except OSError:
+        return False
+
+
 @contextmanager
 def uninterrupted() -> Iterator[None]:
     """Run the block to its end though Ctrl-C or SIGTERM arrives meanwhile, then act on that signal as it would have.
