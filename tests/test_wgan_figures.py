@@ -91,13 +91,19 @@ def test_malformed_logs_are_named_before_anything_is_sampled(two_gans: dict[str,
     assert re.search(message, capsys.readouterr().err) and not out.exists()
 
 
-def test_two_models_that_would_write_one_file_are_refused(two_gans: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    for run in ("a", "b"):
-        (tmp_path / run / "seed0").mkdir(parents=True)
-        (tmp_path / run / "seed0" / "model.safetensors").write_bytes((tmp_path / "weights" / "dcgan.safetensors").read_bytes())
+def test_runs_alike_in_name_get_their_parents_names_and_one_model_twice_is_refused(two_gans: dict[str, Path], tmp_path: Path,
+                                                                                    capsys: pytest.CaptureFixture) -> None:
+    # a lab's runs: alice/dcgan, bob/dcgan, ... (the README's `--out runs/dcgan` in each student's folder)
+    for run in ("alice", "bob"):
+        (tmp_path / run / "dcgan").mkdir(parents=True)
+        (tmp_path / run / "dcgan" / "model.safetensors").write_bytes((tmp_path / "weights" / "dcgan.safetensors").read_bytes())
     out = tmp_path / "figures"
-    assert main(["gan-figures", str(tmp_path / "a/seed0/model.safetensors"), str(tmp_path / "b/seed0/model.safetensors"), "--out", str(out)]) == 2
-    assert "would all write gan_seed0_first32.png" in capsys.readouterr().err and not out.exists()
+    assert main(["gan-figures", str(tmp_path / "alice/dcgan"), str(tmp_path / "bob/dcgan/model.safetensors"), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["gan_alice_dcgan_first32.png", "gan_bob_dcgan_first32.png", "gan_side_by_side.png"]
+    capsys.readouterr()
+    out2 = tmp_path / "figures2"
+    assert main(["gan-figures", str(tmp_path / "alice/dcgan"), str(tmp_path / "alice/dcgan/model.safetensors"), "--out", str(out2)]) == 2
+    assert "would all write gan_dcgan_first32.png: they are one model. Name each model once." in capsys.readouterr().err and not out2.exists()
 
 
 def test_an_out_that_is_a_file_is_refused_before_sampling(two_gans: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -22,7 +22,7 @@ from zoo.registry import is_weights_file, load_any
 from zoo.viz import plot_curves, read_metrics_log, save_figure, save_grid
 from zoo.weights import check_writable
 
-__all__ = ["read_run_records", "load_model", "label", "sample_grids", "side_by_side", "GAN_FIGURES"]
+__all__ = ["read_run_records", "load_model", "label", "labels", "sample_grids", "side_by_side", "GAN_FIGURES"]
 
 
 def read_run_records(path: str | Path) -> list[dict[str, Any]]:
@@ -54,20 +54,39 @@ def load_model(name: str, device: str | None = None) -> Method:
     return load_any(name, device)
 
 
+def labels(names: list[str]) -> dict[str, str]:
+    """Return a file-name-safe label per model: the registry name, or a weights file's run folder (or stem), with as
+    many of its parent folders as it takes to tell the models apart (alice/dcgan and bob/dcgan: alice_dcgan, bob_dcgan)."""
+    chains = {}
+    for name in names:
+        if is_weights_file(name):
+            path = Path(name).absolute()
+            folder = path.parent if path.stem == "model" and path.parent.name else path.with_name(path.stem)
+            chains[name] = [p.name for p in reversed([folder, *folder.parents]) if p.name]
+        else:
+            chains[name] = [name]
+    depth = dict.fromkeys(names, 1)
+    while True:
+        made = {name: "_".join(chains[name][-depth[name]:]) for name in names}
+        clashing = [name for name in names if depth[name] < len(chains[name])  # one file named twice keeps its short label
+                    and any(made[o] == made[name] and chains[o] != chains[name] for o in names)]
+        if not clashing:
+            return {name: re.sub(r"[^A-Za-z0-9_-]", "_", lab) for name, lab in made.items()}
+        for name in clashing:
+            depth[name] += 1
+
+
 def label(name: str) -> str:
-    """Return a file-name-safe label: the registry name, or a weights file's run folder (or stem)."""
-    if is_weights_file(name):
-        path = Path(name)
-        name = path.parent.name if path.stem == "model" and path.parent.name else path.stem
-    return re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    """Return one model's file-name-safe label (see :func:`labels`)."""
+    return labels([name])[name]
 
 
 def sample_grids(names: list[str], out: Path, n: int = 32, seed: int = 0, nrow: int = 8, device: str | None = None, prefix: str = "gan_") -> dict[str, Path]:
     """Write `out/<prefix><label>_first<n>.png` for each model (its first `n` images for `seed`); return the paths by name."""
-    paths = {}
+    paths, named = {}, labels(names)
     for name in names:
         images = load_model(name, device).sample(n, seed=seed)
-        paths[name] = save_grid(images, out / f"{prefix}{label(name)}_first{n}.png", nrow=nrow)
+        paths[name] = save_grid(images, out / f"{prefix}{named[name]}_first{n}.png", nrow=nrow)
     return paths
 
 
@@ -89,9 +108,9 @@ def side_by_side(grids: dict[str, Path], path: Path, titles: dict[str, str] | No
     return save_figure(fig, path)
 
 
-def _title(name: str) -> str:
+def _title(name: str, label: str) -> str:
     method = load_model(name).name
-    return {"dcgan": "Method A (DCGAN)", "wgan_gp": "Method B (WGAN-GP)"}.get(method, method) + f": {label(name) if is_weights_file(name) else name}"
+    return {"dcgan": "Method A (DCGAN)", "wgan_gp": "Method B (WGAN-GP)"}.get(method, method) + f": {label if is_weights_file(name) else name}"
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
@@ -112,15 +131,15 @@ def _run(args: argparse.Namespace) -> int:
                           "zoo gan-figures MODEL [MODEL ...] --runs LOG [LOG ...]")
     if args.runs and len(args.runs) != len(args.models):
         raise ConfigError(f"--runs takes one training log per model: {len(args.models)} models, {len(args.runs)} logs. Give them in the models' order.")
-    labels = [label(name) for name in args.models]
-    clash = next((name for name, lab in zip(args.models, labels) if labels.count(lab) > 1), None)
-    if clash is not None:
-        same = [name for name, lab in zip(args.models, labels) if lab == label(clash)]
-        raise ConfigError(f"models {', '.join(same)} would all write {args.prefix}{label(clash)}_first{args.n}.png. Name each model once, or run them with different --out folders.")
+    named = labels(args.models)  # run folders alike in name (alice/dcgan, bob/dcgan) get their parents' names too
+    clash = next((name for name in args.models if list(named.values()).count(named[name]) > 1), None)
+    if clash is not None:  # one model twice, as a name or a path
+        same = [name for name in args.models if named[name] == named[clash]]
+        raise ConfigError(f"models {', '.join(same)} would all write {args.prefix}{named[clash]}_first{args.n}.png: they are one model. Name each model once.")
     logs = [read_run_records(run) for run in args.runs]  # before the sampling: a bad log fails fast
     out = Path(args.out)
     check_writable(out / f"{args.prefix}side_by_side.png")
-    titles = {name: _title(name) for name in args.models}
+    titles = {name: _title(name, named[name]) for name in args.models}
     grids = sample_grids(args.models, out, n=args.n, seed=args.seed, device=args.device, prefix=args.prefix)
     for name, p in grids.items():
         print(f"wrote {p} ({name}: first {args.n} images, seed {args.seed})")
