@@ -11,7 +11,7 @@ from PIL import Image
 import zoo.metrics.gan as gan_metrics
 from zoo.errors import CapabilityError, ConfigError
 from zoo.metrics.frechet import FrechetBiasWarning
-from zoo.metrics.gan import GANEvaluator, check_same_geometry, chunk_seed, fid_from_images, generate
+from zoo.metrics.gan import GANEvaluator, check_same_geometry, chunk_seed, fid_from_images, generate, score_images
 from zoo.metrics.inception import quantize
 from zoo.registry import build_method, save_model
 
@@ -104,6 +104,18 @@ def test_bad_options_are_config_errors(setup: dict) -> None:
         evaluate(setup, nn=3)
     with pytest.raises(ConfigError, match="fid_n=30 is larger than n=20"):
         evaluate(setup, n=20, fid=True, fid_n=30)
+
+
+def test_images_you_hold_score_as_the_evaluator_scores_its_samples(setup: dict) -> None:
+    # a TA's grid of 64 images is scored itself, not a fresh draw: the evaluator is generate() then score_images()
+    r = evaluate(setup, n=20, seed=3)
+    held = generate(setup["model"], 20, 3).float() / 255  # floats in [0, 1], as sample() returns them
+    kw = {k: setup[k] for k in ("data", "split", "classifier")}
+    assert score_images(held, **kw) == {k: v for k, v in r.items() if k != "seed"}
+    with pytest.raises(ConfigError, match=r"uint8 images or floats in \[0, 1\]; got torch.float32 in \[-0\.5"):
+        score_images(held - 1, **kw)  # a network's [-1, 1] range, not zoo's
+    with pytest.raises(ConfigError, match=r"at least 2 images \(N, C, H, W\); got \(3, 64, 64\)"):
+        score_images(held[0], **kw)
 
 
 def small_feature_network(images: torch.Tensor, device: str = "cpu") -> torch.Tensor:

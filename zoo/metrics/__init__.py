@@ -164,7 +164,7 @@ def evaluate(name: str | os.PathLike[str], *, only: str | list[str] | None = Non
              data_root: Path | None = None, **options: Any) -> dict[str, dict[str, float]]:
     """Return what `zoo eval NAME` prints: the metrics of each evaluator of `name`'s plan, `options` overriding theirs.
 
-    `name` is a registered model or a ``.safetensors`` file; `only` picks evaluators (any installed one), e.g.
+    `name` is a registered model, a ``.safetensors`` file or a training run folder; `only` picks evaluators (any installed one), e.g.
     ``zoo.evaluate("dcgan.mnist64", n=1000, fid=False)`` or ``zoo.evaluate("runs/x/model.safetensors", only=["gan"])``.
     """
     if isinstance(only, str):  # only="gan": one evaluator, not the letters g, a, n

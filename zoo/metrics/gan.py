@@ -31,7 +31,7 @@ from .features import cached_stats, extract_features
 from .frechet import GaussianStats, frechet_distance, gaussian_stats
 from .inception import INCEPTION_SHA1, inception_features, inception_path, quantize
 
-__all__ = ["GANEvalOptions", "GANEvaluator", "chunk_seed", "generate", "check_same_geometry", "real_images_like", "fid_from_images"]
+__all__ = ["GANEvalOptions", "GANEvaluator", "score_images", "chunk_seed", "generate", "check_same_geometry", "real_images_like", "fid_from_images"]
 
 #: Bump when the FID image pipeline changes: cached statistics of older pipelines are then not reused.
 FID_PIPELINE = "1"
@@ -159,38 +159,75 @@ class GANEvaluator:
         """Return the metrics as a flat dict that states `n` and `seed` (and `fid_n` with FID)."""
         o: GANEvalOptions = evaluator_options(self.Options, options, self.name)
         require_capability(model, "sample", self.name, "The gan evaluator judges generated images; evaluate a classifier with the 'accuracy' evaluator.")
-        fid_n = o.fid_n or o.n
         if o.fid:
             inception_path()  # a missing `fid` extra is reported before minutes of sampling
-        device = o.device or str(model.device)
         fake = generate(model, o.n, o.seed, o.chunk, progress=o.progress)
-        real_set = load_data(o.data, o.split, root=o.data_root)
-        real, real_digest = _real_like_with_digest(real_set, fake)
+        fid_n = o.fid_n or o.n
+        fid_key = {"model": tensors_digest(model.inference_state_dict()), "n": o.n, "fid_n": fid_n, "seed": o.seed, "chunk": o.chunk} if o.fid else None
+        scores = score_images(fake, data=o.data, split=o.split, classifier=o.classifier, fid=o.fid, fid_n=fid_n, fid_batch=o.fid_batch,
+                              data_root=o.data_root, device=o.device or str(model.device), progress=o.progress, fid_key=fid_key)
+        return {"n": o.n, "seed": o.seed, **scores}
 
-        clf = check_feature_classifier(load_any(o.classifier, device), o.classifier)
-        clf_digest = tensors_digest(clf.inference_state_dict()) if isinstance(clf, Method) else o.classifier
 
-        def real_classifier_stats() -> GaussianStats:
-            if o.progress:
-                status(f"classifier statistics of the {len(real)} real {o.data} {o.split} images: computed once, then cached")
-            feats, logits = _classifier_outputs(clf, real)
-            s = gaussian_stats(feats, what=f"classifier features of {o.data} {o.split}")
-            return GaussianStats(s.mu, s.sigma, s.n, {"classifier_is": repr(classifier_score(logits))})
+def score_images(
+    images: torch.Tensor,
+    *,
+    data: str = "mnistm",
+    split: str = "test",
+    classifier: str = "classifier.mnistm",
+    fid: bool = False,
+    fid_n: int | None = None,
+    fid_batch: int = 50,
+    data_root: Path | None = None,
+    device: str = "cpu",
+    progress: bool = False,
+    fid_key: dict[str, Any] | None = None,
+) -> dict[str, float]:
+    """Return the `gan` evaluator's metrics of images you hold, against `data`'s `split`, as `zoo eval` computes them.
 
-        key = {"real": real_digest, "classifier": clf_digest}
-        real_stats, _ = cached_stats("classifier", key, real_classifier_stats)
-        feats, logits = _classifier_outputs(clf, fake)
-        out: dict[str, float] = {"n": o.n, "seed": o.seed}
-        out["classifier_fd"] = frechet_distance(real_stats, gaussian_stats(feats, what="classifier features of the generated images"))
-        out["classifier_is"] = classifier_score(logits)
-        out["classifier_is_real"] = float(real_stats.meta["classifier_is"])
-        out.update(coverage_metrics(logits))
-        if o.fid:
-            model_digest = tensors_digest(model.inference_state_dict())
-            fid, real_inc, _ = fid_from_images(
-                real, fake[:fid_n], device=device, batch=o.fid_batch, progress=o.progress,
-                real_key={"real": real_digest, "network": INCEPTION_SHA1, "pipeline": FID_PIPELINE},
-                fake_key={"model": model_digest, "n": o.n, "fid_n": fid_n, "seed": o.seed, "chunk": o.chunk, "network": INCEPTION_SHA1, "pipeline": FID_PIPELINE},
-            )
-            out.update({"fid": fid, "fid_n": fid_n, "fid_n_real": real_inc.n})
-        return out
+    `images` is (N, C, H, W), uint8 or float in [0, 1] (quantised to uint8 as the evaluator's samples are), of the
+    real set's channels and size after the trainer's resize (e.g. 3x64x64 for MNIST-M GANs). Returns `n`,
+    `classifier_fd`, `classifier_is`, `classifier_is_real`, the digit shares `coverage_*`, and with `fid`, Inception
+    `fid` of the first `fid_n` images (`fid_key`, a description of where the images came from, makes that extraction
+    resumable). The real set's statistics are cached.
+    """
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or len(images) < 2:
+        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ConfigError(f"score_images needs a tensor of at least 2 images (N, C, H, W); got {got}.")
+    if images.dtype != torch.uint8:
+        if not images.is_floating_point() or images.min() < 0 or images.max() > 1:
+            raise ConfigError(f"score_images takes uint8 images or floats in [0, 1]; got {images.dtype}"
+                              + (f" in [{float(images.min()):.3g}, {float(images.max()):.3g}]" if images.is_floating_point() else "") + ".")
+        images = quantize(images)
+    fake = images.cpu()
+    fid_n = fid_n or len(fake)
+    if fid:
+        inception_path()
+    real_set = load_data(data, split, root=data_root)
+    real, real_digest = _real_like_with_digest(real_set, fake)
+
+    clf = check_feature_classifier(load_any(classifier, device), classifier)
+    clf_digest = tensors_digest(clf.inference_state_dict()) if isinstance(clf, Method) else classifier
+
+    def real_classifier_stats() -> GaussianStats:
+        if progress:
+            status(f"classifier statistics of the {len(real)} real {data} {split} images: computed once, then cached")
+        feats, logits = _classifier_outputs(clf, real)
+        s = gaussian_stats(feats, what=f"classifier features of {data} {split}")
+        return GaussianStats(s.mu, s.sigma, s.n, {"classifier_is": repr(classifier_score(logits))})
+
+    real_stats, _ = cached_stats("classifier", {"real": real_digest, "classifier": clf_digest}, real_classifier_stats)
+    feats, logits = _classifier_outputs(clf, fake)
+    out: dict[str, float] = {"n": len(fake)}
+    out["classifier_fd"] = frechet_distance(real_stats, gaussian_stats(feats, what="classifier features of the generated images"))
+    out["classifier_is"] = classifier_score(logits)
+    out["classifier_is_real"] = float(real_stats.meta["classifier_is"])
+    out.update(coverage_metrics(logits))
+    if fid:
+        value, real_inc, _ = fid_from_images(
+            real, fake[:fid_n], device=device, batch=fid_batch, progress=progress,
+            real_key={"real": real_digest, "network": INCEPTION_SHA1, "pipeline": FID_PIPELINE},
+            fake_key={**fid_key, "network": INCEPTION_SHA1, "pipeline": FID_PIPELINE} if fid_key is not None else None,
+        )
+        out.update({"fid": value, "fid_n": fid_n, "fid_n_real": real_inc.n})
+    return out
