@@ -130,6 +130,22 @@ def test_a_weights_file_is_evaluated_before_it_is_registered(registry: Path, tmp
     assert "is a folder without model.safetensors; expected a finished training run" in capsys.readouterr().err
 
 
+def test_weights_without_their_run_json_say_which_data_judges_them(registry: Path, tmp_path: Path) -> None:
+    # a student's model.safetensors copied alone: the default plan's MNIST-M may not be what it trained on
+    from zoo.metrics import plan_evaluation
+
+    weights = tmp_path / "copied" / "model.safetensors"
+    save_model(build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4}), weights)
+    with pytest.warns(UserWarning, match=r"no run\.json beside the weights says what they trained on, so 'gan' judges them against 'mnistm'"):
+        plan, _ = plan_evaluation(str(weights))
+    assert plan["gan"]["data"] == "mnistm"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # naming the data is the answer: no warning then
+        assert plan_evaluation(str(weights), overrides={"data": "mnist"})[0]["gan"]["data"] == "mnist"
+
+
 def test_a_weights_file_of_a_method_without_a_plan_needs_only(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture, no_default_plan: None) -> None:
     weights = tmp_path / "run" / "model.safetensors"
     save_model(build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4}), weights)

@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,11 +49,12 @@ def plan_evaluation(
     method's default plan is judged against the data it trained on (its entry's `data`, where that
     is one dataset), not the data the default names; so is a training run's weights file (its run.json).
     """
-    trained_on = None
+    trained_on, unknown_data = None, False
     if is_weights_file(name):
         path = weights_file(name)  # a folder that is no training run is named as such
         model: Method | None = load_file(path, device=device)  # the file alone says which method it holds
         trained_on = None if "data" in (overrides or {}) else _run_dataset(path.parent / "run.json")
+        unknown_data = trained_on is None and "data" not in (overrides or {}) and not (path.parent / "run.json").is_file()
         plan = get_plugin_manager().method(model.name).default_evaluation
         no_plan = f"method {model.name!r} has no default plan; name an evaluator"
     else:
@@ -81,6 +83,11 @@ def plan_evaluation(
         # zoo eval's own --data-dir and --device reach an evaluator that declares them, or that declares no Options at all
         given = {k: v for k, v in (("data_root", data_root), ("device", device)) if declared is None or k in fields}
         chosen[ev_name] = {**options, **own_data, **(overrides or {}), **given}
+        if unknown_data and "data" in fields:  # weights copied without their run.json: the plan's data may not be theirs
+            data = chosen[ev_name].get("data", fields["data"].default)
+            warnings.warn(f"{name}: no run.json beside the weights says what they trained on, so {ev_name!r} judges them against "
+                          f"{data!r}, its plan's data. If they trained on another set, name it: {set_option('data', 'NAME_OR_PATH')}.",
+                          stacklevel=2)
     check_plan(chosen, f"model {name!r}")  # every evaluator's options, before the first one runs
     return chosen, model
 
