@@ -61,6 +61,49 @@ def test_loss_curves_of_data_named_in_a_non_utf8_locale(tmp_path: Path) -> None:
     assert plot_curves({label: [{"step": 1, "loss_d": 1.0}, {"step": 2, "loss_d": 0.5}]}, tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def drawn_figure(monkeypatch: pytest.MonkeyPatch, module: object) -> list:
+    """Keep the figure `module`'s save_figure is given (drawn, before it is closed)."""
+    figures = []
+    original = module.save_figure
+
+    def keep(fig, path, **kw):
+        fig.canvas.draw()
+        figures.append(fig)
+        return original(fig, path, **kw)
+
+    monkeypatch.setattr(module, "save_figure", keep)
+    return figures
+
+
+def test_a_short_runs_loss_curve_shows_its_points_on_whole_steps_with_a_labelled_axis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo.viz
+
+    figures = drawn_figure(monkeypatch, zoo.viz)
+    plot_curves({"ddpm": [{"step": 10, "loss": 1.15}], "wgan": [{"step": s, "loss_d": 1.0, **({"loss_g": 2.0} if s == 5 else {})} for s in range(1, 7)]},
+                tmp_path / "c.png")
+    one, sparse = figures[0].axes
+    assert [line.get_marker() for line in one.lines] == ["None", "o"], "one logged step: a marker, or nothing shows"
+    assert sparse.get_ylabel() == "loss" and sparse.get_xlabel() == "step"
+    assert all(float(t).is_integer() for t in one.get_xticks()), one.get_xticks()
+
+
+def test_the_tsne_legend_is_beside_the_panels_not_over_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    import zoo_plugins.dann.tsne as tsne
+
+    figures = drawn_figure(monkeypatch, tsne)
+    rng = np.random.default_rng(0)
+    emb = rng.uniform(-50, 50, (400, 2))  # points up to every edge of the panel
+    panels = [(t, emb, rng.integers(0, 10, 400), rng.integers(0, 2, 400)) for t in ("Trained on source", "DANN")]
+    tsne.plot_tsne(panels, "domain", "MNIST-M -> Syn Digits", tmp_path / "t.png", ("mnistm", "syndigits"))
+    fig = figures[0]
+    legend = fig.legends[0].get_window_extent()
+    for ax in fig.axes:
+        box = ax.get_window_extent()
+        assert legend.x0 >= box.x1 or legend.x1 <= box.x0, f"legend {legend} overlaps panel {ax.get_title()!r} {box}"
+
+
 def test_statistics_that_cannot_be_cached_are_still_returned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import zoo.metrics.features as features
 

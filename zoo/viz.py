@@ -133,6 +133,7 @@ def plot_curves(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     runs = {label: list(recs) for label, recs in runs.items()}
     if not runs or any(not isinstance(r, Mapping) or "step" not in r for recs in runs.values() for r in recs):
@@ -148,10 +149,17 @@ def plot_curves(
                 continue
             steps, vals = zip(*pts)
             ax.plot(steps, vals, alpha=0.25, linewidth=0.8)
-            ax.plot(steps, _smooth(vals, max(1, len(vals) // 50)), label=k, color=ax.lines[-1].get_color())
+            # a short run's few points (one: a line draws nothing) get markers
+            ax.plot(steps, _smooth(vals, max(1, len(vals) // 50)), label=k, color=ax.lines[-1].get_color(),
+                    marker="o" if len(vals) <= 20 else None, markersize=3)
         # a path decoded in a non-UTF-8 locale holds surrogates, which matplotlib refuses: its bytes are (almost always) UTF-8
         ax.set_title(label.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
         ax.set_xlabel("step")
+        ax.set_ylabel("loss" if all(k.startswith("loss") for k in all_keys) else "value")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole: no 2.5 on a short run's axis
+        lo, hi = ax.get_xlim()
+        if hi - lo < 2:  # one logged step: a span holding whole numbers
+            ax.set_xlim((lo + hi) / 2 - 1, (lo + hi) / 2 + 1)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     if title:

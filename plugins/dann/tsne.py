@@ -61,7 +61,9 @@ def plot_tsne(
         ax.set_xticks([])
         ax.set_yticks([])
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center right", markerscale=3, title="digit" if colour_by == "class" else "domain")
+    # beside the figure, not over the last panel (a fixed margin was too narrow for domain names such as 'syndigits');
+    # save_figure's tight bounding box takes it in
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=3, title="digit" if colour_by == "class" else "domain")
     fig.suptitle(f"{title}: t-SNE of validation features, coloured by {colour_by}")
-    fig.subplots_adjust(right=0.9)
+    fig.tight_layout()
     return save_figure(fig, path)
