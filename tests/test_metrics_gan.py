@@ -116,6 +116,10 @@ def test_images_you_hold_score_as_the_evaluator_scores_its_samples(setup: dict) 
         score_images(held - 1, **kw)  # a network's [-1, 1] range, not zoo's
     with pytest.raises(ConfigError, match=r"at least 2 images \(N, C, H, W\); got \(3, 64, 64\)"):
         score_images(held[0], **kw)
+    with pytest.raises(ConfigError, match=r"got torch.float32 with NaN"):
+        score_images(torch.full_like(held, float("nan")), **kw)
+    with pytest.raises(ConfigError, match=r"fid_n=1000 must be 2 to the 20 images given"):
+        score_images(held, fid=True, fid_n=1000, **kw)  # before any work, and not recorded as if 1000 were used
 
 
 def small_feature_network(images: torch.Tensor, device: str = "cpu") -> torch.Tensor:

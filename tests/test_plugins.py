@@ -292,10 +292,16 @@ WRONG = {"wrong_plugin": '''
         Config = type("DefiantConfig", (GaussianConfig,), {"__annotations__": {"width": int}, "width": pydantic.Field(0, ge=1)})
         test_config = {"image_size": 8, "width": 4}
 
+    class Derived(Gaussian):
+        """Right: a default computed from another field (pydantic >= 2.10 passes the validated data to the factory)."""
+        name = "derived"
+        Config = type("DerivedConfig", (GaussianConfig,), {"__annotations__": {"width": int},
+                                                            "width": pydantic.Field(default_factory=lambda data: data["image_size"] * 2, ge=1)})
+
     @zoo.hookimpl
     def zoo_register_methods():
         return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Stowaway, Misnamed, Glance, Signed, Typo, Tied, Careless, Knobless, Knob,
-                Required, Defiant]
+                Required, Defiant, Derived]
 '''}
 
 
@@ -311,7 +317,7 @@ def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
     install_example(site)
     make_dist(site, "wrong_dist", {"wrong": "wrong_plugin"}, WRONG)
     run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,stowaway,misnamed,glance,signed,typo,tied,careless,knobless,knob,"
-                             "required,defiant")
+                             "required,defiant,derived")
     failed = set(re.findall(r"FAILED \S*::(\w+)\[(\w+)\]", run.stdout))
     assert {
         ("test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters", "bnonly"),
@@ -332,6 +338,7 @@ def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
         ("test_every_config_field_has_a_default", "defiant"),
     } <= failed, run.stdout[-3000:]
     assert not {f for f in failed if f[1] == "knob"}, "a network a declared sampling option uses is used"
+    assert not {f for f in failed if f[1] == "derived"}, "a default computed from another field is a default"
     assert "invalid config for Typo.test_config (method 'typo'): image_sise" in run.stdout
     assert "sample must return images in [0, 1], got min -" in run.stdout  # the values, not a bare AssertionError
     assert "RequiredConfig field(s) ['width'] have no default" in run.stdout

@@ -110,3 +110,17 @@ def test_an_out_that_is_a_file_is_refused_before_sampling(two_gans: dict[str, Pa
     (tmp_path / "a_file").write_text("x")
     assert main(["gan-figures", "dcgan.tiny", "--out", str(tmp_path / "a_file")]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_labels_tell_runs_apart_and_know_one_run_named_two_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo_plugins.wgan_gp.figures import labels
+
+    for folder in ("runs/lr0.0002", "runs/lr0.0001", "eve/my run", "frank/my_run", "x/alice/dcgan"):
+        (tmp_path / folder).mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "runs")
+    got = labels(["lr0.0002", "lr0.0001", "../eve/my run", "../frank/my_run", "../x/alice/dcgan", "../../" + tmp_path.name + "/x/alice/dcgan",
+                  "../x/alice/dcgan/model.safetensors", "w.safetensors"])
+    assert got["lr0.0002"] == "lr0_0002" and got["lr0.0001"] == "lr0_0001", "a run folder's dots are not a file suffix"
+    assert got["../eve/my run"] == "eve_my_run" and got["../frank/my_run"] == "frank_my_run", "alike only once made file-name-safe"
+    assert {got["../x/alice/dcgan"], got["../../" + tmp_path.name + "/x/alice/dcgan"], got["../x/alice/dcgan/model.safetensors"]} == {"dcgan"}
+    assert got["w.safetensors"] == "w"

@@ -7,6 +7,7 @@ then the two grids side by side, and the loss curves of the training runs.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import re
 from pathlib import Path
@@ -60,18 +61,19 @@ def labels(names: list[str]) -> dict[str, str]:
     chains = {}
     for name in names:
         if is_weights_file(name):
-            path = Path(name).absolute()
-            folder = path.parent if path.stem == "model" and path.parent.name else path.with_name(path.stem)
+            path = Path(os.path.abspath(name))  # `..` folded: one run named two ways is one chain
+            file = path.suffix == ".safetensors"  # else a run folder, whose name may hold dots (runs/lr0.0002)
+            folder = path.parent if file and path.stem == "model" and path.parent.name else path.with_name(path.stem) if file else path
             chains[name] = [p.name for p in reversed([folder, *folder.parents]) if p.name]
         else:
             chains[name] = [name]
     depth = dict.fromkeys(names, 1)
     while True:
-        made = {name: "_".join(chains[name][-depth[name]:]) for name in names}
+        made = {name: re.sub(r"[^A-Za-z0-9_-]", "_", "_".join(chains[name][-depth[name]:])) for name in names}
         clashing = [name for name in names if depth[name] < len(chains[name])  # one file named twice keeps its short label
                     and any(made[o] == made[name] and chains[o] != chains[name] for o in names)]
         if not clashing:
-            return {name: re.sub(r"[^A-Za-z0-9_-]", "_", lab) for name, lab in made.items()}
+            return made
         for name in clashing:
             depth[name] += 1
 

@@ -194,10 +194,13 @@ def score_images(
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or len(images) < 2:
         got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise ConfigError(f"score_images needs a tensor of at least 2 images (N, C, H, W); got {got}.")
+    if fid_n is not None and not 2 <= fid_n <= len(images):
+        raise ConfigError(f"fid_n={fid_n} must be 2 to the {len(images)} images given: FID uses the first fid_n of them.")
     if images.dtype != torch.uint8:
-        if not images.is_floating_point() or images.min() < 0 or images.max() > 1:
+        if not images.is_floating_point() or images.isnan().any() or images.min() < 0 or images.max() > 1:
             raise ConfigError(f"score_images takes uint8 images or floats in [0, 1]; got {images.dtype}"
-                              + (f" in [{float(images.min()):.3g}, {float(images.max()):.3g}]" if images.is_floating_point() else "") + ".")
+                              + (" with NaN" if images.is_floating_point() and images.isnan().any() else
+                                 f" in [{float(images.min()):.3g}, {float(images.max()):.3g}]" if images.is_floating_point() else "") + ".")
         images = quantize(images)
     fake = images.cpu()
     fid_n = fid_n or len(fake)
