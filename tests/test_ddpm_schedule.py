@@ -53,6 +53,17 @@ def test_ddim_with_the_true_noise_lands_on_the_forward_marginal(schedule: NoiseS
     assert torch.allclose(schedule.ddim_step(x_t, eps, 300, 0), x0, atol=1e-5)
 
 
+def test_a_ddim_step_moves_x_only_as_far_as_the_step_is_long_when_x0_is_clipped(schedule: NoiseSchedule) -> None:
+    # a guided prediction's x0 far outside [-1, 1] is clipped; the noise must then be the one the clipped x0 implies,
+    # or every step, however short, jumps by sqrt(ab) (x0 - clipped x0) and many steps pile it up (DDIM-400's speckle)
+    g = torch.Generator().manual_seed(3)
+    x_t, eps = torch.randn(4, 3, 5, 5, generator=g), torch.randn(4, 3, 5, 5, generator=g) * 3
+    assert schedule.predict_x0(x_t, eps, 400).abs().max() > 1, "the case under test: x0 is clipped"
+    assert torch.allclose(schedule.ddim_step(x_t, eps, 400, 400), x_t, atol=1e-5), "a step of length 0 leaves x_t"
+    one = schedule.ddim_step(x_t, eps, 400, 399)
+    assert (one - x_t).abs().max() < 0.05, "one step of 400 moves x_t a little"
+
+
 def test_ddpm_step_mean_is_the_posterior_mean(schedule: NoiseSchedule) -> None:
     g = torch.Generator().manual_seed(2)
     x0, eps = torch.rand(4, 3, 5, 5, generator=g) * 2 - 1, torch.randn(4, 3, 5, 5, generator=g)

@@ -64,7 +64,11 @@ def test_eval_write_refuses_options_that_plain_eval_would_not_repeat(registry: P
     assert main(["eval", "wgan_gp.tiny", "--write", "--set", "n=12"]) != 0
     err = capsys.readouterr().err
     assert "--write" in err and "evaluation" in err and "registry.toml" in err
+    assert "a --set that changes the figures (n=12; it takes out_json, out_md, progress)" in err
     assert registry.read_text() == before, "nothing recorded"
+    # an option that only says where results go or what is shown leaves the figures: --write takes it
+    assert main(["eval", "wgan_gp.tiny", "--write", "--set", "progress=true"]) == 0
+    assert "recorded in the registry entry 'wgan_gp.tiny'" in capsys.readouterr().out
 
 
 def test_only_may_name_an_evaluator_outside_the_plan(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture, no_default_plan: None) -> None:

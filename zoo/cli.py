@@ -339,7 +339,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .interfaces import parse_set
     from .data import data_root
-    from .metrics import evaluate_model, record_metrics
+    from .metrics import evaluate_model, evaluators, record_metrics
     from .registry import check_recordable, entry, is_weights_file
 
     if args.write and is_weights_file(args.name):
@@ -347,9 +347,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
             f"--write records metrics in a registry entry, and {args.name} is a weights file or run folder. "
             f"Register the run first (zoo register RUN_FOLDER NAME --data DATA), then run `zoo eval NAME --write`."
         )
-    if args.write and (args.set or args.only):
+    # options that only say where results go (a table's file, progress) leave the figures as plain `zoo eval` gives them
+    outputs = set().union(*(getattr(ev, "output_options", ()) for ev in evaluators().values()))
+    changing = [item for item in args.set or [] if item.partition("=")[0].strip() not in outputs]
+    if args.write and (changing or args.only):
         raise ConfigError(
-            f"--write records what plain `zoo eval {args.name}` reproduces, so it does not take --set or --only. "
+            f"--write records what plain `zoo eval {args.name}` reproduces, so it does not take --only or a --set that changes the figures "
+            f"({', '.join(changing) or '--only'}; it takes {', '.join(sorted(outputs)) or 'none'}). "
             f"Put the options in the entry's [models.\"{args.name}\".evaluation.EVALUATOR] table in registry.toml, then run `zoo eval {args.name} --write`."
         )
     def announce(evaluator: str, options: dict[str, Any]) -> None:

@@ -296,7 +296,9 @@ class Evaluator(Protocol):
     ``data_root`` (a Path or None) and ``device`` are passed where ``Options`` declares them (always
     where there is no ``Options``). Every returned value must be a finite number. An evaluator that declares
     ``Options`` (a pydantic model; optional) has a plan's options checked before anything runs
-    (``zoo.metrics.check_plan``, also in the contract suite).
+    (``zoo.metrics.check_plan``, also in the contract suite). ``output_options`` (optional, a set of option
+    names) are those that change where results go or what is shown, never the figures (``progress``, a table's
+    file): ``zoo eval --write`` takes them with ``--set``.
     """
 
     name: str

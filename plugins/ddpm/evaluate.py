@@ -124,6 +124,7 @@ class SamplerSweep:
 
     name = "ddpm_samplers"
     Options = SamplerSweepOptions
+    output_options = frozenset({"out_md", "out_json", "progress"})  # where the tables go: `zoo eval --write` takes them
 
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]:
         """Run the sweep on `model`; write the table to `out_md` and `out_json` (skip with ''); return the headline metrics."""

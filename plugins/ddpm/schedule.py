@@ -77,8 +77,11 @@ class NoiseSchedule:
     def ddim_step(self, x_t: torch.Tensor, eps: torch.Tensor, t: int, t_prev: int, eta: float = 0.0, noise: torch.Tensor | None = None) -> torch.Tensor:
         """Return x_{t_prev} by Song et al.'s DDIM rule (eta 0: deterministic; eta 1: DDPM-like variance)."""
         ab, ab_prev = float(self.alphas_bar[t]), float(self.alphas_bar[t_prev])
-        # the clipped x0 keeps few-step samples in the data range; eps is left as predicted (as diffusers does)
+        # the clipped x0 keeps few-step samples in the data range, and the noise is the one that x0 implies: left as
+        # predicted (diffusers' default), every step also moved x_t by sqrt(ab) (x0 - clipped x0) however short it
+        # was, so more steps added more of it (DDIM-400 gave speckled, partly unreadable digits)
         x0 = self.predict_x0(x_t, eps, t).clamp(-1, 1)
+        eps = (x_t - ab**0.5 * x0) / (1 - ab) ** 0.5
         sigma = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)) ** 0.5
         out = ab_prev**0.5 * x0 + max(1 - ab_prev - sigma**2, 0.0) ** 0.5 * eps
         if sigma > 0 and noise is not None:

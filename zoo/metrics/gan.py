@@ -154,6 +154,7 @@ class GANEvaluator:
 
     name = "gan"
     Options = GANEvalOptions
+    output_options = frozenset({"progress"})
 
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]:
         """Return the metrics as a flat dict that states `n` and `seed` (and `fid_n` with FID)."""
