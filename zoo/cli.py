@@ -348,7 +348,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             f"Register the run first (zoo register RUN_FOLDER NAME --data DATA), then run `zoo eval NAME --write`."
         )
     # options that only say where results go (a table's file, progress) leave the figures as plain `zoo eval` gives them
-    outputs = set().union(*(getattr(ev, "output_options", ()) for ev in evaluators().values()))
+    outputs = set().union(*(getattr(ev, "output_options", ()) for ev in evaluators().values())) if args.write else set()
     changing = [item for item in args.set or [] if item.partition("=")[0].strip() not in outputs]
     if args.write and (changing or args.only):
         raise ConfigError(
