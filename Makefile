@@ -10,10 +10,10 @@ export ZOO_DATA ?= $(abspath ../shared/data)
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# torch first and pinned: these releases lie on the build machines' disk (no multi-GB download)
+# torch first and pinned: these releases lie on the build machines' disk (no multi-GB download)
 	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
-	# setuptools warns about any editable install with a package-dir map (plugins/ installs as zoo_plugins);
-	# it is advice, not a problem, and its box of asterisks looked like a failure on first use
+# setuptools warns about any editable install with a package-dir map (plugins/ installs as zoo_plugins);
+# it is advice, not a problem, and its box of asterisks looked like a failure on first use
 	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
