@@ -91,3 +91,17 @@ def test_bad_options_are_clear_errors(classifier_file: Path, tmp_path: Path) -> 
     gan = zoo.build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4})
     with pytest.raises(ConfigError, match="sweeps DDPM samplers.*method 'dcgan'"):
         SamplerSweep().evaluate(gan, classifier=str(classifier_file), data="digits")
+
+
+def test_an_unwritable_table_is_refused_before_the_sweep(classifier_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.errors import OutputError
+
+    model = zoo.build_method("ddpm", {"n_feat": 8, "n_T": 6}).eval()
+    (tmp_path / "f").write_text("a file, not a folder")
+    sampled = []
+    monkeypatch.setattr(model, "sample", lambda *a, **k: sampled.append(1))
+    for option in ("out_md", "out_json"):
+        with pytest.raises(OutputError, match="not a folder"):  # the default sweep takes an hour on a CPU: it fails first
+            SamplerSweep().evaluate(model, classifier=str(classifier_file), data="digits", n_per_class=2, samplers="ddim-2",
+                                    progress=False, **{option: str(tmp_path / "f" / "table")})
+    assert sampled == [] and sorted(p.name for p in tmp_path.iterdir()) == ["f"]

@@ -31,7 +31,7 @@ from zoo.metrics.classifier_metrics import FeatureClassifier, check_feature_clas
 from zoo.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats
 from zoo.progress import status
 from zoo.registry import load_any
-from zoo.weights import atomic_write
+from zoo.weights import atomic_write, check_writable
 
 from .method import DEFAULT_GUIDANCE, DEFAULT_STEPS, sampling_progress
 
@@ -132,6 +132,9 @@ class SamplerSweep:
         require_capability(model, "sample", self.name, "It judges a class-conditional DDPM's samples.")
         if getattr(model, "name", None) != "ddpm":
             raise ConfigError(f"the {self.name} evaluator sweeps DDPM samplers, but model {model.zoo_name!r} is method {model.name!r}. Use the 'gan' evaluator for other generators.")
+        for out in (o.out_md, o.out_json):  # the sweep takes an hour on a CPU: refuse an unwritable table before it
+            if out:
+                check_writable(out)
         dev = model.device
         weights = o.guidance if isinstance(o.guidance, list) else [o.guidance]
         plan = [(s, k, w) for s, k in parse_samplers(o.samplers, model.config.n_T) for w in weights]
