@@ -390,6 +390,20 @@ def test_a_scratch_registry_still_finds_zoos_shipped_models_by_name(tmp_path: Pa
         entry("classifier.mnistmm")
 
 
+def test_what_loads_beside_a_scratch_registry_also_shows_and_evaluates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    from zoo.cli import main
+    from zoo_plugins.dann.evaluate import DANNAccuracy
+
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "mine.toml"))
+    assert main(["info", "dcgan.mnist64"]) == 0, "zoo sample dcgan.mnist64 works here, so zoo info does too"
+    assert "weights: weights/dcgan.mnist64.safetensors (sha256 " in capsys.readouterr().out
+    roles = DANNAccuracy._roles_of(SimpleNamespace(zoo_name="dann.mnistm-digits"))  # the entry's data names what is scored
+    assert roles == {"source": "mnistm", "target": "digits"}
+
+
 def test_one_registry_file_named_twice_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from zoo.plugins import PluginManager, reset_plugin_manager
     from zoo.registry import update_entry

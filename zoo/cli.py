@@ -117,11 +117,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 @command
 def cmd_info(args: argparse.Namespace) -> int:
     from .plugins import get_plugin_manager
-    from .registry import build_method, entries, entry, is_weights_file, load_file, path_argument_problem, weights_file
+    from .registry import build_method, entries, find_entry, is_weights_file, load_file, path_argument_problem, weights_file
     from .weights import sha256_file
 
     pm = get_plugin_manager()
-    methods, known = pm.methods(), entries()
+    methods, e = pm.methods(), find_entry(args.name)  # a shipped model beside a scratch $ZOO_REGISTRY too, as zoo.load finds it
     # a .safetensors file or a run folder (its header says the method and config); a method's name wins over a folder named alike
     if is_weights_file(args.name) and (args.name not in methods or os.sep in args.name or "/" in args.name):
         path = weights_file(args.name)
@@ -131,14 +131,13 @@ def cmd_info(args: argparse.Namespace) -> int:
         _print_networks(model, args)
         print(f"weights: {path} (sha256 {sha256_file(path)})")
         return 0
-    if args.name in methods and args.name not in known:
-        model, e = build_method(args.name, {}, training=True), None
-    elif args.name not in known:
+    if args.name in methods and e is None:
+        model = build_method(args.name, {}, training=True)
+    elif e is None:
         if problem := path_argument_problem(args.name):
             raise ConfigError(problem)
-        raise UnknownNameError("model or method", args.name, [*known, *methods], hint="`zoo list` and `zoo methods` show them." + pm.failures())
+        raise UnknownNameError("model or method", args.name, [*entries(), *methods], hint="`zoo list` and `zoo methods` show them." + pm.failures())
     else:
-        e = entry(args.name)
         model = build_method(e.method, e.config, training=True)
     print(f"{args.name}: method {model.name!r}, capabilities: {', '.join(sorted(model.capabilities)) or '-'}")
     _print_networks(model, args)

@@ -39,6 +39,7 @@ __all__ = [
     "registry_path",
     "entries",
     "entry",
+    "find_entry",
     "list_models",
     "load",
     "load_file",
@@ -192,25 +193,32 @@ def entries() -> dict[str, ModelEntry]:
     return found
 
 
-def entry(name: str) -> ModelEntry:
-    """Return the registry entry `name`, or raise with the closest names.
+def find_entry(name: str) -> ModelEntry | None:
+    """Return the registry entry `name`, or None where no registry file defines it.
 
     A name that a ``$ZOO_REGISTRY`` file does not define is looked up among zoo's shipped models too, so that
     what evaluators load by name (the `gan` evaluator's ``classifier.mnistm``) stays there beside a scratch registry.
     """
     all_entries = entries()
-    if name not in all_entries and registry_path().resolve() != SHIPPED and SHIPPED.is_file():
-        shipped = _read_file(SHIPPED)
-        if name in shipped:
-            return shipped[name]
-    if name not in all_entries:
+    if name in all_entries:
+        return all_entries[name]
+    if isinstance(name, str) and registry_path().resolve() != SHIPPED and SHIPPED.is_file():
+        return _read_file(SHIPPED).get(name)
+    return None
+
+
+def entry(name: str) -> ModelEntry:
+    """Return the registry entry `name` (`find_entry`), or raise with the closest names."""
+    found = find_entry(name)
+    if found is None:
+        all_entries = entries()
         if not isinstance(name, str):
             raise ConfigError(f"a model name is a string, got {type(name).__name__} {name!r}. A file or run folder loads with zoo.load_file(path).")
         if problem := path_argument_problem(name):
             raise ConfigError(problem)
         direct = "a .safetensors file or run folder works too" if COMMAND_LINE.get() else "`zoo.load_file(path)` loads a weights file directly"
         raise UnknownNameError("model", name, all_entries, hint=f"`zoo list` shows the shipped models; {direct}." + get_plugin_manager().failures())
-    return all_entries[name]
+    return found
 
 
 #: Suffixes of pickled weights (torch.save, Lightning, pickle), which zoo never loads.
@@ -305,7 +313,7 @@ def is_weights_file(name_or_path: str | os.PathLike[str]) -> bool:
     name wins over a same-named folder in the working directory unless the argument is written as a path.
     """
     text = str(name_or_path)
-    return text.endswith(".safetensors") or (Path(name_or_path).is_dir() and (os.sep in text or text not in entries()))
+    return text.endswith(".safetensors") or (Path(name_or_path).is_dir() and (os.sep in text or find_entry(text) is None))
 
 
 def weights_file(path: str | os.PathLike[str]) -> Path:
@@ -329,7 +337,7 @@ def load_any(name_or_path: str | os.PathLike[str], device: str | torch.device | 
 
 def load(name: str | os.PathLike[str], device: str | torch.device | None = None) -> Method:
     """Return the registered model `name` with verified weights, in eval mode on `device` (a path to a .safetensors file or run folder: that one)."""
-    if isinstance(name, os.PathLike) or (isinstance(name, str) and name not in entries() and is_weights_file(name)):
+    if isinstance(name, os.PathLike) or (isinstance(name, str) and find_entry(name) is None and is_weights_file(name)):
         return load_file(weights_file(name), device)  # a file or run folder, as `zoo sample` takes them
     e = entry(name)
     path = resolve_weights(e.weights, e.sha256, e.base_dir)

@@ -19,7 +19,7 @@ from zoo.data import ImageSet
 from zoo.errors import ConfigError, DataError, set_option
 from zoo.interfaces import Method, evaluator_options
 from zoo.metrics.accuracy import accuracy_metrics
-from zoo.registry import entries
+from zoo.registry import find_entry
 
 from .scenarios import load_checked, parse_data_field
 
@@ -96,5 +96,5 @@ class DANNAccuracy:
 
     @staticmethod
     def _roles_of(model: Method) -> dict[str, str]:
-        known = entries()
-        return parse_data_field(known[model.zoo_name].data) if model.zoo_name in known else {}
+        found = find_entry(model.zoo_name)  # a shipped model beside a scratch $ZOO_REGISTRY too, as zoo.load finds it
+        return parse_data_field(found.data) if found is not None else {}
