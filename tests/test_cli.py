@@ -465,7 +465,7 @@ def test_a_model_trained_on_class_folders_keeps_their_names(tmp_path: Path, monk
         (tmp_path / "pets" / c).mkdir(parents=True)
         for i in range(10):
             Image.new("RGB", (32, 32), (40 * i, 0, 0)).save(tmp_path / "pets" / c / f"{i}.png")
-    assert main(["train", "classifier", "--data", str(tmp_path / "pets"), "--set", "width=4", "--steps", "1",
+    assert main(["train", "classifier", "--data", str(tmp_path / "pets"), "--set", "width=4", "--set", "n_classes=2", "--steps", "1",
                  "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet", "--register", "pets.clf"]) == 0
     import zoo
 

@@ -93,3 +93,16 @@ def test_eval_without_a_target_says_how_to_name_one() -> None:
     model = build_method("dann", {}).eval()
     with pytest.raises(ConfigError, match=r"pass one with target='NAME'"):  # from Python; `zoo eval` says --set target=NAME
         DANNAccuracy().evaluate(model, data_root=None, device=None)
+
+
+def test_a_run_folder_is_scored_on_the_sets_its_run_json_names(tmp_path: Path) -> None:
+    from zoo.metrics import plan_evaluation
+    from zoo.training import TrainConfig, Trainer
+
+    cfg = TrainConfig(steps=1, batch_size=4, device="cpu", progress=False)
+    roles = {"source": SETS[("toy-src", "train")], "target": SETS[("toy-tgt", "train")]}
+    Trainer("dann", {"image_size": 16, "channels": 1}, roles, tmp_path / "run", cfg).fit()
+    plan, _ = plan_evaluation(str(tmp_path / "run"))  # as `zoo eval RUN` plans it: no --set target= needed
+    assert {k: plan["dann_accuracy"][k] for k in ("source", "target")} == {"source": "toy-src", "target": "toy-tgt"}
+    plan, _ = plan_evaluation(str(tmp_path / "run"), overrides={"target": "digits"})
+    assert plan["dann_accuracy"]["target"] == "digits" and plan["dann_accuracy"]["source"] == "toy-src", "what is given wins"

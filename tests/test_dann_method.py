@@ -59,8 +59,8 @@ def test_source_and_target_that_name_other_classes_are_refused_and_names_are_rec
 
     cfg = TrainConfig(steps=1, batch_size=4, device="cpu", progress=False)
     with pytest.raises(ConfigError, match=r"name different classes: source: \['cat', 'dog'\], target: \['0', '1'\]"):
-        Trainer("dann", {}, {"source": named("a", ("cat", "dog")), "target": named("b", ("0", "1"))}, tmp_path / "x", cfg)
-    Trainer("dann", {}, {"source": named("a", ("cat", "dog")), "target": named("b", ("cat", "dog"))}, tmp_path / "y", cfg).fit()
+        Trainer("dann", {"n_classes": 2}, {"source": named("a", ("cat", "dog")), "target": named("b", ("0", "1"))}, tmp_path / "x", cfg)
+    Trainer("dann", {"n_classes": 2}, {"source": named("a", ("cat", "dog")), "target": named("b", ("cat", "dog"))}, tmp_path / "y", cfg).fit()
     assert json.loads((tmp_path / "y" / "run.json").read_text())["classes"] == {"source": ["cat", "dog"]}, "the labels DANN reads"
 
 

@@ -13,7 +13,7 @@ import zoo_plugins.dann.table as table_module
 from zoo.cli import build_parser
 from zoo.data import ImageSet
 from zoo.errors import ConfigError, DataError, UnknownNameError
-from zoo_plugins.dann.scenarios import SCENARIOS, Scenario, load_checked, parse_data_field, resolve_scenarios
+from zoo_plugins.dann.scenarios import SCENARIOS, Scenario, load_checked, resolve_scenarios
 from zoo_plugins.dann.table import build_table, regime_data, render_markdown, train_command
 
 
@@ -62,11 +62,6 @@ def test_a_target_set_with_labels_outside_0_to_9_is_rejected_before_training(mon
     monkeypatch.setattr("zoo_plugins.dann.scenarios.data.load", lambda name, split, root=None: bad)
     with pytest.raises(DataError, match=r"target set 'svhn' \(test split\) has labels 0\.\.10"):
         load_checked("svhn", "test", None, "target")
-
-
-def test_data_field() -> None:
-    assert parse_data_field("source=mnistm+target=digits") == {"source": "mnistm", "target": "digits"}
-    assert parse_data_field("mnistm") == {"source": "mnistm"}
 
 
 def test_build_table_writes_mean_std_checks_report_columns_and_tsne(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

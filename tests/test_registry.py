@@ -392,16 +392,14 @@ def test_a_scratch_registry_still_finds_zoos_shipped_models_by_name(tmp_path: Pa
 
 def test_what_loads_beside_a_scratch_registry_also_shows_and_evaluates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    from types import SimpleNamespace
-
     from zoo.cli import main
-    from zoo_plugins.dann.evaluate import DANNAccuracy
+    from zoo.metrics import plan_evaluation
 
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "mine.toml"))
     assert main(["info", "dcgan.mnist64"]) == 0, "zoo sample dcgan.mnist64 works here, so zoo info does too"
     assert "weights: weights/dcgan.mnist64.safetensors (sha256 " in capsys.readouterr().out
-    roles = DANNAccuracy._roles_of(SimpleNamespace(zoo_name="dann.mnistm-digits"))  # the entry's data names what is scored
-    assert roles == {"source": "mnistm", "target": "digits"}
+    plan, _ = plan_evaluation("dann.mnistm-digits")  # the entry's data names what is scored
+    assert plan["dann_accuracy"]["source"] == "mnistm" and plan["dann_accuracy"]["target"] == "digits"
 
 
 def test_one_registry_file_named_twice_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -466,3 +464,12 @@ def test_register_refuses_a_run_whose_record_disagrees_with_its_weights_and_a_ru
     with pytest.raises(ConfigError, match=r"run\.json and its model\.safetensors disagree on the config \(nz\): they are not from the same run"):
         zoo.register(run, "dcgan.mixed")
     assert not (tmp_path / "reg").exists(), "a refused registration leaves no registry or weights folder"
+
+
+def test_a_data_label_splits_at_roles_not_at_every_plus(tmp_path: Path) -> None:
+    from zoo.registry import format_data_label, parse_data_label
+
+    roles = {"source": "mnistm", "target": str(tmp_path / "my+digits")}  # '+' is fine in a folder name
+    assert parse_data_label(format_data_label(roles)) == roles
+    assert parse_data_label("source=mnistm+target=digits") == {"source": "mnistm", "target": "digits"}
+    assert parse_data_label("/data/a+b") == {"train": "/data/a+b"}, "a path that does not exist here is still one path"

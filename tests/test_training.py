@@ -277,10 +277,32 @@ def test_out_that_is_a_file_is_an_output_error(tmp_path: Path) -> None:
 def test_labels_outside_the_method_classes_are_named(tmp_path: Path) -> None:
     data = ImageSet(images(size=28, channels=3).images, torch.arange(24) % 10, "digits10", 10)
     cfg = TrainConfig(steps=1, batch_size=4, device="cpu", progress=False)
-    with pytest.raises(ConfigError, match=r"'digits10' has labels up to 9, and method 'ddpm' with this config takes 0\.\.4"):
+    with pytest.raises(ConfigError, match=r"'digits10' has 10 classes, and method 'ddpm' with this config takes 5 classes \(labels 0\.\.4\)\. Train with n_classes=10"):
         Trainer("ddpm", {"n_classes": 5, "n_feat": 8, "n_T": 10}, {"train": data}, tmp_path, cfg)
+    unnamed = ImageSet(data.images, data.labels, "labels-only", None)  # no class count of its own: its labels say what it needs
+    with pytest.raises(ConfigError, match=r"'labels-only' has labels up to 9, .* takes 5 classes .*n_classes=10"):
+        Trainer("ddpm", {"n_classes": 5, "n_feat": 8, "n_T": 10}, {"train": unnamed}, tmp_path, cfg)
     with pytest.raises(ConfigError, match=r"method 'classifier' trains on labelled train data, and 'random' has no labels"):
         Trainer("classifier", {}, {"train": images(size=28, channels=3)}, tmp_path, cfg)
+
+
+@pytest.mark.parametrize("method", ["ddpm", "dann", "classifier"])
+def test_a_folder_with_fewer_classes_than_the_model_is_refused_naming_n_classes(method: str, tmp_path: Path) -> None:
+    # three class subfolders given to a 10-class model would train seven classes no image shows, and sample or predict them
+    shapes = ImageSet(images(size=28, channels=3).images, torch.arange(24) % 3, "shapes", 3, ("circle", "square", "stripe"))
+    roles = {"source": shapes, "target": images(size=28, channels=3)} if method == "dann" else {"train": shapes}
+    cfg = TrainConfig(steps=1, batch_size=4, device="cpu", progress=False)
+    small = {"ddpm": {"n_feat": 8, "n_T": 10}, "classifier": {"width": 4}}.get(method, {})
+    with pytest.raises(ConfigError, match=rf"'shapes' has 3 classes \(circle, square, stripe\), and method '{method}' with this config takes 10 .* n_classes=3"):
+        Trainer(method, small, roles, tmp_path / "refused", cfg)
+    summary = Trainer(method, {**small, "n_classes": 3}, roles, tmp_path / "run", cfg).fit()
+    assert summary["steps"] == 1
+    model = zoo.load_file(tmp_path / "run" / "model.safetensors")
+    if method == "ddpm":
+        with pytest.raises(ConfigError, match=r"0\.\.2"):
+            model.sample(1, labels=[3], seed=0, steps=2)
+    else:
+        assert int(model.predict(shapes.images[:8]).max()) <= 2, "predictions name only the folder's classes"
 
 
 def test_ctrl_c_finishes_the_step_saves_a_checkpoint_and_the_run_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -495,11 +495,12 @@ def split_role(item: str) -> tuple[str, str]:
 def parse_data_label(label: str) -> dict[str, str]:
     """Return the roles of a `data` label: 'mnist' -> {'train': 'mnist'}, 'source=mnistm+target=/x' -> {'source': ..., 'target': ...}.
 
-    A label that is an existing path as a whole is one path, whatever '=' or '+' it holds.
+    A label that is an existing path as a whole is one path, whatever '=' or '+' it holds; a '+' starts the next
+    role only where ``ROLE=`` follows it, so a role's path may hold '+' ('target=/data/my+digits').
     """
     if Path(label).expanduser().exists():
         return {"train": label}
-    return dict(split_role(part) for part in label.split("+"))
+    return dict(split_role(part) for part in re.split(r"\+(?=\w+=)", label))
 
 
 def format_data_label(roles: Mapping[str, str]) -> str:

@@ -32,7 +32,7 @@ from torch import nn
 
 from .data import ImageSet, TensorLoader
 from .data import load as load_data
-from .errors import COMMAND_LINE, ConfigError, OutputError, option
+from .errors import COMMAND_LINE, ConfigError, OutputError, option, set_option
 from .interfaces import Batch, Method, MethodConfig, device_name, resolve_device, software, validate_config
 from .registry import absolute_data, build_method, save_model
 from .progress import progress_bar, status
@@ -239,11 +239,7 @@ class Trainer:
             if self.spec.labels and role not in self.spec.unlabelled_roles:
                 if labels is None:
                     raise ConfigError(f"method {method!r} trains on labelled {role} data, and {data[role].name!r} has no labels. Give a labelled dataset (a folder of images is labelled when it holds one subfolder per class).")
-                if len(labels) and int(labels.max()) >= self.spec.num_classes:
-                    raise ConfigError(
-                        f"{data[role].name!r} has labels up to {int(labels.max())}, and method {method!r} with this config takes "
-                        f"0..{self.spec.num_classes - 1}. Give data with those classes, or a config with more (zoo info {method})."
-                    )
+                self._check_class_count(data[role], method)
         named = {r: data[r].classes for r in self.spec.roles if data[r].classes is not None}
         if len(set(named.values())) > 1:  # DANN's source and target folders must name the same classes in the same order
             raise ConfigError(f"the data roles name different classes: {', '.join(f'{r}: {list(c)}' for r, c in named.items())}. "
@@ -276,6 +272,28 @@ class Trainer:
         self.init_source: dict[str, Any] | None = None
         #: The sittings before this one (a resume continues a run): each one's command and the step its checkpoint reached.
         self.earlier_sittings: list[dict[str, Any]] = []
+
+    def _check_class_count(self, images: ImageSet, method: str) -> None:
+        """Refuse labelled data whose classes are not the method's: labels past its last class, or another number of classes.
+
+        A 3-class folder given to a 10-class model would train 7 classes that no image shows, and sample or predict them.
+        """
+        k, labels = self.spec.num_classes, images.labels
+        count = len(images.classes) if images.classes is not None else images.num_classes
+        highest = int(labels.max()) if labels is not None and len(labels) else -1
+        if highest < k and count in (None, k):
+            return
+        if count is not None and count != k:
+            names = list(images.classes or ())
+            found = f"{count} classes" + (f" ({', '.join(names[:12])}{', ...' if len(names) > 12 else ''})" if names else "")
+        else:
+            found = f"labels up to {highest}"
+        need = max(count or 0, highest + 1)
+        if "n_classes" in type(self.method.config).model_fields:
+            fix = f"Train with {set_option('n_classes', need)} (zoo info {method} lists the options)."
+        else:
+            fix = f"Give data with those classes, or a config with {need} (zoo info {method} lists the options)."
+        raise ConfigError(f"{images.name!r} has {found}, and method {method!r} with this config takes {k} classes (labels 0..{k - 1}). {fix}")
 
     def _check_lr_decay(self) -> dict[str, list[float]]:
         """Return each optimizer's configured learning rates, the ones a decay starts from."""

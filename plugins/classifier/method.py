@@ -19,7 +19,7 @@ from zoo.data import adapt_images, check_image_batch
 from zoo.errors import ConfigError, DataError
 from zoo.interfaces import Batch, DataSpec, Method, MethodConfig
 
-from .model import DigitCNN
+from .model import NUM_CLASSES, DigitCNN
 
 __all__ = ["ClassifierConfig", "DigitClassifier", "augment", "INPUT_SIZE"]
 
@@ -32,6 +32,7 @@ class ClassifierConfig(MethodConfig):
 
     width: int = pydantic.Field(32, ge=1, description="channels of the first stage (the features have 4 * width)")
     dropout: float = pydantic.Field(0.2, ge=0, lt=1)
+    n_classes: int = pydantic.Field(NUM_CLASSES, ge=2, le=100_000, description="classes of the training data (10 digits; a folder: its class subfolders)")
     lr: float = pydantic.Field(2e-3, gt=0)
     weight_decay: float = pydantic.Field(1e-2, ge=0)
     warmup_steps: int = pydantic.Field(100, ge=0)
@@ -66,7 +67,7 @@ def augment(x: torch.Tensor, c: ClassifierConfig) -> torch.Tensor:
 
 
 class DigitClassifier(Method):
-    """A small CNN that classifies digits (10 classes) and gives the features the GAN metrics compare."""
+    """A small CNN that classifies digits (n_classes: 10) and gives the features the GAN metrics compare."""
 
     name = "classifier"
     Config = ClassifierConfig
@@ -77,7 +78,7 @@ class DigitClassifier(Method):
 
     def __init__(self, config: ClassifierConfig | dict[str, Any] | None = None, *, training: bool = False) -> None:
         super().__init__(config, training=training)
-        self.net = DigitCNN(self.config.width, self.config.dropout)
+        self.net = DigitCNN(self.config.width, self.config.dropout, self.config.n_classes)
 
     @property
     def feature_dim(self) -> int:
@@ -86,7 +87,7 @@ class DigitClassifier(Method):
 
     def data_spec(self) -> DataSpec:
         """Return 28x28 RGB images with labels."""
-        return DataSpec(image_size=INPUT_SIZE, channels=3, labels=True)
+        return DataSpec(image_size=INPUT_SIZE, channels=3, labels=True, num_classes=self.config.n_classes)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Return AdamW (timm's factory; no weight decay on norms and biases)."""
@@ -141,7 +142,7 @@ class DigitClassifier(Method):
 
     @torch.no_grad()
     def logits(self, images: torch.Tensor) -> torch.Tensor:
-        """Return the class logits (N, 10) of `images` in [0, 1]."""
+        """Return the class logits (N, n_classes) of `images` in [0, 1]."""
         return self._chunked(images, self.net)
 
     @torch.no_grad()

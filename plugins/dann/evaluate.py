@@ -19,9 +19,8 @@ from zoo.data import ImageSet
 from zoo.errors import ConfigError, DataError, set_option
 from zoo.interfaces import Method, evaluator_options
 from zoo.metrics.accuracy import accuracy_metrics
-from zoo.registry import find_entry
 
-from .scenarios import load_checked, parse_data_field
+from .scenarios import load_checked
 
 __all__ = ["subset", "accuracy", "domain_accuracy", "DANNAccuracyOptions", "DANNAccuracy"]
 
@@ -77,24 +76,19 @@ class DANNAccuracy:
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]:
         """Return {target,source}_accuracy, _n (images scored), _accuracy_worst_class, the domain head's domain_accuracy, and the subset seed."""
         o: DANNAccuracyOptions = evaluator_options(self.Options, options, self.name)
-        roles = self._roles_of(model)
-        target, source = o.target or roles.get("target"), o.source or roles.get("source")
+        target, source = o.target, o.source  # zoo eval fills them in from the entry's data or the run's run.json
         if not target:
-            raise ConfigError(f"model {model.zoo_name!r} names no target set in its registry entry's data; pass one with {set_option('target', 'NAME')} (e.g. digits).")
+            raise ConfigError(f"model {model.zoo_name!r} names no target set (neither its registry entry's data nor its run.json); "
+                              f"pass one with {set_option('target', 'NAME')} (e.g. digits).")
         out: dict[str, float] = {}
         scored: dict[str, ImageSet] = {}
         for role, name in (("target", target), ("source", source)):
             if not name or name == "none":
                 continue
-            scored[role] = images = subset(load_checked(name, o.split, o.data_root, role), o.n, o.seed)
+            scored[role] = images = subset(load_checked(name, o.split, o.data_root, role, getattr(model.config, "n_classes", 10)), o.n, o.seed)
             metrics = accuracy_metrics(*_predict_labelled(model, images))
             out.update({f"{role}_accuracy": metrics["accuracy"], f"{role}_n": metrics["accuracy_n"], f"{role}_accuracy_worst_class": metrics["accuracy_worst_class"]})
         if len(scored) == 2 and hasattr(model, "domain_predict"):
             out["domain_accuracy"] = domain_accuracy(model, scored["source"], scored["target"], o.seed)
         out["seed"] = o.seed
         return out
-
-    @staticmethod
-    def _roles_of(model: Method) -> dict[str, str]:
-        found = find_entry(model.zoo_name)  # a shipped model beside a scratch $ZOO_REGISTRY too, as zoo.load finds it
-        return parse_data_field(found.data) if found is not None else {}

@@ -35,6 +35,7 @@ class DANNConfig(MethodConfig):
     backbone_weights: str | None = pydantic.Field(None, description="local .safetensors file of the timm backbone's pretrained weights (read when training starts)")
     image_size: int = pydantic.Field(28, ge=16, le=1024, description="side of the square input; both domains are resized to it")
     channels: Literal[1, 3] = pydantic.Field(3, description="input channels; gray images are repeated to 3, RGB turned to luma for 1")
+    n_classes: int = pydantic.Field(NUM_CLASSES, ge=2, le=100_000, description="classes of the labelled source data (the seed's 10 digits; a folder: its class subfolders)")
     optimizer: Literal["adam", "sgd"] = pydantic.Field("sgd", description="sgd with momentum, as the DANN paper (see nesterov); adam as the seed's reference code")
     lr: float = pydantic.Field(0.01, gt=0, description="initial learning rate (the paper's 0.01 for SGD; 1e-3 suits Adam)")
     momentum: float = pydantic.Field(0.9, ge=0, lt=1, description="SGD momentum (sgd only)")
@@ -76,15 +77,16 @@ class DANNLearningRate:
         self.total_steps, self.alpha, self.beta = int(state["total_steps"]), float(state["alpha"]), float(state["beta"])
 
 
-def check_class_labels(labels: torch.Tensor | None, what: str) -> None:
-    """Raise a DataError naming `what` unless `labels` (when given) all lie in 0..9."""
+def check_class_labels(labels: torch.Tensor | None, what: str, n_classes: int = NUM_CLASSES) -> None:
+    """Raise a DataError naming `what` unless `labels` (when given) all lie in 0..n_classes-1."""
     if labels is None or labels.numel() == 0:
         return
     lo, hi = int(labels.min()), int(labels.max())
-    if lo < 0 or hi >= NUM_CLASSES:
+    if lo < 0 or hi >= n_classes:
         raise DataError(
-            f"{what} has labels {lo}..{hi}; DANN classifies digits, so labels must lie in 0..{NUM_CLASSES - 1}. "
-            "Remap the labels to 0-9 (e.g. SVHN's 10 for digit 0) or use another set."
+            f"{what} has labels {lo}..{hi}; this DANN model has {n_classes} classes, so labels must lie in 0..{n_classes - 1}. "
+            + ("Remap the labels to 0-9 (e.g. SVHN's 10 for digit 0) or use another set." if n_classes == NUM_CLASSES
+               else "Use a set with those classes, or a model trained with another n_classes.")
         )
 
 
@@ -106,14 +108,15 @@ class DANN(Method):
         super().__init__(config, training=training)
         c = self.config
         # the pretrained backbone file matters only for a fresh training run; a loaded model gets its own weights
-        self.network = CNNModel(c.channels, c.image_size, c.backbone, c.backbone_weights if training else None)
+        self.network = CNNModel(c.channels, c.image_size, c.backbone, c.backbone_weights if training else None, c.n_classes)
         self.total_steps: int | None = None
 
     # ---- training -------------------------------------------------------------------------------
     def data_spec(self) -> DataSpec:
         """Return labelled source images (and unlabelled target images for DANN) at image_size, with channels."""
         roles = ("source",) if self.config.regime == "source_only" else ("source", "target")
-        return DataSpec(image_size=self.config.image_size, channels=self.config.channels, labels=True, roles=roles, unlabelled_roles=("target",))
+        return DataSpec(image_size=self.config.image_size, channels=self.config.channels, labels=True, roles=roles, unlabelled_roles=("target",),
+                        num_classes=self.config.n_classes)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Return one optimizer over the whole network (timm's factory)."""
@@ -151,8 +154,8 @@ class DANN(Method):
         """One update on the source class loss (plus the reversed domain loss for DANN); returns losses and batch accuracies."""
         source = batch["source"] if isinstance(batch, dict) else batch
         if source.y is None:
-            raise DataError("DANN's source batch has no labels: the source set must be labelled (a dataset with class labels 0-9).")
-        check_class_labels(source.y, "the source set")
+            raise DataError("DANN's source batch has no labels: the source set must be labelled (a dataset with class labels).")
+        check_class_labels(source.y, "the source set", self.config.n_classes)
         if self.config.regime == "source_only":
             log_probs = self.network.class_classifier(self.network.features(source.x)).float()
             loss = F.nll_loss(log_probs, source.y)

@@ -137,11 +137,12 @@ def timm_feature_extractor(name: str, channels: int = 3, weights_file: str | Non
 class CNNModel(nn.Module):
     """The seed report's DANN network: feature extractor, class classifier and domain classifier.
 
-    ``forward`` returns log-probabilities of the 10 classes and of the 2 domains (source 0,
+    ``forward`` returns log-probabilities of the `num_classes` classes (the seed's 10 digits) and of the 2 domains (source 0,
     target 1); the domain classifier sees the features through a gradient reversal layer.
     """
 
-    def __init__(self, channels: int = 3, image_size: int = 28, backbone: str = "cnn", backbone_weights: str | None = None) -> None:
+    def __init__(self, channels: int = 3, image_size: int = 28, backbone: str = "cnn", backbone_weights: str | None = None,
+                 num_classes: int = NUM_CLASSES) -> None:
         super().__init__()
         if backbone == "cnn":
             self.feature = seed_feature_extractor(channels)
@@ -157,7 +158,7 @@ class CNNModel(nn.Module):
             ("c_fc2", nn.Linear(100, 100)),
             ("c_bn2", nn.BatchNorm1d(100)),
             ("c_relu2", nn.ReLU(True)),
-            ("c_fc3", nn.Linear(100, NUM_CLASSES)),
+            ("c_fc3", nn.Linear(100, num_classes)),
             ("c_softmax", SeedLogSoftmax(dim=None)),
         )
         self.domain_classifier = _sequential(

@@ -19,7 +19,7 @@ from zoo.errors import DataError, UnknownNameError
 
 from .method import check_class_labels
 
-__all__ = ["REGIMES", "Scenario", "SCENARIOS", "resolve_scenarios", "available", "load_checked", "load_scenario_split", "parse_data_field"]
+__all__ = ["REGIMES", "Scenario", "SCENARIOS", "resolve_scenarios", "available", "load_checked", "load_scenario_split"]
 
 #: The table's rows: regime -> (what the row is called in the seed's table, how it is trained).
 REGIMES: dict[str, str] = {
@@ -78,22 +78,13 @@ def resolve_scenarios(names: str, root: str | os.PathLike[str] | None) -> list[S
     return out
 
 
-def load_checked(name: str, split: str, root: str | os.PathLike[str] | None, role: str) -> ImageSet:
-    """Return split `split` of dataset `name` after checking that its labels (if any) are digits 0-9."""
+def load_checked(name: str, split: str, root: str | os.PathLike[str] | None, role: str, n_classes: int = 10) -> ImageSet:
+    """Return split `split` of dataset `name` after checking that its labels (if any) lie in 0..n_classes-1 (the digits 0-9)."""
     images = data.load(name, split, root=root)
-    check_class_labels(images.labels, f"the {role} set {name!r} ({split} split)")
+    check_class_labels(images.labels, f"the {role} set {name!r} ({split} split)", n_classes)
     return images
 
 
 def load_scenario_split(scenario: Scenario, split: str, root: str | os.PathLike[str] | None) -> tuple[ImageSet, ImageSet]:
     """Return (source, target) split `split` of `scenario`, labels checked."""
     return load_checked(scenario.source, split, root, "source"), load_checked(scenario.target, split, root, "target")
-
-
-def parse_data_field(value: str) -> dict[str, str]:
-    """Return the roles of a registry entry's `data` field ('source=mnistm+target=digits' -> {'source': 'mnistm', 'target': 'digits'})."""
-    roles = {}
-    for part in value.split("+"):
-        role, sep, name = part.partition("=")
-        roles[role if sep else "source"] = name if sep else role
-    return roles

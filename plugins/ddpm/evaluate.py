@@ -25,7 +25,7 @@ import torch
 
 from zoo import data as zdata
 from zoo.bench import environment
-from zoo.errors import INVOCATION, ConfigError
+from zoo.errors import INVOCATION, ConfigError, set_option
 from zoo.interfaces import Method, device_name, evaluator_options, require_capability
 from zoo.metrics.classifier_metrics import FeatureClassifier, check_feature_classifier, features_and_logits
 from zoo.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats
@@ -68,6 +68,16 @@ def _load_classifier(name: str, device: torch.device) -> FeatureClassifier:
     if "predict" not in model.capabilities:
         raise ConfigError(f"classifier {name!r} cannot predict (capabilities: {sorted(model.capabilities)}); give a digit classifier such as classifier.mnistm.")
     return check_feature_classifier(model, name)
+
+
+def _check_judge_classes(classifier: FeatureClassifier, name: str, n_classes: int, model: str, device: torch.device) -> None:
+    """Refuse a judge whose classes are not the model's: its accuracy would score labels that mean something else."""
+    with torch.no_grad():
+        judged = classifier.logits(torch.zeros(1, 3, 28, 28, device=device)).shape[-1]
+    if judged != n_classes:
+        raise ConfigError(f"classifier {name!r} tells {judged} classes, and model {model!r} generates {n_classes}: it cannot judge them. "
+                          f"Train one on the model's data (zoo train classifier --data DATA --set n_classes={n_classes} --out runs/judge) "
+                          f"and pass {set_option('classifier', 'runs/judge')}.")
 
 
 def _real_stats(classifier: FeatureClassifier, dataset: str, split: str, n_real: int, root: Path | None, device: torch.device) -> GaussianStats:
@@ -139,8 +149,9 @@ class SamplerSweep:
         weights = o.guidance if isinstance(o.guidance, list) else [o.guidance]
         plan = [(s, k, w) for s, k in parse_samplers(o.samplers, model.config.n_T) for w in weights]
         clf = _load_classifier(o.classifier, dev)
-        real = _real_stats(clf, o.data, o.split, o.n_real, o.data_root, dev)
         k = model.config.n_classes
+        _check_judge_classes(clf, o.classifier, k, model.zoo_name, dev)
+        real = _real_stats(clf, o.data, o.split, o.n_real, o.data_root, dev)
         labels = torch.arange(k).repeat_interleave(o.n_per_class)
         autocast = torch.autocast(dev.type, dtype=torch.bfloat16) if o.bf16 else nullcontext()
         rows = []

@@ -48,12 +48,16 @@ def plan_evaluation(
     in `overrides` (to try an evaluator a plan does not name). A registered model judged by its
     method's default plan is judged against the data it trained on (its entry's `data`, where that
     is one dataset), not the data the default names; so is a training run's weights file (its run.json).
+    An evaluator option named after a data role (DANN's `source` and `target`) defaults to that role's
+    recorded dataset, beneath what the plan's table and `overrides` set.
     """
-    trained_on, unknown_data = None, False
+    trained_on, unknown_data, roles = None, False, {}
     if is_weights_file(name):
         path = weights_file(name)  # a folder that is no training run is named as such
         model: Method | None = load_file(path, device=device)  # the file alone says which method it holds
-        trained_on = None if "data" in (overrides or {}) else _run_dataset(path.parent / "run.json")
+        recorded = _run_data_label(path.parent / "run.json")
+        trained_on = None if "data" in (overrides or {}) or recorded is None else _one_dataset(recorded)
+        roles = _role_datasets(recorded)
         unknown_data = trained_on is None and "data" not in (overrides or {}) and not (path.parent / "run.json").is_file()
         plan = get_plugin_manager().method(model.name).default_evaluation
         no_plan = f"method {model.name!r} has no default plan; name an evaluator"
@@ -61,6 +65,7 @@ def plan_evaluation(
         e, model = entry(name), None  # loaded once the plan is known to be runnable
         plan = e.evaluation or get_plugin_manager().method(e.method).default_evaluation
         trained_on = None if e.evaluation or "data" in (overrides or {}) else _one_dataset(e.data)
+        roles = _role_datasets(e.data)
         no_plan = (f"its registry entry has no evaluation table and method {e.method!r} no default. "
                    f"Add one, e.g. [models.\"{name}\".evaluation.EVALUATOR] in registry.toml, or name an evaluator")
     if not plan and not only:
@@ -82,7 +87,8 @@ def plan_evaluation(
         own_data = {"data": trained_on} if trained_on is not None and "data" in fields else {}
         # zoo eval's own --data-dir and --device reach an evaluator that declares them, or that declares no Options at all
         given = {k: v for k, v in (("data_root", data_root), ("device", device)) if declared is None or k in fields}
-        chosen[ev_name] = {**options, **own_data, **(overrides or {}), **given}
+        own_roles = {r: v for r, v in roles.items() if r in fields}
+        chosen[ev_name] = {**own_roles, **options, **own_data, **(overrides or {}), **given}
         if unknown_data and "data" in fields:  # weights copied without their run.json: the plan's data may not be theirs
             data = chosen[ev_name].get("data", fields["data"].default)
             warnings.warn(f"{name}: no run.json beside the weights says what they trained on, so {ev_name!r} judges them against "
@@ -92,15 +98,21 @@ def plan_evaluation(
     return chosen, model
 
 
-def _run_dataset(run_json: Path) -> str | None:
-    """Return the one dataset a training run recorded (its run.json beside the weights), or None."""
+def _run_data_label(run_json: Path) -> str | None:
+    """Return the `data` label of what a training run recorded it trained on (its run.json beside the weights), or None."""
     import json
 
     try:
         sources = json.loads(run_json.read_text()).get("data_sources") or {}
     except (OSError, ValueError, AttributeError):
         return None
-    return _one_dataset(format_data_label(sources)) if sources else None
+    return format_data_label(sources) if sources else None
+
+
+def _role_datasets(label: str | None) -> dict[str, str]:
+    """Return the datasets a `data` label names by role ('source=mnistm+target=digits'); one dataset alone (role 'train') or none: {}."""
+    roles = parse_data_label(label) if label else {}
+    return {} if "train" in roles else roles
 
 
 def _one_dataset(label: str) -> str | None:
