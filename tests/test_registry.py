@@ -167,6 +167,22 @@ def fake_run(folder: Path, seed: int) -> Path:
     return folder
 
 
+def test_register_refuses_weights_that_diverged(registry: Path, tmp_path: Path) -> None:
+    import json
+
+    from zoo.registry import register_run
+
+    run = fake_run(tmp_path / "run", 1)
+    model = zoo.load_file(run / "model.safetensors")
+    with torch.no_grad():
+        next(iter(model.parameters())).fill_(float("nan"))
+    sha = save_model(model, run / "model.safetensors")  # as a zoo that did not stop diverged runs exported them
+    (run / "summary.json").write_text(json.dumps({**json.loads((run / "summary.json").read_text()), "sha256": sha}))
+    with pytest.raises(WeightsError, match=r"holds NaN or infinite values \(.*\): the run diverged"):
+        register_run(run, "dcgan.nan", data="faces", path=registry)
+    assert "dcgan.nan" not in zoo.list() and not (tmp_path / "weights" / "dcgan.nan.safetensors").exists()
+
+
 @pytest.mark.parametrize("name", ["../../escape", "", "sub/dir", ".hidden", "a b"])
 def test_register_refuses_names_that_are_not_file_names(registry: Path, tmp_path: Path, name: str) -> None:
     from zoo.registry import register_run

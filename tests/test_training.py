@@ -305,6 +305,48 @@ def test_a_folder_with_fewer_classes_than_the_model_is_refused_naming_n_classes(
         assert int(model.predict(shapes.images[:8]).max()) <= 2, "predictions name only the folder's classes"
 
 
+def test_a_run_that_diverges_stops_with_an_error_valid_json_and_nothing_exported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from zoo.cli import main
+    from zoo.errors import TrainingError
+    from zoo_plugins.dcgan.method import DCGAN
+
+    step = DCGAN.train_step
+
+    def blows_up(self: DCGAN, batch: object, i: int) -> dict:
+        out = step(self, batch, i)
+        return {**out, "loss_d": float("nan")} if i >= 3 else out
+
+    monkeypatch.setattr(DCGAN, "train_step", blows_up)
+    with pytest.raises(TrainingError, match=r"diverged by step 3: its logged losses at step 3 hold NaN .*\(loss_d\)"):
+        train(tmp_path / "run", 5)
+    run = tmp_path / "run"
+    strict = [json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} is not JSON")) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in strict] == [1, 2, 3] and strict[-1]["loss_d"] is None, "the diverged value is logged as null"
+    assert not (run / "model.safetensors").exists() and not (run / "summary.json").exists()
+    assert (run / "checkpoint.safetensors").is_file(), "the step-2 checkpoint, from before it, stays"
+
+    # weights that turn NaN between logged steps are caught at the checkpoint, before anything is written
+    def poisons(self: DCGAN, batch: object, i: int) -> dict:
+        out = step(self, batch, i)
+        if i == 3:  # after the last step's losses (finite, logged): only the weights are not, and fit's checkpoint sees them
+            with torch.no_grad():
+                next(iter(self.parameters())).fill_(float("inf"))
+        return out
+
+    monkeypatch.setattr(DCGAN, "train_step", poisons)
+    cfg = TrainConfig(steps=3, batch_size=4, device="cpu", progress=False, log_every=10, checkpoint_every=0)
+    with pytest.raises(TrainingError, match="its weights hold NaN or infinite"):
+        Trainer("dcgan", TINY, {"train": images()}, tmp_path / "weights", cfg).fit()
+    assert sorted(p.name for p in (tmp_path / "weights").iterdir() if not p.name.startswith(".")) == ["metrics.jsonl", "run.json"]
+    monkeypatch.setattr(DCGAN, "train_step", blows_up)
+    argv = ["train", "dcgan", "--data", "digits", "--steps", "4", "--batch-size", "4", "--device", "cpu", "--quiet", "--log-every", "1",
+            "--out", str(tmp_path / "cli"), *[a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]]
+    assert main(argv) == 2 and "zoo train: error: training diverged by step 3" in capsys.readouterr().err
+
+
 def test_ctrl_c_finishes_the_step_saves_a_checkpoint_and_the_run_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
     import signal
@@ -480,6 +522,15 @@ def test_a_begun_lr_decay_keeps_the_runs_length_and_one_yet_to_begin_does_not(tm
         train(tmp_path / "a", 6, lr_decay_start=2)
     train(tmp_path / "b", 6, lr_decay_start=2, max_minutes=1e-9)  # the time limit stops it after step 1, before the decay
     assert train(tmp_path / "b", 8, lr_decay_start=2)["steps"] == 8
+
+
+def test_a_run_the_time_limit_stops_says_so_and_its_summary_tells_a_scheduler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)  # a relative --out, as typed at a shell
+    summary = train(Path("run"), 6, max_minutes=1e-9)
+    assert (summary["steps"], summary["steps_planned"]) == (1, 6), "reached and planned: a scheduler compares the two"
+    assert "max_minutes=1e-09 reached at step 1 of 6; exported that" in capsys.readouterr().err
+    assert Path(summary["weights"]).is_absolute() and Path(summary["weights"]) == tmp_path / "run" / "model.safetensors"
 
 
 def test_a_method_whose_course_does_not_follow_the_length_may_resume_with_other_steps(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ __version__ = "0.2.0"
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
-    from .errors import CapabilityError, ConfigError, DataError, OutputError, PluginError, UnknownNameError, WeightsError, ZooError
+    from .errors import CapabilityError, ConfigError, DataError, OutputError, PluginError, TrainingError, UnknownNameError, WeightsError, ZooError
     from .hookspecs import hookimpl
     from .interfaces import Batch, DataSpec, Evaluator, Method, MethodConfig, Predictor, Sampler
     from .metrics import evaluate
@@ -53,6 +53,7 @@ __all__ = [
     "WeightsError",
     "DataError",
     "OutputError",
+    "TrainingError",
     "CapabilityError",
     "PluginError",
 ]
@@ -61,7 +62,7 @@ __all__ = [
 #: `zoo --version` needs no torch and a Ctrl-C while torch loads is the command's to handle.
 _LAZY = {
     **{name: ("zoo.errors", name) for name in ("ZooError", "UnknownNameError", "ConfigError", "WeightsError", "DataError",
-                                              "OutputError", "CapabilityError", "PluginError")},
+                                              "OutputError", "TrainingError", "CapabilityError", "PluginError")},
     "hookimpl": ("zoo.hookspecs", "hookimpl"),
     **{name: ("zoo.interfaces", name) for name in ("Batch", "DataSpec", "Evaluator", "Method", "MethodConfig", "Predictor", "Sampler")},
     "get_plugin_manager": ("zoo.plugins", "get_plugin_manager"),

@@ -14,6 +14,7 @@ __all__ = [
     "WeightsError",
     "DataError",
     "OutputError",
+    "TrainingError",
     "CapabilityError",
     "PluginError",
     "closest",
@@ -62,6 +63,10 @@ class DataError(ZooError):
 
 class OutputError(ZooError):
     """A file zoo was asked to write where it cannot (a folder, a read-only place, a path through a file)."""
+
+
+class TrainingError(ZooError):
+    """A training run that cannot go on: its losses or weights turned NaN or infinite (it diverged)."""
 
 
 class CapabilityError(ZooError, AttributeError):

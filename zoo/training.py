@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import signal
 import threading
@@ -32,12 +33,12 @@ from torch import nn
 
 from .data import ImageSet, TensorLoader
 from .data import load as load_data
-from .errors import COMMAND_LINE, ConfigError, OutputError, option, set_option
+from .errors import COMMAND_LINE, ConfigError, OutputError, TrainingError, option, set_option
 from .interfaces import Batch, Method, MethodConfig, device_name, resolve_device, software, validate_config
 from .registry import absolute_data, build_method, save_model
 from .progress import progress_bar, status
 from .viz import plot_curves, read_metrics_log
-from .weights import atomic_write, folder_lock, load_tree, read_record, remove_temporaries, save_tree, sha256_file, tensors_digest
+from .weights import atomic_write, folder_lock, load_tree, nonfinite, read_record, remove_temporaries, save_tree, sha256_file, tensors_digest
 
 __all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "StopAfterStep"]
 
@@ -346,10 +347,23 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> Path:
-        """Write the full training state to ``out/checkpoint.safetensors`` atomically."""
+        """Write the full training state to ``out/checkpoint.safetensors`` atomically (refused once the weights diverged)."""
+        self._check_finite(self.method.state_dict(), "its weights")
         path = self.out / CHECKPOINT
         save_tree(path, self._state())
         return path
+
+    def _check_finite(self, values: Mapping[str, Any], what: str) -> None:
+        """Raise TrainingError when a logged value or a weight is NaN or infinite: the run diverged, and nothing past it is saved."""
+        bad = [k for k, v in values.items() if isinstance(v, float) and not math.isfinite(v)]
+        bad += nonfinite({k: v for k, v in values.items() if isinstance(v, torch.Tensor)})
+        if bad:
+            shown = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
+            raise TrainingError(
+                f"training diverged by step {self.step}: {what} hold NaN or infinite values ({shown}). Nothing was exported, and no "
+                f"checkpoint written from then on. Lower the learning rate (zoo info {self.method.name} lists the options) and "
+                f"train into a new run folder ({option('out', 'DIR')})."
+            )
 
     def _resume(self) -> bool:
         path = self.out / CHECKPOINT
@@ -526,12 +540,17 @@ class Trainer:
         t0 = time.monotonic()
         start_elapsed = self.elapsed
         with StopAfterStep() as stop:  # around the final checkpoint and export too: a Ctrl-C there waits for them
-            self._loop(bar, autocast, deadline, t0, start_elapsed, stop)
-            _quietly(bar.close)
+            try:
+                self._loop(bar, autocast, deadline, t0, start_elapsed, stop)
+            finally:
+                _quietly(bar.close)
             self.save_checkpoint()
             if stop.requested and self.step < self.train.steps:
                 raise Stopped(f"stopped at step {self.step} of {self.train.steps}; the checkpoint in {self.out} holds it. "
                               f"Run the same command again to go on from there.", stop.signum or signal.SIGINT)
+            if self.step < self.train.steps:  # --max-minutes ran out: say so, as the exit status and the summary cannot alone
+                status(f"zoo train: {option('max_minutes', self.train.max_minutes)} reached at step {self.step} of {self.train.steps}; "
+                       f"exported that. Run the same command again to go on from the checkpoint.")
             return self._export(resumed)
 
     def _loop(self, bar: Any, autocast: Any, deadline: float | None, t0: float, start_elapsed: float, stop: StopAfterStep) -> None:
@@ -554,8 +573,10 @@ class Trainer:
                 if logged:
                     record = {"step": self.step, "time": round(self.elapsed, 3), **{k: float(v) for k, v in losses.items()}}
                     record["lr"] = lr
-                    log.write(json.dumps(record) + "\n")
+                    # JSON has no NaN: a diverged value is logged as null (what jq and browsers read), and the run stops
+                    log.write(json.dumps({k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in record.items()}) + "\n")
                     log.flush()
+                    self._check_finite(record, f"its logged losses at step {self.step}")
                 if stop.requested:  # before the bar writes to a terminal (or a pipe) the same Ctrl-C may have closed
                     break
                 if logged:
@@ -575,15 +596,17 @@ class Trainer:
     def _export(self, resumed: bool) -> dict[str, Any]:
         dtype = torch.float16 if self.train.export_dtype == "float16" else None
         path = self.out / EXPORT
+        self._check_finite(self.exported_state(), "its weights")
         sha = save_model(self.method, path, dtype=dtype, state=self.exported_state())
         records = read_metrics_log(self.out / "metrics.jsonl")
         summary = {
             "method": self.method.name,
             "steps": self.step,
+            "steps_planned": self.train.steps,
             "wall_time_s": round(self.elapsed, 1),
             "device": device_name(self.device),
             "software": software(),
-            "weights": str(path),
+            "weights": str(path.resolve()),  # a scheduler reads it from any folder
             "sha256": sha,
             "resumed": resumed,
             "date": datetime.date.today().isoformat(),

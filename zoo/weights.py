@@ -45,6 +45,7 @@ __all__ = [
     "read_weights",
     "sha256_file",
     "tensors_digest",
+    "nonfinite",
     "tensor_digest",
     "json_digest",
     "atomic_write",
@@ -141,6 +142,11 @@ def _open_temp_beside(path: Path) -> tuple[int, str]:
         return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
         raise OutputError(f"cannot write {path} ({e.strerror or e}). Give a file path in a folder you can write to.") from None
+
+
+def nonfinite(tensors: Mapping[str, torch.Tensor]) -> list[str]:
+    """Return the names of the floating-point tensors in `tensors` that hold a NaN or an infinity (a diverged run's)."""
+    return [k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
 
 
 def check_writable(path: str | os.PathLike[str]) -> Path:
