@@ -666,6 +666,21 @@ def test_zoo_register_models_adds_registry_files(tmp_path: Path) -> None:
     finally:
         reset_plugin_manager()
 
+    class OnePath:  # the path alone, not in a list: read as its characters it was a list of "files", silently
+        @staticmethod
+        @zoo.hookimpl
+        def zoo_register_models() -> str:
+            return str(tmp_path / "extra.toml")
+
+    pm = PluginManager()
+    pm.register(OnePath(), name="one-path")
+    reset_plugin_manager(pm)
+    try:
+        with pytest.warns(ZooPluginWarning, match=r"one-path.*zoo_register_models.*returned a str; expected a list of registry file paths"):
+            assert pm.registry_files() == []
+    finally:
+        reset_plugin_manager()
+
 
 def test_zoo_register_datasets_evaluators_and_commands_reach_the_user() -> None:
     from zoo.interfaces import Command

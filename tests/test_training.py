@@ -533,6 +533,20 @@ def test_a_run_the_time_limit_stops_says_so_and_its_summary_tells_a_scheduler(tm
     assert Path(summary["weights"]).is_absolute() and Path(summary["weights"]) == tmp_path / "run" / "model.safetensors"
 
 
+def test_any_64_bit_seed_trains_and_a_larger_one_is_refused_where_it_is_given(tmp_path: Path) -> None:
+    import pydantic
+
+    from zoo.metrics.accuracy import AccuracyOptions
+
+    for seed in (10**14, 2**64 - 1, -(2**63)):  # `--seed $(date +%s%N)`: the loaders derive seed * 1_000_003 + epoch from it
+        assert train(tmp_path / str(seed), 1, seed=seed)["steps"] == 1
+    for bad in (2**64, -(2**63) - 1):
+        with pytest.raises(pydantic.ValidationError, match="seed"):
+            TrainConfig(seed=bad)
+        with pytest.raises(pydantic.ValidationError, match="seed"):
+            AccuracyOptions(seed=bad)
+
+
 def test_a_method_whose_course_does_not_follow_the_length_may_resume_with_other_steps(tmp_path: Path) -> None:
     ddpm = {"n_feat": 8, "n_T": 20, "lr_decay": False}  # no schedule: the run's length changes nothing along the way
     cfg = TrainConfig(steps=2, batch_size=8, device="cpu", progress=False)

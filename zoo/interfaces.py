@@ -22,7 +22,7 @@ import numbers
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Annotated, Any, ClassVar, Protocol, runtime_checkable
 
 import pydantic
 import torch
@@ -135,7 +135,7 @@ class DataSpec:
 
     def random_batch(self, n: int, seed: int = 0, device: torch.device | str = "cpu") -> Batch | dict[str, Batch]:
         """Return what `train_step` takes, with `n` random images (and labels where they are read): one Batch, or one per role."""
-        g = torch.Generator().manual_seed(seed + 1)
+        g = torch.Generator().manual_seed(fold_seed(seed + 1))
         batches = {
             role: Batch(self.random_images(n, seed + i).to(device),
                         torch.randint(0, self.num_classes, (n,), generator=g).to(device) if self.labels and role not in self.unlabelled_roles else None)
@@ -315,9 +315,20 @@ def whole_number(value: Any, what: str, low: int | None = None, high: int | None
     raise ConfigError(f"{what} must be a whole number{span}, got {value!r}.{' ' + hint if hint else ''}")
 
 
+#: The seeds torch's generators take (64 bits, negative ones mapped above): an option typed `Seed` is refused outside them
+#: where it is given, not deep inside torch.
+SEED_RANGE = (-(2**63), 2**64 - 1)
+Seed = Annotated[int, pydantic.Field(ge=SEED_RANGE[0], le=SEED_RANGE[1])]
+
+
+def fold_seed(value: int) -> int:
+    """Return `value` where torch takes it as a seed, else it modulo 2**64: for seeds derived from one (seed * 1_000_003 + epoch)."""
+    return value if SEED_RANGE[0] <= value <= SEED_RANGE[1] else value % 2**64
+
+
 def check_seed(seed: Any) -> int:
     """Return `seed` as an int if torch can seed a generator with it (a whole number in -2**63 .. 2**64 - 1), else raise ConfigError."""
-    return whole_number(seed, "seed", -(2**63), 2**64 - 1, hint="torch's generators take 64-bit seeds.")
+    return whole_number(seed, "seed", *SEED_RANGE, hint="torch's generators take 64-bit seeds.")
 
 
 def device_name(device: torch.device) -> str:

@@ -174,10 +174,7 @@ class PluginManager:
         # zoo's own first, whatever order pluggy calls them in (a plugin's tryfirst/trylast): a plugin never replaces them
         for impl in sorted(impls, key=lambda i: self._sources.get(i.plugin_name) != "zoo core"):
             try:
-                items = impl.function() or []
-                if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
-                    raise TypeError(f"it returned a {type(items).__name__}; expected a list of {kind}s")
-                items = list(items)
+                items = _listed(impl.function(), kind)
             except Exception as e:  # noqa: BLE001 - a third party's hook
                 self._hook_failed(impl.plugin_name, hook, f"{type(e).__name__}: {e}", e)
                 continue
@@ -261,11 +258,20 @@ class PluginManager:
         """Return the extra registry files plugins provide."""
         files = []
         for impl in self._pm.hook.zoo_register_models.get_hookimpls():
-            try:
-                files += [Path(p) for p in impl.function() or []]
+            try:  # one path returned alone would be read as its characters, each a "file"
+                files += [Path(p) for p in _listed(impl.function(), "registry file path")]
             except Exception as e:  # noqa: BLE001 - a third party's hook
                 self._hook_failed(impl.plugin_name, "zoo_register_models", f"{type(e).__name__}: {e}", e)
         return files
+
+
+def _listed(items: Any, kind: str) -> list[Any]:
+    """Return what a hook returned as a list (None: empty); a single item, a string or a mapping is refused, naming `kind`."""
+    if items is None:
+        return []
+    if isinstance(items, (str, bytes, Mapping, os.PathLike)) or not isinstance(items, Iterable):
+        raise TypeError(f"it returned a {type(items).__name__}; expected a list of {kind}s")
+    return list(items)
 
 
 def _check_dataset(info: Any, plugin: str) -> None:

@@ -34,7 +34,7 @@ from torch import nn
 from .data import ImageSet, TensorLoader
 from .data import load as load_data
 from .errors import COMMAND_LINE, ConfigError, OutputError, TrainingError, option, set_option
-from .interfaces import Batch, Method, MethodConfig, device_name, resolve_device, software, validate_config
+from .interfaces import Batch, Method, MethodConfig, Seed, device_name, resolve_device, software, validate_config
 from .registry import absolute_data, build_method, save_model
 from .progress import progress_bar, status
 from .viz import plot_curves, read_metrics_log
@@ -56,7 +56,7 @@ class TrainConfig(pydantic.BaseModel):
     batch_size: int = pydantic.Field(64, ge=1)
     device: str = pydantic.Field("auto", description="auto, cpu, cuda or cuda:N")
     bf16: bool = pydantic.Field(False, description="bfloat16 autocast for the forward passes")
-    seed: int = 0
+    seed: Seed = 0
     checkpoint_every: int = pydantic.Field(500, ge=0, description="steps between checkpoints (0: only at the end)")
     log_every: int = pydantic.Field(10, ge=1)
     ema_decay: float = pydantic.Field(0.0, ge=0.0, lt=1.0, description="EMA of the exported weights (0: off)")

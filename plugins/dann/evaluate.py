@@ -17,7 +17,7 @@ import torch
 
 from zoo.data import ImageSet
 from zoo.errors import ConfigError, DataError, set_option
-from zoo.interfaces import Method, evaluator_options
+from zoo.interfaces import Method, Seed, evaluator_options
 from zoo.metrics.accuracy import accuracy_metrics
 
 from .scenarios import load_checked
@@ -62,7 +62,7 @@ class DANNAccuracyOptions(pydantic.BaseModel):
     source: str | None = pydantic.Field(None, description="source dataset (default: the entry's source=); 'none' skips it")
     split: str = "test"
     n: int | None = pydantic.Field(None, ge=1, description="a seeded random subset of n images per set (default: all)")
-    seed: int = pydantic.Field(0, description="seed of that subset")
+    seed: Seed = pydantic.Field(0, description="seed of that subset")
     data_root: Path | None = None
     device: str | None = None
 

@@ -26,7 +26,7 @@ import torch
 from zoo import data as zdata
 from zoo.bench import environment
 from zoo.errors import INVOCATION, ConfigError, set_option
-from zoo.interfaces import Method, device_name, evaluator_options, require_capability
+from zoo.interfaces import Method, Seed, device_name, evaluator_options, require_capability
 from zoo.metrics.classifier_metrics import FeatureClassifier, check_feature_classifier, features_and_logits
 from zoo.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats
 from zoo.progress import status
@@ -119,7 +119,7 @@ class SamplerSweepOptions(pydantic.BaseModel):
     n_real: int = pydantic.Field(10000, ge=2, description="real images for the reference statistics")
     samplers: str | list[str] = pydantic.Field(",".join(DEFAULT_SAMPLERS), description="e.g. 'ddpm-400,ddim-25'")
     guidance: float | list[float] = pydantic.Field(list(DEFAULT_GUIDANCES), description="guidance weight(s) w")
-    seed: int = 0
+    seed: Seed = 0
     batch_size: int = pydantic.Field(1000, ge=1)
     bf16: bool = False
     progress: bool = pydantic.Field(True, description="a progress bar for each sampler run, on stderr")

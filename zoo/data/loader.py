@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError, DataError, option
-from ..interfaces import Batch
+from ..interfaces import Batch, fold_seed
 from ._types import ImageSet
 
 __all__ = ["check_image_batch", "adapt_images", "TensorLoader"]
@@ -91,7 +91,7 @@ class TensorLoader:
         self._perm = self._permutation()
 
     def _permutation(self) -> torch.Tensor:
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        g = torch.Generator().manual_seed(fold_seed(self.seed * 1_000_003 + self.epoch))
         return torch.randperm(len(self.images), generator=g).to(self.device)
 
     def __len__(self) -> int:

@@ -10,7 +10,7 @@ import torch
 
 from ..data import load as load_data
 from ..errors import DataError
-from ..interfaces import Method, evaluator_options, require_capability
+from ..interfaces import Method, Seed, evaluator_options, require_capability
 
 __all__ = ["AccuracyOptions", "AccuracyEvaluator", "accuracy_metrics"]
 
@@ -22,7 +22,7 @@ class AccuracyOptions(pydantic.BaseModel):
     data: str = pydantic.Field("mnistm", description="labelled dataset (name or path)")
     split: str = "test"
     n: int | None = pydantic.Field(None, ge=1, description="evaluate n images drawn with seed (default: all)")
-    seed: int = pydantic.Field(0, description="which n images (ImageSet.random_subset, as every evaluator draws them)")
+    seed: Seed = pydantic.Field(0, description="which n images (ImageSet.random_subset, as every evaluator draws them)")
     batch: int = pydantic.Field(1000, ge=1)
     data_root: Path | None = None
     device: str | None = None

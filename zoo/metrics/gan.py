@@ -22,7 +22,7 @@ import torch
 
 from ..data import ImageSet, adapt_images, load as load_data
 from ..errors import ConfigError
-from ..interfaces import Method, evaluator_options, require_capability
+from ..interfaces import Method, Seed, evaluator_options, require_capability
 from ..progress import progress_bar, status
 from ..registry import load_any
 from ..weights import json_digest, tensor_digest, tensors_digest
@@ -42,7 +42,7 @@ class GANEvalOptions(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     n: int = pydantic.Field(10000, ge=2, description="generated images")
-    seed: int = 0
+    seed: Seed = 0
     data: str = pydantic.Field("mnistm", description="the real dataset (name or path)")
     split: str = "test"
     classifier: str = pydantic.Field("classifier.mnistm", description="registered classifier, or a .safetensors file")
