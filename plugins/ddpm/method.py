@@ -256,7 +256,8 @@ class DDPM(Method):
 
         ``sampler="ddim"`` takes `steps` network calls (default 50) and `eta`; ``"ddpm"`` is the
         seed's ancestral sampler over all n_T steps. `guidance` is the classifier-free weight w.
-        The same `seed` gives the same image i whatever `n` and `batch_size`. `callback(t, x_t, start)`
+        The same `seed` gives image i the same noise whatever `n` and `batch_size` (the image, to float
+        rounding: about 1e-5, as kernels sum in another order for another batch). `callback(t, x_t, start)`
         sees each intermediate state (in [0, 1]) of the batch starting at image `start`.
         """
         if unknown:
