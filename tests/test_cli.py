@@ -63,6 +63,10 @@ def test_list_shows_measured_metrics_not_the_sample_count_and_seed(tmp_path: Pat
                              "params": param_count(model), "metrics": {"n": 10000, "seed": 0, "classifier_fd": 11.06, "classifier_is": 4.392, "fid": 319.3, "coverage_0": 0.1}}, reg)
     assert main(["list"]) == 0
     assert "classifier_fd=11.06, classifier_is=4.392, fid=319.3" in capsys.readouterr().out
+    assert main(["list", "dcgan.*", "--json"]) == 0  # for scripts: the whole entry, all of it on stdout
+    listed = json.loads(capsys.readouterr().out)
+    assert list(listed) == ["dcgan.t"] and listed["dcgan.t"]["metrics"]["fid"] == 319.3 and listed["dcgan.t"]["sha256"] == sha
+    assert listed["dcgan.t"]["registry"] == str(reg) and listed["dcgan.t"]["config"]["nz"] == 8
 
 
 def test_train_register_list_info_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

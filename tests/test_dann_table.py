@@ -108,7 +108,7 @@ def test_dann_table_set_is_checked_before_any_training(capsys: pytest.CaptureFix
     assert main(["dann-table", "--set", "bogus=1", "--runs", str(runs)]) == 2
     assert "invalid config for dann-table's DANN config: bogus" in capsys.readouterr().err
     (tmp_path / "a_file").write_text("x")
-    assert main(["dann-table", "--runs", str(runs), "--json", str(tmp_path), "--markdown", str(tmp_path / "t.md")]) == 2
+    assert main(["dann-table", "--runs", str(runs), "--out-json", str(tmp_path), "--out-md", str(tmp_path / "t.md")]) == 2
     assert f"cannot write {tmp_path}" in capsys.readouterr().err
     assert main(["dann-table", "--runs", str(runs), "--json", str(tmp_path / "t.json"), "--markdown", str(tmp_path / "t.md"),
                  "--figures", str(tmp_path / "a_file")]) == 2
@@ -149,8 +149,8 @@ def test_the_table_is_written_in_utf8_and_links_figures_on_another_drive(tmp_pat
     monkeypatch.setattr(table_module, "build_table", lambda *a, **k: small_table())
     monkeypatch.setattr(table_module.os.path, "relpath", relpath)
     out = tmp_path / "out"
-    assert main(["dann-table", "--scenarios", "mnistm-digits", "--runs", str(tmp_path / "runs"), "--json", str(out / "t.json"),
-                 "--markdown", str(out / "t.md"), "--figures", str(tmp_path / "figs")]) == 0
+    assert main(["dann-table", "--scenarios", "mnistm-digits", "--runs", str(tmp_path / "runs"), "--out-json", str(out / "t.json"),
+                 "--out-md", str(out / "t.md"), "--figures", str(tmp_path / "figs")]) == 0
     markdown = (out / "t.md").read_bytes().decode("utf-8")  # ± and → are not in Windows' cp1252
     assert f"]({(tmp_path / 'figs').resolve().as_posix()}/tsne_toy_domain.png)" in markdown and "0.500 ± 0.000" in markdown
     assert json.loads((out / "t.json").read_text())["command"].startswith("zoo ")

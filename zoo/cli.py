@@ -104,6 +104,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     all_entries = entries()
     names = list_models(args.pattern)
+    if args.json:  # for scripts: every field of each entry, and the registry file it came from
+        print(json.dumps({n: {**all_entries[n].model_dump(mode="json"), "registry": str(all_entries[n].source)} for n in names}, indent=2))
+        return 0
     rows = [[n, all_entries[n].method, all_entries[n].data, f"{all_entries[n].params:,}", _headline(all_entries[n].metrics)] for n in names]
     if rows:
         print(_table(rows, ["name", "method", "data", "params", "metrics"]))
@@ -488,6 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = _sub(subs, "list", "List the shipped models (fnmatch pattern).", "zoo list 'dcgan.*'")
     s.add_argument("pattern", nargs="?", default="*")
+    s.add_argument("--json", action="store_true", help="print the entries as one JSON object (name -> every registry field), as zoo eval --json does its metrics")
 
     s = _sub(subs, "info", "Show a model's (or method's) architecture, parameters and metadata.", "zoo info dcgan.mnist64")
     s.add_argument("name", help="a registered model, a method, a .safetensors file or a training run folder")

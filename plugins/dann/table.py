@@ -338,8 +338,11 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
     p.add_argument("--device", default="cpu", help="cpu (default, as the recorded times) or cuda")
     p.add_argument("--runs", default="runs/dann-table", help="folder of the run folders (an interrupted table resumes from them)")
-    p.add_argument("--json", default="benchmarks/results/dann_table.json", metavar="FILE", help="where to write the table as JSON")
-    p.add_argument("--markdown", default="docs/dann_table.md", metavar="FILE", help="where to write the table as Markdown")
+    # named as the ddpm_samplers evaluator's out_json/out_md (zoo eval --json is a flag: print to stdout); the old names still work
+    p.add_argument("--out-json", default="benchmarks/results/dann_table.json", metavar="FILE", help="where to write the table as JSON")
+    p.add_argument("--out-md", default="docs/dann_table.md", metavar="FILE", help="where to write the table as Markdown")
+    p.add_argument("--json", dest="out_json", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    p.add_argument("--markdown", dest="out_md", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("--figures", default="docs/figures", help="folder of the t-SNE PNGs")
     p.add_argument("--tsne-n", type=positive_int, default=1000, help="test images per domain in the t-SNE plots (default 1000)")
     p.add_argument("--jobs", type=positive_int, default=2, help="runs trained at once, each in its own process (default 2: one per core)")
@@ -352,24 +355,24 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("dann-table sets the regime of each row itself; drop --set regime=...")
     validate_config(DANN.Config, {**RECIPE["config"], **config}, what="dann-table's DANN config")  # a typo fails now, not after the first runs
     recipe = {"steps": args.steps, "batch_size": args.batch_size, "config": {**RECIPE["config"], **config}}
-    for path in (args.json, args.markdown, Path(args.figures) / "tsne.png"):
+    for path in (args.out_json, args.out_md, Path(args.figures) / "tsne.png"):
         check_writable(path)  # the outputs are written after hours of training: refuse a bad path now
     scenarios = resolve_scenarios(args.scenarios, args.data_dir)
     table = build_table(scenarios, list(range(args.seeds)), recipe, root=args.data_dir, runs=Path(args.runs), figures=Path(args.figures), tsne_n=args.tsne_n,
                         device=args.device, workers=args.jobs, threads=args.threads, log=functools.partial(print, flush=True))
     command = " ".join(shlex.quote(a) for a in ["zoo", *sys.argv[1:]])
     table["command"] = command
-    with atomic_write(args.json, "w") as f:
+    with atomic_write(args.out_json, "w") as f:
         json.dump(table, f, indent=2)
     try:
-        figures = os.path.relpath(args.figures, Path(args.markdown).resolve().parent)  # links that move with the two folders
+        figures = os.path.relpath(args.figures, Path(args.out_md).resolve().parent)  # links that move with the two folders
     except ValueError:  # Windows: the figures are on another drive than the markdown
         figures = Path(args.figures).resolve().as_posix()
     markdown = render_markdown(table, command, figures=figures)
-    with atomic_write(args.markdown, "w") as f:
+    with atomic_write(args.out_md, "w") as f:
         f.write(markdown)
     print(markdown)
-    print(f"wrote {args.json}, {args.markdown} and the t-SNE figures in {args.figures}")
+    print(f"wrote {args.out_json}, {args.out_md} and the t-SNE figures in {args.figures}")
     return 0
 
 
