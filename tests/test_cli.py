@@ -476,6 +476,9 @@ def test_a_model_trained_on_class_folders_keeps_their_names(tmp_path: Path, monk
     assert zoo.entry("pets.clf").classes == ["cat", "dog"], "label k means classes[k]: the subfolders' sorted names"
     capsys.readouterr()
     assert main(["info", "pets.clf"]) == 0 and "classes: 0=cat, 1=dog" in capsys.readouterr().out
+    assert main(["info", str(tmp_path / "run")]) == 0, "the run folder, before or without registering it, says as much"
+    shown = capsys.readouterr().out
+    assert "classes: 0=cat, 1=dog" in shown and f"data: {tmp_path / 'pets'}" in shown
 
 
 def test_older_runs_and_free_text_labels_do_not_send_zoo_eval_to_a_dataset_that_is_not_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -117,6 +117,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_run_record(run_json: Path) -> None:
+    """Print what a training run's run.json says the weights beside it learned from, as `zoo info NAME` prints an entry's."""
+    from .registry import format_data_label
+    from .weights import read_record
+
+    try:
+        run = read_record(run_json, "")
+    except ConfigError:  # a damaged record: zoo info still shows the weights
+        return
+    if isinstance(run.get("data_sources"), dict) and run["data_sources"]:
+        print(f"data: {format_data_label(run['data_sources'])}")
+    classes = next(iter(run.get("classes", {}).values()), None) if isinstance(run.get("classes"), dict) else None
+    if classes:
+        print(f"classes: {', '.join(f'{k}={c}' for k, c in enumerate(classes))}")
+
+
 @command
 def cmd_info(args: argparse.Namespace) -> int:
     from .plugins import get_plugin_manager
@@ -133,6 +149,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"{args.name}: method {model.name!r}, capabilities: {', '.join(sorted(model.capabilities)) or '-'}")
         _print_networks(model, args)
         print(f"weights: {path} (sha256 {sha256_file(path)})")
+        _print_run_record(path.parent / "run.json")
         return 0
     if args.name in methods and e is None:
         model = build_method(args.name, {}, training=True)
