@@ -480,6 +480,20 @@ def test_a_model_trained_on_class_folders_keeps_their_names(tmp_path: Path, monk
     shown = capsys.readouterr().out
     assert "classes: 0=cat, 1=dog" in shown and f"data: {tmp_path / 'pets'}" in shown
 
+    # a conditional model samples the classes by name, as zoo info shows them (a run folder and its registered name alike)
+    assert main(["train", "ddpm", "--data", str(tmp_path / "pets"), "--set", "n_feat=8", "--set", "n_T=10", "--set", "n_classes=2", "--steps", "1",
+                 "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "ddpm"), "--quiet", "--register", "pets.ddpm"]) == 0
+    from zoo.cli import class_labels
+
+    for model in ("pets.ddpm", str(tmp_path / "ddpm")):
+        assert class_labels(["dog", 0, "cat"], model) == [1, 0, 0]
+    assert main(["sample", "pets.ddpm", "-n", "2", "--labels", "dog,cat", "--set", "steps=2", "--out", str(tmp_path / "g.png")]) == 0
+    capsys.readouterr()
+    assert main(["sample", "pets.ddpm", "-n", "1", "--labels", "cow", "--out", str(tmp_path / "h.png")]) == 2
+    assert "unknown class 'cow'" in capsys.readouterr().err and not (tmp_path / "h.png").exists()
+    assert main(["sample", "dcgan.mnist64", "-n", "1", "--labels", "seven", "--out", str(tmp_path / "h.png")]) == 2
+    assert "records no class names" in capsys.readouterr().err
+
 
 def test_older_runs_and_free_text_labels_do_not_send_zoo_eval_to_a_dataset_that_is_not_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                                           capsys: pytest.CaptureFixture[str]) -> None:

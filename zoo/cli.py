@@ -43,6 +43,31 @@ def int_at_least(low: int) -> Callable[[str], int]:
 positive_int = int_at_least(1)
 
 
+def label_list(text: str) -> list[int | str]:
+    """Parse comma-separated class labels: numbers (``0,1,2``) or the class names a model records (``cat,dog``)."""
+    items = [x.strip() for x in text.split(",")]
+    if not all(items):
+        raise argparse.ArgumentTypeError(f"expected comma-separated labels, e.g. 0,1,2 or cat,dog; got {text!r}")
+    return [int(x) if x.lstrip("-").isdigit() else x for x in items]
+
+
+def class_labels(labels: list[int | str] | None, model: str) -> list[int] | None:
+    """Return `labels` with class names turned into their numbers, as the model's entry or run.json records them."""
+    names = [x for x in labels or [] if isinstance(x, str)]
+    if not names:
+        return labels  # type: ignore[return-value]
+    from .registry import class_names
+
+    classes = class_names(model)
+    if not classes:
+        raise ConfigError(f"--labels {', '.join(names)}: {model} records no class names (its data had no class subfolders). Give label numbers, e.g. --labels 0,1.")
+    index = {c: k for k, c in enumerate(classes)}
+    for x in names:
+        if x not in index:
+            raise UnknownNameError("class", x, classes, hint=f"{model}'s classes are {', '.join(f'{k}={c}' for k, c in enumerate(classes))}.")
+    return [index[x] if isinstance(x, str) else x for x in labels or []]
+
+
 def int_list(text: str) -> list[int]:
     """Parse comma-separated integers, e.g. class labels ``0,1,2``."""
     try:
@@ -346,9 +371,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     knobs = sampler_knobs(args.set or [])
     check_image_path(args.out)  # before the sampling, not after it
+    labels = class_labels(args.labels, args.name)
     model = load_any(args.name, args.device)
     status(f"sampling {args.n} images from {args.name} ({model.name}, on {args.device or 'cpu'})...")
-    images = model.sample(args.n, labels=args.labels, seed=args.seed, **knobs)
+    images = model.sample(args.n, labels=labels, seed=args.seed, **knobs)
     path = save_grid(images, args.out, nrow=args.nrow)
     print(f"wrote {path} ({args.n} images, seed {args.seed})")
     return 0
@@ -564,7 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="samples.png", help="the grid's image file (.png, .jpg or .webp; in the current folder unless a path)")
     s.add_argument("--seed", type=int, default=0, help="the same seed gives the same images")
     s.add_argument("--nrow", type=positive_int, default=8, help="images per row of the grid")
-    s.add_argument("--labels", type=int_list, help="comma-separated class labels, one per image (conditional models)")
+    s.add_argument("--labels", type=label_list, help="comma-separated class labels, one per image (conditional models): numbers, or the class names zoo info shows")
     s.add_argument("--set", action="append", metavar="KNOB=VALUE", help="sampler option, e.g. steps=25")
     s.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu, where the recorded figures were made)")
 

@@ -44,6 +44,7 @@ __all__ = [
     "load",
     "load_file",
     "load_any",
+    "class_names",
     "is_weights_file",
     "weights_file",
     "parse_data_label",
@@ -333,6 +334,15 @@ def load_any(name_or_path: str | os.PathLike[str], device: str | torch.device | 
         return load_file(weights_file(name_or_path), device)  # a folder that is no finished run: weights_file says so
     return load(str(name_or_path), device)
 
+
+
+def class_names(name_or_path: str | os.PathLike[str]) -> list[str]:
+    """Return what each label of a model means (label k is the k-th name): its entry's `classes`, or its run.json's; [] where none are recorded."""
+    if not is_weights_file(name_or_path):
+        return list(entry(str(name_or_path)).classes)
+    run = read_record(weights_file(name_or_path).parent / "run.json", "Give label numbers instead of names.")
+    named = run.get("classes") if isinstance(run.get("classes"), dict) else {}
+    return list(next(iter(named.values()), []))
 
 
 def load(name: str | os.PathLike[str], device: str | torch.device | None = None) -> Method:
