@@ -249,7 +249,7 @@ def tiny_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     [
         (["--nrow", "0"], "argument --nrow: expected a whole number >= 1, got 0"),
         (["-n", "-2"], "argument -n: expected a whole number >= 1, got -2"),
-        (["--labels", "a,b"], "argument --labels: expected comma-separated whole numbers, e.g. 0,1,2; got 'a,b'"),
+        (["--labels", "1,,2"], "argument --labels: expected comma-separated labels, e.g. 0,1,2 or cat,dog; got '1,,2'"),
     ],
 )
 def test_sample_flags_out_of_range_are_usage_errors(tiny_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
