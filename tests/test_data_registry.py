@@ -80,7 +80,19 @@ def test_image_folder_layout_gives_class_labels(tmp_path: Path) -> None:
         for i in range(10):
             Image.new("L", (32, 32), 100).save(tmp_path / c / f"{i}.png")
     s = data.load(tmp_path, "train")
-    assert s.labels.tolist() == [0] * 9 + [1] * 9 and s.num_classes == 2 and s.images.shape[1:] == (3, 64, 64)
+    assert s.labels.tolist() == [0] * 9 + [1] * 9 and s.num_classes == 2 and s.images.shape[1:] == (3, 32, 32), "all 32x32: kept so"
+
+
+@pytest.mark.parametrize(("sizes", "side"), [([(28, 28)], 28), ([(32, 40), (40, 32)], 32), ([(28, 28), (32, 32)], 64), ([(100, 100)], 64),
+                                             ([(64, 80)], 64)])
+def test_a_folder_keeps_the_side_its_images_share_up_to_64(tmp_path: Path, sizes: list[tuple[int, int]], side: int) -> None:
+    g = np.random.default_rng(0)
+    for i in range(10):
+        Image.fromarray(g.integers(0, 256, (*sizes[i % len(sizes)][::-1], 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    s = data.load(tmp_path, "train")
+    assert s.images.shape[1:] == (3, side, side), "digits at 28x28 stay sharp; mixed or larger sides meet at 64x64"
+    if sizes == [(28, 28)]:  # untouched: the pixels of the files themselves
+        assert torch.equal(s.images[0], torch.from_numpy(np.asarray(Image.open(tmp_path / "0.png"))).permute(2, 0, 1))
 
 
 def test_class_labels_and_file_order_do_not_follow_the_platforms_path_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,7 +178,7 @@ def test_a_folder_skips_hidden_files_turns_exif_photos_upright_and_refuses_a_mix
     for i in range(10):
         Image.fromarray(a).save(upright / f"{i}.jpg", exif=exif, quality=95)
     im = data.load(upright, "test").images[0].float()  # 40 wide x 80 high, cropped to its centre square
-    assert im.shape == (3, 64, 64) and im[:, :20].mean() > 200 and im[:, -20:].mean() < 50, "viewers show the white half on top"
+    assert im.shape == (3, 40, 40) and im[:, :12].mean() > 200 and im[:, -12:].mean() < 50, "viewers show the white half on top"
     (folder / "more").mkdir()
     Image.new("RGB", (32, 32)).save(folder / "more" / "x.png")
     with pytest.raises(DataError, match=r"holds 10 images and subfolder\(s\) with images \(more\).*not both"):

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from zoo.errors import CapabilityError
+from zoo.errors import CapabilityError, ConfigError
 from zoo.metrics.accuracy import AccuracyEvaluator, accuracy_metrics
 from zoo.registry import build_method
 
@@ -16,6 +16,18 @@ from zoo.registry import build_method
 def test_accuracy_count_and_worst_class() -> None:
     m = accuracy_metrics(torch.tensor([0, 1, 1, 2, 2, 2]), torch.tensor([0, 1, 0, 2, 2, 1]))
     assert m == {"accuracy": pytest.approx(4 / 6), "accuracy_n": 6, "accuracy_worst_class": 0.5}
+
+
+def test_predictions_that_are_not_one_label_per_image_are_refused() -> None:
+    labels = torch.arange(10) % 3
+    # an (N, 1) column would compare as an N x N table, and logits or probabilities as truncated floats: all quietly wrong
+    for bad, message in ((labels[:, None], r"predicted must be integer class labels shaped \(N,\); got torch.int64 shaped \(10, 1\)"),
+                         (torch.rand(10, 3), r"got torch.float32 shaped \(10, 3\).*argmax"), (labels.float(), "torch.float32"),
+                         (labels[:4], "4 predictions for 10 labels")):
+        with pytest.raises(ConfigError, match=message):
+            accuracy_metrics(bad, labels)
+    with pytest.raises(ConfigError, match="0 predictions for 0 labels"):
+        accuracy_metrics(labels[:0], labels[:0])
 
 
 def labelled_folder(folder: Path, per_class: int = 3) -> Path:
@@ -33,7 +45,8 @@ def test_evaluator_runs_predict_over_the_split(tmp_path: Path) -> None:
     clf = build_method("classifier", {"width": 4}).eval()
     m = AccuracyEvaluator().evaluate(clf, data=str(folder), split="test", data_root=None, device=None)
     assert m["accuracy_n"] == 9 and 0.0 <= m["accuracy"] <= 1.0
-    assert AccuracyEvaluator().evaluate(clf, data=str(folder), split="train", n=5, batch=2)["accuracy_n"] == 5
+    assert AccuracyEvaluator().evaluate(clf, data=str(folder), split="train", n=5, batch=2, seed=4)["seed"] == 4, "the seed that drew the 5"
+    assert "seed" not in AccuracyEvaluator().evaluate(clf, data=str(folder), split="test"), "all of the split: no draw, no seed"
 
 
 def test_n_images_are_the_same_draw_in_every_evaluator(tmp_path: Path) -> None:

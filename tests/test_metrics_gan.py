@@ -23,7 +23,7 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def real_folder(folder: Path, n: int = 30, seed: int = 0) -> Path:
-    """Write `n` random 40x40 RGB PNGs (the folder reader makes them 64x64)."""
+    """Write `n` random 40x40 RGB PNGs (the folder reader keeps them 40x40; the scoring resizes them to the generated size)."""
     g = torch.Generator().manual_seed(seed)
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
@@ -120,6 +120,23 @@ def test_images_you_hold_score_as_the_evaluator_scores_its_samples(setup: dict) 
         score_images(torch.full_like(held, float("nan")), **kw)
     with pytest.raises(ConfigError, match=r"fid_n=1000 must be 2 to the 20 images given"):
         score_images(held, fid=True, fid_n=1000, **kw)  # before any work, and not recorded as if 1000 were used
+
+
+def test_a_judge_you_hold_and_a_folder_of_the_images_themselves(setup: dict, tmp_path: Path) -> None:
+    from zoo import load_file
+
+    kw = {k: setup[k] for k in ("data", "split")}
+    held = generate(setup["model"], 12, 0)
+    by_file = score_images(held, classifier=setup["classifier"], **kw)
+    assert score_images(held, classifier=load_file(setup["classifier"]), **kw) == by_file, "a model object judges as its file does"
+    # 28x28 digits in a folder are read as they are: scoring the folder's own test images against it gives 0, not a resize's blur
+    digits = tmp_path / "digits"
+    digits.mkdir()
+    g = torch.Generator().manual_seed(1)
+    for i in range(40):
+        Image.fromarray(torch.randint(0, 256, (28, 28, 3), generator=g, dtype=torch.uint8).numpy()).save(digits / f"{i:02d}.png")
+    own = torch.stack([torch.from_numpy(__import__("numpy").asarray(Image.open(digits / f"{i:02d}.png"))).permute(2, 0, 1) for i in range(9, 40, 10)])
+    assert score_images(own, data=str(digits), split="test", classifier=setup["classifier"])["classifier_fd"] == pytest.approx(0, abs=1e-6)
 
 
 def small_feature_network(images: torch.Tensor, device: str = "cpu") -> torch.Tensor:

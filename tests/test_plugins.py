@@ -633,7 +633,7 @@ def test_a_plugin_dataset_laid_out_as_an_image_folder_does_not_take_every_folder
     faces.mkdir()
     for i in range(3):
         Image.new("RGB", (40, 40)).save(faces / f"{i}.png")
-    assert data.detect_path_format(faces) == "folder" and data.load(faces).images.shape[-1] == 64, "a path is zoo's folder, not the plugin's set"
+    assert data.detect_path_format(faces) == "folder" and data.load(faces).images.shape[-1] == 40, "a path is zoo's folder, not the plugin's set"
 
 
 def test_zoo_register_models_adds_registry_files(tmp_path: Path) -> None:

@@ -97,12 +97,12 @@ SYNDIGITS = DatasetInfo(
 
 FOLDER = DatasetInfo(
     name="folder",
-    description="any folder of images (flat or one subfolder per class), center-cropped to 64x64; e.g. a face set",
+    description="any folder of images (flat or one subfolder per class), center-cropped to a square of 64x64 (images that all share a smaller side keep it); e.g. a face set",
     kind="real",
     source="image files in the folder given as --data PATH (or DATA/faces/)",
     license="that of your images",
     size="every 10th image is test",
-    resolution="64x64 RGB",
+    resolution="64x64 RGB (or the smaller side all its images share)",
     read=read_folder,
     folder="faces",
     required=("*",),

@@ -9,7 +9,7 @@ import pydantic
 import torch
 
 from ..data import load as load_data
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..interfaces import Method, Seed, evaluator_options, require_capability
 
 __all__ = ["AccuracyOptions", "AccuracyEvaluator", "accuracy_metrics"]
@@ -29,7 +29,13 @@ class AccuracyOptions(pydantic.BaseModel):
 
 
 def accuracy_metrics(predicted: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    """Return the accuracy, the count, and the lowest per-class accuracy of `predicted` against `labels`."""
+    """Return the accuracy, the count, and the lowest per-class accuracy of `predicted` against `labels` (both (N,) integer labels)."""
+    for what, t in (("predicted", predicted), ("labels", labels)):
+        if not isinstance(t, torch.Tensor) or t.ndim != 1 or t.is_floating_point() or t.is_complex():
+            got = f"{t.dtype} shaped {tuple(t.shape)}" if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ConfigError(f"accuracy: {what} must be integer class labels shaped (N,); got {got}. Take logits.argmax(1) of a classifier's scores.")
+    if len(predicted) != len(labels) or len(labels) == 0:
+        raise ConfigError(f"accuracy: {len(predicted)} predictions for {len(labels)} labels; expected one for each of at least one image.")
     predicted, labels = predicted.cpu().long(), labels.cpu().long()
     correct = (predicted == labels).double()
     per_class = [float(correct[labels == k].mean()) for k in torch.unique(labels).tolist()]
@@ -52,4 +58,4 @@ class AccuracyEvaluator:
         data = data.random_subset(o.n, o.seed)
         n = len(data)
         predicted = torch.cat([model.predict(data.images[i : min(i + o.batch, n)].float().div_(255)).cpu() for i in range(0, n, o.batch)])
-        return accuracy_metrics(predicted, data.labels)
+        return {**accuracy_metrics(predicted, data.labels), **({"seed": o.seed} if o.n is not None else {})}  # the seed drew the subset

@@ -59,11 +59,15 @@ def class_shares(predicted: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Return the share (float64, sums to 1) of each class among the `predicted` labels."""
     if predicted.numel() == 0:
         raise ConfigError("class coverage of 0 images: generate at least one image.")
+    if int(predicted.min()) < 0 or int(predicted.max()) >= num_classes:  # dropped, the shares would not sum to 1
+        raise ConfigError(f"class coverage: labels must lie in 0..{num_classes - 1}; got {int(predicted.min())}..{int(predicted.max())}.")
     return torch.bincount(predicted.cpu().long(), minlength=num_classes)[:num_classes].double() / predicted.numel()
 
 
 def coverage_metrics(logits: torch.Tensor) -> dict[str, float]:
     """Return the share of each predicted class (coverage_0..K-1) and the smallest and largest share."""
+    if not bool(torch.isfinite(logits).all()):
+        raise ConfigError("class coverage: the classifier's logits hold NaN or infinite values; check its weights and the images.")
     shares = class_shares(logits.argmax(1), logits.shape[1])
     out = {f"coverage_{k}": float(s) for k, s in enumerate(shares)}
     out["coverage_min"], out["coverage_max"] = float(shares.min()), float(shares.max())

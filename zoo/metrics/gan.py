@@ -14,13 +14,14 @@ real images.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
 import pydantic
 import torch
 
-from ..data import ImageSet, adapt_images, load as load_data
+from ..data import ImageSet, adapt_images, check_image_batch, load as load_data
 from ..errors import ConfigError
 from ..interfaces import Method, Seed, evaluator_options, require_capability
 from ..progress import progress_bar, status
@@ -127,6 +128,8 @@ def fid_from_images(real: torch.Tensor, fake: torch.Tensor, *, device: str = "cp
     set's extraction is resumable (a partial file under the cache, keyed by it).
     """
     check_same_geometry(real, fake)
+    for what, images in (("real", real), ("generated", fake)):
+        check_image_batch(images, f"fid_from_images ({what} images)")  # before any work, not at the chunk that holds the NaN
     inception_path()  # a missing extra is reported before any work
     from ..weights import cache_dir
 
@@ -175,7 +178,7 @@ def score_images(
     *,
     data: str = "mnistm",
     split: str = "test",
-    classifier: str = "classifier.mnistm",
+    classifier: str | os.PathLike[str] | FeatureClassifier = "classifier.mnistm",
     fid: bool = False,
     fid_n: int | None = None,
     fid_batch: int = 50,
@@ -190,7 +193,8 @@ def score_images(
     real set's channels and size after the trainer's resize (e.g. 3x64x64 for MNIST-M GANs). Returns `n`,
     `classifier_fd`, `classifier_is`, `classifier_is_real`, the digit shares `coverage_*`, and with `fid`, Inception
     `fid` of the first `fid_n` images (`fid_key`, a description of where the images came from, makes that extraction
-    resumable). The real set's statistics are cached.
+    resumable). The real set's statistics are cached. `classifier` is a registry name, a weights file, or a model
+    you hold with `features` and `logits` (a zoo model's real statistics are cached by its weights; another's are not).
     """
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or len(images) < 2:
         got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
@@ -210,8 +214,10 @@ def score_images(
     real_set = load_data(data, split, root=data_root)
     real, real_digest = _real_like_with_digest(real_set, fake)
 
-    clf = check_feature_classifier(load_any(classifier, device), classifier)
-    clf_digest = tensors_digest(clf.inference_state_dict()) if isinstance(clf, Method) else classifier
+    named = isinstance(classifier, (str, os.PathLike))  # a registry name or weights file, else a model object you hold
+    clf = check_feature_classifier(load_any(classifier, device) if named else classifier, str(classifier) if named else type(classifier).__name__)
+    # the real statistics are cached by the judge's weights; a judge that is no zoo Method has none to key them by
+    clf_digest = tensors_digest(clf.inference_state_dict()) if isinstance(clf, Method) else None
 
     def real_classifier_stats() -> GaussianStats:
         if progress:
@@ -220,7 +226,7 @@ def score_images(
         s = gaussian_stats(feats, what=f"classifier features of {data} {split}")
         return GaussianStats(s.mu, s.sigma, s.n, {"classifier_is": repr(classifier_score(logits))})
 
-    real_stats, _ = cached_stats("classifier", {"real": real_digest, "classifier": clf_digest}, real_classifier_stats)
+    real_stats = cached_stats("classifier", {"real": real_digest, "classifier": clf_digest}, real_classifier_stats)[0] if clf_digest else real_classifier_stats()
     feats, logits = _classifier_outputs(clf, fake)
     out: dict[str, float] = {"n": len(fake)}
     out["classifier_fd"] = frechet_distance(real_stats, gaussian_stats(feats, what="classifier features of the generated images"))

@@ -95,6 +95,9 @@ def inception_features(images: torch.Tensor, device: str | torch.device = "cpu")
     The transform: gray repeated to RGB, bilinear resize to 299x299 in float (antialiased when
     shrinking), then x / 128 - 1 as TensorFlow's FID Inception expects ([-1, 0.992]).
     """
+    from ..data import check_image_batch
+
+    check_image_batch(images, "inception_features")  # quantize would clamp a [-1, 1] or NaN batch into a quietly wrong FID
     dev = torch.device(device)
     net = load_inception(str(dev))
     x = quantize(images).to(dev).float()
