@@ -87,6 +87,23 @@ def test_a_short_runs_loss_curve_shows_its_points_on_whole_steps_with_a_labelled
     assert all(float(t).is_integer() for t in one.get_xticks()), one.get_xticks()
 
 
+def test_a_diverged_runs_curve_stops_at_its_null_and_drawing_leaves_the_backend_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib
+
+    import zoo.viz
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # a notebook's own backend (inline, widget, ...): zoo's figures must not switch it
+    try:
+        figures = drawn_figure(monkeypatch, zoo.viz)
+        records = [{"step": 1, "loss_d": 0.7}, {"step": 2, "loss_d": 0.6}, {"step": 3, "loss_d": None}]  # as metrics.jsonl logs a NaN
+        plot_curves({"run": records}, tmp_path / "c.png")
+        raw, smooth = figures[0].axes[0].lines
+        assert list(raw.get_xdata()) == [1, 2] and matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
+
+
 def test_the_tsne_legend_is_beside_the_panels_not_over_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 

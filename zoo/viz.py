@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import math
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from PIL import Image
@@ -20,7 +21,7 @@ from .weights import atomic_write, check_writable
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: it costs start-up time
     import matplotlib.figure
 
-__all__ = ["save_grid", "save_image", "grid_image", "plot_curves", "save_figure", "read_metrics_log"]
+__all__ = ["save_grid", "save_image", "grid_image", "plot_curves", "figure", "save_figure", "read_metrics_log"]
 
 
 def _tile(images: torch.Tensor, nrow: int, padding: int, pad_value: float) -> torch.Tensor:
@@ -87,15 +88,20 @@ def save_grid(images: torch.Tensor, path: str | os.PathLike[str], nrow: int = 8,
     return save_image(grid_image(images, nrow=nrow, padding=padding), path)
 
 
-def save_figure(fig: matplotlib.figure.Figure, path: str | os.PathLike[str], dpi: int = 120) -> Path:
-    """Write a matplotlib figure atomically (PNG, or JPEG/WebP by `path`'s suffix), close it, and return the path."""
-    import matplotlib.pyplot as plt
+def figure(**kw: Any) -> matplotlib.figure.Figure:
+    """Return a new matplotlib Figure that no pyplot state holds: drawing it leaves the process's backend alone.
 
+    (`matplotlib.use("Agg")` would switch a notebook's inline backend off for good; pyplot would keep every figure.)
+    """
+    from matplotlib.figure import Figure
+
+    return Figure(**kw)
+
+
+def save_figure(fig: matplotlib.figure.Figure, path: str | os.PathLike[str], dpi: int = 120) -> Path:
+    """Write a matplotlib figure atomically (PNG, or JPEG/WebP by `path`'s suffix) and return the path."""
     buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format=check_image_path(path).lower(), dpi=dpi, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    fig.savefig(buf, format=check_image_path(path).lower(), dpi=dpi, bbox_inches="tight")
     with atomic_write(path) as f:
         f.write(buf.getvalue())
     return Path(path)
@@ -113,6 +119,7 @@ def read_metrics_log(path: str | os.PathLike[str]) -> list[dict[str, float]]:
 
 
 def _smooth(values: Sequence[float], k: int) -> list[float]:
+    """Return the running mean of the last `k` values."""
     out, acc = [], 0.0
     for i, v in enumerate(values):
         acc += v
@@ -129,10 +136,6 @@ def plot_curves(
     title: str = "",
 ) -> Path:
     """Plot the losses of one or more metrics logs (run label -> records) against step; return the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
     runs = {label: list(recs) for label, recs in runs.items()}
@@ -141,10 +144,12 @@ def plot_curves(
     all_keys = keys or sorted({k for recs in runs.values() for r in recs for k in r if k.startswith("loss")})
     if not any(k in r for recs in runs.values() for r in recs for k in all_keys):
         raise DataError(f"no record holds {', '.join(all_keys) or 'a loss_* value'}: nothing to plot. Name keys the logs hold.")
-    fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 3.8), squeeze=False)
+    fig = figure(figsize=(5.5 * len(runs), 3.8))
+    axes = fig.subplots(1, len(runs), squeeze=False)
     for ax, (label, recs) in zip(axes[0], runs.items()):
         for k in all_keys:
-            pts = [(r["step"], r[k]) for r in recs if k in r]
+            # a diverged run logs its NaN as null: the curve ends there (the trainer stops at it)
+            pts = [(r["step"], r[k]) for r in recs if isinstance(r.get(k), (int, float)) and math.isfinite(r[k])]
             if not pts:
                 continue
             steps, vals = zip(*pts)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zoo.viz import save_figure
+from zoo.viz import figure, save_figure
 
 __all__ = ["embed", "plot_tsne", "DOMAIN_NAMES"]
 
@@ -43,13 +43,11 @@ def plot_tsne(
     """Write one scatter panel per (panel title, embedding, class labels, domain ids), coloured by 'class' or 'domain'; return the path."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     if colour_by not in ("class", "domain"):
         raise ValueError(f"colour_by must be 'class' or 'domain', got {colour_by!r}")
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 5.0), squeeze=False)
-    cmap = plt.get_cmap("tab10")
+    fig = figure(figsize=(5.2 * len(panels), 5.0))
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    cmap = matplotlib.colormaps["tab10"]
     for ax, (panel_title, emb, classes, domains) in zip(axes[0], panels):
         groups = range(10) if colour_by == "class" else range(len(domain_names))
         for g in groups:

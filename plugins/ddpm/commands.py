@@ -20,7 +20,7 @@ from zoo.cli import int_list, positive_int
 from zoo.errors import ConfigError
 from zoo.interfaces import Command, Method
 from zoo.registry import load_any
-from zoo.viz import check_image_path, save_figure, save_grid
+from zoo.viz import check_image_path, figure, save_figure, save_grid
 
 from .method import DEFAULT_GUIDANCE, FrameCallback, sampling_progress
 
@@ -86,15 +86,11 @@ def _run_grid(args: argparse.Namespace) -> int:
 
 
 def _run_frames(args: argparse.Namespace) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     model = _model(args)
     with _steps_shown(model, args.label * args.per_class + 1, args) as callback:  # reverse_frames samples up to that image
         frames = reverse_frames(model, tuple(args.times), label=args.label, per_class=args.per_class, seed=args.seed, callback=callback, **_knobs(args))
-    fig, axes = plt.subplots(1, len(frames), figsize=(1.6 * len(frames), 1.9), squeeze=False)
+    fig = figure(figsize=(1.6 * len(frames), 1.9))
+    axes = fig.subplots(1, len(frames), squeeze=False)
     for ax, (t, x) in zip(axes[0], frames.items()):
         ax.imshow(x.permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
         ax.set_title(f"t={t}", fontsize=10)

@@ -20,7 +20,7 @@ from zoo.errors import ConfigError, DataError
 from zoo.interfaces import Command
 from zoo.interfaces import Method
 from zoo.registry import is_weights_file, load_any
-from zoo.viz import plot_curves, read_metrics_log, save_figure, save_grid
+from zoo.viz import figure, plot_curves, read_metrics_log, save_figure, save_grid
 from zoo.weights import check_writable
 
 __all__ = ["read_run_records", "load_model", "label", "labels", "sample_grids", "side_by_side", "GAN_FIGURES"]
@@ -94,13 +94,10 @@ def sample_grids(names: list[str], out: Path, n: int = 32, seed: int = 0, nrow: 
 
 def side_by_side(grids: dict[str, Path], path: Path, titles: dict[str, str] | None = None) -> Path:
     """Write the grids next to each other in one figure, each titled; return the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from PIL import Image
 
-    fig, axes = plt.subplots(1, len(grids), figsize=(5.2 * len(grids), 3.2), squeeze=False)
+    fig = figure(figsize=(5.2 * len(grids), 3.2))
+    axes = fig.subplots(1, len(grids), squeeze=False)
     for ax, (name, grid) in zip(axes[0], grids.items()):
         with Image.open(grid) as im:
             ax.imshow(np.asarray(im.convert("RGB")))
