@@ -486,6 +486,39 @@ def scaled() -> Iterator[None]:
     yield from installed(Scaled)
 
 
+class LabelledScaled(Scaled):
+    """A plugin's labelled method with 5 classes and no n_classes option."""
+
+    name = "labelled_test"
+
+    def data_spec(self) -> zoo.DataSpec:
+        return zoo.DataSpec(image_size=4, channels=1, labels=True, num_classes=5)
+
+
+def test_fewer_classes_pass_a_method_without_n_classes_and_a_run_begun_before_the_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    import zoo.training as training
+
+    shapes = ImageSet(images(size=28, channels=3).images, torch.arange(24) % 3, "shapes", 3, ("circle", "square", "stripe"))
+    cfg = TrainConfig(steps=2, batch_size=4, device="cpu", progress=False)
+    # a run that began before zoo compared class counts (a 10-class classifier on 3 folders) goes on as it began
+    with monkeypatch.context() as m:
+        m.setattr(training.Trainer, "_check_class_count", lambda *a: None)
+        Trainer("classifier", {"width": 4}, {"train": shapes}, tmp_path / "old", cfg.model_copy(update={"max_minutes": 1e-9})).fit()
+    with pytest.warns(UserWarning, match=r"'shapes' has 3 classes and this run's model 10: resuming it as it began.*n_classes=3"):
+        assert Trainer("classifier", {"width": 4}, {"train": shapes}, tmp_path / "old", cfg).fit()["steps"] == 2
+    # a plugin's labelled method with no n_classes option: labels within its classes are all the trainer can check
+    plugin = installed(LabelledScaled)
+    next(plugin)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert Trainer("labelled_test", {}, {"train": shapes}, tmp_path / "plugin", cfg).fit()["steps"] == 2
+    finally:
+        next(plugin, None)  # zoo's own plugins again
+
+
 def test_an_ema_averages_and_exports_the_tensors_a_method_keeps_on_itself(tmp_path: Path, scaled: object) -> None:
     cfg = TrainConfig(steps=3, batch_size=4, device="cpu", progress=False, ema_decay=0.5)
     trainer = Trainer("scaled_test", {}, {"train": images(size=4)}, tmp_path, cfg)

@@ -22,6 +22,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from contextlib import nullcontext
 from pathlib import Path
@@ -278,11 +279,20 @@ class Trainer:
         """Refuse labelled data whose classes are not the method's: labels past its last class, or another number of classes.
 
         A 3-class folder given to a 10-class model would train 7 classes that no image shows, and sample or predict them.
+        Fewer classes than the model's are refused only where the method has an `n_classes` option to fix it with (a
+        plugin's method may have none), and not when resuming a run begun before zoo checked this (a warning then).
         """
         k, labels = self.spec.num_classes, images.labels
         count = len(images.classes) if images.classes is not None else images.num_classes
         highest = int(labels.max()) if labels is not None and len(labels) else -1
         if highest < k and count in (None, k):
+            return
+        has_option = "n_classes" in type(self.method.config).model_fields
+        if highest < k and not has_option:
+            return
+        if highest < k and (self.out / CHECKPOINT).is_file():
+            warnings.warn(f"{images.name!r} has {count} classes and this run's model {k}: resuming it as it began. A new run "
+                          f"would take {set_option('n_classes', count)}.", stacklevel=3)
             return
         if count is not None and count != k:
             names = list(images.classes or ())
@@ -290,7 +300,7 @@ class Trainer:
         else:
             found = f"labels up to {highest}"
         need = max(count or 0, highest + 1)
-        if "n_classes" in type(self.method.config).model_fields:
+        if has_option:
             fix = f"Train with {set_option('n_classes', need)} (zoo info {method} lists the options)."
         else:
             fix = f"Give data with those classes, or a config with {need} (zoo info {method} lists the options)."
