@@ -29,6 +29,7 @@ def toy_set(name: str, n: int, correct: int, domain: int) -> ImageSet:
 SETS = {
     ("toy-src", "test"): toy_set("toy-src", 40, 40, 0), ("toy-tgt", "test"): toy_set("toy-tgt", 30, 18, 1),
     ("toy-src", "train"): toy_set("toy-src", 40, 0, 0), ("toy-tgt", "train"): toy_set("toy-tgt", 30, 0, 1),
+    ("toy-flat", "test"): ImageSet(toy_set("toy-flat", 30, 18, 1).images, None, "toy-flat"),  # a folder of unlabelled target images
 }
 
 
@@ -106,3 +107,13 @@ def test_a_run_folder_is_scored_on_the_sets_its_run_json_names(tmp_path: Path) -
     assert {k: plan["dann_accuracy"][k] for k in ("source", "target")} == {"source": "toy-src", "target": "toy-tgt"}
     plan, _ = plan_evaluation(str(tmp_path / "run"), overrides={"target": "digits"})
     assert plan["dann_accuracy"]["target"] == "digits" and plan["dann_accuracy"]["source"] == "toy-src", "what is given wins"
+
+
+def test_an_unlabelled_target_is_judged_by_the_domain_head_alone(registered: str) -> None:
+    with pytest.warns(UserWarning, match="the target set 'toy-flat' has no labels, so its accuracy is not measured"):
+        results = evaluate_model(registered, overrides={"target": "toy-flat"})["dann_accuracy"]
+    assert "target_accuracy" not in results and results["source_accuracy"] == 1.0 and results["domain_accuracy"] == 1.0
+    from zoo.errors import DataError
+
+    with pytest.warns(UserWarning), pytest.raises(DataError, match="nothing to measure"):
+        evaluate_model(registered, overrides={"target": "toy-flat", "source": "none"})

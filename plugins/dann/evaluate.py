@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +87,15 @@ class DANNAccuracy:
             if not name or name == "none":
                 continue
             scored[role] = images = subset(load_checked(name, o.split, o.data_root, role, getattr(model.config, "n_classes", 10)), o.n, o.seed)
+            if images.labels is None:  # DANN's usual target, a folder of unlabelled images: the domain head still judges it
+                warnings.warn(f"the {role} set {name!r} has no labels, so its accuracy is not measured (a folder with one "
+                              f"subfolder per class has them); the domain accuracy still uses it.", stacklevel=2)
+                continue
             metrics = accuracy_metrics(*_predict_labelled(model, images))
             out.update({f"{role}_accuracy": metrics["accuracy"], f"{role}_n": metrics["accuracy_n"], f"{role}_accuracy_worst_class": metrics["accuracy_worst_class"]})
+        if not any(k.endswith("_accuracy") for k in out) and not (len(scored) == 2 and hasattr(model, "domain_predict")):
+            raise DataError(f"nothing to measure: neither {target!r} nor {source!r} has labels, and no domain accuracy without both sets. "
+                            f"Give a labelled set ({set_option('target', 'NAME')}).")
         if len(scored) == 2 and hasattr(model, "domain_predict"):
             out["domain_accuracy"] = domain_accuracy(model, scored["source"], scored["target"], o.seed)
         out["seed"] = o.seed
