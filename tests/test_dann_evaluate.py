@@ -107,6 +107,13 @@ def test_a_run_folder_is_scored_on_the_sets_its_run_json_names(tmp_path: Path) -
     assert {k: plan["dann_accuracy"][k] for k in ("source", "target")} == {"source": "toy-src", "target": "toy-tgt"}
     plan, _ = plan_evaluation(str(tmp_path / "run"), overrides={"target": "digits"})
     assert plan["dann_accuracy"]["target"] == "digits" and plan["dann_accuracy"]["source"] == "toy-src", "what is given wins"
+    import json
+
+    run_json = tmp_path / "run" / "run.json"
+    roles = {"source": "/data/sets+v=2/src", "target": "/data/sets+v=2/tgt"}  # '+ROLE=' inside a path: read as recorded, not split
+    run_json.write_text(json.dumps({**json.loads(run_json.read_text()), "data_sources": roles}))
+    plan, _ = plan_evaluation(str(tmp_path / "run"))
+    assert {k: plan["dann_accuracy"][k] for k in roles} == roles
 
 
 def test_an_unlabelled_target_is_judged_by_the_domain_head_alone(registered: str) -> None:

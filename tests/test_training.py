@@ -573,6 +573,9 @@ def test_any_64_bit_seed_trains_and_a_larger_one_is_refused_where_it_is_given(tm
 
     for seed in (10**14, 2**64 - 1, -(2**63)):  # `--seed $(date +%s%N)`: the loaders derive seed * 1_000_003 + epoch from it
         assert train(tmp_path / str(seed), 1, seed=seed)["steps"] == 1
+    import numpy as np
+
+    assert TrainConfig(seed=np.int64(2**62 + 1)).seed == 2**62 + 1 and TrainConfig(seed=np.uint64(2**64 - 1)).seed == 2**64 - 1, "exact, not via float"
     for bad in (2**64, -(2**63) - 1):
         with pytest.raises(pydantic.ValidationError, match="seed"):
             TrainConfig(seed=bad)

@@ -318,7 +318,14 @@ def whole_number(value: Any, what: str, low: int | None = None, high: int | None
 #: The seeds torch's generators take (64 bits, negative ones mapped above): an option typed `Seed` is refused outside them
 #: where it is given, not deep inside torch.
 SEED_RANGE = (-(2**63), 2**64 - 1)
-Seed = Annotated[int, pydantic.Field(ge=SEED_RANGE[0], le=SEED_RANGE[1])]
+
+
+def _exact_int(value: Any) -> Any:
+    """Return a whole number of any kind (numpy's int64, uint64) as a Python int: pydantic's lax mode goes through float past 2**53."""
+    return int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else value
+
+
+Seed = Annotated[int, pydantic.BeforeValidator(_exact_int), pydantic.Field(ge=SEED_RANGE[0], le=SEED_RANGE[1])]
 
 
 def fold_seed(value: int) -> int:

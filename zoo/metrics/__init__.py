@@ -22,7 +22,7 @@ import torch
 from ..errors import COMMAND_LINE, ConfigError, DataError, UnknownNameError, set_option
 from ..interfaces import Method, evaluator_options
 from ..plugins import get_plugin_manager
-from ..registry import entry, format_data_label, is_weights_file, load, load_file, parse_data_label, update_entry, weights_file
+from ..registry import entry, is_weights_file, load, load_file, parse_data_label, update_entry, weights_file
 
 __all__ = ["evaluators", "evaluate", "evaluate_model", "plan_evaluation", "check_plan", "record_metrics"]
 
@@ -55,9 +55,9 @@ def plan_evaluation(
     if is_weights_file(name):
         path = weights_file(name)  # a folder that is no training run is named as such
         model: Method | None = load_file(path, device=device)  # the file alone says which method it holds
-        recorded = _run_data_label(path.parent / "run.json")
-        trained_on = None if "data" in (overrides or {}) or recorded is None else _one_dataset(recorded)
-        roles = _role_datasets(recorded)
+        sources = _run_sources(path.parent / "run.json")  # role -> dataset, as given: no label to split at its '+'
+        trained_on = None if "data" in (overrides or {}) or list(sources) != ["train"] else _one_dataset(sources["train"])
+        roles = {} if "train" in sources else sources
         unknown_data = trained_on is None and "data" not in (overrides or {}) and not (path.parent / "run.json").is_file()
         plan = get_plugin_manager().method(model.name).default_evaluation
         no_plan = f"method {model.name!r} has no default plan; name an evaluator"
@@ -65,7 +65,8 @@ def plan_evaluation(
         e, model = entry(name), None  # loaded once the plan is known to be runnable
         plan = e.evaluation or get_plugin_manager().method(e.method).default_evaluation
         trained_on = None if e.evaluation or "data" in (overrides or {}) else _one_dataset(e.data)
-        roles = _role_datasets(e.data)
+        roles = parse_data_label(e.data)
+        roles = {} if "train" in roles else roles  # one dataset alone is `data`, above
         no_plan = (f"its registry entry has no evaluation table and method {e.method!r} no default. "
                    f"Add one, e.g. [models.\"{name}\".evaluation.EVALUATOR] in registry.toml, or name an evaluator")
     if not plan and not only:
@@ -98,21 +99,15 @@ def plan_evaluation(
     return chosen, model
 
 
-def _run_data_label(run_json: Path) -> str | None:
-    """Return the `data` label of what a training run recorded it trained on (its run.json beside the weights), or None."""
+def _run_sources(run_json: Path) -> dict[str, str]:
+    """Return each data role's dataset that a training run recorded (its run.json beside the weights), or {}."""
     import json
 
     try:
         sources = json.loads(run_json.read_text()).get("data_sources") or {}
     except (OSError, ValueError, AttributeError):
-        return None
-    return format_data_label(sources) if sources else None
-
-
-def _role_datasets(label: str | None) -> dict[str, str]:
-    """Return the datasets a `data` label names by role ('source=mnistm+target=digits'); one dataset alone (role 'train') or none: {}."""
-    roles = parse_data_label(label) if label else {}
-    return {} if "train" in roles else roles
+        return {}
+    return {str(r): str(v) for r, v in sources.items()} if isinstance(sources, dict) else {}
 
 
 def _one_dataset(label: str) -> str | None:
