@@ -347,6 +347,22 @@ def test_a_run_that_diverges_stops_with_an_error_valid_json_and_nothing_exported
     assert main(argv) == 2 and "zoo train: error: training diverged by step 3" in capsys.readouterr().err
 
 
+def test_a_sitting_that_exports_nothing_does_not_become_the_registered_weights_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.errors import TrainingError
+    from zoo.registry import register_run
+    from zoo_plugins.dcgan.method import DCGAN
+
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    cfg = TrainConfig(steps=4, batch_size=4, device="cpu", progress=False, log_every=1, max_minutes=1e-9)
+    Trainer("dcgan", TINY, {"train": images()}, tmp_path / "run", cfg, command="zoo train first").fit()  # exports step 1
+    step = DCGAN.train_step
+    monkeypatch.setattr(DCGAN, "train_step", lambda self, b, i: {**step(self, b, i), "loss_d": float("nan")})
+    with pytest.raises(TrainingError):
+        Trainer("dcgan", TINY, {"train": images()}, tmp_path / "run", cfg.model_copy(update={"max_minutes": None}), command="zoo train second").fit()
+    e = register_run(tmp_path / "run", "dcgan.first", data="random")
+    assert e.training.command == "zoo train first" and e.training.steps == 1, "the sitting that made the weights, not the one that diverged"
+
+
 def test_ctrl_c_finishes_the_step_saves_a_checkpoint_and_the_run_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
     import signal

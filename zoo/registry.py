@@ -570,16 +570,17 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
         run = json.loads((run_dir / "run.json").read_text())
         summary = json.loads((run_dir / "summary.json").read_text())
         sha256, method, config = summary["sha256"], run["method"], _toml_values(run["config"])
+        made = summary if "command" in summary else run  # the sittings that exported the weights (run.json: the latest one begun)
         training = {
-            "command": run.get("command") or "(not recorded)",
+            "command": made.get("command") or "(not recorded)",
             "wall_time_s": summary["wall_time_s"],
             "steps": summary["steps"],
             "device": summary["device"],
             "date": summary.get("date") or datetime.date.today().isoformat(),
             **({"software": summary["software"]} if summary.get("software") else {}),
             "init_from": _source_record(run.get("init_from")),
-            **({"earlier_sittings": [{"command": c.get("command") or "(not recorded)", "steps": c["steps"]} for c in run["earlier_sittings"]]}
-               if run.get("earlier_sittings") else {}),
+            **({"earlier_sittings": [{"command": c.get("command") or "(not recorded)", "steps": c["steps"]} for c in made["earlier_sittings"]]}
+               if made.get("earlier_sittings") else {}),
         }
     except FileNotFoundError as e:
         how = f"`zoo train ... --out {run_dir}`" if COMMAND_LINE.get() else f"zoo.train(..., out={os.fspath(run_dir)!r})"

@@ -620,6 +620,10 @@ class Trainer:
             "sha256": sha,
             "resumed": resumed,
             "date": datetime.date.today().isoformat(),
+            # the sittings that made these weights: run.json is rewritten when a later sitting begins, which may end
+            # without an export (interrupted, diverged); `zoo register` reads what made the weights from here
+            "command": self.command,
+            "earlier_sittings": self.earlier_sittings,
             "last": records[-1] if records else {},
         }
         with atomic_write(self.out / "summary.json", "w") as f:  # at once: until then the weights and the summary's sha256 differ
