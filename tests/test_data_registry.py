@@ -92,7 +92,7 @@ def test_a_folder_keeps_the_side_its_images_share_up_to_64(tmp_path: Path, sizes
     s = data.load(tmp_path, "train")
     assert s.images.shape[1:] == (3, side, side), "digits at 28x28 stay sharp; mixed or larger sides meet at 64x64"
     if sizes == [(28, 28)]:  # untouched: the pixels of the files themselves
-        assert torch.equal(s.images[0], torch.from_numpy(np.asarray(Image.open(tmp_path / "0.png"))).permute(2, 0, 1))
+        assert torch.equal(s.images[0], torch.from_numpy(np.array(Image.open(tmp_path / "0.png"))).permute(2, 0, 1))
 
 
 def test_class_labels_and_file_order_do_not_follow_the_platforms_path_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
