@@ -493,6 +493,13 @@ def test_a_model_trained_on_class_folders_keeps_their_names(tmp_path: Path, monk
     assert "unknown class 'cow'" in capsys.readouterr().err and not (tmp_path / "h.png").exists()
     assert main(["sample", "dcgan.mnist64", "-n", "1", "--labels", "seven", "--out", str(tmp_path / "h.png")]) == 2
     assert "records no class names" in capsys.readouterr().err
+    run_json = tmp_path / "ddpm" / "run.json"  # class folders named by numbers: a number is a label, never a name
+    run_json.write_text(json.dumps({**json.loads(run_json.read_text()), "classes": {"train": ["1", "10"]}}))
+    with pytest.raises(zoo.ConfigError, match=r"unknown class 'c1': .* 0=1, 1=10\. Numbers are labels, not class names") as caught:
+        class_labels(["c1"], str(tmp_path / "ddpm"))
+    assert "Did you mean" not in str(caught.value), "'1' would be label 1, class '10'"
+    run_json.write_text(json.dumps({**json.loads(run_json.read_text()), "data_sources": {"train": 5}, "classes": {"train": [1, 2]}}))
+    assert main(["info", str(tmp_path / "ddpm")]) == 0, "a damaged run.json: zoo info still shows the weights"
 
 
 def test_older_runs_and_free_text_labels_do_not_send_zoo_eval_to_a_dataset_that_is_not_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

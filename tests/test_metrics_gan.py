@@ -129,6 +129,8 @@ def test_a_judge_you_hold_and_a_folder_of_the_images_themselves(setup: dict, tmp
     held = generate(setup["model"], 20, 0)  # more images than the tiny judge's 16 features: no bias warning
     by_file = score_images(held, classifier=setup["classifier"], **kw)
     assert score_images(held, classifier=load_file(setup["classifier"]), **kw) == by_file, "a model object judges as its file does"
+    mine = load_file(setup["classifier"]).train()  # a judge you hold, left in training mode (its dropout on)
+    assert score_images(held, classifier=mine, **kw) == by_file and mine.training, "judged in eval mode, its own mode given back"
     # 28x28 digits in a folder are read as they are: scoring the folder's own test images against it gives 0, not a resize's blur
     digits = tmp_path / "digits"
     digits.mkdir()

@@ -489,3 +489,8 @@ def test_a_data_label_splits_at_roles_not_at_every_plus(tmp_path: Path) -> None:
     assert parse_data_label(format_data_label(roles)) == roles
     assert parse_data_label("source=mnistm+target=digits") == {"source": "mnistm", "target": "digits"}
     assert parse_data_label("/data/a+b") == {"train": "/data/a+b"}, "a path that does not exist here is still one path"
+
+
+def test_unknown_name_lists_say_the_plural_right() -> None:
+    assert "Known classes: cat, dog." in str(zoo.UnknownNameError("class", "zzzzzz", ["cat", "dog"]))
+    assert "Known models or methods: a.b, dcgan." in str(zoo.UnknownNameError("model or method", "zzzzzz", ["dcgan", "a.b"]))

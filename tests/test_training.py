@@ -535,6 +535,34 @@ def test_fewer_classes_pass_a_method_without_n_classes_and_a_run_begun_before_th
         next(plugin, None)  # zoo's own plugins again
 
 
+class Masked(Scaled):
+    """A plugin's method that keeps a causal attention mask (-inf above the diagonal) as a buffer, as transformers do."""
+
+    name = "masked_test"
+
+    def __init__(self, config: object = None, *, training: bool = False) -> None:
+        super().__init__(config, training=training)
+        self.register_buffer("mask", torch.full((3, 3), float("-inf")).triu(1))
+
+
+def test_an_infinite_buffer_is_no_divergence_but_a_nan_one_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.errors import TrainingError
+    from zoo.registry import register_run
+
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    plugin = installed(Masked)
+    next(plugin)
+    try:
+        cfg = TrainConfig(steps=2, batch_size=4, device="cpu", progress=False)
+        assert Trainer("masked_test", {}, {"train": images()}, tmp_path / "run", cfg).fit()["steps"] == 2
+        assert register_run(tmp_path / "run", "masked.ok", data="random").params > 0, "its mask is meant, not diverged"
+        monkeypatch.setattr(Masked, "train_step", lambda self, b, i: (self.seen.fill_(float("nan")), {"loss": torch.tensor(1.0)})[1])
+        with pytest.raises(TrainingError, match=r"its weights hold NaN or infinite values \(seen\)"):
+            Trainer("masked_test", {}, {"train": images()}, tmp_path / "nan", cfg).fit()
+    finally:
+        next(plugin, None)
+
+
 def test_an_ema_averages_and_exports_the_tensors_a_method_keeps_on_itself(tmp_path: Path, scaled: object) -> None:
     cfg = TrainConfig(steps=3, batch_size=4, device="cpu", progress=False, ema_decay=0.5)
     trainer = Trainer("scaled_test", {}, {"train": images(size=4)}, tmp_path, cfg)
@@ -593,10 +621,32 @@ def test_any_64_bit_seed_trains_and_a_larger_one_is_refused_where_it_is_given(tm
 
     assert TrainConfig(seed=np.int64(2**62 + 1)).seed == 2**62 + 1 and TrainConfig(seed=np.uint64(2**64 - 1)).seed == 2**64 - 1, "exact, not via float"
     for bad in (2**64, -(2**63) - 1):
-        with pytest.raises(pydantic.ValidationError, match="seed"):
+        with pytest.raises(pydantic.ValidationError, match=rf"seed.*-9223372036854775808\.\.18446744073709551615 .*got {bad}"):
             TrainConfig(seed=bad)
         with pytest.raises(pydantic.ValidationError, match="seed"):
             AccuracyOptions(seed=bad)
+
+
+def test_a_run_on_small_folder_images_read_at_64_before_says_why_it_cannot_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    from PIL import Image
+
+    import zoo.data.folder as folder
+
+    digits = tmp_path / "digits"
+    for c in range(10):
+        (digits / str(c)).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((28, 28, 3), 20 * c + i, np.uint8)).save(digits / str(c) / f"{i}.png")
+    cfg = TrainConfig(steps=2, batch_size=4, device="cpu", progress=False, max_minutes=1e-9)
+    with monkeypatch.context() as m:  # as zoo read folders before 2026-11-30: at 64x64 whatever their size
+        m.setattr(folder, "common_side", lambda files, most=64: 64)
+        Trainer("classifier", {"width": 4}, {"train": str(digits)}, tmp_path / "run", cfg).fit()
+    with pytest.raises(ConfigError, match=r"or the same files read anew: .*\(train 28x28\), where it read 64x64 before\)\. .*init_from="):
+        Trainer("classifier", {"width": 4}, {"train": str(digits)}, tmp_path / "run", cfg).fit()
+    # one unreadable file does not change the side the others share
+    (digits / "3" / "broken.png").write_bytes(b"not a png")
+    assert folder.common_side(folder.list_images(digits)[0]) == 28
 
 
 def test_a_method_whose_course_does_not_follow_the_length_may_resume_with_other_steps(tmp_path: Path) -> None:

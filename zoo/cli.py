@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import COMMAND_LINE, INVOCATION, ConfigError, UnknownNameError, ZooError
+from .errors import COMMAND_LINE, INVOCATION, ConfigError, UnknownNameError, ZooError, closest
 from .progress import status
 
 __all__ = ["main", "int_at_least", "positive_int", "int_list", "sampler_knobs"]
@@ -60,11 +60,16 @@ def class_labels(labels: list[int | str] | None, model: str) -> list[int] | None
 
     classes = class_names(model)
     if not classes:
-        raise ConfigError(f"--labels {', '.join(names)}: {model} records no class names (its data had no class subfolders). Give label numbers, e.g. --labels 0,1.")
+        raise ConfigError(f"--labels {', '.join(names)}: {model} records no class names (its data named none: for the digit sets, label k is "
+                          "digit k). Give label numbers, e.g. --labels 0,1.")
     index = {c: k for k, c in enumerate(classes)}
+    numbered = any(c.lstrip("-").isdigit() for c in classes)  # '--labels 1' is label 1, whatever class folder '1' is
     for x in names:
         if x not in index:
-            raise UnknownNameError("class", x, classes, hint=f"{model}'s classes are {', '.join(f'{k}={c}' for k, c in enumerate(classes))}.")
+            near = [] if numbered else closest(x, classes)
+            raise ConfigError(f"unknown class {x!r}: {model}'s classes are {', '.join(f'{k}={c}' for k, c in enumerate(classes))}."
+                              + (f" Did you mean: {', '.join(near)}?" if near else "")
+                              + (" Numbers are labels, not class names: give the label zoo info shows beside a class." if numbered else ""))
     return [index[x] if isinstance(x, str) else x for x in labels or []]
 
 
@@ -144,16 +149,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _print_run_record(run_json: Path) -> None:
     """Print what a training run's run.json says the weights beside it learned from, as `zoo info NAME` prints an entry's."""
-    from .registry import format_data_label
+    from .registry import class_names, format_data_label
     from .weights import read_record
 
     try:
         run = read_record(run_json, "")
-    except ConfigError:  # a damaged record: zoo info still shows the weights
+        data = format_data_label(run["data_sources"]) if run.get("data_sources") else None
+        classes = class_names(run_json.parent)
+    except (ConfigError, TypeError, AttributeError, ValueError):  # a damaged record: zoo info still shows the weights
         return
-    if isinstance(run.get("data_sources"), dict) and run["data_sources"]:
-        print(f"data: {format_data_label(run['data_sources'])}")
-    classes = next(iter(run.get("classes", {}).values()), None) if isinstance(run.get("classes"), dict) else None
+    if data:
+        print(f"data: {data}")
     if classes:
         print(f"classes: {', '.join(f'{k}={c}' for k, c in enumerate(classes))}")
 

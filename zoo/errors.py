@@ -27,6 +27,10 @@ class ZooError(Exception):
     """Base class of every error zoo raises on purpose."""
 
 
+def _plural(word: str) -> str:
+    return word + ("es" if word.endswith(("s", "sh", "ch", "x")) else "s")
+
+
 class UnknownNameError(ZooError, KeyError):
     """A model, method, dataset or evaluator name that nothing registered."""
 
@@ -37,7 +41,7 @@ class UnknownNameError(ZooError, KeyError):
         if near:
             msg += f" Did you mean: {', '.join(near)}?"
         elif known:
-            msg += f" Known {kind.replace(' or ', 's or ')}s: {', '.join(known)}."
+            msg += f" Known {' or '.join(_plural(k) for k in kind.split(' or '))}: {', '.join(known)}."
         else:
             msg += f" No {kind} is registered."
         if hint:

@@ -325,7 +325,13 @@ def _exact_int(value: Any) -> Any:
     return int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else value
 
 
-Seed = Annotated[int, pydantic.BeforeValidator(_exact_int), pydantic.Field(ge=SEED_RANGE[0], le=SEED_RANGE[1])]
+def _seed_in_range(value: int) -> int:
+    if not SEED_RANGE[0] <= value <= SEED_RANGE[1]:  # said exactly: pydantic's own le= message prints 2**64 - 1 as a float
+        raise ValueError(f"a seed is a whole number in {SEED_RANGE[0]}..{SEED_RANGE[1]} (torch's 64-bit seeds), got {value}")
+    return value
+
+
+Seed = Annotated[int, pydantic.BeforeValidator(_exact_int), pydantic.AfterValidator(_seed_in_range)]
 
 
 def fold_seed(value: int) -> int:

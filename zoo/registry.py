@@ -28,7 +28,7 @@ import torch
 from .errors import COMMAND_LINE, ConfigError, OutputError, UnknownNameError, WeightsError, option
 from .interfaces import Method, describe_validation_error, resolve_device, validate_config
 from .plugins import get_plugin_manager
-from .weights import (atomic_write, check_writable, folder_busy, folder_lock, nonfinite, read_record, read_weights, remove_temporaries, resolve_weights, save_weights,
+from .weights import (atomic_write, check_writable, diverged, folder_busy, folder_lock, read_record, read_weights, remove_temporaries, resolve_weights, save_weights,
                       uninterrupted)
 
 __all__ = [
@@ -342,7 +342,8 @@ def class_names(name_or_path: str | os.PathLike[str]) -> list[str]:
         return list(entry(str(name_or_path)).classes)
     run = read_record(weights_file(name_or_path).parent / "run.json", "Give label numbers instead of names.")
     named = run.get("classes") if isinstance(run.get("classes"), dict) else {}
-    return list(next(iter(named.values()), []))
+    classes = next(iter(named.values()), [])
+    return list(classes) if isinstance(classes, list) and all(isinstance(c, str) for c in classes) else []
 
 
 def load(name: str | os.PathLike[str], device: str | torch.device | None = None) -> Method:
@@ -597,7 +598,7 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
                            shared=True)  # a reader's: two registrations of one run go ahead together
     with run_lock:
         model = load_file(run_dir / "model.safetensors", sha256=sha256)
-        if bad := nonfinite(model.state_dict()):  # exported by a zoo that did not stop diverged runs, or by hand
+        if bad := diverged(model):  # exported by a zoo that did not stop diverged runs, or by hand
             raise WeightsError(f"{run_dir / 'model.safetensors'} holds NaN or infinite values ({', '.join(bad[:4])}): the run diverged, "
                                "and such weights sample or predict nothing. Train again with a lower learning rate, then register that run.")
         _check_run_config(run_dir, run["config"], config, model)

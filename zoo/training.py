@@ -33,13 +33,14 @@ import torch
 from torch import nn
 
 from .data import ImageSet, TensorLoader
+from .data.folder import FOLDER_SIDE
 from .data import load as load_data
 from .errors import COMMAND_LINE, ConfigError, OutputError, TrainingError, option, set_option
 from .interfaces import Batch, Method, MethodConfig, Seed, device_name, resolve_device, software, validate_config
 from .registry import absolute_data, build_method, save_model
 from .progress import progress_bar, status
 from .viz import plot_curves, read_metrics_log
-from .weights import atomic_write, folder_lock, load_tree, nonfinite, read_record, remove_temporaries, save_tree, sha256_file, tensors_digest
+from .weights import atomic_write, diverged, folder_lock, load_tree, nonfinite, read_record, remove_temporaries, save_tree, sha256_file, tensors_digest
 
 __all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "StopAfterStep"]
 
@@ -290,7 +291,7 @@ class Trainer:
         has_option = "n_classes" in type(self.method.config).model_fields
         if highest < k and not has_option:
             return
-        if highest < k and (self.out / CHECKPOINT).is_file():
+        if highest < k and self._resumes_a_run_on(self.data_sources):
             warnings.warn(f"{images.name!r} has {count} classes and this run's model {k}: resuming it as it began. A new run "
                           f"would take {set_option('n_classes', count)}.", stacklevel=3)
             return
@@ -305,6 +306,15 @@ class Trainer:
         else:
             fix = f"Give data with those classes, or a config with {need} (zoo info {method} lists the options)."
         raise ConfigError(f"{images.name!r} has {found}, and method {method!r} with this config takes {k} classes (labels 0..{k - 1}). {fix}")
+
+    def _resumes_a_run_on(self, sources: Mapping[str, str]) -> bool:
+        """Return whether `out` holds a checkpoint of a run on these data sources (which `_resume` then checks in full)."""
+        if not (self.out / CHECKPOINT).is_file():
+            return False
+        try:
+            return read_record(self.out / "run.json", "").get("data_sources") == dict(sources)
+        except ConfigError:
+            return False
 
     def _check_lr_decay(self) -> dict[str, list[float]]:
         """Return each optimizer's configured learning rates, the ones a decay starts from."""
@@ -358,15 +368,14 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         """Write the full training state to ``out/checkpoint.safetensors`` atomically (refused once the weights diverged)."""
-        self._check_finite(self.method.state_dict(), "its weights")
+        self._check_finite(diverged(self.method), "its weights")
         path = self.out / CHECKPOINT
         save_tree(path, self._state())
         return path
 
-    def _check_finite(self, values: Mapping[str, Any], what: str) -> None:
-        """Raise TrainingError when a logged value or a weight is NaN or infinite: the run diverged, and nothing past it is saved."""
-        bad = [k for k, v in values.items() if isinstance(v, float) and not math.isfinite(v)]
-        bad += nonfinite({k: v for k, v in values.items() if isinstance(v, torch.Tensor)})
+    def _check_finite(self, values: Mapping[str, Any] | list[str], what: str) -> None:
+        """Raise TrainingError when a logged value is NaN or infinite, or `values` names weights that are (`diverged`): nothing past it is saved."""
+        bad = list(values) if isinstance(values, list) else [k for k, v in values.items() if isinstance(v, float) and not math.isfinite(v)]
         if bad:
             shown = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
             raise TrainingError(
@@ -394,6 +403,13 @@ class Trainer:
                 fix = f"Use another run folder ({option('out', 'DIR')}), or delete that one to start afresh."
                 if key == "data_sha256":
                     what = f"data: other images under the same names {now['data']}"
+                    kept = {r: ld.images.shape[-1] for r, ld in self.loaders.items()
+                            if os.path.isdir(self.data_sources[r]) and ld.images.shape[-1] < FOLDER_SIDE}
+                    if kept:  # the files may be the same, read as zoo reads folders since 2026-11-30
+                        what += (f"; or the same files read anew: zoo now reads a folder whose images share a side of at most "
+                                 f"{FOLDER_SIDE} at that side ({', '.join(f'{r} {s}x{s}' for r, s in kept.items())}), where it read "
+                                 f"{FOLDER_SIDE}x{FOLDER_SIDE} before")
+                        fix = f"To train on from this run's weights, branch from it into another run folder ({option('init_from', self.out)})."
                 elif key == "config" and isinstance(previous.get(key), dict):
                     was = previous["config"]
                     changed = [k for k in {**was, **now["config"]} if was.get(k) != now["config"].get(k)]
@@ -606,7 +622,7 @@ class Trainer:
     def _export(self, resumed: bool) -> dict[str, Any]:
         dtype = torch.float16 if self.train.export_dtype == "float16" else None
         path = self.out / EXPORT
-        self._check_finite(self.exported_state(), "its weights")
+        self._check_finite(nonfinite(self.exported_state(), nan_only=True), "its weights")  # an EMA's too (its -inf masks are meant)
         sha = save_model(self.method, path, dtype=dtype, state=self.exported_state())
         records = read_metrics_log(self.out / "metrics.jsonl")
         summary = {

@@ -46,6 +46,7 @@ __all__ = [
     "sha256_file",
     "tensors_digest",
     "nonfinite",
+    "diverged",
     "tensor_digest",
     "json_digest",
     "atomic_write",
@@ -144,9 +145,19 @@ def _open_temp_beside(path: Path) -> tuple[int, str]:
         raise OutputError(f"cannot write {path} ({e.strerror or e}). Give a file path in a folder you can write to.") from None
 
 
-def nonfinite(tensors: Mapping[str, torch.Tensor]) -> list[str]:
-    """Return the names of the floating-point tensors in `tensors` that hold a NaN or an infinity (a diverged run's)."""
-    return [k for k, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+def nonfinite(tensors: Mapping[str, torch.Tensor], *, nan_only: bool = False) -> list[str]:
+    """Return the names of the floating-point tensors in `tensors` that hold a NaN or (unless `nan_only`) an infinity."""
+    bad = (lambda t: bool(torch.isnan(t).any())) if nan_only else (lambda t: not bool(torch.isfinite(t).all()))
+    return [k for k, t in tensors.items() if t.is_floating_point() and bad(t)]
+
+
+def diverged(module: torch.nn.Module) -> list[str]:
+    """Return the names of `module`'s parameters that hold NaN or inf, and of its buffers that hold NaN: a diverged run's.
+
+    A buffer may hold -inf on purpose (an attention mask); a NaN, in a parameter or a buffer (BatchNorm's running
+    statistics), is never meant.
+    """
+    return nonfinite(dict(module.named_parameters())) + nonfinite(dict(module.named_buffers()), nan_only=True)
 
 
 def check_writable(path: str | os.PathLike[str]) -> Path:

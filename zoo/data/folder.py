@@ -101,7 +101,7 @@ def common_side(files: list[Path], most: int = FOLDER_SIDE) -> int:
             with Image.open(path) as im:
                 sides.add(min(im.size))  # a turn by its EXIF orientation keeps the short side
         except (UnidentifiedImageError, OSError):
-            return most  # read_image names the file
+            continue  # read_image names the file where its split reads it; the others keep their side
         if len(sides) > 1:
             return most
     side = sides.pop() if sides else most

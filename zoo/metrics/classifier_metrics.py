@@ -29,9 +29,21 @@ class FeatureClassifier(Protocol):
 
 
 def features_and_logits(clf: FeatureClassifier, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return `clf`'s features and logits of `images`: from one pass where it offers ``features_and_logits``, else from two."""
-    both = getattr(clf, "features_and_logits", None)
-    return both(images) if callable(both) else (clf.features(images), clf.logits(images))
+    """Return `clf`'s features and logits of `images`: from one pass where it offers ``features_and_logits``, else from two.
+
+    A judge judges in inference mode: without gradients, and a module in training mode (a model you hold, with its
+    dropout) is put in eval mode for the call and back after, so that it scores the same images the same each time.
+    """
+    training = isinstance(clf, torch.nn.Module) and clf.training
+    if training:
+        clf.eval()
+    try:
+        with torch.no_grad():
+            both = getattr(clf, "features_and_logits", None)
+            return both(images) if callable(both) else (clf.features(images), clf.logits(images))
+    finally:
+        if training:
+            clf.train()
 
 
 def check_feature_classifier(model: Any, name: str) -> FeatureClassifier:
