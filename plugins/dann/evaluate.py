@@ -59,8 +59,8 @@ class DANNAccuracyOptions(pydantic.BaseModel):
     """Options of the `dann_accuracy` evaluator; target and source default to the registry entry's data roles."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
-    target: str | None = pydantic.Field(None, description="target dataset (default: the entry's target=)")
-    source: str | None = pydantic.Field(None, description="source dataset (default: the entry's source=); 'none' skips it")
+    target: str | None = pydantic.Field(None, description="target dataset (default: the entry's target=, or a run folder's run.json)")
+    source: str | None = pydantic.Field(None, description="source dataset (default: the entry's source=, or the run's); 'none' skips it")
     split: str = "test"
     n: int | None = pydantic.Field(None, ge=1, description="a seeded random subset of n images per set (default: all)")
     seed: Seed = pydantic.Field(0, description="seed of that subset")
