@@ -368,14 +368,13 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         """Write the full training state to ``out/checkpoint.safetensors`` atomically (refused once the weights diverged)."""
-        self._check_finite(diverged(self.method), "its weights")
+        self._stop_if_diverged(diverged(self.method), "its weights")
         path = self.out / CHECKPOINT
         save_tree(path, self._state())
         return path
 
-    def _check_finite(self, values: Mapping[str, Any] | list[str], what: str) -> None:
-        """Raise TrainingError when a logged value is NaN or infinite, or `values` names weights that are (`diverged`): nothing past it is saved."""
-        bad = list(values) if isinstance(values, list) else [k for k, v in values.items() if isinstance(v, float) and not math.isfinite(v)]
+    def _stop_if_diverged(self, bad: list[str], what: str) -> None:
+        """Raise TrainingError where `bad` names NaN or infinite values (logged losses, weights): nothing past them is saved."""
         if bad:
             shown = ", ".join(bad[:4]) + (f" and {len(bad) - 4} more" if len(bad) > 4 else "")
             raise TrainingError(
@@ -602,7 +601,8 @@ class Trainer:
                     # JSON has no NaN: a diverged value is logged as null (what jq and browsers read), and the run stops
                     log.write(json.dumps({k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in record.items()}) + "\n")
                     log.flush()
-                    self._check_finite(record, f"its logged losses at step {self.step}")
+                    self._stop_if_diverged([k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)],
+                                           f"its logged losses at step {self.step}")
                 if stop.requested:  # before the bar writes to a terminal (or a pipe) the same Ctrl-C may have closed
                     break
                 if logged:
@@ -622,7 +622,7 @@ class Trainer:
     def _export(self, resumed: bool) -> dict[str, Any]:
         dtype = torch.float16 if self.train.export_dtype == "float16" else None
         path = self.out / EXPORT
-        self._check_finite(nonfinite(self.exported_state(), nan_only=True), "its weights")  # an EMA's too (its -inf masks are meant)
+        self._stop_if_diverged(nonfinite(self.exported_state(), nan_only=True), "its weights")  # an EMA's too (its -inf masks are meant)
         sha = save_model(self.method, path, dtype=dtype, state=self.exported_state())
         records = read_metrics_log(self.out / "metrics.jsonl")
         summary = {
