@@ -92,8 +92,8 @@ def common_side(files: list[Path], most: int = FOLDER_SIDE) -> int:
     """Return the side every file's center square shares where it is at most `most`, else `most`.
 
     Images already at the networks' sizes (28x28 digits, 32x32 crops) are kept as they are: resizing them to
-    64x64 and the network's size again would blur them (a folder of test digits scored against itself then
-    gave a Frechet distance of 3.4, not 0). Only the headers are read.
+    64x64 and the network's size again would blur them (a folder's own test images then scored a Frechet distance
+    above 0 against it; tests/test_metrics_gan.py checks that it is 0). Only the headers are read.
     """
     sides = set()
     for path in files:
