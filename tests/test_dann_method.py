@@ -162,3 +162,22 @@ def test_predict_leaves_a_training_model_in_training_mode() -> None:
     model = trainable()
     model.predict(torch.rand(2, 3, 28, 28))
     assert model.training and model.network.feature.f_bn1.training
+
+
+def test_a_backbone_that_cannot_take_the_image_size_is_refused_before_training() -> None:
+    with pytest.raises(ConfigError, match=r"backbone 'vit_tiny_patch16_224' cannot take 32x32 images .*224"):
+        build_method("dann", {"backbone": "vit_tiny_patch16_224", "image_size": 32}, training=True)
+    assert build_method("dann", {"backbone": "resnet18", "image_size": 32}) is not None, "a CNN backbone takes any size"
+
+
+def test_a_folder_upsampled_to_a_larger_image_size_is_a_warning(tmp_path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    for c in ("a", "b"):
+        (tmp_path / "big" / c).mkdir(parents=True)
+        for i in range(5):
+            Image.fromarray(np.full((128, 128, 3), 40 * i, np.uint8)).save(tmp_path / "big" / c / f"{i}.png")
+    cfg = TrainConfig(steps=1, batch_size=2, device="cpu", progress=False)
+    with pytest.warns(UserWarning, match=r"'big': zoo reads a folder of images at 64x64 at most, and method 'dann' takes 96x96"):
+        Trainer("dann", {"image_size": 96, "n_classes": 2}, {"source": str(tmp_path / "big"), "target": str(tmp_path / "big")}, tmp_path / "run", cfg)

@@ -243,6 +243,12 @@ class Trainer:
                 if labels is None:
                     raise ConfigError(f"method {method!r} trains on labelled {role} data, and {data[role].name!r} has no labels. Give a labelled dataset (a folder of images is labelled when it holds one subfolder per class).")
                 self._check_class_count(data[role], method)
+        for role in self.spec.roles:
+            side = data[role].images.shape[-1]
+            if os.path.isdir(self.data_sources[role]) and side == FOLDER_SIDE < self.spec.image_size:
+                warnings.warn(f"{data[role].name!r}: zoo reads a folder of images at {side}x{side} at most, and method {method!r} takes "
+                              f"{self.spec.image_size}x{self.spec.image_size}: its images are upsampled, and detail finer than {side} pixels "
+                              "is lost. Train at image_size=64 or less, or give the images as a dataset that keeps their size.", stacklevel=2)
         named = {r: data[r].classes for r in self.spec.roles if data[r].classes is not None}
         if len(set(named.values())) > 1:  # DANN's source and target folders must name the same classes in the same order
             raise ConfigError(f"the data roles name different classes: {', '.join(f'{r}: {list(c)}' for r, c in named.items())}. "

@@ -134,6 +134,24 @@ def timm_feature_extractor(name: str, channels: int = 3, weights_file: str | Non
     return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": str(path)}, num_classes=0, in_chans=channels)
 
 
+def check_backbone_input(net: nn.Module, name: str, channels: int, image_size: int) -> None:
+    """Raise ConfigError unless timm backbone `name` takes (channels, image_size, image_size) images: a ViT's patch grid is fixed.
+
+    One forward pass of a blank image, in eval mode, before any training (else the first step fails with timm's assertion).
+    """
+    was = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            net(torch.zeros(1, channels, image_size, image_size))
+    except (AssertionError, RuntimeError, ValueError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"backbone {name!r} cannot take {image_size}x{image_size} images ({first}). Set image_size to the size it takes "
+                          "(224 for most vit_* models), or use a backbone that takes any size, e.g. resnet18.") from None
+    finally:
+        net.train(was)
+
+
 class CNNModel(nn.Module):
     """The seed report's DANN network: feature extractor, class classifier and domain classifier.
 
@@ -149,6 +167,7 @@ class CNNModel(nn.Module):
             width = seed_feature_size(image_size)
         else:
             self.feature = timm_feature_extractor(backbone, channels, backbone_weights)
+            check_backbone_input(self.feature, backbone, channels, image_size)
             width = int(self.feature.num_features)
         self.class_classifier = _sequential(
             ("c_fc1", nn.Linear(width, 100)),
