@@ -487,6 +487,11 @@ def test_a_model_trained_on_class_folders_keeps_their_names(tmp_path: Path, monk
 
     for model in ("pets.ddpm", str(tmp_path / "ddpm")):
         assert class_labels(["dog", 0, "cat"], model) == [1, 0, 0]
+        assert zoo.class_names(model) == ["cat", "dog"], "Python reads the names as zoo info shows them"
+    with pytest.raises(zoo.ConfigError, match=r"Class names map to their numbers with zoo.class_names"):
+        zoo.load("pets.ddpm").sample(1, labels=["dog"], steps=2)
+    with pytest.raises(zoo.ConfigError, match=r"is a weights file or run folder, which has no registry entry: zoo.load\("):
+        zoo.entry(str(tmp_path / "ddpm"))
     assert main(["sample", "pets.ddpm", "-n", "2", "--labels", "dog,cat", "--set", "steps=2", "--out", str(tmp_path / "g.png")]) == 0
     capsys.readouterr()
     assert main(["sample", "pets.ddpm", "-n", "1", "--labels", "cow", "--out", str(tmp_path / "h.png")]) == 2

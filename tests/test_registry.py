@@ -402,8 +402,8 @@ def test_a_scratch_registry_still_finds_zoos_shipped_models_by_name(tmp_path: Pa
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "mine.toml"))
     assert "classifier.mnistm" not in entries(), "zoo list shows the scratch file's models"
     assert entry("classifier.mnistm").source == SHIPPED, "what the gan evaluator loads by name is still there"
-    with pytest.raises(zoo.UnknownNameError):
-        entry("classifier.mnistmm")
+    with pytest.raises(zoo.UnknownNameError, match=r"Did you mean: classifier.mnistm"):
+        entry("classifier.mnistmm")  # what loads beside the scratch registry is what is suggested
 
 
 def test_what_loads_beside_a_scratch_registry_also_shows_and_evaluates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

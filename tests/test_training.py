@@ -277,10 +277,10 @@ def test_out_that_is_a_file_is_an_output_error(tmp_path: Path) -> None:
 def test_labels_outside_the_method_classes_are_named(tmp_path: Path) -> None:
     data = ImageSet(images(size=28, channels=3).images, torch.arange(24) % 10, "digits10", 10)
     cfg = TrainConfig(steps=1, batch_size=4, device="cpu", progress=False)
-    with pytest.raises(ConfigError, match=r"'digits10' has 10 classes, and method 'ddpm' with this config takes 5 classes \(labels 0\.\.4\)\. Train with n_classes=10"):
+    with pytest.raises(ConfigError, match=r"'digits10' has 10 classes, and method 'ddpm' with this config takes 5 classes \(labels 0\.\.4\)\. Train with config=\{'n_classes': 10\}"):
         Trainer("ddpm", {"n_classes": 5, "n_feat": 8, "n_T": 10}, {"train": data}, tmp_path, cfg)
     unnamed = ImageSet(data.images, data.labels, "labels-only", None)  # no class count of its own: its labels say what it needs
-    with pytest.raises(ConfigError, match=r"'labels-only' has labels up to 9, .* takes 5 classes .*n_classes=10"):
+    with pytest.raises(ConfigError, match=r"'labels-only' has labels up to 9, .* takes 5 classes .*config=\{'n_classes': 10\}"):
         Trainer("ddpm", {"n_classes": 5, "n_feat": 8, "n_T": 10}, {"train": unnamed}, tmp_path, cfg)
     with pytest.raises(ConfigError, match=r"method 'classifier' trains on labelled train data, and 'random' has no labels"):
         Trainer("classifier", {}, {"train": images(size=28, channels=3)}, tmp_path, cfg)
@@ -293,7 +293,7 @@ def test_a_folder_with_fewer_classes_than_the_model_is_refused_naming_n_classes(
     roles = {"source": shapes, "target": images(size=28, channels=3)} if method == "dann" else {"train": shapes}
     cfg = TrainConfig(steps=1, batch_size=4, device="cpu", progress=False)
     small = {"ddpm": {"n_feat": 8, "n_T": 10}, "classifier": {"width": 4}}.get(method, {})
-    with pytest.raises(ConfigError, match=rf"'shapes' has 3 classes \(circle, square, stripe\), and method '{method}' with this config takes 10 .* n_classes=3"):
+    with pytest.raises(ConfigError, match=rf"'shapes' has 3 classes \(circle, square, stripe\), and method '{method}' with this config takes 10 .* config=\{{'n_classes': 3\}}"):
         Trainer(method, small, roles, tmp_path / "refused", cfg)
     summary = Trainer(method, {**small, "n_classes": 3}, roles, tmp_path / "run", cfg).fit()
     assert summary["steps"] == 1
@@ -522,7 +522,7 @@ def test_fewer_classes_pass_a_method_without_n_classes_and_a_run_begun_before_th
     with monkeypatch.context() as m:
         m.setattr(training.Trainer, "_check_class_count", lambda *a: None)
         Trainer("classifier", {"width": 4}, {"train": shapes}, tmp_path / "old", cfg.model_copy(update={"max_minutes": 1e-9})).fit()
-    with pytest.warns(UserWarning, match=r"'shapes' has 3 classes and this run's model 10: resuming it as it began.*n_classes=3"):
+    with pytest.warns(UserWarning, match=r"'shapes' has 3 classes and this run's model 10: resuming it as it began.*config=\{'n_classes': 3\}"):
         assert Trainer("classifier", {"width": 4}, {"train": shapes}, tmp_path / "old", cfg).fit()["steps"] == 2
     # a plugin's labelled method with no n_classes option: labels within its classes are all the trainer can check
     plugin = installed(LabelledScaled)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from .hookspecs import hookimpl
     from .interfaces import Batch, DataSpec, Evaluator, Method, MethodConfig, Predictor, Sampler
     from .metrics import evaluate
-    from .registry import build_method, entry, load, load_file, register, save_model
+    from .registry import build_method, class_names, entry, load, load_file, register, save_model
     from .registry import list_models as list  # noqa: A001 - the public name is zoo.list
     from .training import train
     from .viz import save_grid
@@ -35,6 +35,7 @@ __all__ = [
     "register",
     "load_file",
     "entry",
+    "class_names",
     "methods",
     "build_method",
     "save_model",
@@ -66,7 +67,7 @@ _LAZY = {
     "hookimpl": ("zoo.hookspecs", "hookimpl"),
     **{name: ("zoo.interfaces", name) for name in ("Batch", "DataSpec", "Evaluator", "Method", "MethodConfig", "Predictor", "Sampler")},
     "get_plugin_manager": ("zoo.plugins", "get_plugin_manager"),
-    **{name: ("zoo.registry", name) for name in ("build_method", "entry", "load", "load_file", "save_model", "register")},
+    **{name: ("zoo.registry", name) for name in ("build_method", "class_names", "entry", "load", "load_file", "save_model", "register")},
     "list": ("zoo.registry", "list_models"),
     "save_grid": ("zoo.viz", "save_grid"),
     "train": ("zoo.training", "train"),

@@ -60,8 +60,8 @@ def class_labels(labels: list[int | str] | None, model: str) -> list[int] | None
 
     classes = class_names(model)
     if not classes:
-        raise ConfigError(f"--labels {', '.join(names)}: {model} records no class names (its data named none: for the digit sets, label k is "
-                          "digit k). Give label numbers, e.g. --labels 0,1.")
+        raise ConfigError(f"--labels {', '.join(names)}: {model} records no class names (its data named none; an unconditional model takes "
+                          "no labels at all). For the digit sets label k is digit k: give label numbers, e.g. --labels 0,1.")
     index = {c: k for k, c in enumerate(classes)}
     numbered = any(c.lstrip("-").isdigit() for c in classes)  # '--labels 1' is label 1, whatever class folder '1' is
     for x in names:

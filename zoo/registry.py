@@ -215,8 +215,13 @@ def entry(name: str) -> ModelEntry:
         all_entries = entries()
         if not isinstance(name, str):
             raise ConfigError(f"a model name is a string, got {type(name).__name__} {name!r}. A file or run folder loads with zoo.load_file(path).")
+        if is_weights_file(name) and Path(name).exists():  # a run folder or weights file: loadable, but it has no entry
+            raise ConfigError(f"{name} is a weights file or run folder, which has no registry entry: zoo.load({name!r}) loads it, and its "
+                              "run.json says what it trained on (zoo.class_names(path) its class names). Register it with zoo.register(RUN, NAME) for an entry.")
         if problem := path_argument_problem(name):
             raise ConfigError(problem)
+        if registry_path().resolve() != SHIPPED and SHIPPED.is_file():  # what loads beside a scratch registry is suggested too
+            all_entries = {**_read_file(SHIPPED), **all_entries}
         direct = "a .safetensors file or run folder works too" if COMMAND_LINE.get() else "`zoo.load_file(path)` loads a weights file directly"
         raise UnknownNameError("model", name, all_entries, hint=f"`zoo list` shows the shipped models; {direct}." + get_plugin_manager().failures())
     return found

@@ -35,7 +35,7 @@ from torch import nn
 from .data import ImageSet, TensorLoader
 from .data.folder import FOLDER_SIDE
 from .data import load as load_data
-from .errors import COMMAND_LINE, ConfigError, OutputError, TrainingError, option, set_option
+from .errors import COMMAND_LINE, ConfigError, OutputError, TrainingError, option
 from .interfaces import Batch, Method, MethodConfig, Seed, device_name, resolve_device, software, validate_config
 from .registry import absolute_data, build_method, save_model
 from .progress import progress_bar, status
@@ -200,6 +200,11 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all(list(state["cuda"]))
 
 
+def _n_classes_option(k: int | None) -> str:
+    """Name the method option n_classes=k as the user gives it: ``--set n_classes=3`` to `zoo train`, ``config={'n_classes': 3}`` in Python."""
+    return f"--set n_classes={k}" if COMMAND_LINE.get() else f"config={{'n_classes': {k}}}"
+
+
 class Trainer:
     """Trains method `method` with `config` on `data`, writing into `out`.
 
@@ -299,7 +304,7 @@ class Trainer:
             return
         if highest < k and self._resumes_a_run_on(self.data_sources):
             warnings.warn(f"{images.name!r} has {count} classes and this run's model {k}: resuming it as it began. A new run "
-                          f"would take {set_option('n_classes', count)}.", stacklevel=3)
+                          f"would take {_n_classes_option(count)}.", stacklevel=3)
             return
         if count is not None and count != k:
             names = list(images.classes or ())
@@ -308,7 +313,7 @@ class Trainer:
             found = f"labels up to {highest}"
         need = max(count or 0, highest + 1)
         if has_option:
-            fix = f"Train with {set_option('n_classes', need)} (zoo info {method} lists the options)."
+            fix = f"Train with {_n_classes_option(need)} (zoo info {method} lists the options)."
         else:
             fix = f"Give data with those classes, or a config with {need} (zoo info {method} lists the options)."
         raise ConfigError(f"{images.name!r} has {found}, and method {method!r} with this config takes {k} classes (labels 0..{k - 1}). {fix}")

@@ -179,7 +179,8 @@ class DDPM(Method):
         try:
             t = torch.as_tensor(labels if isinstance(labels, torch.Tensor) else list(labels))
         except (TypeError, ValueError):
-            raise ConfigError(f"labels must be a sequence of integers, got {labels!r}.") from None
+            names = " Class names map to their numbers with zoo.class_names(NAME_OR_RUN).index(name)." if any(isinstance(x, str) for x in labels) else ""
+            raise ConfigError(f"labels must be a sequence of integers, got {labels!r}.{names}") from None
         if t.ndim != 1 or t.numel() != n or (t.numel() and t.is_floating_point()):
             raise ConfigError(
                 f"labels must hold one integer class per image: {n} of them, got shape {tuple(t.shape)} ({t.dtype}). "
