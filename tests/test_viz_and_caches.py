@@ -12,7 +12,7 @@ from PIL import Image
 from zoo.errors import ConfigError, DataError
 from zoo.metrics.features import cached_stats, extract_features, stats_cache_path
 from zoo.metrics.frechet import gaussian_stats
-from zoo.viz import plot_curves, save_grid
+from zoo.viz import figure, plot_curves, save_grid, step_axis
 
 
 def test_uint8_images_keep_their_grey_levels(tmp_path: Path) -> None:
@@ -53,6 +53,22 @@ def test_grids_refuse_what_they_cannot_draw(tmp_path: Path, images: torch.Tensor
 def test_loss_curves_need_steps_and_losses(tmp_path: Path, runs: dict, match: str) -> None:
     with pytest.raises(DataError, match=match):
         plot_curves(runs, tmp_path / "c.png")
+
+
+@pytest.mark.parametrize("last", [12, 3_000, 48_000, 1_000_000])
+def test_step_ticks_never_overlap(last: int) -> None:
+    # a 48,000-step GAN run's panel in plot_curves' two-run figure once read 0600012000180002400030000...
+    fig = figure(figsize=(11, 3.8))
+    ax = fig.subplots(1, 2, squeeze=False)[0][0]
+    steps = range(0, last + 1, max(1, last // 100))
+    ax.plot(steps, [1.0] * len(steps))
+    step_axis(ax)
+    fig.canvas.draw()
+    lo, hi = ax.get_xlim()
+    shown = [t for t in ax.get_xticklabels() if t.get_text() and lo <= t.get_position()[0] <= hi]
+    boxes = sorted((t.get_window_extent() for t in shown), key=lambda b: b.x0)
+    assert len(boxes) >= 3 and all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])), [t.get_text() for t in shown]
+    assert all("." not in t.get_text() for t in shown), "whole steps (no 0.15 beside a 1e6 offset)"
 
 
 def test_loss_curves_of_data_named_in_a_non_utf8_locale(tmp_path: Path) -> None:

@@ -129,6 +129,20 @@ def _smooth(values: Sequence[float], k: int) -> list[float]:
     return out
 
 
+def step_axis(ax: Any) -> None:
+    """Give `ax`'s x axis whole-number steps, as many ticks as its width holds, and thousands as "12k" from 10,000 on."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    # steps are whole: no 2.5 on a short run's axis; "auto" fits the ticks to the axis' width (the default 10 bins
+    # wrote 0600012000... on a 48,000-step run's panel)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
+    lo, hi = ax.get_xlim()
+    if hi - lo < 2:  # one logged step: a span holding whole numbers
+        ax.set_xlim((lo + hi) / 2 - 1, (lo + hi) / 2 + 1)
+    if max(abs(lo), abs(hi)) >= 10_000:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x else "0"))
+
+
 def plot_curves(
     runs: Mapping[str, Iterable[Mapping[str, float]]],
     path: str | os.PathLike[str],
@@ -136,8 +150,6 @@ def plot_curves(
     title: str = "",
 ) -> Path:
     """Plot the losses of one or more metrics logs (run label -> records) against step; return the path."""
-    from matplotlib.ticker import MaxNLocator
-
     runs = {label: list(recs) for label, recs in runs.items()}
     if not runs or any(not isinstance(r, Mapping) or "step" not in r for recs in runs.values() for r in recs):
         raise DataError(f"plot_curves needs at least one run of records like {{'step': 10, 'loss_d': 0.7}}, each with its step; got {str(runs)[:80]}.")
@@ -161,10 +173,7 @@ def plot_curves(
         ax.set_title(label.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
         ax.set_xlabel("step")
         ax.set_ylabel("loss" if all(k.startswith("loss") for k in all_keys) else "value")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole: no 2.5 on a short run's axis
-        lo, hi = ax.get_xlim()
-        if hi - lo < 2:  # one logged step: a span holding whole numbers
-            ax.set_xlim((lo + hi) / 2 - 1, (lo + hi) / 2 + 1)
+        step_axis(ax)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     if title:
