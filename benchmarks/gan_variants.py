@@ -1,6 +1,6 @@
 """Judge several GAN training runs alike: the `gan` metrics of each run's exported weights, in one table.
 
-    python benchmarks/gan_variants.py RUN [RUN ...] [--n 10000] [--fid] [--device cuda] [--out results.json] [--grids DIR] [--pick FILE]
+    python benchmarks/gan_variants.py RUN [RUN ...] [--n 10000] [--fid] [--device cuda] [--out results.json] [--md table.md] [--grids DIR] [--pick FILE]
 
 For each `zoo train` run folder: its method, batch size, config, steps and wall time (from run.json
 and summary.json), and what `zoo eval RUN/model.safetensors --only gan --set n=N` prints (seed 0,
@@ -100,6 +100,7 @@ def main() -> int:
     p.add_argument("--fid", action="store_true", help="also Inception FID on all n images (needs the `fid` extra)")
     p.add_argument("--device", default=None)
     p.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
+    p.add_argument("--md", type=Path, default=None, help="write the table as markdown here (stdout also has a line per run as it is judged)")
     p.add_argument("--grids", type=Path, default=None, help="write each run's first-32 grid into this folder")
     p.add_argument("--pick", type=Path, default=None, help="write the folder of each method's best run here, one per line")
     p.add_argument("--data", default="mnistm", help="the real set (a catalog name or a folder)")
@@ -113,6 +114,9 @@ def main() -> int:
         rows.append(judge(run, n=args.n, fid=args.fid, device=args.device, grids=args.grids, data=args.data, split=args.split, classifier=args.classifier))
         print(table(rows[-1:]).splitlines()[-1], flush=True)
     print(table(rows))
+    if args.md:
+        with atomic_write(args.md, "w") as f:
+            f.write(table(rows) + "\n")
     if args.out:
         with atomic_write(args.out, "w") as f:
             json.dump({"n": args.n, "seed": 0, "data": args.data, "split": args.split, "classifier": args.classifier, "floors": FLOORS, "rows": rows}, f, indent=2)

@@ -38,7 +38,7 @@ def test_judges_every_run_alike_and_lists_the_failed_ones(tmp_path: Path, monkey
 
     runs = sorted((tmp_path / "runs").iterdir())
     argv = ["gan_variants.py", *map(str, runs), "--n", "24", "--data", str(real_folder(tmp_path / "real")), "--split", "train",
-            "--classifier", str(clf), "--out", str(tmp_path / "v.json"), "--grids", str(tmp_path / "grids"), "--pick", str(tmp_path / "pick.txt")]
+            "--classifier", str(clf), "--out", str(tmp_path / "v.json"), "--md", str(tmp_path / "v.md"), "--grids", str(tmp_path / "grids"), "--pick", str(tmp_path / "pick.txt")]
     monkeypatch.setattr(sys, "argv", argv)
     assert gan_variants.main() == 0
 
@@ -55,6 +55,10 @@ def test_judges_every_run_alike_and_lists_the_failed_ones(tmp_path: Path, monkey
     assert (tmp_path / "pick.txt").read_text() == f"{tmp_path / 'runs' / best}\n", "one dcgan run judged best; the failed ones are never picked"
     table = capsys.readouterr().out.split("| run |")[-1]
     assert table.count("\n| ") == 6 and "| missed |" in table  # the header's rule and five rows
+    md = (tmp_path / "v.md").read_text()
+    assert md.startswith("| run |") and md.endswith(" |\n") and md.count("\n") == 7, "the header, its rule and five rows"
+    assert all(md.count(f"| {name} |") == 1 for name in rows), "each run once: the progress lines stay on stdout"
+
 
 
 @pytest.mark.parametrize(("is_", "lo", "hi", "met"), [(7.0, 0.04, 0.16, True), (6.99, 0.05, 0.15, False), (8.0, 0.039, 0.15, False), (8.0, 0.05, 0.161, False)])
