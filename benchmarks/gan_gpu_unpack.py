@@ -81,15 +81,32 @@ def card_and_date(results: Path, runs: Path) -> tuple[str, str]:
     return name, dates[-1] if dates else "undated"
 
 
+NAMES = {"gan_variants.json": "gan_variants", "gan_variants.md": "gan_variants", "stage1.json": "gan_variants_stage1",
+         "stage1.md": "gan_variants_stage1", "machine.txt": "gan_gpu_machine"}
+
+
+def sitting_suffix(card: str, date: str, into: Path) -> str:
+    """Return "" for the first sitting kept for `card` on `date`, else "_2", "_3", ...: a kept table is never overwritten.
+
+    A lent GPU's time comes in several calls (gan_gpu.sh, then its RESUME mode), each unpacked on its own.
+    """
+    k = 1
+    while any((into / f"{stem}_{card}_{date}{'' if k == 1 else f'_{k}'}.{name.rsplit('.', 1)[1]}").exists() for name, stem in NAMES.items()):
+        k += 1
+    return "" if k == 1 else f"_{k}"
+
+
 def keep(results: Path, card: str, date: str, into: Path) -> list[Path]:
-    """Copy the judged tables, machine.txt and the throughput JSON into `into`, named with card and date; return the copies."""
+    """Copy the judged tables, machine.txt and the throughput JSON into `into`, named with card and date; return the copies.
+
+    A second sitting on the same day is kept beside the first (``_2``); the throughput JSON is replaced (one benchmark, one file).
+    """
     into.mkdir(parents=True, exist_ok=True)
+    suffix = sitting_suffix(card, date, into)
     kept = []
-    names = {"gan_variants.json": "gan_variants", "gan_variants.md": "gan_variants", "stage1.json": "gan_variants_stage1",
-             "stage1.md": "gan_variants_stage1", "machine.txt": "gan_gpu_machine"}
-    for name, stem in names.items():
+    for name, stem in NAMES.items():
         if (results / name).is_file():
-            kept.append(Path(shutil.copy2(results / name, into / f"{stem}_{card}_{date}.{name.rsplit('.', 1)[1]}")))
+            kept.append(Path(shutil.copy2(results / name, into / f"{stem}_{card}_{date}{suffix}.{name.rsplit('.', 1)[1]}")))
     if (results / "gan_throughput_cuda.json").is_file():
         kept.append(Path(shutil.copy2(results / "gan_throughput_cuda.json", into / "gan_throughput_cuda.json")))
     return kept

@@ -90,3 +90,19 @@ def test_a_member_outside_the_folder_is_refused(tmp_path: Path, monkeypatch: pyt
 def test_no_results_names_the_folder_to_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     assert run_main(monkeypatch, tmp_path, tmp_path) == 1
     assert "holds no results.tar.gz" in capsys.readouterr().out
+
+
+def test_a_second_sitting_on_the_same_day_is_kept_beside_the_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = device_files(tmp_path, [row("dcgan_b64", "dcgan", 6.2, False)])
+    assert run_main(monkeypatch, files, tmp_path) == 0
+    first = {p.name: p.read_bytes() for p in (tmp_path / "kept").iterdir()}
+    (tmp_path / "results" / "gan_variants.json").write_text(json.dumps({"n": 10000, "seed": 0, "rows": [row("dcgan_b64", "dcgan", 6.7, False)]}))
+    with tarfile.open(files / "results.tar.gz", "w:gz") as t:
+        t.add(tmp_path / "results", ".")
+    monkeypatch.setattr(sys, "argv", ["gan_gpu_unpack.py", str(files), "--runs", str(tmp_path / "runs2"), "--results", str(tmp_path / "kept")])
+    assert gan_gpu_unpack.main() == 0
+    kept = {p.name: p.read_bytes() for p in (tmp_path / "kept").iterdir()}
+    assert all(kept[name] == data for name, data in first.items() if name != "gan_throughput_cuda.json"), "the first sitting's tables are kept as they were"
+    second = sorted(set(kept) - set(first))
+    assert len(second) == 3 and all(name.endswith(("_2.json", "_2.md", "_2.txt")) for name in second), second
+    assert b"6.7" in kept[next(n for n in second if n.endswith(".json"))]
