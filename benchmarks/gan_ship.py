@@ -2,7 +2,12 @@
 
     python benchmarks/gan_ship.py --dcgan-run runs/dcgan_mnistm64 --wgan-run runs/wgan_gp_mnistm64
 
-Either run may be shipped alone (the other one later); for each run given:
+Either run may be shipped alone (the other one later). Before anything is registered, each run given is
+checked: its method must be the one its flag names, and its weights must meet issue 4's floors (classifier
+IS >= 7, every digit 4% - 16%), judged as `benchmarks/gan_variants.py` judges them on ``--n`` samples
+(``--below-floors`` ships anyway, for a rehearsal with a scratch ``ZOO_REGISTRY``). That judging needs
+what the evaluation needs (``ZOO_DATA`` with MNIST, the shipped classifier), so a missing piece stops it
+before an entry exists. Then, for each run:
 
 1. ``zoo register RUN NAME --data mnistm`` (weights, command, wall time, device);
 2. the entry's ``evaluation`` table: the `gan` evaluator on 10,000 samples, seed 0, against MNIST-M's
@@ -14,7 +19,8 @@ figure (once both are) and the loss curves in docs/figures/, drawn from copies o
 benchmarks/results/gan_train_log_NAME.json.
 
 FID on two CPU cores takes about an hour per 10,000 images (the real split's statistics are
-cached after the first model); an interrupted run continues where it stopped when started again.
+cached after the first model); an interrupted run continues where it stopped when started again (until
+then its entry has no metrics: run the same command again).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+from gan_variants import FLOORS, judge
 
 from zoo.cli import main as zoo
 from zoo.errors import ZooError
@@ -35,6 +43,32 @@ from zoo_plugins.wgan_gp.figures import read_run_records
 RESULTS = Path(__file__).parent / "results"
 
 NAMES = {"dcgan": "dcgan.mnistm64", "wgan": "wgan_gp.mnistm64"}
+METHODS = {"dcgan": "dcgan", "wgan": "wgan_gp"}
+FLAGS = {"dcgan": "--dcgan-run", "wgan": "--wgan-run"}
+
+
+def check_run(key: str, run: Path, *, n: int, device: str | None, below_floors: bool) -> str | None:
+    """Return why `run` cannot ship as NAMES[key] (None: it can): not that method's run, not judged, or below the floors."""
+    info_file = run / "run.json"
+    if not info_file.is_file():
+        return f"{FLAGS[key]} {run}: no run.json there; pass a finished `zoo train {METHODS[key]}` run folder."
+    method = json.loads(info_file.read_text()).get("method")
+    if method != METHODS[key]:
+        other = next((FLAGS[k] for k, m in METHODS.items() if m == method), None)
+        return (f"{FLAGS[key]} {run} is a {method!r} run; {NAMES[key]} needs a {METHODS[key]!r} run"
+                + (f" (pass this one as {other})." if other else "."))
+    row = judge(run, n=n, fid=False, device=device, grids=None)
+    if "error" in row:
+        return f"{FLAGS[key]} {run}: {row['error']}"
+    m = row["metrics"]
+    if not row["meets_floors"] and not below_floors:
+        return (f"{FLAGS[key]} {run} misses issue 4's floors on {m['n']} samples: classifier IS {m['classifier_is']:.2f} "
+                f"(floor {FLOORS['classifier_is']:g}), digits {100 * m['coverage_min']:.1f}% - {100 * m['coverage_max']:.1f}% "
+                f"(floor {100 * FLOORS['coverage_min']:g}% - {100 * FLOORS['coverage_max']:g}%). Nothing is registered; "
+                "--below-floors ships it anyway (a rehearsal, with a scratch ZOO_REGISTRY).")
+    print(f"{NAMES[key]}: {run} judged on {m['n']} samples: classifier IS {m['classifier_is']:.2f}, digits "
+          f"{100 * m['coverage_min']:.1f}% - {100 * m['coverage_max']:.1f}%" + ("" if row["meets_floors"] else " (below the floors: --below-floors)"))
+    return None
 
 
 def description(key: str, run: Path) -> str:
@@ -62,16 +96,22 @@ def evaluation(n: int, fid_n: int | None) -> dict:
     return {"gan": options}
 
 
-def main() -> int:
+def parser() -> argparse.ArgumentParser:
+    """Return the command line's parser."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dcgan-run", type=Path, help="finished `zoo train dcgan` run folder to ship as dcgan.mnistm64")
     p.add_argument("--wgan-run", type=Path, help="finished `zoo train wgan_gp` run folder to ship as wgan_gp.mnistm64")
     p.add_argument("--n", type=int, default=10000, help="generated images for the classifier metrics")
     p.add_argument("--fid-n", type=int, default=10000, help="generated images for Inception FID (0: no FID)")
     p.add_argument("--device", default=None)
-    p.add_argument("--figures", default="docs/figures")
+    p.add_argument("--figures", type=Path, default=Path(__file__).parents[1] / "docs" / "figures", help="where the figures go (the repository's docs/figures)")
+    p.add_argument("--below-floors", action="store_true", help="ship runs that miss issue 4's floors (a rehearsal, with a scratch ZOO_REGISTRY)")
     p.add_argument("--logs", type=Path, default=RESULTS, help="folder for the copies of the training logs")
-    args = p.parse_args()
+    return p
+
+
+def main() -> int:
+    args = parser().parse_args()
     runs = {"dcgan": args.dcgan_run, "wgan": args.wgan_run}
     if not any(runs.values()):
         raise SystemExit("nothing to ship: pass --dcgan-run RUN_FOLDER and/or --wgan-run RUN_FOLDER.")
@@ -79,6 +119,10 @@ def main() -> int:
         check_plan(evaluation(args.n, args.fid_n or None), "gan_ship.py --n/--fid-n")
     except ZooError as e:
         raise SystemExit(f"gan_ship.py: error: {e}") from None
+    for key, run in runs.items():  # every run is checked before either is registered
+        why = None if run is None else check_run(key, run, n=args.n, device=args.device, below_floors=args.below_floors)
+        if why:
+            raise SystemExit(f"gan_ship.py: error: {why}")
     for key, run in runs.items():
         if run is None:
             continue
@@ -91,7 +135,7 @@ def main() -> int:
             return 1
     shipped = [name for name in NAMES.values() if name in entries()]
     logs = [str(log_path(name, args.logs)) for name in shipped if log_path(name, args.logs).is_file()]
-    return zoo(["gan-figures", *shipped, "--out", args.figures, *(["--runs", *logs] if len(logs) == len(shipped) else [])])
+    return zoo(["gan-figures", *shipped, "--out", str(args.figures), *(["--runs", *logs] if len(logs) == len(shipped) else [])])
 
 
 if __name__ == "__main__":
