@@ -68,7 +68,7 @@ recipe() {  # the flags of a recipe, its parts joined by _ (an unknown part is r
 names=" "
 for v in $VARIANTS; do
   IFS=: read -r name method batch rec <<< "$v"
-  [[ "$name" =~ ^[A-Za-z0-9_.-]+$ && "$names" != *" $name "* ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': its NAME must be letters, digits, _ . - and unique" >&2; exit 2; }
+  [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9_-]*$ && "$names" != *" $name "* ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': its NAME must be unique, letters, digits, _ and - (not first)" >&2; exit 2; }
   [[ "$method" == dcgan || "$method" == wgan_gp ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': METHOD '$method' is not dcgan or wgan_gp" >&2; exit 2; }
   [[ "$batch" =~ ^[1-9][0-9]*$ ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': BATCH '$batch' is not a whole number" >&2; exit 2; }
   recipe "$rec" > /dev/null || exit 2
@@ -158,9 +158,11 @@ done
 [ ${#pids[@]} -gt 0 ] && { sleep 50 & wait $!; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv > "$R/gpu_load_stage2.txt" 2>&1; }
 wait_all; echo "stage 2 done at ${SECONDS}s: $(date)"
 pack
+finished=$(judged)
+[ -n "$finished" ] || { echo "no run folder to judge: every training run failed before it started (see the logs in results.tar.gz)"; exit 1; }
 # shellcheck disable=SC2046  # one folder a word
-grep -H '"steps"' $(judged | sed 's#$#summary.json#')
+grep -H '"steps"' $(sed 's#$#summary.json#' <<< "$finished")
 
 # shellcheck disable=SC2046
-$PY benchmarks/gan_variants.py $(judged) --n "$EVAL_N" --device "$DEV" --out "$R/gan_variants.json" --md "$R/gan_variants.md" --grids "$R"
+$PY benchmarks/gan_variants.py $finished --n "$EVAL_N" --device "$DEV" --out "$R/gan_variants.json" --md "$R/gan_variants.md" --grids "$R"
 date

@@ -5,7 +5,7 @@
 Either run may be shipped alone (the other one later). Before anything is registered, each run given is
 checked: its method must be the one its flag names, and its weights must meet issue 4's floors (classifier
 IS >= 7, every digit 4% - 16%), judged as `benchmarks/gan_variants.py` judges them on ``--n`` samples
-(``--below-floors`` ships anyway, for a rehearsal with a scratch ``ZOO_REGISTRY``). That judging needs
+(``--below-floors`` ships anyway, for a rehearsal with a scratch ``ZOO_REGISTRY``, ``--figures`` and ``--logs``). That judging needs
 what the evaluation needs (``ZOO_DATA`` with MNIST, the shipped classifier), so a missing piece stops it
 before an entry exists. Then, for each run:
 
@@ -41,14 +41,15 @@ from zoo.weights import atomic_write
 from zoo_plugins.wgan_gp.figures import read_run_records
 
 RESULTS = Path(__file__).parent / "results"
+FIGURES = Path(__file__).parents[1] / "docs" / "figures"
 
 NAMES = {"dcgan": "dcgan.mnistm64", "wgan": "wgan_gp.mnistm64"}
 METHODS = {"dcgan": "dcgan", "wgan": "wgan_gp"}
 FLAGS = {"dcgan": "--dcgan-run", "wgan": "--wgan-run"}
 
 
-def check_run(key: str, run: Path, *, n: int, device: str | None, below_floors: bool) -> str | None:
-    """Return why `run` cannot ship as NAMES[key] (None: it can): not that method's run, not judged, or below the floors."""
+def check_method(key: str, run: Path) -> str | None:
+    """Return why `run` is not a run of the method NAMES[key] ships (None: it is one)."""
     info_file = run / "run.json"
     if not info_file.is_file():
         return f"{FLAGS[key]} {run}: no run.json there; pass a finished `zoo train {METHODS[key]}` run folder."
@@ -57,6 +58,11 @@ def check_run(key: str, run: Path, *, n: int, device: str | None, below_floors: 
         other = next((FLAGS[k] for k, m in METHODS.items() if m == method), None)
         return (f"{FLAGS[key]} {run} is a {method!r} run; {NAMES[key]} needs a {METHODS[key]!r} run"
                 + (f" (pass this one as {other})." if other else "."))
+    return None
+
+
+def check_floors(key: str, run: Path, *, n: int, device: str | None, below_floors: bool) -> str | None:
+    """Return why `run` cannot ship as NAMES[key] (None: it can): it could not be judged, or it is below the floors."""
     row = judge(run, n=n, fid=False, device=device, grids=None)
     if "error" in row:
         return f"{FLAGS[key]} {run}: {row['error']}"
@@ -104,9 +110,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=10000, help="generated images for the classifier metrics")
     p.add_argument("--fid-n", type=int, default=10000, help="generated images for Inception FID (0: no FID)")
     p.add_argument("--device", default=None)
-    p.add_argument("--figures", type=Path, default=Path(__file__).parents[1] / "docs" / "figures", help="where the figures go (the repository's docs/figures)")
-    p.add_argument("--below-floors", action="store_true", help="ship runs that miss issue 4's floors (a rehearsal, with a scratch ZOO_REGISTRY)")
-    p.add_argument("--logs", type=Path, default=RESULTS, help="folder for the copies of the training logs")
+    p.add_argument("--figures", type=Path, default=None, help="where the figures go (default: the repository's docs/figures)")
+    p.add_argument("--below-floors", action="store_true",
+                   help="ship runs that miss issue 4's floors: a rehearsal, with a scratch ZOO_REGISTRY, --figures and --logs")
+    p.add_argument("--logs", type=Path, default=None, help="folder for the copies of the training logs (default: the repository's benchmarks/results)")
     return p
 
 
@@ -119,10 +126,17 @@ def main() -> int:
         check_plan(evaluation(args.n, args.fid_n or None), "gan_ship.py --n/--fid-n")
     except ZooError as e:
         raise SystemExit(f"gan_ship.py: error: {e}") from None
-    for key, run in runs.items():  # every run is checked before either is registered
-        why = None if run is None else check_run(key, run, n=args.n, device=args.device, below_floors=args.below_floors)
-        if why:
-            raise SystemExit(f"gan_ship.py: error: {why}")
+    if args.below_floors and (args.figures is None or args.logs is None):  # a rehearsal must not replace the shipped models' files
+        raise SystemExit("gan_ship.py: error: --below-floors is a rehearsal: pass --figures DIR and --logs DIR outside the repository "
+                         "(its docs/figures and benchmarks/results hold the shipped models' figures and logs), and a scratch ZOO_REGISTRY.")
+    args.figures = args.figures or FIGURES
+    args.logs = args.logs or RESULTS
+    # every run is checked before either is registered; the cheap checks first
+    whys = [check_method(key, run) for key, run in runs.items() if run is not None]
+    whys += [] if any(whys) else [check_floors(key, run, n=args.n, device=args.device, below_floors=args.below_floors)
+                                  for key, run in runs.items() if run is not None]
+    if any(whys):
+        raise SystemExit("gan_ship.py: error: " + "\ngan_ship.py: error: ".join(w for w in whys if w))
     for key, run in runs.items():
         if run is None:
             continue

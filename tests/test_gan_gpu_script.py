@@ -39,7 +39,10 @@ def run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     ({"VARIANTS": "a:dcgan:64:osn_lr3"}, "unknown recipe part 'lr3' in 'osn_lr3'"),
     ({"VARIANTS": "a:dcgn:64:osn"}, "METHOD 'dcgn' is not dcgan or wgan_gp"),
     ({"VARIANTS": "a:dcgan:6x4:osn"}, "BATCH '6x4' is not a whole number"),
-    ({"VARIANTS": "a:dcgan:64:osn a:wgan_gp:64:-"}, "its NAME must be letters, digits, _ . - and unique"),
+    ({"VARIANTS": "a:dcgan:64:osn a:wgan_gp:64:-"}, "its NAME must be unique, letters, digits, _ and - (not first)"),
+    ({"VARIANTS": "-x:dcgan:64:osn"}, "its NAME must be unique"),  # tar took it for an option: the run never came back
+    ({"VARIANTS": ".h:dcgan:64:osn"}, "its NAME must be unique"),  # a hidden folder: never judged nor packed
+    ({"VARIANTS": "b.c:dcgan:64:osn"}, "its NAME must be unique"),  # a dot matched bxc in stage 2's grep
     ({"VARIANTS": "a:dcgan:64:osn", "RESUME": "b"}, "RESUME names b, which VARIANTS does not"),
     ({"VARIANTS": "a:dcgan:64:osn", "RESUME": "a"}, "no run runs/gan_gpu/a to resume on this machine"),
 ])
@@ -47,3 +50,15 @@ def test_bad_variants_or_resume_stop_before_anything_runs(tmp_path: Path, env: d
     done = run(tmp_path, **env)
     assert done.returncode == 2 and says in done.stderr, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [], "no OUT, no runs folder: the check comes first"
+
+
+def test_no_finished_run_ends_the_script_instead_of_waiting_on_stdin(tmp_path: Path) -> None:
+    # every `zoo train` failing before it made its folder (e.g. CUDA missing) once left grep reading the terminal
+    py = tmp_path / "py"
+    py.write_text('#!/bin/bash\ncase "$*" in *"-m zoo train"*) exit 1 ;; esac\n')  # all else "works"; every training run fails
+    py.chmod(0o755)
+    fast = tmp_path / "gan_gpu.sh"
+    fast.write_text(SCRIPT.read_text().replace("sleep 50", "sleep 0"))
+    done = subprocess.run(["bash", str(fast)], cwd=tmp_path, capture_output=True, text=True, timeout=60, stdin=subprocess.PIPE,
+                          env={**os.environ, "OUT": str(tmp_path / "out"), "PY": str(py), "VARIANTS": "a:dcgan:64:osn", "DEV": "cpu"})
+    assert "no run folder to judge" in done.stdout, done.stdout[-500:]

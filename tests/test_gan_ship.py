@@ -48,17 +48,21 @@ def test_a_run_below_the_floors_is_refused_with_its_scores(tmp_path: Path, monke
     assert registered == [], "nothing registered"
 
 
-def test_below_floors_ships_a_rehearsal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ship) -> None:
+def test_below_floors_ships_a_rehearsal_outside_the_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ship) -> None:
     monkeypatch.setattr(gan_ship, "judge", judged(1.0, 0.0, 1.0))
-    code, registered = ship("--dcgan-run", str(run_folder(tmp_path, "a", "dcgan")), "--below-floors")
-    assert code == 1 and registered[0][:3] == ["register", str(tmp_path / "a"), "dcgan.mnistm64"]
+    run = str(run_folder(tmp_path, "a", "dcgan"))
+    code, registered = ship("--dcgan-run", run, "--below-floors")
+    assert "pass --figures DIR and --logs DIR outside the repository" in code and registered == [], "the shipped figures stay"
+    code, registered = ship("--dcgan-run", run, "--below-floors", "--figures", str(tmp_path / "f"), "--logs", str(tmp_path / "l"))
+    assert code == 1 and registered[0][:3] == ["register", run, "dcgan.mnistm64"]
 
 
-def test_a_run_of_the_other_method_is_named_before_either_is_registered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ship) -> None:
-    monkeypatch.setattr(gan_ship, "judge", judged(7.5))
+def test_a_run_of_the_other_method_is_named_before_either_is_judged_or_registered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ship) -> None:
+    seen: list[Path] = []
+    monkeypatch.setattr(gan_ship, "judge", lambda run, **kw: seen.append(run) or judged(7.5)(run))
     code, registered = ship("--dcgan-run", str(run_folder(tmp_path, "a", "dcgan")), "--wgan-run", str(run_folder(tmp_path, "b", "dcgan")))
     assert "--wgan-run" in code and "is a 'dcgan' run; wgan_gp.mnistm64 needs a 'wgan_gp' run (pass this one as --dcgan-run)" in code
-    assert registered == [], "the good DCGAN run is not registered either"
+    assert registered == [] and seen == [], "the good DCGAN run is neither judged (minutes on a CPU) nor registered"
 
 
 def test_a_run_that_cannot_be_judged_stops_before_registering(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ship) -> None:
@@ -72,5 +76,4 @@ def test_a_run_that_cannot_be_judged_stops_before_registering(tmp_path: Path, mo
 def test_the_figures_and_logs_go_to_the_repository_wherever_it_runs() -> None:
     # run from another folder, the figures went to ./docs/figures there while the logs went to the repository
     root = Path(__file__).parents[1]
-    assert gan_ship.parser().get_default("figures") == root / "docs" / "figures"
-    assert gan_ship.parser().get_default("logs") == root / "benchmarks" / "results"
+    assert gan_ship.FIGURES == root / "docs" / "figures" and gan_ship.RESULTS == root / "benchmarks" / "results"
