@@ -46,8 +46,6 @@ DEADLINE_S=${DEADLINE_S:-520}; FINAL_S=${FINAL_S:-90}; RESUME=${RESUME:-}
 # after 36,387), batch 256 at the same rates trailed; so next: the leader again, and recipes that may climb higher.
 VARIANTS=${VARIANTS:-"dcgan_n01_b64:dcgan:64:osn dcgan_n01_lr1_b64:dcgan:64:osn_lr1 dcgan_n01_e4_b64:dcgan:64:osn_e4 wgan_gp_b64:wgan_gp:64:- wgan_gp_lr2_b64:wgan_gp:64:lr2"}
 export ZOO_DATA=${ZOO_DATA:-$PWD/.gpu/data} ZOO_CACHE=${ZOO_CACHE:-/tmp/zoo_gan_cache}
-# float32 by default: on the H200 these small networks ran 17-21% more steps/s in float32 than under bf16 autocast
-BF=""; [ "$DEV" = cuda ] && [ "${BF16:-0}" = 1 ] && BF="--bf16"
 RUNS=runs/gan_gpu
 recipe() {  # the flags of a recipe, its parts joined by _ (an unknown part is refused before any training)
   local part
@@ -117,13 +115,30 @@ $PY -c "import os; from pathlib import Path; from zoo.data.mnistm import load_mn
 print('mnistm digest', load_mnistm(Path(os.environ['ZOO_DATA']) / 'mnist').digest)" | tee -a "$R/machine.txt"
 [ "${PIPESTATUS[0]}" = 0 ] || exit 1
 
-[ -z "$RESUME" ] && { $PY benchmarks/gan_throughput.py --device "$DEV" --out "$R/gan_throughput_$DEV.json" || echo "the throughput benchmark failed: see above; training goes on"; }
+[ -z "$RESUME" ] && { $PY benchmarks/gan_throughput.py --device "$DEV" --out "$R/gan_throughput_$DEV.json" || echo "the throughput benchmark failed: see above; training goes on in float32"; }
+
+# a run's --bf16 / --channels-last: a run that exists keeps its own (a resume may not change bf16), a new one takes its
+# method's fastest setting in the throughput benchmark (float32 NCHW where none was measured). On the H200 on
+# 2026-11-30 float32 ran 17-21% more steps/s than bf16 (NCHW; NHWC was not timed then).
+declare -A FASTEST=()
+for m in dcgan wgan_gp; do  # once: the script imports torch
+  FASTEST[$m]=$([ -f "$R/gan_throughput_$DEV.json" ] && $PY benchmarks/gan_throughput.py --flags-for "$m" --record "$R/gan_throughput_$DEV.json" 2>/dev/null)
+  [ -z "$RESUME" ] && echo "train flags of a new $m run: [${FASTEST[$m]}]" | tee -a "$R/machine.txt"
+done
+speed_flags() {  # NAME METHOD
+  if [ -f "$RUNS/$1/run.json" ]; then
+    $PY -c "import json, sys; t = json.load(open(sys.argv[1]))['train']
+print(' '.join(f for f, k in (('--bf16', 'bf16'), ('--channels-last', 'channels_last')) if t.get(k)))" "$RUNS/$1/run.json"
+  else
+    echo "${FASTEST[$2]}"
+  fi
+}
 
 # train NAME METHOD BATCH RECIPE MINUTES: one run in the background; where its folder holds a checkpoint it resumes
 train() {
   # shellcheck disable=SC2046  # the recipe is several words on purpose
   # the recipe comes last: its --ema-decay overrides the default before it
-  OMP_NUM_THREADS=3 $ZOO train "$2" --data mnistm --steps 1000000 --batch-size "$3" $BF --device "$DEV" \
+  OMP_NUM_THREADS=3 $ZOO train "$2" --data mnistm --steps 1000000 --batch-size "$3" $(speed_flags "$1" "$2") --device "$DEV" \
     --max-minutes "$5" --export-dtype float16 --ema-decay 0.999 --checkpoint-every 0 --log-every 100 --quiet \
     --out "$RUNS/$1" $(recipe "$4") >> "$R/${1}_train.log" 2>&1 &
   pids+=($!)

@@ -7,7 +7,7 @@
 2. the MNIST-M digest in ``machine.txt`` compared with this machine's (``$ZOO_DATA/mnist``): a run trained
    on other pixels would be judged here against a set it never saw, so a mismatch stops here;
 3. the judged tables (``gan_variants``, ``stage1``), ``machine.txt`` and the throughput JSON copied into
-   benchmarks/results/, named with the card and the date of the runs;
+   benchmarks/results/, named with the card and the date of the runs (``gan_throughput_h200_2026-11-30.json``);
 4. each method's best run that meets issue 4's floors, and the ``gan_ship.py`` command that ships them;
    a method with none is named with its best score, and nothing of it is proposed.
 """
@@ -82,7 +82,7 @@ def card_and_date(results: Path, runs: Path) -> tuple[str, str]:
 
 
 NAMES = {"gan_variants.json": "gan_variants", "gan_variants.md": "gan_variants", "stage1.json": "gan_variants_stage1",
-         "stage1.md": "gan_variants_stage1", "machine.txt": "gan_gpu_machine"}
+         "stage1.md": "gan_variants_stage1", "machine.txt": "gan_gpu_machine", "gan_throughput_cuda.json": "gan_throughput"}
 
 
 def sitting_suffix(card: str, date: str, into: Path) -> str:
@@ -99,7 +99,7 @@ def sitting_suffix(card: str, date: str, into: Path) -> str:
 def keep(results: Path, card: str, date: str, into: Path) -> list[Path]:
     """Copy the judged tables, machine.txt and the throughput JSON into `into`, named with card and date; return the copies.
 
-    A second sitting on the same day is kept beside the first (``_2``); the throughput JSON is replaced (one benchmark, one file).
+    A second sitting on the same day is kept beside the first (``_2``): a kept file is never replaced, so what a doc cites stays.
     """
     into.mkdir(parents=True, exist_ok=True)
     suffix = sitting_suffix(card, date, into)
@@ -107,8 +107,6 @@ def keep(results: Path, card: str, date: str, into: Path) -> list[Path]:
     for name, stem in NAMES.items():
         if (results / name).is_file():
             kept.append(Path(shutil.copy2(results / name, into / f"{stem}_{card}_{date}{suffix}.{name.rsplit('.', 1)[1]}")))
-    if (results / "gan_throughput_cuda.json").is_file():
-        kept.append(Path(shutil.copy2(results / "gan_throughput_cuda.json", into / "gan_throughput_cuda.json")))
     return kept
 
 

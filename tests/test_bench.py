@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from zoo.bench import bench_inference, bench_train_step
 from zoo.cli import main
@@ -16,6 +17,23 @@ def test_train_step_throughput_is_positive_and_labelled() -> None:
     r = bench_train_step("dcgan", {"nz": 4, "ngf": 2, "ndf": 2}, device="cpu", batch_size=2, steps=1, warmup=1)
     assert r["steps_per_s"] > 0 and r["images_per_s"] == pytest.approx(2 / r["seconds"], rel=0.01)  # both rounded
     assert r["method"] == "dcgan" and "cores" in r["device"] and r["torch"]
+
+
+def test_channels_last_trains_in_nhwc_and_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from zoo_plugins.dcgan.method import DCGAN
+    seen = []
+    step = DCGAN.train_step
+    monkeypatch.setattr(DCGAN, "train_step", lambda self, batch, i: seen.append(
+        (batch.x.is_contiguous(memory_format=torch.channels_last), self.discriminator.main[0].weight.is_contiguous(memory_format=torch.channels_last)))
+        or step(self, batch, i))
+    r = bench_train_step("dcgan", {"nz": 4, "ngf": 2, "ndf": 2}, device="cpu", batch_size=2, steps=1, warmup=1, channels_last=True)
+    assert r["channels_last"] is True and seen and all(x and w for x, w in seen), "the batch and the model are NHWC"
+    seen.clear()
+    assert bench_train_step("dcgan", {"nz": 4, "ngf": 2, "ndf": 2}, device="cpu", batch_size=2, steps=1, warmup=1)["channels_last"] is False
+    assert seen and not any(x for x, _ in seen)
+    assert main(["bench", "--train", "dcgan", "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--batch-size", "2", "--steps", "1",
+                 "--device", "cpu", "--channels-last"]) == 0
+    assert "(channels-last)" in capsys.readouterr().out
 
 
 def test_cli_bench_writes_json_for_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

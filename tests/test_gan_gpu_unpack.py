@@ -64,7 +64,7 @@ def test_unpacks_keeps_the_tables_and_proposes_only_runs_that_meet_the_floors(tm
     date = json.loads((ship / "summary.json").read_text())["date"]
     kept = sorted(p.name for p in (tmp_path / "kept").iterdir())
     assert kept == sorted([f"gan_variants_h200_{date}.json", f"gan_variants_h200_{date}.md", f"gan_gpu_machine_h200_{date}.txt",
-                           "gan_throughput_cuda.json"])
+                           f"gan_throughput_h200_{date}.json"])
 
 
 def test_a_different_mnistm_stops_before_anything_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
@@ -102,7 +102,7 @@ def test_a_second_sitting_on_the_same_day_is_kept_beside_the_first(tmp_path: Pat
     monkeypatch.setattr(sys, "argv", ["gan_gpu_unpack.py", str(files), "--runs", str(tmp_path / "runs2"), "--results", str(tmp_path / "kept")])
     assert gan_gpu_unpack.main() == 0
     kept = {p.name: p.read_bytes() for p in (tmp_path / "kept").iterdir()}
-    assert all(kept[name] == data for name, data in first.items() if name != "gan_throughput_cuda.json"), "the first sitting's tables are kept as they were"
+    assert all(kept[name] == data for name, data in first.items()), "the first sitting's files are kept as they were"
     second = sorted(set(kept) - set(first))
-    assert len(second) == 3 and all(name.endswith(("_2.json", "_2.md", "_2.txt")) for name in second), second
-    assert b"6.7" in kept[next(n for n in second if n.endswith(".json"))]
+    assert len(second) == 4 and all(name.endswith(("_2.json", "_2.md", "_2.txt")) for name in second), second
+    assert b"6.7" in kept[next(n for n in second if n.startswith("gan_variants_") and n.endswith(".json"))]

@@ -80,8 +80,12 @@ def bench_train_step(
     warmup: int = 2,
     bf16: bool = False,
     repeats: int = 1,
+    channels_last: bool = False,
 ) -> dict[str, Any]:
     """Return the train-step throughput of `method` on random data: steps/s and images/s, from the median of `repeats` timed runs.
+
+    `bf16` and `channels_last` are `zoo train`'s ``--bf16`` and ``--channels-last``: bfloat16 autocast, and the
+    model and its batches in NHWC memory format.
 
     Steps are counted in whole cycles of the method (``Method.step_cycle``: WGAN-GP's five critic
     steps, the last of which also updates the generator), so `steps` and `warmup` are rounded up to
@@ -91,12 +95,17 @@ def bench_train_step(
     dev = resolve_device(device)
     torch.manual_seed(0)
     model = build_method(method, config, training=True).to(dev).train()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     cycle = model.step_cycle
     steps, warmup = -(-steps // cycle) * cycle, -(-max(warmup, 1) // cycle) * cycle
     model.optimizers = model.configure_optimizers()
     model.schedulers = model.configure_schedulers(warmup + steps * repeats)
     spec = model.data_spec()
     batch = spec.random_batch(batch_size, device=dev)
+    if channels_last:  # the model was made NHWC before its optimizers, as the trainer does
+        for b in batch.values() if isinstance(batch, dict) else [batch]:
+            b.x = b.x.contiguous(memory_format=torch.channels_last)
     autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
     step = 0
 
@@ -119,7 +128,7 @@ def bench_train_step(
     per_step = batch_size * len(spec.roles)
     return {
         "what": "train_step", "method": method, "config": model.config.model_dump(), "device": device_name(dev), "bf16": bf16,
-        "batch_size": batch_size, "images_per_step": per_step, "cycle": cycle, "warmup": warmup, "steps": steps, "repeats": repeats, **timing,
+        "channels_last": channels_last, "batch_size": batch_size, "images_per_step": per_step, "cycle": cycle, "warmup": warmup, "steps": steps, "repeats": repeats, **timing,
         "steps_per_s": _rate(steps / timing["seconds"]), "images_per_s": _rate(steps * per_step / timing["seconds"]), **environment(),
     }
 

@@ -455,7 +455,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for name in models:
         check_options(load(name, device="cpu"), check_knobs(options[name]), name)
     runs = [functools.partial(bench_train_step, method, options[method], device=args.device, batch_size=args.batch_size, steps=args.steps,
-                              warmup=args.warmup, repeats=args.repeats, bf16=args.bf16) for method in args.train or []]
+                              warmup=args.warmup, repeats=args.repeats, bf16=args.bf16, channels_last=args.channels_last) for method in args.train or []]
     runs += [functools.partial(bench_inference, name, n=args.n, device=args.device, knobs=options[name], repeats=args.repeats, bf16=args.bf16)
              for name in models]
     results = []
@@ -464,7 +464,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         subject = r.get("method") or r.get("model")
         extra = f"{r['steps_per_s']} steps/s, " if r["what"] == "train_step" else ""
         spread = f" (median of {r['repeats']}: {min(r['seconds_each']):.3g}-{max(r['seconds_each']):.3g} s)" if r["repeats"] > 1 else ""
-        print(f"{r['what']:10s} {subject:24s} {extra}{r['images_per_s']} images/s on {r['device']}{' (bf16)' if r['bf16'] else ''}{spread}{'  ' + str(r['knobs']) if r.get('knobs') else ''}",
+        print(f"{r['what']:10s} {subject:24s} {extra}{r['images_per_s']} images/s on {r['device']}{' (bf16)' if r['bf16'] else ''}{' (channels-last)' if r.get('channels_last') else ''}{spread}{'  ' + str(r['knobs']) if r.get('knobs') else ''}",
               flush=True)
         r["command"] = args.argv
         results.append(r)
@@ -614,6 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-n", type=positive_int, default=64, help="images per timed sample/predict call (default: 64)")
     s.add_argument("--repeats", type=positive_int, default=1, help="timed runs per subject; rates are from their median (default: 1)")
     s.add_argument("--bf16", action="store_true", help="run under bfloat16 autocast")
+    s.add_argument("--channels-last", action="store_true", help="train steps with the model and batches in NHWC memory format, as zoo train --channels-last")
     s.add_argument("--out", help="write the results as JSON here")
 
     s = _sub(subs, "eval", "Evaluate a model with the evaluators its registry entry names; --write records the metrics.",
