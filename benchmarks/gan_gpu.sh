@@ -20,8 +20,9 @@
 #       annotated-types==0.8.0 typing-inspection==0.4.5 typing-extensions==4.16.0 tomli-w==1.2.0
 # On the device, from the repository root, carrying .gpu:
 #     OUT=$OUT bash benchmarks/gan_gpu.sh
-# and at once (a machine idle for 30 s is given back, and its runs with it), with the device time left
-# (status: budget_left_s; DEADLINE_S about 30 s under it, timeout_s about 10 s under it), the leaders it named:
+# and at once (a machine idle for 30 s is given back, and its runs with it), carrying .gpu again, with the
+# leaders its "best of each method:" line named and the time left B (the reply's lease.budget_left_s; no status
+# call between): DEADLINE_S about B - 40 (runs start outside --max-minutes), timeout_s about B - 10:
 #     OUT=$OUT RESUME="NAME_A NAME_B" STAGE2_MIN=9 DEADLINE_S=300 FINAL_S=40 bash benchmarks/gan_gpu.sh
 # A dry run on a CPU (4-8 minutes on 2 cores, as busy as they are: 487 s on 2026-11-30 beside other jobs):
 #     DEV=cpu STAGE1_MIN=0.3 STAGE2_MIN=0.3 PICK_N=100 EVAL_N=100 OUT=/tmp/gan_gpu bash benchmarks/gan_gpu.sh

@@ -96,18 +96,27 @@ def sitting_suffix(card: str, date: str, into: Path) -> str:
     return "" if k == 1 else f"_{k}"
 
 
+def kept_name(name: str, card: str, date: str, suffix: str) -> str:
+    """Return the name under which results file `name` is kept."""
+    return f"{NAMES[name]}_{card}_{date}{suffix}.{name.rsplit('.', 1)[1]}"
+
+
 def keep(results: Path, card: str, date: str, into: Path) -> list[Path]:
     """Copy the judged tables, machine.txt and the throughput JSON into `into`, named with card and date; return the copies.
 
-    A second sitting on the same day is kept beside the first (``_2``): a kept file is never replaced, so what a doc cites stays.
+    A second sitting on the same day is kept beside the first (``_2``): a kept file is never replaced, so what a doc cites
+    stays. The same call's files unpacked again are found kept already (byte for byte) and not kept twice.
     """
     into.mkdir(parents=True, exist_ok=True)
+    present = [name for name in NAMES if (results / name).is_file()]
     suffix = sitting_suffix(card, date, into)
-    kept = []
-    for name, stem in NAMES.items():
-        if (results / name).is_file():
-            kept.append(Path(shutil.copy2(results / name, into / f"{stem}_{card}_{date}{suffix}.{name.rsplit('.', 1)[1]}")))
-    return kept
+    for k in range(1, int(suffix.lstrip("_") or 1)):
+        old = "" if k == 1 else f"_{k}"
+        if present and all((into / kept_name(n, card, date, old)).is_file()
+                           and (into / kept_name(n, card, date, old)).read_bytes() == (results / n).read_bytes() for n in present):
+            print(f"these results are kept already, as sitting {k} of {card} on {date}")
+            return [into / kept_name(n, card, date, old) for n in present]
+    return [Path(shutil.copy2(results / n, into / kept_name(n, card, date, suffix))) for n in present]
 
 
 def shippable(rows: list[dict], runs: Path) -> tuple[dict[str, Path], dict[str, str]]:

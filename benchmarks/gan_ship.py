@@ -49,7 +49,7 @@ FLAGS = {"dcgan": "--dcgan-run", "wgan": "--wgan-run"}
 
 
 def check_method(key: str, run: Path) -> str | None:
-    """Return why `run` is not a run of the method NAMES[key] ships (None: it is one)."""
+    """Return why `run` is not a run of the method NAMES[key] ships, or has no training log (None: it is one, with one)."""
     info_file = run / "run.json"
     if not info_file.is_file():
         return f"{FLAGS[key]} {run}: no run.json there; pass a finished `zoo train {METHODS[key]}` run folder."
@@ -58,6 +58,10 @@ def check_method(key: str, run: Path) -> str | None:
         other = next((FLAGS[k] for k, m in METHODS.items() if m == method), None)
         return (f"{FLAGS[key]} {run} is a {method!r} run; {NAMES[key]} needs a {METHODS[key]!r} run"
                 + (f" (pass this one as {other})." if other else "."))
+    try:  # its log is kept beside the entry and drawn in the figures: a run that logged nothing stops here, not half-shipped
+        read_run_records(run)
+    except ZooError as e:
+        return f"{FLAGS[key]} {run}: {e}"
     return None
 
 

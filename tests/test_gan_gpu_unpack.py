@@ -106,3 +106,13 @@ def test_a_second_sitting_on_the_same_day_is_kept_beside_the_first(tmp_path: Pat
     second = sorted(set(kept) - set(first))
     assert len(second) == 4 and all(name.endswith(("_2.json", "_2.md", "_2.txt")) for name in second), second
     assert b"6.7" in kept[next(n for n in second if n.startswith("gan_variants_") and n.endswith(".json"))]
+
+
+def test_the_same_call_unpacked_again_is_not_kept_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    files = device_files(tmp_path, [row("dcgan_b64", "dcgan", 6.2, False)])
+    assert run_main(monkeypatch, files, tmp_path) == 0
+    first = sorted(p.name for p in (tmp_path / "kept").iterdir())
+    monkeypatch.setattr(sys, "argv", ["gan_gpu_unpack.py", str(files), "--runs", str(tmp_path / "again"), "--results", str(tmp_path / "kept")])
+    assert gan_gpu_unpack.main() == 0
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == first, "no _2 copy of the same sitting"
+    assert "kept already, as sitting 1" in capsys.readouterr().out

@@ -16,6 +16,7 @@ def run_folder(tmp: Path, name: str, method: str) -> Path:
     run = tmp / name
     run.mkdir()
     (run / "run.json").write_text(json.dumps({"method": method, "config": {}, "train": {"batch_size": 64}}))
+    (run / "metrics.jsonl").write_text('{"step": 100, "loss_d": 0.7, "loss_g": 2.0}\n')
     return run
 
 
@@ -63,6 +64,15 @@ def test_a_run_of_the_other_method_is_named_before_either_is_judged_or_registere
     code, registered = ship("--dcgan-run", str(run_folder(tmp_path, "a", "dcgan")), "--wgan-run", str(run_folder(tmp_path, "b", "dcgan")))
     assert "--wgan-run" in code and "is a 'dcgan' run; wgan_gp.mnistm64 needs a 'wgan_gp' run (pass this one as --dcgan-run)" in code
     assert registered == [] and seen == [], "the good DCGAN run is neither judged (minutes on a CPU) nor registered"
+
+
+def test_a_run_that_logged_nothing_stops_before_registering(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ship) -> None:
+    # a dry run of gan_gpu.sh (fewer steps than --log-every 100) once registered, then failed on its empty log
+    monkeypatch.setattr(gan_ship, "judge", judged(7.5))
+    run = run_folder(tmp_path, "a", "dcgan")
+    (run / "metrics.jsonl").write_text("")
+    code, registered = ship("--dcgan-run", str(run))
+    assert "holds no records" in code and registered == []
 
 
 def test_a_run_that_cannot_be_judged_stops_before_registering(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ship) -> None:
