@@ -137,7 +137,8 @@ def step_axis(ax: Any) -> None:
     """
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole: no 2.5 on a short run's axis
+    # whole steps (no 2.5 on a short run's axis), as many as the panel's width holds
+    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
     lo, hi = ax.get_xlim()
     if hi - lo < 2:  # one logged step: a span holding whole numbers
         ax.set_xlim((lo + hi) / 2 - 1, (lo + hi) / 2 + 1)
