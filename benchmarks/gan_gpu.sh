@@ -39,7 +39,7 @@ set -u
 export PYTHONUNBUFFERED=1
 : "${OUT:?set OUT to the folder whose files come back}"
 DEV=${DEV:-cuda}; STAGE1_MIN=${STAGE1_MIN:-2}; STAGE2_MIN=${STAGE2_MIN:-6}; PICK_N=${PICK_N:-2000}; EVAL_N=${EVAL_N:-10000}; PY=${PY:-python3}
-DEADLINE_S=${DEADLINE_S:-520}; FINAL_S=${FINAL_S:-90}; RESUME=${RESUME:-}
+DEADLINE_S=${DEADLINE_S:-540}; FINAL_S=${FINAL_S:-60}; RESUME=${RESUME:-}
 # NAME:METHOD:BATCH:RECIPE; RECIPE os = the seed's soft labels made one-sided (instance noise 0.01, the seed's),
 # osn = the same with instance noise 0.1, seed = the seed's two-sided soft labels, then _lr1 = learning rate 1e-4,
 # _lr2 = 2e-4, _e4 = EMA 0.9999 (else 0.999). Measured on the H200 on 2026-11-30 (docs/gan.md): osn at batch 64 led
@@ -182,3 +182,7 @@ grep -H '"steps"' $(sed 's#$#summary.json#' <<< "$finished")
 # shellcheck disable=SC2046
 $PY benchmarks/gan_variants.py $finished --n "$EVAL_N" --device "$DEV" --out "$R/gan_variants.json" --md "$R/gan_variants.md" --grids "$R"
 date
+# the second call, ready to paste (B: this reply's lease.budget_left_s); the machine is given back after 30 s idle
+if [ -z "$RESUME" ] && [ -s "$R/stage2.txt" ]; then
+  echo "next, at once: OUT=\$OUT RESUME=\"$(xargs -n1 basename < "$R/stage2.txt" | paste -sd' ')\" STAGE2_MIN=9 DEADLINE_S=<B - 40> FINAL_S=40 bash benchmarks/gan_gpu.sh  (carry .gpu, timeout_s B - 10)"
+fi
