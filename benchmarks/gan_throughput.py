@@ -43,9 +43,11 @@ def train_flags(bf16: bool, channels_last: bool) -> str:
 
 def fastest_flags(record: dict, method: str) -> str:
     """Return the `zoo train` flags of the setting that ran `method` the most steps/s in a gan_throughput record."""
-    timed = [r for r in record.get("results", []) if r.get("method") == method]
+    if not isinstance(record, dict) or not isinstance(record.get("results"), list):
+        raise ValueError(f"not a gan_throughput record (an object with a 'results' list); got {type(record).__name__}")
+    timed = [r for r in record["results"] if isinstance(r, dict) and r.get("method") == method]
     if not timed:
-        raise KeyError(f"the record times no {method!r} train step (it times {sorted({r.get('method') for r in record.get('results', [])})})")
+        raise KeyError(f"the record times no {method!r} train step (it times {sorted({str(r.get('method')) for r in record['results'] if isinstance(r, dict)})})")
     best = max(timed, key=lambda r: r["steps_per_s"])
     return train_flags(best.get("bf16", False), best.get("channels_last", False))
 

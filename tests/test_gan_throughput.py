@@ -34,5 +34,8 @@ def test_flags_for_prints_them_or_names_what_is_missing(tmp_path: Path, monkeypa
     assert gan_throughput.main() == 0 and capsys.readouterr().out == "--bf16 --channels-last\n"
     monkeypatch.setattr(sys, "argv", ["gan_throughput.py", "--flags-for", "wgan_gp", "--record", str(f)])
     assert gan_throughput.main() == 1 and "times no 'wgan_gp' train step" in capsys.readouterr().err
+    f.write_text(json.dumps([{"what": "train_step", "method": "dcgan"}]))  # a `zoo bench --out` list, not this benchmark's record
+    monkeypatch.setattr(sys, "argv", ["gan_throughput.py", "--flags-for", "dcgan", "--record", str(f)])
+    assert gan_throughput.main() == 1 and "not a gan_throughput record" in capsys.readouterr().err
     monkeypatch.setattr(sys, "argv", ["gan_throughput.py", "--flags-for", "dcgan", "--record", str(tmp_path / "none.json")])
     assert gan_throughput.main() == 1 and "none.json" in capsys.readouterr().err
