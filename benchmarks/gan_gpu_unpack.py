@@ -85,38 +85,28 @@ NAMES = {"gan_variants.json": "gan_variants", "gan_variants.md": "gan_variants",
          "stage1.md": "gan_variants_stage1", "machine.txt": "gan_gpu_machine", "gan_throughput_cuda.json": "gan_throughput"}
 
 
-def sitting_suffix(card: str, date: str, into: Path) -> str:
-    """Return "" for the first sitting kept for `card` on `date`, else "_2", "_3", ...: a kept table is never overwritten.
-
-    A lent GPU's time comes in several calls (gan_gpu.sh, then its RESUME mode), each unpacked on its own.
-    """
-    k = 1
-    while any((into / f"{stem}_{card}_{date}{'' if k == 1 else f'_{k}'}.{name.rsplit('.', 1)[1]}").exists() for name, stem in NAMES.items()):
-        k += 1
-    return "" if k == 1 else f"_{k}"
-
-
-def kept_name(name: str, card: str, date: str, suffix: str) -> str:
-    """Return the name under which results file `name` is kept."""
-    return f"{NAMES[name]}_{card}_{date}{suffix}.{name.rsplit('.', 1)[1]}"
+def kept_name(name: str, card: str, date: str, sitting: int) -> str:
+    """Return the name under which results file `name` of the given sitting (1, 2, ...) of `card` on `date` is kept."""
+    return f"{NAMES[name]}_{card}_{date}{'' if sitting == 1 else f'_{sitting}'}.{name.rsplit('.', 1)[1]}"
 
 
 def keep(results: Path, card: str, date: str, into: Path) -> list[Path]:
     """Copy the judged tables, machine.txt and the throughput JSON into `into`, named with card and date; return the copies.
 
     A second sitting on the same day is kept beside the first (``_2``): a kept file is never replaced, so what a doc cites
-    stays. The same call's files unpacked again are found kept already (byte for byte) and not kept twice.
+    stays (a lent GPU's time comes in several calls, gan_gpu.sh and then its RESUME mode, each unpacked on its own). The
+    same call's files unpacked again are found kept already (byte for byte) and not kept twice.
     """
     into.mkdir(parents=True, exist_ok=True)
     present = [name for name in NAMES if (results / name).is_file()]
-    suffix = sitting_suffix(card, date, into)
-    for k in range(1, int(suffix.lstrip("_") or 1)):
-        old = "" if k == 1 else f"_{k}"
-        if present and all((into / kept_name(n, card, date, old)).is_file()
-                           and (into / kept_name(n, card, date, old)).read_bytes() == (results / n).read_bytes() for n in present):
-            print(f"these results are kept already, as sitting {k} of {card} on {date}")
-            return [into / kept_name(n, card, date, old) for n in present]
-    return [Path(shutil.copy2(results / n, into / kept_name(n, card, date, suffix))) for n in present]
+    sitting = 1
+    while any((into / kept_name(n, card, date, sitting)).exists() for n in NAMES):  # this sitting's names are taken
+        same = [into / kept_name(n, card, date, sitting) for n in present]
+        if present and all(k.is_file() and k.read_bytes() == (results / n).read_bytes() for k, n in zip(same, present)):
+            print(f"these results are kept already, as sitting {sitting} of {card} on {date}")
+            return same
+        sitting += 1
+    return [Path(shutil.copy2(results / n, into / kept_name(n, card, date, sitting))) for n in present]
 
 
 def shippable(rows: list[dict], runs: Path) -> tuple[dict[str, Path], dict[str, str]]:
