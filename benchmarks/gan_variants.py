@@ -27,12 +27,17 @@ FLOORS = {"classifier_is": 7.0, "coverage_min": 0.04, "coverage_max": 0.16}
 
 
 def describe(run: Path) -> dict:
-    """Return what a run folder says about itself: method, batch size, config, steps, wall time."""
+    """Return what a run folder says about itself: method, batch size, config, steps, wall time, and those of the runs it
+    branched from (``--init-from``, e.g. a run carried from an earlier lent GPU), summed along the chain."""
     info = json.loads((run / "run.json").read_text())
     summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
+    steps_before, seconds_before, source = 0, 0.0, info.get("init_from")
+    while source:
+        steps_before, seconds_before, source = steps_before + source["step"], seconds_before + source["elapsed"], source.get("init_from")
     return {
         "run": run.name, "path": str(run), "method": info["method"], "batch_size": info["train"]["batch_size"], "config": info["config"],
         "command": info.get("command"), "steps": summary.get("steps"), "wall_time_s": summary.get("wall_time_s"), "device": summary.get("device"),
+        "steps_before": steps_before, "wall_time_before_s": round(seconds_before, 1),
     }
 
 
@@ -82,7 +87,10 @@ def table(rows: list[dict]) -> str:
     lines = ["| run | method | batch | steps | minutes | classifier IS | digits min - max | classifier FD | FID (n) | floors |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
-        head = f"| {r['run']} | {r['method']} | {r['batch_size']} | {r['steps']} | {(r['wall_time_s'] or 0) / 60:.1f} |"
+        steps, minutes = f"{r['steps']}", f"{(r['wall_time_s'] or 0) / 60:.1f}"
+        if r.get("steps_before"):  # a branch: its sources' share, then its own
+            steps, minutes = f"{r['steps_before']} + {steps}", f"{r['wall_time_before_s'] / 60:.1f} + {minutes}"
+        head = f"| {r['run']} | {r['method']} | {r['batch_size']} | {steps} | {minutes} |"
         if "error" in r:
             lines.append(f"{head} {r['error']} | | | | |")
             continue

@@ -61,6 +61,22 @@ def test_judges_every_run_alike_and_lists_the_failed_ones(tmp_path: Path, monkey
 
 
 
+def test_a_branch_counts_the_steps_and_time_of_the_runs_it_came_from(tmp_path: Path) -> None:
+    # a run carried from one lent GPU to the next goes on as a branch (--init-from): its table row is the whole lineage
+    def run(name: str, steps: int, source: str | None = None) -> None:
+        Trainer("dcgan", TINY, {"train": images()}, tmp_path / name,
+                TrainConfig(steps=steps, batch_size=4, device="cpu", progress=False, init_from=source)).fit()
+    run("a", 3)
+    run("b", 2, str(tmp_path / "a"))
+    run("c", 1, str(tmp_path / "b"))
+    row = gan_variants.describe(tmp_path / "c")
+    elapsed = [json.loads((tmp_path / r / "summary.json").read_text())["wall_time_s"] for r in "ab"]
+    assert (row["steps"], row["steps_before"]) == (1, 5) and row["wall_time_before_s"] == pytest.approx(sum(elapsed), abs=0.2)
+    assert gan_variants.describe(tmp_path / "a")["steps_before"] == 0
+    line = gan_variants.table([{**row, "error": "x"}]).splitlines()[-1]
+    assert line.startswith(f"| c | dcgan | 4 | 5 + 1 | {row['wall_time_before_s'] / 60:.1f} + ")
+
+
 @pytest.mark.parametrize(("is_", "lo", "hi", "met"), [(7.0, 0.04, 0.16, True), (6.99, 0.05, 0.15, False), (8.0, 0.039, 0.15, False), (8.0, 0.05, 0.161, False)])
 def test_floors_are_issue_4s(is_: float, lo: float, hi: float, met: bool) -> None:
     assert gan_variants.meets_floors({"classifier_is": is_, "coverage_min": lo, "coverage_max": hi}) is met

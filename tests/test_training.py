@@ -140,12 +140,61 @@ def test_init_from_branches_a_run_with_its_weights_moments_and_ema(tmp_path: Pat
     assert json.loads((tmp_path / "b" / "run.json").read_text())["init_from"] == info
 
 
+def test_lr_warmup_rises_linearly_under_a_decay_and_stays_what_the_run_set(tmp_path: Path) -> None:
+    train(tmp_path / "a", 6, lr_warmup=4, lr_decay_start=3)
+    lrs = [r["lr"] for r in read_metrics_log(tmp_path / "a" / "metrics.jsonl")]
+    assert lrs == pytest.approx([2e-4 * f for f in (0.25, 0.5, 0.75, 1 * 1, 1 * 2 / 3, 1 / 3)])
+    with pytest.raises(ConfigError, match=r"checkpoint trained with other settings \(lr_warmup 4 there, 2 now\).*lr_warmup=4"):
+        train(tmp_path / "a", 8, lr_warmup=2, lr_decay_start=3)
+    train(tmp_path / "b", 2)  # a run without one may not add one: it would lower the rates of the steps to come
+    with pytest.raises(ConfigError, match=r"lr_warmup 0 there, 3 now"):
+        train(tmp_path / "b", 4, lr_warmup=3)
+    cfg = TrainConfig(steps=4, batch_size=4, device="cpu", progress=False, lr_warmup=2)
+    with pytest.raises(ConfigError, match=r"'classifier' schedules its own learning rates \(net\); lr_warmup applies only.*Drop it"):
+        Trainer("classifier", {}, {"train": ImageSet(images(size=28, channels=3).images, torch.zeros(24, dtype=torch.long), "random", 10)}, tmp_path / "c", cfg)
+
+
+def test_a_slim_checkpoint_carries_weights_and_ema_in_half_precision_and_a_branch_starts_from_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo.training import SLIM_CHECKPOINT, slim_checkpoint
+
+    train(tmp_path / "a", 3, ema_decay=0.5)
+    full = zoo.weights.load_tree(tmp_path / "a" / "checkpoint.safetensors")
+    path = slim_checkpoint(tmp_path / "a")
+    slim = zoo.weights.load_tree(path)
+    assert path == tmp_path / "a" / SLIM_CHECKPOINT and slim["step"] == 3 and slim["optimizers"] == {}
+    assert {"loaders", "rng"}.isdisjoint(slim) and path.stat().st_size < (tmp_path / "a" / "checkpoint.safetensors").stat().st_size / 3
+    key, count = "generator.main.0.weight", "generator.main.1.num_batches_tracked"
+    assert slim["model"][key].dtype == torch.float16 and torch.equal(slim["model"][key], full["model"][key].half())
+    assert slim["model"][count].dtype == torch.int64 and slim["ema"]["module." + key].dtype == torch.float16
+
+    carried = tmp_path / "carried"  # what travels: the slim checkpoint and the run's records, not the full checkpoint
+    carried.mkdir()
+    for name in (SLIM_CHECKPOINT, "run.json", "summary.json"):
+        (carried / name).write_bytes((tmp_path / "a" / name).read_bytes())
+    cfg = TrainConfig(steps=2, batch_size=4, device="cpu", progress=False, log_every=1, ema_decay=0.5, init_from=str(carried))
+    branch = Trainer("dcgan", TINY, {"train": images()}, tmp_path / "b", cfg)
+    info = branch._init_from(str(carried))
+    assert torch.equal(branch.method.state_dict()[key], full["model"][key].half().float())
+    assert torch.equal(branch.ema.module.state_dict()[key], full["ema"]["module." + key].half().float())
+    assert branch.method.optimizers["generator"].state_dict()["state"] == {}, "no moments came: Adam starts afresh"
+    assert info["step"] == 3 and info["checkpoint"] == str(carried / SLIM_CHECKPOINT)
+    assert "keeps no optimizer moments" in capsys.readouterr().err
+
+    warm = cfg.model_copy(update={"lr_warmup": 2})
+    assert Trainer("dcgan", TINY, {"train": images()}, tmp_path / "c", warm).fit()["steps"] == 2
+    assert "keeps no optimizer moments" not in capsys.readouterr().err, "eased in: nothing to say"
+    assert [r["lr"] for r in read_metrics_log(tmp_path / "c" / "metrics.jsonl")] == pytest.approx([1e-4, 2e-4])
+    with pytest.raises(ConfigError, match=r"no checkpoint.safetensors there to slim"):
+        slim_checkpoint(carried)
+
+
 def test_init_from_names_what_does_not_fit(tmp_path: Path) -> None:
     train(tmp_path / "a", 1)
     def branch(source: Path, config: dict = TINY) -> None:
         cfg = TrainConfig(steps=1, batch_size=4, device="cpu", progress=False, init_from=str(source))
         Trainer("dcgan", config, {"train": images()}, tmp_path / "b", cfg).fit()
-    with pytest.raises(ConfigError, match=r"init_from='.*nowhere': no checkpoint.safetensors there"):
+    with pytest.raises(ConfigError, match=r"init_from='.*nowhere': no checkpoint.safetensors \(nor checkpoint.slim.safetensors\) there"):
         branch(tmp_path / "nowhere")
     with pytest.raises(ConfigError, match=r"its weights do not fit method 'dcgan' with this config"):
         branch(tmp_path / "a", {**TINY, "ngf": 3})
@@ -667,7 +716,7 @@ def test_a_run_folder_takes_one_trainer_at_a_time(tmp_path: Path) -> None:
         with pytest.raises(OutputError, match=r"another process is training into .*run\. Wait for it to finish"):
             train(tmp_path / "run", 2)
     assert train(tmp_path / "run", 2)["steps"] == 2
-    with pytest.raises(ConfigError, match="no checkpoint.safetensors there"):  # refused before training: no folder left behind
+    with pytest.raises(ConfigError, match=r"no checkpoint.safetensors \(nor checkpoint.slim.safetensors\) there"):  # refused before training: no folder left behind
         train(tmp_path / "new" / "deeper", 1, init_from=str(tmp_path / "nowhere"))
     assert not (tmp_path / "new").exists()
 

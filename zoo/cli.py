@@ -356,7 +356,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         steps=args.steps, batch_size=args.batch_size, device=args.device, bf16=args.bf16, seed=args.seed,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every, ema_decay=args.ema_decay,
         grad_clip=args.grad_clip, max_minutes=args.max_minutes, export_dtype=args.export_dtype, progress=not args.quiet,
-        channels_last=args.channels_last, lr_decay_start=args.lr_decay_start, init_from=args.init_from,
+        channels_last=args.channels_last, lr_decay_start=args.lr_decay_start, lr_warmup=args.lr_warmup, init_from=args.init_from,
     ), what="zoo train", fix="Fix the option (`zoo train --help`).")  # named as options here, before zoo.train checks them again
     sources = _parse_data(args.data or [])
     if not sources:
@@ -574,8 +574,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ema-decay", type=float, default=0.0, help="export an exponential moving average of the weights with this decay, e.g. 0.999 (0: off)")
     s.add_argument("--grad-clip", type=float, default=None, help="clip each optimizer's gradient norm to this (default: no clipping)")
     s.add_argument("--max-minutes", type=float, default=None, help="stop, checkpoint and export after this much wall time (default: no limit)")
-    s.add_argument("--init-from", default=None, metavar="RUN", help="branch from another run's folder or checkpoint: its weights, EMA and Adam moments; learning rates, steps and data order are this run's")
+    s.add_argument("--init-from", default=None, metavar="RUN", help="branch from another run's folder or checkpoint (full, or slim: no Adam moments): its weights, EMA and Adam moments; learning rates, steps and data order are this run's")
     s.add_argument("--lr-decay-start", type=int, default=None, metavar="STEP", help="from STEP on, learning rates fall linearly towards zero at --steps (a resumed run may add it)")
+    s.add_argument("--lr-warmup", type=int, default=0, metavar="N", help="learning rates rise linearly over the first N steps (eases fresh Adam moments in, e.g. after a slim --init-from)")
     s.add_argument("--export-dtype", choices=["float32", "float16"], default="float32", help="precision of the exported weights")
     s.add_argument("--channels-last", action="store_true", help="NHWC memory format (faster convolutions on CPUs)")
     s.add_argument("--register", metavar="NAME", help="copy the weights to weights/NAME.safetensors and write the registry entry")

@@ -42,11 +42,14 @@ from .progress import progress_bar, status
 from .viz import plot_curves, read_metrics_log
 from .weights import atomic_write, diverged, folder_lock, load_tree, nonfinite, read_record, remove_temporaries, save_tree, sha256_file, tensors_digest
 
-__all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "StopAfterStep"]
+__all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "slim_checkpoint", "StopAfterStep"]
 
 #: Loop settings a resumed run must keep: they change which batches it sees or what a step computes.
 RESUME_FIXED = ("batch_size", "seed", "bf16", "grad_clip")
 CHECKPOINT = "checkpoint.safetensors"
+#: A run's weights and EMA in half precision, without optimizer moments, loader or RNG state: what
+#: :func:`slim_checkpoint` writes, for a branch (``init_from``) on a machine the full checkpoint cannot reach.
+SLIM_CHECKPOINT = "checkpoint.slim.safetensors"
 EXPORT = "model.safetensors"
 
 
@@ -67,8 +70,13 @@ class TrainConfig(pydantic.BaseModel):
     lr_decay_start: int | None = pydantic.Field(
         None, ge=0, description="from this step on, every learning rate falls linearly towards zero at `steps` (for methods without schedulers of their own)"
     )
+    lr_warmup: int = pydantic.Field(
+        0, ge=0, description="the first N steps' learning rates rise linearly to the configured ones, step k at k/N of them (for methods "
+        "without schedulers of their own); eases in a branch from a slim checkpoint, whose optimizer moments start afresh"
+    )
     init_from: str | None = pydantic.Field(
-        None, description="branch from another run (its folder or checkpoint file): its weights, EMA and optimizer moments; rates, steps and data order are this run's"
+        None, description="branch from another run (its folder or checkpoint file, full or slim): its weights, EMA and optimizer moments (a slim "
+        "checkpoint has none); rates, steps and data order are this run's"
     )
     export_dtype: Literal["float32", "float16"] = "float32"
     channels_last: bool = pydantic.Field(False, description="NHWC memory format for model and batches (faster convolutions on CPUs)")
@@ -328,23 +336,27 @@ class Trainer:
             return False
 
     def _check_lr_decay(self) -> dict[str, list[float]]:
-        """Return each optimizer's configured learning rates, the ones a decay starts from."""
+        """Return each optimizer's configured learning rates, the ones a warm-up rises to and a decay starts from."""
         start = self.train.lr_decay_start
-        if start is not None and self.method.schedulers:
-            raise ConfigError(
-                f"method {self.method.name!r} schedules its own learning rates ({', '.join(self.method.schedulers)}); "
-                f"{option('lr_decay_start')} applies only to methods without schedulers. Drop it."
-            )
+        for name, given in (("lr_warmup", self.train.lr_warmup), ("lr_decay_start", start is not None)):
+            if given and self.method.schedulers:
+                raise ConfigError(
+                    f"method {self.method.name!r} schedules its own learning rates ({', '.join(self.method.schedulers)}); "
+                    f"{option(name)} applies only to methods without schedulers. Drop it."
+                )
         if start is not None and start >= self.train.steps:
             raise ConfigError(f"{option('lr_decay_start', start)} must be below {option('steps', self.train.steps)}: the decay runs from that step to the last.")
         return {k: [g["lr"] for g in o.param_groups] for k, o in self.method.optimizers.items()}
 
-    def _set_decayed_lr(self, step: int) -> None:
-        """Linear decay: step `start + 1` runs at the configured rate, step `steps` at 1/(steps - start) of it."""
-        start = self.train.lr_decay_start
-        if start is None:
+    def _set_lr(self, step: int) -> None:
+        """Set step `step`'s learning rates: a linear warm-up (step k of N at k/N of the configured rate) times a linear
+        decay (step `start + 1` at the configured rate, step `steps` at 1/(steps - start) of it)."""
+        start, warmup = self.train.lr_decay_start, self.train.lr_warmup
+        if start is None and not warmup:
             return
-        factor = min(1.0, (self.train.steps - step + 1) / (self.train.steps - start))
+        factor = min(1.0, step / warmup) if warmup else 1.0
+        if start is not None:
+            factor *= min(1.0, (self.train.steps - step + 1) / (self.train.steps - start))
         for k, o in self.method.optimizers.items():
             for g, base in zip(o.param_groups, self._base_lrs[k]):
                 g["lr"] = base * factor
@@ -460,17 +472,20 @@ class Trainer:
         Free to change: device, memory format, logging, checkpoints, export dtype, time limit, and
         steps unless the run's course depends on its length (below). An EMA may be switched on (it
         starts from the resumed weights) and a learning-rate decay added, as docs/gan.md's sittings
-        did; an EMA's decay or a decay's start, once set, stays. A method whose course follows the
+        did; an EMA's decay or a decay's start, once set, stays, and so does a warm-up (or its absence). A method whose course follows the
         run's length (``Method.uses_run_length``: a scheduler runs over it), and a decay
         that has begun (it falls towards `steps`): for those, another `steps` would change the course
         half-way, so it is refused with the way out, a branch (``init_from``) with its own length.
         """
         now = self.train.model_dump()
+        before = {"lr_warmup": 0, **before}  # a run from before the field had none
         changed = [k for k in RESUME_FIXED if k in before and before[k] != now[k]]
         if before.get("ema_decay") and before["ema_decay"] != now["ema_decay"]:  # 0 means no EMA: switching one on is fine
             changed.append("ema_decay")
         if before.get("lr_decay_start") is not None and before["lr_decay_start"] != now["lr_decay_start"]:  # None means no decay
             changed.append("lr_decay_start")
+        if before["lr_warmup"] != now["lr_warmup"]:  # it sets the rates of the steps to come as well as of those done
+            changed.append("lr_warmup")
         if changed:
             detail = ", ".join(f"{k} {before[k]} there, {now[k]} now" for k in changed)
             raise ConfigError(
@@ -500,8 +515,10 @@ class Trainer:
         """
         path = Path(source)
         ckpt = path / CHECKPOINT if path.is_dir() else path
+        if path.is_dir() and not ckpt.is_file() and (path / SLIM_CHECKPOINT).is_file():
+            ckpt = path / SLIM_CHECKPOINT  # a run carried here without its full checkpoint
         if not ckpt.is_file():
-            raise ConfigError(f"{option('init_from', source)}: no {CHECKPOINT} there. Give a run folder of `zoo train` or its checkpoint file.")
+            raise ConfigError(f"{option('init_from', source)}: no {CHECKPOINT} (nor {SLIM_CHECKPOINT}) there. Give a run folder of `zoo train` or its checkpoint file.")
         fix = f"{option('init_from', source)} takes a run folder of `zoo train` or its {CHECKPOINT}; branch from another one, or restore it."
         run, summary = (read_record(ckpt.parent / f, fix) for f in ("run.json", "summary.json"))
         other = run.get("method")
@@ -515,6 +532,9 @@ class Trainer:
         for k, o in self.method.optimizers.items():  # the moments carry over; the rates are this run's
             if k in state["optimizers"]:
                 o.load_state_dict({"state": state["optimizers"][k]["state"], "param_groups": o.state_dict()["param_groups"]})
+        if not state["optimizers"] and self.method.optimizers and not self.train.lr_warmup:
+            status(f"{ckpt.name} keeps no optimizer moments: fresh ones move every weight by about one learning rate on the first steps. "
+                   f"{option('lr_warmup', 500)} eases them in.")
         if self.ema is not None:
             self.ema = self._make_ema()
             if state["ema"]:
@@ -595,7 +615,7 @@ class Trainer:
             while self.step < self.train.steps:
                 self.step += 1
                 batch = self._next_batch()
-                self._set_decayed_lr(self.step)
+                self._set_lr(self.step)
                 lr = self._lr()  # the rate this step uses (a scheduler sets the next step's after it)
                 with autocast:
                     losses = self.method.train_step(batch, self.step)
@@ -694,6 +714,32 @@ def train(
     # the run seeds every device's generator (torch.manual_seed) and draws from them; the caller's stay as they were
     with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_available() else []):
         return Trainer(method, method_cfg, sources, out, train_cfg, command=command, data_root=data_root).fit()
+
+
+def slim_checkpoint(run: str | os.PathLike[str], dtype: torch.dtype = torch.float16) -> Path:
+    """Write ``run/checkpoint.slim.safetensors``: the run's model and EMA weights from its checkpoint in `dtype`, and its step.
+
+    About a fifth of the full checkpoint (no optimizer moments, loader or RNG state; half precision), so it travels where
+    the full one cannot (a lent GPU returns 16 MiB a file). It is a branch point, not a resume: ``zoo train --init-from``
+    takes it (the run's folder, with its run.json and summary.json) with fresh optimizer moments, best eased in with
+    ``lr_warmup``. Integer tensors (BatchNorm's batch counts) keep their type. Refused where a weight does not fit `dtype`.
+    """
+    run = Path(run)
+    if not (run / CHECKPOINT).is_file():
+        raise ConfigError(f"{run}: no {CHECKPOINT} there to slim. Give a run folder of `zoo train` (a run writes its checkpoint at the end).")
+    state = load_tree(run / CHECKPOINT, f"Give a run folder of `zoo train` with a whole {CHECKPOINT}.")
+
+    def cast(tree: Mapping[str, torch.Tensor], what: str) -> dict[str, torch.Tensor]:
+        out = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tree.items()}
+        bad = [k for k, v in out.items() if v.is_floating_point() and not torch.isfinite(v).all() and torch.isfinite(tree[k]).all()]
+        if bad:
+            raise ConfigError(f"{run / CHECKPOINT}: {what} {', '.join(bad[:3])} overflow {dtype}. Write it in torch.bfloat16 (dtype=torch.bfloat16).")
+        return out
+
+    slim = {"step": state["step"], "elapsed": state["elapsed"], "model": cast(state["model"], "weights"), "ema": cast(state["ema"], "EMA weights"),
+            "optimizers": {}}
+    save_tree(run / SLIM_CHECKPOINT, slim)
+    return run / SLIM_CHECKPOINT
 
 
 def _repeat(settings: Mapping[str, Any], keys: list[str], *, config: bool = False) -> str:
