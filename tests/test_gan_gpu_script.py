@@ -62,3 +62,57 @@ def test_no_finished_run_ends_the_script_instead_of_waiting_on_stdin(tmp_path: P
     done = subprocess.run(["bash", str(fast)], cwd=tmp_path, capture_output=True, text=True, timeout=60, stdin=subprocess.PIPE,
                           env={**os.environ, "OUT": str(tmp_path / "out"), "PY": str(py), "VARIANTS": "a:dcgan:64:osn", "DEV": "cpu"})
     assert "no run folder to judge" in done.stdout, done.stdout[-500:]
+
+
+@pytest.mark.parametrize(("files", "method", "says"), [
+    ({"run.json": '{"method": "dcgan"}'}, "dcgan", "runs/carry/a lacks checkpoint.slim.safetensors or run.json"),
+    ({"run.json": '{\n  "method": "wgan_gp"\n}', "checkpoint.slim.safetensors": ""}, "dcgan", "runs/carry/a is not a dcgan run"),
+])
+def test_a_carried_run_that_cannot_be_branched_from_stops_before_anything_runs(tmp_path: Path, files: dict, method: str, says: str) -> None:
+    carried = tmp_path / "runs" / "carry" / "a"
+    carried.mkdir(parents=True)
+    for name, text in files.items():
+        (carried / name).write_text(text)
+    done = run(tmp_path, VARIANTS=f"a:{method}:64:-", CARRY="runs/carry")
+    assert done.returncode == 2 and says in done.stderr, done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_leaders_come_back_with_their_slim_checkpoints_in_parts_and_the_others_not_at_all(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    from gan_gpu_unpack import run_tars
+
+    text = SCRIPT.read_text()  # the script's leader, pack_run and pack functions, as they are
+    start = text.index("\nleader() {")
+    body = text[start:text.index("\n}\n", text.index("\npack() {")) + 3]
+    runs, out, r = tmp_path / "runs" / "gan_gpu", tmp_path / "out", tmp_path / "r"
+    for d in (out, r):
+        d.mkdir()
+    for name in ("lead", "other"):
+        (runs / name).mkdir(parents=True)
+        for f in ("model.safetensors", "run.json", "summary.json", "metrics.jsonl", "checkpoint.safetensors"):
+            (runs / name / f).write_bytes(os.urandom(3000))
+    os.utime(runs / "lead" / "checkpoint.safetensors", (1, 1))  # older than its slim checkpoint: PY is not called to remake it
+    (runs / "lead" / "checkpoint.slim.safetensors").write_bytes(os.urandom(9000))
+    script = f"""set -u
+RUNS=runs/gan_gpu OUT={out} R={r} PY=false SPLIT_BYTES=20480
+judged() {{ ls -d $RUNS/*/; }}
+{body}
+pack > /dev/null; ls $OUT > {tmp_path}/first.txt
+echo "$RUNS/lead" > $R/stage2.txt
+pack > /dev/null; pack
+"""
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "first.txt").read_text().split() == ["results.tar.gz", "run_lead.tar", "run_other.tar"], "no leaders yet: all, whole"
+    assert sorted(p.name for p in out.iterdir()) == ["results.tar.gz", "run_lead.p3.tar.1of2", "run_lead.p3.tar.2of2"]
+    parts = run_tars(out)["lead"]
+    joined = b"".join(p.read_bytes() for p in parts)
+    import io
+    import tarfile
+    with tarfile.open(fileobj=io.BytesIO(joined)) as t:
+        assert sorted(t.getnames()) == sorted(f"lead/{f}" for f in ("model.safetensors", "run.json", "summary.json", "metrics.jsonl",
+                                                                    "checkpoint.slim.safetensors"))
+        assert t.extractfile("lead/checkpoint.slim.safetensors").read() == (runs / "lead" / "checkpoint.slim.safetensors").read_bytes()

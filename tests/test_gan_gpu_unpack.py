@@ -116,3 +116,35 @@ def test_the_same_call_unpacked_again_is_not_kept_twice(tmp_path: Path, monkeypa
     assert gan_gpu_unpack.main() == 0
     assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == first, "no _2 copy of the same sitting"
     assert "kept already, as sitting 1" in capsys.readouterr().out
+
+
+def test_a_run_in_parts_is_joined_from_its_last_whole_pack_and_carried_for_the_next_gpu(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from zoo.training import slim_checkpoint
+
+    files = device_files(tmp_path, [row("dcgan_b64", "dcgan", 6.2, False)])
+    lead = tmp_path / "device_runs" / "dcgan_b64"
+    slim_checkpoint(lead)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for f in ("model.safetensors", "run.json", "summary.json", "metrics.jsonl", "checkpoint.slim.safetensors"):
+            t.add(lead / f, f"dcgan_b64/{f}")
+    data = buf.getvalue()
+    third = len(data) // 3 + 1
+    for i in range(3):  # pack 2 came whole, in three parts, beside the whole tar of pack 1 (no slim checkpoint in it)
+        (files / f"run_dcgan_b64.p2.tar.{i + 1}of3").write_bytes(data[i * third:(i + 1) * third])
+    (files / "run_dcgan_b64.p3.tar.1of2").write_bytes(data[:100])  # pack 3 was cut off after its first part
+    (files / "run_lost.p1.tar.1of2").write_bytes(data[:100])  # a run of which no pack came whole
+    monkeypatch.setattr(gan_gpu_unpack, "local_digest", lambda: DIGEST)
+    monkeypatch.setattr(sys, "argv", ["gan_gpu_unpack.py", str(files), "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "kept"),
+                                      "--carry", str(tmp_path / "gpu" / "carry")])
+    assert gan_gpu_unpack.main() == 0
+    out = capsys.readouterr().out
+    run = tmp_path / "runs" / "dcgan_b64"
+    assert (run / "checkpoint.slim.safetensors").read_bytes() == (lead / "checkpoint.slim.safetensors").read_bytes()
+    assert "run lost came back in part only (run_lost.p1.tar.1of2): not unpacked" in out and not (tmp_path / "runs" / "lost").exists()
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["dcgan_b256", "dcgan_b64", "results"], "no joined tar left behind"
+    carried = tmp_path / "gpu" / "carry" / "dcgan_b64"
+    assert sorted(p.name for p in carried.iterdir()) == ["checkpoint.slim.safetensors", "run.json", "summary.json"]
+    assert f"carried dcgan_b64 to {carried}" in out and "dcgan_b256" not in out.split("carried")[-1], "only runs with a slim checkpoint travel"
+    assert f"{tmp_path / 'gpu'} holds " in out
