@@ -50,10 +50,11 @@ DEADLINE_S=${DEADLINE_S:-540}; FINAL_S=${FINAL_S:-60}; RESUME=${RESUME:-}; CARRY
 SPLIT_BYTES=15728640  # 15 MiB: the device returns files of up to 16 MiB
 # NAME:METHOD:BATCH:RECIPE; RECIPE os = the seed's soft labels made one-sided (instance noise 0.01, the seed's),
 # osn = the same with instance noise 0.1, seed = the seed's two-sided soft labels, then _lr1 = learning rate 1e-4,
-# _lr2 = 2e-4, _e4 = EMA 0.9999 (else 0.999). Measured on the H200 on 2026-11-30 (docs/gan.md): osn at batch 64 led
-# the DCGANs (classifier IS 6.69 after 53,718 steps, flattening), WGAN-GP at its defaults was still climbing (5.72
-# after 36,387), batch 256 at the same rates trailed; so next: the leader again, and recipes that may climb higher.
-VARIANTS=${VARIANTS:-"dcgan_n01_b64:dcgan:64:osn dcgan_n01_lr1_b64:dcgan:64:osn_lr1 dcgan_n01_e4_b64:dcgan:64:osn_e4 wgan_gp_b64:wgan_gp:64:- wgan_gp_lr2_b64:wgan_gp:64:lr2"}
+# _lr2 = 2e-4, _ttur = the generator at 1e-4 and the discriminator at 4e-4 (two time-scales, Heusel et al. 2017),
+# _e4 = EMA 0.9999 (else 0.999). Measured on the H200 on 2026-11-30 (docs/gan.md): osn at batch 64 led the DCGANs
+# (classifier IS 6.69 after 53,718 steps, flattening), WGAN-GP at its defaults was still climbing (5.72 after
+# 36,387), batch 256 at the same rates trailed; so next: the leader again, and recipes that may climb higher.
+VARIANTS=${VARIANTS:-"dcgan_n01_b64:dcgan:64:osn dcgan_n01_lr1_b64:dcgan:64:osn_lr1 dcgan_n01_e4_b64:dcgan:64:osn_e4 dcgan_n01_ttur_b64:dcgan:64:osn_ttur wgan_gp_b64:wgan_gp:64:- wgan_gp_lr2_b64:wgan_gp:64:lr2"}
 export ZOO_DATA=${ZOO_DATA:-$PWD/.gpu/data} ZOO_CACHE=${ZOO_CACHE:-/tmp/zoo_gan_cache}
 RUNS=runs/gan_gpu
 recipe() {  # the flags of a recipe, its parts joined by _ (an unknown part is refused before any training)
@@ -65,9 +66,10 @@ recipe() {  # the flags of a recipe, its parts joined by _ (an unknown part is r
       seed) echo -n " --set soft_labels=true --set instance_noise=0.01" ;;
       lr1) echo -n " --set lr=0.0001" ;;
       lr2) echo -n " --set lr=0.0002" ;;
+      ttur) echo -n " --set lr=0.0001 --set lr_d=0.0004" ;;
       e4) echo -n " --ema-decay 0.9999" ;;
       -) ;;
-      *) echo "gan_gpu.sh: unknown recipe part '$part' in '$1' (VARIANTS): use os, osn, seed, lr1, lr2, e4 or -" >&2; return 1 ;;
+      *) echo "gan_gpu.sh: unknown recipe part '$part' in '$1' (VARIANTS): use os, osn, seed, lr1, lr2, ttur, e4 or -" >&2; return 1 ;;
     esac
   done
 }

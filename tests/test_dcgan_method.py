@@ -64,3 +64,19 @@ def test_the_discriminators_sigmoid_runs_in_float32_under_bf16_autocast() -> Non
         p = d(x).view(-1)
     assert p.dtype == torch.float32 and (p[high] < 1).all() and (p > 0).all(), (logits, p)
     assert torch.equal(d(x), d.main(x)), "in float32 the forward is the seed's Sequential, bit for bit"
+
+
+@pytest.mark.parametrize(("method", "lr"), [("dcgan", 2e-4), ("wgan_gp", 1e-4)])
+def test_lr_d_sets_the_discriminators_rate_alone_and_both_follow_a_warmup(method: str, lr: float, tmp_path) -> None:
+    from zoo.data import ImageSet
+    from zoo.training import TrainConfig, Trainer
+
+    tiny = {"nz": 4, "ngf": 2, "ndf": 2}
+    same = build_method(method, tiny, training=True).configure_optimizers()
+    assert [o.param_groups[0]["lr"] for o in same.values()] == [lr, lr], "without lr_d both run at lr"
+    images = ImageSet(torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8), None, "random")
+    trainer = Trainer(method, {**tiny, "lr_d": 4e-4}, {"train": images}, tmp_path,
+                      TrainConfig(steps=2, batch_size=4, device="cpu", progress=False, lr_warmup=4))
+    trainer.fit()
+    rates = {k: o.param_groups[0]["lr"] for k, o in trainer.method.optimizers.items()}
+    assert rates == pytest.approx({"generator": lr / 2, "discriminator": 4e-4 / 2}), "each from its own rate, halfway up the warm-up"

@@ -22,6 +22,7 @@ def recipe(name: str) -> subprocess.CompletedProcess:
     ("osn", "--set soft_labels=true --set one_sided=true --set instance_noise=0.1"),
     ("osn_lr1_e4", "--set soft_labels=true --set one_sided=true --set instance_noise=0.1 --set lr=0.0001 --ema-decay 0.9999"),
     ("lr2", "--set lr=0.0002"),
+    ("osn_ttur", "--set soft_labels=true --set one_sided=true --set instance_noise=0.1 --set lr=0.0001 --set lr_d=0.0004"),
     ("-", ""),
 ])
 def test_a_recipe_is_its_parts_flags(name: str, flags: str) -> None:

@@ -78,6 +78,10 @@ class GANConfig(MethodConfig):
     ndf: int = pydantic.Field(64, ge=1, description="discriminator width")
     channels: Literal[1, 3] = 3
     lr: float = pydantic.Field(2e-4, gt=0)
+    lr_d: float | None = pydantic.Field(
+        None, gt=0, description="the discriminator's (critic's) learning rate where it differs from the generator's `lr` (two time-scale "
+        "updates, TTUR: Heusel et al., 2017, train D at a higher rate than G)"
+    )
     beta1: float = pydantic.Field(0.5, ge=0, lt=1)
     beta2: float = pydantic.Field(0.999, ge=0, lt=1)
 
@@ -114,13 +118,14 @@ class GANMethod(Method):
         return DataSpec(image_size=64, channels=self.config.channels)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """Return Adam for the generator and the discriminator (timm's factory)."""
+        """Return Adam for the generator (at `lr`) and the discriminator (at `lr_d`, else `lr`), timm's factory."""
         import timm.optim  # training only: importing timm costs seconds that `zoo sample` need not pay
 
         c = self.config
+        rates = {"generator": c.lr, "discriminator": c.lr if c.lr_d is None else c.lr_d}
         return {
-            name: timm.optim.create_optimizer_v2(getattr(self, name), opt="adam", lr=c.lr, betas=(c.beta1, c.beta2), weight_decay=0.0)
-            for name in ("generator", "discriminator")
+            name: timm.optim.create_optimizer_v2(getattr(self, name), opt="adam", lr=lr, betas=(c.beta1, c.beta2), weight_decay=0.0)
+            for name, lr in rates.items()
         }
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
