@@ -25,7 +25,7 @@
 # On the device, from the repository root, carrying .gpu:
 #     OUT=$OUT bash benchmarks/gan_gpu.sh
 # and at once (a machine idle for 30 s is given back, and its runs with it), carrying .gpu again, with the
-# leaders its "best of each method:" line named and the time left B (the reply's lease.budget_left_s; no status
+# runs its last "best of each method:" line named (the final table's) and the time left B (the reply's lease.budget_left_s; no status
 # call between): DEADLINE_S about B - 40 (runs start outside --max-minutes), timeout_s about B - 10:
 #     OUT=$OUT RESUME="NAME_A NAME_B" STAGE2_MIN=9 DEADLINE_S=300 FINAL_S=40 bash benchmarks/gan_gpu.sh
 # A dry run on a CPU (4-8 minutes on 2 cores, as busy as they are: 487 s on 2026-11-30 beside other jobs):
@@ -33,7 +33,8 @@
 # $OUT gets results.tar.gz (logs, throughput JSON, the judged table gan_variants.{json,md}, grids) and one
 # run_NAME.tar per finished run (its model.safetensors, run.json, summary.json, metrics.jsonl); once stage 1 has
 # named each method's best run, those two alone, each with its checkpoint.slim.safetensors, in parts of 15 MiB
-# (run_NAME.pK.tar.IofN; the device returns files of up to 16 MiB, 64 MiB in all); the others' rows and grids are
+# (run_NAME.pK.tar.IofN; the device returns files of up to 16 MiB, 64 MiB in all), and once the final table is
+# written, its best of each method instead (a run that meets the floors first); the others' rows and grids are
 # in the tables.
 # Back here, unpack them, compare machine.txt's MNIST-M digest with this machine's and keep the tables in
 # benchmarks/results/; it prints the gan_ship.py command for each method's best run that meets the floors:
@@ -99,12 +100,15 @@ judged() { if [ -n "$RESUME" ]; then for name in $RESUME; do echo "$RUNS/$name/"
 [ -z "$RESUME" ] && [ -e $RUNS ] && mv $RUNS "$RUNS.$(date +%s)"
 mkdir -p "$OUT" $RUNS
 
-leader() { grep -q "/$1\$" "$R/stage2.txt" 2>/dev/null; }  # NAME: one of the runs stage 2 trains on
+# the runs that come back with their slim checkpoints: each method's best as last judged, by the final table (EVAL_N
+# samples) once it is written, else by stage 1's (PICK_N; the runs stage 2 trains on); before stage 1's, none yet
+picks() { if [ -s "$R/final.txt" ]; then cat "$R/final.txt"; else cat "$R/stage2.txt" 2>/dev/null; fi; }
+picked() { picks | grep -q "/$1\$"; }  # NAME
 PACKS=0
-pack_run() {  # NAME: its tar in $OUT; a leader's holds its slim checkpoint too and goes in parts of SPLIT_BYTES
+pack_run() {  # NAME: its tar in $OUT; a picked run's holds its slim checkpoint too and goes in parts of SPLIT_BYTES
   local name=$1 d=$RUNS/$1 tar=$OUT/run_$1.tar files=(model.safetensors run.json summary.json metrics.jsonl) parts part n i=0 f
   [ -f "$d/model.safetensors" ] || return 0
-  if leader "$name" && [ -f "$d/checkpoint.safetensors" ]; then
+  if picked "$name" && [ -f "$d/checkpoint.safetensors" ]; then
     if [ "$d/checkpoint.safetensors" -nt "$d/checkpoint.slim.safetensors" ]; then
       $PY -c "import sys; from zoo.training import slim_checkpoint; slim_checkpoint(sys.argv[1])" "$d" || rm -f "$d/checkpoint.slim.safetensors"
     fi
@@ -126,8 +130,9 @@ pack() {  # each file written beside and renamed: a kill mid-way leaves the last
   local d name
   for d in $(judged); do
     name=$(basename "$d")
-    # once stage 1 has named the leaders, only theirs come back (with their slim checkpoints, within the 64 MiB)
-    if [ -s "$R/stage2.txt" ] && ! leader "$name"; then rm -f "$OUT/run_$name".*; else pack_run "$name"; fi
+    # once runs are picked, only they come back (with their slim checkpoints, within the 64 MiB); the others' rows and
+    # grids are in the tables
+    if [ -n "$(picks)" ] && ! picked "$name"; then rm -f "$OUT/run_$name".*; else pack_run "$name"; fi
   done
   tar czf "$OUT/results.tar.gz.part" -C "$R" . && mv "$OUT/results.tar.gz.part" "$OUT/results.tar.gz"
   echo "packed at ${SECONDS}s: $(ls "$OUT" | tr '\n' ' ')"
@@ -226,9 +231,9 @@ finished=$(judged)
 grep -H '"steps"' $(sed 's#$#summary.json#' <<< "$finished")
 
 # shellcheck disable=SC2046
-$PY benchmarks/gan_variants.py $finished --n "$EVAL_N" --device "$DEV" --out "$R/gan_variants.json" --md "$R/gan_variants.md" --grids "$R"
+$PY benchmarks/gan_variants.py $finished --n "$EVAL_N" --device "$DEV" --out "$R/gan_variants.json" --md "$R/gan_variants.md" --grids "$R" --pick "$R/final.txt"
 date
 # the second call, ready to paste (B: this reply's lease.budget_left_s); the machine is given back after 30 s idle
-if [ -z "$RESUME" ] && [ -s "$R/stage2.txt" ]; then
-  echo "next, at once: OUT=\$OUT RESUME=\"$(xargs -n1 basename < "$R/stage2.txt" | paste -sd' ')\" STAGE2_MIN=9 DEADLINE_S=<B - 40> FINAL_S=40 bash benchmarks/gan_gpu.sh  (carry .gpu, timeout_s B - 10)"
+if [ -z "$RESUME" ] && [ -n "$(picks)" ]; then
+  echo "next, at once: OUT=\$OUT RESUME=\"$(picks | xargs -n1 basename | paste -sd' ')\" STAGE2_MIN=9 DEADLINE_S=<B - 40> FINAL_S=40 bash benchmarks/gan_gpu.sh  (carry .gpu, timeout_s B - 10)"
 fi

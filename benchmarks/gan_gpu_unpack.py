@@ -148,12 +148,13 @@ def shippable(rows: list[dict], runs: Path) -> tuple[dict[str, Path], dict[str, 
     by_method = {r["method"] for r in rows if r.get("method") in SHIP_AS}
     best = best_per_method([r for r in rows if r.get("meets_floors")])
     ship = {m: runs / Path(path).name for m, path in best.items() if m in SHIP_AS}
-    misses = {}
-    for m in sorted(by_method - set(ship)):
+    misses = {m: f"its best run {run.name} meets the floors, but its weights did not come back (no {run})" for m, run in ship.items() if not run.is_dir()}
+    ship = {m: run for m, run in ship.items() if m not in misses}
+    for m in sorted(by_method - set(ship) - set(misses)):
         judged = [r for r in rows if r.get("method") == m and "metrics" in r]
         top = max(judged, key=lambda r: r["metrics"]["classifier_is"], default=None)
-        misses[m] = (f"best run {top['run']}: classifier IS {top['metrics']['classifier_is']:.2f}, digits "
-                     f"{100 * top['metrics']['coverage_min']:.1f}% - {100 * top['metrics']['coverage_max']:.1f}%") if top else "no run could be judged"
+        misses[m] = "no run meets the floors (classifier IS >= 7, every digit 4% - 16%); " + (f"best run {top['run']}: classifier IS {top['metrics']['classifier_is']:.2f}, digits "
+                     f"{100 * top['metrics']['coverage_min']:.1f}% - {100 * top['metrics']['coverage_max']:.1f}%" if top else "no run could be judged")
     return ship, misses
 
 
@@ -186,6 +187,12 @@ def main() -> int:
         if there != here:
             raise ConfigError(f"the device built MNIST-M {there[:16]}..., this machine builds {here[:16]}...: the runs were trained on "
                               "other pixels than they would be judged on here. Find which photos differ (zoo.data.photos) before shipping.")
+        print(f"MNIST-M digest {here[:16]}... on both machines; runs unpacked into {args.runs}")
+        if args.carry is not None:  # before the tables: a call cut off before its final table still brings its slim checkpoints
+            for name in carry(args.runs, args.carry):
+                print(f"carried {name} to {args.carry / name}: the next gan_gpu.sh trains VARIANTS entry {name} on from it")
+            size = sum(f.stat().st_size for f in args.carry.parent.rglob("*") if f.is_file()) if args.carry.is_dir() else 0
+            print(f"{args.carry.parent} holds {size / 2**20:.1f} MiB (what travels to the device: 64 MiB in all)")
         card, date = card_and_date(results, args.runs)
         for path in keep(results, card, date, args.results):
             print(f"kept {path}")
@@ -193,17 +200,11 @@ def main() -> int:
     except (ConfigError, FileNotFoundError, tarfile.TarError) as e:
         print(f"gan_gpu_unpack: {e}")
         return 1
-    print(f"MNIST-M digest {here[:16]}... on both machines; runs unpacked into {args.runs}")
     ship, misses = shippable(table["rows"], args.runs)
     for method, why in misses.items():
-        print(f"{method}: no run meets the floors (classifier IS >= 7, every digit 4% - 16% of {table['n']}); {why}. Nothing to ship.")
+        print(f"{method}: {why} (judged on {table['n']} samples). Nothing to ship.")
     if ship:
         print("ship with:\n    python benchmarks/gan_ship.py " + " ".join(f"{SHIP_AS[m]} {run}" for m, run in sorted(ship.items())))
-    if args.carry is not None:
-        for name in carry(args.runs, args.carry):
-            print(f"carried {name} to {args.carry / name}: the next gan_gpu.sh trains VARIANTS entry {name} on from it")
-        size = sum(f.stat().st_size for f in args.carry.parent.rglob("*") if f.is_file()) if args.carry.is_dir() else 0
-        print(f"{args.carry.parent} holds {size / 2**20:.1f} MiB (what travels to the device: 64 MiB in all)")
     return 0
 
 

@@ -85,8 +85,8 @@ def test_the_leaders_come_back_with_their_slim_checkpoints_in_parts_and_the_othe
     sys.path.insert(0, str(SCRIPT.parent))
     from gan_gpu_unpack import run_tars
 
-    text = SCRIPT.read_text()  # the script's leader, pack_run and pack functions, as they are
-    start = text.index("\nleader() {")
+    text = SCRIPT.read_text()  # the script's picks, picked, pack_run and pack functions, as they are
+    start = text.index("\n# the runs that come back")
     body = text[start:text.index("\n}\n", text.index("\npack() {")) + 3]
     runs, out, r = tmp_path / "runs" / "gan_gpu", tmp_path / "out", tmp_path / "r"
     for d in (out, r):
@@ -103,13 +103,18 @@ judged() {{ ls -d $RUNS/*/; }}
 {body}
 pack > /dev/null; ls $OUT > {tmp_path}/first.txt
 echo "$RUNS/lead" > $R/stage2.txt
-pack > /dev/null; pack
+: > $R/final.txt  # a final judging that could judge nothing picks nothing: stage 1's pick stands
+pack > /dev/null; pack > /dev/null; ls $OUT > {tmp_path}/picked.txt; cp -r $OUT {tmp_path}/kept
+echo "$RUNS/other" > $R/final.txt  # the final table's best: it meets the floors, the stage-2 leader does not
+pack
 """
     done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "first.txt").read_text().split() == ["results.tar.gz", "run_lead.tar", "run_other.tar"], "no leaders yet: all, whole"
-    assert sorted(p.name for p in out.iterdir()) == ["results.tar.gz", "run_lead.p3.tar.1of2", "run_lead.p3.tar.2of2"]
-    parts = run_tars(out)["lead"]
+    assert (tmp_path / "picked.txt").read_text().split() == ["results.tar.gz", "run_lead.p3.tar.1of2", "run_lead.p3.tar.2of2"]
+    # PY=false: other's slim checkpoint cannot be made here, so it comes back whole, without one; lead's tar is gone
+    assert sorted(p.name for p in out.iterdir()) == ["results.tar.gz", "run_other.tar"]
+    parts = run_tars(tmp_path / "kept")["lead"]
     joined = b"".join(p.read_bytes() for p in parts)
     import io
     import tarfile

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import sys
 import tarfile
 from pathlib import Path
@@ -148,3 +149,29 @@ def test_a_run_in_parts_is_joined_from_its_last_whole_pack_and_carried_for_the_n
     assert sorted(p.name for p in carried.iterdir()) == ["checkpoint.slim.safetensors", "run.json", "summary.json"]
     assert f"carried dcgan_b64 to {carried}" in out and "dcgan_b256" not in out.split("carried")[-1], "only runs with a slim checkpoint travel"
     assert f"{tmp_path / 'gpu'} holds " in out
+
+
+def test_a_call_cut_off_before_its_final_table_still_carries_and_a_run_that_did_not_come_back_is_not_proposed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from zoo.training import slim_checkpoint
+
+    rows = [row("dcgan_b64", "dcgan", 6.2, False), row("gone", "dcgan", 7.2, True)]
+    files = device_files(tmp_path, rows)
+    lead = tmp_path / "device_runs" / "dcgan_b64"
+    slim_checkpoint(lead)
+    with tarfile.open(files / "run_dcgan_b64.tar", "a") as t:
+        t.add(lead / "checkpoint.slim.safetensors", "dcgan_b64/checkpoint.slim.safetensors")
+    monkeypatch.setattr(gan_gpu_unpack, "local_digest", lambda: DIGEST)
+    argv = ["gan_gpu_unpack.py", str(files), "--results", str(tmp_path / "kept"), "--carry", str(tmp_path / "gpu" / "carry")]
+    monkeypatch.setattr(sys, "argv", [*argv, "--runs", str(tmp_path / "runs")])
+    assert gan_gpu_unpack.main() == 0
+    out = capsys.readouterr().out
+    assert "dcgan: its best run gone meets the floors, but its weights did not come back" in out and "ship with" not in out
+
+    (tmp_path / "results" / "gan_variants.json").unlink()  # the call was stopped during its final judging
+    with tarfile.open(files / "results.tar.gz", "w:gz") as t:
+        t.add(tmp_path / "results", ".")
+    shutil.rmtree(tmp_path / "gpu")
+    monkeypatch.setattr(sys, "argv", [*argv, "--runs", str(tmp_path / "runs2")])
+    assert gan_gpu_unpack.main() == 1
+    assert "gan_variants.json" in capsys.readouterr().out and (tmp_path / "gpu" / "carry" / "dcgan_b64" / "checkpoint.slim.safetensors").is_file()

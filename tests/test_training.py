@@ -187,6 +187,23 @@ def test_a_slim_checkpoint_carries_weights_and_ema_in_half_precision_and_a_branc
     assert [r["lr"] for r in read_metrics_log(tmp_path / "c" / "metrics.jsonl")] == pytest.approx([1e-4, 2e-4])
     with pytest.raises(ConfigError, match=r"no checkpoint.safetensors there to slim"):
         slim_checkpoint(carried)
+    from zoo.errors import OutputError
+    with pytest.raises(OutputError, match=r"holds a run's checkpoint.slim.safetensors .* cannot be resumed.*init_from="):
+        Trainer("dcgan", TINY, {"train": images()}, carried, cfg.model_copy(update={"init_from": None})).fit()  # afresh, over its records
+    assert sorted(p.name for p in carried.iterdir()) == [SLIM_CHECKPOINT, "run.json", "summary.json"]
+
+    labelled = {"train": ImageSet(images(size=28, channels=3).images, torch.arange(24) % 10, "random", 10)}
+    Trainer("classifier", {}, labelled, tmp_path / "clf", TrainConfig(steps=1, batch_size=4, device="cpu", progress=False)).fit()
+    slim_checkpoint(tmp_path / "clf")
+    branch = TrainConfig(steps=1, batch_size=4, device="cpu", progress=False, init_from=str(tmp_path / "clf" / SLIM_CHECKPOINT))
+    Trainer("classifier", {}, labelled, tmp_path / "clf2", branch).fit()
+    assert "moments" not in capsys.readouterr().err, "a method with schedulers of its own is not told to warm up, which it refuses"
+
+    state = zoo.weights.load_tree(tmp_path / "a" / "checkpoint.safetensors")
+    state["model"][key].view(-1)[:2] = torch.tensor([float("-inf"), 1e6])  # one value already infinite, one that overflows float16
+    zoo.weights.save_tree(tmp_path / "a" / "checkpoint.safetensors", state)
+    with pytest.raises(ConfigError, match=rf"weights {key} overflow torch.float16"):
+        slim_checkpoint(tmp_path / "a")
 
 
 def test_init_from_names_what_does_not_fit(tmp_path: Path) -> None:

@@ -185,6 +185,11 @@ def check_run_folder(out: str | os.PathLike[str]) -> Path:
             f"{option('out', out)} holds a run's {EXPORT} but no {CHECKPOINT} to go on from (deleted?): training there would start "
             f"afresh and overwrite that model. Give another run folder ({option('out', 'DIR')}), or delete this one to train it again."
         )
+    if out.is_dir() and (out / SLIM_CHECKPOINT).exists() and not (out / CHECKPOINT).exists():
+        raise OutputError(
+            f"{option('out', out)} holds a run's {SLIM_CHECKPOINT} (carried without its full checkpoint): it cannot be resumed, and "
+            f"training there would start afresh over its records. Branch from it into a new folder: {option('init_from', out)} {option('out', 'NEW')}."
+        )
     if out.is_dir() and not any((out / f).exists() for f in (CHECKPOINT, "run.json")):  # a run, or one that died before its first checkpoint
         others = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))  # .DS_Store, .gitkeep: no run file is hidden
         if others:  # the user's own files: a run would overwrite its loss.png or summary.json among them
@@ -532,7 +537,7 @@ class Trainer:
         for k, o in self.method.optimizers.items():  # the moments carry over; the rates are this run's
             if k in state["optimizers"]:
                 o.load_state_dict({"state": state["optimizers"][k]["state"], "param_groups": o.state_dict()["param_groups"]})
-        if not state["optimizers"] and self.method.optimizers and not self.train.lr_warmup:
+        if not state["optimizers"] and self.method.optimizers and not self.train.lr_warmup and not self.method.schedulers:
             status(f"{ckpt.name} keeps no optimizer moments: fresh ones move every weight by about one learning rate on the first steps. "
                    f"{option('lr_warmup', 500)} eases them in.")
         if self.ema is not None:
@@ -731,7 +736,7 @@ def slim_checkpoint(run: str | os.PathLike[str], dtype: torch.dtype = torch.floa
 
     def cast(tree: Mapping[str, torch.Tensor], what: str) -> dict[str, torch.Tensor]:
         out = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tree.items()}
-        bad = [k for k, v in out.items() if v.is_floating_point() and not torch.isfinite(v).all() and torch.isfinite(tree[k]).all()]
+        bad = [k for k, v in out.items() if v.is_floating_point() and (torch.isfinite(tree[k]) & ~torch.isfinite(v)).any()]
         if bad:
             raise ConfigError(f"{run / CHECKPOINT}: {what} {', '.join(bad[:3])} overflow {dtype}. Write it in torch.bfloat16 (dtype=torch.bfloat16).")
         return out
