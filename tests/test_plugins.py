@@ -682,6 +682,31 @@ def test_zoo_register_models_adds_registry_files(tmp_path: Path) -> None:
         reset_plugin_manager()
 
 
+def test_a_registry_file_a_plugin_lists_but_lacks_is_named_where_its_models_are_missed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a plugin installed from a wheel built without its registry.toml: it loads, and its models vanished without a word
+    from zoo.cli import main
+
+    class Shipless:
+        @staticmethod
+        @zoo.hookimpl
+        def zoo_register_models() -> list[Path]:
+            return [tmp_path / "site" / "zoo_lsgan" / "registry.toml"]
+
+    pm = PluginManager()
+    pm.register(Shipless(), name="lsgan")
+    reset_plugin_manager(pm)
+    try:
+        with pytest.raises(zoo.UnknownNameError, match=r"unknown model 'lsgan.tiny'.*Registry files that plugins list but that do not "
+                                                       r"exist: .*zoo_lsgan.registry.toml \(plugin 'lsgan'\).*package data"):
+            zoo.load("lsgan.tiny")
+        assert main(["list"]) == 0
+        err = capsys.readouterr().err
+        assert "zoo list: warning: Registry files that plugins list but that do not exist" in err and "registry.toml (plugin 'lsgan')" in err
+        assert [i.status for i in pm.infos if i.name == "lsgan"] == ["loaded"], "not a failure: a first `zoo register` creates the file"
+    finally:
+        reset_plugin_manager()
+
+
 def test_zoo_register_datasets_evaluators_and_commands_reach_the_user() -> None:
     from zoo.interfaces import Command
 

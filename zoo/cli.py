@@ -130,9 +130,13 @@ def _headline(metrics: dict[str, Any], k: int = 3) -> str:
 
 @command
 def cmd_list(args: argparse.Namespace) -> int:
+    from .plugins import get_plugin_manager
     from .registry import entries, list_models, registry_path
 
     all_entries = entries()
+    missing = get_plugin_manager().missing_registry_files()
+    if missing:  # on stderr: stdout stays the list, for scripts
+        print(f"zoo list: warning:{missing}", file=sys.stderr)
     names = list_models(args.pattern)
     if args.json:  # for scripts: every field of each entry, and the registry file it came from
         print(json.dumps({n: {**all_entries[n].model_dump(mode="json"), "registry": str(all_entries[n].source)} for n in names}, indent=2))

@@ -256,13 +256,26 @@ class PluginManager:
 
     def registry_files(self) -> list[Path]:
         """Return the extra registry files plugins provide."""
+        return [path for _, path in self._registry_files()]
+
+    def _registry_files(self) -> list[tuple[str, Path]]:
         files = []
         for impl in self._pm.hook.zoo_register_models.get_hookimpls():
             try:  # one path returned alone would be read as its characters, each a "file"
-                files += [Path(p) for p in _listed(impl.function(), "registry file path")]
+                files += [(impl.plugin_name, Path(p)) for p in _listed(impl.function(), "registry file path")]
             except Exception as e:  # noqa: BLE001 - a third party's hook
                 self._hook_failed(impl.plugin_name, "zoo_register_models", f"{type(e).__name__}: {e}", e)
         return files
+
+    def missing_registry_files(self) -> str:
+        """Return a sentence naming the registry files plugins list that do not exist ('' when all do): for unknown-name errors.
+
+        Not an error in itself (a plugin's first ``zoo register --registry`` creates its file), but where a plugin's models
+        are missing, the usual cause is a wheel built without its package data (docs/plugins.md).
+        """
+        missing = [f"{path} (plugin {plugin!r})" for plugin, path in self._registry_files() if not path.is_file()]
+        return (f" Registry files that plugins list but that do not exist: {'; '.join(missing)}; a plugin installed from a wheel "
+                "built without its registry.toml and weights/ as package data has none (docs/plugins.md).") if missing else ""
 
 
 def _listed(items: Any, kind: str) -> list[Any]:

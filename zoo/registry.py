@@ -223,7 +223,8 @@ def entry(name: str) -> ModelEntry:
         if registry_path().resolve() != SHIPPED and SHIPPED.is_file():  # what loads beside a scratch registry is suggested too
             all_entries = {**_read_file(SHIPPED), **all_entries}
         direct = "a .safetensors file or run folder works too" if COMMAND_LINE.get() else "`zoo.load_file(path)` loads a weights file directly"
-        raise UnknownNameError("model", name, all_entries, hint=f"`zoo list` shows the shipped models; {direct}." + get_plugin_manager().failures())
+        raise UnknownNameError("model", name, all_entries, hint=f"`zoo list` shows the shipped models; {direct}." + get_plugin_manager().failures()
+                               + get_plugin_manager().missing_registry_files())
     return found
 
 

@@ -43,6 +43,7 @@ def _selected(option: str, kind: str, names: list[str], config: pytest.Config) -
         raise pytest.UsageError(
             f"{option} {patterns!r} matches no {kind}; known: {', '.join(names) or 'none'}."
             + (f" Plugins that failed to load: {'; '.join(failed)}." if failed else " Is the plugin installed (`zoo plugins`)?")
+            + (get_plugin_manager().missing_registry_files() if kind == "registry entry" else "")
         )
     return found
 
