@@ -20,7 +20,7 @@ import torch
 from ..errors import WeightsError
 from ..progress import progress_bar
 from ..weights import CACHE_WRITE_ERRORS, atomic_write, cache_dir, json_digest, tensor_digest, warn_uncached
-from .frechet import GaussianStats, load_stats, save_stats
+from .frechet import GaussianStats, load_stats, save_stats, warn_if_biased
 
 __all__ = ["stats_cache_path", "cached_stats", "extract_features"]
 
@@ -33,14 +33,20 @@ def stats_cache_path(kind: str, parts: Mapping[str, Any]) -> Path:
     return cache_dir() / "metrics" / f"{kind}-{json_digest(parts)[:40]}.safetensors"
 
 
-def cached_stats(kind: str, parts: Mapping[str, Any], compute: Callable[[], GaussianStats]) -> tuple[GaussianStats, bool]:
-    """Return the cached statistics for `parts`, or compute, cache and return them; the flag says whether the cache answered."""
+def cached_stats(kind: str, parts: Mapping[str, Any], compute: Callable[[], GaussianStats], what: str | None = None) -> tuple[GaussianStats, bool]:
+    """Return the cached statistics for `parts`, or compute, cache and return them; the flag says whether the cache answered.
+
+    Cached statistics of too few samples for their dimension warn as computing them did (`what` names them there).
+    """
     path = stats_cache_path(kind, parts)
     if path.is_file():
         try:
-            return load_stats(path), True
+            stats = load_stats(path)
         except WeightsError as e:  # a damaged cache file is only a cache: recompute it rather than fail the evaluation
             warnings.warn(f"{e} Recomputing it now.", stacklevel=2)
+        else:  # as biased as when they were computed: say so every time, not only the first
+            warn_if_biased(stats.n, stats.dim, f"{what or kind + ' statistics'} (cached)", stacklevel=2)
+            return stats, True
     stats = compute()
     stats = GaussianStats(stats.mu, stats.sigma, stats.n, {**stats.meta, **{k: str(v) for k, v in parts.items()}})
     try:

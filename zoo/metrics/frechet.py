@@ -50,6 +50,18 @@ class GaussianStats:
         return int(self.mu.shape[0])
 
 
+def warn_if_biased(n: int, d: int, what: str, stacklevel: int = 2) -> None:
+    """Warn (FrechetBiasWarning) when statistics of `n` samples of `d`-dimensional features cannot give an unbiased distance."""
+    if n <= d:
+        warnings.warn(
+            f"{what}: {n} samples for {d}-dimensional features. The covariance has rank at most {n - 1} < {d}, "
+            f"so the Frechet distance is biased (upward, and more so the fewer the samples) and not comparable "
+            f"with distances computed from more samples. Use more than {d} samples (e.g. 10,000).",
+            FrechetBiasWarning,
+            stacklevel=stacklevel + 1,
+        )
+
+
 def gaussian_stats(features: torch.Tensor, what: str = "features") -> GaussianStats:
     """Return the mean and unbiased covariance of `features` (N, D); warn when N <= D."""
     if features.ndim != 2 or features.shape[0] < 2:
@@ -57,14 +69,7 @@ def gaussian_stats(features: torch.Tensor, what: str = "features") -> GaussianSt
     n, d = features.shape
     if not torch.isfinite(features).all():
         raise ConfigError(f"{what}: the feature matrix holds NaN or inf values; check the images fed to the feature network.")
-    if n <= d:
-        warnings.warn(
-            f"{what}: {n} samples for {d}-dimensional features. The covariance has rank at most {n - 1} < {d}, "
-            f"so the Frechet distance is biased (upward, and more so the fewer the samples) and not comparable "
-            f"with distances computed from more samples. Use more than {d} samples (e.g. 10,000).",
-            FrechetBiasWarning,
-            stacklevel=2,
-        )
+    warn_if_biased(n, d, what, stacklevel=3)
     x = features.detach().to("cpu", torch.float64)
     mu = x.mean(0)
     centred = x - mu

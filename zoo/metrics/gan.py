@@ -22,7 +22,7 @@ import pydantic
 import torch
 
 from ..data import ImageSet, adapt_images, check_image_batch, load as load_data
-from ..errors import ConfigError
+from ..errors import ConfigError, set_option
 from ..interfaces import Method, Seed, evaluator_options, require_capability
 from ..progress import progress_bar, status
 from ..registry import load_any
@@ -145,7 +145,7 @@ def fid_from_images(real: torch.Tensor, fake: torch.Tensor, *, device: str = "cp
         return stats_of(real, "real", real_key)
 
     if real_key is not None:
-        real_stats, _ = cached_stats("inception", real_key, real_stats_once)
+        real_stats, _ = cached_stats("inception", real_key, real_stats_once, what="Inception features of the real images")
     else:
         real_stats = stats_of(real, "real", None)
     fake_stats = stats_of(fake, "generated", fake_key)
@@ -212,6 +212,11 @@ def score_images(
     if fid:
         inception_path()
     real_set = load_data(data, split, root=data_root)
+    if len(real_set) < 2:  # a Frechet distance needs a covariance: two images at the very least
+        other = "train" if split == "test" else "test"
+        raise ConfigError(f"the {split} split of {data} holds {len(real_set)} image{'s' if len(real_set) != 1 else ''}; the real side of the "
+                          f"gan evaluator's distances needs 2 at least (over 128 for an unbiased classifier distance). Give a larger set, "
+                          f"or its {other} split ({set_option('split', other)}).")
     real, real_digest = _real_like_with_digest(real_set, fake)
 
     named = isinstance(classifier, (str, os.PathLike))  # a registry name or weights file, else a model object you hold
@@ -226,7 +231,8 @@ def score_images(
         s = gaussian_stats(feats, what=f"classifier features of {data} {split}")
         return GaussianStats(s.mu, s.sigma, s.n, {"classifier_is": repr(classifier_score(logits))})
 
-    real_stats = cached_stats("classifier", {"real": real_digest, "classifier": clf_digest}, real_classifier_stats)[0] if clf_digest else real_classifier_stats()
+    real_stats = (cached_stats("classifier", {"real": real_digest, "classifier": clf_digest}, real_classifier_stats,
+                               what=f"classifier features of {data} {split}")[0] if clf_digest else real_classifier_stats())
     feats, logits = _classifier_outputs(clf, fake)
     out: dict[str, float] = {"n": len(fake)}
     out["classifier_fd"] = frechet_distance(real_stats, gaussian_stats(feats, what="classifier features of the generated images"))
