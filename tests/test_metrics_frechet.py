@@ -58,6 +58,9 @@ def test_stats_of_samples_estimate_mean_and_covariance() -> None:
 def test_fewer_samples_than_dimensions_warns_about_bias() -> None:
     with pytest.warns(FrechetBiasWarning, match=r"8 samples for 16-dimensional features.*biased.*Use more than 16 samples"):
         gaussian_stats(torch.randn(8, 16), what="test features")
+    with pytest.warns(FrechetBiasWarning) as seen:
+        gaussian_stats(torch.randn(5, 10))
+    assert seen[0].filename == __file__, "the warning points at the line that asked for the statistics"
 
 
 def test_bad_inputs_are_clear_errors() -> None:

@@ -182,10 +182,13 @@ def test_the_real_set_is_resized_once_per_session_for_one_geometry(monkeypatch: 
     assert gan._real_like_with_digest(b, torch.rand(2, 3, 64, 64))[0].shape[-1] == 64 and calls == ["a", "b", "b"]
 
 
-def test_too_few_real_images_are_named_before_any_work_and_a_cached_biased_side_warns_every_time(setup: dict, tmp_path: Path) -> None:
+def test_too_few_real_images_are_named_before_any_work_and_a_cached_biased_side_warns_every_time(
+        setup: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     few = str(real_folder(tmp_path / "few", n=15))  # every 10th image is a test image: one of them
-    with pytest.raises(ConfigError, match=r"the test split of .*few holds 1 image; .* needs 2 at least .* or its train split \(split='train'\)"):
-        evaluate({**setup, "data": few, "split": "test"}, n=8)
+    with monkeypatch.context() as m:
+        m.setattr(gan_metrics, "generate", lambda *a, **k: pytest.fail("sampled before the real set was checked"))
+        with pytest.raises(ConfigError, match=r"the test split of .*few holds 1 image; .* needs 2 at least .* or its train split \(split='train'\)"):
+            evaluate({**setup, "data": few, "split": "test"}, n=8)
     three = {**setup, "split": "test"}  # 3 test images of the 30
     for _ in range(2):  # computed, then read from the cache: both say the real side is biased
         with pytest.warns(FrechetBiasWarning, match=r"classifier features of .*real test.*: 3 samples"):

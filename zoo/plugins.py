@@ -274,8 +274,9 @@ class PluginManager:
         are missing, the usual cause is a wheel built without its package data (docs/plugins.md).
         """
         missing = [f"{path} (plugin {plugin!r})" for plugin, path in self._registry_files() if not path.is_file()]
-        return (f" Registry files that plugins list but that do not exist: {'; '.join(missing)}; a plugin installed from a wheel "
-                "built without its registry.toml and weights/ as package data has none (docs/plugins.md).") if missing else ""
+        return (f" Registry files that plugins list but that do not exist: {'; '.join(missing)}; their models are not listed. A plugin "
+                "yet to register its first model has none yet; one installed from a wheel built without its registry.toml and weights/ "
+                "as package data has lost them (docs/plugins.md).") if missing else ""
 
 
 def _listed(items: Any, kind: str) -> list[Any]:

@@ -51,7 +51,10 @@ class GaussianStats:
 
 
 def warn_if_biased(n: int, d: int, what: str, stacklevel: int = 2) -> None:
-    """Warn (FrechetBiasWarning) when statistics of `n` samples of `d`-dimensional features cannot give an unbiased distance."""
+    """Warn (FrechetBiasWarning) when statistics of `n` samples of `d`-dimensional features cannot give an unbiased distance.
+
+    `stacklevel` as warnings.warn's, counted from the caller: 2 points at the caller's caller.
+    """
     if n <= d:
         warnings.warn(
             f"{what}: {n} samples for {d}-dimensional features. The covariance has rank at most {n - 1} < {d}, "
@@ -69,7 +72,7 @@ def gaussian_stats(features: torch.Tensor, what: str = "features") -> GaussianSt
     n, d = features.shape
     if not torch.isfinite(features).all():
         raise ConfigError(f"{what}: the feature matrix holds NaN or inf values; check the images fed to the feature network.")
-    warn_if_biased(n, d, what, stacklevel=3)
+    warn_if_biased(n, d, what, stacklevel=2)
     x = features.detach().to("cpu", torch.float64)
     mu = x.mean(0)
     centred = x - mu

@@ -152,6 +152,17 @@ def fid_from_images(real: torch.Tensor, fake: torch.Tensor, *, device: str = "cp
     return frechet_distance(real_stats, fake_stats), real_stats, fake_stats
 
 
+def load_real(data: str, split: str, data_root: Path | None) -> ImageSet:
+    """Return `data`'s `split`, the real side of the `gan` evaluator; refused under 2 images (a covariance needs 2)."""
+    real_set = load_data(data, split, root=data_root)
+    if len(real_set) < 2:
+        other = "train" if split == "test" else "test"
+        raise ConfigError(f"the {split} split of {data} holds {len(real_set)} image{'s' if len(real_set) != 1 else ''}; the real side of the "
+                          f"gan evaluator's distances needs 2 at least (over 128 for an unbiased classifier distance). Give a larger set, "
+                          f"or its {other} split ({set_option('split', other)}).")
+    return real_set
+
+
 class GANEvaluator:
     """Judge a generative model's samples: classifier FD, classifier IS, digit coverage, optional Inception FID."""
 
@@ -165,11 +176,12 @@ class GANEvaluator:
         require_capability(model, "sample", self.name, "The gan evaluator judges generated images; evaluate a classifier with the 'accuracy' evaluator.")
         if o.fid:
             inception_path()  # a missing `fid` extra is reported before minutes of sampling
+        real_set = load_real(o.data, o.split, o.data_root)  # and a real set too small, or missing
         fake = generate(model, o.n, o.seed, o.chunk, progress=o.progress)
         fid_n = o.fid_n or o.n
         fid_key = {"model": tensors_digest(model.inference_state_dict()), "n": o.n, "fid_n": fid_n, "seed": o.seed, "chunk": o.chunk} if o.fid else None
         scores = score_images(fake, data=o.data, split=o.split, classifier=o.classifier, fid=o.fid, fid_n=fid_n, fid_batch=o.fid_batch,
-                              data_root=o.data_root, device=o.device or str(model.device), progress=o.progress, fid_key=fid_key)
+                              data_root=o.data_root, device=o.device or str(model.device), progress=o.progress, fid_key=fid_key, real_set=real_set)
         return {"n": o.n, "seed": o.seed, **scores}
 
 
@@ -186,6 +198,7 @@ def score_images(
     device: str = "cpu",
     progress: bool = False,
     fid_key: dict[str, Any] | None = None,
+    real_set: ImageSet | None = None,
 ) -> dict[str, float]:
     """Return the `gan` evaluator's metrics of images you hold, against `data`'s `split`, as `zoo eval` computes them.
 
@@ -195,6 +208,7 @@ def score_images(
     `fid` of the first `fid_n` images (`fid_key`, a description of where the images came from, makes that extraction
     resumable). The real set's statistics are cached. `classifier` is a registry name, a weights file, or a model
     you hold with `features` and `logits` (a zoo model's real statistics are cached by its weights; another's are not).
+    `real_set` is that split where the caller has read it already.
     """
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or len(images) < 2:
         got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
@@ -211,12 +225,7 @@ def score_images(
     fid_n = fid_n or len(fake)
     if fid:
         inception_path()
-    real_set = load_data(data, split, root=data_root)
-    if len(real_set) < 2:  # a Frechet distance needs a covariance: two images at the very least
-        other = "train" if split == "test" else "test"
-        raise ConfigError(f"the {split} split of {data} holds {len(real_set)} image{'s' if len(real_set) != 1 else ''}; the real side of the "
-                          f"gan evaluator's distances needs 2 at least (over 128 for an unbiased classifier distance). Give a larger set, "
-                          f"or its {other} split ({set_option('split', other)}).")
+    real_set = real_set if real_set is not None else load_real(data, split, data_root)
     real, real_digest = _real_like_with_digest(real_set, fake)
 
     named = isinstance(classifier, (str, os.PathLike))  # a registry name or weights file, else a model object you hold
