@@ -31,3 +31,13 @@ def test_folder_memory_measures_a_tiny_folder(monkeypatch: pytest.MonkeyPatch, c
     monkeypatch.setattr(sys, "argv", [str(script), "--n", "12"])
     runpy.run_path(str(script), run_name="__main__")
     assert "images (3, 64, 64): the tensor holds" in capsys.readouterr().out
+
+
+
+def test_checkpoint_sizes_of_the_seed_dcgan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import checkpoint_sizes
+
+    got = checkpoint_sizes.sizes("dcgan", tmp_path / "run")
+    full, slim, export = got["checkpoint.safetensors"], got["checkpoint.slim.safetensors"], got["model.safetensors"]
+    assert 80 < full < 90 and 18 < slim < 20 and 6 < export < 7, got  # Adam's two moments and float32 vs float16, G+D+EMA vs G
