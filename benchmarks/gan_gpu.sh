@@ -49,7 +49,8 @@ export PYTHONUNBUFFERED=1
 DEV=${DEV:-cuda}; STAGE1_MIN=${STAGE1_MIN:-2}; STAGE2_MIN=${STAGE2_MIN:-6}; PICK_N=${PICK_N:-2000}; EVAL_N=${EVAL_N:-10000}; PY=${PY:-python3}
 DEADLINE_S=${DEADLINE_S:-540}; FINAL_S=${FINAL_S:-60}; RESUME=${RESUME:-}; CARRY=${CARRY:-.gpu/carry}; WARMUP=${WARMUP:-500}
 SPLIT_BYTES=15728640  # 15 MiB: the device returns files of up to 16 MiB
-# NAME:METHOD:BATCH:RECIPE; RECIPE os = the seed's soft labels made one-sided (instance noise 0.01, the seed's),
+# NAME:METHOD:BATCH:RECIPE[:FROM]; FROM names a run carried in CARRY to branch from under this recipe (by default
+# the entry branches from CARRY/NAME where that exists, else starts afresh); RECIPE os = the seed's soft labels made one-sided (instance noise 0.01, the seed's),
 # osn = the same with instance noise 0.1, seed = the seed's two-sided soft labels, then _lr1 = learning rate 1e-4,
 # _lr2 = 2e-4, _ttur = the generator at 1e-4 and the discriminator at 4e-4 (two time-scales, Heusel et al. 2017),
 # _e4 = EMA 0.9999 (else 0.999). Measured on the H200 on 2026-11-30 (docs/gan.md): osn at batch 64 led the DCGANs
@@ -77,14 +78,17 @@ recipe() {  # the flags of a recipe, its parts joined by _ (an unknown part is r
 # VARIANTS and RESUME are checked before anything takes device time
 names=" "
 for v in $VARIANTS; do
-  IFS=: read -r name method batch rec <<< "$v"
+  IFS=: read -r name method batch rec from <<< "$v"
   [[ "$name" =~ ^[A-Za-z0-9][A-Za-z0-9_-]*$ && "$names" != *" $name "* ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': its NAME must be unique, letters, digits, _ and - (not first)" >&2; exit 2; }
   [[ "$method" == dcgan || "$method" == wgan_gp ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': METHOD '$method' is not dcgan or wgan_gp" >&2; exit 2; }
   [[ "$batch" =~ ^[1-9][0-9]*$ ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': BATCH '$batch' is not a whole number" >&2; exit 2; }
   recipe "$rec" > /dev/null || exit 2
-  if [ -e "$CARRY/$name" ]; then  # a run carried from an earlier lent GPU: this entry branches from it
-    [ -f "$CARRY/$name/checkpoint.slim.safetensors" ] && [ -f "$CARRY/$name/run.json" ] || { echo "gan_gpu.sh: $CARRY/$name lacks checkpoint.slim.safetensors or run.json: fill it with gan_gpu_unpack.py --carry, or remove it to train $name afresh" >&2; exit 2; }
-    grep -q "\"method\": \"$method\"" "$CARRY/$name/run.json" || { echo "gan_gpu.sh: $CARRY/$name is not a $method run, as VARIANTS entry '$v' says: rename one of them" >&2; exit 2; }
+  [[ -z "$from" || "$from" =~ ^[A-Za-z0-9][A-Za-z0-9_-]*$ ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': FROM '$from' is not a run name" >&2; exit 2; }
+  [ -z "$from" ] || [ -e "$CARRY/$from" ] || { echo "gan_gpu.sh: VARIANTS entry '$v': FROM '$from' is no run carried here ($CARRY/$from): one of [$(ls "$CARRY" 2>/dev/null | paste -sd' ')]" >&2; exit 2; }
+  if [ -e "$CARRY/${from:-$name}" ]; then  # a run carried from an earlier lent GPU: this entry branches from it
+    src=$CARRY/${from:-$name}
+    [ -f "$src/checkpoint.slim.safetensors" ] && [ -f "$src/run.json" ] || { echo "gan_gpu.sh: $src lacks checkpoint.slim.safetensors or run.json: fill it with gan_gpu_unpack.py --carry, or remove it to train $name afresh" >&2; exit 2; }
+    grep -q "\"method\": \"$method\"" "$src/run.json" || { echo "gan_gpu.sh: $src is not a $method run, as VARIANTS entry '$v' says: rename one of them" >&2; exit 2; }
   fi
   names+="$name "
 done
@@ -179,16 +183,16 @@ print(' '.join(f for f, k in (('--bf16', 'bf16'), ('--channels-last', 'channels_
   fi
 }
 
-branch_flags() {  # NAME: a run carried here (CARRY/NAME) goes on as a branch; the same flags when it resumes
-  [ -f "$CARRY/$1/checkpoint.slim.safetensors" ] && echo "--init-from $CARRY/$1 --lr-warmup $WARMUP"
+branch_flags() {  # NAME [FROM]: a run carried here (CARRY/FROM, else CARRY/NAME) goes on as a branch; the same flags on a resume
+  [ -f "$CARRY/${2:-$1}/checkpoint.slim.safetensors" ] && echo "--init-from $CARRY/${2:-$1} --lr-warmup $WARMUP"
 }
-# train NAME METHOD BATCH RECIPE MINUTES: one run in the background; where its folder holds a checkpoint it resumes
+# train NAME METHOD BATCH RECIPE FROM MINUTES: one run in the background; where its folder holds a checkpoint it resumes
 train() {
   # shellcheck disable=SC2046  # the recipe is several words on purpose
   # the recipe comes last: its --ema-decay overrides the default before it
   OMP_NUM_THREADS=3 $ZOO train "$2" --data mnistm --steps 1000000 --batch-size "$3" $(speed_flags "$1" "$2") --device "$DEV" \
-    --max-minutes "$5" --export-dtype float16 --ema-decay 0.999 --checkpoint-every 0 --log-every 100 --quiet \
-    --out "$RUNS/$1" $(branch_flags "$1") $(recipe "$4") >> "$R/${1}_train.log" 2>&1 &
+    --max-minutes "$6" --export-dtype float16 --ema-decay 0.999 --checkpoint-every 0 --log-every 100 --quiet \
+    --out "$RUNS/$1" $(branch_flags "$1" "$5") $(recipe "$4") >> "$R/${1}_train.log" 2>&1 &
   pids+=($!)
 }
 wait_all() {
@@ -197,16 +201,16 @@ wait_all() {
 }
 
 for v in $VARIANTS; do  # in machine.txt: which runs go on from an earlier lent GPU
-  IFS=: read -r name _ <<< "$v"
-  [ -n "$(branch_flags "$name")" ] && echo "$name: a branch of $CARRY/$name, $(grep -m1 -o '"steps": [0-9]*' "$CARRY/$name/summary.json" 2>/dev/null)" | tee -a "$R/machine.txt"
+  IFS=: read -r name _ _ _ from <<< "$v"
+  [ -n "$(branch_flags "$name" "$from")" ] && echo "$name: a branch of $CARRY/${from:-$name}, $(grep -m1 -o '"steps": [0-9]*' "$CARRY/${from:-$name}/summary.json" 2>/dev/null)" | tee -a "$R/machine.txt"
 done
 # Stage 1: every recipe at once. Stage 2: the best run of each method, judged on PICK_N samples, trains on
 # alone (it resumes from its checkpoint), with the GPU shared by two runs instead of all of them.
 # With RESUME, stage 2 alone, for the runs it names.
 if [ -z "$RESUME" ]; then
   for v in $VARIANTS; do
-    IFS=: read -r name method batch rec <<< "$v"
-    train "$name" "$method" "$batch" "$rec" "$STAGE1_MIN"
+    IFS=: read -r name method batch rec from <<< "$v"
+    train "$name" "$method" "$batch" "$rec" "$from" "$STAGE1_MIN"
   done
   sleep 50 & wait $!; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv > "$R/gpu_load_stage1.txt" 2>&1
   wait_all; echo "stage 1 done at ${SECONDS}s: $(date)"
@@ -219,8 +223,8 @@ fi
 STAGE2_MIN=$(awk -v want="$STAGE2_MIN" -v left="$((DEADLINE_S - FINAL_S - SECONDS))" 'BEGIN { m = left / 60; printf "%.2f", (m < 0.25 ? 0 : (m > want ? want : m)) }')
 echo "stage 2: $STAGE2_MIN minutes" | tee -a "$R/machine.txt"
 for v in $VARIANTS; do
-  IFS=: read -r name method batch rec <<< "$v"
-  if [ "$STAGE2_MIN" != 0.00 ] && grep -q "/$name\$" "$R/stage2.txt" 2>/dev/null; then train "$name" "$method" "$batch" "$rec" "$STAGE2_MIN"; fi
+  IFS=: read -r name method batch rec from <<< "$v"
+  if [ "$STAGE2_MIN" != 0.00 ] && grep -q "/$name\$" "$R/stage2.txt" 2>/dev/null; then train "$name" "$method" "$batch" "$rec" "$from" "$STAGE2_MIN"; fi
 done
 [ ${#pids[@]} -gt 0 ] && { sleep 50 & wait $!; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv > "$R/gpu_load_stage2.txt" 2>&1; }
 wait_all; echo "stage 2 done at ${SECONDS}s: $(date)"

@@ -65,18 +65,32 @@ def test_no_finished_run_ends_the_script_instead_of_waiting_on_stdin(tmp_path: P
     assert "no run folder to judge" in done.stdout, done.stdout[-500:]
 
 
-@pytest.mark.parametrize(("files", "method", "says"), [
-    ({"run.json": '{"method": "dcgan"}'}, "dcgan", "runs/carry/a lacks checkpoint.slim.safetensors or run.json"),
-    ({"run.json": '{\n  "method": "wgan_gp"\n}', "checkpoint.slim.safetensors": ""}, "dcgan", "runs/carry/a is not a dcgan run"),
+@pytest.mark.parametrize(("files", "entry", "says"), [
+    ({"run.json": '{"method": "dcgan"}'}, "a:dcgan:64:-", "runs/carry/a lacks checkpoint.slim.safetensors or run.json"),
+    ({"run.json": '{\n  "method": "wgan_gp"\n}', "checkpoint.slim.safetensors": ""}, "a:dcgan:64:-", "runs/carry/a is not a dcgan run"),
+    ({"run.json": '{\n  "method": "wgan_gp"\n}', "checkpoint.slim.safetensors": ""}, "b:dcgan:64:osn_ttur:a", "runs/carry/a is not a dcgan run"),
+    ({"run.json": '{\n  "method": "dcgan"\n}', "checkpoint.slim.safetensors": ""}, "b:dcgan:64:osn:c", "FROM 'c' is no run carried here (runs/carry/c): one of [a]"),
+    ({"run.json": '{\n  "method": "dcgan"\n}', "checkpoint.slim.safetensors": ""}, "b:dcgan:64:osn:a:x", "FROM 'a:x' is not a run name"),
 ])
-def test_a_carried_run_that_cannot_be_branched_from_stops_before_anything_runs(tmp_path: Path, files: dict, method: str, says: str) -> None:
+def test_a_carried_run_that_cannot_be_branched_from_stops_before_anything_runs(tmp_path: Path, files: dict, entry: str, says: str) -> None:
     carried = tmp_path / "runs" / "carry" / "a"
     carried.mkdir(parents=True)
     for name, text in files.items():
         (carried / name).write_text(text)
-    done = run(tmp_path, VARIANTS=f"a:{method}:64:-", CARRY="runs/carry")
+    done = run(tmp_path, VARIANTS=entry, CARRY="runs/carry")
     assert done.returncode == 2 and says in done.stderr, done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_entry_branches_from_its_own_carried_run_or_the_one_it_names(tmp_path: Path) -> None:
+    text = SCRIPT.read_text()
+    body = text[text.index("\nbranch_flags() {"):text.index("\n}\n", text.index("\nbranch_flags() {")) + 3]
+    for name in ("a", "b"):
+        (tmp_path / "carry" / name).mkdir(parents=True)
+        (tmp_path / "carry" / name / "checkpoint.slim.safetensors").write_text("")
+    script = f'CARRY=carry WARMUP=500\n{body}\nbranch_flags a; branch_flags c a; branch_flags c; echo "[$?]"'
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert done.stdout.splitlines() == ["--init-from carry/a --lr-warmup 500", "--init-from carry/a --lr-warmup 500", "[1]"], done.stdout
 
 
 def test_the_leaders_come_back_with_their_slim_checkpoints_in_parts_and_the_others_not_at_all(tmp_path: Path) -> None:
