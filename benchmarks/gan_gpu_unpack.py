@@ -21,6 +21,7 @@ import argparse
 import json
 import re
 import shutil
+import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
@@ -174,6 +175,15 @@ def carry(runs: Path, into: Path) -> list[str]:
     return names
 
 
+def travel_mib(carried: Path) -> tuple[float, float]:
+    """Return (MiB of the checkout that travels to a lent GPU, MiB of `carried` in it): tracked and untracked files not ignored, plus `carried`."""
+    root = Path(__file__).resolve().parents[1]
+    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "-co", "--exclude-standard"], capture_output=True, text=True, check=True).stdout
+    tree = sum((root / f).stat().st_size for f in listed.split("\0") if f and (root / f).is_file())
+    extra = sum(f.stat().st_size for f in carried.rglob("*") if f.is_file()) if carried.is_dir() else 0
+    return (tree + extra) / 2**20, extra / 2**20
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("files", type=Path, help="the folder the device's files were fetched to (results.tar.gz, run_NAME.tar)")
@@ -191,8 +201,11 @@ def main() -> int:
         if args.carry is not None:  # before the tables: a call cut off before its final table still brings its slim checkpoints
             for name in carry(args.runs, args.carry):
                 print(f"carried {name} to {args.carry / name}: the next gan_gpu.sh trains VARIANTS entry {name} on from it")
-            size = sum(f.stat().st_size for f in args.carry.parent.rglob("*") if f.is_file()) if args.carry.is_dir() else 0
-            print(f"{args.carry.parent} holds {size / 2**20:.1f} MiB (what travels to the device: 64 MiB in all)")
+            total, gpu = travel_mib(args.carry.parent)
+            print(f"what travels to a lent GPU with {args.carry.parent}: {total:.1f} MiB of the 64 allowed ({gpu:.1f} MiB of it {args.carry.parent})")
+            if total > 60:
+                print(f"  over 60 MiB: remove carried runs from {args.carry} (they hold {', '.join(sorted(d.name for d in args.carry.iterdir() if d.is_dir()))}) "
+                      "before the next lent GPU, or it refuses the call")
         card, date = card_and_date(results, args.runs)
         for path in keep(results, card, date, args.results):
             print(f"kept {path}")
@@ -204,7 +217,7 @@ def main() -> int:
     for method, why in misses.items():
         print(f"{method}: {why} (judged on {table['n']} samples). Nothing to ship.")
     if ship:
-        print("ship with:\n    python benchmarks/gan_ship.py " + " ".join(f"{SHIP_AS[m]} {run}" for m, run in sorted(ship.items())))
+        print(f"ship with:\n    ZOO_DATA={data_root()} python benchmarks/gan_ship.py " + " ".join(f"{SHIP_AS[m]} {run}" for m, run in sorted(ship.items())))
     return 0
 
 

@@ -59,9 +59,10 @@ def test_no_finished_run_ends_the_script_instead_of_waiting_on_stdin(tmp_path: P
     py.write_text('#!/bin/bash\ncase "$*" in *"-m zoo train"*) exit 1 ;; esac\n')  # all else "works"; every training run fails
     py.chmod(0o755)
     fast = tmp_path / "gan_gpu.sh"
-    fast.write_text(SCRIPT.read_text().replace("sleep 50", "sleep 0"))
+    fast.write_text(SCRIPT.read_text())
     done = subprocess.run(["bash", str(fast)], cwd=tmp_path, capture_output=True, text=True, timeout=60, stdin=subprocess.PIPE,
-                          env={**os.environ, "OUT": str(tmp_path / "out"), "PY": str(py), "VARIANTS": "a:dcgan:64:osn", "DEV": "cpu"})
+                          env={**os.environ, "OUT": str(tmp_path / "out"), "PY": str(py), "VARIANTS": "a:dcgan:64:osn", "DEV": "cpu",
+                               "STAGE1_MIN": "0.01"})  # its GPU-load probe comes half-way: at once
     assert "no run folder to judge" in done.stdout, done.stdout[-500:]
 
 
@@ -84,13 +85,15 @@ def test_a_carried_run_that_cannot_be_branched_from_stops_before_anything_runs(t
 
 def test_an_entry_branches_from_its_own_carried_run_or_the_one_it_names(tmp_path: Path) -> None:
     text = SCRIPT.read_text()
-    body = text[text.index("\nbranch_flags() {"):text.index("\n}\n", text.index("\nbranch_flags() {")) + 3]
+    body = "".join(text[text.index(f"\n{f}() {{"):text.index("\n}\n", text.index(f"\n{f}() {{")) + 3] for f in ("carried_source", "branch_flags"))
     for name in ("a", "b"):
         (tmp_path / "carry" / name).mkdir(parents=True)
         (tmp_path / "carry" / name / "checkpoint.slim.safetensors").write_text("")
-    script = f'CARRY=carry WARMUP=500\n{body}\nbranch_flags a; branch_flags c a; branch_flags c; echo "[$?]"'
+    script = f'CARRY=carry WARMUP=500\n{body}\nbranch_flags a; branch_flags c a; branch_flags b a; branch_flags c; echo "[$?]"'
     done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=30)
-    assert done.stdout.splitlines() == ["--init-from carry/a --lr-warmup 500", "--init-from carry/a --lr-warmup 500", "[1]"], done.stdout
+    # c has no run of its own and names a; b has its own (a FROM branch carried on), which wins over the FROM it was given
+    assert done.stdout.splitlines() == ["--init-from carry/a --lr-warmup 500", "--init-from carry/a --lr-warmup 500",
+                                        "--init-from carry/b --lr-warmup 500", "[1]"], done.stdout + done.stderr
 
 
 def test_the_leaders_come_back_with_their_slim_checkpoints_in_parts_and_the_others_not_at_all(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from zoo.data.registry import data_root
 from zoo.training import TrainConfig, Trainer
 
 from test_training import TINY, images
@@ -59,7 +60,7 @@ def test_unpacks_keeps_the_tables_and_proposes_only_runs_that_meet_the_floors(tm
     assert run_main(monkeypatch, files, tmp_path) == 0
     out = capsys.readouterr().out
     ship = tmp_path / "runs" / "dcgan_b256"
-    assert f"ship with:\n    python benchmarks/gan_ship.py --dcgan-run {ship}\n" in out
+    assert f"ship with:\n    ZOO_DATA={data_root()} python benchmarks/gan_ship.py --dcgan-run {ship}\n" in out
     assert "wgan_gp: no run meets the floors" in out and "best run wgan_gp_b64: classifier IS 6.40" in out and "--wgan-run" not in out
     assert (ship / "model.safetensors").is_file() and (tmp_path / "runs" / "dcgan_b64" / "run.json").is_file()
     date = json.loads((ship / "summary.json").read_text())["date"]
@@ -148,7 +149,13 @@ def test_a_run_in_parts_is_joined_from_its_last_whole_pack_and_carried_for_the_n
     carried = tmp_path / "gpu" / "carry" / "dcgan_b64"
     assert sorted(p.name for p in carried.iterdir()) == ["checkpoint.slim.safetensors", "run.json", "summary.json"]
     assert f"carried dcgan_b64 to {carried}" in out and "dcgan_b256" not in out.split("carried")[-1], "only runs with a slim checkpoint travel"
-    assert f"{tmp_path / 'gpu'} holds " in out
+    total, gpu = gan_gpu_unpack.travel_mib(tmp_path / "gpu")
+    assert f"what travels to a lent GPU with {tmp_path / 'gpu'}: {total:.1f} MiB of the 64 allowed ({gpu:.1f} MiB of it" in out
+    assert 0 < gpu < total < 60, "the checkout and the carried run, well within what may travel"
+    monkeypatch.setattr(gan_gpu_unpack, "travel_mib", lambda carried: (70.0, 50.0))
+    monkeypatch.setattr(sys, "argv", [*sys.argv[:2], "--runs", str(tmp_path / "again"), *sys.argv[4:]])
+    assert gan_gpu_unpack.main() == 0
+    assert "over 60 MiB: remove carried runs from" in capsys.readouterr().out
 
 
 def test_a_call_cut_off_before_its_final_table_still_carries_and_a_run_that_did_not_come_back_is_not_proposed(

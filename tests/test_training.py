@@ -164,9 +164,13 @@ def test_a_slim_checkpoint_carries_weights_and_ema_in_half_precision_and_a_branc
     slim = zoo.weights.load_tree(path)
     assert path == tmp_path / "a" / SLIM_CHECKPOINT and slim["step"] == 3 and slim["optimizers"] == {}
     assert {"loaders", "rng"}.isdisjoint(slim) and path.stat().st_size < (tmp_path / "a" / "checkpoint.safetensors").stat().st_size / 3
-    key, count = "generator.main.0.weight", "generator.main.1.num_batches_tracked"
-    assert slim["model"][key].dtype == torch.float16 and torch.equal(slim["model"][key], full["model"][key].half())
-    assert slim["model"][count].dtype == torch.int64 and slim["ema"]["module." + key].dtype == torch.float16
+    key, count, d_key = "generator.main.0.weight", "generator.main.1.num_batches_tracked", "discriminator.main.0.weight"
+    assert not any(k.startswith("generator.") for k in slim["model"]), "the EMA stands in for the raw generator"
+    assert slim["model"][d_key].dtype == torch.float16 and torch.equal(slim["model"][d_key], full["model"][d_key].half())
+    assert slim["ema"]["module." + count].dtype == torch.int64 and slim["ema"]["module." + key].dtype == torch.float16
+    raw = zoo.weights.load_tree(slim_checkpoint(tmp_path / "a", keep_raw=True))
+    assert torch.equal(raw["model"][key], full["model"][key].half()) and raw["model"][count].dtype == torch.int64
+    slim_checkpoint(tmp_path / "a")
 
     carried = tmp_path / "carried"  # what travels: the slim checkpoint and the run's records, not the full checkpoint
     carried.mkdir()
@@ -175,7 +179,8 @@ def test_a_slim_checkpoint_carries_weights_and_ema_in_half_precision_and_a_branc
     cfg = TrainConfig(steps=2, batch_size=4, device="cpu", progress=False, log_every=1, ema_decay=0.5, init_from=str(carried))
     branch = Trainer("dcgan", TINY, {"train": images()}, tmp_path / "b", cfg)
     info = branch._init_from(str(carried))
-    assert torch.equal(branch.method.state_dict()[key], full["model"][key].half().float())
+    assert torch.equal(branch.method.state_dict()[key], full["ema"]["module." + key].half().float()), "the generator starts from the EMA"
+    assert torch.equal(branch.method.state_dict()[d_key], full["model"][d_key].half().float())
     assert torch.equal(branch.ema.module.state_dict()[key], full["ema"]["module." + key].half().float())
     assert branch.method.optimizers["generator"].state_dict()["state"] == {}, "no moments came: Adam starts afresh"
     assert info["step"] == 3 and info["checkpoint"] == str(carried / SLIM_CHECKPOINT)
@@ -200,9 +205,9 @@ def test_a_slim_checkpoint_carries_weights_and_ema_in_half_precision_and_a_branc
     assert "moments" not in capsys.readouterr().err, "a method with schedulers of its own is not told to warm up, which it refuses"
 
     state = zoo.weights.load_tree(tmp_path / "a" / "checkpoint.safetensors")
-    state["model"][key].view(-1)[:2] = torch.tensor([float("-inf"), 1e6])  # one value already infinite, one that overflows float16
+    state["model"][d_key].view(-1)[:2] = torch.tensor([float("-inf"), 1e6])  # one value already infinite, one that overflows float16
     zoo.weights.save_tree(tmp_path / "a" / "checkpoint.safetensors", state)
-    with pytest.raises(ConfigError, match=rf"weights {key} overflow torch.float16"):
+    with pytest.raises(ConfigError, match=rf"weights {d_key} overflow torch.float16"):
         slim_checkpoint(tmp_path / "a")
 
 
