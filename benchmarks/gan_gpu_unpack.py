@@ -175,12 +175,16 @@ def carry(runs: Path, into: Path) -> list[str]:
     return names
 
 
-def travel_mib(carried: Path) -> tuple[float, float]:
-    """Return (MiB of the checkout that travels to a lent GPU, MiB of `carried` in it): tracked and untracked files not ignored, plus `carried`."""
+def travel_mib(carried: Path) -> tuple[float | None, float]:
+    """Return (MiB of the checkout that travels to a lent GPU, MiB of `carried` in it): tracked and untracked files not ignored, plus
+    `carried`; the first is None outside a git checkout, where what travels cannot be told."""
     root = Path(__file__).resolve().parents[1]
-    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "-co", "--exclude-standard"], capture_output=True, text=True, check=True).stdout
-    tree = sum((root / f).stat().st_size for f in listed.split("\0") if f and (root / f).is_file())
     extra = sum(f.stat().st_size for f in carried.rglob("*") if f.is_file()) if carried.is_dir() else 0
+    try:
+        listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "-co", "--exclude-standard"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None, extra / 2**20
+    tree = sum((root / f).stat().st_size for f in listed.split("\0") if f and (root / f).is_file())
     return (tree + extra) / 2**20, extra / 2**20
 
 
@@ -202,8 +206,11 @@ def main() -> int:
             for name in carry(args.runs, args.carry):
                 print(f"carried {name} to {args.carry / name}: the next gan_gpu.sh trains VARIANTS entry {name} on from it")
             total, gpu = travel_mib(args.carry.parent)
-            print(f"what travels to a lent GPU with {args.carry.parent}: {total:.1f} MiB of the 64 allowed ({gpu:.1f} MiB of it {args.carry.parent})")
-            if total > 60:
+            if total is None:
+                print(f"{args.carry.parent} holds {gpu:.1f} MiB; not a git checkout here, so what travels with it (the checkout too, 64 MiB in all) is not known")
+            else:
+                print(f"what travels to a lent GPU with {args.carry.parent}: {total:.1f} MiB of the 64 allowed ({gpu:.1f} MiB of it {args.carry.parent})")
+            if total is not None and total > 60:
                 print(f"  over 60 MiB: remove carried runs from {args.carry} (they hold {', '.join(sorted(d.name for d in args.carry.iterdir() if d.is_dir()))}) "
                       "before the next lent GPU, or it refuses the call")
         card, date = card_and_date(results, args.runs)

@@ -182,3 +182,14 @@ def test_a_call_cut_off_before_its_final_table_still_carries_and_a_run_that_did_
     monkeypatch.setattr(sys, "argv", [*argv, "--runs", str(tmp_path / "runs2")])
     assert gan_gpu_unpack.main() == 1
     assert "gan_variants.json" in capsys.readouterr().out and (tmp_path / "gpu" / "carry" / "dcgan_b64" / "checkpoint.slim.safetensors").is_file()
+
+
+def test_what_travels_is_not_guessed_outside_a_git_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    (tmp_path / "gpu").mkdir()
+    (tmp_path / "gpu" / "w").write_bytes(b"x" * 2**20)
+    def no_git(*a, **k):
+        raise subprocess.CalledProcessError(128, a[0])
+    monkeypatch.setattr(gan_gpu_unpack.subprocess, "run", no_git)
+    assert gan_gpu_unpack.travel_mib(tmp_path / "gpu") == (None, 1.0)
