@@ -578,7 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ema-decay", type=float, default=0.0, help="export an exponential moving average of the weights with this decay, e.g. 0.999 (0: off)")
     s.add_argument("--grad-clip", type=float, default=None, help="clip each optimizer's gradient norm to this (default: no clipping)")
     s.add_argument("--max-minutes", type=float, default=None, help="stop, checkpoint and export after this much wall time (default: no limit)")
-    s.add_argument("--init-from", default=None, metavar="RUN", help="branch from another run's folder or checkpoint (full, or slim: no Adam moments): its weights, EMA and Adam moments; learning rates, steps and data order are this run's")
+    s.add_argument("--init-from", default=None, metavar="RUN", help="branch from another run's folder or checkpoint, full or slim: its weights, EMA and (a full one's) Adam moments; learning rates, steps and data order are this run's")
     s.add_argument("--lr-decay-start", type=int, default=None, metavar="STEP", help="from STEP on, learning rates fall linearly towards zero at --steps (a resumed run may add it)")
     s.add_argument("--lr-warmup", type=int, default=0, metavar="N", help="learning rates rise linearly over the first N steps (eases fresh Adam moments in, e.g. after a slim --init-from)")
     s.add_argument("--export-dtype", choices=["float32", "float16"], default="float32", help="precision of the exported weights")
