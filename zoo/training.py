@@ -727,7 +727,7 @@ def train(
 def slim_checkpoint(run: str | os.PathLike[str], dtype: torch.dtype = torch.float16, keep_raw: bool = False) -> Path:
     """Write ``run/checkpoint.slim.safetensors``: the run's weights and EMA from its checkpoint in `dtype`, and its step.
 
-    A seventh of the full checkpoint for a 64x64 GAN (no optimizer moments, loader or RNG state; half precision; where the
+    A seventh of a 64x64 DCGAN's full checkpoint, a fifth of WGAN-GP's (no optimizer moments, loader or RNG state; half precision; where the
     run keeps an EMA, the EMA stands in for the raw weights of what ships unless `keep_raw`), so it travels where the full
     one cannot (a lent GPU takes and returns 64 MiB in all). It is a branch point, not a resume: ``zoo train --init-from``
     takes it (the run's folder, with its run.json and summary.json), the shipped modules starting from the averaged
