@@ -47,8 +47,8 @@ __all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folde
 #: Loop settings a resumed run must keep: they change which batches it sees or what a step computes.
 RESUME_FIXED = ("batch_size", "seed", "bf16", "grad_clip")
 CHECKPOINT = "checkpoint.safetensors"
-#: A run's weights and EMA in half precision, without optimizer moments, loader or RNG state: what
-#: :func:`slim_checkpoint` writes, for a branch (``init_from``) on a machine the full checkpoint cannot reach.
+#: A run's training-only weights and EMA (or its weights, without an EMA) in half precision, without optimizer moments,
+#: loader or RNG state: what :func:`slim_checkpoint` writes, for a branch (``init_from``) where the full checkpoint cannot go.
 SLIM_CHECKPOINT = "checkpoint.slim.safetensors"
 EXPORT = "model.safetensors"
 
@@ -290,7 +290,7 @@ class Trainer:
         }
         self.method.optimizers = self.method.configure_optimizers()
         self.method.schedulers = check_schedulers(self.method.configure_schedulers(self.train.steps), method)
-        self._base_lrs = self._check_lr_decay()
+        self._base_lrs = self._check_lr_schedule()
         self.method.grad_clip = self.train.grad_clip
         self._inference = shipped_module(self.method)
         self.ema = self._make_ema()
@@ -340,7 +340,7 @@ class Trainer:
         except ConfigError:
             return False
 
-    def _check_lr_decay(self) -> dict[str, list[float]]:
+    def _check_lr_schedule(self) -> dict[str, list[float]]:
         """Return each optimizer's configured learning rates, the ones a warm-up rises to and a decay starts from."""
         start = self.train.lr_decay_start
         for name, given in (("lr_warmup", self.train.lr_warmup), ("lr_decay_start", start is not None)):
