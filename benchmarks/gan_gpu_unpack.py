@@ -1,6 +1,6 @@
 """Unpack what benchmarks/gan_gpu.sh brought back from a lent GPU, check it, and say what can ship.
 
-    python benchmarks/gan_gpu_unpack.py FILES_AT [--runs runs/gan_gpu_h200] [--carry .gpu/carry]
+    python benchmarks/gan_gpu_unpack.py FILES_AT [--runs runs/gan_gpu_h200] [--carry benchmarks/carry]
 
 1. each run's tar into RUNS/NAME/ and ``results.tar.gz`` into RUNS/results/ (tar's "data" filter:
    no absolute paths, nothing outside the folder, no device files; RUNS appears only once all of it is out);
@@ -12,7 +12,9 @@
 4. each method's best run that meets issue 4's floors, and the ``gan_ship.py`` command that ships them;
    a method with none is named with its best score, and nothing of it is proposed;
 5. with ``--carry DIR``, each run that came back with its slim checkpoint copied to DIR/NAME (with its run.json and
-   summary.json), where the next gan_gpu.sh branches its VARIANTS entry NAME from it.
+   summary.json), where the next gan_gpu.sh branches its VARIANTS entry NAME from it; a carried run that one of them
+   was branched from is removed (the branch goes on in its place). Commit DIR (benchmarks/carry): a session's
+   checkout holds what git keeps, so a git-ignored folder would not reach the next lent GPU.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from gan_variants import best_per_method
 from zoo.data.mnistm import mnistm_digest
 from zoo.data.registry import data_root
 from zoo.errors import ConfigError
+from zoo.weights import sha256_file
 
 RESULTS = Path(__file__).parent / "results"
 SHIP_AS = {"dcgan": "--dcgan-run", "wgan_gp": "--wgan-run"}
@@ -159,8 +162,13 @@ def shippable(rows: list[dict], runs: Path) -> tuple[dict[str, Path], dict[str, 
     return ship, misses
 
 
-def carry(runs: Path, into: Path) -> list[str]:
-    """Copy each run in `runs` that holds a slim checkpoint to ``into/NAME`` (its CARRIED files; an older one replaced); return the names."""
+def carry(runs: Path, into: Path) -> tuple[list[str], dict[str, str]]:
+    """Copy each run in `runs` that holds a slim checkpoint to ``into/NAME`` (its CARRIED files; an older one replaced).
+
+    A carried run that one of these was branched from (its run.json's ``init_from`` names the slim checkpoint's sha256)
+    is removed: the branch, judged the better, goes on from where that one stopped, and two carried runs of 12 MiB
+    each are what the 64 MiB that travel leave room for. Return the names carried and {removed: the branch of it}.
+    """
     names = []
     for run in sorted(d for d in runs.iterdir() if (d / CARRIED[0]).is_file()):
         into.mkdir(parents=True, exist_ok=True)
@@ -172,20 +180,29 @@ def carry(runs: Path, into: Path) -> list[str]:
             shutil.rmtree(into / run.name)
         partial.rename(into / run.name)
         names.append(run.name)
-    return names
+    sources = {(json.loads((into / n / "run.json").read_text()).get("init_from") or {}).get("sha256"): n for n in names}
+    superseded = {}
+    for old in sorted(d for d in into.iterdir() if d.is_dir() and d.name not in names and (d / CARRIED[0]).is_file()):
+        if (branch := sources.get(sha256_file(old / CARRIED[0]))) is not None:
+            shutil.rmtree(old)
+            superseded[old.name] = branch
+    return names, superseded
 
 
 def travel_mib(carried: Path) -> tuple[float | None, float]:
-    """Return (MiB of the checkout that travels to a lent GPU, MiB of `carried` in it): tracked and untracked files not ignored, plus
-    `carried`; the first is None outside a git checkout, where what travels cannot be told."""
+    """Return (MiB that travels to a lent GPU, MiB of `carried` in it): the checkout's tracked and untracked files not
+    ignored, its git-ignored ``.gpu`` folder (gan_gpu.sh is run carrying it) and `carried`, each file counted once; the first
+    is None outside a git checkout, where what travels cannot be told."""
     root = Path(__file__).resolve().parents[1]
-    extra = sum(f.stat().st_size for f in carried.rglob("*") if f.is_file()) if carried.is_dir() else 0
+    def files(folder: Path) -> set[Path]:
+        return {f.resolve() for f in folder.rglob("*") if f.is_file()} if folder.is_dir() else set()
+    mine = files(carried)
     try:
         listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "-co", "--exclude-standard"], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
-        return None, extra / 2**20
-    tree = sum((root / f).stat().st_size for f in listed.split("\0") if f and (root / f).is_file())
-    return (tree + extra) / 2**20, extra / 2**20
+        return None, sum(f.stat().st_size for f in mine) / 2**20
+    tree = {(root / f).resolve() for f in listed.split("\0") if f and (root / f).is_file()}
+    return (sum(f.stat().st_size for f in tree | files(root / ".gpu") | mine) / 2**20, sum(f.stat().st_size for f in mine) / 2**20)
 
 
 def main() -> int:
@@ -193,7 +210,7 @@ def main() -> int:
     p.add_argument("files", type=Path, help="the folder the device's files were fetched to (results.tar.gz, run_NAME.tar)")
     p.add_argument("--runs", type=Path, default=Path("runs/gan_gpu_device"), help="where to unpack the runs")
     p.add_argument("--results", type=Path, default=RESULTS, help="where to keep the judged tables")
-    p.add_argument("--carry", type=Path, default=None, help="copy the runs that came back with a slim checkpoint here (.gpu/carry): the next gan_gpu.sh goes on from them")
+    p.add_argument("--carry", type=Path, default=None, help="copy the runs that came back with a slim checkpoint here (benchmarks/carry, committed: only what git keeps reaches the next session): the next gan_gpu.sh goes on from them")
     args = p.parse_args()
     try:
         results = unpack(args.files, args.runs)
@@ -203,13 +220,16 @@ def main() -> int:
                               "other pixels than they would be judged on here. Find which photos differ (zoo.data.photos) before shipping.")
         print(f"MNIST-M digest {here[:16]}... on both machines; runs unpacked into {args.runs}")
         if args.carry is not None:  # before the tables: a call cut off before its final table still brings its slim checkpoints
-            for name in carry(args.runs, args.carry):
+            names, superseded = carry(args.runs, args.carry)
+            for name in names:
                 print(f"carried {name} to {args.carry / name}: the next gan_gpu.sh trains VARIANTS entry {name} on from it")
-            total, gpu = travel_mib(args.carry.parent)
+            for old, branch in superseded.items():
+                print(f"removed {args.carry / old}: {branch} was branched from it and goes on in its place; a VARIANTS entry with FROM {old} must name {branch} instead")
+            total, mine = travel_mib(args.carry)
             if total is None:
-                print(f"{args.carry.parent} holds {gpu:.1f} MiB; not a git checkout here, so what travels with it (the checkout too, 64 MiB in all) is not known")
+                print(f"{args.carry} holds {mine:.1f} MiB; not a git checkout here, so what travels with it (the checkout too, 64 MiB in all) is not known")
             else:
-                print(f"what travels to a lent GPU with {args.carry.parent}: {total:.1f} MiB of the 64 allowed ({gpu:.1f} MiB of it {args.carry.parent})")
+                print(f"what travels to a lent GPU (the checkout, .gpu and {args.carry}): {total:.1f} MiB of the 64 allowed ({mine:.1f} MiB of it the carried runs)")
             if total is not None and total > 60:
                 print(f"  over 60 MiB: remove carried runs from {args.carry} (they hold {', '.join(sorted(d.name for d in args.carry.iterdir() if d.is_dir()))}) "
                       "before the next lent GPU, or it refuses the call")

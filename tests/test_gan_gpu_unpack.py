@@ -149,9 +149,9 @@ def test_a_run_in_parts_is_joined_from_its_last_whole_pack_and_carried_for_the_n
     carried = tmp_path / "gpu" / "carry" / "dcgan_b64"
     assert sorted(p.name for p in carried.iterdir()) == ["checkpoint.slim.safetensors", "run.json", "summary.json"]
     assert f"carried dcgan_b64 to {carried}" in out and "dcgan_b256" not in out.split("carried")[-1], "only runs with a slim checkpoint travel"
-    total, gpu = gan_gpu_unpack.travel_mib(tmp_path / "gpu")
-    assert f"what travels to a lent GPU with {tmp_path / 'gpu'}: {total:.1f} MiB of the 64 allowed ({gpu:.1f} MiB of it" in out
-    assert 0 < gpu < total < 60, "the checkout and the carried run, well within what may travel"
+    total, mine = gan_gpu_unpack.travel_mib(tmp_path / "gpu" / "carry")
+    assert f"what travels to a lent GPU (the checkout, .gpu and {tmp_path / 'gpu' / 'carry'}): {total:.1f} MiB of the 64 allowed ({mine:.1f} MiB of it the carried runs)" in out
+    assert 0 < mine < total < 60, "the checkout and the carried run, well within what may travel"
     monkeypatch.setattr(gan_gpu_unpack, "travel_mib", lambda carried: (70.0, 50.0))
     monkeypatch.setattr(sys, "argv", [*sys.argv[:2], "--runs", str(tmp_path / "again"), *sys.argv[4:]])
     assert gan_gpu_unpack.main() == 0
@@ -193,3 +193,43 @@ def test_what_travels_is_not_guessed_outside_a_git_checkout(tmp_path: Path, monk
         raise subprocess.CalledProcessError(128, a[0])
     monkeypatch.setattr(gan_gpu_unpack.subprocess, "run", no_git)
     assert gan_gpu_unpack.travel_mib(tmp_path / "gpu") == (None, 1.0)
+
+
+def test_carried_runs_inside_the_checkout_are_counted_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """benchmarks/carry is part of the checkout (committed, so that it reaches the next session): not counted twice."""
+    import subprocess
+
+    root = tmp_path / "repo"
+    (root / "benchmarks").mkdir(parents=True)
+    (root / "benchmarks" / "gan_gpu_unpack.py").write_text("")
+    (root / "carry" / "a").mkdir(parents=True)
+    (root / "carry" / "a" / "w").write_bytes(b"x" * 2**20)
+    (root / ".gpu").mkdir()
+    (root / ".gpu" / "mnist").write_bytes(b"x" * 2**19)
+    (root / "tracked").write_bytes(b"x" * 2**18)
+    monkeypatch.setattr(gan_gpu_unpack, "__file__", str(root / "benchmarks" / "gan_gpu_unpack.py"))
+    listed = "\0".join(["tracked", "carry/a/w", "benchmarks/gan_gpu_unpack.py"]) + "\0"
+    monkeypatch.setattr(gan_gpu_unpack.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a[0], 0, listed, ""))
+    assert gan_gpu_unpack.travel_mib(root / "carry") == (1.75, 1.0)
+    assert gan_gpu_unpack.travel_mib(tmp_path / "elsewhere") == (1.75, 0.0)
+
+
+def test_a_carried_run_that_came_back_as_a_branch_is_replaced_by_it(tmp_path: Path) -> None:
+    """Two carried runs fill what travels: a branch that came back takes its source's place, an unrelated one stays."""
+    from zoo.weights import sha256_file
+
+    into = tmp_path / "carry"
+    for name, payload in (("dcgan_a", b"a"), ("wgan_b", b"b")):
+        (into / name).mkdir(parents=True)
+        (into / name / "checkpoint.slim.safetensors").write_bytes(payload)
+    branch = tmp_path / "runs" / "dcgan_a_e4"
+    branch.mkdir(parents=True)
+    (branch / "checkpoint.slim.safetensors").write_bytes(b"new")
+    (branch / "run.json").write_text(json.dumps({"init_from": {"sha256": sha256_file(into / "dcgan_a" / "checkpoint.slim.safetensors")}}))
+    (branch / "summary.json").write_text("{}")
+    (tmp_path / "runs" / "fresh").mkdir()  # a run without a slim checkpoint is not carried
+    assert gan_gpu_unpack.carry(tmp_path / "runs", into) == (["dcgan_a_e4"], {"dcgan_a": "dcgan_a_e4"})
+    assert sorted(p.name for p in into.iterdir()) == ["dcgan_a_e4", "wgan_b"]
+    (branch / "run.json").write_text(json.dumps({"init_from": None}))  # the same run again, now from scratch: nothing else goes
+    assert gan_gpu_unpack.carry(tmp_path / "runs", into) == (["dcgan_a_e4"], {})
+    assert sorted(p.name for p in into.iterdir()) == ["dcgan_a_e4", "wgan_b"]
