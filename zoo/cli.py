@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import contextvars
 import errno
 import functools
 import importlib
 import json
 import os
 import shlex
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -650,11 +654,45 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     status(f"zoo: warning: {message}")
 
 
+_CONSOLE = contextvars.ContextVar("zoo_console", default=False)
+
+
 def run() -> int:
     """The `zoo` console command (and `python -m zoo`): main() with warnings shown as one line each."""
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
-        return main()
+        token = _CONSOLE.set(True)
+        try:
+            return main()
+        finally:
+            _CONSOLE.reset(token)
+            if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                # the command is done: a Ctrl-C now would land in the interpreter's exit (torch's atexit hooks print a
+                # traceback, or `python -m` dies by SIGINT) and change nothing but the status
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _ctrl_c_ends_the_command():
+    """In the `zoo` command, a Ctrl-C while torch and the plugins load (seconds) ends it at once: one line, status 130.
+
+    A KeyboardInterrupt raised in that import lands wherever torch happens to be, and torch swallows some (a traceback,
+    then status 0) or leaves the `-m` runner to die by SIGINT; nothing is written yet, so there is nothing to tidy. Where
+    Ctrl-C is not Python's to take (ignored in a background job, or a handler of the caller's), it is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        os.write(2, b"\nzoo: interrupted\n")
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -677,8 +715,9 @@ def _main(argv: Sequence[str] | None) -> int:
     if hasattr(sys.stdout, "reconfigure"):  # a console or file in an encoding without ± or → (Windows' cp1252): \u00b1, not a crash
         sys.stdout.reconfigure(errors="backslashreplace")
     try:
-        importlib.import_module("numpy")  # before torch: torch's C code imports numpy and would swallow a Ctrl-C that lands there
-        parser = build_parser()  # loads torch and the plugins: a broken one is an error here under ZOO_STRICT_PLUGINS=1
+        with _ctrl_c_ends_the_command() if _CONSOLE.get() else contextlib.nullcontext():
+            importlib.import_module("numpy")  # before torch: torch's C code imports numpy and would swallow a Ctrl-C that lands there
+            parser = build_parser()  # loads torch and the plugins: a broken one is an error here under ZOO_STRICT_PLUGINS=1
     except ZooError as e:
         print(f"zoo: error: {e}", file=sys.stderr)
         return 2
