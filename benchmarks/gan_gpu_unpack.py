@@ -213,8 +213,9 @@ def main() -> int:
     p.add_argument("--carry", type=Path, default=None, help="copy the runs that came back with a slim checkpoint here (benchmarks/carry, committed: only what git keeps reaches the next session): the next gan_gpu.sh goes on from them")
     args = p.parse_args()
     try:
+        here = local_digest()  # first: without ZOO_DATA, stop before RUNS exists (a second try would be refused for it)
         results = unpack(args.files, args.runs)
-        there, here = device_digest(results / "machine.txt"), local_digest()
+        there = device_digest(results / "machine.txt")
         if there != here:
             raise ConfigError(f"the device built MNIST-M {there[:16]}..., this machine builds {here[:16]}...: the runs were trained on "
                               "other pixels than they would be judged on here. Find which photos differ (zoo.data.photos) before shipping.")

@@ -233,3 +233,14 @@ def test_a_carried_run_that_came_back_as_a_branch_is_replaced_by_it(tmp_path: Pa
     (branch / "run.json").write_text(json.dumps({"init_from": None}))  # the same run again, now from scratch: nothing else goes
     assert gan_gpu_unpack.carry(tmp_path / "runs", into) == (["dcgan_a_e4"], {})
     assert sorted(p.name for p in into.iterdir()) == ["dcgan_a_e4", "wgan_b"]
+
+
+def test_without_zoo_data_nothing_is_unpacked_so_the_same_command_works_once_it_is_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    files = device_files(tmp_path, [row("dcgan_b64", "dcgan", 6.2, False)])
+    monkeypatch.setattr(gan_gpu_unpack, "data_root", lambda: None)
+    monkeypatch.setattr(sys, "argv", ["gan_gpu_unpack.py", str(files), "--runs", str(tmp_path / "runs"), "--results", str(tmp_path / "kept")])
+    assert gan_gpu_unpack.main() == 1
+    assert "set ZOO_DATA to the folder that holds mnist/" in capsys.readouterr().out
+    assert not (tmp_path / "runs").exists(), "a runs folder left behind would refuse the same command with ZOO_DATA set"
+    assert run_main(monkeypatch, files, tmp_path) == 0
