@@ -91,7 +91,7 @@ for v in $VARIANTS; do
   recipe "$rec" > /dev/null || exit 2
   [[ -z "$from" || "$from" =~ ^[A-Za-z0-9][A-Za-z0-9_-]*$ ]] || { echo "gan_gpu.sh: VARIANTS entry '$v': FROM '$from' is not a run name" >&2; exit 2; }
   src=$(carried_source "$name" "$from")
-  if [ -n "$src" ]; then  # a run carried from an earlier lent GPU: this entry branches from it
+  if [ -n "$src" ] && [ -z "$RESUME" ]; then  # a run carried from an earlier lent GPU: this entry branches from it (a resume needs none)
     [ -e "$src" ] || { echo "gan_gpu.sh: VARIANTS entry '$v': FROM '$from' is no run carried here ($src): one of [$(ls "$CARRY" 2>/dev/null | paste -sd' ')]" >&2; exit 2; }
     [ -f "$src/checkpoint.slim.safetensors" ] && [ -f "$src/run.json" ] || { echo "gan_gpu.sh: $src lacks checkpoint.slim.safetensors or run.json: fill it with gan_gpu_unpack.py --carry, or remove it to train $name afresh" >&2; exit 2; }
     grep -q "\"method\": \"$method\"" "$src/run.json" || { echo "gan_gpu.sh: $src is not a $method run, as VARIANTS entry '$v' says: rename one of them" >&2; exit 2; }
@@ -189,8 +189,14 @@ print(' '.join(f for f, k in (('--bf16', 'bf16'), ('--channels-last', 'channels_
   fi
 }
 
-branch_flags() {  # NAME [FROM]: an entry with a carried run (carried_source) goes on as a branch; the same flags on a resume
+branch_flags() {  # NAME [FROM]: an entry with a carried run (carried_source) starts as a branch of it; a resume keeps the
+  # warm-up its run.json records (a resume must), whatever is carried now: an unpacking between the calls may have replaced it
   local src
+  if [ -f "$RUNS/$1/run.json" ]; then
+    $PY -c "import json, sys; w = json.load(open(sys.argv[1]))['train'].get('lr_warmup') or 0
+print(f'--lr-warmup {w}' if w else '')" "$RUNS/$1/run.json"
+    return
+  fi
   src=$(carried_source "$1" "${2:-}")
   [ -n "$src" ] && [ -f "$src/checkpoint.slim.safetensors" ] && echo "--init-from $src --lr-warmup $WARMUP"
 }

@@ -167,7 +167,9 @@ def carry(runs: Path, into: Path) -> tuple[list[str], dict[str, str]]:
 
     A carried run that one of these was branched from (its run.json's ``init_from`` names the slim checkpoint's sha256)
     is removed: the branch, judged the better, goes on from where that one stopped, and two carried runs of 12 MiB
-    each are what the 64 MiB that travel leave room for. Return the names carried and {removed: the branch of it}.
+    each are what the 64 MiB that travel leave room for. Only a branch's direct source is matched, as it is carried now:
+    a run replaced by its own continuation in an earlier call of the same loan stays beside a sibling branched from the
+    older copy (the over-60 MiB warning then names them). Return the names carried and {removed: the branch of it}.
     """
     names = []
     for run in sorted(d for d in runs.iterdir() if (d / CARRIED[0]).is_file()):

@@ -72,28 +72,38 @@ def test_no_finished_run_ends_the_script_instead_of_waiting_on_stdin(tmp_path: P
     ({"run.json": '{\n  "method": "wgan_gp"\n}', "checkpoint.slim.safetensors": ""}, "b:dcgan:64:osn_ttur:a", "runs/carry/a is not a dcgan run"),
     ({"run.json": '{\n  "method": "dcgan"\n}', "checkpoint.slim.safetensors": ""}, "b:dcgan:64:osn:c", "FROM 'c' is no run carried here (runs/carry/c): one of [a]"),
     ({"run.json": '{\n  "method": "dcgan"\n}', "checkpoint.slim.safetensors": ""}, "b:dcgan:64:osn:a:x", "FROM 'a:x' is not a run name"),
+    # a RESUME call trains runs already on the machine: a carried run replaced since (unpacked between the calls) stops nothing
+    ({"run.json": '{\n  "method": "dcgan"\n}', "checkpoint.slim.safetensors": ""}, "b:dcgan:64:osn:c RESUME=b", "no run runs/gan_gpu/b to resume"),
 ])
 def test_a_carried_run_that_cannot_be_branched_from_stops_before_anything_runs(tmp_path: Path, files: dict, entry: str, says: str) -> None:
     carried = tmp_path / "runs" / "carry" / "a"
     carried.mkdir(parents=True)
     for name, text in files.items():
         (carried / name).write_text(text)
-    done = run(tmp_path, VARIANTS=entry, CARRY="runs/carry")
+    entry, _, resume = entry.partition(" RESUME=")
+    done = run(tmp_path, VARIANTS=entry, CARRY="runs/carry", RESUME=resume)
     assert done.returncode == 2 and says in done.stderr, done.stderr
     assert not (tmp_path / "out").exists()
 
 
 def test_an_entry_branches_from_its_own_carried_run_or_the_one_it_names(tmp_path: Path) -> None:
+    import sys
+
     text = SCRIPT.read_text()
     body = "".join(text[text.index(f"\n{f}() {{"):text.index("\n}\n", text.index(f"\n{f}() {{")) + 3] for f in ("carried_source", "branch_flags"))
     for name in ("a", "b"):
         (tmp_path / "carry" / name).mkdir(parents=True)
         (tmp_path / "carry" / name / "checkpoint.slim.safetensors").write_text("")
-    script = f'CARRY=carry WARMUP=500\n{body}\nbranch_flags a; branch_flags c a; branch_flags b a; branch_flags c; echo "[$?]"'
+    for name, warmup in (("r", 500), ("s", 0)):  # runs on the machine, to be resumed: branched (warmed up) or not
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "run.json").write_text(f'{{"train": {{"lr_warmup": {warmup}}}}}')
+    script = (f'CARRY=carry WARMUP=500 RUNS=runs PY={sys.executable}\n{body}\n'
+              'branch_flags a; branch_flags c a; branch_flags b a; branch_flags c; echo "[$?]"; branch_flags r gone; echo "<$(branch_flags s a)>"')
     done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=30)
-    # c has no run of its own and names a; b has its own (a FROM branch carried on), which wins over the FROM it was given
+    # c has no run of its own and names a; b has its own (a FROM branch carried on), which wins over the FROM it was given;
+    # a resume keeps its own warm-up (or none), whatever is carried or not now
     assert done.stdout.splitlines() == ["--init-from carry/a --lr-warmup 500", "--init-from carry/a --lr-warmup 500",
-                                        "--init-from carry/b --lr-warmup 500", "[1]"], done.stdout + done.stderr
+                                        "--init-from carry/b --lr-warmup 500", "[1]", "--lr-warmup 500", "<>"], done.stdout + done.stderr
 
 
 def test_the_leaders_come_back_with_their_slim_checkpoints_in_parts_and_the_others_not_at_all(tmp_path: Path) -> None:
