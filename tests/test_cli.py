@@ -379,11 +379,7 @@ def test_ctrl_c_in_zoo_train_is_one_line_saying_how_to_go_on(tmp_path: Path, mon
     monkeypatch.setattr(DCGAN, "train_step", lambda self, batch, step: (step == 2 and os.kill(os.getpid(), signal.SIGINT), step_of(self, batch, step))[1])
     args = ["train", "dcgan", "--data", str(face_folder(tmp_path / "faces")), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2",
             "--steps", "5", "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet"]
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell's background job (CI) starts with Ctrl-C ignored
-    try:
-        assert main([*args, "--register", "t.stopped", "--registry", str(tmp_path / "r.toml")]) == 130
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    assert main([*args, "--register", "t.stopped", "--registry", str(tmp_path / "r.toml")]) == 130
     err = capsys.readouterr().err
     assert "zoo train: interrupted: stopped at step 2 of 5" in err and "Run the same command again" in err and "Traceback" not in err
     assert not (tmp_path / "r.toml").exists(), "an interrupted run is not registered"
@@ -552,9 +548,7 @@ def test_the_command_answers_version_without_torch_and_ctrl_c_while_torch_loads_
     assert q.communicate(timeout=60) and q.returncode == 0
     for share in (0.2, 0.45, 0.7):  # inside that import (a Ctrl-C once aborted it in torch's C++: "terminate called ...")
         delay = 2 * startup + share * loading  # not later: once the command's work is done, a Ctrl-C is ignored (test below)
-        # a shell's background job (as CI may run the suite) starts with Ctrl-C ignored, and children inherit that: restore it
-        p = subprocess.Popen([sys.executable, "-m", "zoo", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        p = subprocess.Popen([sys.executable, "-m", "zoo", "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(delay)
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=60)
@@ -565,7 +559,6 @@ def test_the_commands_ctrl_c_while_loading_raises_nothing_and_after_its_work_is_
     """While torch loads, a KeyboardInterrupt raised in its C++ aborted the process (pybind11 "terminate called", -6) or
     was swallowed: the command's handler writes one line and exits 130 instead, raising nothing; once the command is
     done, a Ctrl-C would only land in the interpreter's exit (torch's atexit hooks) and is ignored."""
-    import signal
     import subprocess
     import sys
 
@@ -581,12 +574,9 @@ def test_the_commands_ctrl_c_while_loading_raises_nothing_and_after_its_work_is_
             "else:\n"
             "    c.main = lambda: 0\n"
             "    status = c.run(); os.kill(os.getpid(), signal.SIGINT); time.sleep(0.2); sys.exit(status)\n")
-    def ctrl_c_as_at_a_terminal() -> None:  # a shell's background job (as CI may run the suite) starts with Ctrl-C ignored
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-    p = subprocess.run([sys.executable, "-c", code, "loading"], capture_output=True, text=True, timeout=60, preexec_fn=ctrl_c_as_at_a_terminal)
+    p = subprocess.run([sys.executable, "-c", code, "loading"], capture_output=True, text=True, timeout=60)
     assert (p.returncode, p.stdout, p.stderr.strip()) == (130, "", "zoo: interrupted"), (p.returncode, p.stdout, p.stderr[-500:])
-    p = subprocess.run([sys.executable, "-c", code, "done"], capture_output=True, text=True, timeout=60, preexec_fn=ctrl_c_as_at_a_terminal)
+    p = subprocess.run([sys.executable, "-c", code, "done"], capture_output=True, text=True, timeout=60)
     assert (p.returncode, p.stderr) == (0, ""), (p.returncode, p.stderr[-500:])
 
 
@@ -701,10 +691,11 @@ def test_eval_names_zoo_data_not_a_flag_it_was_not_given(monkeypatch: pytest.Mon
 
 
 def test_a_closed_stdout_is_no_traceback(tmp_path: Path) -> None:
+    import shlex
     import subprocess
     import sys
 
-    run = subprocess.run(f"{sys.executable} -m zoo sample dcgan.mnist64 -n 2 --out {tmp_path / 'c.png'} >&-", shell=True, capture_output=True, text=True)
+    run = subprocess.run(f"{shlex.quote(sys.executable)} -m zoo sample dcgan.mnist64 -n 2 --out {shlex.quote(str(tmp_path / 'c.png'))} >&-", shell=True, capture_output=True, text=True)
     assert run.returncode == 0 and "Traceback" not in run.stderr and (tmp_path / "c.png").is_file(), run.stderr[-1000:]
 
 

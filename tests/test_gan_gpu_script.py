@@ -61,7 +61,7 @@ def test_no_finished_run_ends_the_script_instead_of_waiting_on_stdin(tmp_path: P
     fast = tmp_path / "gan_gpu.sh"
     fast.write_text(SCRIPT.read_text())
     done = subprocess.run(["bash", str(fast)], cwd=tmp_path, capture_output=True, text=True, timeout=60, stdin=subprocess.PIPE,
-                          env={**os.environ, "OUT": str(tmp_path / "out"), "PY": str(py), "VARIANTS": "a:dcgan:64:osn", "DEV": "cpu",
+                          env={**os.environ, "OUT": str(tmp_path / "out"), "PY": "./py", "VARIANTS": "a:dcgan:64:osn", "DEV": "cpu",
                                "STAGE1_MIN": "0.01"})  # its GPU-load probe comes half-way: at once
     assert "no run folder to judge" in done.stdout, done.stdout[-500:]
 
@@ -125,13 +125,13 @@ def test_the_leaders_come_back_with_their_slim_checkpoints_in_parts_and_the_othe
     os.utime(runs / "lead" / "checkpoint.safetensors", (1, 1))  # older than its slim checkpoint: PY is not called to remake it
     (runs / "lead" / "checkpoint.slim.safetensors").write_bytes(os.urandom(9000))
     script = f"""set -u
-RUNS=runs/gan_gpu OUT={out} R={r} PY=false SPLIT_BYTES=20480
+RUNS=runs/gan_gpu OUT=out R=r PY=false SPLIT_BYTES=20480
 judged() {{ ls -d $RUNS/*/; }}
 {body}
-pack > /dev/null; ls $OUT > {tmp_path}/first.txt
+pack > /dev/null; ls $OUT > first.txt
 echo "$RUNS/lead" > $R/stage2.txt
 : > $R/final.txt  # a final judging that could judge nothing picks nothing: stage 1's pick stands
-pack > /dev/null; pack > /dev/null; ls $OUT > {tmp_path}/picked.txt; cp -r $OUT {tmp_path}/kept
+pack > /dev/null; pack > /dev/null; ls $OUT > picked.txt; cp -r $OUT kept
 echo "$RUNS/other" > $R/final.txt  # the final table's best: it meets the floors, the stage-2 leader does not
 pack
 """

@@ -73,7 +73,7 @@ def test_an_installed_zoo_refuses_to_write_its_own_registry_and_takes_a_users(in
     code = "import zoo.registry as r; print(r.check_registration('dcgan.mine')); print(r.entry('classifier.mnistm').source)"
     run = _python(installed, code, tmp_path, ZOO_REGISTRY=str(mine))
     assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.split() == [str(mine), str(installed / "zoo" / "_shipped" / "registry.toml")]
+    assert run.stdout.splitlines() == [str(mine), str(installed / "zoo" / "_shipped" / "registry.toml")]
 
 
 def test_a_checkout_reads_and_writes_its_top_level_registry() -> None:
