@@ -21,7 +21,7 @@ from pathlib import Path
 from zoo.metrics.gan import GANEvaluator
 from zoo.registry import load_any
 from zoo.viz import save_grid
-from zoo.weights import atomic_write
+from zoo.weights import SLIM_CHECKPOINT, atomic_write, export_slim_hint
 
 FLOORS = {"classifier_is": 7.0, "coverage_min": 0.04, "coverage_max": 0.16}
 
@@ -57,6 +57,8 @@ def judge(run: Path, *, n: int, fid: bool, device: str | None, grids: Path | Non
     row = describe(run)
     weights = run / "model.safetensors"
     if not weights.is_file():
+        if (run / SLIM_CHECKPOINT).is_file():
+            return {**row, "error": export_slim_hint(run)}
         return {**row, "error": f"no {weights.name}: the run did not finish (see its log)"}
     t = time.monotonic()
     options = {"data": "mnistm", "split": "test", "classifier": "classifier.mnistm", **against}

@@ -191,7 +191,8 @@ def test_a_branched_run_registers_with_the_run_it_came_from(tmp_path: Path, monk
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
     faces = face_folder(tmp_path / "faces")
     tiny = ["--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--batch-size", "4", "--device", "cpu", "--quiet"]
-    assert main(["train", "dcgan", "--data", str(faces), *tiny, "--steps", "3", "--out", str(tmp_path / "a")]) == 0
+    assert main(["train", "dcgan", "--data", str(faces), *tiny, "--steps", "2", "--out", str(tmp_path / "a")]) == 0
+    assert main(["train", "dcgan", "--data", str(faces), *tiny, "--steps", "3", "--out", str(tmp_path / "a")]) == 0  # a second sitting
     assert main(["train", "dcgan", "--data", str(faces), *tiny, "--set", "one_sided=true", "--steps", "2",
                  "--init-from", str(tmp_path / "a"), "--out", str(tmp_path / "b")]) == 0
     assert main(["register", str(tmp_path / "b"), "dcgan.branched", "--data", "faces"]) == 0
@@ -202,9 +203,11 @@ def test_a_branched_run_registers_with_the_run_it_came_from(tmp_path: Path, monk
     assert t.init_from is not None and t.init_from.steps == 3 and "--steps 3" in t.init_from.command and t.init_from.init_from is None
     assert t.init_from.checkpoint_sha256 == zoo.weights.sha256_file(tmp_path / "a" / "checkpoint.safetensors")
     assert t.init_from.software == t.software and t.software.startswith("zoo "), "the source run's versions travel with its record"
+    assert [(x.steps, "--steps 2" in x.command) for x in t.init_from.earlier_sittings] == [(2, True)], "the source's sittings too"
     capsys.readouterr()
     assert main(["info", "dcgan.branched"]) == 0
-    assert "branched from: zoo train dcgan" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "branched from: zoo train dcgan" in out and "\n    resumed a sitting that reached step 2: zoo train dcgan" in out, out
 
 
 def test_a_resumed_run_registers_every_sitting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

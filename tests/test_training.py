@@ -12,7 +12,7 @@ import torch
 
 import zoo
 from zoo.data import ImageSet
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, ZooError
 from zoo.plugins import PluginManager, reset_plugin_manager
 from zoo.training import TrainConfig, Trainer
 from zoo.viz import read_metrics_log
@@ -184,7 +184,12 @@ def test_a_slim_checkpoint_carries_weights_and_ema_in_half_precision_and_a_branc
     assert torch.equal(branch.ema.module.state_dict()[key], full["ema"]["module." + key].half().float())
     assert branch.method.optimizers["generator"].state_dict()["state"] == {}, "no moments came: Adam starts afresh"
     assert info["step"] == 3 and info["checkpoint"] == str(carried / SLIM_CHECKPOINT)
-    assert "keeps no optimizer moments" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "keeps no optimizer moments" in err and "other settings" not in err, "the source's recipe, kept: nothing to say"
+    Trainer("dcgan", {**TINY, "instance_noise": 0.1}, {"train": images()}, tmp_path / "d", cfg.model_copy(update={"ema_decay": 0.0}))._init_from(str(carried))
+    err = capsys.readouterr().err  # a branch command that forgot the source's options: said, not refused (a branch may mean it)
+    assert "this branch trains with other settings than the run it comes from (instance_noise 0.01 there, 0.1 here; ema_decay 0.5 there, 0.0 here)" in err, err
+    assert "give config with instance_noise=0.01 and ema_decay=0.5" in err, err
 
     warm = cfg.model_copy(update={"lr_warmup": 2})
     assert Trainer("dcgan", TINY, {"train": images()}, tmp_path / "c", warm).fit()["steps"] == 2
@@ -209,6 +214,32 @@ def test_a_slim_checkpoint_carries_weights_and_ema_in_half_precision_and_a_branc
     zoo.weights.save_tree(tmp_path / "a" / "checkpoint.safetensors", state)
     with pytest.raises(ConfigError, match=rf"weights {d_key} overflow torch.float16"):
         slim_checkpoint(tmp_path / "a")
+
+
+@pytest.mark.parametrize("ema_decay", [0.5, 0.0])
+def test_a_carried_run_gives_back_its_exported_weights_and_says_how(tmp_path: Path, ema_decay: float) -> None:
+    """A run carried as its slim checkpoint alone (benchmarks/carry) cannot be sampled as it is: the refusals say how
+    to get its weights, and export_slim writes them, with an EMA the very file the run exported (float16)."""
+    from zoo.registry import load_any
+    from zoo.training import SLIM_CHECKPOINT, export_slim, slim_checkpoint
+
+    summary = train(tmp_path / "a", 3, ema_decay=ema_decay, export_dtype="float16")
+    slim_checkpoint(tmp_path / "a")
+    carried = tmp_path / "carried"
+    carried.mkdir()
+    for name in (SLIM_CHECKPOINT, "run.json", "summary.json"):
+        (carried / name).write_bytes((tmp_path / "a" / name).read_bytes())
+    for given in (carried, carried / SLIM_CHECKPOINT):
+        with pytest.raises(ZooError, match=rf"is a run carried as its {SLIM_CHECKPOINT}, without exported weights: .*export_slim\('{carried}'"):
+            load_any(given)
+    out = export_slim(carried, tmp_path / "w.safetensors")
+    if ema_decay:
+        assert zoo.weights.sha256_file(out) == summary["sha256"], "the run's own export, byte for byte"
+    else:  # the raw weights, from their half-precision copy
+        assert torch.equal(load_any(out).state_dict()["generator.main.0.weight"], load_any(tmp_path / "a").state_dict()["generator.main.0.weight"])
+    assert sorted(p.name for p in carried.iterdir()) == [SLIM_CHECKPOINT, "run.json", "summary.json"]
+    with pytest.raises(ConfigError, match=r"no checkpoint.slim.safetensors there"):
+        export_slim(tmp_path / "a" / "nothing", tmp_path / "x.safetensors")
 
 
 def test_init_from_names_what_does_not_fit(tmp_path: Path) -> None:

@@ -218,6 +218,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             while t.init_from is not None:
                 t = t.init_from
                 print(f"  branched from: {t.command}\n    {t.steps} steps, {t.wall_time_s:.0f} s on {t.device}, {t.date} (checkpoint sha256 {t.checkpoint_sha256})")
+                for s in t.earlier_sittings:
+                    print(f"    resumed a sitting that reached step {s.steps}: {s.command}")
         if e.metrics or e.evaluation:
             from .metrics import plan_evaluation
 

@@ -28,8 +28,8 @@ import torch
 from .errors import COMMAND_LINE, ConfigError, OutputError, UnknownNameError, WeightsError, option
 from .interfaces import Method, describe_validation_error, resolve_device, validate_config
 from .plugins import get_plugin_manager
-from .weights import (atomic_write, check_writable, diverged, folder_busy, folder_lock, read_record, read_weights, remove_temporaries, resolve_weights, save_weights,
-                      uninterrupted)
+from .weights import (SLIM_CHECKPOINT, atomic_write, check_writable, diverged, export_slim_hint, folder_busy, folder_lock, read_record, read_weights,
+                      remove_temporaries, resolve_weights, save_weights, uninterrupted)
 
 __all__ = [
     "register",
@@ -329,6 +329,8 @@ def weights_file(path: str | os.PathLike[str]) -> Path:
     if not path.is_dir():
         return path
     if not (path / "model.safetensors").is_file():
+        if (path / SLIM_CHECKPOINT).is_file():
+            raise ConfigError(export_slim_hint(path))
         now = " It is training now: its first sitting has not ended." if folder_busy(path) else ""
         raise ConfigError(f"{path} is a folder without model.safetensors; expected a finished training run (or give a .safetensors file or a registered name).{now}")
     return path / "model.safetensors"
@@ -451,6 +453,8 @@ def _source_record(source: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "device": source.get("device") or "(not recorded)", "date": source.get("date") or "(not recorded)",
         **({"software": source["software"]} if source.get("software") else {}),
         "checkpoint_sha256": source["sha256"], "init_from": _source_record(source.get("init_from")),
+        **({"earlier_sittings": [{"command": s.get("command") or "(not recorded)", "steps": s["steps"]} for s in source["earlier_sittings"]]}
+           if source.get("earlier_sittings") else {}),
     }
 
 

@@ -40,16 +40,14 @@ from .interfaces import Batch, Method, MethodConfig, Seed, device_name, resolve_
 from .registry import absolute_data, build_method, save_model
 from .progress import progress_bar, status
 from .viz import plot_curves, read_metrics_log
-from .weights import atomic_write, diverged, folder_lock, load_tree, nonfinite, read_record, remove_temporaries, save_tree, sha256_file, tensors_digest
+from .weights import (SLIM_CHECKPOINT, atomic_write, diverged, folder_lock, load_tree, nonfinite, read_record, remove_temporaries, save_tree,
+                      sha256_file, tensors_digest)
 
 __all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "slim_checkpoint", "StopAfterStep"]
 
 #: Loop settings a resumed run must keep: they change which batches it sees or what a step computes.
 RESUME_FIXED = ("batch_size", "seed", "bf16", "grad_clip")
 CHECKPOINT = "checkpoint.safetensors"
-#: A run's training-only weights and EMA (or its weights, without an EMA) in half precision, without optimizer moments,
-#: loader or RNG state: what :func:`slim_checkpoint` writes, for a branch (``init_from``) where the full checkpoint cannot go.
-SLIM_CHECKPOINT = "checkpoint.slim.safetensors"
 EXPORT = "model.safetensors"
 
 
@@ -540,6 +538,7 @@ class Trainer:
         for k, o in self.method.optimizers.items():  # the moments carry over; the rates are this run's
             if k in state["optimizers"]:
                 o.load_state_dict({"state": state["optimizers"][k]["state"], "param_groups": o.state_dict()["param_groups"]})
+        self._note_branch_changes(run, source)
         if not state["optimizers"] and self.method.optimizers and not self.train.lr_warmup and not self.method.schedulers:
             status(f"{ckpt.name} keeps no optimizer moments: fresh ones move every weight by about one learning rate on the first steps. "
                    f"{option('lr_warmup', 500)} eases them in.")
@@ -550,8 +549,26 @@ class Trainer:
         return {
             "checkpoint": str(ckpt), "sha256": sha256_file(ckpt), "step": int(state["step"]), "elapsed": float(state["elapsed"]),
             "command": run.get("command"), "device": summary.get("device"), "date": summary.get("date"), "software": summary.get("software"),
-            "init_from": run.get("init_from"),
+            "init_from": run.get("init_from"), "earlier_sittings": run.get("earlier_sittings") or [],
         }
+
+    def _note_branch_changes(self, run: Mapping[str, Any], source: str) -> None:
+        """Say which of its source's recipe a branch changes: often meant (a branch may try another one), but a branch
+        command written without the source's options would otherwise drop them silently (its soft labels, its EMA)."""
+        was = run.get("config")
+        try:  # a run from before a field was added compares with that field's default
+            was = type(self.method.config).model_validate(was).model_dump() if isinstance(was, dict) else {}
+        except pydantic.ValidationError:
+            was = {}
+        now = self.method.config.model_dump()
+        changed = [k for k in now if k in was and was[k] != now[k]]
+        before, here = run.get("train") or {}, self.train.model_dump()
+        moved = [k for k in ("batch_size", "ema_decay", "bf16") if k in before and before[k] != here[k]]
+        if changed or moved:
+            said = [f"{k} {was[k]} there, {now[k]} here" for k in changed] + [f"{k} {before[k]} there, {here[k]} here" for k in moved]
+            keep = [_repeat(was, changed, config=True)] * bool(changed) + [_repeat(before, moved)] * bool(moved)
+            status(f"{option('init_from', source)}: this branch trains with other settings than the run it comes from ({'; '.join(said)}). "
+                   f"Where that is not meant, give {' and '.join(keep)}.")
 
     def _truncate_log(self, step: int) -> None:
         log = self.out / "metrics.jsonl"
@@ -753,6 +770,31 @@ def slim_checkpoint(run: str | os.PathLike[str], dtype: torch.dtype = torch.floa
             "optimizers": {}}
     save_tree(run / SLIM_CHECKPOINT, slim)
     return run / SLIM_CHECKPOINT
+
+
+def export_slim(run: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
+    """Write to `out` the weights a run exports, from its slim checkpoint alone; return `out`.
+
+    For a run carried without its ``model.safetensors`` (benchmarks/carry), to sample, judge or register it: where the run
+    kept an EMA these are the EMA's weights, as its own export; written in the run's ``export_dtype``, so a float16
+    export comes back the same file, sha256 and all (its ``summary.json`` names it). Without an EMA, the slim
+    checkpoint's half-precision weights.
+    """
+    run = Path(run)
+    fix = f"Give a run folder holding {SLIM_CHECKPOINT} and run.json (zoo.training.slim_checkpoint writes the first)."
+    if not (run / SLIM_CHECKPOINT).is_file():
+        raise ConfigError(f"{run}: no {SLIM_CHECKPOINT} there. {fix}")
+    info = read_record(run / "run.json", fix)
+    state = load_tree(run / SLIM_CHECKPOINT, fix)
+    method = build_method(info.get("method", "?"), info.get("config"), training=not state["ema"], where=f" in {run / 'run.json'}")
+    if state["ema"]:
+        shipped = {k[len("module."):]: v for k, v in state["ema"].items() if k.startswith("module.")}
+    else:
+        method.load_state_dict(state["model"])
+        shipped = method.inference_state_dict()
+    dtype = torch.float16 if (info.get("train") or {}).get("export_dtype") == "float16" else torch.float32
+    save_model(method, out, dtype=dtype, state=shipped)
+    return Path(out)
 
 
 def _repeat(settings: Mapping[str, Any], keys: list[str], *, config: bool = False) -> str:

@@ -39,6 +39,18 @@ import torch
 
 from .errors import ConfigError, OutputError, WeightsError
 
+#: A run's training-only weights and EMA (or its weights, without an EMA) in half precision, without optimizer moments,
+#: loader or RNG state: what ``zoo.training.slim_checkpoint`` writes, for a branch (``init_from``) where the full
+#: checkpoint cannot go; ``zoo.training.export_slim`` writes the run's exported weights from it.
+SLIM_CHECKPOINT = "checkpoint.slim.safetensors"
+
+
+def export_slim_hint(run: Path) -> str:
+    """How to get weights out of a run carried as its slim checkpoint alone, or to train on from it."""
+    return (f"{run} is a run carried as its {SLIM_CHECKPOINT}, without exported weights: "
+            f"`python -c \"from zoo.training import export_slim; export_slim('{run}', 'model.safetensors')\"` writes them "
+            f"(the file its summary.json's sha256 names), or branch from it: `zoo train METHOD --init-from {run} --out NEW`.")
+
 __all__ = [
     "WeightsMeta",
     "save_weights",
@@ -435,6 +447,8 @@ def read_weights(
         raise
     meta = header.get("__metadata__") or {}
     missing = [k for k in ("zoo.method", "zoo.config", "zoo.version") if k not in meta]
+    if missing and "zoo.tree" in meta and path.name == SLIM_CHECKPOINT:
+        raise WeightsError(export_slim_hint(path.parent))
     if missing and "zoo.tree" in meta:
         raise WeightsError(f"{path} is a `zoo train` checkpoint (the whole training state), not a weights file. Give the run folder or its "
                            "model.safetensors; a run cut off before its export writes it when the same `zoo train` command runs again.")
