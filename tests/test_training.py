@@ -230,8 +230,13 @@ def test_a_carried_run_gives_back_its_exported_weights_and_says_how(tmp_path: Pa
     for name in (SLIM_CHECKPOINT, "run.json", "summary.json"):
         (carried / name).write_bytes((tmp_path / "a" / name).read_bytes())
     for given in (carried, carried / SLIM_CHECKPOINT):
-        with pytest.raises(ZooError, match=rf"is a run carried as its {SLIM_CHECKPOINT}, without exported weights: .*export_slim\('{carried}'"):
+        with pytest.raises(ZooError, match=rf"is a run carried as its {SLIM_CHECKPOINT}, without exported weights: .*export_slim\('{carried}', '{carried}/model.safetensors'\)"):
             load_any(given)
+    with pytest.raises(ZooError, match=rf"is a run carried as its {SLIM_CHECKPOINT}"):
+        zoo.registry.register_run(carried, "dcgan.carried", path=tmp_path / "r.toml")
+    for own in (SLIM_CHECKPOINT, "run.json"):
+        with pytest.raises(ConfigError, match=r"is one of the run's own records"):
+            export_slim(carried, carried / own)
     out = export_slim(carried, tmp_path / "w.safetensors")
     if ema_decay:
         assert zoo.weights.sha256_file(out) == summary["sha256"], "the run's own export, byte for byte"

@@ -601,6 +601,8 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
             f"{run_dir}'s run.json or summary.json is damaged ({type(e).__name__}: {e}); expected the files `zoo train` writes. "
             "Restore them, or train the run again."
         ) from None
+    if not (run_dir / "model.safetensors").is_file() and (run_dir / SLIM_CHECKPOINT).is_file():
+        raise ConfigError(export_slim_hint(run_dir))
     data = _data_label(run, run_dir, data)
     weights = Path("weights") / f"{name}.safetensors"
     # a `zoo train` resuming in the folder would re-export model.safetensors under us: wait for none, refuse while one runs

@@ -777,21 +777,23 @@ def export_slim(run: str | os.PathLike[str], out: str | os.PathLike[str]) -> Pat
 
     For a run carried without its ``model.safetensors`` (benchmarks/carry), to sample, judge or register it: where the run
     kept an EMA these are the EMA's weights, as its own export; written in the run's ``export_dtype``, so a float16
-    export comes back the same file, sha256 and all (its ``summary.json`` names it). Without an EMA, the slim
-    checkpoint's half-precision weights.
+    export comes back the same file, sha256 and all (its ``summary.json`` names it); a float32 one comes back as the
+    float16 values the slim checkpoint kept, another file. Without an EMA, the slim checkpoint's half-precision weights.
     """
     run = Path(run)
     fix = f"Give a run folder holding {SLIM_CHECKPOINT} and run.json (zoo.training.slim_checkpoint writes the first)."
     if not (run / SLIM_CHECKPOINT).is_file():
         raise ConfigError(f"{run}: no {SLIM_CHECKPOINT} there. {fix}")
+    if Path(out).resolve() in {(run / f).resolve() for f in (SLIM_CHECKPOINT, CHECKPOINT, "run.json", "summary.json")}:
+        raise ConfigError(f"export_slim: {out} is one of the run's own records; write the weights to {run / EXPORT} or elsewhere.")
     info = read_record(run / "run.json", fix)
     state = load_tree(run / SLIM_CHECKPOINT, fix)
-    method = build_method(info.get("method", "?"), info.get("config"), training=not state["ema"], where=f" in {run / 'run.json'}")
+    # built for inference: a training-only part may need files of the machine that trained it (DANN's backbone_weights)
+    method = build_method(info.get("method", "?"), info.get("config"), where=f" in {run / 'run.json'}")
     if state["ema"]:
         shipped = {k[len("module."):]: v for k, v in state["ema"].items() if k.startswith("module.")}
     else:
-        method.load_state_dict(state["model"])
-        shipped = method.inference_state_dict()
+        shipped = {k: state["model"][k] for k in method.inference_state_dict()}
     dtype = torch.float16 if (info.get("train") or {}).get("export_dtype") == "float16" else torch.float32
     save_model(method, out, dtype=dtype, state=shipped)
     return Path(out)
