@@ -43,7 +43,7 @@ from .viz import plot_curves, read_metrics_log
 from .weights import (SLIM_CHECKPOINT, atomic_write, diverged, folder_lock, load_tree, nonfinite, read_record, remove_temporaries, save_tree,
                       sha256_file, tensors_digest)
 
-__all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "slim_checkpoint", "StopAfterStep"]
+__all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "slim_checkpoint", "export_slim", "StopAfterStep"]
 
 #: Loop settings a resumed run must keep: they change which batches it sees or what a step computes.
 RESUME_FIXED = ("batch_size", "seed", "bf16", "grad_clip")

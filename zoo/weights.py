@@ -49,8 +49,8 @@ def export_slim_hint(run: Path) -> str:
     """How to get weights out of a run carried as its slim checkpoint alone, or to train on from it."""
     return (f"{run} is a run carried as its {SLIM_CHECKPOINT}, without exported weights: "
             f"`python -c \"from zoo.training import export_slim; export_slim('{run}', '{run / 'model.safetensors'}')\"` writes them "
-            f"(where the run exported float16, the very file its summary.json's sha256 names; else a float16 copy, which "
-            f"`zoo register` refuses as not the run's), or branch from it: `zoo train METHOD --init-from {run} --out NEW`.")
+            f"(where the run exported float16, the very file its summary.json's sha256 names; else the slim checkpoint's "
+            f"half-precision values, which `zoo register` refuses as not the run's export), or branch from it: `zoo train METHOD --init-from {run} --out NEW`.")
 
 __all__ = [
     "WeightsMeta",
