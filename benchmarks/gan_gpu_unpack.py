@@ -198,13 +198,15 @@ def travel_mib(carried: Path) -> tuple[float | None, float]:
     root = Path(__file__).resolve().parents[1]
     def files(folder: Path) -> set[Path]:
         return {f.resolve() for f in folder.rglob("*") if f.is_file()} if folder.is_dir() else set()
+    def mib(paths: set[Path]) -> float:
+        return sum(f.stat().st_size for f in paths) / 2**20
     mine = files(carried)
     try:
         listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "-co", "--exclude-standard"], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
-        return None, sum(f.stat().st_size for f in mine) / 2**20
+        return None, mib(mine)
     tree = {(root / f).resolve() for f in listed.split("\0") if f and (root / f).is_file()}
-    return (sum(f.stat().st_size for f in tree | files(root / ".gpu") | mine) / 2**20, sum(f.stat().st_size for f in mine) / 2**20)
+    return mib(tree | files(root / ".gpu") | mine), mib(mine)
 
 
 def main() -> int:

@@ -668,10 +668,16 @@ def run() -> int:
             return main()
         finally:
             _CONSOLE.reset(token)
-            if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            if _ctrl_c_is_pythons():
                 # the command is done: a Ctrl-C now would land in the interpreter's exit (torch's atexit hooks print a
                 # traceback, or `python -m` dies by SIGINT) and change nothing but the status
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _ctrl_c_is_pythons() -> bool:
+    """Whether Ctrl-C is this process's to handle: in the main thread, with Python's own handler (not ignored, as in a
+    shell's background job, nor a handler of the caller's)."""
+    return threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 @contextlib.contextmanager
@@ -682,7 +688,7 @@ def _ctrl_c_ends_the_command():
     then status 0) or leaves the `-m` runner to die by SIGINT; nothing is written yet, so there is nothing to tidy. Where
     Ctrl-C is not Python's to take (ignored in a background job, or a handler of the caller's), it is left alone.
     """
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if not _ctrl_c_is_pythons():
         yield
         return
 
