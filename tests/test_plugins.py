@@ -616,6 +616,20 @@ def test_a_broken_hook_is_named_and_skipped_not_fatal_to_other_commands(
         pm.datasets(), pm.evaluators()
 
 
+def test_zoo_plugins_shows_a_plugin_whose_hook_raises_as_failed_not_loaded(
+        site: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Loading only imports a plugin; `zoo plugins` calls every hook, so a hook that raises is shown failed there too."""
+    from zoo.cli import main
+
+    make_dist(site, "wrong_extras_dist", {"wrong_extras": "wrong_extras"}, WRONG_EXTRAS)
+    monkeypatch.setenv("EXTRAS_BUG", "raise")
+    reset_plugin_manager()
+    with pytest.warns(ZooPluginWarning, match="zoo_register_evaluators failed"):
+        assert main(["plugins"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("wrong_extras"))
+    assert "failed: zoo_register_evaluators: RuntimeError: evaluator hook boom" in row, row
+
+
 def test_a_plugin_dataset_laid_out_as_an_image_folder_does_not_take_every_folder(site: Path, tmp_path: Path) -> None:
     from zoo import data
 

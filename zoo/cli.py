@@ -294,7 +294,7 @@ def cmd_evaluators(args: argparse.Namespace) -> int:
 def cmd_plugins(args: argparse.Namespace) -> int:
     from .plugins import get_plugin_manager
 
-    rows = [[i.name, i.source, i.status] for i in get_plugin_manager().infos]
+    rows = [[i.name, i.source, i.status] for i in get_plugin_manager().checked_infos()]
     print(_table(rows, ["plugin", "from", "status"]))
     return 0
 

@@ -254,6 +254,14 @@ class PluginManager:
         """Return the extra `zoo` sub-commands plugins contribute, by name."""
         return {k: v for k, (v, _) in self._collect("zoo_register_commands", "command", lambda c: c.name, lambda *_: None).items()}
 
+    def checked_infos(self) -> list[PluginInfo]:
+        """Return `infos` after calling every hook once, so a plugin whose hook raises or returns a wrong item is shown failed.
+
+        Loading a plugin only imports it; its hooks run when zoo first needs what they register (`zoo plugins` needs them all).
+        """
+        self.methods(), self.datasets(), self.evaluators(), self.commands(), self._registry_files()
+        return self.infos
+
     def registry_files(self) -> list[Path]:
         """Return the extra registry files plugins provide."""
         return [path for _, path in self._registry_files()]
