@@ -74,6 +74,19 @@ def seed_folder(folder: Path, size: int = 28, mode: str = "RGB", n: int = 6) -> 
     return folder
 
 
+
+def authors_mnistm_folder(folder: Path, n: int = 6) -> Path:
+    """MNIST-M as its authors' mnist_m.tar.gz unpacks: mnist_m_<split>/NNNNNNNN.png and mnist_m_<split>_labels.txt."""
+    for split in ("train", "test"):
+        (folder / f"mnist_m_{split}").mkdir(parents=True, exist_ok=True)
+        lines = []
+        for i in range(n):
+            name = f"{i:08d}.png"
+            Image.fromarray(RNG.integers(0, 256, (28, 28, 3)).astype(np.uint8)).save(folder / f"mnist_m_{split}" / name)
+            lines.append(f"{name} {(i * 7 + (split == 'test')) % 10}")
+        (folder / f"mnist_m_{split}_labels.txt").write_text("\n".join(lines) + "\n")
+    return folder
+
 # ---- MNIST ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("compress", [True, False])
@@ -285,6 +298,42 @@ def test_missing_root_names_where_files_go(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"dataset 'usps' needs its files in .*nowhere/usps \(DATA/usps/: usps\.bz2, usps\.t\.bz2"):
         data.load("usps", "train", root=tmp_path / "nowhere")
 
+
+
+# ---- MNIST-M as its authors distribute it ----------------------------------------------------------
+
+def test_mnistm_in_its_authors_layout_reads_with_its_labels_instead_of_being_built(tmp_path: Path) -> None:
+    folder = authors_mnistm_folder(tmp_path / "mnistm")
+    mnist_folder(tmp_path / "mnist")  # present too: the real MNIST-M must win over a build from it
+    train, test = data.load("mnistm", "train", root=tmp_path), data.load("mnistm", "test", root=tmp_path)
+    assert train.images.shape == (6, 3, 28, 28) and train.labels.tolist() == [0, 7, 4, 1, 8, 5] and test.labels.tolist() == [1, 8, 5, 2, 9, 6]
+    stored = np.asarray(Image.open(folder / "mnist_m_test" / "00000003.png"))
+    assert np.array_equal(test.images[3].permute(1, 2, 0).numpy(), stored)
+    assert is_present(data.datasets()["mnistm"], tmp_path)
+
+
+def test_mnistm_in_its_authors_layout_is_recognised_as_a_path_not_read_as_a_two_class_folder(tmp_path: Path) -> None:
+    folder = authors_mnistm_folder(tmp_path / "mnist_m")
+    assert detect_path_format(folder) == "mnistm"
+    s = data.load(folder, "test")
+    assert s.name == "mnistm" and s.num_classes == 10 and s.labels.tolist() == [1, 8, 5, 2, 9, 6]
+
+
+def test_mnistm_authors_label_file_with_a_bad_line_is_named(tmp_path: Path) -> None:
+    folder = authors_mnistm_folder(tmp_path / "mnistm")
+    (folder / "mnist_m_train_labels.txt").write_text("00000000.png 5\n00000001.png ten\n")
+    with pytest.raises(DataError, match=r"mnist_m_train_labels\.txt, line 2: expected 'NAME\.png LABEL' with a label 0\.\.9, found '00000001\.png ten'"):
+        data.load("mnistm", "train", root=tmp_path)
+    (folder / "mnist_m_test_labels.txt").unlink()
+    with pytest.raises(DataError, match=r"mnist_m_test_labels\.txt does not exist.*mnist_m_train/\*\.png and mnist_m_test/\*\.png"):
+        data.load("mnistm", "test", root=tmp_path)
+
+
+def test_a_folder_of_pickles_is_refused_with_why(tmp_path: Path) -> None:
+    (tmp_path / "mnistm_pkl").mkdir()
+    (tmp_path / "mnistm_pkl" / "mnistm_data.pkl").write_bytes(b"\x80\x04N.")
+    with pytest.raises(DataError, match=r"It holds mnistm_data\.pkl: pickled files, which zoo never loads"):
+        detect_path_format(tmp_path / "mnistm_pkl")
 
 # ---- path detection -------------------------------------------------------------------------------
 

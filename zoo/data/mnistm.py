@@ -1,4 +1,5 @@
-"""MNIST-M: the real files in the seed's layout when a user has them, else built from MNIST as Ganin & Lempitsky did.
+"""MNIST-M: the real files when a user has them (as its authors distribute them, or in the seed's layout), else built
+from MNIST as Ganin & Lempitsky did.
 
 Ganin & Lempitsky (2015, "Unsupervised Domain Adaptation by Backpropagation", sec. 4.1) blend each
 MNIST digit over a patch cut at random from a colour photograph: ``out = |patch - digit|`` per
@@ -28,13 +29,16 @@ from ._types import ImageSet
 from .cache import BuiltSet, cached_build
 from .mnist import _FILES, find_idx, mnist_layout, read_mnist
 from .photos import MNISTM_PHOTOS, load_photos, photos_digest
-from .seedlayout import begins_seed_layout, read_seed_layout, seed_domain
+from .seedlayout import begins_seed_layout, read_listed_images, read_seed_layout, seed_domain
 
-__all__ = ["BUILDER_VERSION", "crop_offsets", "blend", "build_mnistm", "load_mnistm", "mnistm_digest", "read_mnistm", "mnistm_layout"]
+__all__ = ["AUTHORS_LAYOUT", "BUILDER_VERSION", "crop_offsets", "blend", "build_mnistm", "load_mnistm", "mnistm_digest", "read_mnistm", "mnistm_layout"]
 
 #: Bump when the recipe changes: it is part of the cache key and of the digest's meaning.
 BUILDER_VERSION = "1"
 SIZE = 28
+#: The authors' mnist_m.tar.gz, unpacked: one folder of PNGs a split, each with a text file of "NAME.png LABEL" lines.
+AUTHORS_LAYOUT = "mnist_m_train/*.png and mnist_m_test/*.png with mnist_m_train_labels.txt and mnist_m_test_labels.txt (lines 'NAME.png LABEL', labels 0..9)"
+_AUTHORS_SPLITS = {"train": "mnist_m_train", "test": "mnist_m_test"}
 
 
 def crop_offsets(rng: RandomStream, stream: str, n: int, shapes: list[tuple[int, ...]], size: int = SIZE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -94,18 +98,47 @@ def mnistm_digest(mnist_folder: Path, seed: int = 0) -> str:
     return load_mnistm(mnist_folder, seed).digest
 
 
+def has_authors_layout(folder: Path) -> bool:
+    """Return whether `folder` holds MNIST-M as its authors distribute it (mnist_m.tar.gz unpacked): see AUTHORS_LAYOUT."""
+    return (folder / "mnist_m_train").is_dir() and (folder / "mnist_m_train_labels.txt").is_file()
+
+
+def read_authors_layout(split: str, folder: Path) -> ImageSet:
+    """Return split `split` of MNIST-M from the authors' layout in `folder` (AUTHORS_LAYOUT)."""
+    where = f"MNIST-M as its authors distribute it: {AUTHORS_LAYOUT}"
+    labels_file = folder / f"{_AUTHORS_SPLITS[split]}_labels.txt"
+    if not labels_file.is_file():
+        raise DataError(f"MNIST-M: {labels_file} does not exist. Expected {where}. Unpack mnist_m.tar.gz again.")
+    names, labels = [], []
+    for line, text in enumerate(labels_file.read_text(encoding="utf-8").splitlines(), start=1):
+        if not text.strip():
+            continue
+        row = text.split()
+        if len(row) != 2 or not row[1].isdigit() or int(row[1]) > 9:
+            raise DataError(f"MNIST-M label file {labels_file}, line {line}: expected 'NAME.png LABEL' with a label 0..9, found {text.strip()!r}. Fix the line.")
+        names.append(row[0])
+        labels.append(int(row[1]))
+    if not names:
+        raise DataError(f"MNIST-M label file {labels_file} lists no images. Expected {where}.")
+    return read_listed_images(folder / _AUTHORS_SPLITS[split], names, np.asarray(labels, dtype=np.int64), 3, "mnistm", 10, where)
+
+
 def mnistm_layout(folder: Path) -> str | None:
-    """Return a description of the real MNIST-M files in `folder` (seed layout), or None."""
+    """Return a description of the real MNIST-M files in `folder` (the authors' layout or the seed's), or None."""
+    if has_authors_layout(folder):
+        return "real MNIST-M as its authors distribute it (mnist_m_train/, mnist_m_train_labels.txt, ...)"
     return "real MNIST-M in the seed layout (data/*.png, train.csv, val.csv)" if seed_domain(folder) == "mnistm" else None
 
 
 def read_mnistm(split: str, folder: Path | None) -> ImageSet:
-    """Return MNIST-M split `split`: read from the seed layout in `folder`, or built from MNIST IDX files in `folder`."""
+    """Return MNIST-M split `split`: read from the authors' layout or the seed's in `folder`, or built from MNIST IDX files in `folder`."""
+    if folder is not None and has_authors_layout(folder):
+        return read_authors_layout(split, folder)
     if folder is not None and begins_seed_layout(folder):
         return read_seed_layout(split, folder, channels=3, name="mnistm")
     if folder is not None and folder.is_dir() and mnist_layout(folder):
         return load_mnistm(folder, only=(split,)).splits[split]
     raise DataError(
-        f"MNIST-M: {folder} holds neither real MNIST-M nor MNIST. Expected DATA/mnistm/ in the seed layout "
-        "(data/*.png, train.csv and val.csv with columns image_name,label), or MNIST's IDX files in DATA/mnist/ to build it from."
+        f"MNIST-M: {folder} holds neither real MNIST-M nor MNIST. Expected DATA/mnistm/ as its authors distribute it ({AUTHORS_LAYOUT}) "
+        "or in the seed layout (data/*.png, train.csv and val.csv with columns image_name,label), or MNIST's IDX files in DATA/mnist/ to build it from."
     )

@@ -87,10 +87,14 @@ def detect_path_format(path: Path | str) -> str:
             return name
     if "folder" in known and files_in(known["folder"], path):
         return "folder"
+    pickled = sorted(p.name for p in path.iterdir() if p.name.endswith((".pkl", ".pkl.gz", ".pickle", ".pt", ".pth")))
     raise DataError(
         f"cannot tell what dataset {path} holds. Expected one of: MNIST's IDX files (train-images-idx3-ubyte[.gz], ...), "
-        "SVHN's train_32x32.mat/test_32x32.mat, USPS's usps.bz2/usps.t.bz2, the seed layout (data/*.png with train.csv "
+        "SVHN's train_32x32.mat/test_32x32.mat, USPS's usps.bz2/usps.t.bz2, MNIST-M as its authors distribute it "
+        "(mnist_m_train/ with mnist_m_train_labels.txt, ...), the seed layout (data/*.png with train.csv "
         "and val.csv, columns image_name,label), or a folder of images (flat or one subfolder per class)."
+        + (f" It holds {', '.join(pickled[:5])}{', ...' if len(pickled) > 5 else ''}: pickled files, which zoo never loads (unpickling "
+           "can run any code); write their images out as PNGs in one of those layouts with the code that made them." if pickled else "")
     )
 
 

@@ -17,7 +17,7 @@ from ..errors import DataError
 from ._types import ImageSet
 from .folder import open_image
 
-__all__ = ["LAYOUT", "SPLIT_FILES", "has_seed_layout", "begins_seed_layout", "read_labels_csv", "read_seed_layout", "seed_domain"]
+__all__ = ["LAYOUT", "SPLIT_FILES", "has_seed_layout", "begins_seed_layout", "read_labels_csv", "read_listed_images", "read_seed_layout", "seed_domain"]
 
 LAYOUT = "<folder>/data/*.png with <folder>/train.csv and <folder>/val.csv (columns image_name,label; labels 0..9)"
 SPLIT_FILES = {"train": "train.csv", "test": "val.csv"}
@@ -62,10 +62,10 @@ def read_labels_csv(path: Path, num_classes: int) -> tuple[list[str], np.ndarray
     return names, np.asarray(labels, dtype=np.int64)
 
 
-def _read_png(path: Path, mode: str) -> np.ndarray:
+def _read_png(path: Path, mode: str, layout: str) -> np.ndarray:
     """Return the image at `path` as uint8 (H, W, C) in `mode` ('L' or 'RGB')."""
     if not path.is_file():
-        raise DataError(f"image {path} is listed in the label file but does not exist. Expected the seed layout: {LAYOUT}.")
+        raise DataError(f"image {path} is listed in the label file but does not exist. Expected {layout}.")
     arr = np.asarray(open_image(path, mode, "Replace the file, or remove it and its line from the label file."), dtype=np.uint8)
     return arr[:, :, None] if arr.ndim == 2 else arr
 
@@ -77,13 +77,18 @@ def read_seed_layout(split: str, folder: Path, channels: int, name: str, num_cla
     if not (folder / "data").is_dir():
         raise DataError(f"{name}: {folder} has no data/ folder. Expected the seed layout: {LAYOUT}.")
     names, labels = read_labels_csv(folder / SPLIT_FILES[split], num_classes)
+    return read_listed_images(folder / "data", names, labels, channels, name, num_classes, f"the seed layout: {LAYOUT}")
+
+
+def read_listed_images(image_dir: Path, names: list[str], labels: np.ndarray, channels: int, name: str, num_classes: int, layout: str) -> ImageSet:
+    """Return the images `names` in `image_dir` (one size, read as `channels`) with their `labels`; `layout` ends the errors."""
     mode = "L" if channels == 1 else "RGB"
     with ThreadPoolExecutor(max_workers=4) as pool:
-        arrays = list(pool.map(lambda n: _read_png(folder / "data" / n, mode), names))
+        arrays = list(pool.map(lambda n: _read_png(image_dir / n, mode, layout), names))
     first = arrays[0].shape
     for n, a in zip(names, arrays):
         if a.shape != first:
-            raise DataError(f"image {folder / 'data' / n} is {a.shape[1]}x{a.shape[0]}, but {names[0]} is {first[1]}x{first[0]}; every image of {name} must have one size.")
+            raise DataError(f"image {image_dir / n} is {a.shape[1]}x{a.shape[0]}, but {names[0]} is {first[1]}x{first[0]}; every image of {name} must have one size.")
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     return ImageSet(images, torch.from_numpy(labels), name, num_classes)
 
