@@ -40,6 +40,8 @@ def test_frames_command_writes_one_panel_per_time(weights: Path, tmp_path: Path,
     assert "ddpm-frames: 100%" in printed.err and " 20/20 " in printed.err, printed.err  # the seed's 20 steps of the one batch
     assert main(["ddpm-frames", str(weights), "--out", str(out), "--times", "20,19,10,0", "--quiet"]) == 0
     assert "ddpm-frames: " not in capsys.readouterr().err
+    assert main(["ddpm-frames", str(weights), "--out", str(out), "--times", "0,10,19,20", "--quiet"]) == 0
+    assert "t = 0, 10, 19, 20" in capsys.readouterr().out, "panels in the order asked for, as the seed report lists them"
     assert main(["ddpm-frames", str(weights), "--out", str(out), "--times", "20,21"]) == 2
     assert "ddpm-frames: 0%" not in capsys.readouterr().err, "a refused request draws no bar"
     with pytest.raises(SystemExit):

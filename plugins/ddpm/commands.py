@@ -26,7 +26,8 @@ from .method import DEFAULT_GUIDANCE, FrameCallback, sampling_progress
 
 __all__ = ["COMMANDS", "digit_grid", "reverse_frames", "SEED_FRAME_TIMES"]
 
-#: The times the seed report shows for the first "0" (it shows t = 400 and 399 both).
+#: The times the seed report shows for the first "0" (it shows t = 400 and 399 both), in the order the reverse process runs;
+#: the report lists them from t = 0 up (``--times 0,80,160,240,320,399,400``: panels come in the order given).
 SEED_FRAME_TIMES = (400, 399, 320, 240, 160, 80, 0)
 
 
@@ -89,6 +90,7 @@ def _run_frames(args: argparse.Namespace) -> int:
     model = _model(args)
     with _steps_shown(model, args.label * args.per_class + 1, args) as callback:  # reverse_frames samples up to that image
         frames = reverse_frames(model, tuple(args.times), label=args.label, per_class=args.per_class, seed=args.seed, callback=callback, **_knobs(args))
+    frames = {t: frames[t] for t in args.times}  # in the order asked for (the report lists t = 0 first)
     fig = figure(figsize=(1.6 * len(frames), 1.9))
     axes = fig.subplots(1, len(frames), squeeze=False)
     for ax, (t, x) in zip(axes[0], frames.items()):
@@ -107,7 +109,7 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
 
 def _frames_args(p: argparse.ArgumentParser) -> None:
     _common(p, "docs/figures/ddpm_frames.png")
-    p.add_argument("--times", type=int_list, default=list(SEED_FRAME_TIMES), help="comma-separated times (0..n_T)")
+    p.add_argument("--times", type=int_list, default=list(SEED_FRAME_TIMES), help="comma-separated times (0..n_T), one panel each, in this order")
     p.add_argument("--label", type=int, default=0, help="which digit's first grid image to follow")
     p.add_argument("--per-class", type=positive_int, default=10, help="images per digit in the grid these frames belong to")
 
