@@ -142,6 +142,26 @@ def test_register_a_run_trained_elsewhere(tmp_path: Path, monkeypatch: pytest.Mo
     assert "earlier_sittings" not in (tmp_path / "registry.toml").read_text(), "only a resumed run carries the field"
 
 
+def test_files_a_run_or_registration_writes_are_never_written_through_a_symbolic_link(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run folder unpacked from someone's archive, or a shared registry's weights folder, may hold links to files elsewhere."""
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    faces = face_folder(tmp_path / "faces")
+    assert train_tiny(faces, tmp_path / "run") == 0
+    mine = tmp_path / "mine.txt"
+    mine.write_text("mine")
+    (tmp_path / "run" / "summary.json").unlink()
+    (tmp_path / "run" / "summary.json").symlink_to(mine)
+    assert train_tiny(faces, tmp_path / "run", steps=2) == 2  # going on would rewrite summary.json
+    assert "summary.json is a symbolic link" in capsys.readouterr().err and mine.read_text() == "mine"
+    (tmp_path / "run" / "summary.json").unlink()
+    assert train_tiny(faces, tmp_path / "run2") == 0
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "dcgan.linked.safetensors").symlink_to(mine)
+    assert main(["register", str(tmp_path / "run2"), "dcgan.linked", "--data", "faces"]) == 2
+    assert "dcgan.linked.safetensors is a symbolic link" in capsys.readouterr().err and mine.read_text() == "mine"
+
+
 def test_a_plugin_registers_into_its_own_file_and_metrics_land_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from zoo.metrics import record_metrics
     from zoo.plugins import get_plugin_manager

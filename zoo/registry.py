@@ -472,7 +472,11 @@ def check_registration(name: str, path: Path | None = None) -> Path:
     _read_toml(path)  # a damaged file is named now, not after the training
     _check_not_installed(path)
     check_writable(path)
-    check_writable(path.parent / "weights" / f"{name}.safetensors")
+    weights = path.parent / "weights" / f"{name}.safetensors"
+    if weights.is_symlink():  # a shared registry's folder: writing through the link would overwrite whatever it names
+        raise OutputError(f"{weights} is a symbolic link (to {os.readlink(weights)}); registering {name!r} would write its weights "
+                          f"through it. Remove the link, or choose another name.")
+    check_writable(weights)
     elsewhere = entries().get(name)
     if elsewhere is not None and elsewhere.source is not None and elsewhere.source.resolve() != path.resolve():
         raise ConfigError(

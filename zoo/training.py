@@ -23,7 +23,7 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +49,8 @@ __all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folde
 RESUME_FIXED = ("batch_size", "seed", "bf16", "grad_clip")
 CHECKPOINT = "checkpoint.safetensors"
 EXPORT = "model.safetensors"
+#: What `zoo train` writes in its run folder (and `slim_checkpoint` beside them).
+RUN_FILES = (CHECKPOINT, EXPORT, "run.json", "summary.json", "metrics.jsonl", "loss.png")
 
 
 class TrainConfig(pydantic.BaseModel):
@@ -168,6 +170,18 @@ def shipped_module(method: Method) -> nn.Module:
     return shipped
 
 
+def refuse_linked_run_files(folder: Path, names: Sequence[str], what: str) -> None:
+    """Raise OutputError if any of `names` in `folder` is a symbolic link: a run writes through a link into its target, so a run
+    folder unpacked from someone else's archive (``summary.json -> ~/.bashrc``) would overwrite files outside it."""
+    linked = [n for n in names if (folder / n).is_symlink()]
+    if linked:
+        raise OutputError(
+            f"{what}: {', '.join(linked)} {'is a symbolic link' if len(linked) == 1 else 'are symbolic links'} ({folder / linked[0]} -> "
+            f"{os.readlink(folder / linked[0])}); a run writes its files there, and would write through the link. Replace "
+            f"{'it' if len(linked) == 1 else 'them'} with the file{'' if len(linked) == 1 else 's'} itself, or give another folder."
+        )
+
+
 def check_run_folder(out: str | os.PathLike[str]) -> Path:
     """Return `out` if a run can be written there (a folder, or a path a folder can be made at), else raise OutputError."""
     out = Path(out)
@@ -178,6 +192,7 @@ def check_run_folder(out: str | os.PathLike[str]) -> Path:
     first = next((p for p in (out, *out.parents) if p.exists()), Path("."))
     if not first.is_dir() or not os.access(first, os.W_OK | os.X_OK):
         raise OutputError(f"{option('out', out)}: {first} is {'not a folder' if not first.is_dir() else 'not writable'}. Give a run folder in a place you can write to.")
+    refuse_linked_run_files(out, (*RUN_FILES, SLIM_CHECKPOINT), f"{option('out', out)}")
     if out.is_dir() and (out / EXPORT).exists() and not (out / CHECKPOINT).exists():
         raise OutputError(
             f"{option('out', out)} holds a run's {EXPORT} but no {CHECKPOINT} to go on from (deleted?): training there would start "
@@ -598,7 +613,7 @@ class Trainer:
         try:
             with folder_lock(self.out, busy):
                 # what a process killed outright (SIGKILL, power loss) left half-written; the lock says no one writes them now
-                remove_temporaries(self.out, (CHECKPOINT, EXPORT, "run.json", "summary.json", "metrics.jsonl", "loss.png"))
+                remove_temporaries(self.out, RUN_FILES)
                 return self._fit()
         except BaseException:
             for p in made:  # a refused resume or --init-from leaves no empty folder behind
@@ -752,6 +767,7 @@ def slim_checkpoint(run: str | os.PathLike[str], dtype: torch.dtype = torch.floa
     keep their type. Refused where a weight does not fit `dtype`.
     """
     run = Path(run)
+    refuse_linked_run_files(run, (SLIM_CHECKPOINT,), f"slim_checkpoint({str(run)!r})")
     if not (run / CHECKPOINT).is_file():
         raise ConfigError(f"{run}: no {CHECKPOINT} there to slim. Give a run folder of `zoo train` (a run writes its checkpoint at the end).")
     state = load_tree(run / CHECKPOINT, f"Give a run folder of `zoo train` with a whole {CHECKPOINT}.")
