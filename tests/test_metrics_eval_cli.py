@@ -181,6 +181,17 @@ def test_the_whole_plan_is_checked_before_any_evaluator_runs(registry: Path, cap
     assert "acuracy" in (err := capsys.readouterr().err) and "accuracy" in err and "install the plugin" in err
 
 
+def test_an_evaluation_table_may_not_name_a_file_to_write(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A registry file from elsewhere must not make `zoo eval NAME` write over a file it names: only the caller names outputs."""
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
+    update_entry("wgan_gp.tiny", {"evaluation": {"ddpm_samplers": {"out_md": str(mine)}}}, registry)
+    assert main(["eval", "wgan_gp.tiny"]) == 2
+    err = capsys.readouterr().err
+    assert "its evaluation table [models.\"wgan_gp.tiny\".evaluation.ddpm_samplers] sets out_md" in err and "--set out_md=..." in err, err
+    assert mine.read_text() == "mine"
+
+
 def test_check_plan_is_what_the_contract_runs_on_entries_and_defaults() -> None:
     from zoo.metrics import check_plan
 

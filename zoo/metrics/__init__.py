@@ -78,6 +78,13 @@ def plan_evaluation(
         if ev not in installed:
             hint = "--only names it; `zoo eval --help` shows the command." if COMMAND_LINE.get() else ""
             raise UnknownNameError("evaluator", ev, installed, hint=hint + get_plugin_manager().failures())
+    for ev_name, options in (e.evaluation if model is None else {}).items():
+        outputs = getattr(installed.get(ev_name), "output_options", ())
+        named = sorted(k for k, v in options.items() if k in outputs and not isinstance(v, bool))  # a switch (progress) may stay
+        if named:  # where results go is the caller's choice: a registry file from elsewhere must not name files to write over
+            raise ConfigError(f"model {name!r}: its evaluation table [models.\"{name}\".evaluation.{ev_name}] sets {', '.join(named)}, which "
+                              f"say where results are written, not how the figures are made; only the caller names those "
+                              f"({set_option(named[0], '...')}). Remove {'it' if len(named) == 1 else 'them'} from the table.")
     plan = {**plan, **{ev: {} for ev in only or () if ev not in plan}}
     chosen = {}
     for ev_name, options in plan.items():
