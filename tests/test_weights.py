@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import re
 import struct
 from pathlib import Path
@@ -115,6 +116,23 @@ def test_url_weights_are_cached_by_content(tmp_path: Path, weights: Path, monkey
     assert sha256_file(local) == sha
     weights.unlink()  # a second resolve must not fetch again
     assert resolve_weights(weights.as_uri(), sha, tmp_path) == local
+
+
+def test_a_download_is_bounded_and_leaves_nothing_behind(tmp_path: Path, weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo.weights
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(WeightsError, match=r"file:///dev/zero: /dev/zero is not a regular file"):
+        resolve_weights("file:///dev/zero", "0" * 64, tmp_path)  # an endless stream: refused before a byte is written
+    sha = sha256_file(weights)
+    old = tmp_path / "cache" / sha[:2] / f".{sha}-{weights.name}.x1y2.tmp"  # a download killed outright an hour ago
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"part")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    monkeypatch.setattr(zoo.weights, "MAX_DOWNLOAD_BYTES", weights.stat().st_size - 1)
+    with pytest.raises(WeightsError, match=r"send more than .* GiB, far more than a model here; stopped, nothing was cached"):
+        resolve_weights(weights.as_uri(), sha, tmp_path)
+    assert not any(p.is_file() for p in (tmp_path / "cache").rglob("*")), "no file, not even a temporary one, is left"
 
 
 def test_offline_missing_url_says_where_to_put_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -77,6 +77,9 @@ __all__ = [
 
 FORMAT_VERSION = "1"
 _HASH_CHUNK = 1 << 20
+#: The most bytes a weights download may take: zoo's models are megabytes; an address that sends more (an endless stream, a
+#: wrong file) is stopped before it fills the disk.
+MAX_DOWNLOAD_BYTES = 4 << 30
 _META_DIGEST = "zoo.metadata_sha256"  # over the rest of the header's metadata (method, config, tensors' digest)
 _TREE_DIGEST = "zoo.tree_sha256"  # a checkpoint's: over its skeleton and its tensors
 _UMASK_LOCK = threading.Lock()
@@ -521,12 +524,21 @@ def resolve_weights(ref: str, sha256: str, base: Path) -> Path:
     if os.environ.get("ZOO_OFFLINE") and scheme != "file":
         state = "in the cache is damaged (its sha256 differs)" if local.is_file() else "are not in the cache"
         raise WeightsError(f"weights {ref} {state} and ZOO_OFFLINE is set. Download the file and put it at {local}.")
-    h = hashlib.sha256()
+    if scheme == "file" and not (src := Path(urllib.request.url2pathname(urllib.parse.urlparse(ref).path))).is_file():
+        raise WeightsError(f"weights {ref}: {src} is {'not a regular file' if src.exists() else 'missing'}; expected a .safetensors file. "
+                           "Fix the registry entry's weights.")
+    if local.parent.is_dir():  # what a download killed outright left, an hour on (one running now writes its own more often)
+        remove_temporaries(local.parent, [local.name], older_than_s=3600)
+    h, size = hashlib.sha256(), 0
     try:
         with urllib.request.urlopen(ref, timeout=60) as r, atomic_write(local) as f:
             while chunk := r.read(_HASH_CHUNK):
                 h.update(chunk)
                 f.write(chunk)
+                size += len(chunk)
+                if size > MAX_DOWNLOAD_BYTES:  # raised inside the block: the temporary file goes
+                    raise WeightsError(f"weights {ref} send more than {MAX_DOWNLOAD_BYTES >> 30} GiB, far more than a model here; stopped, "
+                                       "nothing was cached. Check the registry entry's address.")
             if h.hexdigest() != sha256:  # raised inside the block: the download is not kept
                 raise WeightsError(
                     f"weights downloaded from {ref} have sha256 {h.hexdigest()}, not the {sha256} the registry names: "
