@@ -113,6 +113,9 @@ def test_truncated_idx_names_the_file(tmp_path: Path) -> None:
         (lambda raw: raw, r"cannot read .*train-images-idx3-ubyte\.gz \(Not a gzipped file"),  # plain bytes named .gz
         (lambda raw: gzip.compress(raw[:6]), r"train-images-idx3-ubyte\.gz is truncated: its header names 3 dimensions"),  # header cut short
         (lambda raw: gzip.compress(raw + bytes(10)), r"train-images-idx3-ubyte\.gz has trailing bytes"),
+        # a header claiming 2**64 bytes (it wrapped to 0 in int64) or 2**40: refused before a byte of data is read
+        (lambda raw: gzip.compress(b"\x00\x00\x08\x04" + struct.pack(">4I", *[65536] * 4)), r"says \(65536, 65536, 65536, 65536\), .* more than any MNIST file"),
+        (lambda raw: gzip.compress(b"\x00\x00\x08\x03" + struct.pack(">3I", 1 << 24, 256, 256) + bytes(1000)), r"more than any MNIST file holds"),
     ],
 )
 def test_damaged_gzip_idx_is_a_data_error(tmp_path: Path, damage, message: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 from pathlib import Path
 
@@ -14,31 +15,42 @@ from ._types import ImageSet
 
 __all__ = ["read_idx", "find_idx", "read_mnist", "mnist_layout"]
 
+#: MNIST's largest file holds 47 MB; a header claiming more than this is damaged, or made to exhaust memory.
+_MAX_IDX_BYTES = 1 << 30
 _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Return the uint8 array stored in an IDX file (``.gz`` or plain)."""
+    """Return the uint8 array stored in an IDX file (``.gz`` or plain).
+
+    The header is read first and the data only as far as it says (one byte more, to tell trailing bytes): a small
+    file whose header or gzip stream claims gigabytes is refused before they are read.
+    """
     try:
-        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+        with gzip.open(path) if path.suffix == ".gz" else open(path, "rb") as f:
+            head = f.read(4)
+            if head[:2] == b"\x1f\x8b":  # gzip's magic number, in a file not named .gz
+                raise DataError(f"{path} is gzip-compressed but not named .gz. Rename it to {path.name}.gz, or decompress it (gunzip).")
+            if len(head) < 4 or head[0] != 0 or head[1] != 0:
+                raise DataError(f"{path} is not an IDX file (bad magic number). Expected MNIST's original files, e.g. train-images-idx3-ubyte.gz.")
+            dtype_code, ndim = head[2], head[3]
+            if dtype_code != 0x08:
+                raise DataError(f"{path}: IDX type 0x{dtype_code:02x} is not supported; MNIST's files hold unsigned bytes (0x08).")
+            shape = f.read(4 * ndim)
+            if len(shape) < 4 * ndim:
+                raise DataError(f"{path} is truncated: its header names {ndim} dimensions but the file ends after {4 + len(shape)} bytes. Copy the file again.")
+            dims = struct.unpack(f">{ndim}I", shape)
+            expected = math.prod(dims)
+            if expected > _MAX_IDX_BYTES:
+                raise DataError(f"{path}: its header says {dims}, {expected:,} bytes of data, more than any MNIST file holds. Copy the file again.")
+            body = f.read(expected + 1)
     except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError; a cut-off stream raises EOFError
         raise DataError(f"cannot read {path} ({e}). Expected one of MNIST's original IDX files, gzip-compressed or plain; copy the file again.") from None
-    if raw[:2] == b"\x1f\x8b":  # gzip's magic number, in a file not named .gz
-        raise DataError(f"{path} is gzip-compressed but not named .gz. Rename it to {path.name}.gz, or decompress it (gunzip).")
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise DataError(f"{path} is not an IDX file (bad magic number). Expected MNIST's original files, e.g. train-images-idx3-ubyte.gz.")
-    dtype_code, ndim = raw[2], raw[3]
-    if dtype_code != 0x08:
-        raise DataError(f"{path}: IDX type 0x{dtype_code:02x} is not supported; MNIST's files hold unsigned bytes (0x08).")
-    if len(raw) < 4 + 4 * ndim:
-        raise DataError(f"{path} is truncated: its header names {ndim} dimensions but the file ends after {len(raw)} bytes. Copy the file again.")
-    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
-    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    expected = int(np.prod(dims))
-    if body.size != expected:
-        state = "is truncated" if body.size < expected else "has trailing bytes"
-        raise DataError(f"{path} {state}: header says {dims} ({expected} bytes of data), found {body.size}. Copy the file again.")
-    return body.reshape(dims)
+    if len(body) != expected:
+        state = "is truncated" if len(body) < expected else "has trailing bytes"
+        found = f"found {len(body)}" if len(body) < expected else "found more"
+        raise DataError(f"{path} {state}: header says {dims} ({expected} bytes of data), {found}. Copy the file again.")
+    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
 
 
 def find_idx(folder: Path, stem: str) -> Path:
