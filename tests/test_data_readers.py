@@ -416,8 +416,29 @@ def test_a_seed_layout_without_its_label_file_names_the_file(tmp_path: Path) -> 
 def test_seed_layout_images_of_mixed_sizes_name_both(tmp_path: Path) -> None:
     folder = seed_folder(tmp_path / "mnistm")
     Image.new("RGB", (32, 30)).save(folder / "data" / "train_00003.png")
-    with pytest.raises(DataError, match=r"train_00003\.png is 32x30, but train_00000\.png is 28x28; every image of mnistm must have one size"):
+    with pytest.raises(DataError, match=r"train_00003\.png is 32x30, expected 28x28: every image of mnistm must have one size, as train_00000\.png"):
         data.load("mnistm", "train", root=tmp_path)
+
+
+def test_a_large_image_among_small_ones_is_refused_before_it_is_decoded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.data import folder as folder_module
+
+    folder = seed_folder(tmp_path / "mnistm")
+    Image.new("RGB", (4096, 4096)).save(folder / "data" / "train_00003.png")  # 48 MiB decoded; listed 100 times, 4.8 GiB
+    (folder / "train.csv").write_text("image_name,label\ntrain_00000.png,0\n" + "train_00003.png,3\n" * 100)
+    decoded = []
+    monkeypatch.setattr(folder_module.ImageOps, "exif_transpose", lambda im: decoded.append(im.size) or im)
+    with pytest.raises(DataError, match=r"train_00003\.png is 4096x4096, expected 28x28"):
+        data.load("mnistm", "train", root=tmp_path)
+    assert decoded == [(28, 28)], "only the first image was decoded"
+
+
+@pytest.mark.parametrize("name", ["../outside.png", "/etc/outside.png"])
+def test_a_label_file_naming_a_file_outside_its_folder_is_refused(tmp_path: Path, name: str) -> None:
+    folder = seed_folder(tmp_path / "svhn", 32)
+    (folder / "val.csv").write_text(f"image_name,label\nval_00000.png,0\n{name},1\n")
+    with pytest.raises(DataError, match=r"the label file of svhn lists '.*outside\.png', a path outside .*svhn/data"):
+        data.load("svhn", "test", root=tmp_path)
 
 
 @pytest.mark.parametrize(("mode", "kind"), [("I", "32-bit integer"), ("F", "floating-point")])
@@ -429,3 +450,10 @@ def test_thirty_two_bit_images_are_refused_not_clipped(tmp_path: Path, mode: str
     Image.fromarray(np.full((20, 20), 70000, np.int32 if mode == "I" else np.float32), mode).save(folder / "3.tiff")
     with pytest.raises(DataError, match=rf"3\.tiff holds {kind} pixels \(PIL mode {mode}\), whose range zoo cannot infer"):
         data.load(folder, "train")
+
+
+def test_an_image_pil_calls_a_decompression_bomb_is_a_data_error_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = seed_folder(tmp_path / "mnistm")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 28x28 is then more than twice the limit, as a 196-megapixel PNG is
+    with pytest.raises(DataError, match=r"cannot read image .*train_00000\.png \(Image size \(784 pixels\) exceeds limit"):
+        data.load("mnistm", "train", root=tmp_path)

@@ -54,14 +54,17 @@ def list_images(folder: Path) -> tuple[list[Path], list[int] | None, list[str]]:
     return [p for c in classes for p in per_class[c]], labels, classes
 
 
-def open_image(path: Path, mode: str, fix: str) -> Image.Image:
+def open_image(path: Path, mode: str, fix: str, size: tuple[int, int] | None = None) -> Image.Image:
     """Return the image at `path` converted to `mode` ('L' or 'RGB') with 8 bits a channel; `fix` ends the error messages.
 
     16-bit gray (PIL's I;16 modes, e.g. 16-bit PNGs) is scaled to 0..255, where PIL's own conversion would clip
     everything above 255 to white. 32-bit integer and float images are refused: their range cannot be inferred.
+    With `size` (width, height), an image of another size is refused from its header, before it is decoded.
     """
     try:
         with Image.open(path) as im:
+            if size is not None and im.size != size:
+                raise DataError(f"image {path} is {im.size[0]}x{im.size[1]}, expected {size[0]}x{size[1]}: {fix}")
             im = ImageOps.exif_transpose(im)  # a phone photo stored sideways, with an EXIF orientation, upright as viewers show it
             if im.mode.startswith("I;16"):
                 im = Image.fromarray(np.round(np.asarray(im, dtype=np.float32) / 257).astype(np.uint8))
@@ -69,7 +72,7 @@ def open_image(path: Path, mode: str, fix: str) -> Image.Image:
                 kind = "32-bit integer" if im.mode == "I" else "floating-point"
                 raise DataError(f"image {path} holds {kind} pixels (PIL mode {im.mode}), whose range zoo cannot infer; expected 8 or 16 bits a channel. {fix}")
             return im.convert(mode)
-    except (UnidentifiedImageError, OSError) as e:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
         raise DataError(f"cannot read image {path} ({e}). {fix}") from None
 
 
@@ -100,7 +103,7 @@ def common_side(files: list[Path], most: int = FOLDER_SIDE) -> int:
         try:
             with Image.open(path) as im:
                 side = min(im.size)  # a turn by its EXIF orientation keeps the short side
-        except (UnidentifiedImageError, OSError):
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
             continue  # read_image names the file where its split reads it; the others keep their side
         sides.add(side)
         if len(sides) > 1 or side > most:  # settled: a face set of 200,000 photos is not read header by header

@@ -62,11 +62,11 @@ def read_labels_csv(path: Path, num_classes: int) -> tuple[list[str], np.ndarray
     return names, np.asarray(labels, dtype=np.int64)
 
 
-def _read_png(path: Path, mode: str, layout: str) -> np.ndarray:
-    """Return the image at `path` as uint8 (H, W, C) in `mode` ('L' or 'RGB')."""
+def _read_png(path: Path, mode: str, layout: str, size: tuple[int, int] | None = None, fix: str | None = None) -> np.ndarray:
+    """Return the image at `path` as uint8 (H, W, C) in `mode` ('L' or 'RGB'); with `size`, refuse another from its header."""
     if not path.is_file():
         raise DataError(f"image {path} is listed in the label file but does not exist. Expected {layout}.")
-    arr = np.asarray(open_image(path, mode, "Replace the file, or remove it and its line from the label file."), dtype=np.uint8)
+    arr = np.asarray(open_image(path, mode, fix or "Replace the file, or remove it and its line from the label file.", size), dtype=np.uint8)
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 
@@ -81,14 +81,19 @@ def read_seed_layout(split: str, folder: Path, channels: int, name: str, num_cla
 
 
 def read_listed_images(image_dir: Path, names: list[str], labels: np.ndarray, channels: int, name: str, num_classes: int, layout: str) -> ImageSet:
-    """Return the images `names` in `image_dir` (one size, read as `channels`) with their `labels`; `layout` ends the errors."""
+    """Return the images `names` in `image_dir` (one size, read as `channels`) with their `labels`; `layout` ends the errors.
+
+    The first image sets the size; any other is refused from its header, before a large one is decoded.
+    """
+    outside = next((n for n in names if Path(n).is_absolute() or ".." in Path(n).parts), None)
+    if outside is not None:
+        raise DataError(f"the label file of {name} lists {outside!r}, a path outside {image_dir}; expected the names of the files there ({layout}).")
     mode = "L" if channels == 1 else "RGB"
+    first = _read_png(image_dir / names[0], mode, layout)
+    size = (first.shape[1], first.shape[0])
+    fix = f"every image of {name} must have one size, as {names[0]}; replace the file, or remove it and its line from the label file."
     with ThreadPoolExecutor(max_workers=4) as pool:
-        arrays = list(pool.map(lambda n: _read_png(image_dir / n, mode, layout), names))
-    first = arrays[0].shape
-    for n, a in zip(names, arrays):
-        if a.shape != first:
-            raise DataError(f"image {image_dir / n} is {a.shape[1]}x{a.shape[0]}, but {names[0]} is {first[1]}x{first[0]}; every image of {name} must have one size.")
+        arrays = [first, *pool.map(lambda n: _read_png(image_dir / n, mode, layout, size, fix), names[1:])]
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     return ImageSet(images, torch.from_numpy(labels), name, num_classes)
 
@@ -105,7 +110,7 @@ def seed_domain(folder: Path) -> str | None:
     try:
         with Image.open(first) as im:
             mode, size = im.mode, im.size
-    except (UnidentifiedImageError, OSError):
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         return None
     if mode in ("L", "1", "I", "I;16") or size == (16, 16):
         return "usps"
