@@ -395,3 +395,11 @@ def test_weights_from_a_newer_zoo_name_the_file_and_the_versions(tmp_path: Path)
     save_weights(path, model.inference_state_dict(), method="dcgan", config={**model.config.model_dump(), "from_the_future": True})
     with pytest.raises(zoo.ConfigError, match=rf"weights file {re.escape(str(path))}: from_the_future.*written by zoo {re.escape(zoo.__version__)}.*upgrade zoo"):
         load_file(path)
+
+
+def test_a_header_nested_thousands_deep_is_a_weights_error_not_a_recursion_error(tmp_path: Path) -> None:
+    text = b"[" * 100_000 + b"]" * 100_000
+    path = tmp_path / "deep.safetensors"
+    path.write_bytes(struct.pack("<Q", len(text)) + text)
+    with pytest.raises(WeightsError, match=r"deep\.safetensors has a corrupt header \(RecursionError\)"):
+        read_weights(path)

@@ -409,8 +409,8 @@ def _parse_header(data: bytes, path: Path, what: str = "weights file", fix: str 
         )
     try:
         header = json.loads(data[8 : 8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise WeightsError(f"{what} {path} has a corrupt header ({e}). {fix}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:  # RecursionError: JSON nested thousands deep
+        raise WeightsError(f"{what} {path} has a corrupt header ({type(e).__name__ if isinstance(e, RecursionError) else e}). {fix}") from None
     try:
         if not isinstance(header, dict):
             raise TypeError(f"the header is a JSON {type(header).__name__}, not an object")
