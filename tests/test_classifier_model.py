@@ -39,6 +39,20 @@ def test_features_and_logits_in_one_pass_equal_the_two_calls(clf) -> None:
     assert len(calls) == 2 * alone, "the evaluators judge 10,000 images: the network body runs once for both, as for features alone"
 
 
+@pytest.mark.parametrize(("method", "config"), [("classifier", {"width": 4}), ("dann", {"image_size": 28})])
+def test_a_predictor_held_in_training_mode_predicts_as_in_eval_mode_and_is_left_unchanged(method: str, config: dict) -> None:
+    """A label must not depend on the images beside it, nor judging change BatchNorm's running statistics."""
+    torch.manual_seed(0)
+    model = build_method(method, config, training=True).train()
+    x = torch.rand(40, 3, 28, 28)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    got = model.logits(x) if method == "classifier" else model.predict(x)
+    assert model.training, "its own mode is given back"
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items()), "predicting changed the model"
+    model.eval()
+    assert torch.equal(got, model.logits(x) if method == "classifier" else model.predict(x))
+
+
 def test_the_transform_is_resize_to_28_rgb(clf) -> None:
     from zoo.data import adapt_images
 

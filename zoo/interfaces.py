@@ -21,6 +21,7 @@ import json
 import numbers
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Protocol, runtime_checkable
 
@@ -45,6 +46,7 @@ __all__ = [
     "resolve_device",
     "device_name",
     "whole_number",
+    "inference",
     "require_capability",
     "parse_set",
     "CAPABILITIES",
@@ -304,6 +306,22 @@ class Evaluator(Protocol):
     name: str
 
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]: ...
+
+
+@contextmanager
+def inference(module: torch.nn.Module) -> Iterator[None]:
+    """Run the block with `module` in eval mode and without gradients, then give it back its own mode.
+
+    What a predictor or judge needs: a label must not depend on the batch beside it (BatchNorm's batch statistics, dropout),
+    and judging must not change the model (BatchNorm's running statistics), also when the caller holds it in training mode.
+    """
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        module.train(was_training)
 
 
 def whole_number(value: Any, what: str, low: int | None = None, high: int | None = None, hint: str = "") -> int:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from zoo.data import adapt_images, check_image_batch
 from zoo.errors import ConfigError, DataError
-from zoo.interfaces import Batch, DataSpec, Method, MethodConfig
+from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, inference
 
 from .model import NUM_CLASSES, DigitCNN
 
@@ -127,18 +127,19 @@ class DigitClassifier(Method):
 
     def _chunked(self, images: torch.Tensor, fn: Any) -> torch.Tensor:
         check_image_batch(images, f"model {self.zoo_name!r}")  # before len(): a PIL image or an array gets zoo's message
-        return torch.cat([fn(self.prepare(images[i : i + _CHUNK])).float() for i in range(0, max(len(images), 1), _CHUNK)])
+        with inference(self):  # also when held in training mode: a label that depends on its batch, and changed BatchNorm statistics, otherwise
+            return torch.cat([fn(self.prepare(images[i : i + _CHUNK])).float() for i in range(0, max(len(images), 1), _CHUNK)])
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """Return the penultimate-layer features (N, feature_dim) of `images` in [0, 1]."""
         return self._chunked(images, self.net.features)
 
-    @torch.no_grad()
     def features_and_logits(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return `features(images)` and `logits(images)` from one pass of the network's body (half the work of both)."""
         feats = self.features(images)
-        return feats, self.net.head(feats.to(self.device)).float()
+        with inference(self):
+            return feats, self.net.head(feats.to(self.device)).float()
 
     @torch.no_grad()
     def logits(self, images: torch.Tensor) -> torch.Tensor:

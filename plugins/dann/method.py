@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from zoo.data import adapt_images, check_image_batch
 from zoo.errors import ConfigError, DataError
-from zoo.interfaces import Batch, DataSpec, Method, MethodConfig
+from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, inference
 
 from .model import NUM_CLASSES, CNNModel, dann_coefficient, reverse_gradient
 
@@ -184,20 +184,15 @@ class DANN(Method):
         }
 
     # ---- inference ------------------------------------------------------------------------------
-    @torch.no_grad()
     def _in_chunks(self, images: torch.Tensor, head: str) -> torch.Tensor:
         check_image_batch(images, f"model {self.zoo_name!r}")  # non-empty, (N, C, H, W), uint8 or float in [0, 1]
-        was_training = self.training
-        self.eval()
-        try:
-            outs = []
+        outs = []
+        with inference(self):
             for i in range(0, images.shape[0], self.predict_chunk):
                 chunk = images[i : i + self.predict_chunk].to(self.device)
                 f = self.network.features(adapt_images(chunk, self.config.image_size, self.config.channels))
                 outs.append((getattr(self.network, head)(f) if head else f).float())
-            return torch.cat(outs)
-        finally:
-            self.train(was_training)
+        return torch.cat(outs)
 
     def predict(self, images: torch.Tensor) -> torch.Tensor:
         """Return the predicted digit (int64, N) of each image (uint8 or float in [0, 1], N x 1|3 x H x W)."""

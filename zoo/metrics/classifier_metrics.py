@@ -12,6 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 
 from ..errors import ConfigError
+from ..interfaces import inference
 
 __all__ = ["FeatureClassifier", "check_feature_classifier", "classifier_score", "class_shares", "coverage_metrics"]
 
@@ -34,16 +35,9 @@ def features_and_logits(clf: FeatureClassifier, images: torch.Tensor) -> tuple[t
     A judge judges in inference mode: without gradients, and a module in training mode (a model you hold, with its
     dropout) is put in eval mode for the call and back after, so that it scores the same images the same each time.
     """
-    training = isinstance(clf, torch.nn.Module) and clf.training
-    if training:
-        clf.eval()
-    try:
-        with torch.no_grad():
-            both = getattr(clf, "features_and_logits", None)
-            return both(images) if callable(both) else (clf.features(images), clf.logits(images))
-    finally:
-        if training:
-            clf.train()
+    with inference(clf) if isinstance(clf, torch.nn.Module) else torch.no_grad():
+        both = getattr(clf, "features_and_logits", None)
+        return both(images) if callable(both) else (clf.features(images), clf.logits(images))
 
 
 def check_feature_classifier(model: Any, name: str) -> FeatureClassifier:
