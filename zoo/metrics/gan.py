@@ -177,11 +177,13 @@ class GANEvaluator:
         if o.fid:
             inception_path()  # a missing `fid` extra is reported before minutes of sampling
         real_set = load_real(o.data, o.split, o.data_root)  # and a real set too small, or missing
+        device = o.device or str(model.device)
+        judge = check_feature_classifier(load_any(o.classifier, device), str(o.classifier))  # and a wrong judge (a typo, a blocked plugin)
         fake = generate(model, o.n, o.seed, o.chunk, progress=o.progress)
         fid_n = o.fid_n or o.n
         fid_key = {"model": tensors_digest(model.inference_state_dict()), "n": o.n, "fid_n": fid_n, "seed": o.seed, "chunk": o.chunk} if o.fid else None
-        scores = score_images(fake, data=o.data, split=o.split, classifier=o.classifier, fid=o.fid, fid_n=fid_n, fid_batch=o.fid_batch,
-                              data_root=o.data_root, device=o.device or str(model.device), progress=o.progress, fid_key=fid_key, real_set=real_set)
+        scores = score_images(fake, data=o.data, split=o.split, classifier=judge, fid=o.fid, fid_n=fid_n, fid_batch=o.fid_batch,
+                              data_root=o.data_root, device=device, progress=o.progress, fid_key=fid_key, real_set=real_set)
         return {"n": o.n, "seed": o.seed, **scores}
 
 
