@@ -17,6 +17,11 @@ def test_train_step_throughput_is_positive_and_labelled() -> None:
     r = bench_train_step("dcgan", {"nz": 4, "ngf": 2, "ndf": 2}, device="cpu", batch_size=2, steps=1, warmup=1)
     assert r["steps_per_s"] > 0 and r["images_per_s"] == pytest.approx(2 / r["seconds"], rel=0.01)  # both rounded
     assert r["method"] == "dcgan" and "cores" in r["device"] and r["torch"]
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    bench_train_step("dcgan", {"nz": 4, "ngf": 2, "ndf": 2}, device="cpu", batch_size=2, steps=1, warmup=1)
+    assert torch.equal(torch.rand(3), expected), "benchmarking seeds torch for itself; the caller's generator stays where it was"
 
 
 def test_channels_last_trains_in_nhwc_and_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:

@@ -25,7 +25,7 @@ import torch
 
 from .interfaces import device_name
 from .registry import build_method, load
-from .training import resolve_device
+from .training import global_rng_kept, resolve_device
 
 __all__ = ["bench_train_step", "bench_inference", "device_name", "environment", "load_average"]
 
@@ -70,6 +70,7 @@ def _timings(seconds: list[float]) -> dict[str, Any]:
     return {"seconds": round(statistics.median(seconds), 4), "seconds_each": [round(t, 4) for t in seconds]}
 
 
+@global_rng_kept()  # it seeds torch (repeatable random batches and init); the caller's generators stay as they were
 def bench_train_step(
     method: str,
     config: Mapping[str, Any] | None = None,

@@ -23,8 +23,8 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -168,6 +168,16 @@ def shipped_module(method: Method) -> nn.Module:
         if method.ships(name):
             shipped.register_buffer(name, b, persistent=name not in method._non_persistent_buffers_set)
     return shipped
+
+
+@contextmanager
+def global_rng_kept() -> Iterator[None]:
+    """Let the block seed and draw from torch's global generators (the CPU's and every CUDA device's); give the caller's back after.
+
+    Also a decorator (``@global_rng_kept()``), for a function that seeds them to be repeatable.
+    """
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_available() else []):
+        yield
 
 
 def refuse_linked_run_files(folder: Path, names: Sequence[str], what: str) -> None:
@@ -751,8 +761,7 @@ def train(
     sources = dict(data) if isinstance(data, Mapping) else {"train": data}
     if not sources:
         raise ConfigError(f"method {method!r} needs data: a dataset name or path (`zoo datasets`), an ImageSet, or {{role: one of those}}.")
-    # the run seeds every device's generator (torch.manual_seed) and draws from them; the caller's stay as they were
-    with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_available() else []):
+    with global_rng_kept():  # the run seeds every device's generator (torch.manual_seed) and draws from them
         return Trainer(method, method_cfg, sources, out, train_cfg, command=command, data_root=data_root).fit()
 
 
