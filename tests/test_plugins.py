@@ -650,6 +650,42 @@ def test_a_plugin_dataset_laid_out_as_an_image_folder_does_not_take_every_folder
     assert data.detect_path_format(faces) == "folder" and data.load(faces).images.shape[-1] == 40, "a path is zoo's folder, not the plugin's set"
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("CLASH", r"its registry file .*bad\.toml defines the model 'dcgan\.mnist64', which .*registry\.toml defines"),
+    ('[models."plugin.half"]\nmethod = "dcgan"\n', r"registry entry 'plugin\.half' in .*bad\.toml is invalid: .*Field required"),
+    ("[models\n", r"registry file .*bad\.toml is not valid TOML"),
+])
+def test_a_plugins_broken_registry_file_is_skipped_with_a_warning_not_fatal_to_every_model(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str) -> None:
+    if text == "CLASH":  # a valid entry, named as one of zoo's own
+        import tomllib
+
+        import tomli_w
+        from zoo.registry import SHIPPED
+
+        text = tomli_w.dumps({"models": {"dcgan.mnist64": tomllib.loads(SHIPPED.read_text())["models"]["dcgan.mnist64"]}})
+    (tmp_path / "bad.toml").write_text(text)
+
+    class BadModels:
+        @staticmethod
+        @zoo.hookimpl
+        def zoo_register_models() -> list[Path]:
+            return [tmp_path / "bad.toml"]
+
+    pm = PluginManager()
+    pm.register(BadModels(), name="bad-models")
+    reset_plugin_manager(pm)
+    try:
+        with pytest.warns(ZooPluginWarning, match=message):
+            assert zoo.entry("dcgan.mnist64").method == "dcgan" and "classifier.mnistm" in zoo.list()
+        assert [i.status for i in pm.checked_infos() if i.name == "bad-models"][0].startswith("failed: zoo_register_models")
+        monkeypatch.setenv("ZOO_STRICT_PLUGINS", "1")
+        with pytest.raises(PluginError, match=message):
+            zoo.list()
+    finally:
+        reset_plugin_manager()
+
+
 def test_zoo_register_models_adds_registry_files(tmp_path: Path) -> None:
     from zoo.registry import build_method, save_model
 

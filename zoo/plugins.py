@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError, UnknownNameError
+from .errors import PluginError, UnknownNameError, ZooError
 from .interfaces import CAPABILITIES, Method
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "ZooPluginWarning", "PluginManager", "get_plugin_manager", "reset_plugin_manager"]
@@ -259,12 +259,26 @@ class PluginManager:
 
         Loading a plugin only imports it; its hooks run when zoo first needs what they register (`zoo plugins` needs them all).
         """
-        self.methods(), self.datasets(), self.evaluators(), self.commands(), self._registry_files()
+        from .registry import entries  # the registry reads the plugins' registry files: a broken one is marked there
+
+        self.methods(), self.datasets(), self.evaluators(), self.commands()
+        try:
+            entries()
+        except ZooError:  # the main registry file's own fault: the plugins are listed all the same (`zoo list` names it)
+            pass
         return self.infos
 
     def registry_files(self) -> list[Path]:
         """Return the extra registry files plugins provide."""
         return [path for _, path in self._registry_files()]
+
+    def plugin_registry_files(self) -> list[tuple[str, Path]]:
+        """Return (plugin name, registry file) of each extra registry file plugins provide."""
+        return self._registry_files()
+
+    def registry_file_failed(self, plugin: str, reason: str, cause: Exception | None = None) -> None:
+        """Report that `plugin`'s registry file cannot be used (`reason`): a warning, or under ZOO_STRICT_PLUGINS=1 an error."""
+        self._hook_failed(plugin, "zoo_register_models", reason, cause)
 
     def _registry_files(self) -> list[tuple[str, Path]]:
         files = []

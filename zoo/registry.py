@@ -180,16 +180,33 @@ def _read_file(path: Path) -> dict[str, ModelEntry]:
 
 
 def entries() -> dict[str, ModelEntry]:
-    """Return every registry entry (main file and plugins' files) by name."""
-    files = [registry_path()] + get_plugin_manager().registry_files()
-    found: dict[str, ModelEntry] = {}
-    origin: dict[str, Path] = {}
-    for f in dict.fromkeys(f.resolve() for f in files):  # one file named twice ($ZOO_REGISTRY and a plugin's hook) is read once
-        if not f.is_file():
+    """Return every registry entry (main file and plugins' files) by name.
+
+    A fault in the main file is an error. One in a plugin's file (not TOML, an invalid entry, a name the main file
+    defines) is that plugin's, as a hook of it that raises: its file is skipped with a warning naming it (an error
+    under ZOO_STRICT_PLUGINS=1), so that one broken plugin does not stop every model from loading.
+    """
+    pm = get_plugin_manager()
+    main = registry_path().resolve()
+    found: dict[str, ModelEntry] = dict(_read_file(main)) if main.is_file() else {}
+    origin: dict[str, Path] = dict.fromkeys(found, main)
+    read = {main}
+    for plugin, f in pm.plugin_registry_files():
+        f = f.resolve()
+        if f in read or not f.is_file():  # one file named twice ($ZOO_REGISTRY and a plugin's hook) is read once
             continue
-        for name, e in _read_file(f).items():
-            if name in found:
-                raise ConfigError(f"model {name!r} is defined twice: in {origin[name]} and {f}. Rename one.")
+        read.add(f)
+        try:
+            those = _read_file(f)
+            clash = next((n for n in those if origin.get(n) == main), None)
+            if clash is not None:
+                raise ConfigError(f"its registry file {f} defines the model {clash!r}, which {main} defines; rename it")
+        except ConfigError as e:
+            pm.registry_file_failed(plugin, str(e), e)
+            continue
+        for name, e in those.items():
+            if name in found:  # two plugins: neither is zoo's own to keep
+                raise ConfigError(f"model {name!r} is defined twice: in {origin[name]} and {f}. Rename one, or block one plugin (ZOO_BLOCK_PLUGINS).")
             found[name], origin[name] = e, f
     return found
 
