@@ -19,32 +19,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .argtypes import int_at_least, int_list, positive_int
 from .errors import COMMAND_LINE, INVOCATION, ConfigError, UnknownNameError, ZooError, closest
 from .progress import status
 
 __all__ = ["main", "int_at_least", "positive_int", "int_list", "sampler_knobs"]
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
-
-
-def int_at_least(low: int) -> Callable[[str], int]:
-    """Return an argparse type for whole numbers >= `low` (argparse turns its error into a usage message)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {value}")
-        return value
-
-    parse.__name__ = f"int >= {low}"
-    return parse
-
-
-#: A command-line count that must be at least 1.
-positive_int = int_at_least(1)
 
 
 def label_list(text: str) -> list[int | str]:
@@ -75,14 +56,6 @@ def class_labels(labels: list[int | str] | None, model: str) -> list[int] | None
                               + (f" Did you mean: {', '.join(near)}?" if near else "")
                               + (" Numbers are labels, not class names: give the label zoo info shows beside a class." if numbered else ""))
     return [index[x] if isinstance(x, str) else x for x in labels or []]
-
-
-def int_list(text: str) -> list[int]:
-    """Parse comma-separated integers, e.g. class labels ``0,1,2``."""
-    try:
-        return [int(x) for x in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, e.g. 0,1,2; got {text!r}") from None
 
 
 SAMPLE_ARGS = ("n", "labels", "seed")

@@ -29,6 +29,7 @@ import pydantic
 import torch
 from torch import nn
 
+from .argtypes import int_at_least, int_list, positive_int
 from .errors import COMMAND_LINE, CapabilityError, ConfigError, option
 
 __all__ = [
@@ -49,6 +50,9 @@ __all__ = [
     "inference",
     "require_capability",
     "parse_set",
+    "int_at_least",
+    "positive_int",
+    "int_list",
     "CAPABILITIES",
 ]
 

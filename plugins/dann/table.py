@@ -31,8 +31,7 @@ import torch
 from zoo.bench import load_average
 from zoo.data import ImageSet
 from zoo.errors import ConfigError
-from zoo.cli import int_at_least, positive_int
-from zoo.interfaces import Command, parse_set, validate_config
+from zoo.interfaces import Command, int_at_least, parse_set, positive_int, validate_config
 from zoo.registry import load_file
 from zoo.training import TrainConfig, Trainer
 from zoo.weights import atomic_write, check_writable

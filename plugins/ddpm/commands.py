@@ -16,9 +16,8 @@ from typing import Any, ContextManager
 
 import torch
 
-from zoo.cli import int_list, positive_int
 from zoo.errors import ConfigError
-from zoo.interfaces import Command, Method
+from zoo.interfaces import Command, Method, int_list, positive_int
 from zoo.registry import load_any
 from zoo.viz import check_image_path, figure, save_figure, save_grid
 

@@ -15,10 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from zoo.cli import positive_int
 from zoo.errors import ConfigError, DataError
-from zoo.interfaces import Command
-from zoo.interfaces import Method
+from zoo.interfaces import Command, Method, positive_int
 from zoo.registry import is_weights_file, load_any
 from zoo.viz import figure, plot_curves, read_metrics_log, save_figure, save_grid
 from zoo.weights import check_writable

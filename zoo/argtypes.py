@@ -1,0 +1,39 @@
+"""Argument types for `zoo` sub-commands, a plugin's `Command.add_arguments` included (`zoo.interfaces` offers them too).
+
+Kept apart from `zoo.interfaces`, which imports torch: the command line parses with them before torch loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+__all__ = ["int_at_least", "positive_int", "int_list"]
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """Return an argparse type for whole numbers >= `low` (argparse turns its error into a usage message)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"int >= {low}"
+    return parse
+
+
+#: A command-line count that must be at least 1.
+positive_int = int_at_least(1)
+
+
+def int_list(text: str) -> list[int]:
+    """Parse comma-separated integers, e.g. class labels ``0,1,2``."""
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, e.g. 0,1,2; got {text!r}") from None
