@@ -169,7 +169,7 @@ def test_a_plugin_registers_into_its_own_file_and_metrics_land_there(tmp_path: P
 
     main_file, own = tmp_path / "registry.toml", tmp_path / "myplugin" / "registry.toml"
     monkeypatch.setenv("ZOO_REGISTRY", str(main_file))
-    monkeypatch.setattr(get_plugin_manager(), "registry_files", lambda: [own])  # what the plugin's zoo_register_models returns
+    monkeypatch.setattr(get_plugin_manager(), "plugin_registry_files", lambda: [("myplugin", own)])  # what the plugin's zoo_register_models returns
     faces = face_folder(tmp_path / "faces")
     assert train_tiny(faces, tmp_path / "run") == 0
     assert main(["register", str(tmp_path / "run"), "dcgan.mine", "--data", "faces", "--registry", str(own)]) == 0

@@ -270,7 +270,7 @@ class PluginManager:
 
     def registry_files(self) -> list[Path]:
         """Return the extra registry files plugins provide."""
-        return [path for _, path in self._registry_files()]
+        return [path for _, path in self.plugin_registry_files()]
 
     def plugin_registry_files(self) -> list[tuple[str, Path]]:
         """Return (plugin name, registry file) of each extra registry file plugins provide."""
@@ -295,7 +295,7 @@ class PluginManager:
         Not an error in itself (a plugin's first ``zoo register --registry`` creates its file), but where a plugin's models
         are missing, the usual cause is a wheel built without its package data (docs/plugins.md).
         """
-        missing = [f"{path} (plugin {plugin!r})" for plugin, path in self._registry_files() if not path.is_file()]
+        missing = [f"{path} (plugin {plugin!r})" for plugin, path in self.plugin_registry_files() if not path.is_file()]
         return (f" Registry files that plugins list but that do not exist: {'; '.join(missing)}; their models are not listed. A plugin "
                 "yet to register its first model has none yet; one installed from a wheel built without its registry.toml and weights/ "
                 "as package data has lost them (docs/plugins.md).") if missing else ""
