@@ -53,6 +53,8 @@ def test_cli_bench_writes_json_for_models(tmp_path: Path, monkeypatch: pytest.Mo
     (r,) = json.loads((tmp_path / "r.json").read_text())
     assert r["what"] == "sample" and r["n"] == 3 and r["images_per_s"] > 0
     assert bench_inference("dcgan.t", n=2, device="cpu")["model"] == "dcgan.t"
+    assert main(["bench", "dcgan.*", "-n", "3", "--device", "cpu", "--out", str(tmp_path / "p.json")]) == 0  # the pattern alone, as --model
+    assert [r["model"] for r in json.loads((tmp_path / "p.json").read_text())] == ["dcgan.t"]
     # a weights file, as `zoo sample` and `zoo eval` take it, before it is registered
     assert main(["bench", "--model", str(tmp_path / "w.safetensors"), "-n", "2", "--device", "cpu", "--out", str(tmp_path / "f.json")]) == 0
     assert json.loads((tmp_path / "f.json").read_text())[0]["model"] == str(tmp_path / "w.safetensors")
@@ -68,7 +70,7 @@ def test_a_sampling_benchmark_records_the_options_the_sampler_ran_with() -> None
 
 def test_cli_bench_without_work_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench"]) == 2
-    assert "needs --train METHOD or --model NAME" in capsys.readouterr().err
+    assert "needs --train METHOD or models to time (zoo bench PATTERN, or --model PATTERN" in capsys.readouterr().err
     assert main(["bench", "--model", "nothing.like.this"]) == 2
     assert "'nothing.like.this' matches no registered model (zoo list) and is no .safetensors file or run folder" in capsys.readouterr().err
 

@@ -420,8 +420,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .registry import is_weights_file, list_models, load
     from .weights import atomic_write, check_writable
 
+    args.model = [*args.patterns, *(args.model or [])]  # `zoo bench 'ddpm.*'` is `zoo bench --model 'ddpm.*'`
     if not (args.train or args.model):
-        raise ConfigError("zoo bench needs --train METHOD or --model NAME (both repeatable).")
+        raise ConfigError("zoo bench needs --train METHOD or models to time (zoo bench PATTERN, or --model PATTERN; both repeatable).")
     if args.out:
         check_writable(args.out)  # before the benchmark, not after it
     # every subject and its options, checked before the first timing
@@ -585,8 +586,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu, where the recorded figures were made)")
 
     s = _sub(subs, "bench", "Measure train-step throughput of methods and sampling/prediction throughput of models.",
-             "zoo bench --train dcgan --train wgan_gp --batch-size 64 --repeats 3 --out gan_bench.json\n"
+             "zoo bench --train dcgan --train wgan_gp --batch-size 64 --repeats 3 --out gan_bench.json\n  zoo bench 'ddpm.*' --device cuda\n"
              "  zoo bench --train dcgan --model ddpm.mnistm --set dcgan:ngf=32 --set ddpm.mnistm:steps=25 -n 16")
+    s.add_argument("patterns", nargs="*", metavar="PATTERN", help="models to time, as --model PATTERN (zoo bench 'ddpm.*')")
     s.add_argument("--train", action="append", metavar="METHOD", help="time train_step of METHOD on random data (repeatable)")
     s.add_argument("--model", action="append", metavar="PATTERN", help="time sample/predict of registered models, or of a .safetensors file or run folder (repeatable)")
     s.add_argument("--set", action="append", metavar="[SUBJECT:]KEY=VALUE",
