@@ -123,13 +123,13 @@ def test_a_diverged_runs_curve_stops_at_its_null_and_drawing_leaves_the_backend_
 def test_the_tsne_legend_is_beside_the_panels_not_over_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
-    import zoo_plugins.dann.tsne as tsne
+    import zoo.viz as viz
 
-    figures = drawn_figure(monkeypatch, tsne)
+    figures = drawn_figure(monkeypatch, viz)
     rng = np.random.default_rng(0)
     emb = rng.uniform(-50, 50, (400, 2))  # points up to every edge of the panel
     panels = [(t, emb, rng.integers(0, 10, 400), rng.integers(0, 2, 400)) for t in ("Trained on source", "DANN")]
-    tsne.plot_tsne(panels, "domain", "MNIST-M -> Syn Digits", tmp_path / "t.png", ("mnistm", "syndigits"))
+    viz.plot_tsne(panels, "domain", "MNIST-M -> Syn Digits", tmp_path / "t.png", ("mnistm", "syndigits"))
     fig = figures[0]
     legend = fig.legends[0].get_window_extent()
     for ax in fig.axes:

@@ -34,12 +34,12 @@ from zoo.errors import ConfigError
 from zoo.interfaces import Command, int_at_least, parse_set, positive_int, validate_config
 from zoo.registry import load_file
 from zoo.training import TrainConfig, Trainer
+from zoo.viz import embed, plot_tsne
 from zoo.weights import atomic_write, check_writable
 
 from .evaluate import accuracy, subset
 from .method import DANN
 from .scenarios import REGIMES, SCENARIOS, Scenario, load_checked, resolve_scenarios
-from .tsne import embed, plot_tsne
 
 __all__ = ["RECIPE", "regime_data", "train_command", "build_table", "render_markdown", "COMMAND"]
 
