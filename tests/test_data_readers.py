@@ -332,6 +332,13 @@ def test_mnistm_authors_label_file_with_a_bad_line_is_named(tmp_path: Path) -> N
         data.load("mnistm", "test", root=tmp_path)
 
 
+def test_mnistm_authors_label_file_saved_with_a_byte_order_mark_and_crlf_reads(tmp_path: Path) -> None:
+    folder = authors_mnistm_folder(tmp_path / "mnistm")
+    text = (folder / "mnist_m_test_labels.txt").read_text()
+    (folder / "mnist_m_test_labels.txt").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", " \r\n").encode())  # Notepad's "UTF-8 with BOM"
+    assert data.load("mnistm", "test", root=tmp_path).labels.tolist() == [1, 8, 5, 2, 9, 6]
+
+
 def test_a_folder_of_pickles_is_refused_with_why(tmp_path: Path) -> None:
     (tmp_path / "mnistm_pkl").mkdir()
     (tmp_path / "mnistm_pkl" / "mnistm_data.pkl").write_bytes(b"\x80\x04N.")
@@ -450,6 +457,16 @@ def test_thirty_two_bit_images_are_refused_not_clipped(tmp_path: Path, mode: str
     Image.fromarray(np.full((20, 20), 70000, np.int32 if mode == "I" else np.float32), mode).save(folder / "3.tiff")
     with pytest.raises(DataError, match=rf"3\.tiff holds {kind} pixels \(PIL mode {mode}\), whose range zoo cannot infer"):
         data.load(folder, "train")
+
+
+def test_listed_images_turned_by_their_exif_orientation_are_compared_upright(tmp_path: Path) -> None:
+    folder = seed_folder(tmp_path / "mnistm")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 30x20, shown turned a quarter: 20x30
+    for name in ("train_00000.png", "train_00001.png"):
+        Image.new("RGB", (30, 20)).save(folder / "data" / name, exif=exif)
+    (folder / "train.csv").write_text("image_name,label\ntrain_00000.png,0\ntrain_00001.png,1\n")
+    assert data.load("mnistm", "train", root=tmp_path).images.shape == (2, 3, 30, 20)
 
 
 def test_an_image_pil_calls_a_decompression_bomb_is_a_data_error_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -683,6 +683,8 @@ def test_a_plugins_broken_registry_file_is_skipped_with_a_warning_not_fatal_to_e
         monkeypatch.setenv("ZOO_STRICT_PLUGINS", "1")
         with pytest.raises(PluginError, match=message):
             zoo.list()
+        with pytest.raises(PluginError, match=message):  # `zoo plugins` too, as for its other hooks
+            pm.checked_infos()
     finally:
         reset_plugin_manager()
 

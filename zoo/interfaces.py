@@ -304,7 +304,8 @@ class Evaluator(Protocol):
     ``Options`` (a pydantic model; optional) has a plan's options checked before anything runs
     (``zoo.metrics.check_plan``, also in the contract suite). ``output_options`` (optional, a set of option
     names) are those that change where results go or what is shown, never the figures (``progress``, a table's
-    file): ``zoo eval --write`` takes them with ``--set``.
+    file): ``zoo eval --write`` takes them with ``--set``; a registry entry's table may set only the on/off ones
+    (a file to write is the caller's to name).
     """
 
     name: str

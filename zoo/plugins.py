@@ -264,6 +264,8 @@ class PluginManager:
         self.methods(), self.datasets(), self.evaluators(), self.commands()
         try:
             entries()
+        except PluginError:  # a plugin's file under ZOO_STRICT_PLUGINS=1: an error, as its other hooks' are
+            raise
         except ZooError:  # the main registry file's own fault: the plugins are listed all the same (`zoo list` names it)
             pass
         return self.infos

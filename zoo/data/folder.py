@@ -63,8 +63,10 @@ def open_image(path: Path, mode: str, fix: str, size: tuple[int, int] | None = N
     """
     try:
         with Image.open(path) as im:
-            if size is not None and im.size != size:
-                raise DataError(f"image {path} is {im.size[0]}x{im.size[1]}, expected {size[0]}x{size[1]}: {fix}")
+            # the size it has once turned upright (EXIF orientations 5-8 swap the sides), known from the header alone
+            shown = im.size[::-1] if im.getexif().get(0x0112) in (5, 6, 7, 8) else im.size
+            if size is not None and shown != size:
+                raise DataError(f"image {path} is {shown[0]}x{shown[1]}, expected {size[0]}x{size[1]}: {fix}")
             im = ImageOps.exif_transpose(im)  # a phone photo stored sideways, with an EXIF orientation, upright as viewers show it
             if im.mode.startswith("I;16"):
                 im = Image.fromarray(np.round(np.asarray(im, dtype=np.float32) / 257).astype(np.uint8))

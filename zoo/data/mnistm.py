@@ -110,7 +110,7 @@ def read_authors_layout(split: str, folder: Path) -> ImageSet:
     if not labels_file.is_file():
         raise DataError(f"MNIST-M: {labels_file} does not exist. Expected {where}. Unpack mnist_m.tar.gz again.")
     names, labels = [], []
-    for line, text in enumerate(labels_file.read_text(encoding="utf-8").splitlines(), start=1):
+    for line, text in enumerate(labels_file.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not text.strip():
             continue
         row = text.split()
