@@ -192,6 +192,18 @@ def test_an_evaluation_table_may_not_name_a_file_to_write(registry: Path, tmp_pa
     assert mine.read_text() == "mine"
 
 
+def test_an_evaluation_table_without_data_judges_against_the_entrys_own_data(registry: Path, tmp_path: Path) -> None:
+    """A table that only lowers n must not quietly switch the real set to the evaluator's default (MNIST-M)."""
+    from zoo.metrics import plan_evaluation
+
+    folder = str(real_folder(tmp_path / "own"))
+    update_entry("wgan_gp.tiny", {"data": folder, "evaluation": {"gan": {"n": 24, "split": "train", "classifier": "classifier.tiny"}}}, registry)
+    assert plan_evaluation("wgan_gp.tiny")[0]["gan"]["data"] == folder
+    update_entry("wgan_gp.tiny", {"evaluation": {"gan": {"n": 24, "data": "mnistm", "classifier": "classifier.tiny"}}}, registry)
+    assert plan_evaluation("wgan_gp.tiny")[0]["gan"]["data"] == "mnistm", "what the table names, it keeps"
+    assert plan_evaluation("wgan_gp.tiny", overrides={"data": "mnist"})[0]["gan"]["data"] == "mnist"
+
+
 def test_check_plan_is_what_the_contract_runs_on_entries_and_defaults() -> None:
     from zoo.metrics import check_plan
 

@@ -47,11 +47,12 @@ def plan_evaluation(
     default plan). ``only`` picks evaluators: from the plan, or any installed one with the options
     in `overrides` (to try an evaluator a plan does not name). A registered model judged by its
     method's default plan is judged against the data it trained on (its entry's `data`, where that
-    is one dataset), not the data the default names; so is a training run's weights file (its run.json).
+    is one dataset), not the data the default names; so is a training run's weights file (its run.json),
+    and so is an entry whose own table does not name a `data` (one that only lowers `n`, say).
     An evaluator option named after a data role (DANN's `source` and `target`) defaults to that role's
     recorded dataset, beneath what the plan's table and `overrides` set.
     """
-    trained_on, unknown_data, roles = None, False, {}
+    trained_on, unknown_data, roles, own_table = None, False, {}, False
     if is_weights_file(name):
         path = weights_file(name)  # a folder that is no training run is named as such
         model: Method | None = load_file(path, device=device)  # the file alone says which method it holds
@@ -63,8 +64,10 @@ def plan_evaluation(
         no_plan = f"method {model.name!r} has no default plan; name an evaluator"
     else:
         e, model = entry(name), None  # loaded once the plan is known to be runnable
-        plan = e.evaluation or get_plugin_manager().method(e.method).default_evaluation
-        trained_on = None if e.evaluation or "data" in (overrides or {}) else _one_dataset(e.data)
+        plan, own_table = e.evaluation or get_plugin_manager().method(e.method).default_evaluation, bool(e.evaluation)
+        # the entry's own data, beneath what its table sets: a table that only lowers `n` keeps judging against that data
+        needs_data = "data" not in (overrides or {}) and (not e.evaluation or any("data" not in o for o in e.evaluation.values()))
+        trained_on = _one_dataset(e.data) if needs_data else None
         roles = parse_data_label(e.data)
         roles = {} if "train" in roles else roles  # one dataset alone is `data`, above
         no_plan = (f"its registry entry has no evaluation table and method {e.method!r} no default. "
@@ -96,7 +99,9 @@ def plan_evaluation(
         # zoo eval's own --data-dir and --device reach an evaluator that declares them, or that declares no Options at all
         given = {k: v for k, v in (("data_root", data_root), ("device", device)) if declared is None or k in fields}
         own_roles = {r: v for r, v in roles.items() if r in fields}
-        chosen[ev_name] = {**own_roles, **options, **own_data, **(overrides or {}), **given}
+        # the entry's data beats a method's default plan; the entry's own table, written for it, beats the entry's data
+        under, over = (own_data, {}) if own_table else ({}, own_data)
+        chosen[ev_name] = {**own_roles, **under, **options, **over, **(overrides or {}), **given}
         if unknown_data and "data" in fields:  # weights copied without their run.json: the plan's data may not be theirs
             data = chosen[ev_name].get("data", fields["data"].default)
             warnings.warn(f"{name}: no run.json beside the weights says what they trained on, so {ev_name!r} judges them against "
