@@ -160,6 +160,34 @@ def test_files_a_run_or_registration_writes_are_never_written_through_a_symbolic
     (tmp_path / "weights" / "dcgan.linked.safetensors").symlink_to(mine)
     assert main(["register", str(tmp_path / "run2"), "dcgan.linked", "--data", "faces"]) == 2
     assert "dcgan.linked.safetensors is a symbolic link" in capsys.readouterr().err and mine.read_text() == "mine"
+    (tmp_path / "run2" / "checkpoint.slim.safetensors").symlink_to(mine)  # slim_checkpoint writes beside the run's files too
+    from zoo.errors import OutputError
+    from zoo.training import slim_checkpoint
+
+    with pytest.raises(OutputError, match=r"checkpoint\.slim\.safetensors is a symbolic link"):
+        slim_checkpoint(tmp_path / "run2")
+    assert mine.read_text() == "mine"
+
+
+def test_registering_never_writes_over_weights_another_entry_uses(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An entry renamed by hand keeps its weights' file name; two users' registry files may share one folder."""
+    import zoo
+
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    faces = face_folder(tmp_path / "faces")
+    assert train_tiny(faces, tmp_path / "a") == 0 and train_tiny(faces, tmp_path / "b", steps=2) == 0
+    assert main(["register", str(tmp_path / "a"), "dcgan.y", "--data", "faces"]) == 0
+    assert main(["register", str(tmp_path / "b"), "dcgan.y", "--data", "faces"]) == 0, "its own entry's weights: replaced"
+    registry = tmp_path / "registry.toml"
+    registry.write_text(registry.read_text().replace('[models."dcgan.y"', '[models."dcgan.z"'))  # renamed by hand
+    kept = (tmp_path / "weights" / "dcgan.y.safetensors").read_bytes()
+    assert main(["register", str(tmp_path / "a"), "dcgan.y", "--data", "faces"]) == 2
+    assert "has no entry 'dcgan.y' that owns it: another entry may use it" in capsys.readouterr().err
+    assert (tmp_path / "weights" / "dcgan.y.safetensors").read_bytes() == kept and zoo.load("dcgan.z") is not None
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "bob.toml"))  # another user's file in the same folder
+    assert main(["register", str(tmp_path / "a"), "dcgan.y", "--data", "faces"]) == 2
+    assert (tmp_path / "weights" / "dcgan.y.safetensors").read_bytes() == kept
 
 
 def test_a_plugin_registers_into_its_own_file_and_metrics_land_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -500,6 +500,8 @@ def check_registration(name: str, path: Path | None = None) -> Path:
             f"model {name!r} is defined in {elsewhere.source}, not in {path}; a second definition would make every lookup fail. "
             f"Register it into that file ({option('registry', elsewhere.source)}) or choose another name."
         )
+    if name not in (_read_file(path) if path.is_file() else {}):
+        _refuse_unowned_weights(weights, name, path)
     return path
 
 
@@ -661,6 +663,20 @@ def _check_run_config(run_dir: Path, recorded: dict[str, Any], config: dict[str,
     )
 
 
+def _refuse_unowned_weights(file: Path, name: str, path: Path) -> None:
+    """Raise OutputError if `file` exists though registry file `path` has no entry `name` to own it.
+
+    Another entry uses it then, or did: one renamed by hand (its weights keep their name), or one in another registry
+    file beside this one (two users' files in one folder). Writing over it would break that entry for good.
+    """
+    if file.exists():
+        raise OutputError(
+            f"{file} exists, but {path} has no entry {name!r} that owns it: another entry may use it (one renamed by hand keeps "
+            f"its weights' name; another registry file in {path.parent} may name it). Choose another name, or, if no entry "
+            f"uses the file, delete it and register again."
+        )
+
+
 def _write_registration(name: str, path: Path, run_dir: Path, weights: Path, fields: dict[str, Any]) -> None:
     """Copy the run's weights beside registry file `path` and write entry `name` with `fields`, under the registry folder's lock."""
     import shutil
@@ -670,6 +686,8 @@ def _write_registration(name: str, path: Path, run_dir: Path, weights: Path, fie
         remove_temporaries(path.parent, [path.name])  # a killed writer's; the lock says no one writes them now
         remove_temporaries((path.parent / weights).parent, [weights.name])
         old = _read_file(path).get(name) if path.is_file() else None
+        if old is None:
+            _refuse_unowned_weights(path.parent / weights, name, path)
         # a new entry as a whole: metrics and description belong to the weights they were written for; the evaluation plan stays
         text = _registry_text(name, {**({"evaluation": old.evaluation} if old is not None and old.evaluation else {}), **fields}, path, replace=True)
         # only once the entry validated. The weights are written whole (on disk) beside their name, then the registry takes
