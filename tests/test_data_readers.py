@@ -126,6 +126,19 @@ def test_damaged_gzip_idx_is_a_data_error(tmp_path: Path, damage, message: str) 
         data.load(folder, "train")
 
 
+def test_an_idx_header_claiming_too_much_is_refused_before_the_data_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1 MB .gz may inflate to gigabytes: only the header is read before its claim is refused."""
+    from zoo.data.mnist import read_idx
+
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + struct.pack(">3I", 1 << 24, 256, 256) + bytes(1000)))
+    reads, read = [], gzip.GzipFile.read
+    monkeypatch.setattr(gzip.GzipFile, "read", lambda self, n=-1: reads.append(n) or read(self, n))
+    with pytest.raises(DataError, match="more than any MNIST file holds"):
+        read_idx(path)
+    assert reads == [4, 12], "the magic number, then the three dimensions; no data"
+
+
 def test_idx_images_of_another_size_are_not_mnist(tmp_path: Path) -> None:
     folder = mnist_folder(tmp_path / "mnist")
     write_idx(folder / "train-images-idx3-ubyte", RNG.integers(0, 256, (12, 32, 32)), compress=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -160,4 +161,9 @@ def test_the_default_variants_branch_from_runs_carried_in_the_repository(tmp_pat
     assert done.returncode == 2 and "no run runs/gan_gpu/dcgan_n01_b64 to resume" in done.stderr, done.stderr  # past the VARIANTS checks
     variants = subprocess.run(["bash", "-c", f'eval "$(grep "^VARIANTS=" {SCRIPT})"; echo $VARIANTS'], capture_output=True, text=True, env=env).stdout.split()
     froms = {v.split(":")[4] for v in variants if v.count(":") == 4}
-    assert froms and froms <= {p.name for p in (SCRIPT.parent / "carry").iterdir()}, "the defaults branch from carried runs"
+    carry = SCRIPT.parent / "carry"
+    assert froms and froms <= {p.name for p in carry.iterdir()}, "the defaults branch from carried runs"
+    for v in variants:  # the script checks this only without RESUME, which the run above needs: checked here
+        name, method, *rest = v.split(":")
+        source = carry / name if (carry / name).is_dir() else carry / rest[2] if len(rest) == 3 else None
+        assert source is None or json.loads((source / "run.json").read_text())["method"] == method, f"{v}: {source} is another method's run"

@@ -234,7 +234,7 @@ def test_a_carried_run_gives_back_its_exported_weights_and_says_how(tmp_path: Pa
             load_any(given)
     with pytest.raises(ZooError, match=rf"is a run carried as its {SLIM_CHECKPOINT}"):
         zoo.registry.register_run(carried, "dcgan.carried", path=tmp_path / "r.toml")
-    for own in (SLIM_CHECKPOINT, "run.json"):
+    for own in (SLIM_CHECKPOINT, "run.json", "summary.json"):
         with pytest.raises(ConfigError, match=r"is one of the run's own records"):
             export_slim(carried, carried / own)
     out = export_slim(carried, tmp_path / "w.safetensors")
