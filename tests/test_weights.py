@@ -403,3 +403,13 @@ def test_a_header_nested_thousands_deep_is_a_weights_error_not_a_recursion_error
     path.write_bytes(struct.pack("<Q", len(text)) + text)
     with pytest.raises(WeightsError, match=r"deep\.safetensors has a corrupt header \(RecursionError\)"):
         read_weights(path)
+
+
+def test_a_text_write_keeps_the_files_line_ending(tmp_path: Path) -> None:
+    """A registry kept in git with CRLF stays CRLF when zoo rewrites it; a new file is LF on every system."""
+    crlf, new = tmp_path / "crlf.toml", tmp_path / "new.toml"
+    crlf.write_bytes(b"a = 1\r\nb = 2\r\n")
+    for path in (crlf, new):
+        with atomic_write(path, "w") as f:
+            f.write("a = 1\nb = 3\n")
+    assert crlf.read_bytes() == b"a = 1\r\nb = 3\r\n" and new.read_bytes() == b"a = 1\nb = 3\n"

@@ -195,11 +195,23 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def _line_ending(path: Path) -> str:
+    """Return the line ending text file `path` uses: CRLF where its first line ends so, else LF (also for a new file)."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(1 << 16)
+    except OSError:
+        return "\n"
+    return "\r\n" if first.endswith(b"\r\n") else "\n"
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[BinaryIO]:
     """Yield a temporary file beside `path` that replaces `path` only when the block succeeds (a link's target, where `path` is a link).
 
-    Text modes write UTF-8 whatever the locale (Windows' default is cp1252), so that every machine reads the file back alike.
+    Text modes write UTF-8 whatever the locale (Windows' default is cp1252), so that every machine reads the file back alike,
+    and the line ending the file has (``\n`` for a new one) whatever the system's: a registry kept in git with CRLF stays CRLF,
+    and one written on Windows and on Linux does not flip every line between them.
     """
     path = _through_links(Path(path))
     fd, tmp = _open_temp_beside(path)
@@ -214,7 +226,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Bin
         Path(tmp).unlink(missing_ok=True)
         raise
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": _line_ending(path)})) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
