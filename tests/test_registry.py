@@ -94,6 +94,12 @@ def test_entry_config_with_an_unknown_key_is_a_config_error(registry: Path) -> N
         zoo.load("dcgan.tiny")
 
 
+def test_an_entry_field_this_zoo_does_not_know_says_a_newer_zoo_may_have_written_it(registry: Path) -> None:
+    registry.write_text(registry.read_text().replace('method = "dcgan"', 'method = "dcgan"\nlicense = "CC-BY"', 1))
+    with pytest.raises(ConfigError, match=r"license: Extra inputs are not permitted.* If a newer zoo wrote license \(zoo [0-9.]+ here\), upgrade zoo"):
+        zoo.load("dcgan.tiny")
+
+
 def test_config_with_a_wrong_type_names_the_key_and_value() -> None:
     with pytest.raises(ConfigError, match=r"nz: .*integer.*got 'many'"):
         build_method("dcgan", {"nz": "many"})

@@ -59,7 +59,9 @@ __all__ = [
 ]
 
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
-_HEADER = "# zoo model registry: each model's weights (with sha256), config, training record and metrics. Written by `zoo register`, `zoo train --register` and `zoo eval --write`; see docs/registry.md.\n\n"
+_HEADER = ("# zoo model registry: each model's weights (with sha256), config, training record and metrics. Written by `zoo register`, "
+           "`zoo train --register` and `zoo eval --write`, which rewrite it whole: comments of your own are not kept (a note goes in "
+           "an entry's description); see docs/registry.md.\n\n")
 
 
 class Sitting(pydantic.BaseModel):
@@ -175,7 +177,12 @@ def _read_file(path: Path) -> dict[str, ModelEntry]:
         try:
             out[name] = ModelEntry.model_validate({**values, "base_dir": path.parent, "source": path})
         except pydantic.ValidationError as e:
-            raise ConfigError(f"registry entry {name!r} in {path} is invalid: {describe_validation_error(e)}. Fix the entry (docs/registry.md lists the fields).") from None
+            from . import __version__
+
+            unknown = [".".join(map(str, err["loc"])) for err in e.errors() if err["type"] == "extra_forbidden"]
+            newer = (f" If a newer zoo wrote {', '.join(unknown)} (zoo {__version__} here), upgrade zoo to read it." if unknown else "")
+            raise ConfigError(f"registry entry {name!r} in {path} is invalid: {describe_validation_error(e)}. Fix the entry "
+                              f"(docs/registry.md lists the fields).{newer}") from None
     return out
 
 
