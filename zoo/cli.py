@@ -679,7 +679,8 @@ def _ctrl_c_ends_the_command():
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `zoo` command with `argv` (default: sys.argv[1:]); return the exit status."""
+    """Run the `zoo` command with `argv` (default: sys.argv[1:]); return the exit status (argparse's usage errors and
+    ``--help`` raise SystemExit with theirs instead)."""
     token = COMMAND_LINE.set(True)  # errors name options (--steps 6), not Python arguments (steps=6)
     invocation = INVOCATION.set(None)
     try:

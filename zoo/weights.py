@@ -6,8 +6,9 @@ of the tensors themselves), so a file alone says how to rebuild its model.
 
 Example::
 
+    >>> import torch
     >>> from zoo.weights import save_weights, read_weights
-    >>> save_weights("w.safetensors", {"a": torch.zeros(2)}, method="m", config={"k": 1})
+    >>> sha = save_weights("w.safetensors", {"a": torch.zeros(2)}, method="m", config={"k": 1})   # the file's sha256
     >>> tensors, meta = read_weights("w.safetensors")
     >>> meta.method, meta.config
     ('m', {'k': 1})

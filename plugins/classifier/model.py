@@ -15,7 +15,7 @@ def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
 
 
 class DigitCNN(nn.Module):
-    """(N, 3, 28, 28) -> features (N, 4 * width) -> logits (N, 10); about 130k parameters at width 32."""
+    """(N, 3, 28, 28) -> features (N, 4 * width) -> logits (N, num_classes); about 130k parameters at width 32."""
 
     def __init__(self, width: int = 32, dropout: float = 0.2, num_classes: int = NUM_CLASSES) -> None:
         super().__init__()

@@ -3,12 +3,13 @@
 For each (sampler, steps, w) of the sweep it generates `n_per_class` images of every digit with one
 seed, and measures the classifier's accuracy per class and on average, the Frechet distance between
 the classifier's features of the samples and of a real test split, the network calls per image and
-the images per second. The table goes to markdown and JSON; the headline metrics go to the registry.
+the images per second. The whole table is written where `out_md` (markdown) and `out_json` name (by
+default nowhere); ``zoo eval --write`` records the headline metrics in the registry.
 
 Example::
 
     zoo eval ddpm.mnistm --set n_per_class=10            # a quick CPU check
-    zoo eval ddpm.mnistm --device cuda --set bf16=true --write
+    zoo eval ddpm.mnistm --device cuda --set bf16=true --set out_md=sweep.md --write
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Example::
 
     >>> from zoo.metrics import evaluate_model
-    >>> evaluate_model("wgan_gp.mnistm64", overrides={"n": 1000})
-    {'gan': {'fid': ..., 'n': 1000.0, 'seed': 0.0, ...}}
+    >>> evaluate_model("dcgan.mnist64", overrides={"n": 1000})
+    {'gan': {'n': 1000, 'seed': 0, 'classifier_fd': ..., ..., 'fid': ..., 'fid_n': 1000, ...}}
     >>> evaluate_model("runs/dcgan/model.safetensors", only=["gan"], overrides={"n": 1000})  # a run, mid-way
     {'gan': {'n': 1000, 'seed': 0, 'classifier_fd': ..., ...}}
 """

@@ -49,7 +49,7 @@ class AccuracyEvaluator:
     Options = AccuracyOptions
 
     def evaluate(self, model: Method, **options: Any) -> dict[str, float]:
-        """Return accuracy, accuracy_n (images evaluated) and accuracy_worst_class."""
+        """Return accuracy, accuracy_n (images evaluated), accuracy_worst_class, and the subset's seed where `n` is given."""
         o: AccuracyOptions = evaluator_options(self.Options, options, self.name)
         require_capability(model, "predict", self.name, "Use the 'gan' evaluator for generators.")
         data = load_data(o.data, o.split, root=o.data_root)

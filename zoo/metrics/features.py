@@ -3,7 +3,7 @@
 Real-set statistics depend only on the real images' bytes and the feature network, so they are
 computed once and kept under ``zoo.weights.cache_dir()/metrics/``, named by a sha256 of both.
 A long extraction (Inception on 10,000 images takes an hour on two CPU cores) writes what it
-has done every few chunks; run the same evaluation again and it continues from there.
+has done every minute; run the same evaluation again and it continues from there.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Example::
 
-    zoo eval wgan_gp.mnistm64 --set n=1000 --set fid=false
+    zoo eval dcgan.mnist64 --set n=1000 --set fid=false
 
 prints ``n``, ``seed``, the classifier's Frechet distance to the real split (``classifier_fd``),
 its Inception Score on the samples (``classifier_is``; ``classifier_is_real`` on the real split
