@@ -413,3 +413,16 @@ def test_a_text_write_keeps_the_files_line_ending(tmp_path: Path) -> None:
         with atomic_write(path, "w") as f:
             f.write("a = 1\nb = 3\n")
     assert crlf.read_bytes() == b"a = 1\r\nb = 3\r\n" and new.read_bytes() == b"a = 1\nb = 3\n"
+
+
+def test_a_cache_folder_that_cannot_be_written_uses_a_local_file_where_it_lies(tmp_path: Path, weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another user's cache (a shared ZOO_CACHE): a file:// source is checked and used in place; a download says where to cache."""
+    import zoo.weights
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(zoo.weights.os, "access", lambda *a, **k: False)
+    sha = sha256_file(weights)
+    with pytest.warns(UserWarning, match=r"cannot write weights .* going on without caching it.*Set ZOO_CACHE"):
+        assert resolve_weights(weights.as_uri(), sha, tmp_path) == weights
+    with pytest.raises(WeightsError, match=r"the cache folder .* is not writable.*Set ZOO_CACHE to a folder you can write to"):
+        resolve_weights("https://example.org/w.safetensors", "a" * 64, tmp_path)

@@ -532,7 +532,7 @@ def resolve_weights(ref: str, sha256: str, base: Path) -> Path:
         return (base / ref).resolve()
     name = Path(urllib.parse.urlparse(ref).path).name or "weights.safetensors"
     local = cache_dir() / sha256[:2] / f"{sha256}-{name}"
-    if local.is_file() and sha256_file(local) == sha256:
+    if os.path.isfile(local) and sha256_file(local) == sha256:  # isfile: False, not an error, in a cache another user keeps 0700
         return local
     if os.environ.get("ZOO_OFFLINE") and scheme != "file":
         state = "in the cache is damaged (its sha256 differs)" if local.is_file() else "are not in the cache"
@@ -540,8 +540,20 @@ def resolve_weights(ref: str, sha256: str, base: Path) -> Path:
     if scheme == "file" and not (src := Path(urllib.request.url2pathname(urllib.parse.urlparse(ref).path))).is_file():
         raise WeightsError(f"weights {ref}: {src} is {'not a regular file' if src.exists() else 'missing'}; expected a .safetensors file. "
                            "Fix the registry entry's weights.")
-    if local.parent.is_dir():  # what a download killed outright left, an hour on (one running now writes its own more often)
-        remove_temporaries(local.parent, [local.name], older_than_s=3600)
+    try:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        writable = os.access(local.parent, os.W_OK | os.X_OK)
+    except OSError:
+        writable = False
+    if not writable:  # another user's cache: a local file is used where it lies, once checked; a download has nowhere to go
+        if scheme == "file" and sha256_file(src) == sha256:
+            warn_uncached(f"weights {ref} into {local.parent}", OutputError("not writable"))
+            return src
+        raise WeightsError(f"weights {ref}: the cache folder {local.parent} is not writable, so they cannot be fetched into it"
+                           f"{'' if scheme != 'file' else ' (and the file there does not have the sha256 the registry names)'}. "
+                           f"Set ZOO_CACHE to a folder you can write to (now {cache_dir()}).")
+    # what a download killed outright left, an hour on (one running now writes its own more often)
+    remove_temporaries(local.parent, [local.name], older_than_s=3600)
     h, size = hashlib.sha256(), 0
     try:
         with urllib.request.urlopen(ref, timeout=60) as r, atomic_write(local) as f:

@@ -89,7 +89,7 @@ def _tensors_from_buffer(buf: bytearray, path: Path) -> dict[str, torch.Tensor]:
 def _read_verified(folder: Path, name: str, num_classes: int | None, wanted: tuple[str, ...] | None) -> tuple[dict[str, ImageSet], str] | None:
     """Return the cached splits `wanted` (all if None) in `folder` and their content digest, or None when a file is missing or fails its sha256."""
     manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
+    if not os.path.isfile(manifest_path):  # False where it cannot be looked at too (another user's 0700 folder): rebuilt, uncached
         return None  # no manifest: absent, or a build that died half-way
     try:
         manifest = json.loads(manifest_path.read_text())

@@ -8,6 +8,7 @@ has done every minute; run the same evaluation again and it continues from there
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -39,7 +40,7 @@ def cached_stats(kind: str, parts: Mapping[str, Any], compute: Callable[[], Gaus
     Cached statistics of too few samples for their dimension warn as computing them did (`what` names them there).
     """
     path = stats_cache_path(kind, parts)
-    if path.is_file():
+    if os.path.isfile(path):  # False where it cannot be looked at too (another user's 0700 folder): computed, uncached
         try:
             stats = load_stats(path)
         except WeightsError as e:  # a damaged cache file is only a cache: recompute it rather than fail the evaluation
@@ -57,7 +58,7 @@ def cached_stats(kind: str, parts: Mapping[str, Any], compute: Callable[[], Gaus
 
 
 def _load_partial(path: Path, total: int) -> list[torch.Tensor]:
-    if not path.is_file():
+    if not os.path.isfile(path):
         return []
     try:
         with safetensors.safe_open(str(path), framework="pt") as f:
