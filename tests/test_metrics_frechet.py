@@ -76,3 +76,18 @@ def test_stats_round_trip_through_safetensors(tmp_path: Path) -> None:
     s = GaussianStats(torch.randn(5, dtype=torch.float64), random_covariance(5, 3), 77, {"source": "test"})
     back = load_stats(save_stats(tmp_path / "s.safetensors", s))
     assert torch.equal(back.mu, s.mu) and torch.equal(back.sigma, s.sigma) and back.n == 77 and back.meta == {"source": "test"}
+
+
+def test_stats_without_their_digest_are_not_used(tmp_path: Path) -> None:
+    """A file whose digest key was lost (a flipped byte in its name) vouches for nothing: recomputed, never used as it is."""
+    import safetensors.torch
+
+    from zoo.errors import WeightsError
+
+    s = GaussianStats(torch.randn(5, dtype=torch.float64), random_covariance(5, 3), 77, {"source": "test"})
+    path = save_stats(tmp_path / "s.safetensors", s)
+    data = path.read_bytes().replace(b"zoo.stats.sha256", b"zoo.stats.sha257")
+    path.write_bytes(data)
+    assert "zoo.stats.sha257" in safetensors.safe_open(str(path), "pt").metadata()
+    with pytest.raises(WeightsError, match="has no digest to check its values against"):
+        load_stats(path)

@@ -76,6 +76,16 @@ def test_real_statistics_are_keyed_by_the_real_images_content(setup: dict, tmp_p
     assert len(list((private_cache / "metrics").glob("classifier-*.safetensors"))) == 2
 
 
+def test_real_statistics_are_keyed_by_the_judges_code_too(setup: dict, private_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same judge's weights from another release of its plugin (its prepare() changed, say) are judged afresh."""
+    import zoo.metrics.gan as gan
+
+    evaluate(setup, n=20)
+    monkeypatch.setattr(gan, "_judge_code", lambda clf: "classifier from zoo 9.9.9")
+    evaluate(setup, n=20)
+    assert len(list((private_cache / "metrics").glob("classifier-*.safetensors"))) == 2
+
+
 def test_generation_is_chunked_with_seeds_derived_from_the_evaluation_seed(setup: dict) -> None:
     g = setup["model"]
     images = generate(g, 7, seed=0, chunk=3)

@@ -119,8 +119,10 @@ def load_stats(path: str | os.PathLike[str]) -> GaussianStats:
         stats = GaussianStats(tensors["mu"], tensors["sigma"], int(meta["zoo.stats.n"]), json.loads(meta.get("zoo.stats.meta", "{}")))
     except Exception as e:  # noqa: BLE001 - safetensors raises its own types
         raise WeightsError(f"feature statistics file {path} cannot be read ({e}). {fix}") from None
-    want = meta.pop("zoo.stats.sha256", None)  # files of an older zoo have none
-    if want is not None and _stats_digest(tensors, meta) != want:
+    want = meta.pop("zoo.stats.sha256", None)
+    if want is None:  # an older zoo's file, or a damaged key: nothing vouches for the values, so they are not used
+        raise WeightsError(f"feature statistics file {path} has no digest to check its values against. {fix}")
+    if _stats_digest(tensors, meta) != want:
         raise WeightsError(f"feature statistics file {path} is damaged: its values do not match the digest written with them. {fix}")
     return stats
 

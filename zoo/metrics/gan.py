@@ -36,6 +36,9 @@ __all__ = ["GANEvalOptions", "GANEvaluator", "score_images", "chunk_seed", "gene
 
 #: Bump when the FID image pipeline changes: cached statistics of older pipelines are then not reused.
 FID_PIPELINE = "1"
+#: Bump when zoo's way from images to a judge's features changes (`_classifier_outputs`); the judge's own code is keyed by
+#: its method and the version of the distribution that provides it (a plugin release that changes its `prepare`).
+CLASSIFIER_PIPELINE = "1"
 
 
 class GANEvalOptions(pydantic.BaseModel):
@@ -187,6 +190,16 @@ class GANEvaluator:
         return {"n": o.n, "seed": o.seed, **scores}
 
 
+def _judge_code(clf: Any) -> str:
+    """Return what names a judge's code: its method and the distribution (and version) whose plugin registers it."""
+    from ..plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    plugin = pm.plugin_of("method", getattr(clf, "name", "")) if isinstance(clf, Method) else "?"
+    source = next((i.source for i in pm.infos if i.name == plugin), "?")
+    return f"{getattr(clf, 'name', type(clf).__name__)} from {source}"
+
+
 def score_images(
     images: torch.Tensor,
     *,
@@ -242,7 +255,8 @@ def score_images(
         s = gaussian_stats(feats, what=f"classifier features of {data} {split}")
         return GaussianStats(s.mu, s.sigma, s.n, {"classifier_is": repr(classifier_score(logits))})
 
-    real_stats = (cached_stats("classifier", {"real": real_digest, "classifier": clf_digest}, real_classifier_stats,
+    key = {"real": real_digest, "classifier": clf_digest, "pipeline": CLASSIFIER_PIPELINE, "judge": _judge_code(clf)}
+    real_stats = (cached_stats("classifier", key, real_classifier_stats,
                                what=f"classifier features of {data} {split}")[0] if clf_digest else real_classifier_stats())
     feats, logits = _classifier_outputs(clf, fake)
     out: dict[str, float] = {"n": len(fake)}
