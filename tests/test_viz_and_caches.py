@@ -199,3 +199,22 @@ def test_a_damaged_partial_feature_file_is_recomputed(tmp_path: Path) -> None:
     partial.write_bytes(bytes(data))
     out = extract_features(lambda x: x, lambda i, j: torch.ones(j - i, 4), 10, batch=5, progress=False, resume=partial)
     assert bool((out == 1).all()), "the damaged rows are computed again, not used"
+
+
+def test_the_metrics_cache_sweeps_what_killed_writers_and_stale_partials_left(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import time
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path))
+    feats = torch.randn(50, 4, generator=torch.Generator().manual_seed(0))
+    cached_stats("t", {"k": 1}, lambda: gaussian_stats(feats))
+    metrics = stats_cache_path("t", {"k": 1}).parent
+    old, young = time.time() - 8 * 24 * 3600, time.time()
+    leftovers = {metrics / ".t-x.safetensors.ab12.tmp": old, metrics / "partial-abc.safetensors": old,
+                 metrics / ".t-y.safetensors.cd34.tmp": young, metrics / "partial-def.safetensors": young}
+    for path, when in leftovers.items():
+        path.write_bytes(b"x")
+        os.utime(path, (when, when))
+    assert cached_stats("t", {"k": 1}, lambda: pytest.fail("cached"))[1]  # a cache hit sweeps too
+    assert sorted(p.name for p in leftovers if p.exists()) == [".t-y.safetensors.cd34.tmp", "partial-def.safetensors"], \
+        "a live writer's temporary and a resumable partial stay; an hour-old temporary and a week-old partial go"

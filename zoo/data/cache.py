@@ -155,6 +155,7 @@ def cached_build(
     found = _read_verified(folder, name, num_classes, only)
     if found is not None:  # (the manifest is not read again: another process's build may be replacing it now)
         splits, digest = found
+        remove_temporaries(folder, older_than_s=3600)  # what a build killed outright left; a live build's are younger
         return BuiltSet(splits, digest, folder, True, 0.0)
     status(f"building dataset {name!r}: once, then cached in {folder}")
     t0 = time.perf_counter()

@@ -20,7 +20,7 @@ import torch
 
 from ..errors import WeightsError
 from ..progress import progress_bar
-from ..weights import CACHE_WRITE_ERRORS, atomic_write, cache_dir, json_digest, tensor_digest, warn_uncached
+from ..weights import CACHE_WRITE_ERRORS, atomic_write, cache_dir, json_digest, remove_temporaries, tensor_digest, warn_uncached
 from .frechet import GaussianStats, load_stats, save_stats, warn_if_biased
 
 __all__ = ["stats_cache_path", "cached_stats", "extract_features"]
@@ -34,12 +34,32 @@ def stats_cache_path(kind: str, parts: Mapping[str, Any]) -> Path:
     return cache_dir() / "metrics" / f"{kind}-{json_digest(parts)[:40]}.safetensors"
 
 
+#: How long the features of an interrupted extraction wait to be resumed (a model's weights name them: a snapshot
+#: judged mid-training is never judged again) before a later evaluation removes them.
+PARTIAL_KEPT_S = 7 * 24 * 3600
+
+
+def sweep_metrics_cache(folder: Path) -> None:
+    """Remove from the metrics cache `folder` what killed writers left (an hour on) and partial features a week old."""
+    if not os.path.isdir(folder):
+        return
+    remove_temporaries(folder, older_than_s=3600)
+    cutoff = time.time() - PARTIAL_KEPT_S
+    for partial in folder.glob("partial-*.safetensors"):
+        try:
+            if partial.stat().st_mtime < cutoff:
+                partial.unlink()
+        except OSError:
+            pass  # another user's, or another sweeper's
+
+
 def cached_stats(kind: str, parts: Mapping[str, Any], compute: Callable[[], GaussianStats], what: str | None = None) -> tuple[GaussianStats, bool]:
     """Return the cached statistics for `parts`, or compute, cache and return them; the flag says whether the cache answered.
 
     Cached statistics of too few samples for their dimension warn as computing them did (`what` names them there).
     """
     path = stats_cache_path(kind, parts)
+    sweep_metrics_cache(path.parent)
     if os.path.isfile(path):  # False where it cannot be looked at too (another user's 0700 folder): computed, uncached
         try:
             stats = load_stats(path)
