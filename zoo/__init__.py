@@ -14,6 +14,7 @@ from __future__ import annotations
 
 __version__ = "0.2.0"
 
+import builtins as _builtins
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
@@ -91,11 +92,11 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
 
 
-def __dir__() -> list[str]:
+def __dir__() -> _builtins.list[str]:  # `zoo.list` (list_models) shadows the built-in here once used
     return sorted({*globals(), *_LAZY})  # so that tab completion finds the lazy names too
 
 
-def methods() -> list[str]:
+def methods() -> _builtins.list[str]:
     """Return the sorted names of every method that plugins register."""
     from .plugins import get_plugin_manager
 
