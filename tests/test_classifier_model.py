@@ -53,6 +53,29 @@ def test_a_predictor_held_in_training_mode_predicts_as_in_eval_mode_and_is_left_
     assert torch.equal(got, model.logits(x) if method == "classifier" else model.predict(x))
 
 
+@pytest.mark.parametrize(("method", "config"), [("classifier", {"width": 4}), ("dann", {"image_size": 28})])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_a_predictor_moved_to_another_precision_takes_its_images_in_it(method: str, config: dict, dtype: torch.dtype) -> None:
+    """model.to(torch.float64) or .half(), as a sample's docstring allows, must not fail on float32 inputs."""
+    import warnings
+
+    torch.manual_seed(0)
+    model = build_method(method, config).eval()
+    x = torch.rand(8, 3, 28, 28, requires_grad=True)  # a batch that requires grad is checked without torch's warning too
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        expected = model.predict(x)
+        moved = build_method(method, config).eval()
+        moved.load_state_dict(model.state_dict())
+        got = moved.to(dtype).predict(x)
+    assert got.shape == expected.shape and (got == expected).float().mean() >= 0.75
+    if method == "classifier":
+        from zoo.metrics.classifier_metrics import features_and_logits
+
+        feats, logits = features_and_logits(moved, x)
+        assert feats.dtype == logits.dtype == torch.float32
+
+
 def test_the_transform_is_resize_to_28_rgb(clf) -> None:
     from zoo.data import adapt_images
 

@@ -123,7 +123,8 @@ class DigitClassifier(Method):
         check_image_batch(images, f"model {self.zoo_name!r}")
         if images.shape[1] not in (1, 3):
             raise ConfigError(f"model {self.zoo_name!r} classifies images with 1 or 3 channels; got {images.shape[1]} (shape {tuple(images.shape)}).")
-        return adapt_images(images.to(self.device), INPUT_SIZE, 3) * 2 - 1
+        # in the weights' own precision: a model moved with .half() or .to(torch.float64) takes its images so
+        return (adapt_images(images.to(self.device), INPUT_SIZE, 3) * 2 - 1).to(next(self.parameters()).dtype)
 
     def _chunked(self, images: torch.Tensor, fn: Any) -> torch.Tensor:
         check_image_batch(images, f"model {self.zoo_name!r}")  # before len(): a PIL image or an array gets zoo's message
@@ -139,7 +140,7 @@ class DigitClassifier(Method):
         """Return `features(images)` and `logits(images)` from one pass of the network's body (half the work of both)."""
         feats = self.features(images)
         with inference(self):
-            return feats, self.net.head(feats.to(self.device)).float()
+            return feats, self.net.head(feats.to(self.device, next(self.parameters()).dtype)).float()
 
     @torch.no_grad()
     def logits(self, images: torch.Tensor) -> torch.Tensor:

@@ -190,7 +190,8 @@ class DANN(Method):
         with inference(self):
             for i in range(0, images.shape[0], self.predict_chunk):
                 chunk = images[i : i + self.predict_chunk].to(self.device)
-                f = self.network.features(adapt_images(chunk, self.config.image_size, self.config.channels))
+                x = adapt_images(chunk, self.config.image_size, self.config.channels).to(next(self.parameters()).dtype)  # a .half() model's
+                f = self.network.features(x)
                 outs.append((getattr(self.network, head)(f) if head else f).float())
         return torch.cat(outs)
 

@@ -37,7 +37,7 @@ def check_image_batch(images: object, owner: str) -> None:
         raise ConfigError(f"{owner} takes uint8 images or float images in [0, 1]; got {images.dtype}. Convert with images.float() / 255.")
     if not bool(torch.isfinite(images).all()):
         raise ConfigError(f"{owner} got images with NaN or infinite values; expected float images in [0, 1]. Check what produced them.")
-    lo, hi = float(images.min()), float(images.max())
+    lo, hi = float(images.detach().min()), float(images.detach().max())  # detached: a batch that requires grad is checked quietly
     if lo < 0 or hi > 1:
         raise ConfigError(f"{owner} expects float images in [0, 1] (or uint8); got values in [{lo:.3g}, {hi:.3g}]. Divide 0-255 images by 255, map [-1, 1] with (x + 1) / 2.")
 
