@@ -85,7 +85,7 @@ def quantize(images: torch.Tensor) -> torch.Tensor:
     """Return `images` as uint8: [0, 1] floats rounded to 0..255 (what saving a PNG does), uint8 unchanged."""
     if images.dtype == torch.uint8:
         return images
-    return images.detach().clamp(0, 1).mul(255).round().to(torch.uint8)
+    return images.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)  # float32: 255 * x rounds apart in half precision
 
 
 @torch.no_grad()
