@@ -47,6 +47,7 @@ def test_image_i_of_a_seed_is_the_same_whatever_n(method: str) -> None:
     for n in (1, 2, 3, 5, 33, 34):
         assert torch.equal(m.sample(n, seed=3), full[:n]), n
     assert not torch.equal(m.sample(3, seed=4), full[:3])
+    assert not torch.equal(m.sample(3, seed=3 + 2**32), full[:3]), "the CPU generator keeps 32 bits of a seed: 2**32 apart must still differ"
 
 
 def test_the_discriminators_sigmoid_runs_in_float32_under_bf16_autocast() -> None:

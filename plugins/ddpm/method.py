@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from zoo.errors import COMMAND_LINE, ConfigError, option
-from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, check_seed, whole_number
+from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, check_seed, seed_32, whole_number
 from zoo.progress import progress_bar
 
 from .model import IMAGE_SIZE, ContextUnet
@@ -97,13 +97,18 @@ class _ImageNoise:
             self.generators = [torch.Generator(device=device) for _ in indices]
             for g, i in zip(self.generators, indices):
                 # the CPU generator keeps only 32 bits of a seed; images of one seed stay distinct below a million
-                g.manual_seed((int(seed) * 1_000_003 + i) & 0xFFFFFFFF)
+                g.manual_seed((seed_32(int(seed)) * 1_000_003 + i) & 0xFFFFFFFF)  # seed_32: seeds 2**32 apart differ too
 
     def draw(self) -> torch.Tensor:
         """Return one (n, *shape) draw of standard normal noise."""
         if self.generators is None:
             return torch.randn(self.n, *self.shape, device=self.device)
         return torch.stack([torch.randn(self.shape, generator=g, device=self.device) for g in self.generators])
+
+
+def _whole_numbers(labels: Iterable[Any]) -> list[Any]:
+    """Return `labels` as a list, numpy's unsigned integers (which torch does not take) as Python ints."""
+    return [int(v) if isinstance(v, numbers.Integral) and not isinstance(v, (bool, torch.Tensor)) else v for v in labels]
 
 
 class DDPM(Method):
@@ -177,10 +182,13 @@ class DDPM(Method):
         if labels is None:
             return torch.arange(n, device=self.device) % k
         try:
-            t = torch.as_tensor(labels if isinstance(labels, torch.Tensor) else list(labels))
-        except (TypeError, ValueError):
-            names = " Class names map to their numbers with zoo.class_names(NAME_OR_RUN).index(name)." if any(isinstance(x, str) for x in labels) else ""
+            t = torch.as_tensor(labels if isinstance(labels, torch.Tensor) else _whole_numbers(labels))
+        except (TypeError, ValueError, RuntimeError):  # RuntimeError: an integer beyond 64 bits
+            strings = isinstance(labels, Iterable) and any(isinstance(x, str) for x in labels)
+            names = " Class names map to their numbers with zoo.class_names(NAME_OR_RUN).index(name)." if strings else ""
             raise ConfigError(f"labels must be a sequence of integers, got {labels!r}.{names}") from None
+        if not t.is_floating_point() and t.dtype != torch.int64:
+            t = t.long()  # torch's unsigned 64-bit tensors have no min() (a value past 2**63 comes out negative: refused below)
         if t.ndim != 1 or t.numel() != n or (t.numel() and t.is_floating_point()):
             raise ConfigError(
                 f"labels must hold one integer class per image: {n} of them, got shape {tuple(t.shape)} ({t.dtype}). "
