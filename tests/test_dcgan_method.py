@@ -47,7 +47,6 @@ def test_image_i_of_a_seed_is_the_same_whatever_n(method: str) -> None:
     for n in (1, 2, 3, 5, 33, 34):
         assert torch.equal(m.sample(n, seed=3), full[:n]), n
     assert not torch.equal(m.sample(3, seed=4), full[:3])
-    assert not torch.equal(m.sample(3, seed=3 + 2**32), full[:3]), "the CPU generator keeps 32 bits of a seed: 2**32 apart must still differ"
 
 
 def test_the_discriminators_sigmoid_runs_in_float32_under_bf16_autocast() -> None:
@@ -81,3 +80,13 @@ def test_lr_d_sets_the_discriminators_rate_alone_and_both_follow_a_warmup(method
     trainer.fit()
     rates = {k: o.param_groups[0]["lr"] for k, o in trainer.method.optimizers.items()}
     assert rates == pytest.approx({"generator": lr / 2, "discriminator": 4e-4 / 2}), "each from its own rate, halfway up the warm-up"
+
+
+def test_a_seed_reaches_torchs_generator_as_it_is_which_the_recorded_figures_rest_on() -> None:
+    """The gan evaluator samples with 48-bit chunk seeds; the registry's figures were made with them passed to torch unchanged."""
+    from zoo.metrics.gan import chunk_seed
+
+    m = build_method("dcgan", {"ngf": 2, "ndf": 2}).eval()
+    s = chunk_seed(0, 0)
+    assert s >= 2**32
+    assert torch.equal(m._sample_noise(4, s), torch.randn(4, 100, 1, 1, generator=torch.Generator().manual_seed(s)))

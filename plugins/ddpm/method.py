@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from zoo.errors import COMMAND_LINE, ConfigError, option
-from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, check_seed, seed_32, whole_number
+from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, check_seed, whole_number
 from zoo.progress import progress_bar
 
 from .model import IMAGE_SIZE, ContextUnet
@@ -97,7 +97,7 @@ class _ImageNoise:
             self.generators = [torch.Generator(device=device) for _ in indices]
             for g, i in zip(self.generators, indices):
                 # the CPU generator keeps only 32 bits of a seed; images of one seed stay distinct below a million
-                g.manual_seed((seed_32(int(seed)) * 1_000_003 + i) & 0xFFFFFFFF)  # seed_32: seeds 2**32 apart differ too
+                g.manual_seed((int(seed) * 1_000_003 + i) & 0xFFFFFFFF)
 
     def draw(self) -> torch.Tensor:
         """Return one (n, *shape) draw of standard normal noise."""
