@@ -82,3 +82,8 @@ def test_the_offline_inception_gives_2048_features_and_treats_float_as_uint8() -
     f = inception_features(u)
     assert f.shape == (2, 2048) and torch.isfinite(f).all() and f.min() >= 0  # pool3 after ReLU
     assert torch.allclose(inception_features(u.float() / 255), f)
+
+
+def test_quantize_rounds_float64_images_exactly() -> None:
+    x = (torch.arange(256, dtype=torch.float64) + 0.5 - 1e-9) / 255  # just below each half step
+    assert torch.equal(quantize(x.view(1, 1, 16, 16)).flatten(), torch.arange(256).to(torch.uint8))

@@ -535,7 +535,7 @@ def resolve_weights(ref: str, sha256: str, base: Path) -> Path:
     if os.path.isfile(local) and sha256_file(local) == sha256:  # isfile: False, not an error, in a cache another user keeps 0700
         return local
     if os.environ.get("ZOO_OFFLINE") and scheme != "file":
-        state = "in the cache is damaged (its sha256 differs)" if local.is_file() else "are not in the cache"
+        state = "in the cache is damaged (its sha256 differs)" if os.path.isfile(local) else "are not in the cache"
         raise WeightsError(f"weights {ref} {state} and ZOO_OFFLINE is set. Download the file and put it at {local}.")
     if scheme == "file" and not (src := Path(urllib.request.url2pathname(urllib.parse.urlparse(ref).path))).is_file():
         raise WeightsError(f"weights {ref}: {src} is {'not a regular file' if src.exists() else 'missing'}; expected a .safetensors file. "

@@ -85,7 +85,9 @@ def quantize(images: torch.Tensor) -> torch.Tensor:
     """Return `images` as uint8: [0, 1] floats rounded to 0..255 (what saving a PNG does), uint8 unchanged."""
     if images.dtype == torch.uint8:
         return images
-    return images.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)  # float32: 255 * x rounds apart in half precision
+    x = images.detach()
+    x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x  # 255 * x rounds apart in half precision; float64 stays exact
+    return x.clamp(0, 1).mul(255).round().to(torch.uint8)
 
 
 @torch.no_grad()
