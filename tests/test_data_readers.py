@@ -483,7 +483,7 @@ def test_listed_images_turned_by_their_exif_orientation_are_compared_upright(tmp
 
 
 def test_an_image_pil_calls_a_decompression_bomb_is_a_data_error_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = seed_folder(tmp_path / "mnistm")
+    seed_folder(tmp_path / "mnistm")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 28x28 is then more than twice the limit, as a 196-megapixel PNG is
     with pytest.raises(DataError, match=r"cannot read image .*train_00000\.png \(Image size \(784 pixels\) exceeds limit"):
         data.load("mnistm", "train", root=tmp_path)
