@@ -213,3 +213,9 @@ def test_too_few_real_images_are_named_before_any_work_and_a_cached_biased_side_
             evaluate(three, n=8)
         said = sorted(str(w.message).split(":")[0] for w in caught)
         assert len(said) == 2 and "real test" in said[0] and said[1] == "classifier features of the generated images", said
+
+
+def test_kid_is_reported_on_request_with_its_subset_size(setup: dict) -> None:
+    plain, with_kid = evaluate(setup, n=20), evaluate(setup, n=20, kid=True)
+    assert "classifier_kid" not in plain and with_kid["kid_subset_size"] == 20 and with_kid["classifier_kid_std"] >= 0
+    assert {k: v for k, v in with_kid.items() if "kid" not in k} == plain, "the other figures stay as they are"

@@ -30,6 +30,7 @@ from ..weights import json_digest, tensor_digest, tensors_digest
 from .classifier_metrics import FeatureClassifier, check_feature_classifier, classifier_score, coverage_metrics, features_and_logits
 from .features import cached_stats, extract_features
 from .frechet import GaussianStats, frechet_distance, gaussian_stats
+from .kid import kernel_distance
 from .inception import INCEPTION_SHA1, inception_features, inception_path, quantize
 
 __all__ = ["GANEvalOptions", "GANEvaluator", "score_images", "chunk_seed", "generate", "check_same_geometry", "real_images_like", "fid_from_images"]
@@ -39,6 +40,8 @@ FID_PIPELINE = "1"
 #: Bump when zoo's way from images to a judge's features changes (`_classifier_outputs`); the judge's own code is keyed by
 #: its method and the version of the distribution that provides it (a plugin release that changes its `prepare`).
 CLASSIFIER_PIPELINE = "1"
+#: KID's random subsets (Binkowski et al.'s choice, as torch-fidelity's): 100 of up to 1,000 images of each set.
+KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
 
 
 class GANEvalOptions(pydantic.BaseModel):
@@ -54,6 +57,7 @@ class GANEvalOptions(pydantic.BaseModel):
     fid_n: int | None = pydantic.Field(None, ge=2, description="generated images for FID (default: n)")
     chunk: int = pydantic.Field(500, ge=1, description="images generated per call to sample(); each call has its own seed, so like the seed it picks the images (and the figures): keep 500 to compare with recorded ones")
     fid_batch: int = pydantic.Field(50, ge=1, description="images per Inception forward pass")
+    kid: bool = pydantic.Field(False, description="also the kernel distance (KID) in the classifier's feature space: unbiased, so it compares across n")
     progress: bool = True
     data_root: Path | None = None
     device: str | None = None
@@ -185,7 +189,7 @@ class GANEvaluator:
         fake = generate(model, o.n, o.seed, o.chunk, progress=o.progress)
         fid_n = o.fid_n or o.n
         fid_key = {"model": tensors_digest(model.inference_state_dict()), "n": o.n, "fid_n": fid_n, "seed": o.seed, "chunk": o.chunk} if o.fid else None
-        scores = score_images(fake, data=o.data, split=o.split, classifier=judge, fid=o.fid, fid_n=fid_n, fid_batch=o.fid_batch,
+        scores = score_images(fake, data=o.data, split=o.split, classifier=judge, fid=o.fid, fid_n=fid_n, fid_batch=o.fid_batch, kid=o.kid,
                               data_root=o.data_root, device=device, progress=o.progress, fid_key=fid_key, real_set=real_set)
         return {"n": o.n, "seed": o.seed, **scores}
 
@@ -209,6 +213,7 @@ def score_images(
     fid: bool = False,
     fid_n: int | None = None,
     fid_batch: int = 50,
+    kid: bool = False,
     data_root: Path | None = None,
     device: str = "cpu",
     progress: bool = False,
@@ -219,7 +224,8 @@ def score_images(
 
     `images` is (N, C, H, W), uint8 or float in [0, 1] (quantised to uint8 as the evaluator's samples are), of the
     real set's channels and size after the trainer's resize (e.g. 3x64x64 for MNIST-M GANs). Returns `n`,
-    `classifier_fd`, `classifier_is`, `classifier_is_real`, the digit shares `coverage_*`, and with `fid`, Inception
+    `classifier_fd`, `classifier_is`, `classifier_is_real`, the digit shares `coverage_*`; with `kid`, the kernel distance
+    `classifier_kid` (and its `classifier_kid_std` over the subsets of `kid_subset_size` images); and with `fid`, Inception
     `fid` of the first `fid_n` images (`fid_key`, a description of where the images came from, makes that extraction
     resumable). The real set's statistics are cached. `classifier` is a registry name, a weights file, or a model
     you hold with `features` and `logits` (a zoo model's real statistics are cached by its weights; another's are not).
@@ -264,6 +270,10 @@ def score_images(
     out["classifier_is"] = classifier_score(logits)
     out["classifier_is_real"] = float(real_stats.meta["classifier_is"])
     out.update(coverage_metrics(logits))
+    if kid:  # from the features themselves, not the cached Gaussian: the real set's are computed again (seconds, the judge is small)
+        real_feats, _ = _classifier_outputs(clf, real)
+        value, std = kernel_distance(real_feats, feats, subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE)
+        out.update({"classifier_kid": value, "classifier_kid_std": std, "kid_subset_size": min(KID_SUBSET_SIZE, len(real_feats), len(feats))})
     if fid:
         value, real_inc, _ = fid_from_images(
             real, fake[:fid_n], device=device, batch=fid_batch, progress=progress,
