@@ -38,7 +38,7 @@ from zoo.metrics import check_plan
 from zoo.plugins import get_plugin_manager
 from zoo.registry import entries, update_entry
 from zoo.weights import atomic_write
-from zoo_plugins.wgan_gp.figures import read_run_records
+from zoo.gan_figures import read_run_records
 
 RESULTS = Path(__file__).parent / "results"
 FIGURES = Path(__file__).parents[1] / "docs" / "figures"

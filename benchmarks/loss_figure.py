@@ -17,7 +17,7 @@ from pathlib import Path
 from zoo.errors import ZooError
 from zoo.viz import plot_curves
 from zoo.weights import check_writable
-from zoo_plugins.wgan_gp.figures import read_run_records
+from zoo.gan_figures import read_run_records
 
 
 def main() -> int:

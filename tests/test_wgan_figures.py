@@ -12,7 +12,7 @@ from PIL import Image
 from zoo.cli import main
 from zoo.errors import DataError
 from zoo.registry import build_method, param_count, save_model, update_entry
-from zoo_plugins.wgan_gp.figures import read_run_records
+from zoo.gan_figures import read_run_records
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_an_out_that_is_a_file_is_refused_before_sampling(two_gans: dict[str, Pa
 
 
 def test_labels_tell_runs_apart_and_know_one_run_named_two_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from zoo_plugins.wgan_gp.figures import labels
+    from zoo.gan_figures import labels
 
     for folder in ("runs/lr0.0002", "runs/lr0.0001", "eve/my run", "frank/my_run", "x/alice/dcgan"):
         (tmp_path / folder).mkdir(parents=True)

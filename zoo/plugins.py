@@ -58,11 +58,12 @@ def _strict() -> bool:
 
 
 def _core_plugins() -> list[tuple[str, ModuleType]]:
-    """Return the core's own hook implementations (datasets, evaluators), registered like any plugin."""
+    """Return the core's own hook implementations (datasets, evaluators, the gan-figures command), registered like any plugin."""
+    from . import gan_figures
     from .data import catalog as datasets
     from .metrics import catalog as evaluators
 
-    return [("zoo.data", datasets), ("zoo.metrics", evaluators)]
+    return [("zoo.data", datasets), ("zoo.metrics", evaluators), ("zoo.gan_figures", gan_figures)]
 
 
 class PluginManager:

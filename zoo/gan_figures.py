@@ -1,4 +1,4 @@
-"""`zoo gan-figures`: the seed report's Problem 1 figures from shipped models and their training logs.
+"""`zoo gan-figures`: the seed report's Problem 1 figures from shipped models and their training logs (any GAN plugin's).
 
 For each model: the grid of its first 32 generated images (what ``zoo sample NAME -n 32`` writes);
 then the two grids side by side, and the loss curves of the training runs.
@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from zoo.errors import ConfigError, DataError
-from zoo.interfaces import Command, Method, positive_int
-from zoo.registry import is_weights_file, load_any
-from zoo.viz import figure, plot_curves, read_metrics_log, save_figure, save_grid
-from zoo.weights import check_writable
+from .errors import ConfigError, DataError
+from .hookspecs import hookimpl
+from .interfaces import Command, Method, positive_int
+from .registry import is_weights_file, load_any
+from .viz import figure, plot_curves, read_metrics_log, save_figure, save_grid
+from .weights import check_writable
 
 __all__ = ["read_run_records", "load_model", "label", "labels", "sample_grids", "side_by_side", "GAN_FIGURES"]
 
@@ -155,3 +156,8 @@ GAN_FIGURES = Command(
     run=_run,
 )
 
+
+@hookimpl
+def zoo_register_commands() -> list[Command]:
+    """Register `zoo gan-figures`: zoo's own, so that it stays whichever GAN plugins are installed or blocked."""
+    return [GAN_FIGURES]
