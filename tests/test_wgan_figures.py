@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+import zoo
 from zoo.cli import main
 from zoo.errors import DataError
 from zoo.registry import build_method, param_count, save_model, update_entry
@@ -124,3 +125,15 @@ def test_labels_tell_runs_apart_and_know_one_run_named_two_ways(tmp_path: Path, 
     assert got["../eve/my run"] == "eve_my_run" and got["../frank/my_run"] == "frank_my_run", "alike only once made file-name-safe"
     assert {got["../x/alice/dcgan"], got["../../" + tmp_path.name + "/x/alice/dcgan"], got["../x/alice/dcgan/model.safetensors"]} == {"dcgan"}
     assert got["w.safetensors"] == "w"
+
+
+def test_gan_figures_is_zoos_own_command_whichever_gan_plugins_are_blocked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.plugins import get_plugin_manager, reset_plugin_manager
+
+    monkeypatch.setenv("ZOO_BLOCK_PLUGINS", "wgan_gp")
+    reset_plugin_manager()
+    try:
+        assert "gan-figures" in get_plugin_manager().commands() and "wgan_gp" not in zoo.methods()
+    finally:
+        monkeypatch.delenv("ZOO_BLOCK_PLUGINS")
+        reset_plugin_manager()
