@@ -55,6 +55,8 @@ def test_cli_bench_writes_json_for_models(tmp_path: Path, monkeypatch: pytest.Mo
     assert bench_inference("dcgan.t", n=2, device="cpu")["model"] == "dcgan.t"
     assert main(["bench", "dcgan.*", "-n", "3", "--device", "cpu", "--out", str(tmp_path / "p.json")]) == 0  # the pattern alone, as --model
     assert [r["model"] for r in json.loads((tmp_path / "p.json").read_text())] == ["dcgan.t"]
+    assert main(["bench", "dcgan.mnist64", "-n", "2", "--device", "cpu", "--out", str(tmp_path / "s.json")]) == 0  # shipped, as zoo sample finds it
+    assert json.loads((tmp_path / "s.json").read_text())[0]["model"] == "dcgan.mnist64"
     # a weights file, as `zoo sample` and `zoo eval` take it, before it is registered
     assert main(["bench", "--model", str(tmp_path / "w.safetensors"), "-n", "2", "--device", "cpu", "--out", str(tmp_path / "f.json")]) == 0
     assert json.loads((tmp_path / "f.json").read_text())[0]["model"] == str(tmp_path / "w.safetensors")

@@ -325,7 +325,7 @@ def test_mnistm_in_its_authors_layout_reads_with_its_labels_instead_of_being_bui
     assert train.images.shape == (6, 3, 28, 28) and train.labels.tolist() == [0, 7, 4, 1, 8, 5] and test.labels.tolist() == [1, 8, 5, 2, 9, 6]
     stored = np.asarray(Image.open(folder / "mnist_m_test" / "00000003.png"))
     assert np.array_equal(test.images[3].permute(1, 2, 0).numpy(), stored)
-    assert is_present(data.datasets()["mnistm"], tmp_path)
+    assert is_present(data.datasets()["mnistm"], tmp_path) and is_present(data.datasets()["mnistm"], str(tmp_path)), "a str root too"
 
 
 def test_mnistm_in_its_authors_layout_is_recognised_as_a_path_not_read_as_a_two_class_folder(tmp_path: Path) -> None:

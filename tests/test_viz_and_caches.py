@@ -218,3 +218,17 @@ def test_the_metrics_cache_sweeps_what_killed_writers_and_stale_partials_left(tm
     assert cached_stats("t", {"k": 1}, lambda: pytest.fail("cached"))[1]  # a cache hit sweeps too
     assert sorted(p.name for p in leftovers if p.exists()) == [".t-y.safetensors.cd34.tmp", "partial-def.safetensors"], \
         "a live writer's temporary and a resumable partial stay; an hour-old temporary and a week-old partial go"
+
+
+def test_tsne_draws_every_class_and_any_number_of_domains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another domain-adaptation plugin's figures: 15 classes, three domains."""
+    import zoo.viz as viz
+
+    figures = drawn_figure(monkeypatch, viz)
+    rng = np.random.default_rng(0)
+    emb, classes, domains = rng.normal(size=(300, 2)), np.arange(300) % 15, np.arange(300) % 3
+    viz.plot_tsne([("A", emb, classes, domains)], "class", "x", tmp_path / "c.png")
+    viz.plot_tsne([("A", emb, classes, domains)], "domain", "x", tmp_path / "d.png", ("a", "b", "c"))
+    by_class, by_domain = figures
+    assert sum(len(c.get_offsets()) for c in by_class.axes[0].collections) == 300, "every point, of every class"
+    assert [t.get_text() for t in by_domain.legends[0].get_texts()] == ["a", "b", "c"]

@@ -417,7 +417,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .interfaces import validate_config
     from .bench import bench_inference, bench_train_step, check_options
     from .plugins import get_plugin_manager
-    from .registry import is_weights_file, list_models, load
+    from .registry import find_entry, is_weights_file, list_models, load
     from .weights import atomic_write, check_writable
 
     args.model = [*args.patterns, *(args.model or [])]  # `zoo bench 'ddpm.*'` is `zoo bench --model 'ddpm.*'`
@@ -428,7 +428,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     # every subject and its options, checked before the first timing
     models = {}
     for pattern in args.model or []:
-        names = list_models(pattern) or ([pattern] if is_weights_file(pattern) else [])  # a run, as `zoo sample` takes it
+        # a run, as `zoo sample` takes it; an exact name `zoo sample` finds (a shipped model beside a scratch $ZOO_REGISTRY)
+        names = list_models(pattern) or ([pattern] if is_weights_file(pattern) or find_entry(pattern) is not None else [])
         if not names:
             raise ConfigError(f"--model {pattern!r} matches no registered model (zoo list) and is no .safetensors file or run folder.")
         models.update(dict.fromkeys(names))

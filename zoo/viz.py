@@ -216,13 +216,15 @@ def plot_tsne(
         raise ValueError(f"colour_by must be 'class' or 'domain', got {colour_by!r}")
     fig = figure(figsize=(5.2 * len(panels), 5.0))
     axes = fig.subplots(1, len(panels), squeeze=False)
-    cmap = matplotlib.colormaps["tab10"]
+    every_class = sorted({int(c) for _, _, classes, _ in panels for c in classes})
+    cmap = matplotlib.colormaps["tab10" if len(every_class) <= 10 else "tab20"]
     for ax, (panel_title, emb, classes, domains) in zip(axes[0], panels):
-        groups = range(10) if colour_by == "class" else range(len(domain_names))
+        groups = every_class if colour_by == "class" else range(len(domain_names))
         for g in groups:
             keep = (classes if colour_by == "class" else domains) == g
             label = str(g) if colour_by == "class" else domain_names[g]
-            colour = cmap(g) if colour_by == "class" else ("tab:blue", "tab:red")[g]
+            # two domains as the seed draws them (source blue, target red); more, from the palette
+            colour = cmap(g % cmap.N) if colour_by == "class" else ("tab:blue", "tab:red")[g] if len(domain_names) == 2 else cmap(g % cmap.N)
             ax.scatter(emb[keep, 0], emb[keep, 1], s=4, alpha=0.6, color=colour, label=label, linewidths=0)
         ax.set_title(panel_title)
         ax.set_xticks([])

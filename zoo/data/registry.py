@@ -50,8 +50,9 @@ def files_in(info: DatasetInfo, folder: Path) -> str | None:
     return None
 
 
-def presence(info: DatasetInfo, root: Path | None) -> str:
+def presence(info: DatasetInfo, root: str | os.PathLike[str] | None) -> str:
     """Return, in words, what `info` reads on this machine with data root `root` ('' when it cannot be read)."""
+    root = Path(root) if root is not None else None  # a str root too, as zoo.data.load takes it
     folder = info.folder_in(root)
     if folder is None:
         return "built by its reader (no data files needed)"
@@ -66,7 +67,7 @@ def presence(info: DatasetInfo, root: Path | None) -> str:
     return ""
 
 
-def is_present(info: DatasetInfo, root: Path | None) -> bool:
+def is_present(info: DatasetInfo, root: str | os.PathLike[str] | None) -> bool:
     """Return whether `info` can be read on this machine with data root `root`."""
     return bool(presence(info, root))
 
