@@ -758,3 +758,14 @@ def test_a_folder_with_only_hidden_files_trains_and_help_shows_lists_as_typed(tm
     with pytest.raises(SystemExit):
         main(["ddpm-frames", "--help"])
     assert "(default: 400,399,320,240,160,80,0)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_readmes_zoo_help_is_what_zoo_help_prints(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """README shows `zoo --help` with real output; a command added, moved or renamed must show there too."""
+    monkeypatch.setenv("COLUMNS", "80")  # argparse wraps to the terminal's width
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    printed = capsys.readouterr().out
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    shown = readme.split("$ zoo --help\n", 1)[1].split("```", 1)[0]
+    assert shown.strip() == printed.strip()
