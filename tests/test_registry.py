@@ -500,3 +500,48 @@ def test_a_data_label_splits_at_roles_not_at_every_plus(tmp_path: Path) -> None:
 def test_unknown_name_lists_say_the_plural_right() -> None:
     assert "Known classes: cat, dog." in str(zoo.UnknownNameError("class", "zzzzzz", ["cat", "dog"]))
     assert "Known models or methods: a.b, dcgan." in str(zoo.UnknownNameError("model or method", "zzzzzz", ["dcgan", "a.b"]))
+
+
+def test_weights_trained_elsewhere_come_in_through_save_model_and_register(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from safetensors.torch import load_file as plain_load, save_file
+
+    from zoo.cli import main
+
+    torch.manual_seed(3)
+    theirs = build_method("dcgan", TINY).generator  # a plain PyTorch training script's generator, saved without zoo
+    save_file(theirs.state_dict(), tmp_path / "plain.safetensors")
+    model = build_method("dcgan", TINY)
+    model.generator.load_state_dict(plain_load(tmp_path / "plain.safetensors"))
+    save_model(model, tmp_path / "mine.safetensors")
+    with pytest.raises(ConfigError, match=r"does not record what it was trained on: name it with"):
+        zoo.register(tmp_path / "mine.safetensors", "dcgan.mine", registry=registry)
+    assert main(["register", str(tmp_path / "mine.safetensors"), "dcgan.mine", "--data", "mnist", "--registry", str(registry)]) == 0
+    assert "(no training record)" in capsys.readouterr().out
+    e = entry("dcgan.mine")
+    assert (e.method, e.data, e.training) == ("dcgan", "mnist", None)
+    assert build_method("dcgan", e.config).config == model.config
+    z = torch.randn(2, TINY["nz"], 1, 1)
+    with torch.no_grad():
+        assert torch.equal(zoo.load("dcgan.mine").generator(z), theirs.eval()(z))
+    assert "generator.main.0.weight" in zoo.load("dcgan.mine").inference_state_dict()  # the way back: a plain state, keyed by network
+
+
+def test_a_state_that_would_not_load_back_is_refused_before_it_is_written(tmp_path: Path) -> None:
+    model = build_method("dcgan", TINY)
+    state = model.inference_state_dict()
+    bare = {k.removeprefix("generator."): v for k, v in state.items()}
+    with pytest.raises(WeightsError, match=r"does not fit method 'dcgan'.*put 'generator\.' before every key"):
+        save_model(model, tmp_path / "bare.safetensors", state=bare)
+    wrapped = {f"module.{k}": v for k, v in bare.items()}  # a DataParallel generator's
+    with pytest.raises(WeightsError, match=r"remove 'module\.' from every key and put 'generator\.' before every key"):
+        save_model(model, tmp_path / "wrapped.safetensors", state=wrapped)
+    assert list(tmp_path.iterdir()) == []
+    floats_only = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}  # torch loads these too
+    save_model(model, tmp_path / "floats.safetensors", state=floats_only)
+    assert zoo.load_file(tmp_path / "floats.safetensors").sample(1, seed=0).shape == (1, 3, 64, 64)
+
+
+def test_weights_of_another_config_are_refused_with_both_shapes(tmp_path: Path) -> None:
+    other = build_method("dcgan", {**TINY, "nz": 6}).inference_state_dict()  # trained with another latent size
+    with pytest.raises(WeightsError, match=r"wrong shape: generator\.main\.0\.weight \(6, 16, 4, 4\), expected \(4, 16, 4, 4\)"):
+        save_model(build_method("dcgan", TINY), tmp_path / "nz6.safetensors", state=other)

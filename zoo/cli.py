@@ -306,7 +306,8 @@ def cmd_register(args: argparse.Namespace) -> int:
     from .registry import register_run
 
     e = register_run(args.run, args.name, data=args.data, path=args.registry)
-    print(f"registered {args.name!r}: {_shown(e.base_dir / e.weights)} (sha256 {e.sha256}), {e.training.steps} steps in {e.training.wall_time_s:.0f} s on {e.training.device}")
+    made = f", {e.training.steps} steps in {e.training.wall_time_s:.0f} s on {e.training.device}" if e.training else " (no training record)"
+    print(f"registered {args.name!r}: {_shown(e.base_dir / e.weights)} (sha256 {e.sha256}){made}")
     _note_unlisted(args.registry, args.name)
     return 0
 
@@ -568,9 +569,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--registry", type=Path, default=None, metavar="FILE", help=REGISTRY_HELP)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    s = _sub(subs, "register", "Register a finished training run (e.g. one trained on another machine) as a shipped model.",
+    s = _sub(subs, "register", "Register a finished training run (e.g. one trained on another machine), or a zoo weights file, as a shipped model.",
              "zoo register runs/dcgan dcgan.mnist64 --data mnist")
-    s.add_argument("run", help="the --out folder of a finished zoo train")
+    s.add_argument("run", help="the --out folder of a finished zoo train, or a .safetensors file zoo.save_model wrote (then --data is required)")
     s.add_argument("name", help="registry name, e.g. dcgan.mnist64")
     s.add_argument("--data", help="what it was trained on, as the entry should say (default: the run's record: dataset names, absolute paths; "
                                    "another registered dataset than the run's is refused)")

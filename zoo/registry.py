@@ -29,7 +29,7 @@ from .errors import COMMAND_LINE, ConfigError, OutputError, UnknownNameError, We
 from .interfaces import Method, describe_validation_error, resolve_device, validate_config
 from .plugins import get_plugin_manager
 from .weights import (SLIM_CHECKPOINT, atomic_write, check_writable, diverged, export_slim_hint, folder_busy, folder_lock, read_record, read_weights,
-                      remove_temporaries, resolve_weights, save_weights, uninterrupted)
+                      remove_temporaries, resolve_weights, save_weights, sha256_file, uninterrupted)
 
 __all__ = [
     "register",
@@ -286,21 +286,52 @@ def param_count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+#: State a file may leave out: torch itself loads a BatchNorm without its update counter (a plain export keeps floats only).
+_OPTIONAL_STATE = ".num_batches_tracked"
+
+
+def _fit_problems(want: Mapping[str, torch.Tensor], tensors: Mapping[str, torch.Tensor]) -> str:
+    """Return what keeps `tensors` from loading into a model whose state is `want`, shapes and all ('' when they fit)."""
+    missing = sorted(k for k in set(want) - set(tensors) if not k.endswith(_OPTIONAL_STATE))
+    unexpected = sorted(set(tensors) - set(want))
+    wrong = [f"{k} {tuple(tensors[k].shape)}, expected {tuple(want[k].shape)}"
+             for k in sorted(set(want) & set(tensors)) if want[k].shape != tensors[k].shape]
+    detail = "; ".join(
+        f"{what}: {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''}"
+        for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+        if keys
+    )
+    return detail + _prefix_hint(want, tensors) if detail else ""
+
+
+def _prefix_hint(want: Mapping[str, torch.Tensor], tensors: Mapping[str, torch.Tensor]) -> str:
+    """Return a hint when the keys of `tensors` are those of `want` but for a leading prefix ('module.', a network's name)."""
+    def first(keys: Any) -> set[str]:
+        return {k.split(".", 1)[0] + "." for k in keys if "." in k}
+
+    if set(tensors) <= set(want):
+        return ""
+    strip = [""] + [p for p in first(tensors) if all(k.startswith(p) for k in tensors)]  # one prefix on every key: a wrapper's
+    for old in strip:
+        for new in [""] + sorted(first(want)):
+            keys = {new + k.removeprefix(old) for k in tensors}
+            if old != new and keys <= set(want) and len(keys) == len(tensors) and keys >= {k for k in want if k.startswith(new)} - {
+                    k for k in want if k.endswith(_OPTIONAL_STATE)}:
+                change = " and ".join(f"{verb} {p!r} {where} every key" for verb, p, where in
+                                      (("remove", old, "from"), ("put", new, "before")) if p)
+                return (f". The keys are the model's but for a prefix: {change} (a DataParallel wrapper adds 'module.'; zoo keys "
+                        "each network by its name in the method, as model.inference_state_dict() shows)")
+    return ""
+
+
 def _load_tensors(model: Method, tensors: dict[str, torch.Tensor], source: str) -> None:
     want = model.inference_state_dict()
-    missing = sorted(set(want) - set(tensors))
-    unexpected = sorted(set(tensors) - set(want))
-    wrong = sorted(k for k in set(want) & set(tensors) if want[k].shape != tensors[k].shape)
-    if missing or unexpected or wrong:
-        detail = "; ".join(
-            f"{what}: {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''}"
-            for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
-            if keys
-        )
+    if detail := _fit_problems(want, tensors):
         raise WeightsError(f"weights {source} do not fit method {model.name!r} with its config ({detail}). Check the config the file was trained with.")
     with torch.no_grad():
         for k, v in want.items():
-            v.copy_(tensors[k].to(v.dtype))
+            if k in tensors:  # else an optional counter the file left out: the model's own stays
+                v.copy_(tensors[k].to(v.dtype))
 
 
 def load_file(path: str | os.PathLike[str], device: str | torch.device | None = None, *, sha256: str | None = None) -> Method:
@@ -400,8 +431,18 @@ def load(name: str | os.PathLike[str], device: str | torch.device | None = None)
 
 
 def save_model(model: Method, path: str | os.PathLike[str], *, dtype: torch.dtype | None = None, state: Mapping[str, torch.Tensor] | None = None) -> str:
-    """Write `model`'s inference weights (or `state`) with its method and config; return the sha256."""
-    return save_weights(path, state if state is not None else model.inference_state_dict(), method=model.name, config=model.config.model_dump(), dtype=dtype)
+    """Write `model`'s inference weights (or `state`, with their keys and shapes) with its method and config; return the sha256.
+
+    A `state` that would not load back (a key missing or extra, a shape another config's) is refused before anything is written.
+    """
+    want = model.inference_state_dict()
+    if state is not None:
+        if detail := _fit_problems(want, state):
+            raise WeightsError(f"the state given to save_model does not fit method {model.name!r} with its config ({detail}): zoo would "
+                               "refuse the file it wrote. Give the keys and shapes of model.inference_state_dict(), or build the model "
+                               "with the config the weights were trained with.")
+        want = {**{k: v for k, v in want.items() if k not in state}, **state}  # a left-out counter: the model's own
+    return save_weights(path, want, method=model.name, config=model.config.model_dump(), dtype=dtype)
 
 
 def _toml_values(value: Any) -> Any:
@@ -524,6 +565,7 @@ def register(run_dir: str | os.PathLike[str], name: str, *, data: str | None = N
     """Register a finished training run as model `name` (what `zoo register` does) and return its entry.
 
     `data` labels what it trained on (by default what the run recorded: dataset names, absolute paths).
+    `run_dir` may be a zoo weights file instead (``zoo.save_model`` of weights trained elsewhere); `data` is then required.
 
     `registry` is the file to write (default: the main one); one that zoo does not read (neither
     $ZOO_REGISTRY nor a plugin's) is written but warned about, since `zoo.list()` will not show the model.
@@ -601,12 +643,18 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
 
     `data` labels the entry's data (``mnist``, a path, ``source=mnistm+target=digits``); by default the run's
     own record. A label that names other roles, or another registered dataset, than the run trained on is refused.
+    `run_dir` may instead be a zoo weights file (``zoo.save_model`` of weights trained elsewhere): its header gives
+    the method and config, `data` must name what it trained on, and the entry has no ``training`` record.
     """
     import datetime
     import json
 
     check_model_name(name)
     run_dir = Path(run_dir)
+    if run_dir.name == "model.safetensors" and (run_dir.parent / "run.json").is_file():
+        run_dir = run_dir.parent  # a run's export: the run, with its training record
+    elif run_dir.is_file() or (run_dir.suffix == ".safetensors" and not run_dir.is_dir()):
+        return _register_file(run_dir, name, data=data, path=path)
     try:
         run = json.loads((run_dir / "run.json").read_text())
         summary = json.loads((run_dir / "summary.json").read_text())
@@ -645,11 +693,29 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
                                "and such weights sample or predict nothing. Train again with a lower learning rate, then register that run.")
         _check_run_config(run_dir, run["config"], config, model)
         path = check_registration(name, path)
-        _write_registration(name, path, run_dir, weights, {
+        _write_registration(name, path, run_dir / "model.safetensors", weights, {
             "method": method, "config": config, "weights": weights.as_posix(), "sha256": sha256, "data": data,
             "params": param_count(model), "training": training,
             **({"classes": next(iter(run["classes"].values()))} if run.get("classes") else {}),
         })
+    return entries()[name] if path == registry_path().resolve() else _read_file(path)[name]
+
+
+def _register_file(file: Path, name: str, *, data: str | None, path: Path | None) -> ModelEntry:
+    """Register a zoo weights file made outside a run folder (zoo.save_model of weights trained elsewhere): no training record."""
+    if data is None or not data.strip():
+        raise ConfigError(f"a weights file does not record what it was trained on: name it with {option('data', 'NAME_OR_PATH')} "
+                          "(a dataset name, a path, or source=A+target=B), as the entry's `data`.")
+    model = load_file(file)  # a zoo file: its method and config in its header, its tensors checked against its digests
+    if bad := diverged(model):
+        raise WeightsError(f"{file} holds NaN or infinite values ({', '.join(bad[:4])}): such weights sample or predict nothing.")
+    sha256 = sha256_file(file)
+    weights = Path("weights") / f"{name}.safetensors"
+    path = check_registration(name, path)
+    _write_registration(name, path, file, weights, {
+        "method": model.name, "config": _toml_values(model.config.model_dump()), "weights": weights.as_posix(), "sha256": sha256,
+        "data": absolute_data(data), "params": param_count(model),
+    })
     return entries()[name] if path == registry_path().resolve() else _read_file(path)[name]
 
 
@@ -684,8 +750,8 @@ def _refuse_unowned_weights(file: Path, name: str, path: Path) -> None:
         )
 
 
-def _write_registration(name: str, path: Path, run_dir: Path, weights: Path, fields: dict[str, Any]) -> None:
-    """Copy the run's weights beside registry file `path` and write entry `name` with `fields`, under the registry folder's lock."""
+def _write_registration(name: str, path: Path, source: Path, weights: Path, fields: dict[str, Any]) -> None:
+    """Copy weights file `source` beside registry file `path` and write entry `name` with `fields`, under the registry folder's lock."""
     import shutil
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -701,7 +767,7 @@ def _write_registration(name: str, path: Path, run_dir: Path, weights: Path, fie
         # its new text, then the weights their name: a failed write (a full disk, a quota) leaves both as they were, and a
         # Ctrl-C or SIGTERM waits for both renames. A kill -9 or a failed rename between the two (microseconds) would leave
         # the entry naming weights still beside their name: `zoo register` again mends it.
-        with uninterrupted(), atomic_write(path.parent / weights) as w, open(run_dir / "model.safetensors", "rb") as src:
+        with uninterrupted(), atomic_write(path.parent / weights) as w, open(source, "rb") as src:
             shutil.copyfileobj(src, w)
             w.flush()
             os.fsync(w.fileno())
