@@ -75,8 +75,8 @@ def test_contract_suite_passes_on_the_third_party_plugin(site: Path) -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     counts = dict((word, int(n)) for n, word in re.findall(r"(\d+) (passed|skipped|failed)", run.stdout.splitlines()[-1]))
-    # every method test and both plugin tests (its stripes dataset read) ran and passed; the skips are the model tests (--zoo-models none) and predict (the gaussian only samples)
-    assert counts == {"passed": 13, "skipped": 4}, run.stdout[-2000:]
+    # every method test and both plugin tests (its stripes dataset read) ran and passed; the skips are the model tests (--zoo-models none) and the two predict tests (the gaussian only samples)
+    assert counts == {"passed": 13, "skipped": 5}, run.stdout[-2000:]
 
 
 def test_contract_suite_fails_a_broken_plugin(site: Path) -> None:
@@ -206,6 +206,15 @@ WRONG = {"wrong_plugin": '''
         def predict(self, images):
             return super().predict(images) + 10
 
+    class Unadapted(Gaussian):
+        """Predicts from images of its own size, channels and range only: skips zoo.data.adapt_images."""
+        name = "unadapted"
+        capabilities = frozenset({"sample", "predict"})
+        def predict(self, images):
+            if len(images) == 0:
+                raise zoo.ConfigError("empty batch")
+            return ((images - self.density["mean"]) / self.density["log_std"].exp()).flatten(1).mean(1).gt(0).long()
+
     class Stowaway(Gaussian):
         """Always builds a critic it trains but never declares training-only, so the critic ships."""
         name = "stowaway"
@@ -300,7 +309,7 @@ WRONG = {"wrong_plugin": '''
 
     @zoo.hookimpl
     def zoo_register_methods():
-        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Stowaway, Misnamed, Glance, Signed, Typo, Tied, Careless, Knobless, Knob,
+        return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Unadapted, Stowaway, Misnamed, Glance, Signed, Typo, Tied, Careless, Knobless, Knob,
                 Required, Defiant, Derived]
 '''}
 
@@ -316,7 +325,7 @@ def run_contract(site: Path, methods: str) -> subprocess.CompletedProcess[str]:
 def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
     install_example(site)
     make_dist(site, "wrong_dist", {"wrong": "wrong_plugin"}, WRONG)
-    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,stowaway,misnamed,glance,signed,typo,tied,careless,knobless,knob,"
+    run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,unadapted,stowaway,misnamed,glance,signed,typo,tied,careless,knobless,knob,"
                              "required,defiant,derived")
     failed = set(re.findall(r"FAILED \S*::(\w+)\[(\w+)\]", run.stdout))
     assert {
@@ -325,6 +334,7 @@ def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
         ("test_sample_shape_range_and_determinism", "reseed"),
         ("test_sample_refuses_bad_requests", "loose"),
         ("test_predict_shape_and_determinism", "offbyone"),
+        ("test_predict_takes_the_images_evaluators_pass", "unadapted"),
         ("test_save_then_load_gives_identical_tensors", "unsaved"),
         ("test_every_shipped_parameter_serves_inference", "stowaway"),
         ("test_every_shipped_parameter_serves_inference", "misnamed"),
@@ -337,11 +347,13 @@ def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
         ("test_every_config_field_has_a_default", "required"),
         ("test_every_config_field_has_a_default", "defiant"),
     } <= failed, run.stdout[-3000:]
+    assert ("test_predict_shape_and_determinism", "unadapted") not in failed, "it is right on images of its own kind"
     assert not {f for f in failed if f[1] == "knob"}, "a network a declared sampling option uses is used"
     assert not {f for f in failed if f[1] == "derived"}, "a default computed from another field is a default"
     assert "invalid config for Typo.test_config (method 'typo'): image_sise" in run.stdout
     assert "sample must return images in [0, 1], got min -" in run.stdout  # the values, not a bare AssertionError
     assert "RequiredConfig field(s) ['width'] have no default" in run.stdout
+    assert "unadapted.predict failed on 10x10 images" in run.stdout and "zoo.data.adapt_images(images, size, channels)" in run.stdout
     assert "DefiantConfig defaults (method 'defiant'): width: Input should be greater than or equal to 1 (got 0)" in run.stdout
 
 
@@ -483,6 +495,8 @@ def test_blocked_plugins_are_not_imported(site: Path, monkeypatch: pytest.Monkey
     pm = PluginManager()
     assert "gaussian" not in pm.methods()
     assert {i.name for i in pm.infos if i.status == "blocked"} == {"broken", "gaussian"}
+    with pytest.raises(UnknownNameError, match=r"unknown method 'gaussian'.*Blocked by ZOO_BLOCK_PLUGINS: (broken, gaussian|gaussian, broken)"):
+        pm.method("gaussian")  # installed, but switched off: say so, not "install the plugin" alone
 
 
 def test_two_plugins_claiming_one_method_name_is_an_error_naming_both(site: Path) -> None:

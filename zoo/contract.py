@@ -206,6 +206,31 @@ def test_predict_shape_and_determinism(zoo_method: str) -> None:
         model.predict(images[:0])
 
 
+def test_predict_takes_the_images_evaluators_pass(zoo_method: str) -> None:
+    """An evaluator passes its dataset's images as they are: uint8 or [0, 1] floats, any size, 1 or 3 channels."""
+    model = tiny(zoo_method).eval()
+    if "predict" not in model.capabilities:
+        pytest.skip("no predict capability")
+    spec = model.data_spec()
+    as_bytes = spec.random_images(5).mul(255).round().to(torch.uint8)
+    other_channels = as_bytes[:, :1] if as_bytes.shape[1] != 1 else as_bytes.expand(-1, 3, -1, -1)
+    larger = torch.nn.functional.interpolate(as_bytes.float(), scale_factor=1.25).round().to(torch.uint8)
+    for what, x in (("uint8", as_bytes), (f"{other_channels.shape[1]}-channel", other_channels), (f"{larger.shape[-1]}x{larger.shape[-1]}", larger)):
+        try:
+            y = model.predict(x)
+        except Exception as e:  # noqa: BLE001 (the message says what to do)
+            raise AssertionError(
+                f"{zoo_method}.predict failed on {what} images ({type(e).__name__}: {e}). An evaluator passes its dataset's images as "
+                "they are: call zoo.data.check_image_batch, then zoo.data.adapt_images(images, size, channels) (docs/plugins.md)."
+            ) from None
+        assert isinstance(y, torch.Tensor) and tuple(y.shape) == (5,) and y.dtype == torch.int64 and 0 <= int(y.min()) and int(y.max()) < spec.num_classes, \
+            f"predict({what} images) must return int64 labels in 0..{spec.num_classes - 1} shaped (5,)"
+    assert torch.equal(model.predict(as_bytes), model.predict(as_bytes.float() / 255)), (
+        f"{zoo_method}.predict gives other labels for uint8 images than for the same images as floats in [0, 1]: "
+        "scale uint8 input to [0, 1] (zoo.data.adapt_images does)"
+    )
+
+
 def test_save_then_load_gives_identical_tensors(zoo_method: str, tmp_path: Path) -> None:
     model = trainable(zoo_method)
     for step in range(1, TRAIN_STEPS + 1):  # trained, so that state the weights file misses (a plain attribute, a dict) shows
