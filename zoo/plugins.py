@@ -235,7 +235,9 @@ class PluginManager:
     def failures(self) -> str:
         """Return a sentence naming the plugins that did not load, with why ('' when all did): for unknown-name errors."""
         failed = [f"{i.name} ({i.status})" for i in self.infos if i.status.startswith("failed")]
-        return f" Plugins that did not load: {'; '.join(failed)}." if failed else ""
+        blocked = [i.name for i in self.infos if i.status == "blocked"]
+        return ((f" Plugins that did not load: {'; '.join(failed)}." if failed else "")
+                + (f" Blocked by ZOO_BLOCK_PLUGINS: {', '.join(blocked)}." if blocked else ""))
 
     def datasets(self) -> dict[str, Any]:
         """Return every registered :class:`zoo.data.DatasetInfo` by name."""
