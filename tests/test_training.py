@@ -525,6 +525,7 @@ def test_sigterm_stops_after_the_step_like_ctrl_c_and_the_run_resumes_exactly(tm
     with pytest.raises(Stopped, match="stopped at step 2 of 4") as stopped:
         train(tmp_path / "b", 4)
     assert stopped.value.signum == signal.SIGTERM and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, "the handler is put back"
+    assert stopped.value.step == 2, "a caller that stops a run learns where from the exception, not its text"
     monkeypatch.setattr(DCGAN, "train_step", step_of)
     assert train(tmp_path / "b", 4)["sha256"] == straight["sha256"], "2 steps, SIGTERM, 2 more must equal 4 straight"
 
@@ -823,3 +824,38 @@ def test_a_finished_run_without_its_checkpoint_or_a_dangling_link_is_refused(tmp
     (tmp_path / "link").symlink_to(tmp_path / "nowhere")
     with pytest.raises(OutputError, match=r"link' is a symbolic link to .*nowhere, which does not exist"):
         train(tmp_path / "link", 1)
+
+
+class Unprefixed(Scaled):
+    """A plugin's method whose loss is not named loss*: what it logs is all there is to plot."""
+
+    name = "unprefixed_test"
+
+    def train_step(self, batch: zoo.Batch, step: int) -> dict[str, torch.Tensor]:
+        return {"nll": super().train_step(batch, step)["loss"]}
+
+
+class Clocked(Scaled):
+    """A plugin's method that returns a value under a name the trainer's log keeps for itself."""
+
+    name = "clocked_test"
+
+    def train_step(self, batch: zoo.Batch, step: int) -> dict[str, torch.Tensor]:
+        return {**super().train_step(batch, step), "time": torch.tensor(0.5)}
+
+
+def test_a_method_may_name_its_losses_freely_but_not_as_the_trainers_own_fields(tmp_path: Path) -> None:
+    from zoo.errors import ConfigError
+    from zoo.viz import read_metrics_log
+
+    cfg = TrainConfig(steps=2, batch_size=4, device="cpu", progress=False)
+    data = {"train": images()}
+    plugin = installed(Unprefixed, Clocked)
+    next(plugin)
+    try:
+        assert Trainer("unprefixed_test", {}, data, tmp_path / "nll", cfg).fit()["steps"] == 2  # it failed once exported: no loss_* to plot
+        assert (tmp_path / "nll" / "loss.png").is_file() and "nll" in read_metrics_log(tmp_path / "nll" / "metrics.jsonl")[-1]
+        with pytest.raises(ConfigError, match=r"'clocked_test'.s train_step returned \['time'\], which the trainer's log"):
+            Trainer("clocked_test", {}, data, tmp_path / "clock", cfg).fit()
+    finally:
+        next(plugin, None)

@@ -131,12 +131,16 @@ class StopAfterStep:
         self._restore_all()
 
 
-class Stopped(KeyboardInterrupt):
-    """A training run stopped between steps by a signal (`signum`), its checkpoint saved: the command line exits 128 + signum."""
+#: What every metrics.jsonl record holds from the trainer itself; a method's train_step may not return these names.
+TRAINER_KEYS = frozenset({"step", "time", "lr"})
 
-    def __init__(self, message: str, signum: int) -> None:
+
+class Stopped(KeyboardInterrupt):
+    """A training run stopped between steps by a signal (`signum`) at `step`, its checkpoint saved: the command line exits 128 + signum."""
+
+    def __init__(self, message: str, signum: int, step: int | None = None) -> None:
         super().__init__(message)
-        self.signum = signum
+        self.signum, self.step = signum, step
 
 
 def data_digest(data: ImageSet, labels: bool = True) -> str:
@@ -653,7 +657,7 @@ class Trainer:
             self.save_checkpoint()
             if stop.requested and self.step < self.train.steps:
                 raise Stopped(f"stopped at step {self.step} of {self.train.steps}; the checkpoint in {self.out} holds it. "
-                              f"Run the same command again to go on from there.", stop.signum or signal.SIGINT)
+                              f"Run the same command again to go on from there.", stop.signum or signal.SIGINT, self.step)
             if self.step < self.train.steps:  # --max-minutes ran out: say so, as the exit status and the summary cannot alone
                 status(f"zoo train: {option('max_minutes', self.train.max_minutes)} reached at step {self.step} of {self.train.steps}; "
                        f"exported that. Run the same command again to go on from the checkpoint.")
@@ -669,6 +673,9 @@ class Trainer:
                 lr = self._lr()  # the rate this step uses (a scheduler sets the next step's after it)
                 with autocast:
                     losses = self.method.train_step(batch, self.step)
+                if clash := TRAINER_KEYS & set(losses):
+                    raise ConfigError(f"method {self.method.name!r}'s train_step returned {sorted(clash)}, which the trainer's log "
+                                      f"(metrics.jsonl) keeps for its own; name them otherwise (e.g. loss_nll, or {self.method.name}_{min(clash)}).")
                 for s in self.method.schedulers.values():
                     s.step_update(self.step) if hasattr(s, "step_update") else s.step()  # timm's, or torch's (one step() per step)
                 if self.ema is not None:
@@ -725,8 +732,9 @@ class Trainer:
         }
         with atomic_write(self.out / "summary.json", "w") as f:  # at once: until then the weights and the summary's sha256 differ
             json.dump(summary, f, indent=2)
-        if records:
-            plot_curves({f"{self.method.name} on {', '.join(self.data_names.values())}": records}, self.out / "loss.png")
+        logged = sorted({k for r in records for k, v in r.items() if isinstance(v, (int, float))} - TRAINER_KEYS)
+        if keys := [k for k in logged if k.startswith("loss")] or logged:  # a method that names no value loss*: all it logs
+            plot_curves({f"{self.method.name} on {', '.join(self.data_names.values())}": records}, self.out / "loss.png", keys=keys)
         return summary
 
 
