@@ -93,14 +93,20 @@ def test_malformed_logs_are_named_before_anything_is_sampled(two_gans: dict[str,
 
 
 def test_runs_alike_in_name_get_their_parents_names_and_one_model_twice_is_refused(two_gans: dict[str, Path], tmp_path: Path,
-                                                                                    capsys: pytest.CaptureFixture) -> None:
+                                                                                    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo.gan_figures as gan_figures
+
     # a lab's runs: alice/dcgan, bob/dcgan, ... (the README's `--out runs/dcgan` in each student's folder)
     for run in ("alice", "bob"):
         (tmp_path / run / "dcgan").mkdir(parents=True)
         (tmp_path / run / "dcgan" / "model.safetensors").write_bytes((tmp_path / "weights" / "dcgan.safetensors").read_bytes())
     out = tmp_path / "figures"
+    drawn = gan_figures.side_by_side
+    titled: list[str] = []
+    monkeypatch.setattr(gan_figures, "side_by_side", lambda grids, path, titles: (titled.extend(titles.values()), drawn(grids, path, titles))[1])
     assert main(["gan-figures", str(tmp_path / "alice/dcgan"), str(tmp_path / "bob/dcgan/model.safetensors"), "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["gan_alice_dcgan_first32.png", "gan_bob_dcgan_first32.png", "gan_side_by_side.png"]
+    assert titled == ["Method A (DCGAN): alice_dcgan", "Method B (DCGAN): bob_dcgan"], "lettered by position: two runs of one method are A and B"
     capsys.readouterr()
     out2 = tmp_path / "figures2"
     assert main(["gan-figures", str(tmp_path / "alice/dcgan"), str(tmp_path / "alice/dcgan/model.safetensors"), "--out", str(out2)]) == 2

@@ -106,9 +106,12 @@ def side_by_side(grids: dict[str, Path], path: Path, titles: dict[str, str] | No
     return save_figure(fig, path)
 
 
-def _title(name: str, label: str) -> str:
+def _title(name: str, label: str, position: int) -> str:
+    """Return a panel's title as the seed report writes it: "Method A (DCGAN): NAME", lettered by position (the seed gives DCGAN first)."""
     method = load_model(name).name
-    return {"dcgan": "Method A (DCGAN)", "wgan_gp": "Method B (WGAN-GP)"}.get(method, method) + f": {label if is_weights_file(name) else name}"
+    shown = {"dcgan": "DCGAN", "wgan_gp": "WGAN-GP"}.get(method, method)
+    letter = chr(ord("A") + position) if position < 26 else str(position + 1)
+    return f"Method {letter} ({shown}): {label if is_weights_file(name) else name}"
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
@@ -137,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
     logs = [read_run_records(run) for run in args.runs]  # before the sampling: a bad log fails fast
     out = Path(args.out)
     check_writable(out / f"{args.prefix}side_by_side.png")
-    titles = {name: _title(name, named[name]) for name in args.models}
+    titles = {name: _title(name, named[name], i) for i, name in enumerate(args.models)}
     grids = sample_grids(args.models, out, n=args.n, seed=args.seed, device=args.device, prefix=args.prefix)
     for name, p in grids.items():
         print(f"wrote {p} ({name}: first {args.n} images, seed {args.seed})")
