@@ -10,7 +10,8 @@ from zoo.errors import CapabilityError, ConfigError, DataError
 from zoo.interfaces import Batch
 from zoo.registry import build_method
 from zoo.training import TrainConfig, Trainer
-from zoo_plugins.dann.method import DANN, check_class_labels
+from zoo.data import check_class_labels
+from zoo_plugins.dann.method import DANN
 from zoo_plugins.dann.model import dann_coefficient
 
 
@@ -125,7 +126,7 @@ def test_source_labels_outside_0_to_9_are_a_clear_error() -> None:
     with pytest.raises(DataError, match="no labels"):
         trainable().train_step({"source": Batch(x), "target": Batch(t)}, 1)
     with pytest.raises(DataError, match="target set 'usps'.*-1"):
-        check_class_labels(torch.tensor([-1, 3]), "the target set 'usps'")
+        check_class_labels(torch.tensor([-1, 3]), "the target set 'usps'", 10)
 
 
 def test_predict_takes_gray_rgb_any_square_size_uint8_or_float() -> None:

@@ -13,7 +13,8 @@ import zoo_plugins.dann.table as table_module
 from zoo.cli import build_parser
 from zoo.data import ImageSet
 from zoo.errors import ConfigError, DataError, UnknownNameError
-from zoo_plugins.dann.scenarios import SCENARIOS, Scenario, load_checked, resolve_scenarios
+from zoo.metrics.adaptation import load_labelled
+from zoo_plugins.dann.scenarios import SCENARIOS, Scenario, resolve_scenarios
 from zoo_plugins.dann.table import build_table, regime_data, render_markdown, train_command
 
 
@@ -61,7 +62,7 @@ def test_a_target_set_with_labels_outside_0_to_9_is_rejected_before_training(mon
     bad = ImageSet(torch.zeros(3, 1, 16, 16, dtype=torch.uint8), torch.tensor([0, 5, 10]), "svhn-raw", None)
     monkeypatch.setattr("zoo_plugins.dann.scenarios.data.load", lambda name, split, root=None: bad)
     with pytest.raises(DataError, match=r"target set 'svhn' \(test split\) has labels 0\.\.10"):
-        load_checked("svhn", "test", None, "target")
+        load_labelled("svhn", "test", None, "target")
 
 
 def test_build_table_writes_mean_std_checks_report_columns_and_tsne(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,7 +70,7 @@ def test_build_table_writes_mean_std_checks_report_columns_and_tsne(tmp_path: Pa
     sets = {("toy-src", "train"): toy_set("toy-src", 24, 3, 28, 0), ("toy-src", "test"): toy_set("toy-src", 20, 3, 28, 1),
             ("toy-tgt", "train"): toy_set("toy-tgt", 24, 1, 32, 2), ("toy-tgt", "test"): toy_set("toy-tgt", 20, 1, 32, 3),
             ("toy-tgt2", "train"): toy_set("toy-tgt2", 24, 3, 16, 4), ("toy-tgt2", "test"): toy_set("toy-tgt2", 20, 3, 16, 5)}
-    monkeypatch.setattr(table_module, "load_checked", lambda name, split, root, role: sets[name, split])
+    monkeypatch.setattr(table_module, "load_labelled", lambda name, split, root, role: sets[name, split])
     scenario, sibling = Scenario("toy", "toy-src", "toy-tgt", "toy → toy", False), Scenario("toy2", "toy-src", "toy-tgt2", "toy → toy2", False)
     recipe = {"steps": 2, "batch_size": 8, "config": {}}
     table = build_table([scenario, sibling], [0, 1], recipe, root=None, runs=tmp_path / "runs", figures=tmp_path / "figures", tsne_n=15, device="cpu", log=lambda _: None)

@@ -51,19 +51,20 @@ def test_evaluator_runs_predict_over_the_split(tmp_path: Path) -> None:
 
 def test_n_images_are_the_same_draw_in_every_evaluator(tmp_path: Path) -> None:
     from zoo import data
-    from zoo_plugins.dann.evaluate import subset
+    from zoo.metrics.adaptation import AdaptationEvaluator
 
     folder = labelled_folder(tmp_path / "digits")
     split = data.load(folder, "train")  # sorted by class: the first 5 images would all be class 0
     picked = split.random_subset(5, seed=0)
     index = torch.randperm(len(split), generator=torch.Generator().manual_seed(0))[:5].sort().values  # the draw, written out
     assert torch.equal(picked.images, split.images[index]) and len(set(picked.labels.tolist())) > 1
-    assert torch.equal(subset(split, 5, seed=0).images, picked.images), "DANN's evaluator draws the same"
     seen = []
     clf = build_method("classifier", {"width": 4}).eval()
     clf.predict = lambda images: (seen.append(images.clone()), torch.zeros(len(images), dtype=torch.long))[1]
     AccuracyEvaluator().evaluate(clf, data=str(folder), split="train", n=5)
-    assert torch.equal((seen[0] * 255).round().byte(), picked.images), "the accuracy evaluator judges those same images"
+    assert torch.equal(seen[0], picked.images), "the accuracy evaluator judges those same images, as the dataset holds them"
+    AdaptationEvaluator().evaluate(clf, target=str(folder), source="none", split="train", n=5)
+    assert torch.equal(seen[1], picked.images), "and so does the adaptation evaluator"
 
 
 def test_a_generator_cannot_be_evaluated_for_accuracy(tmp_path: Path) -> None:

@@ -421,7 +421,7 @@ def test_what_loads_beside_a_scratch_registry_also_shows_and_evaluates(tmp_path:
     assert main(["info", "dcgan.mnist64"]) == 0, "zoo sample dcgan.mnist64 works here, so zoo info does too"
     assert "weights: weights/dcgan.mnist64.safetensors (sha256 " in capsys.readouterr().out
     plan, _ = plan_evaluation("dann.mnistm-digits")  # the entry's data names what is scored
-    assert plan["dann_accuracy"]["source"] == "mnistm" and plan["dann_accuracy"]["target"] == "digits"
+    assert plan["adaptation"]["source"] == "mnistm" and plan["adaptation"]["target"] == "digits"
 
 
 def test_one_registry_file_named_twice_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,7 @@
 """DANN (Ganin & Lempitsky, 2015): domain-adversarial training with a gradient reversal layer.
 
-Registers the ``dann`` method, the ``dann_accuracy`` evaluator (``zoo eval``) and the
-``zoo dann-table`` command (the seed report's accuracy table and t-SNE plots).
+Registers the ``dann`` method (judged by the core's ``adaptation`` evaluator; ``dann_accuracy`` is its
+earlier name) and the ``zoo dann-table`` command (the seed report's accuracy table and t-SNE plots).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def zoo_register_methods() -> list[type]:
 
 @hookimpl
 def zoo_register_evaluators() -> list[Evaluator]:
-    """Register the target/source test-accuracy evaluator that `zoo eval` runs on DANN models."""
+    """Register `dann_accuracy`, the core `adaptation` evaluator's earlier name, for registry files that name it."""
     return [DANNAccuracy()]
 
 

@@ -18,13 +18,13 @@ import pydantic
 import torch
 import torch.nn.functional as F
 
-from zoo.data import adapt_images, check_image_batch
+from zoo.data import adapt_images, check_class_labels, check_image_batch
 from zoo.errors import ConfigError, DataError
 from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, inference
 
 from .model import NUM_CLASSES, CNNModel, dann_coefficient, reverse_gradient
 
-__all__ = ["DANNConfig", "DANN", "DANNLearningRate", "check_class_labels"]
+__all__ = ["DANNConfig", "DANN", "DANNLearningRate"]
 
 
 class DANNConfig(MethodConfig):
@@ -77,19 +77,6 @@ class DANNLearningRate:
         self.total_steps, self.alpha, self.beta = int(state["total_steps"]), float(state["alpha"]), float(state["beta"])
 
 
-def check_class_labels(labels: torch.Tensor | None, what: str, n_classes: int = NUM_CLASSES) -> None:
-    """Raise a DataError naming `what` unless `labels` (when given) all lie in 0..n_classes-1."""
-    if labels is None or labels.numel() == 0:
-        return
-    lo, hi = int(labels.min()), int(labels.max())
-    if lo < 0 or hi >= n_classes:
-        raise DataError(
-            f"{what} has labels {lo}..{hi}; this DANN model has {n_classes} classes, so labels must lie in 0..{n_classes - 1}. "
-            + ("Remap the labels to 0-9 (e.g. SVHN's 10 for digit 0) or use another set." if n_classes == NUM_CLASSES
-               else "Use a set with those classes, or a model trained with another n_classes.")
-        )
-
-
 class DANN(Method):
     """Domain-adversarial neural network (Ganin & Lempitsky 2015) with the seed report's CNNModel."""
 
@@ -100,7 +87,7 @@ class DANN(Method):
     #: The seed's network is already small (257k parameters): the contract suite runs it as is.
     test_config: ClassVar[dict[str, Any]] = {}
     #: Target (and source) test accuracy; the target and source sets come from the entry's `data`.
-    default_evaluation: ClassVar[dict[str, dict[str, Any]]] = {"dann_accuracy": {}}
+    default_evaluation: ClassVar[dict[str, dict[str, Any]]] = {"adaptation": {}}
     predict_chunk: ClassVar[int] = 1024
     config: DANNConfig
 

@@ -17,9 +17,9 @@ from zoo import data
 from zoo.data import ImageSet
 from zoo.errors import DataError, UnknownNameError
 
-from .method import check_class_labels
+from zoo.metrics.adaptation import load_labelled
 
-__all__ = ["REGIMES", "Scenario", "SCENARIOS", "resolve_scenarios", "available", "load_checked", "load_scenario_split"]
+__all__ = ["REGIMES", "Scenario", "SCENARIOS", "resolve_scenarios", "available", "load_scenario_split"]
 
 #: The table's rows: regime -> (what the row is called in the seed's table, how it is trained).
 REGIMES: dict[str, str] = {
@@ -78,13 +78,6 @@ def resolve_scenarios(names: str, root: str | os.PathLike[str] | None) -> list[S
     return out
 
 
-def load_checked(name: str, split: str, root: str | os.PathLike[str] | None, role: str, n_classes: int = 10) -> ImageSet:
-    """Return split `split` of dataset `name` after checking that its labels (if any) lie in 0..n_classes-1 (the digits 0-9)."""
-    images = data.load(name, split, root=root)
-    check_class_labels(images.labels, f"the {role} set {name!r} ({split} split)", n_classes)
-    return images
-
-
 def load_scenario_split(scenario: Scenario, split: str, root: str | os.PathLike[str] | None) -> tuple[ImageSet, ImageSet]:
     """Return (source, target) split `split` of `scenario`, labels checked."""
-    return load_checked(scenario.source, split, root, "source"), load_checked(scenario.target, split, root, "target")
+    return load_labelled(scenario.source, split, root, "source"), load_labelled(scenario.target, split, root, "target")

@@ -32,14 +32,14 @@ from zoo.bench import load_average
 from zoo.data import ImageSet
 from zoo.errors import ConfigError
 from zoo.interfaces import Command, int_at_least, parse_set, positive_int, validate_config
+from zoo.metrics.adaptation import accuracy, load_labelled
 from zoo.registry import load_file
 from zoo.training import TrainConfig, Trainer
 from zoo.viz import embed, plot_tsne
 from zoo.weights import atomic_write, check_writable
 
-from .evaluate import accuracy, subset
 from .method import DANN
-from .scenarios import REGIMES, SCENARIOS, Scenario, load_checked, resolve_scenarios
+from .scenarios import REGIMES, SCENARIOS, Scenario, resolve_scenarios
 
 __all__ = ["RECIPE", "regime_data", "train_command", "build_table", "render_markdown", "COMMAND"]
 
@@ -108,7 +108,7 @@ class _Sets:
 
     def get(self, name: str, split: str, role: str) -> ImageSet:
         if (name, split) not in self._cache:
-            self._cache[name, split] = load_checked(name, split, self.root, role)
+            self._cache[name, split] = load_labelled(name, split, self.root, role)
         return self._cache[name, split]
 
 
@@ -160,7 +160,7 @@ def run_job(job: dict[str, Any]) -> list[dict[str, Any]]:
         records.append({
             **score, "seed": job["seed"],
             "target_accuracy": accuracy(model, sets.get(score["target"], "test", "target")),
-            "source_accuracy": accuracy(model, subset(sets.get(score["source"], "test", "source"), SOURCE_TEST_N, seed=0)),
+            "source_accuracy": accuracy(model, sets.get(score["source"], "test", "source").random_subset(SOURCE_TEST_N, 0)),
             "train_time_s": summary["wall_time_s"] if i == 0 else 0.0, "eval_time_s": round(time.monotonic() - t0, 1),
             "resumed": summary["resumed"], "reused": "an identical run of an earlier scenario (same data, config and seed)" if i else "",
             "final_losses": {k: round(v, 4) for k, v in summary["last"].items() if k.startswith(("loss", "acc"))}, "run": job["out"],
@@ -217,8 +217,8 @@ def _run_all(jobs: list[dict[str, Any]], workers: int, log: Any, run: Any = run_
 
 
 def _tsne_figures(scenario: Scenario, models: dict[str, DANN], sets: _Sets, n: int, figures: Path) -> dict[str, str]:
-    source = subset(sets.get(scenario.source, "test", "source"), n, seed=0)
-    target = subset(sets.get(scenario.target, "test", "target"), n, seed=0)
+    source = sets.get(scenario.source, "test", "source").random_subset(n, 0)
+    target = sets.get(scenario.target, "test", "target").random_subset(n, 0)
     classes = torch.cat([source.labels, target.labels]).numpy()
     domains = torch.cat([torch.zeros(len(source), dtype=torch.long), torch.ones(len(target), dtype=torch.long)]).numpy()
     panels = []

@@ -19,7 +19,7 @@ Where a real set is missing, `digits` and `syndigits` are offline stand-ins for 
 from __future__ import annotations
 
 from ._types import DatasetInfo, ImageSet
-from .loader import TensorLoader, adapt_images, check_image_batch
+from .loader import TensorLoader, adapt_images, check_class_labels, check_image_batch
 from .registry import content_digest, data_root, datasets, detect_path_format, load, presence, resolve
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "ImageSet",
     "TensorLoader",
     "adapt_images",
+    "check_class_labels",
     "check_image_batch",
     "content_digest",
     "data_root",

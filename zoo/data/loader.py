@@ -12,7 +12,7 @@ from ..errors import ConfigError, DataError, option
 from ..interfaces import Batch, fold_seed
 from ._types import ImageSet
 
-__all__ = ["check_image_batch", "adapt_images", "TensorLoader"]
+__all__ = ["check_image_batch", "check_class_labels", "adapt_images", "TensorLoader"]
 
 
 def check_image_batch(images: object, owner: str) -> None:
@@ -40,6 +40,19 @@ def check_image_batch(images: object, owner: str) -> None:
     lo, hi = float(images.detach().min()), float(images.detach().max())  # detached: a batch that requires grad is checked quietly
     if lo < 0 or hi > 1:
         raise ConfigError(f"{owner} expects float images in [0, 1] (or uint8); got values in [{lo:.3g}, {hi:.3g}]. Divide 0-255 images by 255, map [-1, 1] with (x + 1) / 2.")
+
+
+def check_class_labels(labels: torch.Tensor | None, what: str, n_classes: int) -> None:
+    """Raise a DataError naming `what` unless `labels` (when given) all lie in 0..n_classes-1, the classes of the model that reads them."""
+    if labels is None or labels.numel() == 0:
+        return
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0 or hi >= n_classes:
+        raise DataError(
+            f"{what} has labels {lo}..{hi}; the model has {n_classes} classes, so labels must lie in 0..{n_classes - 1}. "
+            + ("Remap the labels to 0-9 (e.g. SVHN's 10 for digit 0) or use another set." if n_classes == 10
+               else "Use a set with those classes, or a model trained with another n_classes.")
+        )
 
 
 def adapt_images(x: torch.Tensor, size: int | None, channels: int | None) -> torch.Tensor:

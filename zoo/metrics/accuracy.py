@@ -12,7 +12,7 @@ from ..data import load as load_data
 from ..errors import ConfigError, DataError
 from ..interfaces import Method, Seed, evaluator_options, require_capability
 
-__all__ = ["AccuracyOptions", "AccuracyEvaluator", "accuracy_metrics"]
+__all__ = ["AccuracyOptions", "AccuracyEvaluator", "accuracy_metrics", "predict_labels"]
 
 
 class AccuracyOptions(pydantic.BaseModel):
@@ -42,6 +42,11 @@ def accuracy_metrics(predicted: torch.Tensor, labels: torch.Tensor) -> dict[str,
     return {"accuracy": float(correct.mean()), "accuracy_n": int(len(labels)), "accuracy_worst_class": min(per_class)}
 
 
+def predict_labels(model: Method, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+    """Return `model.predict` of `images` (uint8 or [0, 1] floats, as a dataset holds them) in batches of `batch`, on the CPU."""
+    return torch.cat([model.predict(images[i : i + batch]).cpu() for i in range(0, len(images), batch)])
+
+
 class AccuracyEvaluator:
     """Accuracy of a model with `predict` on a labelled split (all of it unless `n` is given)."""
 
@@ -56,6 +61,4 @@ class AccuracyEvaluator:
         if data.labels is None:
             raise DataError(f"dataset {o.data!r} split {o.split!r} has no labels, so accuracy cannot be measured. Pick a labelled set.")
         data = data.random_subset(o.n, o.seed)
-        n = len(data)
-        predicted = torch.cat([model.predict(data.images[i : min(i + o.batch, n)].float().div_(255)).cpu() for i in range(0, n, o.batch)])
-        return {**accuracy_metrics(predicted, data.labels), **({"seed": o.seed} if o.n is not None else {})}  # the seed drew the subset
+        return {**accuracy_metrics(predict_labels(model, data.images, o.batch), data.labels), **({"seed": o.seed} if o.n is not None else {})}  # the seed drew the subset

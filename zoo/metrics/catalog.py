@@ -6,10 +6,11 @@ from typing import Any
 
 from ..hookspecs import hookimpl
 from .accuracy import AccuracyEvaluator
+from .adaptation import AdaptationEvaluator
 from .gan import GANEvaluator
 
 
 @hookimpl
 def zoo_register_evaluators() -> list[Any]:
-    """Register the core's evaluators: `gan` (generated images) and `accuracy` (classifiers)."""
-    return [GANEvaluator(), AccuracyEvaluator()]
+    """Register the core's evaluators: `gan` (generated images), `accuracy` (classifiers) and `adaptation` (domain-adapted classifiers)."""
+    return [GANEvaluator(), AccuracyEvaluator(), AdaptationEvaluator()]

@@ -1,4 +1,4 @@
-"""`zoo eval` on DANN models: the dann_accuracy evaluator reads target and source from the entry and scores their test splits."""
+"""`zoo eval` on domain-adapted models (DANN's): the adaptation evaluator reads target and source from the entry and scores their test splits."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from zoo.data import ImageSet
 from zoo.errors import ConfigError
 from zoo.metrics import evaluate_model
 from zoo.registry import build_method, param_count, save_model, update_entry
-from zoo_plugins.dann.evaluate import DANNAccuracy, accuracy, domain_accuracy, subset
+from zoo.metrics.adaptation import AdaptationEvaluator, accuracy, domain_accuracy
 
 
 def toy_set(name: str, n: int, correct: int, domain: int) -> ImageSet:
@@ -52,15 +52,15 @@ def registered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_eval_scores_the_entrys_target_and_source_test_splits(registered: str) -> None:
-    results = evaluate_model(registered)["dann_accuracy"]
+    results = evaluate_model(registered)["adaptation"]
     assert results["target_accuracy"] == pytest.approx(18 / 30) and results["source_accuracy"] == 1.0, "the test splits, each in its role"
     model = zoo.load(registered)
     assert results["target_accuracy"] == pytest.approx(accuracy(model, SETS[("toy-tgt", "test")]))
     assert results["target_n"] == 30 and results["source_n"] == 40 and results["seed"] == 0
     assert results["target_accuracy_worst_class"] == pytest.approx(1 / 3) and results["source_accuracy_worst_class"] == 1.0  # 8 and 9: 1 of 3
     assert results["domain_accuracy"] == 1.0, "the domain head tells source (0) from target (1)"
-    assert evaluate_model(registered) == {"dann_accuracy": results}, "evaluation is deterministic"
-    swapped = evaluate_model(registered, overrides={"source": "toy-tgt", "target": "toy-src"})["dann_accuracy"]
+    assert evaluate_model(registered) == {"adaptation": results}, "evaluation is deterministic"
+    swapped = evaluate_model(registered, overrides={"source": "toy-tgt", "target": "toy-src"})["adaptation"]
     assert swapped["domain_accuracy"] == 0.0 and swapped["target_accuracy"] == 1.0
 
 
@@ -81,19 +81,19 @@ def test_domain_accuracy_draws_from_the_larger_set_not_its_first_images() -> Non
 
 
 def test_eval_options_subset_and_skip_source(registered: str) -> None:
-    results = evaluate_model(registered, overrides={"n": 12, "seed": 3, "source": "none"})["dann_accuracy"]
+    results = evaluate_model(registered, overrides={"n": 12, "seed": 3, "source": "none"})["adaptation"]
     assert results["target_n"] == 12 and results["seed"] == 3 and "source_accuracy" not in results and "domain_accuracy" not in results
-    picked = subset(SETS[("toy-tgt", "test")], 12, seed=3)
+    picked = SETS[("toy-tgt", "test")].random_subset(12, 3)
     assert results["target_accuracy"] == pytest.approx(float((picked.images[:, 0, 0, 0].long() == picked.labels).float().mean()))
     assert results["target_accuracy"] == pytest.approx(accuracy(zoo.load(registered), picked))
-    with pytest.raises(ConfigError, match="dann_accuracy evaluator.*surely_not"):
+    with pytest.raises(ConfigError, match="adaptation evaluator.*surely_not"):
         evaluate_model(registered, overrides={"surely_not": 1})
 
 
 def test_eval_without_a_target_says_how_to_name_one() -> None:
     model = build_method("dann", {}).eval()
     with pytest.raises(ConfigError, match=r"pass one with target='NAME'"):  # from Python; `zoo eval` says --set target=NAME
-        DANNAccuracy().evaluate(model, data_root=None, device=None)
+        AdaptationEvaluator().evaluate(model, data_root=None, device=None)
 
 
 def test_a_run_folder_is_scored_on_the_sets_its_run_json_names(tmp_path: Path) -> None:
@@ -104,23 +104,30 @@ def test_a_run_folder_is_scored_on_the_sets_its_run_json_names(tmp_path: Path) -
     roles = {"source": SETS[("toy-src", "train")], "target": SETS[("toy-tgt", "train")]}
     Trainer("dann", {"image_size": 16, "channels": 1}, roles, tmp_path / "run", cfg).fit()
     plan, _ = plan_evaluation(str(tmp_path / "run"))  # as `zoo eval RUN` plans it: no --set target= needed
-    assert {k: plan["dann_accuracy"][k] for k in ("source", "target")} == {"source": "toy-src", "target": "toy-tgt"}
+    assert {k: plan["adaptation"][k] for k in ("source", "target")} == {"source": "toy-src", "target": "toy-tgt"}
     plan, _ = plan_evaluation(str(tmp_path / "run"), overrides={"target": "digits"})
-    assert plan["dann_accuracy"]["target"] == "digits" and plan["dann_accuracy"]["source"] == "toy-src", "what is given wins"
+    assert plan["adaptation"]["target"] == "digits" and plan["adaptation"]["source"] == "toy-src", "what is given wins"
     import json
 
     run_json = tmp_path / "run" / "run.json"
     roles = {"source": "/data/sets+v=2/src", "target": "/data/sets+v=2/tgt"}  # '+ROLE=' inside a path: read as recorded, not split
     run_json.write_text(json.dumps({**json.loads(run_json.read_text()), "data_sources": roles}))
     plan, _ = plan_evaluation(str(tmp_path / "run"))
-    assert {k: plan["dann_accuracy"][k] for k in roles} == roles
+    assert {k: plan["adaptation"][k] for k in roles} == roles
 
 
 def test_an_unlabelled_target_is_judged_by_the_domain_head_alone(registered: str) -> None:
     with pytest.warns(UserWarning, match="the target set 'toy-flat' has no labels, so its accuracy is not measured"):
-        results = evaluate_model(registered, overrides={"target": "toy-flat"})["dann_accuracy"]
+        results = evaluate_model(registered, overrides={"target": "toy-flat"})["adaptation"]
     assert "target_accuracy" not in results and results["source_accuracy"] == 1.0 and results["domain_accuracy"] == 1.0
     from zoo.errors import DataError
 
     with pytest.warns(UserWarning), pytest.raises(DataError, match="nothing to measure"):
         evaluate_model(registered, overrides={"target": "toy-flat", "source": "none"})
+
+
+def test_a_registry_file_that_names_the_evaluators_earlier_name_still_evaluates(registered: str) -> None:
+    import os
+
+    update_entry(registered, {"evaluation": {"dann_accuracy": {"n": 12}}}, Path(os.environ["ZOO_REGISTRY"]))
+    assert evaluate_model(registered)["dann_accuracy"] == evaluate_model(registered, only=["adaptation"], overrides={"n": 12})["adaptation"]
