@@ -66,3 +66,17 @@ def test_frames_follow_exactly_the_grids_image(weights: Path) -> None:
     assert not torch.allclose(frames[10], frames[0])
     with pytest.raises(zoo.ConfigError, match="--label"):
         reverse_frames(model, (0,), label=10)
+
+
+def test_the_figures_take_a_plugins_subclass_of_ddpm(weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo_plugins.ddpm.commands as commands
+    from zoo_plugins.ddpm.method import DDPM
+
+    class Variant(DDPM):
+        name = "ddpm_variant_test"
+
+    variant = Variant({"n_feat": 8, "n_T": 20}).eval()
+    monkeypatch.setattr(commands, "load_any", lambda name, device=None: variant)  # as a plugin's registered variant loads
+    assert main(["ddpm-grid", "variant.mine", "--out", str(tmp_path / "grid.png"), "--per-class", "1", "--sampler", "ddim", "--steps", "2", "--quiet"]) == 0
+    monkeypatch.setattr(commands, "load_any", lambda name, device=None: zoo.build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2}))
+    assert main(["ddpm-grid", "dcgan.mine", "--out", str(tmp_path / "grid2.png"), "--quiet"]) == 2

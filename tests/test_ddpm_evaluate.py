@@ -108,3 +108,18 @@ def test_an_unwritable_table_is_refused_before_the_sweep(classifier_file: Path, 
             SamplerSweep().evaluate(model, classifier=str(classifier_file), data="digits", n_per_class=2, samplers="ddim-2",
                                     progress=False, **{option: str(tmp_path / "f" / "table")})
     assert sampled == [] and sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+def test_a_plugins_ddpm_variant_is_swept_by_its_own_n_t(classifier_file: Path) -> None:
+    from zoo_plugins.ddpm.evaluate import default_samplers
+    from zoo_plugins.ddpm.method import DDPM
+
+    class Variant(DDPM):
+        """A plugin's DDPM under another name (another schedule, v-prediction): it samples alike."""
+
+        name = "ddpm_variant_test"
+
+    assert default_samplers(400) == ["ddpm-400", "ddim-10", "ddim-25", "ddim-50"] and default_samplers(20) == ["ddpm-20", "ddim-10"]
+    model = Variant({"n_feat": 8, "n_T": 20}).eval()  # the default sweep named ddpm-400, which no n_T = 20 model runs
+    metrics = SamplerSweep().evaluate(model, classifier=str(classifier_file), data="digits", n_per_class=2, n_real=100, guidance=0.5, progress=False)
+    assert {"accuracy_ddpm20", "accuracy_ddim10"} <= set(metrics) and "accuracy_ddim25" not in metrics

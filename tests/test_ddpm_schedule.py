@@ -94,3 +94,18 @@ def test_guided_eps_combines_the_halves() -> None:
 def test_bad_schedule_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="beta_start <= beta_end"):
         NoiseSchedule.linear(10, 0.1, 0.01)
+
+
+def test_a_schedule_the_samplers_cannot_run_is_refused_when_built() -> None:
+    from zoo.errors import ConfigError
+    from zoo_plugins.ddpm.schedule import NoiseSchedule
+
+    good = NoiseSchedule.linear(10, 1e-4, 0.02)
+    zero_snr = good.alphas_bar.clone()
+    zero_snr[-1] = 0.0  # zero terminal SNR: the eps steps divide by sqrt(alpha_bar_T), and every image came out NaN
+    with pytest.raises(ConfigError, match=r"alpha_bar_t > 0.*zero terminal SNR would give NaN images"):
+        NoiseSchedule(good.betas, zero_snr)
+    betas = good.betas.clone()
+    betas[-1] = 1.0
+    with pytest.raises(ConfigError, match=r"0 <= beta_t < 1"):
+        NoiseSchedule(betas, good.alphas_bar)

@@ -289,6 +289,13 @@ WRONG = {"wrong_plugin": '''
         name = "knob"
         sample_variants = ({"refine": True},)
 
+    class Racy(Knob):
+        """Refines with noise from torch's global RNG: right by default, wrong under its declared variant."""
+        name = "racy"
+        def sample(self, n, labels=None, seed=None, refine=False, **knobs):
+            x = super().sample(n, labels=labels, seed=seed, refine=refine, **knobs)
+            return (x + 0.01 * torch.rand_like(x)).clamp(0, 1) if refine else x
+
     class Required(Gaussian):
         """Has a hyper-parameter without a default: only its test_config builds it."""
         name = "required"
@@ -310,7 +317,7 @@ WRONG = {"wrong_plugin": '''
     @zoo.hookimpl
     def zoo_register_methods():
         return [BNOnly, TwoOpt, Reseed, Loose, Unsaved, OffByOne, Unadapted, Stowaway, Misnamed, Glance, Signed, Typo, Tied, Careless, Knobless, Knob,
-                Required, Defiant, Derived]
+                Racy, Required, Defiant, Derived]
 '''}
 
 
@@ -326,7 +333,7 @@ def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
     install_example(site)
     make_dist(site, "wrong_dist", {"wrong": "wrong_plugin"}, WRONG)
     run = run_contract(site, "bnonly,twoopt,reseed,loose,unsaved,offbyone,unadapted,stowaway,misnamed,glance,signed,typo,tied,careless,knobless,knob,"
-                             "required,defiant,derived")
+                             "racy,required,defiant,derived")
     failed = set(re.findall(r"FAILED \S*::(\w+)\[(\w+)\]", run.stdout))
     assert {
         ("test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters", "bnonly"),
@@ -344,6 +351,7 @@ def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
         ("test_every_shipped_parameter_serves_inference", "tied"),
         ("test_sample_refuses_bad_requests", "careless"),
         ("test_every_shipped_parameter_serves_inference", "knobless"),
+        ("test_sample_shape_range_and_determinism", "racy"),
         ("test_every_config_field_has_a_default", "required"),
         ("test_every_config_field_has_a_default", "defiant"),
     } <= failed, run.stdout[-3000:]
@@ -353,6 +361,7 @@ def test_contract_suite_catches_each_wrong_plugin(site: Path) -> None:
     assert "invalid config for Typo.test_config (method 'typo'): image_sise" in run.stdout
     assert "sample must return images in [0, 1], got min -" in run.stdout  # the values, not a bare AssertionError
     assert "RequiredConfig field(s) ['width'] have no default" in run.stdout
+    assert "with {'refine': True}, the same seed must give the same images" in run.stdout
     assert "unadapted.predict failed on 10x10 images" in run.stdout and "zoo.data.adapt_images(images, size, channels)" in run.stdout
     assert "DefiantConfig defaults (method 'defiant'): width: Input should be greater than or equal to 1 (got 0)" in run.stdout
 

@@ -164,6 +164,14 @@ def test_sample_shape_range_and_determinism(zoo_method: str) -> None:
     state = torch.get_rng_state()
     model.sample(2, seed=5)
     assert torch.equal(state, torch.get_rng_state()), "a seeded sample must draw from its own generator, not reseed or advance torch's global one"
+    for knobs in model.sample_variants:  # another sampler or guidance weight draws its noise by code of its own
+        x = model.sample(3, seed=0, **knobs)
+        assert tuple(x.shape) == want and 0.0 <= float(x.min()) and float(x.max()) <= 1.0, f"sample(3, **{knobs}) must return images shaped {want} in [0, 1]"
+        assert torch.equal(x, model.sample(3, seed=0, **knobs)), f"with {knobs}, the same seed must give the same images"
+        assert not torch.equal(x, model.sample(3, seed=1, **knobs)), f"with {knobs}, another seed must give other images"
+        state = torch.get_rng_state()
+        model.sample(2, seed=5, **knobs)
+        assert torch.equal(state, torch.get_rng_state()), f"with {knobs}, a seeded sample must draw from its own generator, not torch's global one"
 
 
 def test_sample_refuses_bad_requests(zoo_method: str) -> None:
@@ -185,8 +193,9 @@ def test_sample_refuses_bad_requests(zoo_method: str) -> None:
         with pytest.raises(ConfigError):
             model.sample(2, labels=bad, seed=0)
     assert tuple(model.sample(2, labels=torch.tensor([0, k - 1]), seed=0).shape)[0] == 2, "labels may come as a tensor too"
-    assert not torch.equal(model.sample(2, labels=[0, 0], seed=0), model.sample(2, labels=[k - 1, k - 1], seed=0)), \
-        "a conditional model must follow its labels: other labels with the same seed must give other images"
+    for knobs in ({}, *model.sample_variants):  # an unguided weight (w = 0) must still follow the labels
+        assert not torch.equal(model.sample(2, labels=[0, 0], seed=0, **knobs), model.sample(2, labels=[k - 1, k - 1], seed=0, **knobs)), \
+            f"a conditional model must follow its labels{f' with {knobs}' if knobs else ''}: other labels with the same seed must give other images"
 
 
 def test_predict_shape_and_determinism(zoo_method: str) -> None:

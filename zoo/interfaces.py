@@ -168,9 +168,10 @@ class Method(nn.Module):
     #: images in [0, 1] (DANN's ``domain_predict``). Every shipped parameter must serve sample,
     #: predict or one of these; the contract suite calls them to check that.
     image_methods: ClassVar[tuple[str, ...]] = ()
-    #: Sampling options (``{knob: value}`` each) under which `sample` uses networks it does not use by default
-    #: (a refiner used only with ``refine=True``): the contract suite also samples with each, so that those
-    #: networks count as used. Options of the contract's tiny model (`test_config`).
+    #: Sampling options (``{knob: value}`` each) that take another path through `sample`: another sampler, an
+    #: unguided weight, a refiner used only with ``refine=True``. The contract suite also samples with each: its
+    #: seeding, torch's global RNG and the labels are checked under it, and networks it uses count as used.
+    #: Options of the contract's tiny model (`test_config`).
     sample_variants: ClassVar[tuple[dict[str, Any], ...]] = ()
     #: Config overrides that make the method small enough for the CPU contract tests.
     test_config: ClassVar[dict[str, Any]] = {}

@@ -21,7 +21,7 @@ from zoo.interfaces import Command, Method, int_list, positive_int
 from zoo.registry import load_any
 from zoo.viz import check_image_path, figure, save_figure, save_grid
 
-from .method import DEFAULT_GUIDANCE, FrameCallback, sampling_progress
+from .method import DDPM, DEFAULT_GUIDANCE, FrameCallback, sampling_progress
 
 __all__ = ["COMMANDS", "digit_grid", "reverse_frames", "SEED_FRAME_TIMES"]
 
@@ -33,8 +33,9 @@ SEED_FRAME_TIMES = (400, 399, 320, 240, 160, 80, 0)
 def _model(args: argparse.Namespace) -> Method:
     check_image_path(args.out)  # before the sampling, which takes minutes, not after it
     model = load_any(args.name, args.device)
-    if model.name != "ddpm":
-        raise ConfigError(f"model {args.name!r} is a {model.name!r} model; these figures are for ddpm models (zoo list 'ddpm.*').")
+    if not isinstance(model, DDPM):  # a plugin's variant of it samples alike
+        raise ConfigError(f"model {args.name!r} is a {model.name!r} model; these figures are for DDPM models (zoo list 'ddpm.*'), "
+                          "zoo's or a plugin's subclass of zoo_plugins.ddpm.DDPM.")
     return model
 
 

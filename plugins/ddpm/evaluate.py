@@ -34,11 +34,10 @@ from zoo.progress import status
 from zoo.registry import load_any
 from zoo.weights import atomic_write, check_writable
 
-from .method import DEFAULT_GUIDANCE, DEFAULT_STEPS, sampling_progress
+from .method import DDPM, DEFAULT_GUIDANCE, DEFAULT_STEPS, sampling_progress
 
-__all__ = ["SamplerSweep", "parse_samplers", "network_calls", "DEFAULT_SAMPLERS", "DEFAULT_GUIDANCES"]
+__all__ = ["SamplerSweep", "parse_samplers", "default_samplers", "network_calls", "DEFAULT_GUIDANCES"]
 
-DEFAULT_SAMPLERS = ("ddpm-400", "ddim-10", "ddim-25", "ddim-50")
 DEFAULT_GUIDANCES = (0.0, 0.5, 2.0)
 
 
@@ -56,6 +55,11 @@ def parse_samplers(spec: str | Sequence[str], n_T: int) -> list[tuple[str, int]]
     if not out:
         raise ConfigError("samplers is empty: give e.g. samplers=ddpm-400,ddim-25.")
     return out
+
+
+def default_samplers(n_T: int) -> list[str]:
+    """Return the sweep of a model with `n_T` steps: its full ancestral chain and DDIM with 10, 25 and 50 steps (those within n_T)."""
+    return [f"ddpm-{n_T}"] + [f"ddim-{k}" for k in (10, 25, 50) if k <= n_T]
 
 
 def network_calls(steps: int, guidance: float) -> int:
@@ -118,7 +122,7 @@ class SamplerSweepOptions(pydantic.BaseModel):
     split: str = "test"
     n_per_class: int = pydantic.Field(100, ge=2, description="images per digit and sampler (>= 2: the Frechet distance needs a covariance)")
     n_real: int = pydantic.Field(10000, ge=2, description="real images for the reference statistics")
-    samplers: str | list[str] = pydantic.Field(",".join(DEFAULT_SAMPLERS), description="e.g. 'ddpm-400,ddim-25'")
+    samplers: str | list[str] = pydantic.Field("", description="e.g. 'ddpm-400,ddim-25' ('': ddpm-n_T, ddim-10, ddim-25, ddim-50, those within the model's n_T)")
     guidance: float | list[float] = pydantic.Field(list(DEFAULT_GUIDANCES), description="guidance weight(s) w")
     seed: Seed = 0
     batch_size: int = pydantic.Field(1000, ge=1)
@@ -141,14 +145,15 @@ class SamplerSweep:
         """Run the sweep on `model`; write the table to `out_md` and `out_json` (skip with ''); return the headline metrics."""
         o: SamplerSweepOptions = evaluator_options(self.Options, options, self.name)
         require_capability(model, "sample", self.name, "It judges a class-conditional DDPM's samples.")
-        if getattr(model, "name", None) != "ddpm":
-            raise ConfigError(f"the {self.name} evaluator sweeps DDPM samplers, but model {model.zoo_name!r} is method {model.name!r}. Use the 'gan' evaluator for other generators.")
+        if not isinstance(model, DDPM):  # a plugin's variant of it (another schedule, v-prediction) samples alike
+            raise ConfigError(f"the {self.name} evaluator sweeps DDPM samplers, but model {model.zoo_name!r} is method {model.name!r}, "
+                              "no DDPM (zoo_plugins.ddpm.DDPM or a subclass). Use the 'gan' evaluator for other generators.")
         for out in (o.out_md, o.out_json):  # the sweep takes an hour on a CPU: refuse an unwritable table before it
             if out:
                 check_writable(out)
         dev = model.device
         weights = o.guidance if isinstance(o.guidance, list) else [o.guidance]
-        plan = [(s, k, w) for s, k in parse_samplers(o.samplers, model.config.n_T) for w in weights]
+        plan = [(s, k, w) for s, k in parse_samplers(o.samplers or default_samplers(model.config.n_T), model.config.n_T) for w in weights]
         clf = _load_classifier(o.classifier, dev)
         k = model.config.n_classes
         _check_judge_classes(clf, o.classifier, k, model.zoo_name, dev)

@@ -118,6 +118,8 @@ class DDPM(Method):
     Config = DDPMConfig
     capabilities = frozenset({"sample"})
     test_config = {"n_feat": 8, "n_T": 20}
+    #: The contract checks seeding and labels on these paths too: the ancestral sampler's fresh noise, the unguided pass.
+    sample_variants = ({"sampler": "ddpm"}, {"guidance": 0.0})
     default_evaluation = {"ddpm_samplers": {}}
     #: Images per reverse-process batch (each batch is one forward per step, twice the size with guidance).
     sample_batch: ClassVar[int] = 500

@@ -30,6 +30,19 @@ class NoiseSchedule:
     betas: torch.Tensor
     alphas_bar: torch.Tensor
 
+    def __post_init__(self) -> None:
+        # the steps take the network's eps and divide by sqrt(alpha_bar_t) and sqrt(1 - beta_t): at alpha_bar_t = 0 (zero terminal
+        # SNR) or beta_t = 1 every sample would come out NaN, with no error until something reads the images
+        ab, betas = self.alphas_bar[1:], self.betas[1:]
+        if self.betas.ndim != 1 or self.betas.shape != self.alphas_bar.shape or len(betas) < 1:
+            raise ConfigError(f"a noise schedule takes betas and alphas_bar of one length n_T + 1 >= 2 (index 0: the clean image); "
+                              f"got shapes {tuple(self.betas.shape)} and {tuple(self.alphas_bar.shape)}.")
+        if not (bool(torch.isfinite(ab).all()) and bool((ab > 0).all()) and bool((betas < 1).all()) and bool((betas >= 0).all())):
+            raise ConfigError(f"a noise schedule needs 0 <= beta_t < 1 and alpha_bar_t > 0 for t = 1..n_T; got betas "
+                              f"{float(betas.min()):.3g}..{float(betas.max()):.3g} and alpha_bar down to {float(ab.min()):.3g}. The samplers "
+                              "take eps and divide by sqrt(alpha_bar_t), so zero terminal SNR would give NaN images: clip alpha_bar_T "
+                              "above 0 (e.g. 1e-5), or beta_t below 1 (the cosine schedule clips it at 0.999).")
+
     @classmethod
     def linear(cls, n_T: int, beta_start: float, beta_end: float, device: torch.device | str = "cpu") -> NoiseSchedule:
         """Return Ho et al.'s schedule: beta_t linear from `beta_start` (t=1) to `beta_end` (t=n_T)."""
