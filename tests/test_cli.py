@@ -325,6 +325,37 @@ def test_sample_bad_values_are_errors_not_tracebacks(tiny_model: str, tmp_path: 
     assert f"zoo sample: error: {message.format(tmp=tmp_path)}" in capsys.readouterr().err
 
 
+def test_sample_writes_a_folder_of_the_images_zoo_eval_scores(tiny_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    import zoo
+    from zoo.metrics.gan import generate
+
+    out = tmp_path / "fake"
+    assert main(["sample", tiny_model, "-n", "7", "--seed", "3", "--out-dir", str(out)]) == 0
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == [f"{i:06d}.png" for i in range(7)] and f"wrote {out} (7 PNG files, seed 3" in capsys.readouterr().out
+    read = torch.stack([torch.from_numpy(np.array(Image.open(f))).permute(2, 0, 1) for f in files])
+    assert torch.equal(read, generate(zoo.load(tiny_model), 7, seed=3)), "byte for byte what the gan evaluator generates for seed 3"
+    assert list(tmp_path.glob(".fake.*")) == [], "no temporary folder left"
+    assert main(["sample", tiny_model, "-n", "2", "--out-dir", str(out)]) == 2  # a set never mixes with another
+    assert f"folder {out} is not empty" in capsys.readouterr().err and len(list(out.iterdir())) == 7
+    assert main(["sample", tiny_model, "-n", "2", "--out-dir", str(tmp_path / "g"), "--out", str(tmp_path / "g.png")]) == 2
+    assert "give one of them" in capsys.readouterr().err and not (tmp_path / "g").exists()
+
+
+def test_sample_writes_a_conditional_models_images_in_a_folder_per_label(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import zoo
+    from zoo.data import load
+
+    weights = tmp_path / "ddpm.safetensors"
+    zoo.save_model(zoo.build_method("ddpm", {"n_feat": 8, "n_T": 20}), weights)
+    out = tmp_path / "digits"
+    assert main(["sample", str(weights), "-n", "4", "--labels", "3,3,7,0", "--set", "steps=2", "--out-dir", str(out)]) == 0
+    assert sorted(str(f.relative_to(out)) for f in out.rglob("*.png")) == ["0/000003.png", "3/000000.png", "3/000001.png", "7/000002.png"]
+    assert load(out, "train").num_classes == 3, "the class-folder layout zoo reads as a labelled set"
+
+
 def test_bench_checks_its_output_and_counts_before_it_runs(tiny_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["bench", "--model", tiny_model, "--repeats", "0"])

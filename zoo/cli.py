@@ -357,15 +357,27 @@ def cmd_train(args: argparse.Namespace) -> int:
 @command
 def cmd_sample(args: argparse.Namespace) -> int:
     from .registry import load_any
-    from .viz import check_image_path, save_grid
+    from .viz import check_image_path, check_new_folder, save_grid, save_image_folder
 
     knobs = sampler_knobs(args.set or [])
-    check_image_path(args.out)  # before the sampling, not after it
+    if args.out_dir is not None and args.out is not None:
+        raise ConfigError("--out writes one grid and --out-dir a folder of single images: give one of them.")
+    if args.out_dir is not None:
+        check_new_folder(args.out_dir)  # before the sampling, not after it
+    else:
+        check_image_path(args.out or "samples.png")
     labels = class_labels(args.labels, args.name)
     model = load_any(args.name, args.device)
+    if args.out_dir is not None:  # as the gan evaluator draws them: the very images `zoo eval` scores for this seed
+        from .metrics.gan import generate
+
+        images = generate(model, args.n, args.seed, progress=True, labels=labels, **knobs)
+        path = save_image_folder(images, args.out_dir, labels)
+        print(f"wrote {path} ({args.n} PNG files{', in a subfolder per label' if labels is not None else ''}, seed {args.seed}, drawn as zoo eval draws them)")
+        return 0
     status(f"sampling {args.n} images from {args.name} ({model.name}, on {args.device or 'cpu'})...")
     images = model.sample(args.n, labels=labels, seed=args.seed, **knobs)
-    path = save_grid(images, args.out, nrow=args.nrow)
+    path = save_grid(images, args.out or "samples.png", nrow=args.nrow)
     print(f"wrote {path} ({args.n} images, seed {args.seed})")
     return 0
 
@@ -580,7 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = _sub(subs, "sample", "Generate images with a model and save them as one grid.", "zoo sample dcgan.mnist64 -n 32 --out grid.png --seed 0")
     s.add_argument("name", help="registered model name, a .safetensors file, or a training run folder (its model.safetensors)")
     s.add_argument("-n", type=positive_int, default=32, help="images to generate")
-    s.add_argument("--out", default="samples.png", help="the grid's image file (.png, .jpg or .webp; in the current folder unless a path)")
+    s.add_argument("--out", default=None, help="the grid's image file (.png, .jpg or .webp; in the current folder unless a path) (default: samples.png)")
+    s.add_argument("--out-dir", default=None, metavar="DIR", help="write each image as its own PNG into the new folder DIR instead of a grid "
+                   "(for external metrics: the images the gan evaluator scores for this seed, drawn in chunks of 500; with --labels, a subfolder per label)")
     s.add_argument("--seed", type=int, default=0, help="the same seed gives the same images")
     s.add_argument("--nrow", type=positive_int, default=8, help="images per row of the grid")
     s.add_argument("--labels", type=label_list, help="comma-separated class labels, one per image (conditional models): numbers, or the class names zoo info shows")

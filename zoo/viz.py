@@ -16,13 +16,13 @@ from PIL import Image
 from .data.loader import adapt_images, check_image_batch
 from .errors import ConfigError, DataError, OutputError
 from .interfaces import whole_number
-from .weights import atomic_write, check_writable
+from .weights import _umask, atomic_write, check_writable
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: it costs start-up time
     import matplotlib.figure
     import numpy as np
 
-__all__ = ["save_grid", "save_image", "grid_image", "plot_curves", "figure", "save_figure", "read_metrics_log", "embed", "plot_tsne"]
+__all__ = ["save_grid", "save_image", "save_image_folder", "check_new_folder", "grid_image", "plot_curves", "figure", "save_figure", "read_metrics_log", "embed", "plot_tsne"]
 
 
 def _tile(images: torch.Tensor, nrow: int, padding: int, pad_value: float) -> torch.Tensor:
@@ -87,6 +87,53 @@ def save_image(image: Image.Image, path: str | os.PathLike[str]) -> Path:
 def save_grid(images: torch.Tensor, path: str | os.PathLike[str], nrow: int = 8, padding: int = 2) -> Path:
     """Write `images` (NCHW in [0, 1]) as one grid image (PNG, or JPEG/WebP by `path`'s suffix) with `nrow` images per row; return the path."""
     return save_image(grid_image(images, nrow=nrow, padding=padding), path)
+
+
+def check_new_folder(folder: str | os.PathLike[str]) -> Path:
+    """Return `folder` if zoo may create it (it does not exist, or is an empty folder) in a writable place; else raise OutputError.
+
+    Commands call it before the work whose images go there, so that a bad folder fails at once.
+    """
+    folder = Path(folder)
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise OutputError(f"{folder} exists and is no folder: give a new folder for the images.")
+    if folder.is_dir() and any(folder.iterdir()):
+        raise OutputError(f"folder {folder} is not empty: zoo writes a new folder whole, so that no two sets mix. Give a new one, or empty it.")
+    check_writable(folder.parent / ".zoo-probe")  # the folder is made there
+    return folder
+
+
+def save_image_folder(images: torch.Tensor, folder: str | os.PathLike[str], labels: Sequence[int] | None = None) -> Path:
+    """Write each of `images` (NCHW, uint8 or floats in [0, 1]) as its own PNG, 000000.png on, into the new folder `folder`; return it.
+
+    With `labels` (one per image) each goes into a subfolder named by its label (``3/000007.png``): the class-folder layout
+    zoo reads as a labelled dataset. The folder is filled under a temporary name and renamed when whole: a failure or a
+    Ctrl-C leaves no half-written set behind.
+    """
+    import shutil
+    import tempfile
+
+    folder = check_new_folder(folder)
+    check_image_batch(images, "the images to write")
+    if labels is not None and len(labels) != len(images):
+        raise ConfigError(f"{len(labels)} labels for {len(images)} images: give one label per image, or none.")
+    pixels = adapt_images(images.detach().cpu(), None, None).mul_(255).round_().byte().permute(0, 2, 3, 1)  # uint8 stays exact
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        width = max(6, len(str(len(images) - 1)))
+        for i, image in enumerate(pixels.numpy()):
+            sub = tmp / str(int(labels[i])) if labels is not None else tmp
+            sub.mkdir(exist_ok=True)
+            Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(sub / f"{i:0{width}d}.png", format="PNG")
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders: a set of images is shared as any new folder is
+        if folder.is_dir():
+            folder.rmdir()  # the empty folder check_new_folder allowed
+        os.rename(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
 
 
 def figure(**kw: Any) -> matplotlib.figure.Figure:

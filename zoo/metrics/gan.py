@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +75,17 @@ def chunk_seed(seed: int, index: int) -> int:
     return int.from_bytes(hashlib.sha256(f"zoo.metrics.gan/{seed}/{index}".encode()).digest()[:6], "big")
 
 
-def generate(model: Method, n: int, seed: int, chunk: int = 500, progress: bool = False) -> torch.Tensor:
-    """Return `n` uint8 images (CPU) from `model`: chunk i is ``model.sample(chunk, seed=chunk_seed(seed, i))``."""
+def generate(model: Method, n: int, seed: int, chunk: int = 500, progress: bool = False, labels: Sequence[int] | None = None,
+             **knobs: Any) -> torch.Tensor:
+    """Return `n` uint8 images (CPU) from `model`: chunk i is ``model.sample(chunk, seed=chunk_seed(seed, i))``.
+
+    `labels` (one per image) and sampler `knobs` go to every chunk's call; the `gan` evaluator gives neither.
+    """
     out = []
     with progress_bar(n, f"generating ({getattr(model, 'zoo_name', None) or model.name}, seed {seed})", unit="img", enabled=progress) as bar:
         for i in range(0, n, chunk):
-            out.append(quantize(model.sample(min(chunk, n - i), seed=chunk_seed(seed, i // chunk))).cpu())
+            part = None if labels is None else labels[i : i + chunk]
+            out.append(quantize(model.sample(min(chunk, n - i), labels=part, seed=chunk_seed(seed, i // chunk), **knobs)).cpu())
             bar.update(len(out[-1]))
     return torch.cat(out)
 
