@@ -524,6 +524,14 @@ def test_weights_trained_elsewhere_come_in_through_save_model_and_register(regis
     with torch.no_grad():
         assert torch.equal(zoo.load("dcgan.mine").generator(z), theirs.eval()(z))
     assert "generator.main.0.weight" in zoo.load("dcgan.mine").inference_state_dict()  # the way back: a plain state, keyed by network
+    with pytest.raises(ConfigError, match=r"names the role\(s\) source, target, and method 'dcgan' trains on train"):
+        zoo.register(tmp_path / "mine.safetensors", "dcgan.roles", data="source=mnist+target=digits", registry=registry)
+    (registry.parent / "weights").mkdir(exist_ok=True)
+    inside = registry.parent / "weights" / "dcgan.inside.safetensors"
+    inside.write_bytes((tmp_path / "mine.safetensors").read_bytes())  # put where the entry's weights would go
+    with pytest.raises(ConfigError, match=r"is where entry 'dcgan.inside' keeps its weights already.*Move it out"):
+        zoo.register(inside, "dcgan.inside", data="mnist", registry=registry)
+    assert inside.is_file(), "the only copy stays"
 
 
 def test_a_state_that_would_not_load_back_is_refused_before_it_is_written(tmp_path: Path) -> None:
