@@ -6,9 +6,17 @@ registry files whose `evaluation` table names ``dann_accuracy`` keep working thr
 
 from __future__ import annotations
 
-from zoo.metrics.adaptation import AdaptationEvaluator
+from zoo.data import ImageSet
+from zoo.metrics.adaptation import AdaptationEvaluator, accuracy, domain_accuracy
+from zoo.metrics.adaptation import AdaptationOptions as DANNAccuracyOptions
 
-__all__ = ["DANNAccuracy"]
+# the names this module had: accuracy, domain_accuracy and the options live in zoo.metrics.adaptation now
+__all__ = ["DANNAccuracy", "DANNAccuracyOptions", "accuracy", "domain_accuracy", "subset"]
+
+
+def subset(images: ImageSet, n: int | None, seed: int) -> ImageSet:
+    """Return all of `images` (n None or >= its size) or `n` of them drawn with `seed`: ``images.random_subset(n, seed)``."""
+    return images.random_subset(n, seed)
 
 
 class DANNAccuracy(AdaptationEvaluator):

@@ -36,7 +36,7 @@ from zoo.weights import atomic_write, check_writable
 
 from .method import DDPM, DEFAULT_GUIDANCE, DEFAULT_STEPS, sampling_progress
 
-__all__ = ["SamplerSweep", "parse_samplers", "default_samplers", "network_calls", "DEFAULT_GUIDANCES"]
+__all__ = ["SamplerSweep", "parse_samplers", "default_samplers", "network_calls", "DEFAULT_SAMPLERS", "DEFAULT_GUIDANCES"]
 
 DEFAULT_GUIDANCES = (0.0, 0.5, 2.0)
 
@@ -60,6 +60,10 @@ def parse_samplers(spec: str | Sequence[str], n_T: int) -> list[tuple[str, int]]
 def default_samplers(n_T: int) -> list[str]:
     """Return the sweep of a model with `n_T` steps: its full ancestral chain and DDIM with 10, 25 and 50 steps (those within n_T)."""
     return [f"ddpm-{n_T}"] + [f"ddim-{k}" for k in (10, 25, 50) if k <= n_T]
+
+
+#: The sweep of the shipped model (n_T = 400): default_samplers(n_T) gives any model's.
+DEFAULT_SAMPLERS = tuple(default_samplers(400))
 
 
 def network_calls(steps: int, guidance: float) -> int:
