@@ -354,6 +354,23 @@ def test_sample_writes_a_conditional_models_images_in_a_folder_per_label(tmp_pat
     assert main(["sample", str(weights), "-n", "4", "--labels", "3,3,7,0", "--set", "steps=2", "--out-dir", str(out)]) == 0
     assert sorted(str(f.relative_to(out)) for f in out.rglob("*.png")) == ["0/000003.png", "3/000000.png", "3/000001.png", "7/000002.png"]
     assert load(out, "train").num_classes == 3, "the class-folder layout zoo reads as a labelled set"
+    assert main(["sample", str(weights), "-n", "1", "--set", "steps=2", "--out-dir", "."]) == 2  # no folder of its own to make
+    assert "'.' names no new folder" in capsys.readouterr().err
+
+
+def test_an_image_folder_reads_back_with_the_labels_it_was_written_with(tmp_path: Path) -> None:
+    import torch
+
+    from zoo.data.folder import list_images
+    from zoo.viz import save_image_folder
+
+    images = torch.randint(0, 256, (12, 1, 16, 16), dtype=torch.uint8)
+    labels = list(range(12))  # '10' sorted before '2' once, and every class from 2 on read back as another
+    files, read, classes = list_images(save_image_folder(images, tmp_path / "twelve", labels, classes=12))
+    assert classes == [f"{k:02d}" for k in range(12)] and read == labels
+    assert torch.equal(torch.from_numpy(np.array(Image.open(files[11]))), images[11, 0])
+    files, read, classes = list_images(save_image_folder(images[:3], tmp_path / "named", [2, 0, 1], classes=["cat", "dog", "emu"]))
+    assert classes == ["cat", "dog", "emu"] and read == [0, 1, 2] and files[0].relative_to(tmp_path).as_posix() == "named/cat/000001.png"
 
 
 def test_bench_checks_its_output_and_counts_before_it_runs(tiny_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -383,10 +400,11 @@ def test_the_command_shows_a_warning_as_one_line_of_its_own(tmp_path: Path) -> N
     faces = face_folder(tmp_path / "faces")
     assert train_tiny(faces, tmp_path / "run") == 0
     proc = subprocess.run([sys.executable, "-m", "zoo", "eval", str(tmp_path / "run"), "--only", "gan", "--set", "n=20", "--set", f"data={faces}",
-                           "--set", "split=train", "--set", "progress=false", "--set", "fid=false"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                           "--set", "split=train", "--set", "progress=false", "--set", "fid=false"], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={**os.environ, "ZOO_CACHE": str(tmp_path / "cache")})  # the user's own cache (~/.cache/zoo) stays untouched
     assert proc.returncode == 0, proc.stderr
     warning = [line for line in proc.stderr.splitlines() if "biased" in line]
-    # both sides are too few for 128 features: the 11 real images (computed here, or cached by another test: it warns either way)
+    # both sides are too few for 128 features: the 11 real images and the 20 generated ones
     assert len(warning) == 2 and warning[0].startswith(f"zoo: warning: classifier features of {faces} train"), proc.stderr
     assert warning[1].startswith("zoo: warning: classifier features of the generated images: 20 samples"), proc.stderr
     assert "frechet.py" not in proc.stderr and "gan.py" not in proc.stderr, "no file, line or source echo: the message is the user's"

@@ -58,6 +58,16 @@ def class_labels(labels: list[int | str] | None, model: str) -> list[int] | None
     return [index[x] if isinstance(x, str) else x for x in labels or []]
 
 
+def _recorded_classes(model: str) -> list[str]:
+    """Return the class names a model's entry or run.json records, [] where none are (a bare weights file records none)."""
+    from .registry import class_names
+
+    try:
+        return class_names(model)
+    except ZooError:  # a .safetensors file outside a run folder: no run.json to read them from
+        return []
+
+
 SAMPLE_ARGS = ("n", "labels", "seed")
 
 
@@ -145,6 +155,22 @@ def _print_run_record(run_json: Path) -> None:
         print(f"classes: {', '.join(f'{k}={c}' for k, c in enumerate(classes))}")
 
 
+def _as_trained(method: str, config: dict[str, Any]) -> Any:
+    """Return `method` built as it trains, with its training-only networks (a critic) for `zoo info` to print.
+
+    Building it so may read files a trained model no longer needs (DANN's backbone_weights, moved since): then the
+    networks that ship are printed, and a note says why the others are not.
+    """
+    from .registry import build_method
+
+    try:
+        return build_method(method, config, training=True)
+    except ConfigError as e:
+        model = build_method(method, config)  # a config that is wrong in itself fails here as well
+        status(f"zoo info: the networks used only in training are left out: building them needs {e}")
+        return model
+
+
 @command
 def cmd_info(args: argparse.Namespace) -> int:
     from .plugins import get_plugin_manager
@@ -157,7 +183,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if is_weights_file(args.name) and (args.name not in methods or os.sep in args.name or "/" in args.name):
         path = weights_file(args.name)
         loaded = load_file(path)
-        model = build_method(loaded.name, loaded.config.model_dump(), training=True)
+        model = _as_trained(loaded.name, loaded.config.model_dump())
         print(f"{args.name}: method {model.name!r}, capabilities: {', '.join(sorted(model.capabilities)) or '-'}")
         _print_networks(model, args)
         print(f"weights: {path} (sha256 {sha256_file(path)})")
@@ -170,7 +196,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             raise ConfigError(problem)
         raise UnknownNameError("model or method", args.name, [*entries(), *methods], hint="`zoo list` and `zoo methods` show them." + pm.failures())
     else:
-        model = build_method(e.method, e.config, training=True)
+        model = _as_trained(e.method, e.config)
     print(f"{args.name}: method {model.name!r}, capabilities: {', '.join(sorted(model.capabilities)) or '-'}")
     _print_networks(model, args)
     if e is None:  # a method: what each option means and allows, as --set takes it
@@ -372,7 +398,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         from .metrics.gan import generate
 
         images = generate(model, args.n, args.seed, progress=True, labels=labels, **knobs)
-        path = save_image_folder(images, args.out_dir, labels)
+        path = save_image_folder(images, args.out_dir, labels, _recorded_classes(args.name) or model.data_spec().num_classes)
         print(f"wrote {path} ({args.n} PNG files{', in a subfolder per label' if labels is not None else ''}, seed {args.seed}, drawn as zoo eval draws them)")
         return 0
     status(f"sampling {args.n} images from {args.name} ({model.name}, on {args.device or 'cpu'})...")

@@ -95,6 +95,8 @@ def check_new_folder(folder: str | os.PathLike[str]) -> Path:
     Commands call it before the work whose images go there, so that a bad folder fails at once.
     """
     folder = Path(folder)
+    if folder.name in ("", ".", ".."):
+        raise OutputError(f"{os.fspath(folder)!r} names no new folder: zoo writes the images into a folder it makes. Give its name, e.g. fake/.")
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         raise OutputError(f"{folder} exists and is no folder: give a new folder for the images.")
     if folder.is_dir() and any(folder.iterdir()):
@@ -103,12 +105,15 @@ def check_new_folder(folder: str | os.PathLike[str]) -> Path:
     return folder
 
 
-def save_image_folder(images: torch.Tensor, folder: str | os.PathLike[str], labels: Sequence[int] | None = None) -> Path:
+def save_image_folder(images: torch.Tensor, folder: str | os.PathLike[str], labels: Sequence[int] | None = None,
+                      classes: Sequence[str] | int | None = None) -> Path:
     """Write each of `images` (NCHW, uint8 or floats in [0, 1]) as its own PNG, 000000.png on, into the new folder `folder`; return it.
 
-    With `labels` (one per image) each goes into a subfolder named by its label (``3/000007.png``): the class-folder layout
-    zoo reads as a labelled dataset. The folder is filled under a temporary name and renamed when whole: a failure or a
-    Ctrl-C leaves no half-written set behind.
+    With `labels` (one per image) each goes into a subfolder of its class: its name where `classes` lists the model's
+    class names, else its label zero-padded to the width of the largest (`classes`: the number of classes), so that the
+    folders sort in label order: the class-folder layout zoo (and torchvision's ImageFolder) reads as a labelled set, with
+    the same label numbers where every class has images. The folder is filled under a temporary name and renamed when
+    whole: a failure or a Ctrl-C leaves no half-written set behind.
     """
     import shutil
     import tempfile
@@ -122,8 +127,10 @@ def save_image_folder(images: torch.Tensor, folder: str | os.PathLike[str], labe
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
         width = max(6, len(str(len(images) - 1)))
+        names = list(classes) if isinstance(classes, Sequence) and not isinstance(classes, str) else None
+        digits = len(str((classes if isinstance(classes, int) else max(map(int, labels or [0])) + 1) - 1))
         for i, image in enumerate(pixels.numpy()):
-            sub = tmp / str(int(labels[i])) if labels is not None else tmp
+            sub = tmp if labels is None else tmp / (names[int(labels[i])] if names else f"{int(labels[i]):0{digits}d}")
             sub.mkdir(exist_ok=True)
             Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(sub / f"{i:0{width}d}.png", format="PNG")
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders: a set of images is shared as any new folder is
