@@ -108,3 +108,56 @@ def test_timm_backbone_reads_pretrained_weights_from_a_local_safetensors_file(tm
     # a loaded (inference) model does not read the file: its weights come from the zoo weights file
     path.unlink()
     build_method("dann", {"backbone": "test_resnet", "image_size": 32, "backbone_weights": str(path)})
+
+
+def test_backbone_weights_of_another_network_are_refused_not_loaded_loosely(tmp_path: Path) -> None:
+    import timm
+
+    cfg = {"backbone": "test_resnet", "image_size": 32}
+    other = tmp_path / "test_efficientnet.safetensors"
+    save_file({k: v.contiguous() for k, v in timm.create_model("test_efficientnet", num_classes=0).state_dict().items()}, str(other))
+    with pytest.raises(ConfigError, match=r"backbone_weights .*test_efficientnet.safetensors.* (does not fit|cannot be read as) 'test_resnet'"):
+        build_method("dann", {**cfg, "backbone_weights": str(other)}, training=True)  # timm loaded none of it, and said nothing
+    deeper = {k: v.contiguous() for k, v in timm.create_model("test_resnet", num_classes=0).state_dict().items()}
+    deeper["layer9.0.conv1.weight"] = torch.zeros(1)  # a deeper sibling's (resnet34 into resnet18): its first blocks would fill ours
+    save_file(deeper, str(tmp_path / "deeper.safetensors"))
+    with pytest.raises(ConfigError, match=r"has another network's 1 tensor\(s\) \(e.g. layer9.0.conv1.weight\)"):
+        build_method("dann", {**cfg, "backbone_weights": str(tmp_path / "deeper.safetensors")}, training=True)
+    (tmp_path / "broken.safetensors").write_bytes(b"\xff" * 16)
+    with pytest.raises(ConfigError, match=r"broken.safetensors' cannot be read as 'test_resnet'"):
+        build_method("dann", {**cfg, "backbone_weights": str(tmp_path / "broken.safetensors")}, training=True)
+
+
+def test_zoo_info_of_a_model_whose_backbone_file_has_moved_shows_what_ships(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import timm
+
+    import zoo
+    from zoo.cli import main
+
+    path = tmp_path / "test_resnet.safetensors"
+    save_file({k: v.contiguous() for k, v in timm.create_model("test_resnet", num_classes=0).state_dict().items()}, str(path))
+    model = build_method("dann", {"backbone": "test_resnet", "image_size": 32, "backbone_weights": str(path)}, training=True)
+    zoo.save_model(model, tmp_path / "dann.safetensors")
+    path.unlink()  # moved since: loading and judging the model never needed it, and zoo info failed on it
+    assert main(["info", str(tmp_path / "dann.safetensors")]) == 0
+    out = capsys.readouterr()
+    assert "method 'dann'" in out.out and "the networks used only in training are left out" in out.err
+
+
+def test_a_run_records_the_sha256_of_the_backbone_file_it_began_from(tmp_path: Path) -> None:
+    import json
+
+    import timm
+
+    from zoo.data import ImageSet
+    from zoo.training import TrainConfig, Trainer
+    from zoo.weights import sha256_file
+
+    path = tmp_path / "test_resnet.safetensors"
+    save_file({k: v.contiguous() for k, v in timm.create_model("test_resnet", num_classes=0).state_dict().items()}, str(path))
+    images = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+    roles = {"source": ImageSet(images, torch.arange(8) % 10, "src", 10), "target": ImageSet(images, None, "tgt")}
+    cfg = TrainConfig(steps=1, batch_size=4, device="cpu", progress=False)
+    Trainer("dann", {"backbone": "test_resnet", "image_size": 32, "backbone_weights": str(path)}, roles, tmp_path / "run", cfg).fit()
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["config_files_sha256"] == {"backbone_weights": sha256_file(path)}, "two files under one name would read alike otherwise"

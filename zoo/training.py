@@ -303,6 +303,8 @@ class Trainer:
         self.data_classes = {r: list(c) for r, c in named.items() if self.spec.labels and r not in self.spec.unlabelled_roles}
         #: What each role's images and labels hash to: a resume must see the same data, not only the same names.
         self.data_sha256 = {r: data_digest(data[r], labels=self.spec.labels and r not in self.spec.unlabelled_roles) for r in self.spec.roles}
+        #: The sha256 of each file the config names (DANN's backbone_weights): what the run began from, beside its data's.
+        self.config_files = {k: sha256_file(v) for k, v in self.method.config.model_dump().items() if isinstance(v, str) and os.path.isfile(v)}
         self.loaders = {
             role: TensorLoader(
                 data[role],
@@ -407,7 +409,8 @@ class Trainer:
     # ---- state ----------------------------------------------------------------------------------
     def _run_info(self) -> dict[str, Any]:
         return {"method": self.method.name, "config": self.method.config.model_dump(), "train": self.train.model_dump(exclude={"progress", "max_minutes"}),
-                "data": self.data_names, "data_sha256": self.data_sha256, "data_sources": self.data_sources, "classes": self.data_classes}
+                "data": self.data_names, "data_sha256": self.data_sha256, "data_sources": self.data_sources, "classes": self.data_classes,
+                **({"config_files_sha256": self.config_files} if self.config_files else {})}
 
     def _state(self) -> dict[str, Any]:
         return {

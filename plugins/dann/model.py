@@ -131,7 +131,25 @@ def timm_feature_extractor(name: str, channels: int = 3, weights_file: str | Non
     if path.suffix != ".safetensors" or not path.is_file():
         # a .pth/.bin file would be unpickled: zoo reads weights from safetensors files only
         raise ConfigError(f"backbone_weights {weights_file!r}: expected an existing .safetensors file of {name!r}'s pretrained weights on this machine. Convert or download it first; zoo never fetches or unpickles weights.")
-    return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": str(path)}, num_classes=0, in_chans=channels)
+    from safetensors import SafetensorError, safe_open
+
+    fix = f"Give a .safetensors file of {name!r} itself (timm.create_model({name!r}).state_dict(), saved with safetensors)."
+    try:
+        with safe_open(path, "pt") as f:
+            keys = set(f.keys())
+        # timm loads a pretrained file loosely (strict=False) once the classifier is removed: another network's file, or one
+        # with other layers, would leave the backbone randomly initialised, or part of it, and say nothing
+        net = timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": str(path)}, num_classes=0, in_chans=channels)
+    except (SafetensorError, RuntimeError, OSError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"backbone_weights {weights_file!r} cannot be read as {name!r}'s weights ({first}). {fix}") from None
+    head = str(net.pretrained_cfg.get("classifier") or "") + "."
+    missing = sorted(k for k, _ in net.named_parameters() if k not in keys)  # a BatchNorm's counter may be left out
+    extra = sorted(k for k in keys - set(net.state_dict()) if not k.startswith(head))  # the classifier zoo removes may be in it
+    if missing or extra:
+        said = "; ".join(f"{what} {len(ks)} tensor(s) (e.g. {ks[0]})" for what, ks in (("lacks", missing), ("has another network's", extra)) if ks)
+        raise ConfigError(f"backbone_weights {weights_file!r} does not fit {name!r}: it {said}. {fix}")
+    return net
 
 
 def check_backbone_input(net: nn.Module, name: str, channels: int, image_size: int) -> None:
