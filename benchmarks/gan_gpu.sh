@@ -154,7 +154,7 @@ stop_runs() {  # the runs turn SIGTERM into a checkpoint after their step; give 
   exit 143
 }
 pids=()
-trap pack EXIT
+trap 'pack; rm -rf "$R"' EXIT  # what it packed is in $OUT; nothing is left in the machine's /tmp
 trap stop_runs TERM INT
 
 if ! $PY -c "import pydantic, tomli_w" 2>/dev/null; then
