@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from zoo.cli import build_parser, main
+from zoo.errors import ConfigError
 from zoo.interfaces import parse_set
 
 
@@ -371,6 +372,14 @@ def test_an_image_folder_reads_back_with_the_labels_it_was_written_with(tmp_path
     assert torch.equal(torch.from_numpy(np.array(Image.open(files[11]))), images[11, 0])
     files, read, classes = list_images(save_image_folder(images[:3], tmp_path / "named", [2, 0, 1], classes=["cat", "dog", "emu"]))
     assert classes == ["cat", "dog", "emu"] and read == [0, 1, 2] and files[0].relative_to(tmp_path).as_posix() == "named/cat/000001.png"
+    # names a folder cannot hold, or that a listing would reorder, give way to the label numbers
+    for names in (["T-shirt/top", "Trouser", "Pullover"], ["Trouser", "Pullover", "Dress"]):
+        out = tmp_path / names[0].replace("/", "_")
+        files, read, classes = list_images(save_image_folder(images[:3], out, torch.tensor([1, 0, 2]), classes=names))
+        assert classes == ["0", "1", "2"] and read == [0, 1, 2] and files[0].name == "000001.png"
+    with pytest.raises(ConfigError, match=r"labels 0..3 lie outside the classes: give labels 0..2 \(the 3 classes\)"):
+        save_image_folder(images[:2], tmp_path / "past", [0, 3], classes=["a", "b", "c"])
+    assert not (tmp_path / "past").exists()
 
 
 def test_bench_checks_its_output_and_counts_before_it_runs(tiny_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

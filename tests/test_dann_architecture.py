@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, DataError
 from zoo.printing import classic_repr
 from zoo.registry import build_method
 from zoo_plugins.dann.model import CNNModel, SeedDropout2d, dann_coefficient, reverse_gradient, seed_feature_size
@@ -123,6 +123,10 @@ def test_backbone_weights_of_another_network_are_refused_not_loaded_loosely(tmp_
     save_file(deeper, str(tmp_path / "deeper.safetensors"))
     with pytest.raises(ConfigError, match=r"has another network's 1 tensor\(s\) \(e.g. layer9.0.conv1.weight\)"):
         build_method("dann", {**cfg, "backbone_weights": str(tmp_path / "deeper.safetensors")}, training=True)
+    floats = {k: v.contiguous() for k, v in timm.create_model("test_resnet", num_classes=0).named_parameters()}
+    save_file(floats, str(tmp_path / "no_stats.safetensors"))  # BatchNorm's running statistics would stay at their init
+    with pytest.raises(ConfigError, match=r"lacks \d+ tensor\(s\) \(e.g. bn1.running_mean\)"):
+        build_method("dann", {**cfg, "backbone_weights": str(tmp_path / "no_stats.safetensors")}, training=True)
     (tmp_path / "broken.safetensors").write_bytes(b"\xff" * 16)
     with pytest.raises(ConfigError, match=r"broken.safetensors' cannot be read as 'test_resnet'"):
         build_method("dann", {**cfg, "backbone_weights": str(tmp_path / "broken.safetensors")}, training=True)
@@ -161,3 +165,44 @@ def test_a_run_records_the_sha256_of_the_backbone_file_it_began_from(tmp_path: P
     Trainer("dann", {"backbone": "test_resnet", "image_size": 32, "backbone_weights": str(path)}, roles, tmp_path / "run", cfg).fit()
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["config_files_sha256"] == {"backbone_weights": sha256_file(path)}, "two files under one name would read alike otherwise"
+
+
+def test_a_timm_network_with_two_classifier_heads_takes_its_own_file(tmp_path: Path) -> None:
+    import timm
+
+    from zoo_plugins.dann.model import timm_feature_extractor
+
+    name = "deit_tiny_distilled_patch16_224"  # classifier ('head', 'head_dist'): a file with both heads is its own
+    donor = timm.create_model(name)
+    save_file({k: v.contiguous() for k, v in donor.state_dict().items()}, str(tmp_path / "deit.safetensors"))
+    net = timm_feature_extractor(name, 3, str(tmp_path / "deit.safetensors"))
+    assert torch.equal(net.state_dict()["patch_embed.proj.weight"], donor.state_dict()["patch_embed.proj.weight"])
+
+
+def test_config_files_are_the_weights_files_the_config_names_and_a_resume_keeps_the_first_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import timm
+
+    from zoo.data import ImageSet
+    from zoo.training import TrainConfig, Trainer
+    from zoo_plugins.dann.method import check_class_labels
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cnn").write_text("")  # a file that happens to bear a config value's name ('cnn', the backbone) is no config file
+    images = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+    roles = {"source": ImageSet(images, torch.arange(8) % 10, "src", 10), "target": ImageSet(images, None, "tgt")}
+    Trainer("dann", {"image_size": 32}, roles, tmp_path / "cnn_run", TrainConfig(steps=1, batch_size=4, device="cpu", progress=False)).fit()
+    assert "config_files_sha256" not in json.loads((tmp_path / "cnn_run" / "run.json").read_text())
+    path = tmp_path / "b.safetensors"
+    save_file({k: v.contiguous() for k, v in timm.create_model("test_resnet", num_classes=0).state_dict().items()}, str(path))
+    cfg = {"backbone": "test_resnet", "image_size": 32, "backbone_weights": str(path)}
+    two = TrainConfig(steps=2, batch_size=4, device="cpu", progress=False)
+    Trainer("dann", cfg, roles, tmp_path / "run", two.model_copy(update={"max_minutes": 1e-9})).fit()  # stops after its first step
+    first = json.loads((tmp_path / "run" / "run.json").read_text())["config_files_sha256"]
+    torch.manual_seed(9)
+    save_file({k: v.contiguous() for k, v in timm.create_model("test_resnet", num_classes=0).state_dict().items()}, str(path))  # replaced
+    assert Trainer("dann", cfg, roles, tmp_path / "run", two).fit()["resumed"]
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["config_files_sha256"] == first, "the run began from the first file"
+    with pytest.raises(DataError, match=r"0\.\.9"):
+        check_class_labels(torch.tensor([0, 10]), "the source set")  # DANN's own name for the check, with its 10 digits

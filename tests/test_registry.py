@@ -532,6 +532,12 @@ def test_weights_trained_elsewhere_come_in_through_save_model_and_register(regis
     with pytest.raises(ConfigError, match=r"is where entry 'dcgan.inside' keeps its weights already.*Move it out"):
         zoo.register(inside, "dcgan.inside", data="mnist", registry=registry)
     assert inside.is_file(), "the only copy stays"
+    zoo.register(tmp_path / "mine.safetensors", "dcgan.again", data="mnsit", registry=registry)  # a typo in its data
+    again = registry.parent / "weights" / "dcgan.again.safetensors"
+    assert zoo.register(again, "dcgan.again", data="mnist", registry=registry).data == "mnist", "an entry's own weights register again"
+    src = build_method("dann", {"regime": "source_only"})
+    save_model(src, tmp_path / "src.safetensors")  # a source-only model is judged on a target all the same
+    assert zoo.register(tmp_path / "src.safetensors", "dann.src", data="source=mnistm+target=digits", registry=registry).data == "source=mnistm+target=digits"
 
 
 def test_a_state_that_would_not_load_back_is_refused_before_it_is_written(tmp_path: Path) -> None:

@@ -710,14 +710,17 @@ def _register_file(file: Path, name: str, *, data: str | None, path: Path | None
     if bad := diverged(model):
         raise WeightsError(f"{file} holds NaN or infinite values ({', '.join(bad[:4])}): such weights sample or predict nothing.")
     roles, wants = set(parse_data_label(data)), set(model.data_spec().roles)
-    if roles != wants:  # `zoo eval` judges against these: DANN's evaluator reads its source= and target=
+    # `zoo eval` judges against these: the adaptation evaluator reads source= and target= (a source-only model's too)
+    if wants - roles or roles - wants - {"target"}:
         example = "NAME" if wants == {"train"} else "+".join(f"{r}=NAME" for r in sorted(wants))
         raise ConfigError(f"{option('data')} {data!r} names the role(s) {', '.join(sorted(roles))}, and method {model.name!r} trains on "
                           f"{', '.join(sorted(wants))}: name each, e.g. {option('data', example)}.")
     sha256 = sha256_file(file)
     weights = Path("weights") / f"{name}.safetensors"
-    kept = (Path(path) if path is not None else registry_path()).resolve().parent / weights  # where check_registration puts it
-    if file.resolve() == kept.resolve():  # the registry's advice for a stray file there (delete it) would delete the only copy
+    registry_file = (Path(path) if path is not None else registry_path()).resolve()
+    kept = registry_file.parent / weights  # where check_registration puts it
+    owned = registry_file.is_file() and name in _read_file(registry_file)  # registering an entry's own weights again is fine
+    if file.resolve() == kept.resolve() and not owned:  # the advice for a stray file there (delete it) would delete the only copy
         raise ConfigError(f"{file} is where entry {name!r} keeps its weights already: zoo copies the file there. Move it out of "
                           f"{kept.parent} and register it from where it lies.")
     path = check_registration(name, path)

@@ -303,8 +303,10 @@ class Trainer:
         self.data_classes = {r: list(c) for r, c in named.items() if self.spec.labels and r not in self.spec.unlabelled_roles}
         #: What each role's images and labels hash to: a resume must see the same data, not only the same names.
         self.data_sha256 = {r: data_digest(data[r], labels=self.spec.labels and r not in self.spec.unlabelled_roles) for r in self.spec.roles}
-        #: The sha256 of each file the config names (DANN's backbone_weights): what the run began from, beside its data's.
-        self.config_files = {k: sha256_file(v) for k, v in self.method.config.model_dump().items() if isinstance(v, str) and os.path.isfile(v)}
+        #: The sha256 of each weights file the config names (DANN's backbone_weights): what the run began from, beside its data's
+        #: (a resumed run keeps its first sitting's record: the checkpoint, not the file, holds its weights then).
+        self.config_files = {k: sha256_file(v) for k, v in self.method.config.model_dump().items()
+                             if isinstance(v, str) and v.endswith(".safetensors") and os.path.isfile(v)}
         self.loaders = {
             role: TensorLoader(
                 data[role],
@@ -476,6 +478,8 @@ class Trainer:
                 else:
                     what = f"{key}: {previous.get(key)} there, {now[key]} now"
                 raise ConfigError(f"{self.out} holds a checkpoint of another run ({what}). {fix}")
+        if isinstance(previous.get("config_files_sha256"), dict):
+            self.config_files = previous["config_files_sha256"]  # what the run began from, whatever the file holds now
         state = load_tree(path, fix)
         self._check_resume_settings(previous.get("train") or {}, int(state["step"]))
         if int(state["step"]) > self.train.steps:

@@ -105,13 +105,19 @@ def check_new_folder(folder: str | os.PathLike[str]) -> Path:
     return folder
 
 
+def _sorted_folder_names(names: Sequence[str]) -> bool:
+    """Return whether `names` can name class folders that a folder reader lists back in their order: one plain name each, sorted."""
+    plain = all(n and n == Path(n).name and not n.startswith(".") and os.sep not in n and "/" not in n for n in names)
+    return plain and len(set(names)) == len(names) and list(names) == sorted(names)
+
+
 def save_image_folder(images: torch.Tensor, folder: str | os.PathLike[str], labels: Sequence[int] | None = None,
                       classes: Sequence[str] | int | None = None) -> Path:
     """Write each of `images` (NCHW, uint8 or floats in [0, 1]) as its own PNG, 000000.png on, into the new folder `folder`; return it.
 
     With `labels` (one per image) each goes into a subfolder of its class: its name where `classes` lists the model's
-    class names, else its label zero-padded to the width of the largest (`classes`: the number of classes), so that the
-    folders sort in label order: the class-folder layout zoo (and torchvision's ImageFolder) reads as a labelled set, with
+    class names (plain folder names that sort in label order, as names read from class folders do), else its label
+    zero-padded to the width of the largest (`classes`: the number of classes), so that the folders sort in label order: the class-folder layout zoo (and torchvision's ImageFolder) reads as a labelled set, with
     the same label numbers where every class has images. The folder is filled under a temporary name and renamed when
     whole: a failure or a Ctrl-C leaves no half-written set behind.
     """
@@ -120,17 +126,24 @@ def save_image_folder(images: torch.Tensor, folder: str | os.PathLike[str], labe
 
     folder = check_new_folder(folder)
     check_image_batch(images, "the images to write")
+    labels = None if labels is None else [int(k) for k in labels]  # a tensor of labels too
     if labels is not None and len(labels) != len(images):
         raise ConfigError(f"{len(labels)} labels for {len(images)} images: give one label per image, or none.")
+    count = classes if isinstance(classes, int) else len(classes) if classes is not None else None
+    if labels and (min(labels) < 0 or (count is not None and max(labels) >= count)):
+        within = f"0..{count - 1} (the {count} classes)" if count is not None else "from 0 up"
+        raise ConfigError(f"labels {min(labels)}..{max(labels)} lie outside the classes: give labels {within}.")
     pixels = adapt_images(images.detach().cpu(), None, None).mul_(255).round_().byte().permute(0, 2, 3, 1)  # uint8 stays exact
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
         width = max(6, len(str(len(images) - 1)))
         names = list(classes) if isinstance(classes, Sequence) and not isinstance(classes, str) else None
-        digits = len(str((classes if isinstance(classes, int) else max(map(int, labels or [0])) + 1) - 1))
+        if names is not None and not _sorted_folder_names(names):  # 'T-shirt/top', or names a folder listing would reorder
+            names = None
+        digits = len(str((count or max(labels or [0]) + 1) - 1))
         for i, image in enumerate(pixels.numpy()):
-            sub = tmp if labels is None else tmp / (names[int(labels[i])] if names else f"{int(labels[i]):0{digits}d}")
+            sub = tmp if labels is None else tmp / (names[labels[i]] if names else f"{labels[i]:0{digits}d}")
             sub.mkdir(exist_ok=True)
             Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(sub / f"{i:0{width}d}.png", format="PNG")
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders: a set of images is shared as any new folder is

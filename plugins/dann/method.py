@@ -18,13 +18,14 @@ import pydantic
 import torch
 import torch.nn.functional as F
 
-from zoo.data import adapt_images, check_class_labels, check_image_batch
+from zoo import data
+from zoo.data import adapt_images, check_image_batch
 from zoo.errors import ConfigError, DataError
 from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, inference
 
 from .model import NUM_CLASSES, CNNModel, dann_coefficient, reverse_gradient
 
-__all__ = ["DANNConfig", "DANN", "DANNLearningRate"]
+__all__ = ["DANNConfig", "DANN", "DANNLearningRate", "check_class_labels"]
 
 
 class DANNConfig(MethodConfig):
@@ -75,6 +76,11 @@ class DANNLearningRate:
         """Restore a state written by :meth:`state_dict`."""
         self.base_lrs = [float(v) for v in state["base_lrs"]]
         self.total_steps, self.alpha, self.beta = int(state["total_steps"]), float(state["alpha"]), float(state["beta"])
+
+
+def check_class_labels(labels: torch.Tensor | None, what: str, n_classes: int = NUM_CLASSES) -> None:
+    """Raise a DataError naming `what` unless `labels` lie in 0..n_classes-1 (the seed's 10 digits by default): zoo.data's check."""
+    data.check_class_labels(labels, what, n_classes)
 
 
 class DANN(Method):

@@ -143,9 +143,10 @@ def timm_feature_extractor(name: str, channels: int = 3, weights_file: str | Non
     except (SafetensorError, RuntimeError, OSError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ConfigError(f"backbone_weights {weights_file!r} cannot be read as {name!r}'s weights ({first}). {fix}") from None
-    head = str(net.pretrained_cfg.get("classifier") or "") + "."
-    missing = sorted(k for k, _ in net.named_parameters() if k not in keys)  # a BatchNorm's counter may be left out
-    extra = sorted(k for k in keys - set(net.state_dict()) if not k.startswith(head))  # the classifier zoo removes may be in it
+    heads = net.pretrained_cfg.get("classifier") or ()
+    heads = tuple(f"{h}." for h in ((heads,) if isinstance(heads, str) else heads))  # a distilled ViT has two
+    missing = sorted(k for k in net.state_dict() if k not in keys and not k.endswith(".num_batches_tracked"))  # torch's counter may be left out
+    extra = sorted(k for k in keys - set(net.state_dict()) if not k.startswith(heads))  # the classifier zoo removes may be in it
     if missing or extra:
         said = "; ".join(f"{what} {len(ks)} tensor(s) (e.g. {ks[0]})" for what, ks in (("lacks", missing), ("has another network's", extra)) if ks)
         raise ConfigError(f"backbone_weights {weights_file!r} does not fit {name!r}: it {said}. {fix}")
