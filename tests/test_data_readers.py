@@ -328,6 +328,13 @@ def test_mnistm_in_its_authors_layout_reads_with_its_labels_instead_of_being_bui
     assert is_present(data.datasets()["mnistm"], tmp_path) and is_present(data.datasets()["mnistm"], str(tmp_path)), "a str root too"
 
 
+def test_mnistm_unpacked_from_its_authors_tarball_into_data_mnistm_is_read_not_built(tmp_path: Path) -> None:
+    authors_mnistm_folder(tmp_path / "mnistm" / "mnist_m")  # tar xzf mnist_m.tar.gz in DATA/mnistm/: its top folder is mnist_m/
+    mnist_folder(tmp_path / "mnist")  # a build from it was used instead, without a word
+    test = data.load("mnistm", "test", root=tmp_path)
+    assert test.images.shape == (6, 3, 28, 28) and test.labels.tolist() == [1, 8, 5, 2, 9, 6]
+
+
 def test_mnistm_in_its_authors_layout_is_recognised_as_a_path_not_read_as_a_two_class_folder(tmp_path: Path) -> None:
     folder = authors_mnistm_folder(tmp_path / "mnist_m")
     assert detect_path_format(folder) == "mnistm"

@@ -185,6 +185,23 @@ def test_a_folder_skips_hidden_files_turns_exif_photos_upright_and_refuses_a_mix
         data.load(folder, "train")
 
 
+def test_images_below_the_level_read_are_refused_not_left_out(tmp_path: Path) -> None:
+    for c in ("cat", "dog"):
+        (tmp_path / "pets" / c).mkdir(parents=True)
+        for i in range(5):
+            Image.new("L", (32, 32), 100).save(tmp_path / "pets" / c / f"{i}.png")
+    (tmp_path / "pets" / "cat" / "more").mkdir()
+    Image.new("L", (32, 32)).save(tmp_path / "pets" / "cat" / "more" / "x.png")  # torchvision's ImageFolder reads it; zoo left it out
+    with pytest.raises(DataError, match=r"holds images below the level zoo reads \(e.g. cat/more/x.png\)"):
+        data.load(tmp_path / "pets", "train")
+    (tmp_path / "flat" / "sub" / "deeper").mkdir(parents=True)
+    for i in range(5):
+        Image.new("L", (32, 32)).save(tmp_path / "flat" / f"{i}.png")
+    Image.new("L", (32, 32)).save(tmp_path / "flat" / "sub" / "deeper" / "y.png")
+    with pytest.raises(DataError, match=r"e.g. sub/deeper/y.png"):
+        data.load(tmp_path / "flat", "train")
+
+
 def test_a_wrong_data_root_is_named_as_the_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ZOO_DATA", raising=False)
     with pytest.raises(DataError, match=r"The data root .*nowhere \(data_root='.*nowhere'.*\) does not exist"):

@@ -30,6 +30,15 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()), key=attrgetter("name"))
 
 
+def _images_below(folder: Path) -> Path | None:
+    """Return an image file in a subfolder of `folder`, at any depth (hidden ones aside), or None."""
+    for d in folder.iterdir():
+        if d.is_dir() and not d.name.startswith("."):
+            if found := next(iter(_images_in(d)), None) or _images_below(d):
+                return found
+    return None
+
+
 def list_images(folder: Path) -> tuple[list[Path], list[int] | None, list[str]]:
     """Return the image files under `folder`, their class indices (ImageFolder layout) or None, and class names."""
     flat = _images_in(folder)
@@ -43,6 +52,14 @@ def list_images(folder: Path) -> tuple[list[Path], list[int] | None, list[str]]:
                 "expected a flat folder of images or one subfolder per class, not both. Move the top-level images into a "
                 "subfolder (a class of their own) or the subfolders out."
             )
+    # images deeper than the level read (cat/more/x.png; a flat folder's sub/deeper/x.png) would be left out without a word
+    deeper = _images_below(folder) if flat else next((f for d in subfolders if (f := _images_below(d))), None)
+    if deeper is not None:
+        raise DataError(
+            f"{folder} holds images below the level zoo reads (e.g. {deeper.relative_to(folder).as_posix()}): expected a flat folder of images "
+            "or one subfolder per class with its images directly in it. Move them up into their class folder, or out."
+        )
+    if flat:
         return flat, None, []
     if not any(per_class.values()):
         raise DataError(f"no images found in {folder}: expected image files ({', '.join(IMAGE_SUFFIXES)}) in it or in one subfolder per class.")

@@ -98,9 +98,18 @@ def mnistm_digest(mnist_folder: Path, seed: int = 0) -> str:
     return load_mnistm(mnist_folder, seed).digest
 
 
+def authors_folder(folder: Path) -> Path | None:
+    """Return where in `folder` MNIST-M lies as its authors distribute it (AUTHORS_LAYOUT), or None: the folder itself, or
+    the ``mnist_m/`` their mnist_m.tar.gz unpacks to (DATA/mnistm/mnist_m/mnist_m_train/...)."""
+    for place in (folder, folder / "mnist_m"):
+        if (place / "mnist_m_train").is_dir() and (place / "mnist_m_train_labels.txt").is_file():
+            return place
+    return None
+
+
 def has_authors_layout(folder: Path) -> bool:
-    """Return whether `folder` holds MNIST-M as its authors distribute it (mnist_m.tar.gz unpacked): see AUTHORS_LAYOUT."""
-    return (folder / "mnist_m_train").is_dir() and (folder / "mnist_m_train_labels.txt").is_file()
+    """Return whether `folder` holds MNIST-M as its authors distribute it (mnist_m.tar.gz unpacked in it, or its contents)."""
+    return authors_folder(folder) is not None
 
 
 def read_authors_layout(split: str, folder: Path) -> ImageSet:
@@ -132,8 +141,8 @@ def mnistm_layout(folder: Path) -> str | None:
 
 def read_mnistm(split: str, folder: Path | None) -> ImageSet:
     """Return MNIST-M split `split`: read from the authors' layout or the seed's in `folder`, or built from MNIST IDX files in `folder`."""
-    if folder is not None and has_authors_layout(folder):
-        return read_authors_layout(split, folder)
+    if folder is not None and (found := authors_folder(folder)) is not None:
+        return read_authors_layout(split, found)
     if folder is not None and begins_seed_layout(folder):
         return read_seed_layout(split, folder, channels=3, name="mnistm")
     if folder is not None and folder.is_dir() and mnist_layout(folder):
