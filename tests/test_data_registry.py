@@ -202,6 +202,30 @@ def test_images_below_the_level_read_are_refused_not_left_out(tmp_path: Path) ->
         data.load(tmp_path / "flat", "train")
 
 
+def test_a_held_out_folder_is_read_whole_as_split_all(tmp_path: Path) -> None:
+    for i in range(12):
+        Image.new("L", (32, 32), 10 * i).save(tmp_path / f"{i:02d}.png")
+    train, test, whole = (data.load(tmp_path, split) for split in ("train", "test", "all"))
+    assert (len(train), len(test), len(whole)) == (11, 1, 12) and whole.images[:, 0, 0, 0].tolist() == [10 * i for i in range(12)]
+    with pytest.raises(DataError, match=r"dataset 'mnist' has no split 'all'"):
+        data.load("mnist", "all", root=tmp_path)  # the named sets keep their own splits
+
+
+def test_an_image_set_is_a_torch_dataset_for_a_loop_of_ones_own(tmp_path: Path) -> None:
+    from torch.utils.data import DataLoader
+
+    from zoo.data import ImageSet
+
+    labelled = ImageSet(torch.arange(6 * 4, dtype=torch.uint8).view(6, 1, 2, 2), torch.tensor([0, 1, 2, 0, 1, 2]), "toy", 3)
+    images, labels = next(iter(DataLoader(labelled, batch_size=4)))
+    assert images.dtype == torch.uint8 and images.shape == (4, 1, 2, 2) and labels.tolist() == [0, 1, 2, 0]
+    assert torch.equal(images, labelled.images[:4])
+    flat = ImageSet(labelled.images, None, "flat")
+    assert flat[5][1] == -1 and torch.equal(flat[5][0], labelled.images[5])
+    with pytest.raises(TypeError, match="one image at a time"):
+        labelled[1:3]
+
+
 def test_a_wrong_data_root_is_named_as_the_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ZOO_DATA", raising=False)
     with pytest.raises(DataError, match=r"The data root .*nowhere \(data_root='.*nowhere'.*\) does not exist"):

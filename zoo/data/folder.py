@@ -132,7 +132,7 @@ def common_side(files: list[Path], most: int = FOLDER_SIDE) -> int:
 
 
 def read_folder(split: str, folder: Path | None, size: int | None = None) -> ImageSet:
-    """Return a folder of images as an ImageSet: every 10th file (sorted) is 'test', the rest 'train'.
+    """Return a folder of images as an ImageSet: every 10th file (sorted) is 'test', the rest 'train'; 'all' is every file.
 
     Each image is center-cropped to a square and resized to `size`; None: the side they all share where it is
     at most 64 (:func:`common_side`, over both splits), else 64x64.
@@ -141,7 +141,7 @@ def read_folder(split: str, folder: Path | None, size: int | None = None) -> Ima
         raise DataError(f"image folder {folder} does not exist. Pass a folder of images (flat or one subfolder per class).")
     files, labels, classes = list_images(folder)
     size = size or common_side(files)
-    keep = [i for i in range(len(files)) if (i % 10 == 9) == (split == "test")]
+    keep = [i for i in range(len(files)) if split == "all" or (i % 10 == 9) == (split == "test")]  # 'all': a held-out folder of its own
     if not keep:
         raise DataError(f"image folder {folder} has {len(files)} images, too few for a {split!r} split (every 10th image is test).")
     images = torch.empty((len(keep), 3, size, size), dtype=torch.uint8)  # filled in place: a list, its stack and a transposed copy

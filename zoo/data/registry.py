@@ -137,9 +137,14 @@ def resolve(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] |
 
 def load(name_or_path: str | os.PathLike[str], split: str = "train", root: str | os.PathLike[str] | None = None) -> ImageSet:
     """Return split `split` of a dataset given by registered name or by path."""
+    def check_split(info: DatasetInfo) -> None:
+        if split not in info.splits:
+            raise DataError(f"dataset {info.name!r} has no split {split!r}; it has {', '.join(info.splits)}.")
+
+    if isinstance(name_or_path, str) and (named := datasets().get(name_or_path)) is not None:
+        check_split(named)  # before its files are looked for: a wrong split is the mistake to name, present or not
     info, folder = resolve(name_or_path, root)
-    if split not in info.splits:
-        raise DataError(f"dataset {info.name!r} has no split {split!r}; it has {', '.join(info.splits)}.")
+    check_split(info)
     folder = folder if folder is not None else data_root(root)
     images = info.read(split, folder)
     if not isinstance(images, ImageSet):
