@@ -39,6 +39,16 @@ class ImageSet:
     def __len__(self) -> int:
         return self.images.shape[0]
 
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        """Return image `i` (uint8, (C, H, W)) and its label, -1 where the set has none (as torchvision's unlabelled STL10 split).
+
+        So an ImageSet is a map-style torch Dataset: ``DataLoader(zoo.data.load("mnist"), batch_size=64, shuffle=True)``
+        gives (uint8 images, int64 labels) batches; a transform goes in a Dataset of your own around it.
+        """
+        if isinstance(i, slice) or isinstance(i, torch.Tensor) and i.ndim:
+            raise TypeError(f"dataset {self.name!r}: index one image at a time (an int); for several, use subset(index).")
+        return self.images[i], int(self.labels[i]) if self.labels is not None else -1
+
     @property
     def shape(self) -> tuple[int, int, int]:
         """Return (C, H, W) of one image."""
