@@ -209,6 +209,9 @@ def test_a_plugin_registers_into_its_own_file_and_metrics_land_there(tmp_path: P
     assert f"defined in {own}" in capsys.readouterr().err and not main_file.exists()
     record_metrics("dcgan.mine", {"gan": {"n": 3, "classifier_is": 1.5}})  # what zoo eval --write does
     assert tomllib.loads(own.read_text())["models"]["dcgan.mine"]["metrics"] == {"n": 3, "classifier_is": 1.5} and not main_file.exists()
+    (own.parent / "weights" / "dcgan.mine.safetensors").unlink()  # a wheel built without weights/*.safetensors as package data
+    assert main(["sample", "dcgan.mine", "-n", "1", "--out", str(tmp_path / "s.png")]) == 2
+    assert "plugin 'myplugin' ships the registry file" in capsys.readouterr().err
 
 
 def test_train_checks_the_registry_file_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -559,3 +559,25 @@ def test_weights_of_another_config_are_refused_with_both_shapes(tmp_path: Path) 
     other = build_method("dcgan", {**TINY, "nz": 6}).inference_state_dict()  # trained with another latent size
     with pytest.raises(WeightsError, match=r"wrong shape: generator\.main\.0\.weight \(6, 16, 4, 4\), expected \(4, 16, 4, 4\)"):
         save_model(build_method("dcgan", TINY), tmp_path / "nz6.safetensors", state=other)
+
+
+def test_a_plugins_registry_installed_by_pip_is_not_written(registry: Path, tmp_path: Path) -> None:
+    from zoo.registry import check_registration
+
+    site = tmp_path / "site"
+    (site / "zoo_fake").mkdir(parents=True)
+    installed = site / "zoo_fake" / "registry.toml"
+    installed.write_text(registry.read_text())
+    (site / "zoo_fake-0.1.0.dist-info").mkdir()
+    (site / "zoo_fake-0.1.0.dist-info" / "RECORD").write_text("zoo_fake/__init__.py,,\nzoo_fake/registry.toml,sha256=x,12\n")
+    before = installed.read_text()
+    with pytest.raises(ConfigError, match=r"belongs to the installed package zoo_fake-0.1.0.dist-info: pip replaces it"):
+        update_entry("dcgan.tiny", {"description": "recorded into a wheel"}, installed)  # what zoo eval --write does
+    with pytest.raises(ConfigError, match=r"installed package zoo_fake-0.1.0.dist-info"):
+        check_registration("dcgan.new", installed)  # what zoo register --registry does first
+    assert installed.read_text() == before
+    checkout = tmp_path / "checkout" / "zoo_fake" / "registry.toml"  # the plugin's own checkout (pip install -e .) stays writable
+    checkout.parent.mkdir(parents=True)
+    checkout.write_text(before)
+    update_entry("dcgan.tiny", {"description": "recorded in the checkout"}, checkout)
+    assert "recorded in the checkout" in checkout.read_text()

@@ -147,6 +147,37 @@ def _check_not_installed(path: Path) -> None:
         )
     if path.resolve() == SHIPPED and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
         raise ConfigError(f"{path} is zoo's own registry, in a checkout you cannot write (someone else's, or a shared install). {own}")
+    if (package := _installed_package(path)) is not None:
+        raise ConfigError(
+            f"{path} belongs to the installed package {package}: pip replaces it on an upgrade (taking the entries and metrics "
+            f"written there with it) and an uninstall strands new weights beside it. Record a plugin's own models from its "
+            f"checkout (pip install -e .), or register into a file of your own (ZOO_REGISTRY={OWN_REGISTRY}, or "
+            f"{option('registry', OWN_REGISTRY)}); the plugin's models are still found by name."
+        )
+
+
+def _installed_package(path: Path) -> str | None:
+    """Return the distribution (``name-version.dist-info``) whose RECORD lists `path`: a file pip installed, or None.
+
+    An editable install (``pip install -e .``) lists no source files, so a plugin's checkout stays writable.
+    """
+    import csv
+
+    path = path.resolve()
+    for root in path.parents:
+        records = list(root.glob("*.dist-info/RECORD"))
+        if not records:
+            continue
+        top = path.relative_to(root).parts[0]  # the package folder: only rows under it can name the file
+        for record in records:
+            try:
+                with open(record, newline="", encoding="utf-8") as f:
+                    if any(row and row[0].split("/")[0] == top and (root / row[0]).resolve() == path for row in csv.reader(f)):
+                        return record.parent.name
+            except (OSError, UnicodeDecodeError, csv.Error):
+                continue  # a damaged RECORD names nothing
+        return None  # the site-packages folder: nothing above it installs files below it
+    return None
 
 
 def registry_path() -> Path:
@@ -415,6 +446,14 @@ def load(name: str | os.PathLike[str], device: str | torch.device | None = None)
         return load_file(weights_file(name), device)  # a file or run folder, as `zoo sample` takes them
     e = entry(name)
     path = resolve_weights(e.weights, e.sha256, e.base_dir)
+    if not path.exists() and e.source is not None:
+        plugin = next((p for p, f in get_plugin_manager().plugin_registry_files() if f.resolve() == e.source.resolve()), None)
+        if plugin is not None:  # "put the file there" means nothing to the user of someone else's wheel
+            raise WeightsError(
+                f"weights {path} of model {name!r} do not exist: plugin {plugin!r} ships the registry file {e.source} without them. "
+                "A wheel built without its weights/*.safetensors as package data lacks them (docs/plugins.md): install a build "
+                "that has them, or tell the plugin's authors."
+            )
     tensors, meta = read_weights(path, sha256=e.sha256)
     cls = get_plugin_manager().method(e.method)
     want = validate_config(cls.Config, e.config, what=f"model {name!r}", fix=f"Fix [models.\"{name}\".config] in the registry file ({e.base_dir}).")
