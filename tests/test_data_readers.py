@@ -335,6 +335,19 @@ def test_mnistm_unpacked_from_its_authors_tarball_into_data_mnistm_is_read_not_b
     assert test.images.shape == (6, 3, 28, 28) and test.labels.tolist() == [1, 8, 5, 2, 9, 6]
 
 
+def test_the_authors_tarball_unpacked_into_the_data_root_itself_is_not_taken_for_the_root_being_wrong(tmp_path: Path) -> None:
+    from zoo.data.registry import _root_problem
+
+    authors_mnistm_folder(tmp_path / "mnist_m")  # DATA/mnist_m/: the data root is right; the folder is misnamed
+    assert _root_problem(tmp_path, tmp_path, data.datasets()["mnistm"]) == ""
+
+
+def test_the_seed_layout_beside_a_nested_authors_folder_keeps_its_own_test_split(tmp_path: Path) -> None:
+    folder = seed_folder(tmp_path / "mnistm")  # val.csv labels 0..5; the nested authors' test split's are 1, 8, 5, 2, 9, 6
+    authors_mnistm_folder(folder / "mnist_m")
+    assert data.load("mnistm", "test", root=tmp_path).labels.tolist() == [0, 1, 2, 3, 4, 5]
+
+
 def test_mnistm_in_its_authors_layout_is_recognised_as_a_path_not_read_as_a_two_class_folder(tmp_path: Path) -> None:
     folder = authors_mnistm_folder(tmp_path / "mnist_m")
     assert detect_path_format(folder) == "mnistm"

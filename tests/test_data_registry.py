@@ -200,6 +200,17 @@ def test_images_below_the_level_read_are_refused_not_left_out(tmp_path: Path) ->
     Image.new("L", (32, 32)).save(tmp_path / "flat" / "sub" / "deeper" / "y.png")
     with pytest.raises(DataError, match=r"e.g. sub/deeper/y.png"):
         data.load(tmp_path / "flat", "train")
+    # what is not the user's images: a file server's thumbnails, a link back up (which looped forever)
+    pets = tmp_path / "pets"
+    (pets / "cat" / "more" / "x.png").unlink()
+    (pets / "cat" / "more").rmdir()
+    for where in (pets / "@eaDir" / "a.png", pets / "cat" / "@eaDir" / "0.png"):
+        where.mkdir(parents=True)
+        Image.new("L", (32, 32)).save(where / "SYNOPHOTO_THUMB_S.jpg")
+    (pets / "dog" / "empty").mkdir()
+    (pets / "dog" / "empty" / "up").symlink_to("..")
+    (pets / "dog" / "empty" / "up2").symlink_to(".")
+    assert data.load(pets, "all").classes == ("cat", "dog")
 
 
 def test_a_held_out_folder_is_read_whole_as_split_all(tmp_path: Path) -> None:
@@ -207,6 +218,10 @@ def test_a_held_out_folder_is_read_whole_as_split_all(tmp_path: Path) -> None:
         Image.new("L", (32, 32), 10 * i).save(tmp_path / f"{i:02d}.png")
     train, test, whole = (data.load(tmp_path, split) for split in ("train", "test", "all"))
     assert (len(train), len(test), len(whole)) == (11, 1, 12) and whole.images[:, 0, 0, 0].tolist() == [10 * i for i in range(12)]
+    from zoo.data.cache import splits_digest
+    from zoo.data.registry import content_digest
+
+    assert content_digest(tmp_path) == splits_digest({"train": train, "test": test}), "the digest is of the files, not of 'all' again"
     with pytest.raises(DataError, match=r"dataset 'mnist' has no split 'all'"):
         data.load("mnist", "all", root=tmp_path)  # the named sets keep their own splits
 
@@ -222,8 +237,10 @@ def test_an_image_set_is_a_torch_dataset_for_a_loop_of_ones_own(tmp_path: Path) 
     assert torch.equal(images, labelled.images[:4])
     flat = ImageSet(labelled.images, None, "flat")
     assert flat[5][1] == -1 and torch.equal(flat[5][0], labelled.images[5])
-    with pytest.raises(TypeError, match="one image at a time"):
-        labelled[1:3]
+    for several in (slice(1, 3), [0, 1], np.array([0, 1]), torch.tensor([0, 1])):
+        with pytest.raises(TypeError, match="one image at a time"):
+            labelled[several]
+    assert labelled[np.int64(2)][1] == 2 and labelled[torch.tensor(1)][1] == 1
 
 
 def test_a_wrong_data_root_is_named_as_the_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

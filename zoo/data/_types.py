@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +46,10 @@ class ImageSet:
         So an ImageSet is a map-style torch Dataset: ``DataLoader(zoo.data.load("mnist"), batch_size=64, shuffle=True)``
         gives (uint8 images, int64 labels) batches; a transform goes in a Dataset of your own around it.
         """
-        if isinstance(i, slice) or isinstance(i, torch.Tensor) and i.ndim:
-            raise TypeError(f"dataset {self.name!r}: index one image at a time (an int); for several, use subset(index).")
+        try:
+            i = operator.index(i)  # an int, a numpy int or a 0-d tensor; not a slice, list, array or bool tensor of several
+        except TypeError:
+            raise TypeError(f"dataset {self.name!r}: index one image at a time (an int), not {type(i).__name__}; for several, use subset(index).") from None
         return self.images[i], int(self.labels[i]) if self.labels is not None else -1
 
     @property

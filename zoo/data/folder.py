@@ -30,10 +30,17 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()), key=attrgetter("name"))
 
 
+#: Folders that file servers add inside every folder, with thumbnails of its images (Synology's): not the user's images.
+_SERVICE_FOLDERS = frozenset({"@eaDir", "__MACOSX"})
+
+
 def _images_below(folder: Path) -> Path | None:
-    """Return an image file in a subfolder of `folder`, at any depth (hidden ones aside), or None."""
+    """Return an image file in a subfolder of `folder`, at any depth, or None.
+
+    Hidden and file-server folders are passed over, and so are linked folders (a link to a parent would loop forever).
+    """
     for d in folder.iterdir():
-        if d.is_dir() and not d.name.startswith("."):
+        if d.is_dir() and not d.is_symlink() and not d.name.startswith(".") and d.name not in _SERVICE_FOLDERS:
             if found := next(iter(_images_in(d)), None) or _images_below(d):
                 return found
     return None
@@ -42,7 +49,8 @@ def _images_below(folder: Path) -> Path | None:
 def list_images(folder: Path) -> tuple[list[Path], list[int] | None, list[str]]:
     """Return the image files under `folder`, their class indices (ImageFolder layout) or None, and class names."""
     flat = _images_in(folder)
-    subfolders = sorted((d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")), key=attrgetter("name"))
+    subfolders = sorted((d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".") and d.name not in _SERVICE_FOLDERS),
+                        key=attrgetter("name"))
     per_class = {d.name: _images_in(d) for d in subfolders}
     if flat:
         nested = [c for c, found in per_class.items() if found]

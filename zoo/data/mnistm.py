@@ -99,11 +99,18 @@ def mnistm_digest(mnist_folder: Path, seed: int = 0) -> str:
 
 
 def authors_folder(folder: Path) -> Path | None:
-    """Return where in `folder` MNIST-M lies as its authors distribute it (AUTHORS_LAYOUT), or None: the folder itself, or
-    the ``mnist_m/`` their mnist_m.tar.gz unpacks to (DATA/mnistm/mnist_m/mnist_m_train/...)."""
-    for place in (folder, folder / "mnist_m"):
-        if (place / "mnist_m_train").is_dir() and (place / "mnist_m_train_labels.txt").is_file():
-            return place
+    """Return where in `folder` MNIST-M lies as its authors distribute it (AUTHORS_LAYOUT), or None: the folder itself, or,
+    in zoo's DATA/mnistm/ beside no seed layout, the ``mnist_m/`` their mnist_m.tar.gz unpacks to (DATA/mnistm/mnist_m/...).
+
+    Only a folder named mnistm looks inside: the data root with the tarball unpacked in it (DATA/mnist_m/) is no MNIST-M folder.
+    """
+    def holds(place: Path) -> bool:
+        return (place / "mnist_m_train").is_dir() and (place / "mnist_m_train_labels.txt").is_file()
+
+    if holds(folder):
+        return folder
+    if folder.name == "mnistm" and holds(folder / "mnist_m") and not begins_seed_layout(folder):
+        return folder / "mnist_m"
     return None
 
 

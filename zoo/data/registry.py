@@ -160,4 +160,4 @@ def content_digest(name_or_path: str | os.PathLike[str], root: str | os.PathLike
     from .cache import splits_digest
 
     info, _ = resolve(name_or_path, root)
-    return splits_digest({split: load(name_or_path, split, root) for split in info.splits})
+    return splits_digest({split: load(name_or_path, split, root) for split in info.splits if split != "all"})  # 'all' is the others again
