@@ -731,12 +731,27 @@ def test_bad_inputs_of_the_day_are_clear_errors(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "notrun").mkdir()
     assert main(["eval", str(tmp_path / "notrun")]) == 2
     assert "is a folder without model.safetensors; expected a finished training run" in capsys.readouterr().err
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "model.safetensors").symlink_to("/home/student/runs/dcgan/model.safetensors")  # copied as a link
+    assert main(["eval", str(tmp_path / "linked")]) == 2
+    assert "is a link to /home/student/runs/dcgan/model.safetensors, which is not here: copy the file itself" in capsys.readouterr().err
+    (tmp_path / "notrun" / "checkpoint.safetensors").write_bytes(b"")  # killed before its first export
+    assert main(["eval", str(tmp_path / "notrun")]) == 2
+    assert "its training stopped before its first export. Run its `zoo train` command again" in capsys.readouterr().err
     moved = tmp_path / "moved"
     faces.rename(moved)  # the entry's data path is gone
     assert main(["register", str(tmp_path / "run"), "dcgan.moved", "--data", str(moved)]) == 0
     moved.rename(faces)
     assert main(["eval", "dcgan.moved", "--set", "n=24"]) == 2
-    assert f"the model's data {moved} does not exist here" in capsys.readouterr().err
+    assert f"entry 'dcgan.moved' trained on {moved}, which does not exist here" in capsys.readouterr().err
+    run_json = tmp_path / "run" / "run.json"
+    record = json.loads(run_json.read_text())
+    run_json.write_text(json.dumps({**record, "data_sources": {"train": str(moved)}}))  # a student's run, graded on another machine
+    assert main(["eval", str(tmp_path / "run"), "--only", "gan", "--set", "n=24", "--set", "fid=false"]) == 2
+    assert f"run {tmp_path / 'run'} (its run.json) trained on {moved}, which does not exist here" in capsys.readouterr().err
+    run_json.write_text(run_json.read_text().replace('"method": "dcgan",', '"method": "dcgan"'))  # edited by hand, broken
+    assert main(["eval", str(tmp_path / "run"), "--only", "gan", "--set", "n=24", "--set", "fid=false"]) == 2
+    assert f"{run_json} is damaged" in capsys.readouterr().err, "judged against the plan's data instead, without a word, once"
 
 
 def test_metrics_measured_on_weights_that_were_replaced_meanwhile_are_not_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -830,3 +845,42 @@ def test_the_readmes_zoo_help_is_what_zoo_help_prints(monkeypatch: pytest.Monkey
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     shown = readme.split("$ zoo --help\n", 1)[1].split("```", 1)[0]
     assert shown.strip() == printed.strip()
+
+
+def test_an_image_folder_leaves_the_callers_images_alone_and_takes_no_names_a_folder_cannot_hold(tmp_path: Path) -> None:
+    import torch
+
+    from zoo.data.folder import list_images
+    from zoo.viz import save_image_folder
+
+    images = torch.rand(2, 1, 16, 16)
+    before = images.clone()
+    save_image_folder(images, tmp_path / "floats")
+    assert torch.equal(images, before), "the caller's tensor was scaled to 0..255 in place"
+    for names in (["a" * 300, "b" * 300], ["a\0", "b"]):  # a stranger's run.json names the classes
+        out = tmp_path / f"n{len(names[0])}"
+        assert list_images(save_image_folder(images, out, [0, 1], classes=names))[2] == ["0", "1"]
+
+
+def test_a_folder_tree_deeper_than_pythons_stack_is_walked(tmp_path: Path) -> None:
+    import inspect
+    import sys
+
+    from zoo.data import load
+
+    for c in ("cat", "dog"):
+        (tmp_path / "deep" / c).mkdir(parents=True)
+        for i in range(5):
+            Image.new("L", (16, 16)).save(tmp_path / "deep" / c / f"{i}.png")
+    nested = tmp_path / "deep" / "cat"
+    for _ in range(300):
+        nested = nested / "d"
+    nested.mkdir(parents=True)
+    # a stack only 150 frames above this one: 300 levels exhaust it as 1,100 exhausted the default one (a RecursionError once);
+    # a tree that deep here would outgrow pytest's own clean-up, which recurses
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 150)
+    try:
+        assert load(tmp_path / "deep", "all").classes == ("cat", "dog")
+    finally:
+        sys.setrecursionlimit(limit)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.errors import CapabilityError, ConfigError, UnknownNameError, WeightsError
+from zoo.errors import CapabilityError, ConfigError, OutputError, UnknownNameError, WeightsError
 from zoo.registry import build_method, entry, load_any, param_count, save_model, update_entry
 
 TINY = {"nz": 4, "ngf": 2, "ndf": 2}
@@ -581,3 +581,54 @@ def test_a_plugins_registry_installed_by_pip_is_not_written(registry: Path, tmp_
     checkout.write_text(before)
     update_entry("dcgan.tiny", {"description": "recorded in the checkout"}, checkout)
     assert "recorded in the checkout" in checkout.read_text()
+
+
+def test_a_strangers_files_around_a_registration_cannot_hang_it_redirect_it_or_exhaust_memory(registry: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from zoo.registry import _installed_package, _write_registration, check_registration
+    from zoo.weights import save_weights
+
+    # a pipe, /dev/zero or a link loop where a RECORD is read (a folder anyone may write, /tmp, above the registry)
+    above = tmp_path / "above"
+    (above / "evil.dist-info").mkdir(parents=True)
+    os.mkfifo(above / "evil.dist-info" / "RECORD")
+    (above / "zero.dist-info").mkdir()
+    (above / "zero.dist-info" / "RECORD").symlink_to("/dev/zero")
+    (above / "u").mkdir()
+    def hung(*_: object) -> None:
+        raise TimeoutError("reading a RECORD hung")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)  # a hang fails the test instead of the suite
+    try:
+        assert _installed_package(above / "u" / "registry.toml") is None
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    # a weights/ folder that is a link would choose where the file lands
+    (tmp_path / "elsewhere").mkdir()
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "weights").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OutputError, match=r"weights is a symbolic link .*wherever it points"):
+        check_registration("dcgan.x", linked / "registry.toml")
+    # the bytes copied are the bytes checked: a file swapped after its check is not registered under the old sha256
+    model = build_method("dcgan", TINY)
+    save_model(model, tmp_path / "a.safetensors")
+    with pytest.raises(WeightsError, match="changed while it was registered"):
+        _write_registration("dcgan.swap", registry, tmp_path / "a.safetensors", Path("weights/dcgan.swap.safetensors"),
+                            {"method": "dcgan", "config": TINY, "weights": "weights/dcgan.swap.safetensors", "sha256": "0" * 64,
+                             "data": "mnist", "params": param_count(model)})
+    assert not (registry.parent / "weights" / "dcgan.swap.safetensors").exists() and "dcgan.swap" not in registry.read_text()
+    # a 300-byte file whose header claims a network larger than memory
+    save_weights(tmp_path / "bomb.safetensors", {}, method="classifier", config={"width": 1_000_000})
+    with pytest.raises(WeightsError, match=r"needs more memory than there is"):
+        zoo.load_file(tmp_path / "bomb.safetensors")
+    # a run folder whose run.json is a pipe
+    run = fake_run(tmp_path / "piped", 1)
+    (run / "run.json").unlink()
+    os.mkfifo(run / "run.json")
+    with pytest.raises(ConfigError, match=r"run.json is no regular file"):
+        zoo.register(run, "dcgan.piped", registry=registry)

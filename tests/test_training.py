@@ -54,7 +54,7 @@ def test_a_run_that_is_training_loads_with_a_warning_and_its_export_window_is_no
         with pytest.raises(zoo.WeightsError, match=r"is training now and is writing its export .* Load it again in a few seconds"):
             zoo.load(tmp_path / "run")
         (tmp_path / "first").mkdir()
-        with folder_lock(tmp_path / "first", busy="busy"), pytest.raises(ConfigError, match="It is training now: its first sitting has not ended"):
+        with folder_lock(tmp_path / "first", busy="busy"), pytest.raises(ConfigError, match="it is training now, and its first sitting has not ended"):
             zoo.load(tmp_path / "first")
     with pytest.raises(zoo.WeightsError, match="does not match the sha256"):  # when nobody trains, a mismatch is what it says
         zoo.load(tmp_path / "run")

@@ -15,6 +15,7 @@ import fnmatch
 import os
 import re
 import shlex
+import stat
 import tomllib
 import warnings
 from collections.abc import Mapping
@@ -163,18 +164,22 @@ def _installed_package(path: Path) -> str | None:
     """
     import csv
 
-    path = path.resolve()
+    path = Path(os.path.realpath(path))
     for root in path.parents:
         records = list(root.glob("*.dist-info/RECORD"))
         if not records:
             continue
         top = path.relative_to(root).parts[0]  # the package folder: only rows under it can name the file
         for record in records:
-            try:
-                with open(record, newline="", encoding="utf-8") as f:
-                    if any(row and row[0].split("/")[0] == top and (root / row[0]).resolve() == path for row in csv.reader(f)):
+            try:  # a folder anyone may write (/tmp) could hold a pipe, /dev/zero or a huge file under this name
+                fd = os.open(record, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+                with open(fd, newline="", encoding="utf-8") as f:
+                    st = os.fstat(f.fileno())
+                    if not stat.S_ISREG(st.st_mode) or st.st_size > 64 * 2**20:
+                        continue
+                    if any(row and row[0].split("/")[0] == top and os.path.realpath(root / row[0]) == str(path) for row in csv.reader(f)):
                         return record.parent.name
-            except (OSError, UnicodeDecodeError, csv.Error):
+            except (OSError, UnicodeDecodeError, csv.Error, ValueError):
                 continue  # a damaged RECORD names nothing
         return None  # the site-packages folder: nothing above it installs files below it
     return None
@@ -355,6 +360,22 @@ def _prefix_hint(want: Mapping[str, torch.Tensor], tensors: Mapping[str, torch.T
     return ""
 
 
+def _build_for_weights(cls: type[Method], config: Any, source: str) -> Method:
+    """Return `cls` built with `config` (validated) to take the weights of `source`, leaving torch's RNG as it was.
+
+    A header's config is a stranger's word until the tensors are compared: one claiming a network far larger than the
+    file (a 300-byte file with width=4096) fails here for want of memory, said as such rather than as a traceback.
+    """
+    try:
+        with torch.random.fork_rng(devices=[]):  # the random init is overwritten at once; the caller's RNG must not move
+            return cls(config)
+    except (MemoryError, RuntimeError) as e:
+        if not isinstance(e, MemoryError) and "allocate" not in str(e):
+            raise
+        raise WeightsError(f"weights {source}: method {cls.name!r} with the config they name ({config.model_dump()}) needs more memory "
+                           "than there is; a file zoo wrote for a model that fits here would not. Check where the file came from.") from None
+
+
 def _load_tensors(model: Method, tensors: dict[str, torch.Tensor], source: str) -> None:
     want = model.inference_state_dict()
     if detail := _fit_problems(want, tensors):
@@ -391,10 +412,11 @@ def load_file(path: str | os.PathLike[str], device: str | torch.device | None = 
                       stacklevel=2)
     from . import __version__
 
-    with torch.random.fork_rng(devices=[]):  # the random init is overwritten at once; the caller's RNG must not move
-        model = build_method(meta.method, meta.config, where=f" in weights file {path}",
+    cls = get_plugin_manager().method(meta.method)
+    config = validate_config(cls.Config, meta.config, what=f"method {meta.method!r} in weights file {path}",
                              fix=f"The file was written by zoo {meta.version}, this is zoo {__version__}: if it came from a newer zoo "
                                  f"(a field this one does not know), upgrade zoo; otherwise export the weights again.")
+    model = _build_for_weights(cls, config, str(path))
     _load_tensors(model, tensors, str(path))
     return model.to(resolve_device("cpu" if device is None else device)).eval()
 
@@ -415,10 +437,17 @@ def weights_file(path: str | os.PathLike[str]) -> Path:
     if not path.is_dir():
         return path
     if not (path / "model.safetensors").is_file():
+        if (path / "model.safetensors").is_symlink():
+            raise ConfigError(f"{path / 'model.safetensors'} is a link to {os.readlink(path / 'model.safetensors')}, which is not here: "
+                              "copy the file itself into the run folder.")
         if (path / SLIM_CHECKPOINT).is_file():
             raise ConfigError(export_slim_hint(path))
-        now = " It is training now: its first sitting has not ended." if folder_busy(path) else ""
-        raise ConfigError(f"{path} is a folder without model.safetensors; expected a finished training run (or give a .safetensors file or a registered name).{now}")
+        if folder_busy(path):
+            raise ConfigError(f"{path} has no model.safetensors yet: it is training now, and its first sitting has not ended.")
+        if (path / "checkpoint.safetensors").is_file():
+            raise ConfigError(f"{path} has no model.safetensors: its training stopped before its first export. Run its `zoo train` "
+                              "command again (run.json's `command`) to go on from the checkpoint and export.")
+        raise ConfigError(f"{path} is a folder without model.safetensors; expected a finished training run (or give a .safetensors file or a registered name).")
     return path / "model.safetensors"
 
 
@@ -462,8 +491,7 @@ def load(name: str | os.PathLike[str], device: str | torch.device | None = None)
             f"weights file {path} was made for method {meta.method!r} with config {meta.config}, "
             f"but entry {name!r} says method {e.method!r} with config {want.model_dump()}. Fix the entry or the file."
         )
-    with torch.random.fork_rng(devices=[]):  # the random init is overwritten at once; the caller's RNG must not move
-        model = cls(want)
+    model = _build_for_weights(cls, want, str(path))
     _load_tensors(model, tensors, str(path))
     model.zoo_name = name
     return model.to(resolve_device("cpu" if device is None else device)).eval()
@@ -577,6 +605,9 @@ def check_registration(name: str, path: Path | None = None) -> Path:
     _check_not_installed(path)
     check_writable(path)
     weights = path.parent / "weights" / f"{name}.safetensors"
+    if weights.parent.is_symlink():  # a stranger's registry folder would choose where the file lands
+        raise OutputError(f"{weights.parent} is a symbolic link (to {os.readlink(weights.parent)}); registering {name!r} would write its "
+                          f"weights wherever it points. Make it a folder, or register into another registry file.")
     if weights.is_symlink():  # a shared registry's folder: writing through the link would overwrite whatever it names
         raise OutputError(f"{weights} is a symbolic link (to {os.readlink(weights)}); registering {name!r} would write its weights "
                           f"through it. Remove the link, or choose another name.")
@@ -694,6 +725,9 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
         run_dir = run_dir.parent  # a run's export: the run, with its training record
     elif run_dir.is_file() or (run_dir.suffix == ".safetensors" and not run_dir.is_dir()):
         return _register_file(run_dir, name, data=data, path=path)
+    for record in ("run.json", "summary.json"):  # a pipe would hang the read, a device never end it
+        if (run_dir / record).exists() and not (run_dir / record).is_file():
+            raise ConfigError(f"{run_dir / record} is no regular file (a pipe or device); expected the JSON file `zoo train` writes.")
     try:
         run = json.loads((run_dir / "run.json").read_text())
         summary = json.loads((run_dir / "summary.json").read_text())
@@ -803,7 +837,7 @@ def _refuse_unowned_weights(file: Path, name: str, path: Path) -> None:
 
 def _write_registration(name: str, path: Path, source: Path, weights: Path, fields: dict[str, Any]) -> None:
     """Copy weights file `source` beside registry file `path` and write entry `name` with `fields`, under the registry folder's lock."""
-    import shutil
+    import hashlib
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with folder_lock(path.parent):  # read, merge and write as one, as update_entry does
@@ -818,8 +852,15 @@ def _write_registration(name: str, path: Path, source: Path, weights: Path, fiel
         # its new text, then the weights their name: a failed write (a full disk, a quota) leaves both as they were, and a
         # Ctrl-C or SIGTERM waits for both renames. A kill -9 or a failed rename between the two (microseconds) would leave
         # the entry naming weights still beside their name: `zoo register` again mends it.
+        if (path.parent / weights).is_symlink():  # put there since check_registration looked: atomic_write would follow it
+            raise OutputError(f"{path.parent / weights} is a symbolic link; registering {name!r} would write through it. Remove the link.")
         with uninterrupted(), atomic_write(path.parent / weights) as w, open(source, "rb") as src:
-            shutil.copyfileobj(src, w)
+            digest = hashlib.sha256()
+            while chunk := src.read(1 << 20):  # the bytes written are the bytes the entry's sha256 names, or none are
+                digest.update(chunk)
+                w.write(chunk)
+            if digest.hexdigest() != fields["sha256"]:
+                raise WeightsError(f"{source} changed while it was registered (its sha256 is no longer the one checked). Register it again.")
             w.flush()
             os.fsync(w.fileno())
             with atomic_write(path, "w") as f:

@@ -107,7 +107,8 @@ def check_new_folder(folder: str | os.PathLike[str]) -> Path:
 
 def _sorted_folder_names(names: Sequence[str]) -> bool:
     """Return whether `names` can name class folders that a folder reader lists back in their order: one plain name each, sorted."""
-    plain = all(n and n == Path(n).name and not n.startswith(".") and os.sep not in n and "/" not in n for n in names)
+    plain = all(n and n == Path(n).name and not n.startswith(".") and os.sep not in n and "/" not in n and "\0" not in n
+                and len(n.encode("utf-8", "surrogateescape")) <= 255 for n in names)  # a stranger's run.json names them
     return plain and len(set(names)) == len(names) and list(names) == sorted(names)
 
 
@@ -133,7 +134,7 @@ def save_image_folder(images: torch.Tensor, folder: str | os.PathLike[str], labe
     if labels and (min(labels) < 0 or (count is not None and max(labels) >= count)):
         within = f"0..{count - 1} (the {count} classes)" if count is not None else "from 0 up"
         raise ConfigError(f"labels {min(labels)}..{max(labels)} lie outside the classes: give labels {within}.")
-    pixels = adapt_images(images.detach().cpu(), None, None).mul_(255).round_().byte().permute(0, 2, 3, 1)  # uint8 stays exact
+    pixels = adapt_images(images.detach().cpu(), None, None).mul(255).round_().byte().permute(0, 2, 3, 1)  # uint8 stays exact; the caller's floats stay theirs
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
@@ -147,9 +148,12 @@ def save_image_folder(images: torch.Tensor, folder: str | os.PathLike[str], labe
             sub.mkdir(exist_ok=True)
             Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(sub / f"{i:0{width}d}.png", format="PNG")
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders: a set of images is shared as any new folder is
-        if folder.is_dir():
-            folder.rmdir()  # the empty folder check_new_folder allowed
-        os.rename(tmp, folder)
+        try:
+            if folder.is_dir():
+                folder.rmdir()  # the empty folder check_new_folder allowed
+            os.rename(tmp, folder)
+        except OSError as e:  # another process made the folder meanwhile, and filled it
+            raise OutputError(f"cannot make folder {folder} ({e.strerror or e}): it appeared while the images were written. Give a new folder.") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -37,12 +37,16 @@ _SERVICE_FOLDERS = frozenset({"@eaDir", "__MACOSX"})
 def _images_below(folder: Path) -> Path | None:
     """Return an image file in a subfolder of `folder`, at any depth, or None.
 
-    Hidden and file-server folders are passed over, and so are linked folders (a link to a parent would loop forever).
+    Hidden and file-server folders are passed over, and so are linked folders (a link to a parent would loop forever);
+    the walk keeps its own stack, so no depth of folders exhausts Python's.
     """
-    for d in folder.iterdir():
-        if d.is_dir() and not d.is_symlink() and not d.name.startswith(".") and d.name not in _SERVICE_FOLDERS:
-            if found := next(iter(_images_in(d)), None) or _images_below(d):
-                return found
+    stack = [folder]
+    while stack:
+        for d in sorted(stack.pop().iterdir()):
+            if d.is_dir() and not d.is_symlink() and not d.name.startswith(".") and d.name not in _SERVICE_FOLDERS:
+                if found := next(iter(_images_in(d)), None):
+                    return found
+                stack.append(d)
     return None
 
 

@@ -57,9 +57,10 @@ def plan_evaluation(
         path = weights_file(name)  # a folder that is no training run is named as such
         model: Method | None = load_file(path, device=device)  # the file alone says which method it holds
         sources = _run_sources(path.parent / "run.json")  # role -> dataset, as given: no label to split at its '+'
-        trained_on = None if "data" in (overrides or {}) or list(sources) != ["train"] else _one_dataset(sources["train"])
+        where = f"run {path.parent} (its run.json)"
+        trained_on = None if "data" in (overrides or {}) or list(sources) != ["train"] else _one_dataset(sources["train"], where)
         roles = {} if "train" in sources else sources
-        unknown_data = trained_on is None and "data" not in (overrides or {}) and not (path.parent / "run.json").is_file()
+        unknown_data = trained_on is None and "data" not in (overrides or {}) and not sources
         plan = get_plugin_manager().method(model.name).default_evaluation
         no_plan = f"method {model.name!r} has no default plan; name an evaluator"
     else:
@@ -67,7 +68,7 @@ def plan_evaluation(
         plan, own_table = e.evaluation or get_plugin_manager().method(e.method).default_evaluation, bool(e.evaluation)
         # the entry's own data, beneath what its table sets: a table that only lowers `n` keeps judging against that data
         needs_data = "data" not in (overrides or {}) and (not e.evaluation or any("data" not in o for o in e.evaluation.values()))
-        trained_on = _one_dataset(e.data) if needs_data else None
+        trained_on = _one_dataset(e.data, f"entry {name!r}") if needs_data else None
         roles = parse_data_label(e.data)
         roles = {} if "train" in roles else roles  # one dataset alone is `data`, above
         no_plan = (f"its registry entry has no evaluation table and method {e.method!r} no default. "
@@ -112,26 +113,31 @@ def plan_evaluation(
 
 
 def _run_sources(run_json: Path) -> dict[str, str]:
-    """Return each data role's dataset that a training run recorded (its run.json beside the weights), or {}."""
-    import json
+    """Return each data role's dataset that a training run recorded (its run.json beside the weights), or {} (no run.json).
 
-    try:
-        sources = json.loads(run_json.read_text()).get("data_sources") or {}
-    except (OSError, ValueError, AttributeError):
-        return {}
+    A damaged run.json is an error naming it: judged against the plan's data instead, the run would be scored on a set it
+    never saw without a word. A run.json of a zoo that kept only the sets' names gives those.
+    """
+    from ..weights import read_record
+
+    record = read_record(run_json, f"Restore it from the run, or name what the run trained on: {set_option('data', 'NAME_OR_PATH')}.")
+    sources = record.get("data_sources") or record.get("data") or {}
     return {str(r): str(v) for r, v in sources.items()} if isinstance(sources, dict) else {}
 
 
-def _one_dataset(label: str) -> str | None:
-    """Return the dataset a `data` label names when it is one registered name or existing path (free text and several roles: None)."""
+def _one_dataset(label: str, where: str) -> str | None:
+    """Return the dataset a `data` label names when it is one registered name or existing path (free text and several roles: None).
+
+    `where` says whose label it is (an entry, a run's run.json) in the error for a path that is not here.
+    """
     from ..data import datasets
 
     roles = parse_data_label(label)
     one = roles.get("train") if len(roles) == 1 else None
     if one is not None and os.sep in one and not Path(one).expanduser().exists():
         how = set_option("data", "NAME_OR_PATH")
-        raise DataError(f"the model's data {one} does not exist here (moved, or trained on another machine). "
-                        f"Judge it against data that is here ({how}), or fix the entry's data.")
+        raise DataError(f"{where} trained on {one}, which does not exist here (moved, or trained on another machine). "
+                        f"Judge it against data that is here ({how}){', or fix the entry' + chr(39) + 's data' if where.startswith('entry') else ''}.")
     return one if one is not None and (one in datasets() or Path(one).expanduser().exists()) else None
 
 
