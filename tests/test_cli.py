@@ -209,7 +209,11 @@ def test_a_plugin_registers_into_its_own_file_and_metrics_land_there(tmp_path: P
     assert f"defined in {own}" in capsys.readouterr().err and not main_file.exists()
     record_metrics("dcgan.mine", {"gan": {"n": 3, "classifier_is": 1.5}})  # what zoo eval --write does
     assert tomllib.loads(own.read_text())["models"]["dcgan.mine"]["metrics"] == {"n": 3, "classifier_is": 1.5} and not main_file.exists()
-    (own.parent / "weights" / "dcgan.mine.safetensors").unlink()  # a wheel built without weights/*.safetensors as package data
+    (own.parent / "weights" / "dcgan.mine.safetensors").unlink()
+    assert main(["sample", "dcgan.mine", "-n", "1", "--out", str(tmp_path / "s.png")]) == 2
+    assert "does not exist. Put the file there" in capsys.readouterr().err, "in the plugin's checkout its author can"
+    (tmp_path / "myplugin-0.1.dist-info").mkdir()  # installed from a wheel built without weights/*.safetensors as package data
+    (tmp_path / "myplugin-0.1.dist-info" / "RECORD").write_text("myplugin/registry.toml,,\n")
     assert main(["sample", "dcgan.mine", "-n", "1", "--out", str(tmp_path / "s.png")]) == 2
     assert "plugin 'myplugin' ships the registry file" in capsys.readouterr().err
 

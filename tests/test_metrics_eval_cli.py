@@ -140,7 +140,7 @@ def test_weights_without_their_run_json_say_which_data_judges_them(registry: Pat
 
     weights = tmp_path / "copied" / "model.safetensors"
     save_model(build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4}), weights)
-    with pytest.warns(UserWarning, match=r"no run\.json beside the weights says what they trained on, so 'gan' judges them against 'mnistm'"):
+    with pytest.warns(UserWarning, match=r"no run\.json beside the weights names a dataset they trained on, so 'gan' judges them against 'mnistm'"):
         plan, _ = plan_evaluation(str(weights))
     assert plan["gan"]["data"] == "mnistm"
     import warnings
@@ -248,3 +248,25 @@ def test_a_model_judged_by_its_methods_default_plan_is_judged_against_its_own_da
     out = capsys.readouterr().out
     assert f"gan: n=24, seed=0, data={folder}, classifier=classifier.tiny, fid=False, split=train, progress=False\n" in out, "it says what it judges against"
     assert "classifier_is:" in out
+
+
+def test_a_run_json_of_an_older_zoo_is_judged_by_its_names_only_where_they_are_datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import warnings
+
+    from zoo.metrics import plan_evaluation
+    from zoo.registry import build_method, save_model
+
+    run = tmp_path / "run"
+    run.mkdir()
+    save_model(build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2}), run / "model.safetensors")
+    (run / "summary.json").write_text(json.dumps({"sha256": __import__("zoo").weights.sha256_file(run / "model.safetensors")}))
+    (run / "run.json").write_text(json.dumps({"method": "dcgan", "data": {"train": "mnist"}}))  # an older zoo kept names only
+    assert plan_evaluation(str(run), only=["gan"])[0]["gan"]["data"] == "mnist"
+    (run / "run.json").write_text(json.dumps({"method": "dcgan", "data": {"train": "faces"}}))  # a folder's name: no place
+    (tmp_path / "faces").mkdir()  # an unrelated folder of that name where zoo eval runs
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        plan = plan_evaluation(str(run), only=["gan"])[0]
+    assert plan["gan"]["data"] == "mnistm" and any("no run.json beside the weights names a dataset they trained on" in str(w.message) for w in seen)

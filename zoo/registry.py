@@ -475,9 +475,9 @@ def load(name: str | os.PathLike[str], device: str | torch.device | None = None)
         return load_file(weights_file(name), device)  # a file or run folder, as `zoo sample` takes them
     e = entry(name)
     path = resolve_weights(e.weights, e.sha256, e.base_dir)
-    if not path.exists() and e.source is not None:
+    if not path.exists() and e.source is not None and _installed_package(e.source) is not None:
         plugin = next((p for p, f in get_plugin_manager().plugin_registry_files() if f.resolve() == e.source.resolve()), None)
-        if plugin is not None:  # "put the file there" means nothing to the user of someone else's wheel
+        if plugin is not None:  # "put the file there" means nothing to the user of someone else's wheel (a checkout's author can)
             raise WeightsError(
                 f"weights {path} of model {name!r} do not exist: plugin {plugin!r} ships the registry file {e.source} without them. "
                 "A wheel built without its weights/*.safetensors as package data lacks them (docs/plugins.md): install a build "

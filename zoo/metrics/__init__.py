@@ -105,7 +105,7 @@ def plan_evaluation(
         chosen[ev_name] = {**own_roles, **under, **options, **over, **(overrides or {}), **given}
         if unknown_data and "data" in fields:  # weights copied without their run.json: the plan's data may not be theirs
             data = chosen[ev_name].get("data", fields["data"].default)
-            warnings.warn(f"{name}: no run.json beside the weights says what they trained on, so {ev_name!r} judges them against "
+            warnings.warn(f"{name}: no run.json beside the weights names a dataset they trained on, so {ev_name!r} judges them against "
                           f"{data!r}, its plan's data. If they trained on another set, name it: {set_option('data', 'NAME_OR_PATH')}.",
                           stacklevel=2)
     check_plan(chosen, f"model {name!r}")  # every evaluator's options, before the first one runs
@@ -116,12 +116,16 @@ def _run_sources(run_json: Path) -> dict[str, str]:
     """Return each data role's dataset that a training run recorded (its run.json beside the weights), or {} (no run.json).
 
     A damaged run.json is an error naming it: judged against the plan's data instead, the run would be scored on a set it
-    never saw without a word. A run.json of a zoo that kept only the sets' names gives those.
+    never saw without a word. A run.json of a zoo that kept only the sets' names gives those where all are registered
+    datasets (a folder's name alone says nothing of where it was), as `zoo register` reads them.
     """
+    from ..data import datasets
     from ..weights import read_record
 
     record = read_record(run_json, f"Restore it from the run, or name what the run trained on: {set_option('data', 'NAME_OR_PATH')}.")
-    sources = record.get("data_sources") or record.get("data") or {}
+    names = record.get("data")
+    known = isinstance(names, dict) and all(str(v) in datasets() for v in names.values())
+    sources = record.get("data_sources") or (names if known else {})
     return {str(r): str(v) for r, v in sources.items()} if isinstance(sources, dict) else {}
 
 
