@@ -118,9 +118,10 @@ def save_image_folder(images: torch.Tensor, folder: str | os.PathLike[str], labe
 
     With `labels` (one per image) each goes into a subfolder of its class: its name where `classes` lists the model's
     class names (plain folder names that sort in label order, as names read from class folders do), else its label
-    zero-padded to the width of the largest (`classes`: the number of classes), so that the folders sort in label order: the class-folder layout zoo (and torchvision's ImageFolder) reads as a labelled set, with
-    the same label numbers where every class has images. The folder is filled under a temporary name and renamed when
-    whole: a failure or a Ctrl-C leaves no half-written set behind.
+    zero-padded to the width of the largest (`classes`: the number of classes), so that the folders sort in label order:
+    the class-folder layout zoo (and torchvision's ImageFolder) reads as a labelled set, with the same label numbers where
+    every class has images. The folder is filled under a temporary name and renamed when whole: a failure or a Ctrl-C
+    leaves no half-written set behind.
     """
     import shutil
     import tempfile
@@ -134,7 +135,8 @@ def save_image_folder(images: torch.Tensor, folder: str | os.PathLike[str], labe
     if labels and (min(labels) < 0 or (count is not None and max(labels) >= count)):
         within = f"0..{count - 1} (the {count} classes)" if count is not None else "from 0 up"
         raise ConfigError(f"labels {min(labels)}..{max(labels)} lie outside the classes: give labels {within}.")
-    pixels = adapt_images(images.detach().cpu(), None, None).mul(255).round_().byte().permute(0, 2, 3, 1)  # uint8 stays exact; the caller's floats stay theirs
+    # not in place: uint8 comes back exact, and a caller's float tensor must stay as it was
+    pixels = adapt_images(images.detach().cpu(), None, None).mul(255).round_().byte().permute(0, 2, 3, 1)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
