@@ -47,7 +47,7 @@ def evaluate(setup: dict, **options) -> dict:
 
 def test_states_n_and_seed_and_gives_the_same_numbers_twice(setup: dict, private_cache: Path) -> None:
     r = evaluate(setup, n=20, seed=3)
-    assert r["n"] == 20 and r["seed"] == 3
+    assert r["n"] == 20 and r["seed"] == 3 and r["n_real"] == 27  # 30 files, every 10th held out for the test split
     assert 1.0 <= r["classifier_is"] <= 10.0 and 1.0 <= r["classifier_is_real"] <= 10.0
     assert r["classifier_fd"] >= 0.0
     shares = [r[f"coverage_{k}"] for k in range(10)]

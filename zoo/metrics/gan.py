@@ -4,9 +4,9 @@ Example::
 
     zoo eval dcgan.mnist64 --set n=1000 --set fid=false
 
-prints ``n``, ``seed``, the classifier's Frechet distance to the real split (``classifier_fd``),
-its Inception Score on the samples (``classifier_is``; ``classifier_is_real`` on the real split
-for reference), the share of each digit (``coverage_0`` .. ``coverage_9``, ``coverage_min``,
+prints ``n``, ``seed``, ``n_real`` (the real split's size), the classifier's Frechet distance to the real
+split (``classifier_fd``), its Inception Score on the samples (``classifier_is``; ``classifier_is_real`` on the
+real split for reference), the share of each digit (``coverage_0`` .. ``coverage_9``, ``coverage_min``,
 ``coverage_max``) and, with ``fid=true``, ``fid`` from ``fid_n`` samples against ``fid_n_real``
 real images.
 """
@@ -230,9 +230,9 @@ def score_images(
 
     `images` is (N, C, H, W), uint8 or float in [0, 1] (quantised to uint8 as the evaluator's samples are), of the
     real set's channels and size after the trainer's resize (e.g. 3x64x64 for MNIST-M GANs). Returns `n`,
-    `classifier_fd`, `classifier_is`, `classifier_is_real`, the digit shares `coverage_*`; with `kid`, the kernel distance
-    `classifier_kid` (and its `classifier_kid_std` over the subsets of `kid_subset_size` images); and with `fid`, Inception
-    `fid` of the first `fid_n` images (`fid_key`, a description of where the images came from, makes that extraction
+    `n_real` (the real images the statistics are of), `classifier_fd`, `classifier_is`, `classifier_is_real`, the digit
+    shares `coverage_*`; with `kid`, the kernel distance `classifier_kid` (and its `classifier_kid_std` over the subsets
+    of `kid_subset_size` images); and with `fid`, Inception `fid` of the first `fid_n` images (`fid_key`, a description of where the images came from, makes that extraction
     resumable). The real set's statistics are cached. `classifier` is a registry name, a weights file, or a model
     you hold with `features` and `logits` (a zoo model's real statistics are cached by its weights; another's are not).
     `real_set` is that split where the caller has read it already.
@@ -271,7 +271,7 @@ def score_images(
     real_stats = (cached_stats("classifier", key, real_classifier_stats,
                                what=f"classifier features of {data} {split}")[0] if clf_digest else real_classifier_stats())
     feats, logits = _classifier_outputs(clf, fake)
-    out: dict[str, float] = {"n": len(fake)}
+    out: dict[str, float] = {"n": len(fake), "n_real": len(real)}
     out["classifier_fd"] = frechet_distance(real_stats, gaussian_stats(feats, what="classifier features of the generated images"))
     out["classifier_is"] = classifier_score(logits)
     out["classifier_is_real"] = float(real_stats.meta["classifier_is"])
