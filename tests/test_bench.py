@@ -138,3 +138,17 @@ def test_results_record_the_command_as_typed_with_every_flag(monkeypatch: pytest
     assert cli.main(["list", "dcgan.*"]) == 0
     assert seen == ["zoo list 'dcgan.*'"]
     assert command_line().startswith("python benchmarks/data_throughput.py")
+
+
+def test_a_ddpm_samplers_own_knob_reaches_it_and_a_wrong_one_is_its_error(tmp_path: Path) -> None:
+    from zoo.bench import check_options
+    from zoo.errors import ConfigError
+
+    path = tmp_path / "ddpm.safetensors"
+    save_model(build_method("ddpm", {"n_feat": 8, "n_T": 10}), path)
+    model = build_method("ddpm", {"n_feat": 8, "n_T": 10})
+    check_options(model, {"steps": 2, "eta": 0.5}, "ddpm")  # eta is DDIM's knob, not a keyword of sample(): still taken
+    r = bench_inference(str(path), n=2, device="cpu", knobs={"steps": 2, "eta": 0.5})
+    assert r["sample_options"]["eta"] == 0.5 and r["images_per_s"] > 0
+    with pytest.raises(ConfigError, match=r"sampler ddim takes no sampling option \['etaa'\]"):
+        bench_inference(str(path), n=2, device="cpu", knobs={"etaa": 0.5})

@@ -10,6 +10,7 @@ import torch
 
 import zoo
 from zoo.errors import ConfigError
+from zoo.interfaces import evaluator_options
 from zoo.metrics import evaluators
 from zoo_plugins.ddpm.evaluate import SamplerSweep, network_calls, parse_samplers
 
@@ -71,7 +72,12 @@ def test_sampler_names_and_call_counts() -> None:
     for bad in ("euler-10", "ddim", "ddim-x", "", "ddim-0", "ddim-401", "ddpm-50"):
         with pytest.raises(ConfigError):
             parse_samplers(bad, 400)
-    assert network_calls(25, 0.0) == 25 and network_calls(25, 0.5) == 50
+    assert network_calls(25, 0.0) == 25 and network_calls(25, 0.5) == 50 and network_calls(25, 0.5, per_step=2) == 100  # a Heun step
+    # a plan naming a sampler there is not fails with the options (the contract checks a registry entry's plan so), not
+    # minutes later in the sweep; the steps are checked against the model's n_T when the sweep has it
+    with pytest.raises(ConfigError, match=r"samplers: sampler 'euler-10': expected NAME-STEPS, one of ddim-STEPS, ddpm-N_T"):
+        evaluator_options(SamplerSweep.Options, {"samplers": "ddim-10,euler-10"}, "ddpm_samplers")
+    assert evaluator_options(SamplerSweep.Options, {"samplers": "ddim-999"}, "ddpm_samplers").samplers == "ddim-999"
 
 
 def test_bad_options_are_clear_errors(classifier_file: Path, tmp_path: Path) -> None:

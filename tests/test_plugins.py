@@ -40,7 +40,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A temporary site-packages on sys.path; the global plugin manager is rebuilt afterwards."""
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
-    for mod in [m for m in sys.modules if m.startswith(("zoo_example", "broken_plugin", "clash_plugin", "wrong_extras", "shapes_plugin"))]:
+    for mod in [m for m in sys.modules if m.startswith(("zoo_example", "broken_plugin", "clash_plugin", "wrong_extras", "shapes_plugin", "sampler_plugin"))]:
         del sys.modules[mod]
     reset_plugin_manager()
 
@@ -817,6 +817,83 @@ def test_zoo_register_datasets_evaluators_and_commands_reach_the_user() -> None:
         assert 0 <= x["mean"] <= 1 and not torch.isnan(torch.tensor(x["mean"]))
     finally:
         reset_plugin_manager()
+
+
+SAMPLER_PLUGIN = {"sampler_plugin": '''
+    import pydantic
+    import zoo
+    from zoo_plugins.ddpm import DiffusionSampler, SamplerOptions
+
+    class QuadOptions(SamplerOptions):
+        power: float = pydantic.Field(2.0, gt=0)
+
+    class Quad(DiffusionSampler):
+        """DDIM on the times n_T (1 - i / steps) ** power: more of them near t = 0."""
+
+        name = "quad"
+        Options = QuadOptions
+
+        def timesteps(self, schedule, steps, options):
+            k = steps or 10
+            return sorted({round(schedule.n_T * (1 - i / k) ** options.power) for i in range(k + 1)}, reverse=True)
+
+        def step(self, schedule, x, t, t_prev, eps, noise, state, options):
+            assert (t == schedule.n_T) == (not state), "state is fresh for each batch and kept across its steps"
+            state[t] = True
+            return schedule.ddim_step(x, eps(x, t), t, t_prev)
+
+    @zoo.hookimpl
+    def zoo_register_ddpm_samplers():
+        return [Quad()]
+'''}
+
+
+def test_a_plugin_adds_a_ddpm_sampler_through_the_hook_the_ddpm_plugin_declares(site: Path, tmp_path: Path) -> None:
+    from zoo.cli import main
+    from zoo.errors import ConfigError
+    from zoo_plugins.ddpm import samplers
+    from zoo_plugins.ddpm.evaluate import parse_samplers
+
+    # its entry-point name sorts before 'ddpm', whose zoo_add_hookspecs declares the hook it implements
+    make_dist(site, "sampler_dist", {"aaa_quad": "sampler_plugin"}, SAMPLER_PLUGIN)
+    pm = PluginManager()
+    reset_plugin_manager(pm)
+    assert [i.status for i in pm.infos if i.name == "aaa_quad"] == ["loaded"]
+    assert set(samplers()) == {"ddpm", "ddim", "quad"} and pm.plugin_of("DDPM sampler", "quad") == "aaa_quad"
+    model = zoo.build_method("ddpm", {"n_feat": 8, "n_T": 20}).eval()
+    # power 1 visits DDIM's times (20, 15, 10, 5, 0) with DDIM's rule: the very images, so the knob reached the sampler
+    assert torch.equal(model.sample(2, seed=0, sampler="quad", steps=4, power=1.0), model.sample(2, seed=0, sampler="ddim", steps=4))
+    assert not torch.equal(model.sample(2, seed=0, sampler="quad", steps=4), model.sample(2, seed=0, sampler="ddim", steps=4))
+    assert torch.allclose(model.sample(3, seed=0, sampler="quad", steps=4)[:2], model.sample(2, seed=0, sampler="quad", steps=4), atol=1e-5)
+    with pytest.raises(ConfigError, match=r"sampler quad takes no sampling option \['eta'\].* with sampler quad, power"):
+        model.sample(2, sampler="quad", eta=0.5)
+    assert parse_samplers("quad-4, ddim-4", 20) == [("quad", 4), ("ddim", 4)]
+    weights = tmp_path / "ddpm.safetensors"
+    zoo.save_model(model, weights)
+    grid = tmp_path / "grid.png"
+    assert main(["ddpm-grid", str(weights), "--sampler", "quad", "--steps", "3", "--set", "power=1.5", "--per-class", "1",
+                 "--out", str(grid), "--quiet"]) == 0 and grid.is_file()
+
+
+def test_a_plugin_whose_hookspecs_clash_is_skipped_naming_the_hook(site: Path) -> None:
+    make_dist(site, "sampler_dist", {"clashing_specs": "sampler_plugin_specs"}, {"sampler_plugin_specs": '''
+        import sys
+        import zoo
+
+        @zoo.hookspec
+        def zoo_register_ddpm_samplers():
+            """The DDPM plugin's hook, declared a second time."""
+
+        @zoo.hookimpl
+        def zoo_add_hookspecs():
+            return [sys.modules[__name__]]
+    '''})
+    with pytest.warns(ZooPluginWarning, match=r"'clashing_specs' .* declares hooks zoo cannot add and was skipped: .*'zoo_register_ddpm_samplers' is already registered"):
+        pm = PluginManager()
+    assert [i.status for i in pm.infos if i.name == "clashing_specs"][0].startswith("failed")
+    assert "ddim" in pm.collect("zoo_register_ddpm_samplers", "DDPM sampler", lambda s: s.name, lambda *_: None)
+    with pytest.raises(PluginError, match="no loaded plugin declares the hook 'zoo_register_nothing'"):
+        pm.collect("zoo_register_nothing", "thing", str, lambda *_: None)
 
 
 def test_every_hook_is_documented_and_exercised_by_a_test() -> None:

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
     from .errors import CapabilityError, ConfigError, DataError, OutputError, PluginError, TrainingError, UnknownNameError, WeightsError, ZooError
-    from .hookspecs import hookimpl
+    from .hookspecs import hookimpl, hookspec
+    from .plugins import get_plugin_manager
     from .interfaces import Batch, DataSpec, Evaluator, Method, MethodConfig, Predictor, Sampler
     from .metrics import evaluate
     from .registry import build_method, class_names, entry, load, load_file, register, save_model
@@ -42,6 +43,8 @@ __all__ = [
     "save_model",
     "save_grid",
     "hookimpl",
+    "hookspec",
+    "get_plugin_manager",
     "Method",
     "MethodConfig",
     "Batch",
@@ -65,7 +68,7 @@ __all__ = [
 _LAZY = {
     **{name: ("zoo.errors", name) for name in ("ZooError", "UnknownNameError", "ConfigError", "WeightsError", "DataError",
                                               "OutputError", "TrainingError", "CapabilityError", "PluginError")},
-    "hookimpl": ("zoo.hookspecs", "hookimpl"),
+    **{name: ("zoo.hookspecs", name) for name in ("hookimpl", "hookspec")},
     **{name: ("zoo.interfaces", name) for name in ("Batch", "DataSpec", "Evaluator", "Method", "MethodConfig", "Predictor", "Sampler")},
     "get_plugin_manager": ("zoo.plugins", "get_plugin_manager"),
     **{name: ("zoo.registry", name) for name in ("build_method", "class_names", "entry", "load", "load_file", "save_model", "register")},

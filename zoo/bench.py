@@ -144,6 +144,8 @@ def check_options(model: Any, knobs: Mapping[str, Any], name: str) -> None:
         import inspect
 
         params = inspect.signature(model.sample).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return  # it takes options of its own (a DDPM sampler's knobs, e.g. eta): its sample() checks them, before any work
         takes = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and k not in ("n", "labels", "seed"))]
     unknown = sorted(set(knobs) - set(takes))
     if unknown:

@@ -66,3 +66,14 @@ def zoo_register_evaluators() -> list[Evaluator]:
 @hookspec
 def zoo_register_commands() -> list[Command]:
     """Return extra ``zoo`` sub-commands (:class:`zoo.interfaces.Command`), e.g. a method's report figures."""
+
+
+@hookspec
+def zoo_add_hookspecs() -> list[object]:
+    """Return modules (or classes) of hooks this plugin defines for plugins of its own, each marked with ``@zoo.hookspec``.
+
+    As pytest's ``pytest_addhooks``: zoo adds them as the plugin loads, before any plugin's hooks are checked, so a
+    plugin that implements only such a hook loads like any other. The DDPM plugin declares
+    ``zoo_register_ddpm_samplers`` so (docs/ddpm.md); it collects what they register with
+    ``zoo.plugins.get_plugin_manager().collect(hook, kind, key, check)``.
+    """

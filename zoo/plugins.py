@@ -75,6 +75,7 @@ class PluginManager:
         self.infos: list[PluginInfo] = []
         self._sources: dict[str, str] = {}
         self._owners: dict[str, dict[str, str]] = {}  # kind -> name -> plugin, as the last collection of that kind found them
+        self._added_specs: list[object] = []  # the hookspec modules plugins declared (zoo_add_hookspecs)
         for name, module in _core_plugins():
             self.register(module, name=name, source="zoo core")
         if load_entry_points:
@@ -92,15 +93,32 @@ class PluginManager:
                 f"plugin {name!r} ({source}) is the module already registered as {other!r} ({self._sources[other]}). "
                 f"Declare it under one entry-point name, or block one (ZOO_BLOCK_PLUGINS={name})."
             )
+        self._add_hookspecs(plugin, name, source)
         self._pm.register(plugin, name=name)
         self._sources[name] = source
         self.infos.append(PluginInfo(name, source, "loaded"))
+
+    def _add_hookspecs(self, plugin: object, name: str, source: str) -> None:
+        """Add the hooks `plugin` declares for plugins of its own (``zoo_add_hookspecs``), if it declares any."""
+        fn = getattr(plugin, "zoo_add_hookspecs", None)
+        if fn is None or self._pm.parse_hookimpl_opts(plugin, "zoo_add_hookspecs") is None:
+            return
+        for specs in _listed(fn(), "hookspec module"):
+            if specs in self._added_specs:  # the same module seen again, e.g. before its plugin's entry point was checked
+                continue
+            try:
+                self._pm.add_hookspecs(specs)
+            except ValueError as e:  # no @zoo.hookspec inside, or a hook name that another plugin (or zoo) declares already
+                raise PluginError(f"plugin {name!r} ({source}): zoo_add_hookspecs returned {specs!r}, which zoo cannot add: {e}. "
+                                  "Return the modules holding functions marked @zoo.hookspec, with names no other plugin uses.") from e
+            self._added_specs.append(specs)
 
     def load_entry_points(self) -> None:
         """Import and register every plugin of the ``zoo.plugins`` entry-point group."""
         blocked = _env_list("ZOO_BLOCK_PLUGINS")
         strict = _strict()
         seen: set[tuple[str, str]] = set()
+        loaded = []
         for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "unknown distribution"
             if (ep.name, ep.value) in seen:  # the same dist seen twice on sys.path
@@ -114,6 +132,20 @@ class PluginManager:
             except Exception as e:  # noqa: BLE001 - any import failure of a third party
                 self._skip(ep, dist, "failed to import", f"{type(e).__name__}: {e}", strict, e)
                 continue
+            loaded.append((ep, dist, module))
+        # every plugin's own hooks are declared before any plugin is checked, so one implementing only another plugin's hook
+        # (a DDPM sampler) loads whatever the order of their names; zoo's own plugins declare theirs first, so that a
+        # third party declaring the same hook is the one refused
+        loaded.sort(key=lambda item: not (item[0].dist and item[0].dist.name == "zoo"))
+        declared = []
+        for ep, dist, module in loaded:
+            try:
+                self._add_hookspecs(module, ep.name, dist)
+            except Exception as e:  # noqa: BLE001 - a third party's hook
+                self._skip(ep, dist, "declares hooks zoo cannot add", str(e).rstrip("."), strict, e)
+                continue
+            declared.append((ep, dist, module))
+        for ep, dist, module in sorted(declared, key=lambda item: item[0].name):
             problem = self._hook_problem(module, ep.value)
             if problem:
                 self._skip(ep, dist, "registers nothing", problem, strict)
@@ -164,6 +196,21 @@ class PluginManager:
         return None
 
     # ---- collection ---------------------------------------------------------------------------
+    def has_hook(self, hook: str) -> bool:
+        """Return whether `hook` is declared: zoo's own, or one a loaded plugin adds (``zoo_add_hookspecs``)."""
+        return getattr(getattr(self._pm.hook, hook, None), "has_spec", lambda: False)()
+
+    def collect(self, hook: str, kind: str, key: Callable[[Any], str], check: Callable[[Any, str], None]) -> dict[str, Any]:
+        """Return what every plugin's `hook` registers, by `key`, as zoo collects methods: for a plugin's own hooks.
+
+        `check(item, plugin)` raises :class:`zoo.PluginError` for an item that is wrong; that plugin's items are then
+        skipped with a warning (an error under ZOO_STRICT_PLUGINS=1). Two plugins registering one name is an error.
+        `plugin_of(kind, name)` names the plugin behind each afterwards.
+        """
+        if not self.has_hook(hook):
+            raise PluginError(f"no loaded plugin declares the hook {hook!r} (zoo_add_hookspecs); `zoo plugins` lists what is loaded.")
+        return {k: v for k, (v, _) in self._collect(hook, kind, key, check).items()}
+
     def _collect(self, hook: str, kind: str, key: Callable[[Any], str], check: Callable[[Any, str], None]) -> dict[str, tuple[Any, str]]:
         """Return what every plugin's `hook` registers, by name, with the plugin's name; `check` refuses a wrong item.
 
@@ -248,9 +295,11 @@ class PluginManager:
         return {k: v for k, (v, _) in self._collect("zoo_register_evaluators", "evaluator", lambda e: e.name, _check_evaluator).items()}
 
     def plugin_of(self, kind: str, name: str) -> str:
-        """Return the name of the plugin that registers the `kind` ('method', 'dataset' or 'evaluator') `name` ('?' if none does)."""
-        if name not in self._owners.get(kind, {}):
-            {"dataset": self.datasets, "evaluator": self.evaluators, "method": self.methods}[kind]()  # collected with their checks
+        """Return the name of the plugin that registers the `kind` ('method', 'dataset', 'evaluator', or a kind `collect`
+        collected) `name` ('?' if none does)."""
+        zoos = {"dataset": self.datasets, "evaluator": self.evaluators, "method": self.methods}
+        if name not in self._owners.get(kind, {}) and kind in zoos:
+            zoos[kind]()  # collected with their checks
         return self._owners.get(kind, {}).get(name, "?")
 
     def commands(self) -> dict[str, Any]:

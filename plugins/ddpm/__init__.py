@@ -1,4 +1,7 @@
-"""Class-conditional DDPM with classifier-free guidance (the seed report's ContextUnet), DDPM and DDIM samplers."""
+"""Class-conditional DDPM with classifier-free guidance (the seed report's ContextUnet), DDPM and DDIM samplers.
+
+It declares the hook ``zoo_register_ddpm_samplers`` (hookspecs.py), through which other plugins add samplers.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,27 @@ from typing import Any
 
 from zoo import hookimpl
 
+from . import hookspecs
 from .commands import COMMANDS
 from .evaluate import SamplerSweep
 from .method import DDPM, DDPMConfig
 from .model import ContextUnet
+from .samplers import BUILTIN, DiffusionSampler, SamplerOptions, samplers
 from .schedule import NoiseSchedule
 
-__all__ = ["DDPM", "DDPMConfig", "ContextUnet", "NoiseSchedule", "SamplerSweep"]
+__all__ = ["DDPM", "DDPMConfig", "ContextUnet", "NoiseSchedule", "SamplerSweep", "DiffusionSampler", "SamplerOptions", "samplers"]
+
+
+@hookimpl
+def zoo_add_hookspecs() -> list[Any]:
+    """Declare ``zoo_register_ddpm_samplers`` for plugins that add samplers."""
+    return [hookspecs]
+
+
+@hookimpl
+def zoo_register_ddpm_samplers() -> list[DiffusionSampler]:
+    """Register zoo's own samplers, ``ddpm`` and ``ddim``."""
+    return list(BUILTIN)
 
 
 @hookimpl

@@ -17,7 +17,7 @@ from typing import Any, ContextManager
 import torch
 
 from zoo.errors import ConfigError
-from zoo.interfaces import Command, Method, int_list, positive_int
+from zoo.interfaces import Command, Method, int_list, parse_set, positive_int
 from zoo.registry import load_any
 from zoo.viz import check_image_path, figure, save_figure, save_grid
 
@@ -39,16 +39,33 @@ def _model(args: argparse.Namespace) -> Method:
     return model
 
 
+#: What these commands set with flags of their own, so not with --set.
+_FLAGS = {"sampler": "--sampler", "steps": "--steps", "guidance": "--guidance", "seed": "--seed", "labels": "--label",
+          "n": "--per-class", "callback": None, "batch_size": None}
+
+
+def _sampler_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the --set KNOB=VALUE options of the sampler (e.g. eta=0.5 for ddim), refusing the ones with flags of their own."""
+    knobs = parse_set(args.set or [])
+    taken = sorted(k for k in knobs if k in _FLAGS)
+    if taken:
+        flags = [f"{k}: {_FLAGS[k]}" if _FLAGS[k] else f"{k}: not from the command line" for k in taken]
+        raise ConfigError(f"--set {', '.join(taken)}: not a sampler knob of its own ({'; '.join(flags)}).")
+    return knobs
+
+
 def _knobs(args: argparse.Namespace) -> dict[str, Any]:
-    return {"sampler": args.sampler, "steps": args.steps, "guidance": args.guidance}
+    return {"sampler": args.sampler, "steps": args.steps, "guidance": args.guidance, **_sampler_options(args)}
 
 
 def _common(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("name", help="registered ddpm model or a .safetensors file")
     p.add_argument("--out", default=out, help="the image file to write (relative to the folder the command runs in)")
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same images")
-    p.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddpm", help="ddpm: the seed's ancestral sampler over all n_T steps")
-    p.add_argument("--steps", type=int, default=None, help="DDIM steps (ddim only)")
+    p.add_argument("--sampler", default="ddpm", help="ddpm: the seed's ancestral sampler over all n_T steps; ddim; or a plugin's "
+                   "(zoo_plugins.ddpm.samplers() lists them)")
+    p.add_argument("--steps", type=int, default=None, help="network steps of a sampler that takes fewer than n_T (ddim)")
+    p.add_argument("--set", action="append", metavar="KNOB=VALUE", help="the sampler's own option, e.g. eta=0.5 for ddim")
     p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance weight w")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -74,7 +91,8 @@ def reverse_frames(model: Method, times: tuple[int, ...] = SEED_FRAME_TIMES, lab
 
 def _steps_shown(model: Method, n: int, args: argparse.Namespace) -> ContextManager[FrameCallback]:
     """Return sampling_progress for `n` images with the command's options (the seed's sampler takes minutes on a CPU)."""
-    return sampling_progress(model, n, args.command, steps=args.steps, sampler=args.sampler, guidance=args.guidance, enabled=not args.quiet)
+    return sampling_progress(model, n, args.command, steps=args.steps, sampler=args.sampler, guidance=args.guidance, enabled=not args.quiet,
+                             knobs=_sampler_options(args))
 
 
 def _run_grid(args: argparse.Namespace) -> int:

@@ -35,22 +35,30 @@ from zoo.registry import load_any
 from zoo.weights import atomic_write, check_writable
 
 from .method import DDPM, DEFAULT_GUIDANCE, DEFAULT_STEPS, sampling_progress
+from .samplers import get_sampler, samplers
 
-__all__ = ["SamplerSweep", "parse_samplers", "default_samplers", "network_calls", "DEFAULT_SAMPLERS", "DEFAULT_GUIDANCES"]
+__all__ = ["SamplerSweep", "parse_samplers", "default_samplers", "network_calls", "DEFAULT_GUIDANCES"]
 
 DEFAULT_GUIDANCES = (0.0, 0.5, 2.0)
 
 
-def parse_samplers(spec: str | Sequence[str], n_T: int) -> list[tuple[str, int]]:
-    """Return [(sampler, steps)] from names like 'ddpm-400' or 'ddim-25' (a comma-separated string or a list)."""
+def parse_samplers(spec: str | Sequence[str], n_T: int | None) -> list[tuple[str, int]]:
+    """Return [(sampler, steps)] from NAME-STEPS items like 'ddpm-400' or 'ddim-25' (a comma-separated string or a list).
+
+    NAME is any sampler there is (zoo's or a plugin's); one that runs all n_T steps (ddpm) takes STEPS = n_T only
+    (`n_T` None: the form and names alone are checked).
+    """
     items = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if str(s).strip()]
+    known = samplers()
     out = []
     for item in items:
-        kind, _, steps = str(item).partition("-")
-        if kind not in ("ddpm", "ddim") or not steps.isdigit():
-            raise ConfigError(f"sampler {item!r}: expected 'ddpm-{n_T}' or 'ddim-STEPS' (e.g. ddim-25).")
-        if (kind == "ddpm" and int(steps) != n_T) or not 1 <= int(steps) <= n_T:
-            raise ConfigError(f"sampler {item!r}: this model has n_T = {n_T}, so ddpm runs exactly {n_T} steps and ddim 1..{n_T}.")
+        kind, _, steps = str(item).rpartition("-")
+        if kind not in known or not steps.isdigit():
+            forms = [f"{k}-{n_T or 'N_T'}" if known[k].all_steps else f"{k}-STEPS" for k in sorted(known)]
+            raise ConfigError(f"sampler {item!r}: expected NAME-STEPS, one of {', '.join(forms)} (e.g. ddim-25).")
+        if n_T is not None and ((known[kind].all_steps and int(steps) != n_T) or not 1 <= int(steps) <= n_T):
+            raise ConfigError(f"sampler {item!r}: this model has n_T = {n_T}, so {kind} runs "
+                              + (f"exactly {n_T} steps." if known[kind].all_steps else f"1..{n_T} steps."))
         out.append((kind, int(steps)))
     if not out:
         raise ConfigError("samplers is empty: give e.g. samplers=ddpm-400,ddim-25.")
@@ -62,13 +70,9 @@ def default_samplers(n_T: int) -> list[str]:
     return [f"ddpm-{n_T}"] + [f"ddim-{k}" for k in (10, 25, 50) if k <= n_T]
 
 
-#: The sweep of the shipped model (n_T = 400): default_samplers(n_T) gives any model's.
-DEFAULT_SAMPLERS = tuple(default_samplers(400))
-
-
-def network_calls(steps: int, guidance: float) -> int:
-    """Return the U-Net evaluations per image: one per step, twice with guidance (batched in one forward)."""
-    return steps * (2 if guidance > 0 else 1)
+def network_calls(steps: int, guidance: float, per_step: int = 1) -> int:
+    """Return the U-Net evaluations per image: `per_step` per step (the sampler's), twice with guidance (batched in one forward)."""
+    return steps * per_step * (2 if guidance > 0 else 1)
 
 
 def _load_classifier(name: str, device: torch.device) -> FeatureClassifier:
@@ -138,6 +142,16 @@ class SamplerSweepOptions(pydantic.BaseModel):
     device: str | None = None
 
 
+    @pydantic.field_validator("samplers")
+    @classmethod
+    def _known_samplers(cls, v: str | list[str]) -> str | list[str]:
+        # names and form checked with the options (a registry plan `zoo eval` would refuse fails the contract too); the
+        # steps against the model's n_T when it is known
+        if v:
+            parse_samplers(v, None)
+        return v
+
+
 class SamplerSweep:
     """Evaluator `ddpm_samplers`: classifier accuracy and Frechet distance over samplers x guidance weights."""
 
@@ -180,7 +194,7 @@ class SamplerSweep:
             pred = logits.argmax(1).cpu()
             hits = (pred == labels).float()
             rows.append({
-                "sampler": sampler, "steps": steps, "guidance": w, "calls": network_calls(steps, w),
+                "sampler": sampler, "steps": steps, "guidance": w, "calls": network_calls(steps, w, get_sampler(sampler).calls_per_step),
                 "accuracy": float(hits.mean()), "per_class_accuracy": [float(hits[labels == d].mean()) for d in range(k)],
                 "frechet": frechet_distance(gaussian_stats(feats, what=f"{sampler}-{steps} samples"), real),
                 "seconds": seconds, "images_per_s": len(labels) / seconds,

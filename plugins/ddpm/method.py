@@ -26,12 +26,11 @@ from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, check_seed, wh
 from zoo.progress import progress_bar
 
 from .model import IMAGE_SIZE, ContextUnet
+from .samplers import DEFAULT_STEPS, DiffusionSampler, SamplerOptions, plan
 from .schedule import NoiseSchedule, guided_eps
 
 __all__ = ["DDPMConfig", "DDPM", "FrameCallback", "DEFAULT_STEPS", "DEFAULT_GUIDANCE"]
 
-#: DDIM steps when `sample` is given none (capped at n_T).
-DEFAULT_STEPS = 50
 #: Guidance weight w when `sample` is given none: eps = (1 + w) eps(x, c) - w eps(x, no class).
 DEFAULT_GUIDANCE = 2.0
 #: Called as callback(t, x_t, start): the state at integer time t (in [0, 1]) of the images start, start+1, ...
@@ -40,12 +39,12 @@ FrameCallback = Callable[[int, torch.Tensor, int], None]
 
 @contextmanager
 def sampling_progress(model: DDPM, n: int, desc: str, *, steps: int | None = None, sampler: str = "ddim", guidance: float = DEFAULT_GUIDANCE,
-                      batch_size: int | None = None, enabled: bool = True) -> Iterator[FrameCallback]:
+                      batch_size: int | None = None, enabled: bool = True, knobs: dict[str, Any] | None = None) -> Iterator[FrameCallback]:
     """Yield a `sample` callback that shows the network steps of sampling `n` images with these options as a progress bar.
 
     The bar opens at the first state sampling reaches, after `sample`'s own checks: a refused request shows none.
     """
-    times = model._check_knobs(steps, sampler, 0.0, guidance)
+    _, times, _ = model._plan(steps, sampler, guidance, knobs or {})
     total = -(-n // (batch_size or model.sample_batch)) * (len(times) - 1)
     bar = None
     started: set[int] = set()
@@ -201,21 +200,11 @@ class DDPM(Method):
             raise ConfigError(f"labels must lie in 0..{k - 1} (the model has {k} classes), found {int(t.min())}..{int(t.max())}.")
         return t.long().to(self.device)
 
-    def _check_knobs(self, steps: int | None, sampler: str, eta: float, guidance: float) -> list[int]:
-        n_T = self.config.n_T
-        if sampler not in ("ddim", "ddpm"):
-            raise ConfigError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}.")
+    def _plan(self, steps: int | None, sampler: str, guidance: float, knobs: dict[str, Any]) -> tuple[DiffusionSampler, list[int], SamplerOptions]:
+        """Return the sampler, the times it visits and its options for these `sample` arguments; refuse wrong ones."""
         if not isinstance(guidance, numbers.Real) or isinstance(guidance, bool) or not 0 <= guidance < math.inf:  # NaN fails too; numpy's pass
             raise ConfigError(f"guidance (w) must be a finite number >= 0, got {guidance!r}. w = 0 is purely conditional; the seed uses 0, 0.5 and 2.")
-        if sampler == "ddpm":
-            if steps not in (None, n_T):
-                raise ConfigError(f"sampler ddpm runs all {n_T} steps, got steps {steps!r}. Use sampler ddim for fewer steps.")
-            if eta != 0.0:
-                raise ConfigError(f"eta applies to sampler ddim only, got eta {eta!r} with sampler ddpm.")
-            return list(range(n_T, -1, -1))
-        if not isinstance(eta, numbers.Real) or isinstance(eta, bool) or not 0 <= eta <= 1:
-            raise ConfigError(f"eta must be a number in [0, 1] (0: deterministic DDIM, 1: DDPM-like noise), got {eta!r}.")
-        return self.schedule.timesteps(min(DEFAULT_STEPS, n_T) if steps is None else steps)
+        return plan(sampler, steps, knobs, self.schedule)
 
     def _eps(self, x: torch.Tensor, t: int, context: torch.Tensor, guidance: float) -> torch.Tensor:
         """Return the guided noise prediction; the conditional and unconditional halves share one forward.
@@ -230,20 +219,21 @@ class DDPM(Method):
         pair = self.nn_model(x, torch.cat([tt, tt]), torch.cat([context, torch.zeros_like(context)]))
         return guided_eps(pair.float(), guidance)
 
-    def _reverse(self, labels: torch.Tensor, start: int, times: list[int], sampler: str, eta: float, guidance: float,
-                 seed: int | None, callback: FrameCallback | None) -> torch.Tensor:
+    def _reverse(self, labels: torch.Tensor, start: int, times: list[int], sampler: DiffusionSampler, options: SamplerOptions,
+                 guidance: float, seed: int | None, callback: FrameCallback | None) -> torch.Tensor:
         c = self.config
         noise = _ImageNoise(seed, range(start, start + len(labels)), (c.channels, IMAGE_SIZE, IMAGE_SIZE), self.device)
         x = noise.draw().contiguous(memory_format=torch.channels_last)
         context = self.one_hot(labels)
+
+        def eps(x_t: torch.Tensor, t: int) -> torch.Tensor:
+            return self._eps(x_t, t, context, guidance)
+
+        state: dict[str, Any] = {}
         if callback is not None:
             callback(times[0], x.add(1).mul_(0.5).clamp_(0, 1), start)
         for t, t_prev in zip(times, times[1:]):
-            eps = self._eps(x, t, context, guidance)
-            if sampler == "ddpm":
-                x = self.schedule.ddpm_step(x, eps, t, noise.draw() if t > 1 else None)
-            else:
-                x = self.schedule.ddim_step(x, eps, t, t_prev, eta, noise.draw() if eta > 0 and t_prev > 0 else None)
+            x = sampler.step(self.schedule, x, t, t_prev, eps, noise.draw, state, options)
             if callback is not None:
                 callback(t_prev, x.add(1).mul_(0.5).clamp_(0, 1), start)
         return x
@@ -257,31 +247,29 @@ class DDPM(Method):
         *,
         steps: int | None = None,
         sampler: str = "ddim",
-        eta: float = 0.0,
         guidance: float = DEFAULT_GUIDANCE,
         callback: FrameCallback | None = None,
         batch_size: int | None = None,
-        **unknown: Any,
+        **knobs: Any,
     ) -> torch.Tensor:
         """Return `n` images (n, C, 28, 28) in [0, 1] of the classes `labels` (None: cycles 0..9).
 
-        ``sampler="ddim"`` takes `steps` network calls (default 50) and `eta`; ``"ddpm"`` is the
-        seed's ancestral sampler over all n_T steps. `guidance` is the classifier-free weight w.
+        ``sampler="ddim"`` takes `steps` network calls (default 50) and the knob `eta`; ``"ddpm"`` is the
+        seed's ancestral sampler over all n_T steps; a plugin's sampler takes its own knobs
+        (``zoo_plugins.ddpm.samplers``). `guidance` is the classifier-free weight w.
         The same `seed` gives image i the same noise whatever `n` and `batch_size` (the image, to float
         rounding: about 1e-5, as kernels sum in another order for another batch). `callback(t, x_t, start)`
         sees each intermediate state (in [0, 1]) of the batch starting at image `start`.
         """
-        if unknown:
-            raise ConfigError(f"model {self.zoo_name!r} has no sampling option {sorted(unknown)}; it takes steps, sampler, eta, guidance, callback, batch_size.")
         n = whole_number(n, "sample(n)", low=1)
         seed = None if seed is None else check_seed(seed)
         if callback is not None and not callable(callback):  # e.g. `--set callback=x` from the command line
             raise ConfigError(f"callback must be a function callback(t, x_t, start), got {callback!r}; it is for Python, not --set.")
-        times = self._check_knobs(steps, sampler, eta, guidance)
+        rule, times, options = self._plan(steps, sampler, guidance, knobs)
         label_t = self.check_labels(n, labels)
         chunk = self.sample_batch if batch_size is None else whole_number(batch_size, "batch_size", low=1)
         out = [
-            self._reverse(label_t[s : s + chunk], s, times, sampler, float(eta), float(guidance), seed, callback)
+            self._reverse(label_t[s : s + chunk], s, times, rule, options, float(guidance), seed, callback)
             for s in range(0, n, chunk)
         ]
         return torch.cat(out).float().add_(1).mul_(0.5).clamp_(0, 1)
@@ -292,8 +280,9 @@ class DDPM(Method):
         bad = sorted(t for t in wanted if not 0 <= t <= self.config.n_T)
         if bad:
             raise ConfigError(f"frame times must lie in 0..{self.config.n_T}, got {bad}.")
-        o = {"steps": None, "sampler": "ddim", "eta": 0.0, "guidance": DEFAULT_GUIDANCE, **sample_options}  # sample()'s defaults
-        visited = self._check_knobs(o["steps"], o["sampler"], o["eta"], o["guidance"])
+        o = {"steps": None, "sampler": "ddim", "guidance": DEFAULT_GUIDANCE, **sample_options}  # sample()'s defaults
+        knobs = {k: v for k, v in o.items() if k not in ("steps", "sampler", "guidance", "labels", "seed", "callback", "batch_size")}
+        _, visited, _ = self._plan(o["steps"], o["sampler"], o["guidance"], knobs)
         missing = sorted(wanted - set(visited))
         if missing:  # before the sampling, which takes minutes
             shown = ", ".join(map(str, visited)) if len(visited) <= 30 else ", ".join(map(str, visited[:12])) + ", ..., 0"
