@@ -148,6 +148,8 @@ def test_a_ddpm_samplers_own_knob_reaches_it_and_a_wrong_one_is_its_error(tmp_pa
     save_model(build_method("ddpm", {"n_feat": 8, "n_T": 10}), path)
     model = build_method("ddpm", {"n_feat": 8, "n_T": 10})
     check_options(model, {"steps": 2, "eta": 0.5}, "ddpm")  # eta is DDIM's knob, not a keyword of sample(): still taken
+    with pytest.raises(ConfigError, match=r"sampler ddpm takes no sampling option \['eta'\].*--set ddpm:KEY=VALUE"):
+        check_options(model, {"sampler": "ddpm", "eta": 0.5}, "ddpm")  # before any timing
     r = bench_inference(str(path), n=2, device="cpu", knobs={"steps": 2, "eta": 0.5})
     assert r["sample_options"]["eta"] == 0.5 and r["images_per_s"] > 0
     with pytest.raises(ConfigError, match=r"sampler ddim takes no sampling option \['etaa'\]"):

@@ -138,19 +138,10 @@ def check_options(model: Any, knobs: Mapping[str, Any], name: str) -> None:
     """Raise a ConfigError unless `model`'s sample (or predict) takes every option in `knobs` by name."""
     from .errors import ConfigError
 
-    if "sample" not in model.capabilities:
-        takes: list[str] = []
-    else:
-        import inspect
-
-        params = inspect.signature(model.sample).parameters
-        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            return  # it takes options of its own (a DDPM sampler's knobs, e.g. eta): its sample() checks them, before any work
-        takes = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and k not in ("n", "labels", "seed"))]
-    unknown = sorted(set(knobs) - set(takes))
-    if unknown:
-        raise ConfigError(f"model {name!r} takes {'the sampling options ' + ', '.join(takes) if takes else 'no options'}; got {unknown}. "
-                          "Set them for the models that take them (--set MODEL:KEY=VALUE).")
+    try:
+        model.check_sample_options(knobs)
+    except ConfigError as e:
+        raise ConfigError(f"{e} Set them for the models that take them (--set {name}:KEY=VALUE).") from None
 
 
 def sample_options(model: Any, knobs: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -214,6 +214,20 @@ class Method(nn.Module):
         """Return `n` generated images in [0, 1], NCHW float32."""
         raise self._lacks("sample")
 
+    def check_sample_options(self, knobs: Mapping[str, Any]) -> None:
+        """Raise a ConfigError unless `sample` takes every option in `knobs`, before any work (`zoo bench` checks each subject so).
+
+        By default the options are the keyword arguments `sample` names besides n, labels and seed; a method whose
+        `sample` takes options of its own through ``**knobs`` (a DDPM sampler's) overrides this.
+        """
+        import inspect
+
+        params = inspect.signature(self.sample).parameters if "sample" in self.capabilities else {}
+        takes = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and k not in ("n", "labels", "seed"))]
+        unknown = sorted(set(knobs) - set(takes))
+        if unknown:
+            raise ConfigError(f"model {self.zoo_name!r} takes {'the sampling options ' + ', '.join(takes) if takes else 'no options'}; got {unknown}.")
+
     def predict(self, images: torch.Tensor) -> torch.Tensor:
         """Return the predicted class index of each image (images in [0, 1], NCHW)."""
         raise self._lacks("predict")

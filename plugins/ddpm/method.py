@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
@@ -205,6 +205,12 @@ class DDPM(Method):
         if not isinstance(guidance, numbers.Real) or isinstance(guidance, bool) or not 0 <= guidance < math.inf:  # NaN fails too; numpy's pass
             raise ConfigError(f"guidance (w) must be a finite number >= 0, got {guidance!r}. w = 0 is purely conditional; the seed uses 0, 0.5 and 2.")
         return plan(sampler, steps, knobs, self.schedule)
+
+    def check_sample_options(self, knobs: Mapping[str, Any]) -> None:
+        """Refuse an unknown sampler, a knob it does not take, or wrong steps or guidance, before any sampling."""
+        own = {"steps", "sampler", "guidance", "callback", "batch_size"}
+        o = {k: v for k, v in knobs.items() if k in own}
+        self._plan(o.get("steps"), o.get("sampler", "ddim"), o.get("guidance", DEFAULT_GUIDANCE), {k: v for k, v in knobs.items() if k not in own})
 
     def _eps(self, x: torch.Tensor, t: int, context: torch.Tensor, guidance: float) -> torch.Tensor:
         """Return the guided noise prediction; the conditional and unconditional halves share one forward.
