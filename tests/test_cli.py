@@ -579,6 +579,8 @@ def test_zoo_list_says_how_many_samples_each_figure_is_from() -> None:
 
     assert _headline({"classifier_fd": 56.4, "classifier_is": 2.5, "n": 200, "seed": 0}) == "classifier_fd=56.4, classifier_is=2.5 (n=200)"
     assert _headline({"accuracy": 0.98, "accuracy_n": 10000}) == "accuracy=0.98 (accuracy_n=10,000)"
+    # a hand-edited count that is no whole number is shown as it stands: one odd entry must not stop `zoo list` for all
+    assert _headline({"fid": 3.5, "fid_n": float("nan"), "n": "10k", "n_real": 1e4}) == "fid=3.5 (fid_n=nan, n=10k, n_real=10,000)"
 
 
 def test_a_model_trained_on_class_folders_keeps_their_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -110,7 +110,13 @@ def _headline(metrics: dict[str, Any], k: int = 3) -> str:
     shown = [(key, v) for key, v in metrics.items() if key != "seed" and not is_count(key)][:k]
     counts = [(key, v) for key, v in metrics.items() if is_count(key)]
     text = ", ".join(f"{key}={_fmt_metric(v)}" for key, v in shown)
-    return text + (f" ({', '.join(f'{key}={int(v):,}' for key, v in counts)})" if counts else "")
+    return text + (f" ({', '.join(f'{key}={_fmt_count(v)}' for key, v in counts)})" if counts else "")
+
+
+def _fmt_count(v: Any) -> str:
+    """Return a sample count as 10,000; a hand-edited entry's 'nan' or '10k' as it stands (`zoo list` shows every model)."""
+    whole = isinstance(v, int) or (isinstance(v, float) and v.is_integer())
+    return f"{int(v):,}" if whole and not isinstance(v, bool) else _fmt_metric(v)
 
 
 # ---- commands -------------------------------------------------------------------------------------
@@ -482,10 +488,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
                               warmup=args.warmup, repeats=args.repeats, bf16=args.bf16, channels_last=args.channels_last) for method in args.train or []]
     runs += [functools.partial(bench_inference, name, n=args.n, device=args.device, knobs=options[name], repeats=args.repeats, bf16=args.bf16)
              for name in models]
-    results = []
+    results, failed = [], []
     for run in runs:  # each line as its subject is done: a bench takes minutes on a CPU
-        r = run()
-        subject = r.get("method") or r.get("model")
+        kind, subject = ("method", run.args[0]) if run.func is bench_train_step else ("model", run.args[0])
+        try:
+            r = run()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:  # noqa: BLE001 - one subject's failure (a plugin's bug, out of memory) is reported; the others are still timed
+            print(f"FAILED     {subject:24s} {type(e).__name__}: {e}", flush=True)
+            results.append({"what": "train_step" if kind == "method" else "sample/predict", kind: subject, "error": f"{type(e).__name__}: {e}",
+                            "command": args.argv})
+            failed.append(subject)
+            continue
+        subject = r.get("method") if r["what"] == "train_step" else r.get("model")
         extra = f"{r['steps_per_s']} steps/s, " if r["what"] == "train_step" else ""
         spread = f" (median of {r['repeats']}: {min(r['seconds_each']):.3g}-{max(r['seconds_each']):.3g} s)" if r["repeats"] > 1 else ""
         print(f"{r['what']:10s} {subject:24s} {extra}{r['images_per_s']} images/s on {r['device']}{' (bf16)' if r['bf16'] else ''}{' (channels-last)' if r.get('channels_last') else ''}{spread}{'  ' + str(r['knobs']) if r.get('knobs') else ''}",
@@ -495,8 +511,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.out:
         with atomic_write(args.out, "w") as f:
             f.write(json.dumps(results, indent=2) + "\n")
-        print(f"wrote {args.out}")
-    return 0
+        print(f"wrote {args.out}" + (f" (with the error of {', '.join(failed)})" if failed else ""))
+    if failed:
+        print(f"zoo bench: {len(failed)} of {len(runs)} subjects failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _bench_options(items: Sequence[str], subjects: Sequence[str]) -> dict[str, dict[str, Any]]:
