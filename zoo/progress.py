@@ -40,13 +40,35 @@ def _is_terminal(stream: Any) -> bool:
         return False
 
 
-def progress_bar(total: int, desc: str, *, unit: str = "it", initial: int = 0, enabled: bool = True) -> "tqdm":
+class _Silent:
+    """The bar where none is shown: tqdm(disable=True) would still make tqdm's multiprocessing lock, which fixes the
+    process's start method for good (a host application's later ``set_start_method("spawn")`` would then fail)."""
+
+    def update(self, n: float = 1) -> None:
+        pass
+
+    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def progress_bar(total: int, desc: str, *, unit: str = "it", initial: int = 0, enabled: bool = True) -> "tqdm | _Silent":
     """Return a progress bar over `total` units on stderr: live on a terminal, a line a minute in a log; silent unless `enabled`."""
+    stream = sys.stderr
+    if not enabled or stream is None:
+        return _Silent()
     from tqdm.auto import tqdm  # here, not above: the zoo command imports this module before anything slow
 
-    stream = sys.stderr
     live = _is_terminal(stream)
-    return tqdm(total=total, initial=initial, desc=desc, unit=unit, disable=not enabled or stream is None, dynamic_ncols=True,
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True,
                 file=stream if live else _Lines(stream), mininterval=0.1 if live else LOG_INTERVAL_S,
                 maxinterval=10.0 if live else LOG_INTERVAL_S)  # tqdm's monitor redraws after maxinterval (10 s) of quiet
 
