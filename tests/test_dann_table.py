@@ -73,7 +73,11 @@ def test_build_table_writes_mean_std_checks_report_columns_and_tsne(tmp_path: Pa
     monkeypatch.setattr(table_module, "load_labelled", lambda name, split, root, role: sets[name, split])
     scenario, sibling = Scenario("toy", "toy-src", "toy-tgt", "toy → toy", False), Scenario("toy2", "toy-src", "toy-tgt2", "toy → toy2", False)
     recipe = {"steps": 2, "batch_size": 8, "config": {}}
-    table = build_table([scenario, sibling], [0, 1], recipe, root=None, runs=tmp_path / "runs", figures=tmp_path / "figures", tsne_n=15, device="cpu", log=lambda _: None)
+    threads, rng = torch.get_num_threads(), torch.get_rng_state()
+    table = build_table([scenario, sibling], [0, 1], recipe, root=None, runs=tmp_path / "runs", figures=tmp_path / "figures", tsne_n=15, device="cpu",
+                        threads=threads + 1, log=lambda _: None)
+    # one worker runs in the caller's process: its thread count and global generator are the caller's again
+    assert torch.get_num_threads() == threads and torch.equal(torch.get_rng_state(), rng)
     shared = [r for r in table["runs"] if r["reused"]]
     assert [(r["scenario"], r["regime"]) for r in shared] == [("toy2", "source_only")] * 2, "source only on toy-src is trained once, not per scenario"
     assert table["scenarios"]["toy2"]["regimes"]["source_only"]["source_accuracy"] == table["scenarios"]["toy"]["regimes"]["source_only"]["source_accuracy"]

@@ -34,7 +34,7 @@ from zoo.errors import ConfigError
 from zoo.interfaces import Command, int_at_least, parse_set, positive_int, validate_config
 from zoo.metrics.adaptation import accuracy, load_labelled
 from zoo.registry import load_file
-from zoo.training import TrainConfig, Trainer
+from zoo.training import TrainConfig, Trainer, global_rng_kept
 from zoo.viz import embed, plot_tsne
 from zoo.weights import atomic_write, check_writable
 
@@ -141,7 +141,20 @@ def _plan(scenarios: list[Scenario], seeds: list[int], recipe: dict[str, Any], r
 
 
 def run_job(job: dict[str, Any]) -> list[dict[str, Any]]:
-    """Train one run (resuming or reusing its folder) and score it for every scenario that shares it; return one record per scenario."""
+    """Train one run (resuming or reusing its folder) and score it for every scenario that shares it; return one record per scenario.
+
+    Torch's thread count and global generators are the caller's again afterwards (with one worker it runs in the caller's
+    process: the trainer seeds the generators, and the job sets its thread count).
+    """
+    threads = torch.get_num_threads()
+    try:
+        with global_rng_kept():
+            return _run_job(job)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_job(job: dict[str, Any]) -> list[dict[str, Any]]:
     if job["threads"]:
         torch.set_num_threads(job["threads"])
     sets = _sets_in_this_process(job["root"])
