@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import platform
 from pathlib import Path
 
@@ -66,6 +68,14 @@ def test_train_checks_the_data_roles_before_reading_data_and_names_python_argume
 
 def test_the_lazy_names_are_listed_and_a_registry_zoo_does_not_read_is_warned_about(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert {"train", "evaluate", "register"} <= set(dir(zoo))  # tab completion finds them
+    # the public names are written three times in zoo/__init__.py: the lazy table, __all__ and the type checkers' imports
+    assert set(zoo.__all__) == (set(zoo._LAZY) - {"list"}) | {"__version__", "methods"}
+    typed = {alias.asname or alias.name for node in ast.walk(ast.parse(inspect.getsource(zoo)))
+             if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING" for imp in node.body for alias in imp.names}
+    assert typed == set(zoo._LAZY)
+    star: dict = {}
+    exec("from zoo import *", star)  # a notebook habit: it must not replace the built-in list with zoo.list
+    assert "list" not in star and {"load", "train", "Method"} <= set(star)
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
     zoo.train("dcgan", digits_like(), tmp_path / "run", config=TINY, steps=1, batch_size=4, device="cpu", progress=False)
     with pytest.warns(UserWarning, match="zoo does not read"):

@@ -28,9 +28,9 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from .training import train
     from .viz import save_grid
 
+#: What ``from zoo import *`` gives: every public name but `list` (zoo.list), which would shadow the built-in list.
 __all__ = [
     "__version__",
-    "list",
     "load",
     "train",
     "evaluate",
