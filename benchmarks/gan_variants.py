@@ -18,6 +18,7 @@ import json
 import time
 from pathlib import Path
 
+from zoo.bench import provenance
 from zoo.metrics.gan import GANEvaluator
 from zoo.registry import load_any
 from zoo.viz import save_grid
@@ -129,7 +130,7 @@ def main() -> int:
             f.write(table(rows) + "\n")
     if args.out:
         with atomic_write(args.out, "w") as f:
-            json.dump({"n": args.n, "seed": 0, "data": args.data, "split": args.split, "classifier": args.classifier, "floors": FLOORS, "rows": rows}, f, indent=2)
+            json.dump({**provenance(), "n": args.n, "seed": 0, "data": args.data, "split": args.split, "classifier": args.classifier, "floors": FLOORS, "rows": rows}, f, indent=2)
     if args.pick:
         best = best_per_method(rows)
         print("best of each method: " + (", ".join(f"{m} {Path(run).name}" for m, run in sorted(best.items())) or "none could be judged"))

@@ -154,3 +154,40 @@ def test_a_ddpm_samplers_own_knob_reaches_it_and_a_wrong_one_is_its_error(tmp_pa
     assert r["sample_options"]["eta"] == 0.5 and r["images_per_s"] > 0
     with pytest.raises(ConfigError, match=r"sampler ddim takes no sampling option \['etaa'\]"):
         bench_inference(str(path), n=2, device="cpu", knobs={"etaa": 0.5})
+
+
+def test_a_failing_subject_is_reported_and_the_others_are_still_timed_and_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import zoo.bench
+
+    real = zoo.bench.bench_train_step
+
+    def flaky(method: str, *args: object, **kwargs: object) -> dict:
+        if method == "dcgan":
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(method, *args, **kwargs)
+
+    monkeypatch.setattr(zoo.bench, "bench_train_step", flaky)
+    out = tmp_path / "b.json"
+    assert main(["bench", "--train", "dcgan", "--train", "ddpm", "--set", "ddpm:n_feat=8", "--set", "ddpm:n_T=10", "--batch-size", "2",
+                 "--steps", "1", "--device", "cpu", "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "FAILED     dcgan" in captured.out and "RuntimeError: CUDA out of memory (simulated)" in captured.out
+    assert "1 of 2 subjects failed: dcgan" in captured.err
+    dcgan, ddpm = json.loads(out.read_text())
+    assert dcgan["error"] == "RuntimeError: CUDA out of memory (simulated)" and dcgan["method"] == "dcgan"
+    assert ddpm["steps_per_s"] > 0 and "error" not in ddpm
+
+
+def test_times_keep_their_significant_digits_and_records_say_what_a_paper_states(tmp_path: Path) -> None:
+    from zoo.bench import _timings
+    from zoo.weights import sha256_file
+
+    timing, median = _timings([8.2e-05, 9.1e-05, 8.0e-05])  # a small model on a GPU: was 0.0001 s, or 0 and a ZeroDivisionError
+    assert timing == {"seconds": 8.2e-05, "seconds_each": [8.2e-05, 9.1e-05, 8.0e-05]} and median == 8.2e-05
+    r = bench_train_step("dcgan", {"nz": 4, "ngf": 2, "ndf": 2}, device="cpu", batch_size=2, steps=1, warmup=1)
+    assert r["seed"] == 0 and r["plugin"].startswith("zoo ") and r["cpu"]
+    path = tmp_path / "dcgan.safetensors"
+    save_model(build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2}), path)
+    r = bench_inference(str(path), n=2, device="cpu")
+    assert r["method"] == "dcgan" and r["weights_sha256"] == sha256_file(path) and r["plugin"].startswith("zoo ")

@@ -48,11 +48,31 @@ def provenance() -> dict[str, Any]:
 
 
 def environment() -> dict[str, Any]:
-    """Return what a benchmark result depends on: versions, torch's CPU threads, the date and the machine's load."""
+    """Return what a benchmark result depends on: versions, the CPU and torch's threads on it, the date and the machine's load."""
     from . import __version__
 
-    return {"zoo": __version__, "torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
-            "date": datetime.datetime.now().isoformat(timespec="seconds"), "load_average": load_average()}
+    return {"zoo": __version__, "torch": torch.__version__, "python": platform.python_version(), "cpu": cpu_name(),
+            "threads": torch.get_num_threads(), "date": datetime.datetime.now().isoformat(timespec="seconds"), "load_average": load_average()}
+
+
+def cpu_name() -> str:
+    """Return the processor's model name ('AMD EPYC 7763 64-Core Processor'; platform.processor() is empty on Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() == "model name":
+                    return value.strip()
+    except OSError:  # no /proc: macOS, Windows
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def plugin_source(kind: str, name: str) -> str:
+    """Return the distribution and version of the plugin that registers the `kind` `name` ('zoo 0.2.0', 'my-gan 0.1'; '?' if none)."""
+    from .plugins import get_plugin_manager
+
+    return get_plugin_manager().source_of(kind, name)
 
 
 def _sync(device: torch.device) -> None:
@@ -65,9 +85,11 @@ def _rate(x: float) -> float:
     return float(f"{x:.4g}")
 
 
-def _timings(seconds: list[float]) -> dict[str, Any]:
-    """Return the median time of the timed runs (the figure a rate is computed from) and every run's time."""
-    return {"seconds": round(statistics.median(seconds), 4), "seconds_each": [round(t, 4) for t in seconds]}
+def _timings(seconds: list[float]) -> tuple[dict[str, Any], float]:
+    """Return the median time of the timed runs and every run's time, to 4 significant digits, and the median unrounded
+    (the figure rates are computed from: a fast subject's 8.2e-05 s is no 0.0001 s, let alone 0)."""
+    median = statistics.median(seconds)
+    return {"seconds": _rate(median), "seconds_each": [_rate(t) for t in seconds]}, median
 
 
 @global_rng_kept()  # it seeds torch (repeatable random batches and init); the caller's generators stay as they were
@@ -125,13 +147,23 @@ def bench_train_step(
         t0 = time.perf_counter()
         run(steps)
         seconds.append(time.perf_counter() - t0)
-    timing = _timings(seconds)
+    timing, median = _timings(seconds)
     per_step = batch_size * len(spec.roles)
     return {
-        "what": "train_step", "method": method, "config": model.config.model_dump(), "device": device_name(dev), "bf16": bf16,
-        "channels_last": channels_last, "batch_size": batch_size, "images_per_step": per_step, "cycle": cycle, "warmup": warmup, "steps": steps, "repeats": repeats, **timing,
-        "steps_per_s": _rate(steps / timing["seconds"]), "images_per_s": _rate(steps * per_step / timing["seconds"]), **environment(),
+        "what": "train_step", "method": method, "plugin": plugin_source("method", method), "config": model.config.model_dump(),
+        "device": device_name(dev), "bf16": bf16, "channels_last": channels_last, "batch_size": batch_size, "images_per_step": per_step,
+        "cycle": cycle, "warmup": warmup, "steps": steps, "repeats": repeats, "seed": 0, **timing,
+        "steps_per_s": _rate(steps / median), "images_per_s": _rate(steps * per_step / median), **environment(),
     }
+
+
+def _weights_sha256(name: str) -> str:
+    """Return the sha256 of the weights file a model argument names (a registry entry's own, else the file's)."""
+    from .registry import find_entry, weights_file
+    from .weights import sha256_file
+
+    found = find_entry(name) if isinstance(name, str) else None
+    return found.sha256 if found is not None else sha256_file(weights_file(name))
 
 
 def check_options(model: Any, knobs: Mapping[str, Any], name: str) -> None:
@@ -183,9 +215,10 @@ def bench_inference(
             run()
             _sync(dev)
             seconds.append(time.perf_counter() - t0)
-    timing = _timings(seconds)
+    timing, median = _timings(seconds)
     return {
-        "what": what, "model": name, "knobs": dict(knobs or {}), **({"seed": 0, "sample_options": sample_options(model, knobs)} if what == "sample" else {}),
+        "what": what, "model": name, "method": model.name, "plugin": plugin_source("method", model.name),
+        "weights_sha256": _weights_sha256(name), "knobs": dict(knobs or {}), **({"seed": 0, "sample_options": sample_options(model, knobs)} if what == "sample" else {}),
         "device": device_name(dev),
-        "bf16": bf16, "n": n, "repeats": repeats, **timing, "images_per_s": _rate(n / timing["seconds"]), **environment(),
+        "bf16": bf16, "n": n, "repeats": repeats, **timing, "images_per_s": _rate(n / median), **environment(),
     }

@@ -302,6 +302,10 @@ class PluginManager:
             zoos[kind]()  # collected with their checks
         return self._owners.get(kind, {}).get(name, "?")
 
+    def source_of(self, kind: str, name: str) -> str:
+        """Return the distribution and version behind the `kind` `name` ('zoo 0.2.0', 'my-gan 0.1'; 'zoo core'; '?' if none)."""
+        return self._sources.get(self.plugin_of(kind, name), "?")
+
     def commands(self) -> dict[str, Any]:
         """Return the extra `zoo` sub-commands plugins contribute, by name."""
         return {k: v for k, (v, _) in self._collect("zoo_register_commands", "command", lambda c: c.name, lambda *_: None).items()}

@@ -204,9 +204,7 @@ def _judge_code(clf: Any) -> str:
     """Return what names a judge's code: its method and the distribution (and version) whose plugin registers it."""
     from ..plugins import get_plugin_manager
 
-    pm = get_plugin_manager()
-    plugin = pm.plugin_of("method", getattr(clf, "name", "")) if isinstance(clf, Method) else "?"
-    source = next((i.source for i in pm.infos if i.name == plugin), "?")
+    source = get_plugin_manager().source_of("method", getattr(clf, "name", "")) if isinstance(clf, Method) else "?"
     return f"{getattr(clf, 'name', type(clf).__name__)} from {source}"
 
 
