@@ -60,7 +60,7 @@ def test_scenarios_resolve_by_name_and_auto_skips_absent_real_sets(monkeypatch: 
 
 def test_a_target_set_with_labels_outside_0_to_9_is_rejected_before_training(monkeypatch: pytest.MonkeyPatch) -> None:
     bad = ImageSet(torch.zeros(3, 1, 16, 16, dtype=torch.uint8), torch.tensor([0, 5, 10]), "svhn-raw", None)
-    monkeypatch.setattr("zoo_plugins.dann.scenarios.data.load", lambda name, split, root=None: bad)
+    monkeypatch.setattr("zoo.data.load", lambda name, split, root=None: bad)
     with pytest.raises(DataError, match=r"target set 'svhn' \(test split\) has labels 0\.\.10"):
         load_labelled("svhn", "test", None, "target")
 

@@ -44,7 +44,7 @@ def registered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     model = build_method("dann", {})
     sha = save_model(model, tmp_path / "weights" / "toy.safetensors")
     update_entry("dann.toy", {"method": "dann", "config": {}, "weights": "weights/toy.safetensors", "sha256": sha, "data": "source=toy-src+target=toy-tgt", "params": param_count(model)}, registry)
-    monkeypatch.setattr("zoo_plugins.dann.scenarios.data.load", lambda name, split, root=None: SETS[(name, split)])
+    monkeypatch.setattr("zoo.data.load", lambda name, split, root=None: SETS[(name, split)])
     # a random network predicts one class and one domain for every image, which no accuracy could tell apart
     monkeypatch.setattr(DANN, "predict", lambda self, images: images[:, 0, 0, 0].long())
     monkeypatch.setattr(DANN, "domain_predict", lambda self, images: (images[:, 0, 0, 1] > 127).long())

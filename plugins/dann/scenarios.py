@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from zoo import data
 from zoo.data import ImageSet
 from zoo.errors import DataError, UnknownNameError
-
 from zoo.metrics.adaptation import load_labelled
-from zoo.metrics.adaptation import load_labelled as load_checked  # its name here before it moved to the core
 
-__all__ = ["REGIMES", "Scenario", "SCENARIOS", "resolve_scenarios", "available", "load_checked", "load_scenario_split"]
+__all__ = ["REGIMES", "Scenario", "SCENARIOS", "resolve_scenarios", "available", "load_scenario_split"]
 
 #: The table's rows: regime -> (what the row is called in the seed's table, how it is trained).
 REGIMES: dict[str, str] = {
