@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import tomllib
@@ -890,3 +891,21 @@ def test_a_folder_tree_deeper_than_pythons_stack_is_walked(tmp_path: Path) -> No
         assert load(tmp_path / "deep", "all").classes == ("cat", "dog")
     finally:
         sys.setrecursionlimit(limit)
+
+
+def test_the_commands_defaults_are_the_python_apis() -> None:
+    # `zoo train` and `zoo bench` pass every option explicitly, so a default changed on one side alone would make the
+    # command and zoo.train() / zoo.bench quietly train or time something else
+    import inspect
+
+    from zoo.bench import bench_inference, bench_train_step
+    from zoo.cli import build_parser
+    from zoo.training import TrainConfig
+
+    subs = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    train = {a.dest: a.default for a in subs["train"]._actions if a.dest in TrainConfig.model_fields}
+    assert len(train) >= 15 and train == {k: TrainConfig.model_fields[k].default for k in train}
+    bench = {a.dest: a.default for a in subs["bench"]._actions}
+    for fn in (bench_train_step, bench_inference):
+        own = {k: p.default for k, p in inspect.signature(fn).parameters.items() if k in bench}
+        assert own and own == {k: bench[k] for k in own}, fn.__name__

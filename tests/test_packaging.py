@@ -80,3 +80,12 @@ def test_a_checkout_reads_and_writes_its_top_level_registry() -> None:
     from zoo.registry import INSTALLED, SHIPPED
 
     assert (SHIPPED, INSTALLED) == (ROOT / "registry.toml", False)
+
+
+def test_the_version_is_one_in_pyproject_and_the_package() -> None:
+    import tomllib
+
+    import zoo
+
+    # written in both places: a release bumps the two together (results, weights and run records carry zoo.__version__)
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"] == zoo.__version__

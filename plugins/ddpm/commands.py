@@ -28,6 +28,8 @@ __all__ = ["COMMANDS", "digit_grid", "reverse_frames", "SEED_FRAME_TIMES"]
 #: The times the seed report shows for the first "0" (it shows t = 400 and 399 both), in the order the reverse process runs;
 #: the report lists them from t = 0 up (``--times 0,80,160,240,320,399,400``: panels come in the order given).
 SEED_FRAME_TIMES = (400, 399, 320, 240, 160, 80, 0)
+#: The seed grid's images per digit: the frames follow that grid's image, so both commands take the same default.
+SEED_PER_CLASS = 10
 
 
 def _model(args: argparse.Namespace) -> Method:
@@ -71,13 +73,13 @@ def _common(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def digit_grid(model: Method, per_class: int = 10, seed: int = 0, **knobs: Any) -> torch.Tensor:
+def digit_grid(model: Method, per_class: int = SEED_PER_CLASS, seed: int = 0, **knobs: Any) -> torch.Tensor:
     """Return `per_class` samples of each class, class by class: (n_classes * per_class, C, 28, 28)."""
     labels = [d for d in range(model.config.n_classes) for _ in range(per_class)]
     return model.sample(len(labels), labels=labels, seed=seed, **knobs)
 
 
-def reverse_frames(model: Method, times: tuple[int, ...] = SEED_FRAME_TIMES, label: int = 0, per_class: int = 10, seed: int = 0,
+def reverse_frames(model: Method, times: tuple[int, ...] = SEED_FRAME_TIMES, label: int = 0, per_class: int = SEED_PER_CLASS, seed: int = 0,
                    **knobs: Any) -> dict[int, torch.Tensor]:
     """Return the states {t: (C, 28, 28)} of the first image of class `label` in `digit_grid`, at the integer `times`."""
     if not 0 <= label < model.config.n_classes:
@@ -122,19 +124,19 @@ def _run_frames(args: argparse.Namespace) -> int:
 
 def _grid_args(p: argparse.ArgumentParser) -> None:
     _common(p, "docs/figures/ddpm_grid.png")
-    p.add_argument("--per-class", type=positive_int, default=10, help="images per digit (columns)")
+    p.add_argument("--per-class", type=positive_int, default=SEED_PER_CLASS, help="images per digit (columns)")
 
 
 def _frames_args(p: argparse.ArgumentParser) -> None:
     _common(p, "docs/figures/ddpm_frames.png")
     p.add_argument("--times", type=int_list, default=list(SEED_FRAME_TIMES), help="comma-separated times (0..n_T), one panel each, in this order")
     p.add_argument("--label", type=int, default=0, help="which digit's first grid image to follow")
-    p.add_argument("--per-class", type=positive_int, default=10, help="images per digit in the grid these frames belong to")
+    p.add_argument("--per-class", type=positive_int, default=SEED_PER_CLASS, help="images per digit in the grid these frames belong to")
 
 
 COMMANDS = [
     Command("ddpm-grid", "Write the seed's 10x10 DDPM grid: rows are digits 0-9, columns different noise.",
             "zoo ddpm-grid ddpm.mnistm --out docs/figures/ddpm_grid.png", _grid_args, _run_grid),
-    Command("ddpm-frames", "Write the reverse-process frames of the grid's first '0' at t = 400, 399, 320, 240, 160, 80, 0.",
+    Command("ddpm-frames", f"Write the reverse-process frames of the grid's first '0' at t = {', '.join(map(str, SEED_FRAME_TIMES))}.",
             "zoo ddpm-frames ddpm.mnistm --out docs/figures/ddpm_frames.png", _frames_args, _run_frames),
 ]

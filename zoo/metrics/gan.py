@@ -43,6 +43,9 @@ FID_PIPELINE = "1"
 CLASSIFIER_PIPELINE = "1"
 #: KID's random subsets (Binkowski et al.'s choice, as torch-fidelity's): 100 of up to 1,000 images of each set.
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
+#: Images per sample() call when generating: chunk i has its own seed (`chunk_seed`), so the chunk picks the images, as the
+#: seed does; every recorded figure used 500, and `zoo sample --out-dir` writes the images the evaluator scores with it.
+CHUNK = 500
 
 
 class GANEvalOptions(pydantic.BaseModel):
@@ -56,7 +59,7 @@ class GANEvalOptions(pydantic.BaseModel):
     classifier: str = pydantic.Field("classifier.mnistm", description="registered classifier, or a .safetensors file")
     fid: bool = pydantic.Field(False, description="also compute Inception FID (needs the `fid` extra; slow on CPU)")
     fid_n: int | None = pydantic.Field(None, ge=2, description="generated images for FID (default: n)")
-    chunk: int = pydantic.Field(500, ge=1, description="images generated per call to sample(); each call has its own seed, so like the seed it picks the images (and the figures): keep 500 to compare with recorded ones")
+    chunk: int = pydantic.Field(CHUNK, ge=1, description=f"images generated per call to sample(); each call has its own seed, so like the seed it picks the images (and the figures): keep {CHUNK} to compare with recorded ones")
     fid_batch: int = pydantic.Field(50, ge=1, description="images per Inception forward pass")
     kid: bool = pydantic.Field(False, description="also the kernel distance (KID) in the classifier's feature space: unbiased, so it compares across n")
     progress: bool = True
@@ -75,7 +78,7 @@ def chunk_seed(seed: int, index: int) -> int:
     return int.from_bytes(hashlib.sha256(f"zoo.metrics.gan/{seed}/{index}".encode()).digest()[:6], "big")
 
 
-def generate(model: Method, n: int, seed: int, chunk: int = 500, progress: bool = False, labels: Sequence[int] | None = None,
+def generate(model: Method, n: int, seed: int, chunk: int = CHUNK, progress: bool = False, labels: Sequence[int] | None = None,
              **knobs: Any) -> torch.Tensor:
     """Return `n` uint8 images (CPU) from `model`: chunk i is ``model.sample(chunk, seed=chunk_seed(seed, i))``.
 
