@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +115,9 @@ def test_truncated_idx_names_the_file(tmp_path: Path) -> None:
         (lambda raw: raw, r"cannot read .*train-images-idx3-ubyte\.gz \(Not a gzipped file"),  # plain bytes named .gz
         (lambda raw: gzip.compress(raw[:6]), r"train-images-idx3-ubyte\.gz is truncated: its header names 3 dimensions"),  # header cut short
         (lambda raw: gzip.compress(raw + bytes(10)), r"train-images-idx3-ubyte\.gz has trailing bytes"),
+        # two bits flipped in the deflate stream (its first block's type becomes the reserved 3): zlib.error, not an OSError
+        (lambda raw: (lambda z: z[:10] + bytes([z[10] | 0b110]) + z[11:])(gzip.compress(raw)),
+         r"cannot read .*train-images-idx3-ubyte\.gz \(Error -3 while decompressing data: invalid block type"),
         # a header claiming 2**64 bytes (it wrapped to 0 in int64) or 2**40: refused before a byte of data is read
         (lambda raw: gzip.compress(b"\x00\x00\x08\x04" + struct.pack(">4I", *[65536] * 4)), r"says \(65536, 65536, 65536, 65536\), .* more than any MNIST file"),
         (lambda raw: gzip.compress(b"\x00\x00\x08\x03" + struct.pack(">3I", 1 << 24, 256, 256) + bytes(1000)), r"more than any MNIST file holds"),
@@ -189,6 +194,10 @@ def test_empty_svhn_file_is_a_data_error(tmp_path: Path) -> None:
     [
         (np.full((32, 32, 3, 2), 0.5), np.array([[1], [2]], np.uint8), r"X holds float64 values; expected uint8"),  # would load as black
         (np.zeros((32, 32, 3, 2), np.uint8), np.array([[1.7], [2.0]]), r"y holds non-integer labels"),  # would truncate to 1
+        # text, a cell array and a struct: np.round raised a TypeError on them
+        (np.zeros((32, 32, 3, 1), np.uint8), np.array(["5"]), r"y holds text; expected the classes 1\.\.10 as numbers"),
+        (np.zeros((32, 32, 3, 1), np.uint8), np.array([[np.array([5.0])]], dtype=object), r"y holds a cell array; expected the classes"),
+        (np.zeros((32, 32, 3, 1), np.uint8), {"a": 5}, r"y holds a struct; expected the classes"),
     ],
 )
 def test_svhn_values_of_the_wrong_kind_are_not_cast(tmp_path: Path, x: np.ndarray, y: np.ndarray, message: str) -> None:
@@ -197,6 +206,25 @@ def test_svhn_values_of_the_wrong_kind_are_not_cast(tmp_path: Path, x: np.ndarra
     (tmp_path / "svhn").mkdir()
     savemat(tmp_path / "svhn" / "train_32x32.mat", {"X": x, "y": y})
     with pytest.raises(DataError, match=message):
+        data.load("svhn", "train", root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("damage", "raised"),
+    [
+        (lambda b: b[:68], "IndexError"),  # cut inside the 128-byte header: scipy raised IndexError
+        (lambda b: b[:4000] + bytes([b[4000] ^ 0x04]) + b[4001:], "error"),  # a bit flipped in the compressed X: zlib.error
+    ],
+)
+def test_a_damaged_svhn_file_is_a_data_error_not_scipys_exception(tmp_path: Path, damage, raised: str) -> None:
+    from scipy.io import savemat
+
+    (tmp_path / "svhn").mkdir()
+    path = tmp_path / "svhn" / "train_32x32.mat"
+    x, y = RNG.integers(0, 256, (32, 32, 3, 3)).astype(np.uint8), np.array([[1], [10], [5]], np.uint8)
+    savemat(path, {"X": x, "y": y}, do_compression=True)  # compressed, as SVHN's own files are
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(DataError, match=rf"cannot read SVHN file .*train_32x32\.mat \({raised}: .*download it again"):
         data.load("svhn", "train", root=tmp_path)
 
 
@@ -243,6 +271,35 @@ def test_usps_fields_may_be_separated_by_tabs(tmp_path: Path) -> None:
     (tmp_path / "usps" / "usps.bz2").write_bytes(bz2.compress(b"3\t1:1.0 256:-1.0\n"))
     s = data.load("usps", "train", root=tmp_path)
     assert s.labels.tolist() == [2] and s.images[0, 0, 0, 0] == 255 and s.images[0, 0, 15, 15] == 0
+
+
+def test_a_usps_file_inflating_past_the_cap_is_refused_after_reading_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1.5 KB .bz2 inflated to 4 GiB in memory before its first line was looked at."""
+    from zoo.data import usps
+
+    monkeypatch.setattr(usps, "_MAX_USPS_BYTES", 10_000)  # the cap, 64 MiB, scaled down; reads are counted below
+    reads, read = [], bz2.BZ2File.read
+    monkeypatch.setattr(bz2.BZ2File, "read", lambda self, n=-1: reads.append(n) or read(self, n))
+    (tmp_path / "usps").mkdir()
+    (tmp_path / "usps" / "usps.bz2").write_bytes(bz2.compress(b"1 " + b"0" * 1_000_000))
+    with pytest.raises(DataError, match=r"usps\.bz2 inflates to more than 0 MiB, more than any USPS file holds"):
+        data.load("usps", "train", root=tmp_path)
+    assert reads == [10_001]
+    monkeypatch.setattr(usps, "_MAX_USPS_BYTES", len(usps_text([3], np.zeros((1, 256)))))  # exactly the cap is read
+    (tmp_path / "usps" / "usps.bz2").write_bytes(bz2.compress(usps_text([3], np.zeros((1, 256)))))
+    assert data.load("usps", "train", root=tmp_path).labels.tolist() == [2]
+
+
+@pytest.mark.parametrize(
+    ("fields", "written"),
+    [("0:0.5 2:0.5", "0"), ("1:0.5 257:0.5", "257"), ("1:0.5 1.5:-1", "1.5"), ("1e30:0.5", "1e30"), ("3:0.5 -2:0.5 0:1", "-2")],
+)
+def test_usps_feature_indices_that_are_not_whole_numbers_in_range_are_named_as_written(tmp_path: Path, fields: str, written: str) -> None:
+    # index 0 was reported as 256 (the largest index), 1e30 as a large negative number, and 1.5 was read as feature 1
+    (tmp_path / "usps").mkdir()
+    (tmp_path / "usps" / "usps.bz2").write_bytes(bz2.compress(f"3 {fields}\n".encode()))
+    with pytest.raises(DataError, match=rf"usps\.bz2, line 1: feature index {written} is not a whole number in 1\.\.256"):
+        data.load("usps", "train", root=tmp_path)
 
 
 def test_usps_file_that_is_not_bz2(tmp_path: Path) -> None:
@@ -507,3 +564,124 @@ def test_an_image_pil_calls_a_decompression_bomb_is_a_data_error_not_a_traceback
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 28x28 is then more than twice the limit, as a 196-megapixel PNG is
     with pytest.raises(DataError, match=r"cannot read image .*train_00000\.png \(Image size \(784 pixels\) exceeds limit"):
         data.load("mnistm", "train", root=tmp_path)
+
+
+# ---- damaged and unusual image files --------------------------------------------------------------
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def interlaced_png(gray: np.ndarray) -> bytes:
+    """A gray PNG stored Adam7-interlaced (Pillow writes none): seven passes of sub-images, rows filtered with 'none'."""
+    h, w = gray.shape
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+    raw = b"".join(b"\x00" + row.tobytes() for x0, y0, dx, dy in passes for row in gray[y0::dy, x0::dx] if row.size)
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 1)  # 8 bits, gray, interlace method 1 (Adam7)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(raw)) + _png_chunk(b"IEND", b"")
+
+
+def tiled_tiff(gray: np.ndarray, side: int = 16) -> bytes:
+    """A gray TIFF stored in side x side tiles (Pillow writes strips only), the tiles at the right and bottom edges padded."""
+    h, w = gray.shape
+    ny, nx = -(-h // side), -(-w // side)
+    padded = np.zeros((ny * side, nx * side), np.uint8)
+    padded[:h, :w] = gray
+    tiles = [padded[ty * side:(ty + 1) * side, tx * side:(tx + 1) * side].tobytes() for ty in range(ny) for tx in range(nx)]
+    n, first = len(tiles), 8 + 2 + 12 * 10 + 4  # the header, then one IFD of 10 entries; then the tile offsets and byte counts
+    data_at = first + 8 * n
+    entries = [(256, 3, 1, w), (257, 3, 1, h), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1), (277, 3, 1, 1),
+               (322, 3, 1, side), (323, 3, 1, side), (324, 4, n, first), (325, 4, n, first + 4 * n)]
+    ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHI" + ("HH" if t == 3 else "I"), tag, t, c, v, *([0] if t == 3 else []))
+                                                     for tag, t, c, v in entries) + struct.pack("<I", 0)
+    offsets = struct.pack(f"<{n}I", *(data_at + i * side * side for i in range(n))) + struct.pack(f"<{n}I", *[side * side] * n)
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + offsets + b"".join(tiles)
+
+
+def tiff_with_height(path: Path, height: int | None = None, rows_per_strip: int | None = None) -> None:
+    """Save a 20x24 RGB TIFF of value 200, then overwrite its height tag (ImageLength) or RowsPerStrip, as damage would."""
+    Image.fromarray(np.full((24, 20, 3), 200, np.uint8)).save(path)
+    b = bytearray(path.read_bytes())
+    at = struct.unpack("<I", b[4:8])[0]
+    for i in range(struct.unpack("<H", b[at:at + 2])[0]):
+        e = at + 2 + 12 * i
+        tag, kind = struct.unpack("<HH", b[e:e + 4])
+        value = height if tag == 257 else rows_per_strip if tag == 278 else None
+        if value is not None:
+            b[e + 8:e + 12] = struct.pack("<I", value) if kind == 4 else struct.pack("<HH", value, 0)
+    path.write_bytes(bytes(b))
+
+
+def _damaged_png(path: Path) -> None:
+    Image.fromarray(RNG.integers(0, 256, (32, 32, 3)).astype(np.uint8)).save(path)
+    b = bytearray(path.read_bytes())
+    b[33:37] = struct.pack(">I", struct.unpack(">I", b[33:37])[0] - 100)  # the IDAT chunk's length, 100 short: "broken PNG file"
+    path.write_bytes(bytes(b))
+
+
+def _damaged_bmp(path: Path) -> None:
+    buf = io.BytesIO()
+    Image.new("P", (32, 32)).save(buf, "BMP")
+    b = bytearray(buf.getvalue())
+    b[46:50] = struct.pack("<I", 0x7FFF)  # biClrUsed, the palette's colour count: "invalid palette size"
+    path.write_bytes(bytes(b))
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "message"),
+    [
+        ("3.png", _damaged_png, r"cannot read image .*3\.png \(broken PNG file"),  # SyntaxError
+        ("3.bmp", _damaged_bmp, r"cannot read image .*3\.bmp \(invalid palette size"),  # ValueError, from Image.open in common_side too
+        # its height tag damaged to 3,000,000: the one strip it holds was read and the rest left black, without a word
+        ("3.tif", lambda p: tiff_with_height(p, height=3_000_000), r"image .*3\.tif is damaged: its header says 20x3000000 pixels"),
+        # RowsPerStrip 0: PIL's strip had no rows, and loading it raised ValueError("tile cannot extend outside image")
+        ("3.tif", lambda p: tiff_with_height(p, rows_per_strip=0), r"image .*3\.tif is damaged: its header says 20x24 pixels"),
+    ],
+)
+def test_a_damaged_image_in_a_folder_is_a_data_error_naming_it(tmp_path: Path, name: str, damage, message: str) -> None:
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(RNG.integers(0, 256, (32, 32, 3)).astype(np.uint8)).save(folder / f"{i}.png")
+    damage(folder / name)
+    with pytest.raises(DataError, match=message):
+        data.load(folder, "train")
+
+
+def _saved(im: Image.Image, fmt: str, **options) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **options)
+    return buf.getvalue()
+
+
+GRAY = RNG.integers(0, 256, (37, 29)).astype(np.uint8)  # sides that are not multiples of 8 or 16: edge tiles, partial passes
+COLOUR = RNG.integers(0, 256, (37, 29, 3)).astype(np.uint8)
+WIDE = RNG.integers(0, 65536, (37, 29)).astype(np.uint16)
+
+
+@pytest.mark.parametrize(
+    ("name", "encode", "mode", "want"),
+    [
+        ("interlaced.png", lambda: interlaced_png(GRAY), "L", GRAY),
+        ("palette.png", lambda: _saved(Image.fromarray(COLOUR).quantize(16), "PNG"), "RGB", None),
+        ("sixteen.png", lambda: _saved(Image.fromarray(WIDE), "PNG"), "L", np.round(WIDE / 257).astype(np.uint8)),
+        ("progressive.jpg", lambda: _saved(Image.fromarray(COLOUR), "JPEG", progressive=True), "RGB", None),
+        ("palette.bmp", lambda: _saved(Image.fromarray(COLOUR).quantize(16), "BMP"), "RGB", None),
+        ("strips.tif", lambda: _saved(Image.fromarray(COLOUR), "TIFF", tiffinfo={278: 5}), "RGB", COLOUR),  # 8 strips, the last of 2 rows
+        ("tiles.tif", lambda: tiled_tiff(GRAY), "L", GRAY),  # 2x3 tiles of 16x16, clipped at the edges
+        ("palette.tif", lambda: _saved(Image.fromarray(COLOUR).quantize(16), "TIFF", tiffinfo={278: 7}), "RGB", None),
+        ("sixteen.tif", lambda: _saved(Image.fromarray(WIDE), "TIFF", tiffinfo={278: 10}), "L", np.round(WIDE / 257).astype(np.uint8)),
+        ("palette.gif", lambda: _saved(Image.fromarray(COLOUR).quantize(16), "GIF"), "RGB", None),
+    ],
+)
+def test_valid_images_stored_in_parts_are_not_taken_for_damaged_ones(tmp_path: Path, name: str, encode, mode: str, want) -> None:
+    from zoo.data.folder import read_image
+
+    path = tmp_path / name
+    path.write_bytes(encode())
+    with Image.open(path) as im:  # what PIL itself reads, the reference where the exact pixels are not known beforehand
+        parts = len(im.tile)  # before loading, which empties it
+        expected = np.asarray(im.convert(mode)) if want is None else want
+    assert parts == {"strips.tif": 8, "tiles.tif": 6, "palette.tif": 6, "sixteen.tif": 4}.get(name, 1)  # the files hold the parts meant
+    got = read_image(path, None, mode)
+    assert np.array_equal(got.reshape(expected.shape), expected)

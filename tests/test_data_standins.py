@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +57,26 @@ def test_digits_standin() -> None:
     assert np.bincount(test.labels.numpy()).min() >= 34  # every class in the test split, about 20 % of each
     assert train.images.float().mean() > 20 and train.images.max() == 255  # white ink on black, like MNIST and USPS
     assert torch.equal(data.load("digits", "test").images, test.images)
+
+
+def test_digits_are_read_from_scikit_learns_file_as_load_digits_returns_them() -> None:
+    from sklearn.datasets import load_digits
+
+    from zoo.data.digits import _read_bundled
+
+    images, labels = _read_bundled()
+    bunch = load_digits()
+    assert images.dtype == bunch.images.dtype and np.array_equal(images, bunch.images)
+    assert labels.dtype == np.int64 and np.array_equal(labels, bunch.target)
+
+
+def test_loading_digits_does_not_import_scikit_learn() -> None:
+    """Its import takes over a second and sets KMP_DUPLICATE_LIB_OK and KMP_INIT_AT_FORK in os.environ for the whole process."""
+    code = ("import sys\nfrom zoo import data\nassert len(data.load('digits', 'test')) == 355\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 # ---- syndigits ------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from operator import attrgetter
 from pathlib import Path
@@ -19,6 +21,13 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".ti
 MIN_SIDE = 16
 #: The side a folder's images are brought to, unless they all share a smaller one (28x28 digits stay 28x28).
 FOLDER_SIDE = 64
+#: What PIL raises for a damaged file: besides OSError, a truncated PNG raises SyntaxError ("broken PNG file"), a BMP
+#: with a bad palette or a TIFF with a bad tile ValueError, and damaged headers or compressed chunks struct.error or zlib.error.
+_IMAGE_ERRORS = (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError, struct.error, zlib.error)
+#: Formats whose tiles (the parts of the file PIL decodes) always cover the whole image: one tile for PNG (interlaced
+#: too), JPEG (progressive too) and BMP; a grid of strips or tiles for TIFF. Not GIF: its first frame may cover part of
+#: the screen, the rest being background.
+_TILES_COVER = frozenset({"PNG", "JPEG", "MPO", "BMP", "TIFF"})
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -83,6 +92,26 @@ def list_images(folder: Path) -> tuple[list[Path], list[int] | None, list[str]]:
     return [p for c in classes for p in per_class[c]], labels, classes
 
 
+def _tiles_cover(im: Image.Image) -> bool:
+    """Whether the tiles PIL will decode cover all of `im` (true of formats not in _TILES_COVER, which are not checked).
+
+    A TIFF whose height tag is damaged upwards keeps the strips it had: PIL decodes them and leaves the rest of the
+    claimed height black, without a word. The union of the tiles is taken (a TIFF stored band by band repeats its grid
+    once a band), over the grid their edges make.
+    """
+    if im.format not in _TILES_COVER or not im.tile:
+        return True
+    w, h = im.size
+    boxes = [(0, 0, w, h) if t.extents is None else tuple(t.extents) for t in im.tile]
+    boxes = [(max(0, min(x0, w)), max(0, min(y0, h)), max(0, min(x1, w)), max(0, min(y1, h))) for x0, y0, x1, y1 in boxes]
+    xs, ys = sorted({0, w, *(b[0] for b in boxes), *(b[2] for b in boxes)}), sorted({0, h, *(b[1] for b in boxes), *(b[3] for b in boxes)})
+    xi, yi = {x: i for i, x in enumerate(xs)}, {y: i for i, y in enumerate(ys)}
+    covered = np.zeros((len(ys) - 1, len(xs) - 1), dtype=bool)
+    for x0, y0, x1, y1 in boxes:
+        covered[yi[y0]:yi[y1], xi[x0]:xi[x1]] = True
+    return bool(covered.all())
+
+
 def open_image(path: Path, mode: str, fix: str, size: tuple[int, int] | None = None) -> Image.Image:
     """Return the image at `path` converted to `mode` ('L' or 'RGB') with 8 bits a channel; `fix` ends the error messages.
 
@@ -92,6 +121,9 @@ def open_image(path: Path, mode: str, fix: str, size: tuple[int, int] | None = N
     """
     try:
         with Image.open(path) as im:
+            if not _tiles_cover(im):
+                raise DataError(f"image {path} is damaged: its header says {im.size[0]}x{im.size[1]} pixels, but its data covers "
+                                f"only part of them (the rest would read as black). {fix}")
             # the size it has once turned upright (EXIF orientations 5-8 swap the sides), known from the header alone
             shown = im.size[::-1] if im.getexif().get(0x0112) in (5, 6, 7, 8) else im.size
             if size is not None and shown != size:
@@ -103,7 +135,7 @@ def open_image(path: Path, mode: str, fix: str, size: tuple[int, int] | None = N
                 kind = "32-bit integer" if im.mode == "I" else "floating-point"
                 raise DataError(f"image {path} holds {kind} pixels (PIL mode {im.mode}), whose range zoo cannot infer; expected 8 or 16 bits a channel. {fix}")
             return im.convert(mode)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+    except _IMAGE_ERRORS as e:
         raise DataError(f"cannot read image {path} ({e}). {fix}") from None
 
 
@@ -134,7 +166,7 @@ def common_side(files: list[Path], most: int = FOLDER_SIDE) -> int:
         try:
             with Image.open(path) as im:
                 side = min(im.size)  # a turn by its EXIF orientation keeps the short side
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        except _IMAGE_ERRORS:
             continue  # read_image names the file where its split reads it; the others keep their side
         sides.add(side)
         if len(sides) > 1 or side > most:  # settled: a face set of 200,000 photos is not read header by header

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import math
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,8 @@ def read_idx(path: Path) -> np.ndarray:
             if expected > _MAX_IDX_BYTES:
                 raise DataError(f"{path}: its header says {dims}, {expected:,} bytes of data, more than any MNIST file holds. Copy the file again.")
             body = f.read(expected + 1)
-    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError; a cut-off stream raises EOFError
+    # gzip.BadGzipFile is an OSError; a cut-off stream raises EOFError; a damaged deflate stream (one flipped bit) zlib.error
+    except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"cannot read {path} ({e}). Expected one of MNIST's original IDX files, gzip-compressed or plain; copy the file again.") from None
     if len(body) != expected:
         state = "is truncated" if len(body) < expected else "has trailing bytes"

@@ -20,14 +20,19 @@ _EXPECTED = "train_32x32.mat and test_32x32.mat (SVHN format 2, as torchvision d
 def read_svhn_mat(path: Path) -> ImageSet:
     """Return the images (N, 3, 32, 32) and labels (10 -> 0) of one SVHN ``.mat`` file."""
     from scipy.io import loadmat  # scipy comes with scikit-learn; imported here because it is slow to import
-    from scipy.io.matlab import MatReadError
 
     if not path.is_file():
         raise DataError(f"SVHN file {path} does not exist. Expected {_EXPECTED} in that folder, or the seed layout: {LAYOUT}.")
     try:
         mat = loadmat(path, variable_names=("X", "y"))
-    except (MatReadError, ValueError, OSError, NotImplementedError, TypeError) as e:
-        raise DataError(f"cannot read SVHN file {path} ({e}). Expected a MATLAB v5 file as torchvision downloads it: {_EXPECTED}.") from None
+    # scipy's reader is not hardened against damaged files: besides its MatReadError, a cut or bit-flipped file raises
+    # whatever its parser meets (zlib.error, IndexError, UnboundLocalError, ...), so any Exception means the file is
+    # damaged. (Some crafted files even crash scipy's C reader outright; that is scipy's bug, not caught here.)
+    except Exception as e:
+        raise DataError(
+            f"cannot read SVHN file {path} ({type(e).__name__}: {e}). Expected a MATLAB v5 file as torchvision downloads it: {_EXPECTED}. "
+            "The file is damaged or not SVHN's: download it again."
+        ) from None
     if "X" not in mat or "y" not in mat:
         raise DataError(f"SVHN file {path} lacks the variable(s) {', '.join(k for k in ('X', 'y') if k not in mat)}. Expected {_EXPECTED}.")
     x, y = mat["X"], np.asarray(mat["y"]).reshape(-1)
@@ -35,6 +40,9 @@ def read_svhn_mat(path: Path) -> ImageSet:
         raise DataError(f"SVHN file {path}: X is {x.shape} and y has {len(y)} labels; expected X (32, 32, 3, N) with N labels.")
     if x.dtype != np.uint8:
         raise DataError(f"SVHN file {path}: X holds {x.dtype} values; expected uint8 pixels 0..255. The file is not SVHN's as torchvision downloads it.")
+    if y.dtype.kind not in "biuf":  # text, cells or structs: np.round below would raise a TypeError
+        kind = {"U": "text", "S": "text", "O": "a cell array", "V": "a struct", "c": "complex numbers"}.get(y.dtype.kind, str(y.dtype))
+        raise DataError(f"SVHN file {path}: y holds {kind}; expected the classes 1..10 as numbers. The file is not SVHN's.")
     if not np.issubdtype(y.dtype, np.integer) and not np.array_equal(y, np.round(y)):
         raise DataError(f"SVHN file {path}: y holds non-integer labels ({y.dtype}); expected the classes 1..10.")
     y = y.astype(np.int64)

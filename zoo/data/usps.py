@@ -16,6 +16,9 @@ __all__ = ["BZ2_FILES", "read_usps_bz2", "read_usps", "usps_layout"]
 
 BZ2_FILES = {"train": "usps.bz2", "test": "usps.t.bz2"}
 _PIXELS = 16 * 16
+#: torchvision's usps.bz2 inflates to some 26 MB (7,291 lines of 256 'index:value' fields). A file inflating to more is
+#: damaged or a bomb (a 1.5 KB .bz2 can inflate to gigabytes): it is refused once this much is read, not after all of it.
+_MAX_USPS_BYTES = 64 << 20
 _EXPECTED = "usps.bz2 and usps.t.bz2 (libsvm text as torchvision downloads them: 'label 1:v1 ... 256:v256', labels 1..10, values in [-1, 1])"
 
 
@@ -32,9 +35,13 @@ def _parse_line(text: str, path: Path, line: int) -> tuple[int, np.ndarray]:
             raise ValueError("not finite")
     except (ValueError, OverflowError):  # int(float("inf")) overflows
         raise DataError(f"USPS file {path}, line {line}: cannot parse {text[:60]!r}...; expected {_EXPECTED}.") from None
+    # checked as floats, before the cast: '1.5' would truncate to 1, and '1e30' wrap to a negative index
+    bad = (pairs[:, 0] < 1) | (pairs[:, 0] > _PIXELS) | (pairs[:, 0] != np.floor(pairs[:, 0]))
+    if bad.any():
+        written = rest.replace(":", " ").split()[2 * int(np.argmax(bad))]  # the first bad index, as the file writes it
+        raise DataError(f"USPS file {path}, line {line}: feature index {written} is not a whole number in 1..{_PIXELS}; "
+                        "expected 16x16 images.")
     index = pairs[:, 0].astype(np.int64) - 1
-    if len(index) and (index.min() < 0 or index.max() >= _PIXELS):
-        raise DataError(f"USPS file {path}, line {line}: feature index {index.max() + 1} outside 1..{_PIXELS}; expected 16x16 images.")
     if not 0 <= label <= 9:
         raise DataError(f"USPS file {path}, line {line}: label {label + 1} is out of range 1..10. Expected {_EXPECTED}.")
     if len(pairs) and np.abs(pairs[:, 1]).max() > 1:
@@ -49,8 +56,12 @@ def read_usps_bz2(path: Path) -> ImageSet:
     if not path.is_file():
         raise DataError(f"USPS file {path} does not exist. Expected {_EXPECTED} in that folder, or the seed layout: {LAYOUT}.")
     try:
-        with bz2.open(path, "rt") as f:
-            lines = f.read().splitlines()
+        with bz2.open(path, "rb") as f:
+            raw = f.read(_MAX_USPS_BYTES + 1)
+        if len(raw) > _MAX_USPS_BYTES:
+            raise DataError(f"USPS file {path} inflates to more than {_MAX_USPS_BYTES >> 20} MiB, more than any USPS file holds: "
+                            f"it is damaged or not USPS's. Expected {_EXPECTED}; copy the files again.")
+        lines = raw.decode("utf-8").splitlines()
     except (OSError, EOFError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read USPS file {path} ({e}). Expected a bzip2-compressed libsvm text file: {_EXPECTED}.") from None
     parsed = [_parse_line(t.strip(), path, i) for i, t in enumerate(lines, start=1) if t.strip()]
