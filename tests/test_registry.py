@@ -341,6 +341,30 @@ def test_register_names_a_damaged_run_file(registry: Path, tmp_path: Path, file:
         register_run(run, "dcgan.new", data="faces", path=registry)
 
 
+@pytest.mark.parametrize(
+    ("file", "edit", "message"),
+    [
+        ("run.json", lambda r: b'{"method": "dcgan\xff"}', r"UnicodeDecodeError"),
+        ("run.json", lambda r: b"[" * 100_000 + b"]" * 100_000, r"RecursionError"),
+        ("summary.json", lambda s: {**s, "sha256": 5}, r"summary\.json's sha256 is 5, not a hex digest"),
+        ("run.json", lambda r: {**r, "classes": ["a", "b"]}, r"run\.json's classes is \['a', 'b'\], not an object"),
+        ("run.json", lambda r: {**r, "data_sources": [1]}, r"run\.json's data_sources is \[1\], not an object"),
+        ("run.json", lambda r: {**r, "data": 5}, r"run\.json's data is 5, not an object"),
+    ],
+)
+def test_register_names_a_run_file_of_the_wrong_bytes_or_types(registry: Path, tmp_path: Path, file: str, edit, message: str) -> None:
+    """Not UTF-8, nested too deep, or a field of another type than `zoo train` writes: a ConfigError, not a raw Python error."""
+    import json
+
+    from zoo.registry import register_run
+
+    run = fake_run(tmp_path / "run", 1)
+    changed = edit(json.loads((run / file).read_text()))
+    (run / file).write_bytes(changed if isinstance(changed, bytes) else json.dumps(changed).encode())
+    with pytest.raises(ConfigError, match=r"run\.json or summary\.json is damaged \(.*" + message):
+        register_run(run, "dcgan.new", data="faces", path=registry)
+
+
 @pytest.mark.parametrize(("text", "message"), [("models = 3\n", r"models should be a table"), ('[models]\n"x.y" = 3\n', r"'x\.y' should be a table")])
 def test_registry_whose_models_are_not_tables(registry: Path, text: str, message: str) -> None:
     registry.write_text(text)

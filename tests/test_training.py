@@ -859,3 +859,39 @@ def test_a_method_may_name_its_losses_freely_but_not_as_the_trainers_own_fields(
             Trainer("clocked_test", {}, data, tmp_path / "clock", cfg).fit()
     finally:
         next(plugin, None)
+
+
+def test_a_damaged_metrics_line_is_skipped_with_a_warning_and_a_torn_last_line_quietly(tmp_path: Path) -> None:
+    log = tmp_path / "metrics.jsonl"
+    lines = [b'{"step": 1, "loss_d": 0.5}', b'{"step": 2, "loss_d": 0.5\xff}', b"[1, 2]", b'{"step": "3"}', b'{"step": null}',
+             b'{"step": 4}']
+    log.write_bytes(b"\n".join(lines) + b"\n" + b'{"step": 5, "lo')  # the last line half-written: a run killed mid-write
+    with pytest.warns(UserWarning, match=r"metrics log .*metrics\.jsonl: skipped lines 2, 3, 4, 5, not a record like") as caught:
+        assert [r["step"] for r in read_metrics_log(log)] == [1, 4]
+    assert len(caught) == 1
+    log.write_bytes(b'{"step": 1}\n{"step": 2, "lo')
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert [r["step"] for r in read_metrics_log(log)] == [1]
+
+
+def test_a_resume_goes_on_past_a_damaged_log_line_and_names_a_run_record_of_the_wrong_types(tmp_path: Path) -> None:
+    import shutil
+
+    train(tmp_path / "a", 2)
+    for name in ("b", "c"):
+        shutil.copytree(tmp_path / "a", tmp_path / name)
+    with (tmp_path / "a" / "metrics.jsonl").open("ab") as f:
+        f.write(b'{"step": 1, "loss_d": 0.5\xff}\n')
+    with pytest.warns(UserWarning, match=r"metrics\.jsonl: skipped line 3, not a record"):
+        train(tmp_path / "a", 3)
+    assert [r["step"] for r in read_metrics_log(tmp_path / "a" / "metrics.jsonl")] == [1, 2, 3]
+    for name, field, value in (("b", "train", "x"), ("c", "earlier_sittings", 5)):
+        run = json.loads((tmp_path / name / "run.json").read_text())
+        (tmp_path / name / "run.json").write_text(json.dumps({**run, field: value}))
+        with pytest.raises(ConfigError, match=rf"run\.json is damaged: its {field} is {json.dumps(value)}; expected .* Restore it"):
+            train(tmp_path / name, 3)
+    with pytest.raises(ConfigError, match=r"run\.json is damaged: its train is \"x\"; expected .* init_from="):  # a branch from it too
+        train(tmp_path / "d", 3, init_from=str(tmp_path / "b"))

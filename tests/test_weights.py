@@ -228,6 +228,8 @@ def _rewrite_header(path: Path, edit) -> None:
     [
         (lambda h: list(h), r"malformed safetensors header \(the header is a JSON list"),
         (lambda h: {**h, "a.n": {"dtype": "I64", "shape": []}}, r"malformed safetensors header \('data_offsets'\)"),
+        (lambda h: {**h, "__metadata__": 5}, r"malformed safetensors header \(its __metadata__ is a JSON int, not an object\)"),
+        (lambda h: {**h, "a.n": {**h["a.n"], "data_offsets": [0, 1e400]}}, r"malformed safetensors header \(cannot convert float infinity"),
     ],
 )
 def test_malformed_header_is_a_weights_error(weights: Path, edit, message: str) -> None:
@@ -426,3 +428,43 @@ def test_a_cache_folder_that_cannot_be_written_uses_a_local_file_where_it_lies(t
         assert resolve_weights(weights.as_uri(), sha, tmp_path) == weights
     with pytest.raises(WeightsError, match=r"the cache folder .* is not writable.*Set ZOO_CACHE to a folder you can write to"):
         resolve_weights("https://example.org/w.safetensors", "a" * 64, tmp_path)
+
+
+def test_a_checkpoint_whose_metadata_is_not_an_object_is_a_weights_error(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.safetensors"
+    save_tree(path, {"step": 3, "w": torch.ones(2)})
+    _rewrite_header(path, lambda h: {**h, "__metadata__": 5})
+    with pytest.raises(WeightsError, match=r"checkpoint\.safetensors has a malformed safetensors header \(its __metadata__ is a JSON int"):
+        load_tree(path)
+
+
+def test_a_damaged_key_name_does_not_switch_a_checkpoints_digest_off(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.safetensors"
+    save_tree(path, {"model": {"w": torch.ones(3)}, "step": 5})
+    data = bytearray(path.read_bytes())
+    (n,) = struct.unpack("<Q", data[:8])
+    key = data.index(b"zoo.tree_sha256")
+    data[key + 8] ^= 0x01  # zoo.tree_sha256 -> zoo.tree^sha256: the digest would look absent, as in an older checkpoint
+    data[8 + n + 3] ^= 0x40  # and the top byte of w[0]: float32 1.0 -> inf
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match=r"is damaged: its header holds 'zoo\.tree\^sha256', not among the keys zoo writes .* Start afresh\."):
+        load_tree(path, "Start afresh.")
+
+
+def test_a_checkpoint_from_before_the_digest_loads_and_its_damaged_structure_is_a_weights_error(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.safetensors"
+    save_tree(path, {"model": {"w": torch.ones(3)}, "step": 5})
+    _rewrite_header(path, lambda h: {**h, "__metadata__": {"zoo.tree": h["__metadata__"]["zoo.tree"]}})  # as save_tree wrote it then
+    assert load_tree(path)["step"] == 5
+    _rewrite_header(path, lambda h: {**h, "__metadata__": {"zoo.tree": h["__metadata__"]["zoo.tree"].replace("/model/w", "/model/v")}})
+    with pytest.raises(WeightsError, match=r"is damaged: its structure does not match its tensors \(KeyError: '/model/v'\)\. Start afresh\."):
+        load_tree(path, "Start afresh.")
+
+
+def test_a_run_record_nested_thousands_deep_is_a_config_error(tmp_path: Path) -> None:
+    from zoo.errors import ConfigError
+    from zoo.weights import read_record
+
+    (tmp_path / "run.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ConfigError, match=r"run\.json is damaged \(RecursionError\); expected the JSON object `zoo train` writes\."):
+        read_record(tmp_path / "run.json", "Restore it.")

@@ -732,6 +732,13 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
         run = json.loads((run_dir / "run.json").read_text())
         summary = json.loads((run_dir / "summary.json").read_text())
         sha256, method, config = summary["sha256"], run["method"], _toml_values(run["config"])
+        # used below, past this try (the sha256 to check the weights, the rest in the entry): a wrong type is named here, not a raw error there
+        wrong = [f"run.json's {k} is {str(run[k])[:60]}, not an object" for k in ("classes", "data", "data_sources")
+                 if run.get(k) and not isinstance(run[k], dict)]
+        if not isinstance(sha256, str):
+            wrong.insert(0, f"summary.json's sha256 is {str(sha256)[:60]}, not a hex digest")
+        if wrong:
+            raise TypeError("; ".join(wrong))
         made = summary if "command" in summary else run  # the sittings that exported the weights (run.json: the latest one begun)
         training = {
             "command": made.get("command") or "(not recorded)",
@@ -747,7 +754,8 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
     except FileNotFoundError as e:
         how = f"`zoo train ... --out {run_dir}`" if COMMAND_LINE.get() else f"zoo.train(..., out={os.fspath(run_dir)!r})"
         raise ConfigError(f"{run_dir} is not a finished training run: {Path(e.filename).name} is missing. Run {how} to the end first.") from None
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+    # RecursionError: JSON nested thousands deep
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, KeyError, TypeError, AttributeError) as e:
         raise ConfigError(
             f"{run_dir}'s run.json or summary.json is damaged ({type(e).__name__}: {e}); expected the files `zoo train` writes. "
             "Restore them, or train the run again."

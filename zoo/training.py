@@ -245,6 +245,17 @@ def _n_classes_option(k: int | None) -> str:
     return f"--set n_classes={k}" if COMMAND_LINE.get() else f"config={{'n_classes': {k}}}"
 
 
+def _read_run_record(path: Path, fix: str) -> dict[str, Any]:
+    """Return a run's run.json (read_record), with the fields a resume or a branch reads checked for their type: a damaged
+    one is a ConfigError naming the file and saying `fix`, not a Python error from deep in the resume."""
+    record = read_record(path, fix)
+    for key, kind, what in (("train", dict, "an object of the trainer's settings"), ("earlier_sittings", list, "a list of the sittings")):
+        if record.get(key) is not None and not isinstance(record[key], kind):
+            raise ConfigError(f"{path} is damaged: its {key} is {json.dumps(record[key])[:60]}; expected {what}, as `zoo train` writes. "
+                              f"{fix}")
+    return record
+
+
 class Trainer:
     """Trains method `method` with `config` on `data`, writing into `out`.
 
@@ -448,7 +459,7 @@ class Trainer:
         if not path.is_file():
             return False
         fix = f"Restore it, or start afresh in another run folder ({option('out', 'DIR')}) or after deleting this one."
-        previous = read_record(self.out / "run.json", fix)
+        previous = _read_run_record(self.out / "run.json", fix)
         now = self._run_info()
         if previous.get("method") == now["method"] and isinstance(previous.get("config"), dict):
             try:  # a run from before a field was added compares with that field's default
@@ -501,7 +512,7 @@ class Trainer:
         _set_rng_state(state["rng"])
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
         self.init_source = previous.get("init_from")
-        self.earlier_sittings = [*previous.get("earlier_sittings", []), {"command": previous.get("command"), "steps": self.step}]
+        self.earlier_sittings = [*(previous.get("earlier_sittings") or []), {"command": previous.get("command"), "steps": self.step}]
         self._truncate_log(self.step)
         return True
 
@@ -559,7 +570,7 @@ class Trainer:
         if not ckpt.is_file():
             raise ConfigError(f"{option('init_from', source)}: no {CHECKPOINT} (nor {SLIM_CHECKPOINT}) there. Give a run folder of `zoo train` or its checkpoint file.")
         fix = f"{option('init_from', source)} takes a run folder of `zoo train` or its {CHECKPOINT}; branch from another one, or restore it."
-        run, summary = (read_record(ckpt.parent / f, fix) for f in ("run.json", "summary.json"))
+        run, summary = _read_run_record(ckpt.parent / "run.json", fix), read_record(ckpt.parent / "summary.json", fix)
         other = run.get("method")
         if other not in (None, self.method.name):
             raise ConfigError(f"{option('init_from', source)}: that run trained method {other!r}, this one trains {self.method.name!r}. Start from a {self.method.name} run.")

@@ -6,6 +6,7 @@ import io
 import math
 import json
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -182,13 +183,33 @@ def save_figure(fig: matplotlib.figure.Figure, path: str | os.PathLike[str], dpi
 
 
 def read_metrics_log(path: str | os.PathLike[str]) -> list[dict[str, float]]:
-    """Return the records of a JSON-lines metrics log (a half-written last line is skipped)."""
-    out = []
-    for line in Path(path).read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
+    """Return the records of a JSON-lines metrics log: JSON objects, their step (where given) a number.
+
+    A half-written last line (a run killed mid-write) is skipped quietly; any other line that is no such record (a damaged
+    disk, a hand edit) is skipped with a warning naming the file and its lines, so that a resume or a plot goes on with
+    the sound records rather than failing on one bad line.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    lines = data.splitlines()
+    out, bad = [], []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
             continue
+        try:
+            record = json.loads(line.decode("utf-8"))  # the trainer writes ASCII (json.dumps escapes the rest)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            record = None
+        # a record without a step is the caller's to judge (gan-figures names it); one whose step is no number is damage
+        step = record.get("step", 0) if isinstance(record, dict) else None
+        if isinstance(step, (int, float)) and not isinstance(step, bool):
+            out.append(record)
+        elif number < len(lines) or data.endswith((b"\n", b"\r")):  # a torn last line has no line end yet: expected, not damage
+            bad.append(number)
+    if bad:
+        shown = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        warnings.warn(f"metrics log {path}: skipped line{'s' * (len(bad) > 1)} {shown}, not a record like {{\"step\": 10, \"loss_d\": 0.7}} "
+                      "(a damaged file, or a hand edit): the curves, and a resumed run's log, go on without them.", stacklevel=2)
     return out
 
 

@@ -247,8 +247,9 @@ def read_record(path: str | os.PathLike[str], fix: str) -> dict[str, Any]:
         return {}
     try:
         record = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"{path} is damaged ({e}); expected the JSON object `zoo train` writes. {fix}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:  # RecursionError: JSON nested thousands deep
+        raise ConfigError(f"{path} is damaged ({type(e).__name__ if isinstance(e, RecursionError) else e}); "
+                          f"expected the JSON object `zoo train` writes. {fix}") from None
     if not isinstance(record, dict):
         raise ConfigError(f"{path} holds a JSON {type(record).__name__}; expected the JSON object `zoo train` writes. {fix}")
     return record
@@ -427,8 +428,10 @@ def _parse_header(data: bytes, path: Path, what: str = "weights file", fix: str 
     try:
         if not isinstance(header, dict):
             raise TypeError(f"the header is a JSON {type(header).__name__}, not an object")
+        if not isinstance(header.get("__metadata__", {}), dict):  # zoo's checks look keys up in it
+            raise TypeError(f"its __metadata__ is a JSON {type(header['__metadata__']).__name__}, not an object")
         end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
-    except (TypeError, KeyError, IndexError, ValueError) as e:
+    except (TypeError, KeyError, IndexError, ValueError, OverflowError) as e:  # OverflowError: an offset such as 1e400
         raise WeightsError(f"{what} {path} has a malformed safetensors header ({e}). {fix}") from None
     if 8 + n + end > len(data):
         raise WeightsError(
@@ -630,6 +633,11 @@ def load_tree(path: str | os.PathLike[str], fix: str = "Restore it, or delete it
     meta = header.get("__metadata__") or {}
     if "zoo.tree" not in meta:
         raise WeightsError(f"{path} is not a zoo checkpoint (no 'zoo.tree' in its header; a weights file, perhaps). {fix}")
+    # The digest is checked only where present (checkpoints before it have none), so a damaged key name must not pass for
+    # its absence: save_tree writes these keys and no others.
+    if unknown := sorted(set(meta) - {"zoo.tree", _TREE_DIGEST}):
+        raise WeightsError(f"checkpoint {path} is damaged: its header holds {', '.join(map(repr, unknown))}, not among the keys zoo writes "
+                           f"(zoo.tree, {_TREE_DIGEST}). {fix}")
     try:
         tensors = safetensors.torch.load(data)
         skeleton = json.loads(meta["zoo.tree"])
@@ -637,4 +645,8 @@ def load_tree(path: str | os.PathLike[str], fix: str = "Restore it, or delete it
         raise WeightsError(f"checkpoint {path} cannot be read ({e}). {fix}") from None
     if _TREE_DIGEST in meta and _tree_digest(meta["zoo.tree"], tensors) != meta[_TREE_DIGEST]:  # checkpoints before the digest have none
         raise WeightsError(f"checkpoint {path} is damaged: its tensors or structure do not match the digest written with it. {fix}")
-    return _unflatten(skeleton, tensors)
+    try:
+        return _unflatten(skeleton, tensors)
+    except (KeyError, TypeError, ValueError, RecursionError) as e:  # a skeleton that names a missing tensor, or is not save_tree's shape
+        raise WeightsError(f"checkpoint {path} is damaged: its structure does not match its tensors "
+                           f"({type(e).__name__}: {e}). {fix}") from None
