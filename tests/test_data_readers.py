@@ -685,3 +685,15 @@ def test_valid_images_stored_in_parts_are_not_taken_for_damaged_ones(tmp_path: P
     assert parts == {"strips.tif": 8, "tiles.tif": 6, "palette.tif": 6, "sixteen.tif": 4}.get(name, 1)  # the files hold the parts meant
     got = read_image(path, None, mode)
     assert np.array_equal(got.reshape(expected.shape), expected)
+
+
+def test_tiles_are_read_as_pillow_10_stores_them_too() -> None:
+    # Pillow before 11 keeps an image's tiles as plain tuples (codec, extents, offset, args), without the .extents name:
+    # reading that name failed every folder of images on a Pillow that pyproject allows
+    from zoo.data.folder import _tiles_cover
+
+    with Image.open(io.BytesIO(_saved(Image.fromarray(COLOUR), "TIFF", tiffinfo={278: 5}))) as im:
+        im.tile = [tuple(t) for t in im.tile]
+        assert _tiles_cover(im)
+        im.tile = im.tile[:-1]  # the last strip gone: the rest of the image would read as black
+        assert not _tiles_cover(im)

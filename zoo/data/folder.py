@@ -102,7 +102,7 @@ def _tiles_cover(im: Image.Image) -> bool:
     if im.format not in _TILES_COVER or not im.tile:
         return True
     w, h = im.size
-    boxes = [(0, 0, w, h) if t.extents is None else tuple(t.extents) for t in im.tile]
+    boxes = [(0, 0, w, h) if t[1] is None else tuple(t[1]) for t in im.tile]  # extents: a plain tuple before Pillow 11
     boxes = [(max(0, min(x0, w)), max(0, min(y0, h)), max(0, min(x1, w)), max(0, min(y1, h))) for x0, y0, x1, y1 in boxes]
     xs, ys = sorted({0, w, *(b[0] for b in boxes), *(b[2] for b in boxes)}), sorted({0, h, *(b[1] for b in boxes), *(b[3] for b in boxes)})
     xi, yi = {x: i for i, x in enumerate(xs)}, {y: i for i, y in enumerate(ys)}
