@@ -152,6 +152,7 @@ def test_a_ddpm_samplers_own_knob_reaches_it_and_a_wrong_one_is_its_error(tmp_pa
         check_options(model, {"sampler": "ddpm", "eta": 0.5}, "ddpm")  # before any timing
     r = bench_inference(str(path), n=2, device="cpu", knobs={"steps": 2, "eta": 0.5})
     assert r["sample_options"]["eta"] == 0.5 and r["images_per_s"] > 0
+    assert bench_inference(str(path), n=2, device="cpu", knobs={"steps": 2})["sample_options"]["eta"] == 0.0  # DDIM's default, stated
     with pytest.raises(ConfigError, match=r"sampler ddim takes no sampling option \['etaa'\]"):
         bench_inference(str(path), n=2, device="cpu", knobs={"etaa": 0.5})
 

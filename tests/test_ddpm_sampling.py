@@ -135,6 +135,11 @@ def test_bad_input_is_a_clear_error(model: DDPM, kwargs: dict, match: str) -> No
         model.sample(2, seed=0, **kwargs)
 
 
+def test_eta_zero_is_taken_by_every_sampler_as_before_it_became_ddims_knob(model: DDPM) -> None:
+    # a loop over samplers passing eta=0.0 (no noise) throughout worked before eta moved into DDIM's options
+    assert torch.equal(model.sample(2, seed=0, sampler="ddpm", eta=0.0), model.sample(2, seed=0, sampler="ddpm"))
+
+
 def test_n_must_be_positive(model: DDPM) -> None:
     with pytest.raises(ConfigError, match=r"sample\(n\) must be a whole number >= 1"):
         model.sample(0)

@@ -851,7 +851,7 @@ SAMPLER_PLUGIN = {"sampler_plugin": '''
 def test_a_plugin_adds_a_ddpm_sampler_through_the_hook_the_ddpm_plugin_declares(site: Path, tmp_path: Path) -> None:
     from zoo.cli import main
     from zoo.errors import ConfigError
-    from zoo_plugins.ddpm import samplers
+    from zoo_plugins.ddpm import all_samplers
     from zoo_plugins.ddpm.evaluate import parse_samplers
 
     # its entry-point name sorts before 'ddpm', whose zoo_add_hookspecs declares the hook it implements
@@ -859,7 +859,7 @@ def test_a_plugin_adds_a_ddpm_sampler_through_the_hook_the_ddpm_plugin_declares(
     pm = PluginManager()
     reset_plugin_manager(pm)
     assert [i.status for i in pm.infos if i.name == "aaa_quad"] == ["loaded"]
-    assert set(samplers()) == {"ddpm", "ddim", "quad"} and pm.plugin_of("DDPM sampler", "quad") == "aaa_quad"
+    assert set(all_samplers()) == {"ddpm", "ddim", "quad"} and pm.plugin_of("DDPM sampler", "quad") == "aaa_quad"
     model = zoo.build_method("ddpm", {"n_feat": 8, "n_T": 20}).eval()
     # power 1 visits DDIM's times (20, 15, 10, 5, 0) with DDIM's rule: the very images, so the knob reached the sampler
     assert torch.equal(model.sample(2, seed=0, sampler="quad", steps=4, power=1.0), model.sample(2, seed=0, sampler="ddim", steps=4))
@@ -873,6 +873,49 @@ def test_a_plugin_adds_a_ddpm_sampler_through_the_hook_the_ddpm_plugin_declares(
     grid = tmp_path / "grid.png"
     assert main(["ddpm-grid", str(weights), "--sampler", "quad", "--steps", "3", "--set", "power=1.5", "--per-class", "1",
                  "--out", str(grid), "--quiet"]) == 0 and grid.is_file()
+
+
+def test_a_plugin_sampler_named_as_zoos_own_is_skipped_and_zoos_own_still_sample(site: Path) -> None:
+    make_dist(site, "sampler_dist", {"ddim_again": "sampler_plugin_twin"}, {"sampler_plugin_twin": '''
+        import zoo
+        from zoo_plugins.ddpm.samplers import DDIM
+
+        @zoo.hookimpl
+        def zoo_register_ddpm_samplers():
+            return [DDIM()]  # zoo's own rule under zoo's own name: "two plugins register 'ddim'" would stop every DDPM
+    '''})
+    reset_plugin_manager(PluginManager())
+    model = zoo.build_method("ddpm", {"n_feat": 8, "n_T": 10}).eval()
+    with pytest.warns(ZooPluginWarning, match=r"'ddim_again'.*registers the DDPM sampler 'ddim', which is zoo's own; rename it"):
+        assert model.sample(1, seed=0, steps=2).shape == (1, 3, 28, 28)
+
+
+def test_a_plugins_wrong_sampler_is_skipped_alone_shown_failed_and_wrong_times_name_the_plugin(site: Path) -> None:
+    from zoo.errors import PluginError as Refused
+
+    make_dist(site, "sampler_dist", {"mixed": "sampler_plugin_mixed"}, {"sampler_plugin_mixed": '''
+        import zoo
+        from zoo_plugins.ddpm import DiffusionSampler
+        from zoo_plugins.ddpm.samplers import DDIM
+
+        class Floaty(DDIM):
+            name = "floaty"
+
+            def timesteps(self, schedule, steps, options):
+                return [float(t) for t in super().timesteps(schedule, steps, options)]  # 0.0 would index the schedule
+
+        @zoo.hookimpl
+        def zoo_register_ddpm_samplers():
+            return [Floaty(), "not a sampler"]
+    '''})
+    pm = PluginManager()
+    reset_plugin_manager(pm)
+    with pytest.warns(ZooPluginWarning, match=r"'mixed'.*registered 'not a sampler' as a DDPM sampler.*; that item was skipped"):
+        infos = pm.checked_infos()  # `zoo plugins` calls the plugin's hook too, not only zoo's own
+    assert [i.status for i in infos if i.name == "mixed"][0].startswith("failed: zoo_register_ddpm_samplers")
+    model = zoo.build_method("ddpm", {"n_feat": 8, "n_T": 10}).eval()
+    with pytest.warns(ZooPluginWarning), pytest.raises(Refused, match=r"sampler 'floaty' \(Floaty, plugin 'mixed'\) gave the times \[10\.0, "):
+        model.sample(1, sampler="floaty", steps=2)  # its good item is kept, and judged when used
 
 
 def test_a_plugin_whose_hookspecs_clash_is_skipped_naming_the_hook(site: Path) -> None:

@@ -177,12 +177,8 @@ def check_options(model: Any, knobs: Mapping[str, Any], name: str) -> None:
 
 
 def sample_options(model: Any, knobs: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Return the sampling options a call used: `sample`'s keyword defaults (numbers, text, None) updated by `knobs`."""
-    import inspect
-
-    defaults = {k: p.default for k, p in inspect.signature(model.sample).parameters.items()
-                if p.kind is p.KEYWORD_ONLY and (p.default is None or isinstance(p.default, (bool, int, float, str)))}
-    return {**defaults, **(knobs or {})}
+    """Return the sampling options a call used: `sample`'s defaults (a DDPM sampler's knobs too) updated by `knobs`."""
+    return model.sample_options(knobs)
 
 
 def bench_inference(

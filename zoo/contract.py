@@ -53,7 +53,7 @@ def test_every_plugin_loads_and_its_hooks_register_what_they_should() -> None:
     pm = get_plugin_manager()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ZooPluginWarning)  # each failure is kept in pm.infos, asserted below
-        pm.methods(), pm.datasets(), pm.evaluators(), pm.commands(), pm.registry_files()
+        pm.methods(), pm.datasets(), pm.evaluators(), pm.commands(), pm.registry_files(), pm.collect_declared()  # and plugins' own hooks
     failed = [f"{i.name} ({i.source}): {i.status}" for i in pm.infos if i.status.startswith("failed")]
     assert not failed, "plugins that failed to load or whose hooks failed (zoo skips them with a warning):\n" + "\n".join(failed)
 

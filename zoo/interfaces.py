@@ -228,6 +228,15 @@ class Method(nn.Module):
         if unknown:
             raise ConfigError(f"model {self.zoo_name!r} takes {'the sampling options ' + ', '.join(takes) if takes else 'no options'}; got {unknown}.")
 
+    def sample_options(self, knobs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Return the options a `sample` call with `knobs` runs with, for a record: by default `sample`'s keyword defaults
+        (numbers, text, None) updated by `knobs`; a method whose `sample` takes options through ``**knobs`` adds their defaults."""
+        import inspect
+
+        defaults = {k: p.default for k, p in inspect.signature(self.sample).parameters.items()
+                    if p.kind is p.KEYWORD_ONLY and (p.default is None or isinstance(p.default, (bool, int, float, str)))}
+        return {**defaults, **(knobs or {})}
+
     def predict(self, images: torch.Tensor) -> torch.Tensor:
         """Return the predicted class index of each image (images in [0, 1], NCHW)."""
         raise self._lacks("predict")

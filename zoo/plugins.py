@@ -76,6 +76,7 @@ class PluginManager:
         self._sources: dict[str, str] = {}
         self._owners: dict[str, dict[str, str]] = {}  # kind -> name -> plugin, as the last collection of that kind found them
         self._added_specs: list[object] = []  # the hookspec modules plugins declared (zoo_add_hookspecs)
+        self._declared: dict[str, tuple[str, Callable[[Any], str], Callable[[Any, str], None]]] = {}  # their ZOO_COLLECT
         for name, module in _core_plugins():
             self.register(module, name=name, source="zoo core")
         if load_entry_points:
@@ -112,6 +113,7 @@ class PluginManager:
                 raise PluginError(f"plugin {name!r} ({source}): zoo_add_hookspecs returned {specs!r}, which zoo cannot add: {e}. "
                                   "Return the modules holding functions marked @zoo.hookspec, with names no other plugin uses.") from e
             self._added_specs.append(specs)
+            self._declared.update(getattr(specs, "ZOO_COLLECT", {}))
 
     def load_entry_points(self) -> None:
         """Import and register every plugin of the ``zoo.plugins`` entry-point group."""
@@ -200,16 +202,28 @@ class PluginManager:
         """Return whether `hook` is declared: zoo's own, or one a loaded plugin adds (``zoo_add_hookspecs``)."""
         return getattr(getattr(self._pm.hook, hook, None), "has_spec", lambda: False)()
 
-    def collect(self, hook: str, kind: str, key: Callable[[Any], str], check: Callable[[Any, str], None]) -> dict[str, Any]:
+    def collect(self, hook: str, kind: str | None = None, key: Callable[[Any], str] | None = None,
+                check: Callable[[Any, str], None] | None = None) -> dict[str, Any]:
         """Return what every plugin's `hook` registers, by `key`, as zoo collects methods: for a plugin's own hooks.
 
-        `check(item, plugin)` raises :class:`zoo.PluginError` for an item that is wrong; that plugin's items are then
-        skipped with a warning (an error under ZOO_STRICT_PLUGINS=1). Two plugins registering one name is an error.
+        `check(item, plugin)` raises :class:`zoo.PluginError` for an item that is wrong; that item is then skipped with
+        a warning (an error under ZOO_STRICT_PLUGINS=1). Two plugins registering one name is an error, and an item named
+        like one of zoo's own is skipped. `kind`, `key` and `check` default to what the hook's module declares in its
+        ``ZOO_COLLECT = {hook: (kind, key, check)}``, which `zoo plugins` and the contract suite use too.
         `plugin_of(kind, name)` names the plugin behind each afterwards.
         """
         if not self.has_hook(hook):
             raise PluginError(f"no loaded plugin declares the hook {hook!r} (zoo_add_hookspecs); `zoo plugins` lists what is loaded.")
+        declared = self._declared.get(hook)
+        if declared is None and None in (kind, key, check):
+            raise PluginError(f"the hook {hook!r} declares no ZOO_COLLECT entry (kind, key, check) in its module: pass them to collect().")
+        kind, key, check = kind or declared[0], key or declared[1], check or declared[2]
         return {k: v for k, (v, _) in self._collect(hook, kind, key, check).items()}
+
+    def collect_declared(self) -> None:
+        """Call every hook a plugin declares with a ZOO_COLLECT entry, with its checks, so that a wrong item shows (`zoo plugins`)."""
+        for hook in self._declared:
+            self.collect(hook)
 
     def _collect(self, hook: str, kind: str, key: Callable[[Any], str], check: Callable[[Any, str], None]) -> dict[str, tuple[Any, str]]:
         """Return what every plugin's `hook` registers, by name, with the plugin's name; `check` refuses a wrong item.
@@ -220,7 +234,7 @@ class PluginManager:
         found: dict[str, tuple[Any, str]] = {}
         impls = getattr(self._pm.hook, hook).get_hookimpls()
         # zoo's own first, whatever order pluggy calls them in (a plugin's tryfirst/trylast): a plugin never replaces them
-        for impl in sorted(impls, key=lambda i: self._sources.get(i.plugin_name) != "zoo core"):
+        for impl in sorted(impls, key=lambda i: not self._is_zoos(i.plugin_name)):
             try:
                 items = _listed(impl.function(), kind)
             except Exception as e:  # noqa: BLE001 - a third party's hook
@@ -230,11 +244,12 @@ class PluginManager:
                 try:
                     check(item, impl.plugin_name)
                 except PluginError as e:  # one wrong item: that plugin's fault, not every command's
-                    self._hook_failed(impl.plugin_name, hook, str(e), e)
+                    self._hook_failed(impl.plugin_name, hook, str(e), e, skipped="that item was skipped")
                     continue
                 name = key(item)
-                if name in found and self._sources.get(found[name][1]) == "zoo core":  # zoo's own is never replaced
-                    self._hook_failed(impl.plugin_name, hook, f"it registers the {kind} {name!r}, which is zoo's own; rename it", None)
+                if name in found and self._is_zoos(found[name][1]):  # zoo's own is never replaced
+                    self._hook_failed(impl.plugin_name, hook, f"it registers the {kind} {name!r}, which is zoo's own; rename it", None,
+                                      skipped="that item was skipped")
                     continue
                 if name in found:
                     raise PluginError(f"two plugins register the {kind} {name!r}: {found[name][1]!r} and {impl.plugin_name!r}. "
@@ -243,12 +258,18 @@ class PluginManager:
         self._owners[kind] = {name: plugin for name, (_, plugin) in found.items()}
         return found
 
-    def _hook_failed(self, plugin: str, hook: str, reason: str, cause: Exception | None) -> None:
+    def _is_zoos(self, plugin: str) -> bool:
+        """Return whether `plugin` is zoo's own: the core's, or a plugin of zoo's own distribution (dcgan, ddpm, ...)."""
+        source = self._sources.get(plugin, "")
+        return source == "zoo core" or source.startswith("zoo ")
+
+    def _hook_failed(self, plugin: str, hook: str, reason: str, cause: Exception | None,
+                     skipped: str = "what it registers there was skipped") -> None:
         """Report that `plugin`'s `hook` failed (an error under ZOO_STRICT_PLUGINS=1), and mark the plugin failed in `zoo plugins`."""
         what = f"zoo plugin {plugin!r} ({self._sources.get(plugin, 'registered in code')}): its hook {hook} failed ({reason})"
         if _strict():
             raise PluginError(f"{what}. Fix or uninstall the plugin.") from cause
-        warnings.warn(f"{what}; what it registers there was skipped. Fix or uninstall it; set ZOO_STRICT_PLUGINS=1 to make this an error.",
+        warnings.warn(f"{what}; {skipped}. Fix or uninstall it; set ZOO_STRICT_PLUGINS=1 to make this an error.",
                       ZooPluginWarning, stacklevel=4)
         self.infos = [PluginInfo(i.name, i.source, f"failed: {hook}: {reason}") if i.name == plugin and i.status == "loaded" else i
                       for i in self.infos]
@@ -317,7 +338,7 @@ class PluginManager:
         """
         from .registry import entries  # the registry reads the plugins' registry files: a broken one is marked there
 
-        self.methods(), self.datasets(), self.evaluators(), self.commands()
+        self.methods(), self.datasets(), self.evaluators(), self.commands(), self.collect_declared()
         try:
             entries()
         except PluginError:  # a plugin's file under ZOO_STRICT_PLUGINS=1: an error, as its other hooks' are

@@ -14,10 +14,10 @@ from .commands import COMMANDS
 from .evaluate import SamplerSweep
 from .method import DDPM, DDPMConfig
 from .model import ContextUnet
-from .samplers import BUILTIN, DiffusionSampler, SamplerOptions, samplers
+from .samplers import BUILTIN, DiffusionSampler, SamplerOptions, all_samplers
 from .schedule import NoiseSchedule
 
-__all__ = ["DDPM", "DDPMConfig", "ContextUnet", "NoiseSchedule", "SamplerSweep", "DiffusionSampler", "SamplerOptions", "samplers"]
+__all__ = ["DDPM", "DDPMConfig", "ContextUnet", "NoiseSchedule", "SamplerSweep", "DiffusionSampler", "SamplerOptions", "all_samplers"]
 
 
 @hookimpl

@@ -65,7 +65,7 @@ def _common(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("--out", default=out, help="the image file to write (relative to the folder the command runs in)")
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same images")
     p.add_argument("--sampler", default="ddpm", help="ddpm: the seed's ancestral sampler over all n_T steps; ddim; or a plugin's "
-                   "(zoo_plugins.ddpm.samplers() lists them)")
+                   "(zoo_plugins.ddpm.all_samplers() lists them)")
     p.add_argument("--steps", type=int, default=None, help="network steps of a sampler that takes fewer than n_T (ddim)")
     p.add_argument("--set", action="append", metavar="KNOB=VALUE", help="the sampler's own option, e.g. eta=0.5 for ddim")
     p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance weight w")

@@ -35,7 +35,7 @@ from zoo.registry import load_any
 from zoo.weights import atomic_write, check_writable
 
 from .method import DDPM, DEFAULT_GUIDANCE, DEFAULT_STEPS, sampling_progress
-from .samplers import get_sampler, samplers
+from .samplers import all_samplers, get_sampler
 
 __all__ = ["SamplerSweep", "parse_samplers", "default_samplers", "network_calls", "DEFAULT_GUIDANCES"]
 
@@ -49,7 +49,7 @@ def parse_samplers(spec: str | Sequence[str], n_T: int | None) -> list[tuple[str
     (`n_T` None: the form and names alone are checked).
     """
     items = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if str(s).strip()]
-    known = samplers()
+    known = all_samplers()
     out = []
     for item in items:
         kind, _, steps = str(item).rpartition("-")

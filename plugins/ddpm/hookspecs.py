@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from operator import attrgetter
 
 from zoo.hookspecs import hookspec
 
-if TYPE_CHECKING:
-    from .samplers import DiffusionSampler
+from .samplers import DiffusionSampler, check_sampler
+
+#: How zoo collects and checks what plugins register through these hooks (kind, name, check): `all_samplers()`,
+#: `zoo plugins` and the contract suite judge a plugin's samplers so, as they judge its methods.
+ZOO_COLLECT = {"zoo_register_ddpm_samplers": ("DDPM sampler", attrgetter("name"), check_sampler)}
 
 
 @hookspec

@@ -120,6 +120,8 @@ class DDPM(Method):
     #: The contract checks seeding and labels on these paths too: the ancestral sampler's fresh noise, the unguided pass.
     sample_variants = ({"sampler": "ddpm"}, {"guidance": 0.0})
     default_evaluation = {"ddpm_samplers": {}}
+    #: sample()'s own keyword arguments; the others it takes are the sampler's knobs.
+    _OWN: ClassVar[frozenset[str]] = frozenset({"steps", "sampler", "guidance", "callback", "batch_size"})
     #: Images per reverse-process batch (each batch is one forward per step, twice the size with guidance).
     sample_batch: ClassVar[int] = 500
     config: DDPMConfig
@@ -208,9 +210,14 @@ class DDPM(Method):
 
     def check_sample_options(self, knobs: Mapping[str, Any]) -> None:
         """Refuse an unknown sampler, a knob it does not take, or wrong steps or guidance, before any sampling."""
-        own = {"steps", "sampler", "guidance", "callback", "batch_size"}
-        o = {k: v for k, v in knobs.items() if k in own}
-        self._plan(o.get("steps"), o.get("sampler", "ddim"), o.get("guidance", DEFAULT_GUIDANCE), {k: v for k, v in knobs.items() if k not in own})
+        o = {k: v for k, v in knobs.items() if k in self._OWN}
+        self._plan(o.get("steps"), o.get("sampler", "ddim"), o.get("guidance", DEFAULT_GUIDANCE), {k: v for k, v in knobs.items() if k not in self._OWN})
+
+    def sample_options(self, knobs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Return the options a `sample` call with `knobs` runs with: sample()'s defaults and the sampler's knobs (ddim's eta)."""
+        out = super().sample_options(knobs)
+        _, _, options = self._plan(out["steps"], out["sampler"], out["guidance"], {k: v for k, v in out.items() if k not in self._OWN})
+        return {**out, **options.model_dump()}
 
     def _eps(self, x: torch.Tensor, t: int, context: torch.Tensor, guidance: float) -> torch.Tensor:
         """Return the guided noise prediction; the conditional and unconditional halves share one forward.
@@ -287,7 +294,7 @@ class DDPM(Method):
         if bad:
             raise ConfigError(f"frame times must lie in 0..{self.config.n_T}, got {bad}.")
         o = {"steps": None, "sampler": "ddim", "guidance": DEFAULT_GUIDANCE, **sample_options}  # sample()'s defaults
-        knobs = {k: v for k, v in o.items() if k not in ("steps", "sampler", "guidance", "labels", "seed", "callback", "batch_size")}
+        knobs = {k: v for k, v in o.items() if k not in self._OWN | {"labels", "seed"}}
         _, visited, _ = self._plan(o["steps"], o["sampler"], o["guidance"], knobs)
         missing = sorted(wanted - set(visited))
         if missing:  # before the sampling, which takes minutes

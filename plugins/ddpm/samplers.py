@@ -32,7 +32,7 @@ from zoo.interfaces import validate_config
 
 from .schedule import NoiseSchedule
 
-__all__ = ["DiffusionSampler", "SamplerOptions", "Ancestral", "DDIM", "DDIMOptions", "samplers", "get_sampler", "DEFAULT_STEPS", "HOOK"]
+__all__ = ["DiffusionSampler", "SamplerOptions", "Ancestral", "DDIM", "DDIMOptions", "all_samplers", "get_sampler", "check_sampler", "DEFAULT_STEPS", "HOOK"]
 
 #: Steps when `sample` is given none, for samplers that take a number of steps (capped at n_T).
 DEFAULT_STEPS = 50
@@ -126,7 +126,7 @@ class DDIM(DiffusionSampler):
 BUILTIN = (Ancestral(), DDIM())
 
 
-def _check_sampler(item: Any, plugin: str) -> None:
+def check_sampler(item: Any, plugin: str) -> None:
     """Refuse what a plugin registers as a sampler unless it is a DiffusionSampler with a usable name and Options."""
     if not isinstance(item, DiffusionSampler):
         raise PluginError(f"plugin {plugin!r} registered {item!r} as a DDPM sampler; expected an instance of a "
@@ -140,19 +140,19 @@ def _check_sampler(item: Any, plugin: str) -> None:
                           "zoo_plugins.ddpm.SamplerOptions subclass.")
 
 
-def samplers() -> dict[str, DiffusionSampler]:
+def all_samplers() -> dict[str, DiffusionSampler]:
     """Return every DDPM sampler by name: zoo's own and those plugins register."""
     from zoo.plugins import get_plugin_manager
 
     pm = get_plugin_manager()
     if not pm.has_hook(HOOK):  # the DDPM plugin itself is not registered with this manager
         return {s.name: s for s in BUILTIN}
-    return pm.collect(HOOK, "DDPM sampler", lambda s: s.name, _check_sampler)
+    return pm.collect(HOOK)  # with the kind, key and check hookspecs.py declares
 
 
 def get_sampler(name: Any) -> DiffusionSampler:
     """Return the sampler called `name`, or raise a ConfigError naming those there are."""
-    found = samplers()
+    found = all_samplers()
     if not isinstance(name, str) or name not in found:
         near = closest(name, found) if isinstance(name, str) else []
         raise ConfigError(f"unknown sampler {name!r}." + (f" Did you mean: {', '.join(near)}?" if near else "")
@@ -163,6 +163,9 @@ def get_sampler(name: Any) -> DiffusionSampler:
 def plan(sampler: Any, steps: int | None, knobs: dict[str, Any], schedule: NoiseSchedule) -> tuple[DiffusionSampler, list[int], SamplerOptions]:
     """Return the sampler called `sampler`, the times it visits with `steps`, and its `knobs` validated; refuse a wrong one."""
     s = get_sampler(sampler)
+    eta = knobs.get("eta")
+    if eta is not None and not isinstance(eta, bool) and eta == 0 and "eta" not in s.Options.model_fields:
+        knobs = {k: v for k, v in knobs.items() if k != "eta"}  # no noise: every sampler's, as it was before eta became DDIM's knob
     unknown = sorted(set(knobs) - set(s.Options.model_fields))
     if unknown:
         own = ", ".join(s.Options.model_fields)
@@ -171,8 +174,10 @@ def plan(sampler: Any, steps: int | None, knobs: dict[str, Any], schedule: Noise
     options = validate_config(s.Options, knobs, what=f"sampler {s.name}")
     times = s.timesteps(schedule, steps, options)
     n_T = schedule.n_T
-    if (not isinstance(times, list) or len(times) < 2 or times[0] != n_T or times[-1] != 0
-            or any(not isinstance(t, int) or t <= u for t, u in zip(times, times[1:]))):
-        raise PluginError(f"sampler {s.name!r} ({type(s).__qualname__}) gave the times {times!r}; timesteps() must return a list of "
-                          f"integers falling strictly from n_T = {n_T} to 0.")
+    if (not isinstance(times, list) or len(times) < 2 or any(type(t) is not int for t in times)  # 0.0 would index the schedule
+            or times[0] != n_T or times[-1] != 0 or any(t <= u for t, u in zip(times, times[1:]))):
+        from zoo.plugins import get_plugin_manager
+
+        raise PluginError(f"sampler {s.name!r} ({type(s).__qualname__}, plugin {get_plugin_manager().plugin_of('DDPM sampler', s.name)!r}) gave "
+                          f"the times {times!r}; timesteps() must return a list of integers falling strictly from n_T = {n_T} to 0.")
     return s, times, options
