@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editors
     from .errors import CapabilityError, ConfigError, DataError, OutputError, PluginError, TrainingError, UnknownNameError, WeightsError, ZooError
     from .hookspecs import hookimpl, hookspec
-    from .plugins import get_plugin_manager
     from .interfaces import Batch, DataSpec, Evaluator, Method, MethodConfig, Predictor, Sampler
     from .metrics import evaluate
-    from .registry import build_method, class_names, entry, load, load_file, register, save_model
-    from .registry import list_models as list  # noqa: A001 - the public name is zoo.list
+    from .plugins import get_plugin_manager
+    from .registry import build_method, class_names, entry, list_models, load, load_file, register, save_model
     from .training import train
     from .viz import save_grid
+
+    list = list_models  # noqa: A001 - the public name is zoo.list (not in __all__: a star import would shadow the built-in)
 
 #: What ``from zoo import *`` gives: every public name but `list` (zoo.list), which would shadow the built-in list.
 __all__ = [
