@@ -861,6 +861,7 @@ def test_a_plugin_adds_a_ddpm_sampler_through_the_hook_the_ddpm_plugin_declares(
     assert [i.status for i in pm.infos if i.name == "aaa_quad"] == ["loaded"]
     assert set(all_samplers()) == {"ddpm", "ddim", "quad"} and pm.plugin_of("DDPM sampler", "quad") == "aaa_quad"
     model = zoo.build_method("ddpm", {"n_feat": 8, "n_T": 20}).eval()
+    assert {"sampler": "quad"} in model.sample_variants  # the contract suite samples with it: seeding, global RNG, labels
     # power 1 visits DDIM's times (20, 15, 10, 5, 0) with DDIM's rule: the very images, so the knob reached the sampler
     assert torch.equal(model.sample(2, seed=0, sampler="quad", steps=4, power=1.0), model.sample(2, seed=0, sampler="ddim", steps=4))
     assert not torch.equal(model.sample(2, seed=0, sampler="quad", steps=4), model.sample(2, seed=0, sampler="ddim", steps=4))
@@ -873,6 +874,30 @@ def test_a_plugin_adds_a_ddpm_sampler_through_the_hook_the_ddpm_plugin_declares(
     grid = tmp_path / "grid.png"
     assert main(["ddpm-grid", str(weights), "--sampler", "quad", "--steps", "3", "--set", "power=1.5", "--per-class", "1",
                  "--out", str(grid), "--quiet"]) == 0 and grid.is_file()
+
+
+def test_the_contract_samples_with_a_plugins_sampler_and_fails_one_drawing_from_torchs_generator(site: Path) -> None:
+    make_dist(site, "sampler_dist", {"leaky": "sampler_plugin_leaky"}, {"sampler_plugin_leaky": '''
+        import torch
+        import zoo
+        from zoo_plugins.ddpm.samplers import DDIM
+
+        class Leaky(DDIM):
+            name = "leaky"
+
+            def step(self, schedule, x, t, t_prev, eps, noise, state, options):
+                return schedule.ddim_step(x, eps(x, t), t, t_prev, 1.0, torch.randn_like(x) if t_prev else None)  # not noise()
+
+        @zoo.hookimpl
+        def zoo_register_ddpm_samplers():
+            return [Leaky()]
+    '''})
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "zoo.contract", "--zoo-methods", "ddpm", "--zoo-models", "none", "-q", "-p", "no:cacheprovider",
+         "-k", "test_sample_shape"],
+        env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True, cwd=site, timeout=300,
+    )
+    assert "1 failed" in run.stdout and "with {'sampler': 'leaky'}, the same seed must give the same images" in run.stdout, run.stdout[-2000:]
 
 
 def test_a_plugin_sampler_named_as_zoos_own_is_skipped_and_zoos_own_still_sample(site: Path) -> None:

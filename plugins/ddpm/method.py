@@ -26,7 +26,7 @@ from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, check_seed, wh
 from zoo.progress import progress_bar
 
 from .model import IMAGE_SIZE, ContextUnet
-from .samplers import DEFAULT_STEPS, DiffusionSampler, SamplerOptions, plan
+from .samplers import BUILTIN, DEFAULT_STEPS, DiffusionSampler, SamplerOptions, all_samplers, plan
 from .schedule import NoiseSchedule, guided_eps
 
 __all__ = ["DDPMConfig", "DDPM", "FrameCallback", "DEFAULT_STEPS", "DEFAULT_GUIDANCE"]
@@ -117,14 +117,19 @@ class DDPM(Method):
     Config = DDPMConfig
     capabilities = frozenset({"sample"})
     test_config = {"n_feat": 8, "n_T": 20}
-    #: The contract checks seeding and labels on these paths too: the ancestral sampler's fresh noise, the unguided pass.
-    sample_variants = ({"sampler": "ddpm"}, {"guidance": 0.0})
     default_evaluation = {"ddpm_samplers": {}}
     #: sample()'s own keyword arguments; the others it takes are the sampler's knobs.
     _OWN: ClassVar[frozenset[str]] = frozenset({"steps", "sampler", "guidance", "callback", "batch_size"})
     #: Images per reverse-process batch (each batch is one forward per step, twice the size with guidance).
     sample_batch: ClassVar[int] = 500
     config: DDPMConfig
+
+    @property  # type: ignore[override]  # a ClassVar on Method: here it depends on the samplers plugins add
+    def sample_variants(self) -> tuple[dict[str, Any], ...]:
+        """The contract checks seeding, torch's global RNG and labels on these paths too: the ancestral sampler's fresh noise,
+        the unguided pass, and every sampler a plugin adds (one drawing from torch's global generator fails it)."""
+        added = tuple({"sampler": name} for name in all_samplers() if name not in {s.name for s in BUILTIN})
+        return ({"sampler": "ddpm"}, {"guidance": 0.0}, *added)
 
     def __init__(self, config: DDPMConfig | dict[str, Any] | None = None, *, training: bool = False) -> None:
         super().__init__(config, training=training)
