@@ -325,13 +325,16 @@ def test_sample_flags_out_of_range_are_usage_errors(tiny_model: str, tmp_path: P
         (["--device", "bogus"], "device 'bogus' is not a device torch knows"),
         (["--out", "{tmp}/registry.toml/g.png"], "cannot write {tmp}/registry.toml/g.png"),
         (["--out", "{tmp}"], "cannot write {tmp} "),
+        (["--set", "steps=3"], "model 'dcgan.tiny' takes no options; got ['steps']"),
     ],
 )
 def test_sample_bad_values_are_errors_not_tracebacks(tiny_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
     args = [a.format(tmp=tmp_path) for a in args]
     out = [] if "--out" in args else ["--out", str(tmp_path / "g.png")]
     assert main(["sample", tiny_model, "-n", "2", *args, *out]) == 2
-    assert f"zoo sample: error: {message.format(tmp=tmp_path)}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"zoo sample: error: {message.format(tmp=tmp_path)}" in err
+    assert "sampling 2 images" not in err  # refused before the sampling, not after saying it has begun
 
 
 def test_sample_writes_a_folder_of_the_images_zoo_eval_scores(tiny_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -400,6 +400,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         check_image_path(args.out or "samples.png")
     labels = class_labels(args.labels, args.name)
     model = load_any(args.name, args.device)
+    if "sample" in model.capabilities:
+        model.check_sample_options(knobs)  # a wrong --set before the sampling starts (and before a word that it has)
     if args.out_dir is not None:  # as the gan evaluator draws them: the very images `zoo eval` scores for this seed
         from .metrics.gan import generate
 
