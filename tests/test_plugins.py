@@ -868,6 +868,9 @@ def test_a_plugin_adds_a_ddpm_sampler_through_the_hook_the_ddpm_plugin_declares(
     assert torch.allclose(model.sample(3, seed=0, sampler="quad", steps=4)[:2], model.sample(2, seed=0, sampler="quad", steps=4), atol=1e-5)
     with pytest.raises(ConfigError, match=r"sampler quad takes no sampling option \['eta'\].* with sampler quad, power"):
         model.sample(2, sampler="quad", eta=0.5)
+    for steps in (0, 21, 2.5):  # checked for every sampler, before a plugin's timesteps() sees them
+        with pytest.raises(ConfigError, match=r"steps must be a whole number in 1\.\.20"):
+            model.sample(1, sampler="quad", steps=steps)
     assert parse_samplers("quad-4, ddim-4", 20) == [("quad", 4), ("ddim", 4)]
     weights = tmp_path / "ddpm.safetensors"
     zoo.save_model(model, weights)

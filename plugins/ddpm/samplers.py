@@ -172,6 +172,8 @@ def plan(sampler: Any, steps: int | None, knobs: dict[str, Any], schedule: Noise
         raise ConfigError(f"sampler {s.name} takes no sampling option {unknown}; sample() takes steps, sampler, guidance, callback, batch_size"
                           + (f" and, with sampler {s.name}, {own}." if own else f" (sampler {s.name} has no options of its own)."))
     options = validate_config(s.Options, knobs, what=f"sampler {s.name}")
+    if steps is not None and not s.all_steps:
+        schedule.timesteps(steps)  # a whole number in 1..n_T, checked for every sampler: a plugin's timesteps() gets it sound
     times = s.timesteps(schedule, steps, options)
     n_T = schedule.n_T
     if (not isinstance(times, list) or len(times) < 2 or any(type(t) is not int for t in times)  # 0.0 would index the schedule
