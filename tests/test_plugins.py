@@ -946,6 +946,62 @@ def test_a_plugins_wrong_sampler_is_skipped_alone_shown_failed_and_wrong_times_n
         model.sample(1, sampler="floaty", steps=2)  # its good item is kept, and judged when used
 
 
+EXTENDER = '''
+    import sys
+    import zoo
+
+    class Specs:  # made afresh on every call: zoo must ask once
+        @zoo.hookspec
+        def zoo_register_widgets():
+            """Widgets."""
+
+    Specs.ZOO_COLLECT = @COLLECT@
+
+    @zoo.hookimpl
+    def zoo_add_hookspecs():
+        return @RETURNS@
+'''
+
+
+@pytest.mark.parametrize(("collect", "returns", "problem"), [
+    ("{}", "[type('Fresh', (Specs,), {})]", None),
+    ("{'zoo_register_widget': ('widget', str, print)}", "[Specs]", r"ZOO_COLLECT entry for 'zoo_register_widget' is not \(kind, key, check\)"),
+    ("{'zoo_register_widgets': ('widget', str)}", "[Specs]", r"ZOO_COLLECT entry for 'zoo_register_widgets' is not"),
+    ("{'zoo_register_ddpm_samplers': ('sampler', str, print)}", "[Specs]", r"ZOO_COLLECT entry for 'zoo_register_ddpm_samplers'"),
+    ("{}", "[Specs, 42]", r"returned 42, which zoo cannot add: it declares no hook"),
+])
+def test_a_plugins_own_hooks_are_declared_whole_and_once_or_not_at_all(site: Path, collect: str, returns: str, problem: str | None) -> None:
+    make_dist(site, "ext_dist", {"ext": "sampler_plugin_ext"}, {"sampler_plugin_ext": EXTENDER.replace("@COLLECT@", collect).replace("@RETURNS@", returns)})
+    if problem is None:  # asked once: a second call's fresh class would clash with the first's hook
+        pm = PluginManager()
+        assert pm.has_hook("zoo_register_widgets") and [i.status for i in pm.infos if i.name == "ext"] == ["loaded"]
+        return
+    with pytest.warns(ZooPluginWarning, match=problem):
+        pm = PluginManager()
+    assert not pm.has_hook("zoo_register_widgets"), "a plugin refused here declares none of its hooks"
+    assert "check_sampler" in repr(pm._declared["zoo_register_ddpm_samplers"]), "nor changes how another plugin's hook is checked"
+
+
+def test_a_sampler_plugin_is_inactive_not_broken_while_the_ddpm_plugin_is_blocked(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_dist(site, "sampler_dist", {"aaa_quad": "sampler_plugin"}, SAMPLER_PLUGIN)
+    monkeypatch.setenv("ZOO_BLOCK_PLUGINS", "ddpm")
+    monkeypatch.setenv("ZOO_STRICT_PLUGINS", "1")  # not an error either: blocking what it extends is the user's choice
+    pm = PluginManager()
+    assert [i.status for i in pm.infos if i.name == "aaa_quad"] == [
+        "inactive: it implements only zoo_register_ddpm_samplers, which no loaded plugin declares (not loaded: ddpm)"]
+    assert "Inactive, as what they extend did not load: aaa_quad" in pm.failures()
+
+
+def test_an_unknown_sampler_names_the_plugins_that_did_not_load(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.errors import ConfigError
+
+    make_dist(site, "sampler_dist", {"aaa_quad": "sampler_plugin"}, SAMPLER_PLUGIN)
+    monkeypatch.setenv("ZOO_BLOCK_PLUGINS", "aaa_quad")
+    reset_plugin_manager(PluginManager())
+    with pytest.raises(ConfigError, match=r"unknown sampler 'quad'.*Blocked by ZOO_BLOCK_PLUGINS: aaa_quad"):
+        zoo.build_method("ddpm", {"n_feat": 8, "n_T": 10}).sample(1, sampler="quad")
+
+
 def test_a_plugin_whose_hookspecs_clash_is_skipped_naming_the_hook(site: Path) -> None:
     make_dist(site, "sampler_dist", {"clashing_specs": "sampler_plugin_specs"}, {"sampler_plugin_specs": '''
         import sys
@@ -959,7 +1015,7 @@ def test_a_plugin_whose_hookspecs_clash_is_skipped_naming_the_hook(site: Path) -
         def zoo_add_hookspecs():
             return [sys.modules[__name__]]
     '''})
-    with pytest.warns(ZooPluginWarning, match=r"'clashing_specs' .* declares hooks zoo cannot add and was skipped: .*'zoo_register_ddpm_samplers' is already registered"):
+    with pytest.warns(ZooPluginWarning, match=r"'clashing_specs' .* declares hooks zoo cannot add and was skipped: .*the hook zoo_register_ddpm_samplers is declared already"):
         pm = PluginManager()
     assert [i.status for i in pm.infos if i.name == "clashing_specs"][0].startswith("failed")
     assert "ddim" in pm.collect("zoo_register_ddpm_samplers", "DDPM sampler", lambda s: s.name, lambda *_: None)

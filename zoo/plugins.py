@@ -75,7 +75,7 @@ class PluginManager:
         self.infos: list[PluginInfo] = []
         self._sources: dict[str, str] = {}
         self._owners: dict[str, dict[str, str]] = {}  # kind -> name -> plugin, as the last collection of that kind found them
-        self._added_specs: list[object] = []  # the hookspec modules plugins declared (zoo_add_hookspecs)
+        self._specs_asked: set[int] = set()  # the plugins whose zoo_add_hookspecs was called (once each)
         self._declared: dict[str, tuple[str, Callable[[Any], str], Callable[[Any, str], None]]] = {}  # their ZOO_COLLECT
         for name, module in _core_plugins():
             self.register(module, name=name, source="zoo core")
@@ -100,19 +100,35 @@ class PluginManager:
         self.infos.append(PluginInfo(name, source, "loaded"))
 
     def _add_hookspecs(self, plugin: object, name: str, source: str) -> None:
-        """Add the hooks `plugin` declares for plugins of its own (``zoo_add_hookspecs``), if it declares any."""
+        """Add the hooks `plugin` declares for plugins of its own (``zoo_add_hookspecs``), if it declares any.
+
+        Once per plugin (its entry point is asked before any plugin is checked, and not again when it registers), and all
+        or nothing: every module it returns is checked before any hook is added, so a plugin refused here declares none.
+        """
         fn = getattr(plugin, "zoo_add_hookspecs", None)
-        if fn is None or self._pm.parse_hookimpl_opts(plugin, "zoo_add_hookspecs") is None:
+        if fn is None or self._pm.parse_hookimpl_opts(plugin, "zoo_add_hookspecs") is None or id(plugin) in self._specs_asked:
             return
-        for specs in _listed(fn(), "hookspec module"):
-            if specs in self._added_specs:  # the same module seen again, e.g. before its plugin's entry point was checked
-                continue
-            try:
-                self._pm.add_hookspecs(specs)
-            except ValueError as e:  # no @zoo.hookspec inside, or a hook name that another plugin (or zoo) declares already
-                raise PluginError(f"plugin {name!r} ({source}): zoo_add_hookspecs returned {specs!r}, which zoo cannot add: {e}. "
-                                  "Return the modules holding functions marked @zoo.hookspec, with names no other plugin uses.") from e
-            self._added_specs.append(specs)
+        self._specs_asked.add(id(plugin))
+
+        def refuse(specs: object, why: str) -> PluginError:
+            return PluginError(f"plugin {name!r} ({source}): zoo_add_hookspecs returned {specs!r}, which zoo cannot add: {why}. Return "
+                               "the modules holding functions marked @zoo.hookspec, with names no other plugin uses, and a ZOO_COLLECT "
+                               "of {hook: (kind, key, check)} for those hooks alone.")
+
+        modules, names = _listed(fn(), "hookspec module"), set()
+        for specs in modules:
+            hooks = {n for n in dir(specs) if self._pm.parse_hookspec_opts(specs, n) is not None}
+            taken = sorted(h for h in hooks if self.has_hook(h) or h in names)
+            if not hooks or taken:
+                raise refuse(specs, f"{'it declares no hook' if not hooks else 'the hook ' + ', '.join(taken) + ' is declared already'}")
+            collect = getattr(specs, "ZOO_COLLECT", {})
+            wrong = [h for h, how in (collect.items() if isinstance(collect, dict) else [(collect, None)])
+                     if h not in hooks or not (isinstance(how, tuple) and len(how) == 3 and isinstance(how[0], str) and all(map(callable, how[1:])))]
+            if wrong:
+                raise refuse(specs, f"its ZOO_COLLECT entry for {wrong[0]!r} is not (kind, key, check) for one of its own hooks ({', '.join(sorted(hooks))})")
+            names |= hooks
+        for specs in modules:
+            self._pm.add_hookspecs(specs)
             self._declared.update(getattr(specs, "ZOO_COLLECT", {}))
 
     def load_entry_points(self) -> None:
@@ -147,7 +163,13 @@ class PluginManager:
                 self._skip(ep, dist, "declares hooks zoo cannot add", str(e).rstrip("."), strict, e)
                 continue
             declared.append((ep, dist, module))
+        absent = [i.name for i in self.infos if i.status == "blocked" or i.status.startswith("failed")]
         for ep, dist, module in sorted(declared, key=lambda item: item[0].name):
+            hooks = {opts.get("specname") or n for n in dir(module) if (opts := self._pm.parse_hookimpl_opts(module, n)) is not None}
+            if hooks and absent and not any(self.has_hook(h) for h in hooks):  # e.g. a sampler plugin while the DDPM plugin is blocked
+                self.infos.append(PluginInfo(ep.name, dist, f"inactive: it implements only {', '.join(sorted(hooks))}, which no loaded "
+                                                            f"plugin declares (not loaded: {', '.join(absent)})"))
+                continue
             problem = self._hook_problem(module, ep.value)
             if problem:
                 self._skip(ep, dist, "registers nothing", problem, strict)
@@ -304,8 +326,10 @@ class PluginManager:
         """Return a sentence naming the plugins that did not load, with why ('' when all did): for unknown-name errors."""
         failed = [f"{i.name} ({i.status})" for i in self.infos if i.status.startswith("failed")]
         blocked = [i.name for i in self.infos if i.status == "blocked"]
+        inactive = [i.name for i in self.infos if i.status.startswith("inactive")]
         return ((f" Plugins that did not load: {'; '.join(failed)}." if failed else "")
-                + (f" Blocked by ZOO_BLOCK_PLUGINS: {', '.join(blocked)}." if blocked else ""))
+                + (f" Blocked by ZOO_BLOCK_PLUGINS: {', '.join(blocked)}." if blocked else "")
+                + (f" Inactive, as what they extend did not load: {', '.join(inactive)}." if inactive else ""))
 
     def datasets(self) -> dict[str, Any]:
         """Return every registered :class:`zoo.data.DatasetInfo` by name."""

@@ -154,9 +154,12 @@ def get_sampler(name: Any) -> DiffusionSampler:
     """Return the sampler called `name`, or raise a ConfigError naming those there are."""
     found = all_samplers()
     if not isinstance(name, str) or name not in found:
+        from zoo.plugins import get_plugin_manager
+
         near = closest(name, found) if isinstance(name, str) else []
         raise ConfigError(f"unknown sampler {name!r}." + (f" Did you mean: {', '.join(near)}?" if near else "")
-                          + f" Samplers: {', '.join(sorted(found))} (a plugin adds more: docs/ddpm.md, 'A sampler of your own').")
+                          + f" Samplers: {', '.join(sorted(found))} (a plugin adds more: docs/ddpm.md, 'A sampler of your own')."
+                          + get_plugin_manager().failures())
     return found[name]
 
 
