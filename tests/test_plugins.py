@@ -859,7 +859,7 @@ def test_a_plugin_adds_a_ddpm_sampler_through_the_hook_the_ddpm_plugin_declares(
     pm = PluginManager()
     reset_plugin_manager(pm)
     assert [i.status for i in pm.infos if i.name == "aaa_quad"] == ["loaded"]
-    assert set(all_samplers()) == {"ddpm", "ddim", "quad"} and pm.plugin_of("DDPM sampler", "quad") == "aaa_quad"
+    assert set(all_samplers()) == {"ddpm", "ddim", "dpmpp2m", "quad"} and pm.plugin_of("DDPM sampler", "quad") == "aaa_quad"
     model = zoo.build_method("ddpm", {"n_feat": 8, "n_T": 20}).eval()
     assert {"sampler": "quad"} in model.sample_variants  # the contract suite samples with it: seeding, global RNG, labels
     # power 1 visits DDIM's times (20, 15, 10, 5, 0) with DDIM's rule: the very images, so the knob reached the sampler

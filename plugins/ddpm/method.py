@@ -26,7 +26,7 @@ from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, check_seed, wh
 from zoo.progress import progress_bar
 
 from .model import IMAGE_SIZE, ContextUnet
-from .samplers import BUILTIN, DEFAULT_STEPS, DiffusionSampler, SamplerOptions, all_samplers, plan
+from .samplers import DEFAULT_STEPS, DiffusionSampler, SamplerOptions, all_samplers, plan
 from .schedule import NoiseSchedule, guided_eps
 
 __all__ = ["DDPMConfig", "DDPM", "FrameCallback", "DEFAULT_STEPS", "DEFAULT_GUIDANCE"]
@@ -127,9 +127,9 @@ class DDPM(Method):
     @property  # type: ignore[override]  # a ClassVar on Method: here it depends on the samplers plugins add
     def sample_variants(self) -> tuple[dict[str, Any], ...]:
         """The contract checks seeding, torch's global RNG and labels on these paths too: the ancestral sampler's fresh noise,
-        the unguided pass, and every sampler a plugin adds (one drawing from torch's global generator fails it)."""
-        added = tuple({"sampler": name} for name in all_samplers() if name not in {s.name for s in BUILTIN})
-        return ({"sampler": "ddpm"}, {"guidance": 0.0}, *added)
+        the unguided pass, and every other sampler, zoo's and those plugins add (one drawing from torch's generator fails)."""
+        others = tuple({"sampler": name} for name in all_samplers() if name not in ("ddim", "ddpm"))  # ddim: sample()'s default
+        return ({"sampler": "ddpm"}, {"guidance": 0.0}, *others)
 
     def __init__(self, config: DDPMConfig | dict[str, Any] | None = None, *, training: bool = False) -> None:
         super().__init__(config, training=training)

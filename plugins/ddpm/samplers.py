@@ -3,7 +3,8 @@
 A sampler says which integer times it visits and how it steps from one to the next, given the guided
 noise prediction. The model keeps the rest: the network, the classes, the guidance and the per-image seeded
 noise, so that a new sampler gets seeding, labels, batching, frames and the sweep for free. zoo's own are
-``ddpm`` (the seed's ancestral sampler over all n_T steps) and ``ddim`` (Song et al., with ``eta``).
+``ddpm`` (the seed's ancestral sampler over all n_T steps), ``ddim`` (Song et al., with ``eta``) and ``dpmpp2m``
+(Lu et al.'s DPM-Solver++(2M), second order at DDIM's cost).
 
 Another plugin registers one through the hook ``zoo_register_ddpm_samplers`` (docs/ddpm.md, "A sampler of
 your own")::
@@ -21,8 +22,9 @@ your own")::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import pydantic
 import torch
@@ -32,7 +34,7 @@ from zoo.interfaces import validate_config
 
 from .schedule import NoiseSchedule
 
-__all__ = ["DiffusionSampler", "SamplerOptions", "Ancestral", "DDIM", "DDIMOptions", "all_samplers", "get_sampler", "check_sampler", "DEFAULT_STEPS", "HOOK"]
+__all__ = ["DiffusionSampler", "SamplerOptions", "Ancestral", "DDIM", "DDIMOptions", "DPMSolverPP2M", "DPMSolverOptions", "all_samplers", "get_sampler", "check_sampler", "DEFAULT_STEPS", "HOOK"]
 
 #: Steps when `sample` is given none, for samplers that take a number of steps (capped at n_T).
 DEFAULT_STEPS = 50
@@ -122,8 +124,44 @@ class DDIM(DiffusionSampler):
         return schedule.ddim_step(x, eps(x, t), t, t_prev, eta, noise() if eta > 0 and t_prev > 0 else None)
 
 
+class DPMSolverOptions(SamplerOptions):
+    """DPM-Solver++(2M)'s knob."""
+
+    order: Literal[1, 2] = pydantic.Field(2, description="2: the multistep second-order update; 1: its first-order step, which is DDIM's (eta 0)")
+
+
+class DPMSolverPP2M(DiffusionSampler):
+    """Lu et al.'s DPM-Solver++(2M) (2022): the probability-flow ODE solved in the data prediction, second order from the
+    step before's prediction (no extra network call), over evenly spaced times (default 50 steps; 10-20 do well).
+
+    The predicted x0 is clipped to [-1, 1] as DDIM's is; the last step lands on the prediction (sigma_0 = 0), first
+    order, as diffusers' ``lower_order_final``. With ``order=1`` every step is DDIM's deterministic one.
+    """
+
+    name = "dpmpp2m"
+    Options = DPMSolverOptions
+
+    def step(self, schedule: NoiseSchedule, x: torch.Tensor, t: int, t_prev: int, eps: EpsFn, noise: NoiseFn,
+             state: dict[str, Any], options: SamplerOptions) -> torch.Tensor:
+        x0 = schedule.predict_x0(x, eps(x, t), t).clamp(-1, 1)
+        if t_prev == 0:
+            return x0
+        ab, ab_prev = float(schedule.alphas_bar[t]), float(schedule.alphas_bar[t_prev])
+        h = _half_log_snr(ab_prev) - _half_log_snr(ab)  # > 0: the step in lambda = log(alpha / sigma)
+        d = x0
+        if options.order == 2 and "x0" in state:  # the multistep correction from the previous prediction
+            r = state["h"] / h
+            d = (1 + 1 / (2 * r)) * x0 - 1 / (2 * r) * state["x0"]
+        state["x0"], state["h"] = x0, h
+        return ((1 - ab_prev) / (1 - ab)) ** 0.5 * x - ab_prev**0.5 * math.expm1(-h) * d
+
+
+def _half_log_snr(alpha_bar: float) -> float:
+    """Return lambda = log(alpha / sigma) = log(alpha_bar / (1 - alpha_bar)) / 2."""
+    return 0.5 * math.log(alpha_bar / (1 - alpha_bar))
+
 #: zoo's own samplers, always there (also where the DDPM plugin's hook is not, e.g. a plugin manager built by hand).
-BUILTIN = (Ancestral(), DDIM())
+BUILTIN = (Ancestral(), DDIM(), DPMSolverPP2M())
 
 
 def check_sampler(item: Any, plugin: str) -> None:
