@@ -1,4 +1,4 @@
-"""Class-conditional DDPM with classifier-free guidance (the seed report's ContextUnet), DDPM and DDIM samplers.
+"""Class-conditional DDPM with classifier-free guidance (the seed report's ContextUnet); DDPM, DDIM and DPM-Solver++(2M) samplers.
 
 It declares the hook ``zoo_register_ddpm_samplers`` (hookspecs.py), through which other plugins add samplers.
 """
@@ -28,7 +28,7 @@ def zoo_add_hookspecs() -> list[Any]:
 
 @hookimpl
 def zoo_register_ddpm_samplers() -> list[DiffusionSampler]:
-    """Register zoo's own samplers, ``ddpm`` and ``ddim``."""
+    """Register zoo's own samplers, ``ddpm``, ``ddim`` and ``dpmpp2m``."""
     return list(BUILTIN)
 
 

@@ -17,7 +17,7 @@ ZOO_COLLECT = {"zoo_register_ddpm_samplers": ("DDPM sampler", attrgetter("name")
 def zoo_register_ddpm_samplers() -> list[DiffusionSampler]:
     """Return :class:`zoo_plugins.ddpm.DiffusionSampler` instances: reverse-process samplers for every DDPM model.
 
-    Each ``name`` must be unique across plugins and must not be zoo's own (``ddpm``, ``ddim``). The sampler is then
+    Each ``name`` must be unique across plugins and must not be zoo's own (``ddpm``, ``ddim``, ``dpmpp2m``). The sampler is then
     ``model.sample(..., sampler=NAME)``, ``zoo sample MODEL --set sampler=NAME``, ``zoo ddpm-grid --sampler`` and
     ``samplers=NAME-STEPS`` in the ``ddpm_samplers`` sweep.
     """

@@ -111,7 +111,7 @@ def _whole_numbers(labels: Iterable[Any]) -> list[Any]:
 
 
 class DDPM(Method):
-    """Class-conditional DDPM (seed report, problem 2) with classifier-free guidance; DDPM and DDIM samplers."""
+    """Class-conditional DDPM (seed report, problem 2) with classifier-free guidance; DDPM, DDIM and DPM-Solver++ samplers (and a plugin's)."""
 
     name = "ddpm"
     Config = DDPMConfig
