@@ -988,8 +988,18 @@ def test_a_sampler_plugin_is_inactive_not_broken_while_the_ddpm_plugin_is_blocke
     monkeypatch.setenv("ZOO_STRICT_PLUGINS", "1")  # not an error either: blocking what it extends is the user's choice
     pm = PluginManager()
     assert [i.status for i in pm.infos if i.name == "aaa_quad"] == [
-        "inactive: it implements only zoo_register_ddpm_samplers, which no loaded plugin declares (not loaded: ddpm)"]
+        "inactive: it implements only zoo_register_ddpm_samplers, which no loaded plugin declares (blocked: ddpm)"]
     assert "Inactive, as what they extend did not load: aaa_quad" in pm.failures()
+    # a misspelt hook is still the author's error to hear of, whatever else is blocked
+    make_dist(site, "typo_dist", {"typo": "sampler_plugin_typo"}, {"sampler_plugin_typo": '''
+        import zoo
+
+        @zoo.hookimpl
+        def zoo_register_method():
+            return []
+    '''})
+    with pytest.raises(PluginError, match=r"'typo' .* registers nothing: .*zoo_register_method \(did you mean zoo_register_methods\?\)"):
+        PluginManager()
 
 
 def test_an_unknown_sampler_names_the_plugins_that_did_not_load(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:

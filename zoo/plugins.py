@@ -163,12 +163,15 @@ class PluginManager:
                 self._skip(ep, dist, "declares hooks zoo cannot add", str(e).rstrip("."), strict, e)
                 continue
             declared.append((ep, dist, module))
-        absent = [i.name for i in self.infos if i.status == "blocked" or i.status.startswith("failed")]
+        # blocked on purpose (a failed import is a broken environment, which the plugins that need it report as usual)
+        blocked = [i.name for i in self.infos if i.status == "blocked"]
+        known = sorted(n for n, caller in vars(self._pm.hook).items() if getattr(caller, "has_spec", lambda: False)())
         for ep, dist, module in sorted(declared, key=lambda item: item[0].name):
             hooks = {opts.get("specname") or n for n in dir(module) if (opts := self._pm.parse_hookimpl_opts(module, n)) is not None}
-            if hooks and absent and not any(self.has_hook(h) for h in hooks):  # e.g. a sampler plugin while the DDPM plugin is blocked
+            misspelt = any(difflib.get_close_matches(h, known, n=1, cutoff=0.85) for h in hooks)  # zoo_register_method: warned below
+            if hooks and blocked and not misspelt and not any(self.has_hook(h) for h in hooks):  # a sampler plugin, the DDPM one blocked
                 self.infos.append(PluginInfo(ep.name, dist, f"inactive: it implements only {', '.join(sorted(hooks))}, which no loaded "
-                                                            f"plugin declares (not loaded: {', '.join(absent)})"))
+                                                            f"plugin declares (blocked: {', '.join(blocked)})"))
                 continue
             problem = self._hook_problem(module, ep.value)
             if problem:
