@@ -982,6 +982,29 @@ def test_a_plugins_own_hooks_are_declared_whole_and_once_or_not_at_all(site: Pat
     assert "check_sampler" in repr(pm._declared["zoo_register_ddpm_samplers"]), "nor changes how another plugin's hook is checked"
 
 
+def test_a_plugin_refused_for_its_hookspecs_and_fixed_declares_them_when_registered_again() -> None:
+    class Specs:
+        @staticmethod
+        @zoo.hookspec
+        def zoo_register_widgets() -> list:
+            """Widgets."""
+
+    Specs.ZOO_COLLECT = {"zoo_register_widget": ("widget", str, print)}  # a typo: refused
+
+    class Extender:
+        @staticmethod
+        @zoo.hookimpl
+        def zoo_add_hookspecs() -> list:
+            return [Specs]
+
+    pm, plugin = PluginManager(load_entry_points=False), Extender()
+    with pytest.raises(PluginError, match="ZOO_COLLECT entry for 'zoo_register_widget'"):
+        pm.register(plugin, name="ext")
+    Specs.ZOO_COLLECT = {"zoo_register_widgets": ("widget", str, lambda item, plugin: None)}
+    pm.register(plugin, name="ext")  # asked again: the refusal added nothing and marked nothing
+    assert pm.has_hook("zoo_register_widgets")
+
+
 def test_a_sampler_plugin_is_inactive_not_broken_while_the_ddpm_plugin_is_blocked(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_dist(site, "sampler_dist", {"aaa_quad": "sampler_plugin"}, SAMPLER_PLUGIN)
     monkeypatch.setenv("ZOO_BLOCK_PLUGINS", "ddpm")

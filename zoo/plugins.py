@@ -108,7 +108,6 @@ class PluginManager:
         fn = getattr(plugin, "zoo_add_hookspecs", None)
         if fn is None or self._pm.parse_hookimpl_opts(plugin, "zoo_add_hookspecs") is None or id(plugin) in self._specs_asked:
             return
-        self._specs_asked.add(id(plugin))
 
         def refuse(specs: object, why: str) -> PluginError:
             return PluginError(f"plugin {name!r} ({source}): zoo_add_hookspecs returned {specs!r}, which zoo cannot add: {why}. Return "
@@ -130,6 +129,7 @@ class PluginManager:
         for specs in modules:
             self._pm.add_hookspecs(specs)
             self._declared.update(getattr(specs, "ZOO_COLLECT", {}))
+        self._specs_asked.add(id(plugin))  # once added (a plugin refused here, then fixed, is asked again when registered again)
 
     def load_entry_points(self) -> None:
         """Import and register every plugin of the ``zoo.plugins`` entry-point group."""

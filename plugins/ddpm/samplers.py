@@ -51,6 +51,14 @@ class SamplerOptions(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
+    @pydantic.field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, value: Any, info: pydantic.ValidationInfo) -> Any:
+        # pydantic takes True as 1 (order=True would run order 1 without a word), so a knob that is no bool refuses one
+        if isinstance(value, bool) and cls.model_fields[info.field_name].annotation is not bool:
+            raise ValueError(f"{info.field_name} takes a number, not {value}")
+        return value
+
 
 class DiffusionSampler:
     """A reverse-process rule: the times it visits (`timesteps`) and one update between two of them (`step`).
@@ -103,13 +111,6 @@ class DDIMOptions(SamplerOptions):
     """DDIM's knob."""
 
     eta: float = pydantic.Field(0.0, ge=0, le=1, description="0: deterministic DDIM; 1: DDPM-like noise")
-
-    @pydantic.field_validator("eta", mode="before")
-    @classmethod
-    def _not_a_bool(cls, v: Any) -> Any:
-        if isinstance(v, bool):  # pydantic would take True as 1.0
-            raise ValueError("eta must be a number in [0, 1], not a bool")
-        return v
 
 
 class DDIM(DiffusionSampler):
