@@ -116,11 +116,13 @@ _LAST_REAL: dict[tuple[str, int, int], tuple[torch.Tensor, str]] = {}
 
 def _real_like_with_digest(real: ImageSet, fake: torch.Tensor) -> tuple[torch.Tensor, str]:
     key = (tensor_digest(real.images), fake.shape[1], fake.shape[-1])
-    if key not in _LAST_REAL:
-        _LAST_REAL.clear()
+    found = _LAST_REAL.get(key)
+    if found is None:  # the value is returned as made, not read back: another thread may have replaced the entry meanwhile
         images = real_images_like(real, fake)
-        _LAST_REAL[key] = (images, tensor_digest(images))
-    return _LAST_REAL[key]
+        found = (images, tensor_digest(images))
+        _LAST_REAL.clear()
+        _LAST_REAL[key] = found
+    return found
 
 
 def _as_float(images: torch.Tensor) -> torch.Tensor:
