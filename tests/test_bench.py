@@ -114,7 +114,7 @@ def test_cli_bench_checks_every_subject_first_and_sets_options_per_subject(tmp_p
         f'sha256 = "{sha}"\ndata = "none"\nparams = {param_count(model)}\n'
     )
     assert main(["bench", "--train", "dcgan", "--model", "dcgan.t", "--set", "dcgan.t:steps=5", "--device", "cpu"]) == 2
-    assert "model 'dcgan.t' takes no options; got ['steps']" in capsys.readouterr().err
+    assert "model 'dcgan.t' takes no sampling options; got ['steps']. Set them for the models that take them" in capsys.readouterr().err
     monkeypatch.undo()
     assert main(["bench", "--train", "dcgan", "--train", "ddpm", "--set", "dcgan:nz=4", "--set", "dcgan:ngf=2", "--set", "dcgan:ndf=2",
                  "--set", "ddpm:n_feat=8", "--set", "ddpm:n_T=10", "--batch-size", "2", "--steps", "1", "--device", "cpu",
@@ -155,6 +155,26 @@ def test_a_ddpm_samplers_own_knob_reaches_it_and_a_wrong_one_is_its_error(tmp_pa
     assert bench_inference(str(path), n=2, device="cpu", knobs={"steps": 2})["sample_options"]["eta"] == 0.0  # DDIM's default, stated
     with pytest.raises(ConfigError, match=r"sampler ddim takes no sampling option \['etaa'\]"):
         bench_inference(str(path), n=2, device="cpu", knobs={"etaa": 0.5})
+
+
+def test_a_bad_device_is_one_error_before_any_subject(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--train", "dcgan", "--train", "wgan_gp", "--device", "bogus", "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "zoo bench: error: device 'bogus' is not a device torch knows" in err and "FAILED" not in err
+
+
+def test_a_plugin_sample_taking_its_own_knobs_is_left_to_judge_them(tmp_path: Path) -> None:
+    from zoo.bench import check_options
+    from zoo.interfaces import Method
+    from zoo_plugins.dcgan.method import DCGAN
+
+    class Tempered(DCGAN):  # a plugin's sample(..., **knobs) that takes a temperature, as docs/plugins.md allows
+        check_sample_options = Method.check_sample_options  # the default a plugin's method inherits (the GANs refuse all)
+
+        def sample(self, n, labels=None, seed=None, **knobs):
+            return super().sample(n, labels, seed)
+
+    check_options(Tempered({"nz": 4, "ngf": 2, "ndf": 2}), {"temperature": 0.5}, "tempered")  # its sample() judges them
 
 
 def test_a_failing_subject_is_reported_and_the_others_are_still_timed_and_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -325,7 +325,7 @@ def test_sample_flags_out_of_range_are_usage_errors(tiny_model: str, tmp_path: P
         (["--device", "bogus"], "device 'bogus' is not a device torch knows"),
         (["--out", "{tmp}/registry.toml/g.png"], "cannot write {tmp}/registry.toml/g.png"),
         (["--out", "{tmp}"], "cannot write {tmp} "),
-        (["--set", "steps=3"], "model 'dcgan.tiny' takes no options; got ['steps']"),
+        (["--set", "steps=3"], "model 'dcgan.tiny' takes no sampling options; got ['steps']"),
     ],
 )
 def test_sample_bad_values_are_errors_not_tracebacks(tiny_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:

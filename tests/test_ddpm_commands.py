@@ -55,6 +55,12 @@ def test_bad_counts_and_outputs_fail_before_sampling(weights: Path, tmp_path: Pa
     assert "argument --per-class: expected a whole number >= 1, got 0" in capsys.readouterr().err
     assert main(["ddpm-grid", str(weights), "--out", str(tmp_path)]) == 2  # a folder: refused before the 100 samples
     assert f"cannot write {tmp_path}" in capsys.readouterr().err
+    out = str(tmp_path / "g.png")
+    # on the command line, the knobs --set can still set (the rest have flags)
+    assert main(["ddpm-grid", str(weights), "--sampler", "ddim", "--set", "etta=0.5", "--out", out]) == 2
+    assert "sampler ddim takes no sampling option ['etta']; its own: eta (--set eta=VALUE)." in capsys.readouterr().err
+    assert main(["ddpm-grid", str(weights), "--set", "steps=3", "--set", "batch_size=4", "--out", out]) == 2
+    assert "--set batch_size, steps: not knobs of the sampler's own (batch_size: not from the command line; steps: --steps)" in capsys.readouterr().err
 
 
 def test_frames_follow_exactly_the_grids_image(weights: Path) -> None:

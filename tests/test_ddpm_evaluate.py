@@ -75,7 +75,8 @@ def test_sampler_names_and_call_counts() -> None:
     assert network_calls(25, 0.0) == 25 and network_calls(25, 0.5) == 50 and network_calls(25, 0.5, per_step=2) == 100  # a Heun step
     # a plan naming a sampler there is not fails with the options (the contract checks a registry entry's plan so), not
     # minutes later in the sweep; the steps are checked against the model's n_T when the sweep has it
-    with pytest.raises(ConfigError, match=r"samplers: sampler 'euler-10': expected NAME-STEPS, one of ddim-STEPS, ddpm-N_T"):
+    with pytest.raises(ConfigError, match=r"samplers: sampler 'euler-10': expected NAME-STEPS, one of ddim-STEPS, ddpm-N_T, dpmpp2m-STEPS "
+                                          r"\(e\.g\. ddim-25\) \(got 'ddim-10,euler-10'\)\. Valid keys"):
         evaluator_options(SamplerSweep.Options, {"samplers": "ddim-10,euler-10"}, "ddpm_samplers")
     assert evaluator_options(SamplerSweep.Options, {"samplers": "ddim-999"}, "ddpm_samplers").samplers == "ddim-999"
 

@@ -968,7 +968,7 @@ EXTENDER = '''
     ("{'zoo_register_widget': ('widget', str, print)}", "[Specs]", r"ZOO_COLLECT entry for 'zoo_register_widget' is not \(kind, key, check\)"),
     ("{'zoo_register_widgets': ('widget', str)}", "[Specs]", r"ZOO_COLLECT entry for 'zoo_register_widgets' is not"),
     ("{'zoo_register_ddpm_samplers': ('sampler', str, print)}", "[Specs]", r"ZOO_COLLECT entry for 'zoo_register_ddpm_samplers'"),
-    ("{}", "[Specs, 42]", r"returned 42, which zoo cannot add: it declares no hook"),
+    ("{}", "[Specs, 42]", r"declares hooks zoo cannot add and was skipped: its zoo_add_hookspecs returned 42: it declares no hook\. Return"),
 ])
 def test_a_plugins_own_hooks_are_declared_whole_and_once_or_not_at_all(site: Path, collect: str, returns: str, problem: str | None) -> None:
     make_dist(site, "ext_dist", {"ext": "sampler_plugin_ext"}, {"sampler_plugin_ext": EXTENDER.replace("@COLLECT@", collect).replace("@RETURNS@", returns)})
@@ -980,6 +980,62 @@ def test_a_plugins_own_hooks_are_declared_whole_and_once_or_not_at_all(site: Pat
         pm = PluginManager()
     assert not pm.has_hook("zoo_register_widgets"), "a plugin refused here declares none of its hooks"
     assert "check_sampler" in repr(pm._declared["zoo_register_ddpm_samplers"]), "nor changes how another plugin's hook is checked"
+
+
+def test_a_sampler_without_a_step_and_an_item_a_declared_key_fails_on_are_skipped_alone(site: Path) -> None:
+    make_dist(site, "sampler_dist", {"nostep": "sampler_plugin_nostep"}, {"sampler_plugin_nostep": '''
+        import zoo
+        from zoo_plugins.ddpm import DiffusionSampler
+
+        class NoStep(DiffusionSampler):
+            name = "nostep"
+
+        @zoo.hookimpl
+        def zoo_register_ddpm_samplers():
+            return [NoStep()]
+    '''})
+    pm = PluginManager()
+    with pytest.warns(ZooPluginWarning) as caught:
+        assert "nostep" not in pm.collect("zoo_register_ddpm_samplers")
+    message = str(caught[0].message)
+    assert "registered the DDPM sampler 'nostep' (NoStep) without a step()" in message and ".)" not in message
+
+    class Specs:
+        @staticmethod
+        @zoo.hookspec
+        def zoo_register_widgets() -> list:
+            """Widgets."""
+
+    Specs.ZOO_COLLECT = {"zoo_register_widgets": ("widget", str.upper, lambda item, plugin: None)}  # the key fails on a non-string
+
+    class Extender:
+        @staticmethod
+        @zoo.hookimpl
+        def zoo_add_hookspecs() -> list:
+            return [Specs]
+
+    class Widgets:
+        @staticmethod
+        @zoo.hookimpl
+        def zoo_register_widgets() -> list:
+            return ["ok", 5]
+
+    pm = PluginManager(load_entry_points=False)
+    pm.register(Extender(), name="ext")
+    pm.register(Widgets(), name="widgets")
+    with pytest.warns(ZooPluginWarning, match=r"'widgets'.*zoo_register_widgets failed \(TypeError: .*\); that item was skipped"):
+        assert pm.collect("zoo_register_widgets") == {"OK": "ok"}
+
+
+def test_a_failing_zoo_add_hookspecs_is_named_with_its_error() -> None:
+    class Raises:
+        @staticmethod
+        @zoo.hookimpl
+        def zoo_add_hookspecs() -> list:
+            raise RuntimeError("boom")
+
+    with pytest.raises(PluginError, match=r"^plugin 'raises' \(registered in code\): its zoo_add_hookspecs failed \(RuntimeError: boom\)$"):
+        PluginManager(load_entry_points=False).register(Raises(), name="raises")
 
 
 def test_a_plugin_refused_for_its_hookspecs_and_fixed_declares_them_when_registered_again() -> None:

@@ -466,5 +466,5 @@ def test_a_run_record_nested_thousands_deep_is_a_config_error(tmp_path: Path) ->
     from zoo.weights import read_record
 
     (tmp_path / "run.json").write_text("[" * 100_000 + "]" * 100_000)
-    with pytest.raises(ConfigError, match=r"run\.json is damaged \(RecursionError\); expected the JSON object `zoo train` writes\."):
+    with pytest.raises(ConfigError, match=r"run\.json is damaged \(JSON nested too deeply\); expected the JSON object `zoo train` writes\."):
         read_record(tmp_path / "run.json", "Restore it.")

@@ -173,6 +173,8 @@ def check_options(model: Any, knobs: Mapping[str, Any], name: str) -> None:
     try:
         model.check_sample_options(knobs)
     except ConfigError as e:
+        if not getattr(e, "unknown", None):  # a wrong value: the model's own words say it all
+            raise
         raise ConfigError(f"{e} Set them for the models that take them (--set {name}:KEY=VALUE).") from None
 
 

@@ -465,6 +465,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench_inference, bench_train_step, check_options
     from .plugins import get_plugin_manager
     from .registry import find_entry, is_weights_file, list_models, load
+    from .training import resolve_device
     from .weights import atomic_write, check_writable
 
     args.model = [*args.patterns, *(args.model or [])]  # `zoo bench 'ddpm.*'` is `zoo bench --model 'ddpm.*'`
@@ -472,6 +473,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise ConfigError("zoo bench needs --train METHOD or models to time (zoo bench PATTERN, or --model PATTERN; both repeatable).")
     if args.out:
         check_writable(args.out)  # before the benchmark, not after it
+    resolve_device(args.device)  # one error for the run, not a FAILED line per subject
     # every subject and its options, checked before the first timing
     models = {}
     for pattern in args.model or []:

@@ -18,6 +18,7 @@ __all__ = [
     "CapabilityError",
     "PluginError",
     "closest",
+    "unknown_options",
     "option",
     "set_option",
 ]
@@ -79,6 +80,13 @@ class CapabilityError(ZooError, AttributeError):
 
 class PluginError(ZooError):
     """A plugin that cannot be loaded, or two plugins that claim the same name."""
+
+
+def unknown_options(message: str, unknown: Iterable[str]) -> ConfigError:
+    """Return a ConfigError for options a call does not take, with them as its `unknown` (a runner adds how to aim options)."""
+    error = ConfigError(message)
+    error.unknown = sorted(unknown)  # type: ignore[attr-defined]
+    return error
 
 
 def closest(name: str, known: Iterable[str], n: int = 3) -> list[str]:

@@ -7,14 +7,14 @@ InstanceNorm and no Sigmoid (a critic).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 import pydantic
 import torch
 from torch import nn
 
-from .errors import ConfigError, option
+from .errors import ConfigError, option, unknown_options
 from .interfaces import DataSpec, Method, MethodConfig, whole_number
 
 __all__ = ["Generator", "Discriminator", "dcgan_init", "GANConfig", "GANMethod"]
@@ -146,13 +146,17 @@ class GANMethod(Method):
         z = torch.randn(m, nz, 1, 1, generator=self.generator_for(seed, torch.device("cpu")))[:n]
         return z.to(self.device)
 
+    def check_sample_options(self, knobs: Mapping[str, Any]) -> None:
+        """Refuse every sampling option: a GAN's sample takes none."""
+        if knobs:
+            raise unknown_options(f"model {self.zoo_name!r} takes no sampling options; got {sorted(knobs)}.", knobs)
+
     @torch.no_grad()
     def sample(self, n: int, labels: Sequence[int] | torch.Tensor | None = None, seed: int | None = None, **knobs: Any) -> torch.Tensor:
         """Return `n` images in [0, 1], (n, channels, 64, 64); the same `seed` gives the same images."""
         if labels is not None:
             raise ConfigError(f"model {self.zoo_name!r} is unconditional: it takes no labels. Sample without them (leave {option('labels')} out).")
-        if knobs:
-            raise ConfigError(f"model {self.zoo_name!r} takes no sampling options; got {sorted(knobs)}.")
+        self.check_sample_options(knobs)
         n = whole_number(n, "sample(n)", low=1)
         z = self._sample_noise(n, seed)
         z = z.to(next(self.generator.parameters()).dtype)  # a model moved to half or bfloat16 (`.half()`) takes its own precision

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from .argtypes import int_at_least, int_list, positive_int
-from .errors import COMMAND_LINE, CapabilityError, ConfigError, option
+from .errors import COMMAND_LINE, CapabilityError, ConfigError, option, unknown_options
 
 __all__ = [
     "MethodConfig",
@@ -217,16 +217,20 @@ class Method(nn.Module):
     def check_sample_options(self, knobs: Mapping[str, Any]) -> None:
         """Raise a ConfigError unless `sample` takes every option in `knobs`, before any work (`zoo bench` checks each subject so).
 
-        By default the options are the keyword arguments `sample` names besides n, labels and seed; a method whose
-        `sample` takes options of its own through ``**knobs`` (a DDPM sampler's) overrides this.
+        By default the options are the keyword arguments `sample` names besides n, labels and seed; a `sample` that also
+        takes ``**knobs`` judges those itself, when called (override this to judge them before: DDPM, the GANs). The
+        error's `unknown` lists the options it does not take.
         """
         import inspect
 
         params = inspect.signature(self.sample).parameters if "sample" in self.capabilities else {}
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()) and type(self).sample is not Method.sample:
+            return
         takes = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and k not in ("n", "labels", "seed"))]
         unknown = sorted(set(knobs) - set(takes))
         if unknown:
-            raise ConfigError(f"model {self.zoo_name!r} takes {'the sampling options ' + ', '.join(takes) if takes else 'no options'}; got {unknown}.")
+            raise unknown_options(f"model {self.zoo_name!r} takes {'the sampling options ' + ', '.join(takes) if takes else 'no options'}; "
+                                  f"got {unknown}.", unknown)
 
     def sample_options(self, knobs: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Return the options a `sample` call with `knobs` runs with, for a record: by default `sample`'s keyword defaults

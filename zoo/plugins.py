@@ -94,7 +94,10 @@ class PluginManager:
                 f"plugin {name!r} ({source}) is the module already registered as {other!r} ({self._sources[other]}). "
                 f"Declare it under one entry-point name, or block one (ZOO_BLOCK_PLUGINS={name})."
             )
-        self._add_hookspecs(plugin, name, source)
+        try:
+            self._add_hookspecs(plugin, name, source)
+        except PluginError as e:
+            raise PluginError(f"plugin {name!r} ({source}): {e}") from e
         self._pm.register(plugin, name=name)
         self._sources[name] = source
         self.infos.append(PluginInfo(name, source, "loaded"))
@@ -110,11 +113,14 @@ class PluginManager:
             return
 
         def refuse(specs: object, why: str) -> PluginError:
-            return PluginError(f"plugin {name!r} ({source}): zoo_add_hookspecs returned {specs!r}, which zoo cannot add: {why}. Return "
-                               "the modules holding functions marked @zoo.hookspec, with names no other plugin uses, and a ZOO_COLLECT "
-                               "of {hook: (kind, key, check)} for those hooks alone.")
+            return PluginError(f"its zoo_add_hookspecs returned {specs!r}: {why}. Return the modules holding "
+                               "functions marked @zoo.hookspec, with names no other plugin uses, and a ZOO_COLLECT of "
+                               "{hook: (kind, key, check)} for those hooks alone")
 
-        modules, names = _listed(fn(), "hookspec module"), set()
+        try:
+            modules, names = _listed(fn(), "hookspec module"), set()
+        except Exception as e:  # noqa: BLE001 - a third party's hook
+            raise PluginError(f"its zoo_add_hookspecs failed ({type(e).__name__}: {e})") from e
         for specs in modules:
             hooks = {n for n in dir(specs) if self._pm.parse_hookspec_opts(specs, n) is not None}
             taken = sorted(h for h in hooks if self.has_hook(h) or h in names)
@@ -268,10 +274,13 @@ class PluginManager:
             for item in items:
                 try:
                     check(item, impl.plugin_name)
+                    name = key(item)
                 except PluginError as e:  # one wrong item: that plugin's fault, not every command's
                     self._hook_failed(impl.plugin_name, hook, str(e), e, skipped="that item was skipped")
                     continue
-                name = key(item)
+                except Exception as e:  # noqa: BLE001 - a plugin-declared key or check (ZOO_COLLECT) that fails on an item
+                    self._hook_failed(impl.plugin_name, hook, f"{type(e).__name__}: {e}", e, skipped="that item was skipped")
+                    continue
                 if name in found and self._is_zoos(found[name][1]):  # zoo's own is never replaced
                     self._hook_failed(impl.plugin_name, hook, f"it registers the {kind} {name!r}, which is zoo's own; rename it", None,
                                       skipped="that item was skipped")
@@ -291,7 +300,7 @@ class PluginManager:
     def _hook_failed(self, plugin: str, hook: str, reason: str, cause: Exception | None,
                      skipped: str = "what it registers there was skipped") -> None:
         """Report that `plugin`'s `hook` failed (an error under ZOO_STRICT_PLUGINS=1), and mark the plugin failed in `zoo plugins`."""
-        what = f"zoo plugin {plugin!r} ({self._sources.get(plugin, 'registered in code')}): its hook {hook} failed ({reason})"
+        what = f"zoo plugin {plugin!r} ({self._sources.get(plugin, 'registered in code')}): its hook {hook} failed ({reason.rstrip('.')})"
         if _strict():
             raise PluginError(f"{what}. Fix or uninstall the plugin.") from cause
         warnings.warn(f"{what}; {skipped}. Fix or uninstall it; set ZOO_STRICT_PLUGINS=1 to make this an error.",

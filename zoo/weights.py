@@ -248,7 +248,7 @@ def read_record(path: str | os.PathLike[str], fix: str) -> dict[str, Any]:
     try:
         record = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:  # RecursionError: JSON nested thousands deep
-        raise ConfigError(f"{path} is damaged ({type(e).__name__ if isinstance(e, RecursionError) else e}); "
+        raise ConfigError(f"{path} is damaged ({'JSON nested too deeply' if isinstance(e, RecursionError) else e}); "
                           f"expected the JSON object `zoo train` writes. {fix}") from None
     if not isinstance(record, dict):
         raise ConfigError(f"{path} holds a JSON {type(record).__name__}; expected the JSON object `zoo train` writes. {fix}")

@@ -52,7 +52,7 @@ def _sampler_options(args: argparse.Namespace) -> dict[str, Any]:
     taken = sorted(k for k in knobs if k in _FLAGS)
     if taken:
         flags = [f"{k}: {_FLAGS[k]}" if _FLAGS[k] else f"{k}: not from the command line" for k in taken]
-        raise ConfigError(f"--set {', '.join(taken)}: not a sampler knob of its own ({'; '.join(flags)}).")
+        raise ConfigError(f"--set {', '.join(taken)}: {'not a knob' if len(taken) == 1 else 'not knobs'} of the sampler's own ({'; '.join(flags)}).")
     return knobs
 
 

@@ -148,7 +148,10 @@ class SamplerSweepOptions(pydantic.BaseModel):
         # names and form checked with the options (a registry plan `zoo eval` would refuse fails the contract too); the
         # steps against the model's n_T when it is known
         if v:
-            parse_samplers(v, None)
+            try:
+                parse_samplers(v, None)
+            except ConfigError as e:  # pydantic adds the value given, after a period of its own
+                raise ValueError(str(e).rstrip(".")) from None
         return v
 
 

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Literal
 import pydantic
 import torch
 
-from zoo.errors import ConfigError, PluginError, closest
+from zoo.errors import COMMAND_LINE, ConfigError, PluginError, closest, unknown_options
 from zoo.interfaces import validate_config
 
 from .schedule import NoiseSchedule
@@ -56,7 +56,7 @@ class SamplerOptions(pydantic.BaseModel):
     def _no_bool_for_a_number(cls, value: Any, info: pydantic.ValidationInfo) -> Any:
         # pydantic takes True as 1 (order=True would run order 1 without a word), so a knob that is no bool refuses one
         if isinstance(value, bool) and cls.model_fields[info.field_name].annotation is not bool:
-            raise ValueError(f"{info.field_name} takes a number, not {value}")
+            raise ValueError("expected a number, not true or false")
         return value
 
 
@@ -174,6 +174,9 @@ def check_sampler(item: Any, plugin: str) -> None:
     if not isinstance(name, str) or not name or any(c in name for c in ", \t\n") or name.rsplit("-", 1)[-1].isdigit():
         raise PluginError(f"plugin {plugin!r} registered the DDPM sampler {type(item).__qualname__} named {name!r}; a sampler needs a "
                           "name without commas or spaces, not ending in -DIGITS (the sweep writes NAME-STEPS).")
+    if type(item).step is DiffusionSampler.step:
+        raise PluginError(f"plugin {plugin!r} registered the DDPM sampler {name!r} ({type(item).__qualname__}) without a step(): "
+                          "a sampler defines step(schedule, x, t, t_prev, eps, noise, state, options)")
     if not (isinstance(item.Options, type) and issubclass(item.Options, SamplerOptions)):
         raise PluginError(f"the DDPM sampler {name!r} of plugin {plugin!r} has Options {item.Options!r}; expected a "
                           "zoo_plugins.ddpm.SamplerOptions subclass.")
@@ -211,8 +214,12 @@ def plan(sampler: Any, steps: int | None, knobs: dict[str, Any], schedule: Noise
     unknown = sorted(set(knobs) - set(s.Options.model_fields))
     if unknown:
         own = ", ".join(s.Options.model_fields)
-        raise ConfigError(f"sampler {s.name} takes no sampling option {unknown}; sample() takes steps, sampler, guidance, callback, batch_size"
-                          + (f" and, with sampler {s.name}, {own}." if own else f" (sampler {s.name} has no options of its own)."))
+        if COMMAND_LINE.get():  # the commands set the rest with flags of their own
+            takes = f"its own: {own} (--set {next(iter(s.Options.model_fields))}=VALUE)." if own else "it has none of its own."
+        else:
+            takes = (f"sample() takes steps, sampler, guidance, callback, batch_size"
+                     + (f" and, with sampler {s.name}, {own}." if own else f" (sampler {s.name} has no options of its own)."))
+        raise unknown_options(f"sampler {s.name} takes no sampling option {unknown}; {takes}", unknown)
     options = validate_config(s.Options, knobs, what=f"sampler {s.name}")
     if steps is not None and not s.all_steps:
         schedule.timesteps(steps)  # a whole number in 1..n_T, checked for every sampler: a plugin's timesteps() gets it sound

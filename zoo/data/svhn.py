@@ -30,7 +30,7 @@ def read_svhn_mat(path: Path) -> ImageSet:
     # damaged. (Some crafted files even crash scipy's C reader outright; that is scipy's bug, not caught here.)
     except Exception as e:
         raise DataError(
-            f"cannot read SVHN file {path} ({type(e).__name__}: {e}). Expected a MATLAB v5 file as torchvision downloads it: {_EXPECTED}. "
+            f"cannot read SVHN file {path} ({type(e).__name__}: {e}). Expected a MATLAB v5 file: {_EXPECTED}. "
             "The file is damaged or not SVHN's: download it again."
         ) from None
     if "X" not in mat or "y" not in mat:
