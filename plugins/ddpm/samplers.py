@@ -217,7 +217,7 @@ def plan(sampler: Any, steps: int | None, knobs: dict[str, Any], schedule: Noise
         if COMMAND_LINE.get():  # the commands set the rest with flags of their own
             takes = f"its own: {own} (--set {next(iter(s.Options.model_fields))}=VALUE)." if own else "it has none of its own."
         else:
-            takes = (f"sample() takes steps, sampler, guidance, callback, batch_size"
+            takes = ("sample() takes steps, sampler, guidance, callback, batch_size"
                      + (f" and, with sampler {s.name}, {own}." if own else f" (sampler {s.name} has no options of its own)."))
         raise unknown_options(f"sampler {s.name} takes no sampling option {unknown}; {takes}", unknown)
     options = validate_config(s.Options, knobs, what=f"sampler {s.name}")
