@@ -58,7 +58,8 @@ def test_bad_counts_and_outputs_fail_before_sampling(weights: Path, tmp_path: Pa
     out = str(tmp_path / "g.png")
     # on the command line, the knobs --set can still set (the rest have flags)
     assert main(["ddpm-grid", str(weights), "--sampler", "ddim", "--set", "etta=0.5", "--out", out]) == 2
-    assert "sampler ddim takes no sampling option ['etta']; its own: eta (--set eta=VALUE)." in capsys.readouterr().err
+    assert "sampler ddim takes no sampling option ['etta']; it takes steps, sampler and guidance and, with sampler ddim, eta (--set eta=VALUE)." \
+        in capsys.readouterr().err
     assert main(["ddpm-grid", str(weights), "--set", "steps=3", "--set", "batch_size=4", "--out", out]) == 2
     assert "--set batch_size, steps: not knobs of the sampler's own (batch_size: not from the command line; steps: --steps)" in capsys.readouterr().err
 

@@ -214,8 +214,9 @@ def plan(sampler: Any, steps: int | None, knobs: dict[str, Any], schedule: Noise
     unknown = sorted(set(knobs) - set(s.Options.model_fields))
     if unknown:
         own = ", ".join(s.Options.model_fields)
-        if COMMAND_LINE.get():  # the commands set the rest with flags of their own
-            takes = f"its own: {own} (--set {next(iter(s.Options.model_fields))}=VALUE)." if own else "it has none of its own."
+        if COMMAND_LINE.get():  # callback is Python's; batch_size is no knob for the figure commands
+            takes = ("it takes steps, sampler and guidance" + (f" and, with sampler {s.name}, {own} (--set {next(iter(s.Options.model_fields))}=VALUE)."
+                                                                if own else f"; sampler {s.name} has none of its own."))
         else:
             takes = ("sample() takes steps, sampler, guidance, callback, batch_size"
                      + (f" and, with sampler {s.name}, {own}." if own else f" (sampler {s.name} has no options of its own)."))
