@@ -34,7 +34,8 @@ from zoo.interfaces import validate_config
 
 from .schedule import NoiseSchedule
 
-__all__ = ["DiffusionSampler", "SamplerOptions", "Ancestral", "DDIM", "DDIMOptions", "DPMSolverPP2M", "DPMSolverOptions", "all_samplers", "get_sampler", "check_sampler", "DEFAULT_STEPS", "HOOK"]
+__all__ = ["DiffusionSampler", "SamplerOptions", "Ancestral", "DDIM", "DDIMOptions", "DPMSolverPP2M", "DPMSolverOptions",
+           "all_samplers", "get_sampler", "check_sampler", "DEFAULT_STEPS", "HOOK"]
 
 #: Steps when `sample` is given none, for samplers that take a number of steps (capped at n_T).
 DEFAULT_STEPS = 50
@@ -215,8 +216,9 @@ def plan(sampler: Any, steps: int | None, knobs: dict[str, Any], schedule: Noise
     if unknown:
         own = ", ".join(s.Options.model_fields)
         if COMMAND_LINE.get():  # callback is Python's; batch_size is no knob for the figure commands
-            takes = ("it takes steps, sampler and guidance" + (f" and, with sampler {s.name}, {own} (--set {next(iter(s.Options.model_fields))}=VALUE)."
-                                                                if own else f"; sampler {s.name} has none of its own."))
+            first = next(iter(s.Options.model_fields), "")
+            takes = "it takes steps, sampler and guidance" + (f" and, with sampler {s.name}, {own} (--set {first}=VALUE)." if own
+                                                              else f"; sampler {s.name} has none of its own.")
         else:
             takes = ("sample() takes steps, sampler, guidance, callback, batch_size"
                      + (f" and, with sampler {s.name}, {own}." if own else f" (sampler {s.name} has no options of its own)."))
