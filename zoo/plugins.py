@@ -170,14 +170,14 @@ class PluginManager:
                 continue
             declared.append((ep, dist, module))
         # blocked on purpose (a failed import is a broken environment, which the plugins that need it report as usual)
-        blocked = [i.name for i in self.infos if i.status == "blocked"]
-        known = sorted(n for n, caller in vars(self._pm.hook).items() if getattr(caller, "has_spec", lambda: False)())
+        switched_off = [i.name for i in self.infos if i.status == "blocked"]
+        known = self._known_hooks()
         for ep, dist, module in sorted(declared, key=lambda item: item[0].name):
-            hooks = {opts.get("specname") or n for n in dir(module) if (opts := self._pm.parse_hookimpl_opts(module, n)) is not None}
+            hooks = set(self._implemented_hooks(module).values())
             misspelt = any(difflib.get_close_matches(h, known, n=1, cutoff=0.85) for h in hooks)  # zoo_register_method: warned below
-            if hooks and blocked and not misspelt and not any(self.has_hook(h) for h in hooks):  # a sampler plugin, the DDPM one blocked
+            if hooks and switched_off and not misspelt and not any(h in known for h in hooks):  # a sampler plugin, the DDPM one blocked
                 self.infos.append(PluginInfo(ep.name, dist, f"inactive: it implements only {', '.join(sorted(hooks))}, which no loaded "
-                                                            f"plugin declares (blocked: {', '.join(blocked)})"))
+                                                            f"plugin declares (blocked: {', '.join(switched_off)})"))
                 continue
             problem = self._hook_problem(module, ep.value)
             if problem:
@@ -203,9 +203,9 @@ class PluginManager:
         Hooks this zoo does not have are fine next to ones it has (a plugin written for a newer zoo);
         they are only a warning, and none at all for ``optionalhook=True``.
         """
-        known = sorted(n for n, caller in vars(self._pm.hook).items() if getattr(caller, "has_spec", lambda: False)())
+        known = self._known_hooks()
         impls = {n: opts for n in dir(plugin) if (opts := self._pm.parse_hookimpl_opts(plugin, n)) is not None}
-        hooks = {n: opts.get("specname") or n for n, opts in impls.items()}
+        hooks = self._implemented_hooks(plugin)
         if isinstance(plugin, type):
             unbound = [n for n in impls if not isinstance(inspect.getattr_static(plugin, n), staticmethod)]
             if unbound:
@@ -227,6 +227,14 @@ class PluginManager:
                 ZooPluginWarning, stacklevel=4,
             )
         return None
+
+    def _known_hooks(self) -> list[str]:
+        """Return the names of the hooks declared: zoo's own and those loaded plugins add."""
+        return sorted(n for n, caller in vars(self._pm.hook).items() if getattr(caller, "has_spec", lambda: False)())
+
+    def _implemented_hooks(self, plugin: object) -> dict[str, str]:
+        """Return {attribute: hook} of the functions `plugin` marks @zoo.hookimpl (a `specname` renames its hook)."""
+        return {n: opts.get("specname") or n for n in dir(plugin) if (opts := self._pm.parse_hookimpl_opts(plugin, n)) is not None}
 
     # ---- collection ---------------------------------------------------------------------------
     def has_hook(self, hook: str) -> bool:
