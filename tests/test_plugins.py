@@ -561,6 +561,9 @@ def test_a_plugin_dataset_and_evaluator_work_end_to_end(site: Path, tmp_path: Pa
 
     out = json.loads(capsys.readouterr().out)["brightness"]
     assert out["n"] == 8 and 0.0 <= out["brightness"] <= 1.0
+    # its check_sample_options refuses a wrong --set before any timing or sampling
+    assert main(["bench", str(tmp_path / "run"), "--set", "temperature=0.5", "--device", "cpu"]) == 2
+    assert "takes no sampling options; got ['temperature']. Set them for the models that take them" in capsys.readouterr().err
 
 
 WRONG_EXTRAS = {"wrong_extras": '''

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import zoo
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, unknown_options
 from zoo.interfaces import whole_number
 
 
@@ -53,11 +53,17 @@ class Gaussian(zoo.Method):
         self.optimize("density", nll)
         return {"loss_nll": nll.detach()}
 
+    def check_sample_options(self, knobs: dict[str, Any]) -> None:
+        """Refuse every sampling option before any work: `zoo sample` and `zoo bench` ask this first."""
+        if knobs:
+            raise unknown_options(f"model {self.zoo_name!r} takes no sampling options; got {sorted(knobs)}.", knobs)
+
     @torch.no_grad()
     def sample(self, n: int, labels: Any = None, seed: int | None = None, **knobs: Any) -> torch.Tensor:
         """Return `n` images drawn from the fitted Gaussian, clamped to [0, 1]."""
-        if labels is not None or knobs:
-            raise ConfigError(f"model {self.zoo_name!r} takes no labels or sampling options; got labels={labels!r}, options {sorted(knobs)}.")
+        if labels is not None:
+            raise ConfigError(f"model {self.zoo_name!r} takes no labels; got labels={labels!r}.")
+        self.check_sample_options(knobs)
         n = whole_number(n, "sample(n)", low=1)  # a ConfigError for 0, -2 or 2.5
         d = self.density
         noise = torch.randn(n, *d["mean"].shape, generator=self.generator_for(seed), device=self.device)
