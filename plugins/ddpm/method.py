@@ -213,16 +213,19 @@ class DDPM(Method):
             raise ConfigError(f"guidance (w) must be a finite number >= 0, got {guidance!r}. w = 0 is purely conditional; the seed uses 0, 0.5 and 2.")
         return plan(sampler, steps, knobs, self.schedule)
 
+    def _plan_call(self, options: Mapping[str, Any]) -> tuple[DiffusionSampler, list[int], SamplerOptions]:
+        """Return `_plan` for `sample`'s keyword arguments as a call gives them (its defaults for those left out)."""
+        knobs = {k: v for k, v in options.items() if k not in self._OWN | {"labels", "seed"}}
+        return self._plan(options.get("steps"), options.get("sampler", "ddim"), options.get("guidance", DEFAULT_GUIDANCE), knobs)
+
     def check_sample_options(self, knobs: Mapping[str, Any]) -> None:
         """Refuse an unknown sampler, a knob it does not take, or wrong steps or guidance, before any sampling."""
-        o = {k: v for k, v in knobs.items() if k in self._OWN}
-        self._plan(o.get("steps"), o.get("sampler", "ddim"), o.get("guidance", DEFAULT_GUIDANCE), {k: v for k, v in knobs.items() if k not in self._OWN})
+        self._plan_call(knobs)
 
     def sample_options(self, knobs: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Return the options a `sample` call with `knobs` runs with: sample()'s defaults and the sampler's knobs (ddim's eta)."""
         out = super().sample_options(knobs)
-        _, _, options = self._plan(out["steps"], out["sampler"], out["guidance"], {k: v for k, v in out.items() if k not in self._OWN})
-        return {**out, **options.model_dump()}
+        return {**out, **self._plan_call(out)[2].model_dump()}
 
     def _eps(self, x: torch.Tensor, t: int, context: torch.Tensor, guidance: float) -> torch.Tensor:
         """Return the guided noise prediction; the conditional and unconditional halves share one forward.
@@ -298,9 +301,8 @@ class DDPM(Method):
         bad = sorted(t for t in wanted if not 0 <= t <= self.config.n_T)
         if bad:
             raise ConfigError(f"frame times must lie in 0..{self.config.n_T}, got {bad}.")
-        o = {"steps": None, "sampler": "ddim", "guidance": DEFAULT_GUIDANCE, **sample_options}  # sample()'s defaults
-        knobs = {k: v for k, v in o.items() if k not in self._OWN | {"labels", "seed"}}
-        _, visited, _ = self._plan(o["steps"], o["sampler"], o["guidance"], knobs)
+        o = {"steps": None, "sampler": "ddim", **sample_options}  # sample()'s defaults, for the message below
+        _, visited, _ = self._plan_call(sample_options)
         missing = sorted(wanted - set(visited))
         if missing:  # before the sampling, which takes minutes
             shown = ", ".join(map(str, visited)) if len(visited) <= 30 else ", ".join(map(str, visited[:12])) + ", ..., 0"
