@@ -2,7 +2,7 @@
 
     python benchmarks/folder_memory.py --n 6000
 
-writes N random 128x128 JPEGs into a temporary folder, reads its train split (every 10th file is test) at
+writes N random 128x128 JPEGs into a temporary folder, reads its train split (about 9 files in 10; the rest are test) at
 64x64 and prints the process's peak resident memory before and after, and the bytes of the image tensor.
 """
 

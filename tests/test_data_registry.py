@@ -12,6 +12,7 @@ from PIL import Image
 import zoo
 from zoo import data
 from zoo.data import DatasetInfo, ImageSet, TensorLoader
+from zoo.data.folder import is_test_file
 from zoo.data.registry import is_present, presence
 from zoo.errors import DataError
 
@@ -70,7 +71,8 @@ def test_face_folder_is_center_cropped_to_64(tmp_path: Path) -> None:
         a[:, 15:105] = 200  # the centre square is bright, the sides that a centre crop removes are black
         Image.fromarray(a).save(folder / f"{i:03d}.jpg", quality=95)
     train, test = data.load(folder, "train"), data.load(folder, "test")
-    assert train.images.shape == (18, 3, 64, 64) and test.images.shape == (2, 3, 64, 64) and train.labels is None
+    held = sum(is_test_file(f"{i:03d}.jpg") for i in range(20))
+    assert train.images.shape == (20 - held, 3, 64, 64) and test.images.shape == (held, 3, 64, 64) and train.labels is None
     assert train.images.float().mean() > 190
 
 
@@ -80,7 +82,8 @@ def test_image_folder_layout_gives_class_labels(tmp_path: Path) -> None:
         for i in range(10):
             Image.new("L", (32, 32), 100).save(tmp_path / c / f"{i}.png")
     s = data.load(tmp_path, "train")
-    assert s.labels.tolist() == [0] * 9 + [1] * 9 and s.num_classes == 2 and s.images.shape[1:] == (3, 32, 32), "all 32x32: kept so"
+    a, b = (sum(not is_test_file(f"{c}/{i}.png") for i in range(10)) for c in "ab")  # each class's own: a/1.png is test, b has none
+    assert s.labels.tolist() == [0] * a + [1] * b and (a, b) == (9, 10) and s.num_classes == 2 and s.images.shape[1:] == (3, 32, 32), "all 32x32: kept so"
 
 
 @pytest.mark.parametrize(("sizes", "side"), [([(28, 28)], 28), ([(32, 40), (40, 32)], 32), ([(28, 28), (32, 32)], 64), ([(100, 100)], 64),
@@ -140,7 +143,7 @@ def test_face_folder_unreadable_image_is_named(tmp_path: Path) -> None:
         Image.new("RGB", (64, 64)).save(tmp_path / f"{i}.png")
     (tmp_path / "1.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match=r"cannot read image .*1\.png"):
-        data.load(tmp_path, "train")
+        data.load(tmp_path, "all")
 
 
 # ---- the loader -----------------------------------------------------------------------------------
@@ -167,7 +170,7 @@ def test_a_folder_skips_hidden_files_turns_exif_photos_upright_and_refuses_a_mix
     for i in range(10):
         Image.new("RGB", (32, 32), (90, 90, 90)).save(folder / f"{i}.png")
     (folder / "._0.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble, not an image")  # what macOS leaves on other disks
-    assert len(data.load(folder, "train")) == 9
+    assert len(data.load(folder, "all")) == 10
     # a photo stored 80 wide x 40 high, left half white, with EXIF orientation 6 (rotate 90 degrees clockwise to view)
     a = np.zeros((40, 80, 3), np.uint8)
     a[:, :40] = 255
@@ -177,7 +180,7 @@ def test_a_folder_skips_hidden_files_turns_exif_photos_upright_and_refuses_a_mix
     upright.mkdir()
     for i in range(10):
         Image.fromarray(a).save(upright / f"{i}.jpg", exif=exif, quality=95)
-    im = data.load(upright, "test").images[0].float()  # 40 wide x 80 high, cropped to its centre square
+    im = data.load(upright, "all").images[0].float()  # 40 wide x 80 high, cropped to its centre square
     assert im.shape == (3, 40, 40) and im[:, :12].mean() > 200 and im[:, -12:].mean() < 50, "viewers show the white half on top"
     (folder / "more").mkdir()
     Image.new("RGB", (32, 32)).save(folder / "more" / "x.png")
@@ -214,16 +217,52 @@ def test_images_below_the_level_read_are_refused_not_left_out(tmp_path: Path) ->
 
 
 def test_a_held_out_folder_is_read_whole_as_split_all(tmp_path: Path) -> None:
-    for i in range(12):
+    for i in range(22):
         Image.new("L", (32, 32), 10 * i).save(tmp_path / f"{i:02d}.png")
     train, test, whole = (data.load(tmp_path, split) for split in ("train", "test", "all"))
-    assert (len(train), len(test), len(whole)) == (11, 1, 12) and whole.images[:, 0, 0, 0].tolist() == [10 * i for i in range(12)]
+    assert (len(train), len(test), len(whole)) == (20, 2, 22) and whole.images[:, 0, 0, 0].tolist() == [10 * i for i in range(22)]
+    assert test.images[:, 0, 0, 0].tolist() == [200, 210], "20.png and 21.png: the files whose paths hash into the test split"
     from zoo.data.cache import splits_digest
     from zoo.data.registry import content_digest
 
     assert content_digest(tmp_path) == splits_digest({"train": train, "test": test}), "the digest is of the files, not of 'all' again"
     with pytest.raises(DataError, match=r"dataset 'mnist' has no split 'all'"):
         data.load("mnist", "all", root=tmp_path)  # the named sets keep their own splits
+
+
+def test_a_folders_test_split_stays_put_when_files_are_added_or_removed(tmp_path: Path) -> None:
+    import hashlib
+    import unicodedata
+
+    for i in range(40):
+        Image.new("L", (16, 16), i).save(tmp_path / f"{i:02d}.png")
+
+    def split_of() -> tuple[list[int], list[int]]:
+        return tuple(sorted(data.load(tmp_path, s).images[:, 0, 0, 0].tolist()) for s in ("train", "test"))  # pixel = file number
+
+    train, test = split_of()
+    for i in range(40, 80):  # more files, some sorting before the old ones
+        Image.new("L", (16, 16), i).save(tmp_path / f"a{i:02d}.png")
+    (tmp_path / "00.png").unlink()
+    train2, test2 = split_of()
+    assert set(test) - {0} <= set(test2) and set(train) - {0} <= set(train2), "no old image changed sides"
+    assert test2 == sorted(i for i in range(1, 80) if is_test_file(f"{i:02d}.png" if i < 40 else f"a{i:02d}.png"))
+    share = sum(map(is_test_file, (f"img_{i:05d}.jpg" for i in range(10_000)))) / 10_000
+    assert 0.09 < share < 0.11, share
+    # one name, spelled as macOS writes it (NFD) and as Linux does (NFC): the same side, wherever the folder was copied
+    def hashed_as_written(name: str) -> bool:
+        return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % 10 == 0
+
+    name = next(n for n in (f"caf\u00e9{i}.png" for i in range(100)) if hashed_as_written(n) != hashed_as_written(unicodedata.normalize("NFD", n)))
+    assert is_test_file(unicodedata.normalize("NFD", name)) == is_test_file(name)
+
+
+def test_a_folder_without_a_test_image_says_so_and_what_to_do(tmp_path: Path) -> None:
+    for i in range(12):  # 00.png ... 11.png: none hashes into the test split
+        Image.new("L", (16, 16), i).save(tmp_path / f"{i:02d}.png")
+    assert len(data.load(tmp_path, "train")) == 12
+    with pytest.raises(DataError, match=r"has 12 images and none in its 'test' split .*a hash of its path.*split 'all'"):
+        data.load(tmp_path, "test")
 
 
 def test_an_image_set_is_a_torch_dataset_for_a_loop_of_ones_own(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from zoo.data.folder import is_test_file
 from zoo.errors import CapabilityError, ConfigError
 from zoo.metrics.accuracy import AccuracyEvaluator, accuracy_metrics
 from zoo.registry import build_method
@@ -44,7 +45,7 @@ def test_evaluator_runs_predict_over_the_split(tmp_path: Path) -> None:
     folder = labelled_folder(tmp_path / "digits")
     clf = build_method("classifier", {"width": 4}).eval()
     m = AccuracyEvaluator().evaluate(clf, data=str(folder), split="test", data_root=None, device=None)
-    assert m["accuracy_n"] == 9 and 0.0 <= m["accuracy"] <= 1.0
+    assert m["accuracy_n"] == sum(is_test_file(f"{k}/{i}.png") for k in range(3) for i in range(30)) == 10 and 0.0 <= m["accuracy"] <= 1.0
     assert AccuracyEvaluator().evaluate(clf, data=str(folder), split="train", n=5, batch=2, seed=4)["seed"] == 4, "the seed that drew the 5"
     assert "seed" not in AccuracyEvaluator().evaluate(clf, data=str(folder), split="test"), "all of the split: no draw, no seed"
 

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 import zoo.metrics.gan as gan_metrics
+from zoo.data.folder import is_test_file
 from zoo.errors import CapabilityError, ConfigError, UnknownNameError
 from zoo.metrics.frechet import FrechetBiasWarning
 from zoo.metrics.gan import GANEvaluator, check_same_geometry, chunk_seed, fid_from_images, generate, score_images
@@ -31,6 +32,11 @@ def real_folder(folder: Path, n: int = 30, seed: int = 0) -> Path:
     return folder
 
 
+def held_out(n: int) -> list[int]:
+    """Which of real_folder's `n` files are in the folder's test split (20.png and 21.png of the first 40)."""
+    return [i for i in range(n) if is_test_file(f"{i:02d}.png")]
+
+
 @pytest.fixture
 def setup(tmp_path: Path) -> dict:
     torch.manual_seed(0)
@@ -47,7 +53,7 @@ def evaluate(setup: dict, **options) -> dict:
 
 def test_states_n_and_seed_and_gives_the_same_numbers_twice(setup: dict, private_cache: Path) -> None:
     r = evaluate(setup, n=20, seed=3)
-    assert r["n"] == 20 and r["seed"] == 3 and r["n_real"] == 27  # 30 files, every 10th held out for the test split
+    assert r["n"] == 20 and r["seed"] == 3 and r["n_real"] == 30 - len(held_out(30)) == 28  # 30 files, 2 of them test
     assert 1.0 <= r["classifier_is"] <= 10.0 and 1.0 <= r["classifier_is_real"] <= 10.0
     assert r["classifier_fd"] >= 0.0
     shares = [r[f"coverage_{k}"] for k in range(10)]
@@ -62,7 +68,7 @@ def test_the_long_steps_say_what_they_do_once(setup: dict, capsys: pytest.Captur
     evaluate(setup, n=20, progress=True)
     err = capsys.readouterr().err
     assert "generating (" in err and "20/20" in err and "classifier statistics" in err
-    assert f"classifier statistics of the 27 real {setup['data']} train images: computed once, then cached" in err
+    assert f"classifier statistics of the 28 real {setup['data']} train images: computed once, then cached" in err
     evaluate(setup, n=20, progress=True)
     assert "computed once" not in capsys.readouterr().err  # read from the cache now
     evaluate(setup, n=20)
@@ -147,8 +153,8 @@ def test_a_judge_you_hold_and_a_folder_of_the_images_themselves(setup: dict, tmp
     g = torch.Generator().manual_seed(1)
     for i in range(40):
         Image.fromarray(torch.randint(0, 256, (28, 28, 3), generator=g, dtype=torch.uint8).numpy()).save(digits / f"{i:02d}.png")
-    own = torch.stack([torch.from_numpy(__import__("numpy").array(Image.open(digits / f"{i:02d}.png"))).permute(2, 0, 1) for i in range(9, 40, 10)])
-    with pytest.warns(FrechetBiasWarning):  # 4 test images: biased, but a set against itself is 0 all the same
+    own = torch.stack([torch.from_numpy(__import__("numpy").array(Image.open(digits / f"{i:02d}.png"))).permute(2, 0, 1) for i in held_out(40)])
+    with pytest.warns(FrechetBiasWarning):  # 2 test images: biased, but a set against itself is 0 all the same
         assert score_images(own, data=str(digits), split="test", classifier=setup["classifier"])["classifier_fd"] == pytest.approx(0, abs=1e-6)
 
 
@@ -160,9 +166,9 @@ def small_feature_network(images: torch.Tensor, device: str = "cpu") -> torch.Te
 def test_fid_option_adds_fid_with_its_sample_counts(setup: dict, monkeypatch: pytest.MonkeyPatch, private_cache: Path) -> None:
     monkeypatch.setattr(gan_metrics, "inception_features", small_feature_network)
     monkeypatch.setattr(gan_metrics, "inception_path", lambda: Path("unused"))
-    with pytest.warns(FrechetBiasWarning):  # 27 real and 25 generated images for 48 features
+    with pytest.warns(FrechetBiasWarning):  # 28 real and 25 generated images for 48 features
         r = evaluate(setup, n=30, fid=True, fid_n=25, fid_batch=10)
-    assert r["fid_n"] == 25 and r["fid_n_real"] == 27 and r["fid"] > 0
+    assert r["fid_n"] == 25 and r["fid_n_real"] == 28 and r["fid"] > 0
     assert len(list((private_cache / "metrics").glob("inception-*.safetensors"))) == 1
     assert not list((private_cache / "metrics").glob("partial-*"))  # finished: no partial file left
 
@@ -202,15 +208,15 @@ def test_the_real_set_is_resized_once_per_session_for_one_geometry(monkeypatch: 
 
 def test_too_few_real_images_are_named_before_any_work_and_a_cached_biased_side_warns_every_time(
         setup: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    few = str(real_folder(tmp_path / "few", n=15))  # every 10th image is a test image: one of them
+    few = str(real_folder(tmp_path / "few", n=21))  # one test image: 20.png
     with monkeypatch.context() as m:
         m.setattr(gan_metrics, "generate", lambda *a, **k: pytest.fail("sampled before the real set was checked"))
         with pytest.raises(ConfigError, match=r"the test split of .*few holds 1 image; .* needs 2 at least .* or its train split \(split='train'\)"):
             evaluate({**setup, "data": few, "split": "test"}, n=8)
-    three = {**setup, "split": "test"}  # 3 test images of the 30
+    two = {**setup, "split": "test"}  # 2 test images of the 30
     for _ in range(2):  # computed, then read from the cache: both say the real side is biased (and the 8 generated)
         with pytest.warns(FrechetBiasWarning) as caught:
-            evaluate(three, n=8)
+            evaluate(two, n=8)
         said = sorted(str(w.message).split(":")[0] for w in caught)
         assert len(said) == 2 and "real test" in said[0] and said[1] == "classifier features of the generated images", said
 

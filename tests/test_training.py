@@ -750,8 +750,13 @@ def test_a_run_on_small_folder_images_read_at_64_before_says_why_it_cannot_resum
     with monkeypatch.context() as m:  # as zoo read folders before 2026-11-30: at 64x64 whatever their size
         m.setattr(folder, "common_side", lambda files, most=64: 64)
         Trainer("classifier", {"width": 4}, {"train": str(digits)}, tmp_path / "run", cfg).fit()
-    with pytest.raises(ConfigError, match=r"or the same files read anew: .*\(train 28x28\), where it read 64x64 before\)\. .*init_from="):
+    with pytest.raises(ConfigError, match=r"or the same files read anew: .*\(train 28x28\), where it read 64x64 before; .*\. .*init_from="):
         Trainer("classifier", {"width": 4}, {"train": str(digits)}, tmp_path / "run", cfg).fit()
+    with monkeypatch.context() as m:  # read at the same side, split by another rule (as before 2026-12-01): here, none held out
+        m.setattr(folder, "is_test_file", lambda path: False)
+        Trainer("classifier", {"width": 4}, {"train": str(digits)}, tmp_path / "split", cfg).fit()
+    with pytest.raises(ConfigError, match=r"or the same files split anew: .*a hash of each file's path \(train\), where it took every 10th file before\)\. .*init_from="):
+        Trainer("classifier", {"width": 4}, {"train": str(digits)}, tmp_path / "split", cfg).fit()
     # one unreadable file does not change the side the others share
     (digits / "3" / "broken.png").write_bytes(b"not a png")
     assert folder.common_side(folder.list_images(digits)[0]) == 28

@@ -473,12 +473,15 @@ class Trainer:
                 fix = f"Use another run folder ({option('out', 'DIR')}), or delete that one to start afresh."
                 if key == "data_sha256":
                     what = f"data: other images under the same names {now['data']}"
-                    kept = {r: ld.images.shape[-1] for r, ld in self.loaders.items()
-                            if os.path.isdir(self.data_sources[r]) and ld.images.shape[-1] < FOLDER_SIDE}
+                    folders = [r for r in self.loaders if os.path.isdir(self.data_sources[r])]
+                    kept = {r: s for r in folders if (s := self.loaders[r].images.shape[-1]) < FOLDER_SIDE}
                     if kept:  # the files may be the same, read as zoo reads folders since 2026-11-30
                         what += (f"; or the same files read anew: zoo now reads a folder whose images share a side of at most "
                                  f"{FOLDER_SIDE} at that side ({', '.join(f'{r} {s}x{s}' for r, s in kept.items())}), where it read "
                                  f"{FOLDER_SIDE}x{FOLDER_SIDE} before")
+                    if folders:  # or split anew, since 2026-12-01
+                        what += (f"; or the same files split anew: zoo now holds out a folder's test images by a hash of each "
+                                 f"file's path ({', '.join(folders)}), where it took every 10th file before")
                         fix = f"To train on from this run's weights, branch from it into another run folder ({option('init_from', self.out)})."
                 elif key == "config" and isinstance(previous.get(key), dict):
                     was = previous["config"]

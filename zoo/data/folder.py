@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import struct
+import unicodedata
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from operator import attrgetter
@@ -15,7 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import DataError
 from ._types import ImageSet
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "open_image", "read_image", "read_folder", "image_folder_layout"]
+__all__ = ["IMAGE_SUFFIXES", "list_images", "is_test_file", "open_image", "read_image", "read_folder", "image_folder_layout"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 MIN_SIDE = 16
@@ -90,6 +92,17 @@ def list_images(folder: Path) -> tuple[list[Path], list[int] | None, list[str]]:
     classes = list(per_class)
     labels = [i for i, c in enumerate(classes) for _ in per_class[c]]
     return [p for c in classes for p in per_class[c]], labels, classes
+
+
+def is_test_file(relative: str) -> bool:
+    """Whether the image at `relative` (its path in the folder, '/'-separated: 'x.png', 'cat/x.png') is a test image.
+
+    About one image in ten is, chosen by the sha256 of that path alone (Unicode NFC, as macOS and Linux may spell one
+    name in two ways): adding, removing or renaming other files never moves an image between train and test, so a
+    model trained on a folder is not judged later on images it trained on, as an every-10th-file rule would do.
+    """
+    digest = hashlib.sha256(unicodedata.normalize("NFC", relative).encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 10 == 0
 
 
 def _tiles_cover(im: Image.Image) -> bool:
@@ -176,7 +189,8 @@ def common_side(files: list[Path], most: int = FOLDER_SIDE) -> int:
 
 
 def read_folder(split: str, folder: Path | None, size: int | None = None) -> ImageSet:
-    """Return a folder of images as an ImageSet: every 10th file (sorted) is 'test', the rest 'train'; 'all' is every file.
+    """Return a folder of images as an ImageSet: about one file in ten is 'test' (:func:`is_test_file`), the rest
+    'train'; 'all' is every file.
 
     Each image is center-cropped to a square and resized to `size`; None: the side they all share where it is
     at most 64 (:func:`common_side`, over both splits), else 64x64.
@@ -185,9 +199,13 @@ def read_folder(split: str, folder: Path | None, size: int | None = None) -> Ima
         raise DataError(f"image folder {folder} does not exist. Pass a folder of images (flat or one subfolder per class).")
     files, labels, classes = list_images(folder)
     size = size or common_side(files)
-    keep = [i for i in range(len(files)) if split == "all" or (i % 10 == 9) == (split == "test")]  # 'all': a held-out folder of its own
+    keep = [i for i, f in enumerate(files) if split == "all" or is_test_file(f.relative_to(folder).as_posix()) == (split == "test")]
     if not keep:
-        raise DataError(f"image folder {folder} has {len(files)} images, too few for a {split!r} split (every 10th image is test).")
+        raise DataError(
+            f"image folder {folder} has {len(files)} images and none in its {split!r} split (about one image in ten is test, "
+            "chosen by a hash of its path, so that adding files never moves one). Add images, or keep held-out images in a "
+            "folder of their own and use each folder whole (split 'all')."
+        )
     images = torch.empty((len(keep), 3, size, size), dtype=torch.uint8)  # filled in place: a list, its stack and a transposed copy
     out = images.numpy()                                                 # would hold a large folder three times over at once
     with ThreadPoolExecutor(max_workers=4) as pool:
