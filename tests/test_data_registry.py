@@ -300,3 +300,12 @@ def test_a_wrong_data_root_is_named_as_the_problem(tmp_path: Path, monkeypatch: 
     assert len(data.load("mnist", "train", root="~")) == 12, "~ is the home folder, as in a shell"
     with pytest.raises(zoo.UnknownNameError, match=r"Dataset 'folder' reads DATA/faces/"):
         data.load("faces", "train")
+
+
+def test_an_image_set_shows_as_a_line_not_its_pixels() -> None:
+    images = torch.zeros(3, 3, 8, 8, dtype=torch.uint8)
+    assert repr(ImageSet(images, None, "faces")) == "ImageSet('faces': 3 images of 3x8x8 uint8, no labels)"
+    pets = ImageSet(images, torch.tensor([0, 1, 0]), "pets", 2, ("cat", "dog"))
+    assert repr(pets) == "ImageSet('pets': 3 images of 3x8x8 uint8, 2 classes (cat, dog))" and str(pets) == repr(pets)
+    many = ImageSet(images, torch.tensor([0, 1, 6]), "x", 7, tuple("abcdefg"))
+    assert repr(many).endswith("7 classes (a, b, c, d, e, ...))")

@@ -1,11 +1,13 @@
 """What a long command shows while it works, on stderr (stdout stays for results, e.g. `zoo eval --json`).
 
-On a terminal, a live tqdm bar. Where stderr is a log or a pipe (CI, `2> log`, `2>&1 | tee`), in which a bar's
-carriage returns would pile up on one line, the bar writes a plain line a minute instead, and its last state when it ends.
+On a terminal, a live tqdm bar; in a Jupyter notebook, a live one too (tqdm's widget where ipywidgets is installed).
+Where stderr is a log or a pipe (CI, `2> log`, `2>&1 | tee`), in which a bar's carriage returns would pile up on one
+line, the bar writes a plain line a minute instead, and its last state when it ends.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -40,6 +42,11 @@ def _is_terminal(stream: Any) -> bool:
         return False
 
 
+def _is_notebook(stream: Any) -> bool:
+    """Whether `stream` is a Jupyter kernel's output: no terminal (isatty is False), yet it redraws a bar in place."""
+    return "ipykernel" in sys.modules and type(stream).__module__.startswith("ipykernel.")
+
+
 class _Silent:
     """The bar where none is shown: tqdm(disable=True) would still make tqdm's multiprocessing lock, which fixes the
     process's start method for good (a host application's later ``set_start_method("spawn")`` would then fail)."""
@@ -61,13 +68,19 @@ class _Silent:
 
 
 def progress_bar(total: int, desc: str, *, unit: str = "it", initial: int = 0, enabled: bool = True) -> "tqdm | _Silent":
-    """Return a progress bar over `total` units on stderr: live on a terminal, a line a minute in a log; silent unless `enabled`."""
+    """Return a progress bar over `total` units on stderr: live on a terminal or in a notebook, a line a minute in a log; silent
+    unless `enabled`."""
     stream = sys.stderr
     if not enabled or stream is None:
         return _Silent()
-    from tqdm.auto import tqdm  # here, not above: the zoo command imports this module before anything slow
+    # tqdm is imported here, not above: the zoo command imports this module before anything slow
+    if _is_notebook(stream) and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.notebook import tqdm as notebook_bar  # a widget; without ipywidgets, tqdm.auto would warn and fall back
 
-    live = _is_terminal(stream)
+        return notebook_bar(total=total, initial=initial, desc=desc, unit=unit, mininterval=0.1)
+    from tqdm import tqdm
+
+    live = _is_terminal(stream) or _is_notebook(stream)
     return tqdm(total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True,
                 file=stream if live else _Lines(stream), mininterval=0.1 if live else LOG_INTERVAL_S,
                 maxinterval=10.0 if live else LOG_INTERVAL_S)  # tqdm's monitor redraws after maxinterval (10 s) of quiet

@@ -40,6 +40,14 @@ class ImageSet:
     def __len__(self) -> int:
         return self.images.shape[0]
 
+    def __repr__(self) -> str:
+        """A line, not the pixels (a notebook cell ending in ``zoo.data.load(...)`` printed 150 lines of them)."""
+        c, h, w = self.shape
+        labels = "no labels" if self.labels is None else f"{self.num_classes} classes" if self.num_classes is not None else "labelled"
+        if self.labels is not None and self.classes:
+            labels += f" ({', '.join(self.classes[:5])}{', ...' if len(self.classes) > 5 else ''})"
+        return f"ImageSet({self.name!r}: {len(self)} images of {c}x{h}x{w} uint8, {labels})"
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         """Return image `i` (uint8, (C, H, W)) and its label, -1 where the set has none (as torchvision's unlabelled STL10 split).
 
