@@ -38,6 +38,22 @@ def test_it_is_unbiased_where_the_frechet_distance_is_not() -> None:
     assert few == pytest.approx(many, rel=0.1) and many > 0.1
 
 
+def test_the_spread_over_subsets_is_theirs_as_torch_fidelity_and_torchmetrics_give_it() -> None:
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.randn(300, 8, generator=g), torch.randn(250, 8, generator=g) + 0.2
+    mean, std = kernel_distance(x, y, subsets=4, subset_size=50, seed=3)
+    # the same four subsets, drawn as kernel_distance draws them, each estimate written out
+    r = torch.Generator().manual_seed(3)
+    values = []
+    for _ in range(4):
+        a, b = x[torch.randperm(300, generator=r)[:50]], y[torch.randperm(250, generator=r)[:50]]
+        values.append(reference_mmd2(a.double().numpy(), b.double().numpy()))
+    assert mean == pytest.approx(np.mean(values), rel=1e-10) and std == pytest.approx(np.std(values), rel=1e-10)  # numpy's: ddof 0
+    assert kernel_distance(x, y, subsets=1)[1] == 0.0
+    # sets of different sizes, both within subset_size: the larger one is drawn from, so the subsets differ
+    assert kernel_distance(x, y, subsets=5)[1] > 0 and kernel_distance(x, x[:300], subsets=5)[1] < 1e-12
+
+
 @pytest.mark.parametrize(("real", "fake", "kw", "match"), [
     (torch.zeros(4, 3), torch.zeros(4, 2), {}, r"two \(N, D\) feature sets of one D"),
     (torch.zeros(1, 3), torch.zeros(4, 3), {}, "at least 2 features"),

@@ -26,7 +26,8 @@ def kernel_distance(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100, 
     """Return (mean, standard deviation) of the unbiased MMD^2 of `real` (N, D) and `fake` (M, D) over `subsets` random subsets.
 
     Each subset draws min(`subset_size`, N, M) rows of each set without replacement (a generator seeded with `seed`);
-    the computation runs in float64 on the CPU.
+    the computation runs in float64 on the CPU. The standard deviation is the subsets' own (divided by their count, not
+    one less), as torch-fidelity and torchmetrics report it, so the two figures compare as they are.
     """
     if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
         raise ConfigError(f"kernel_distance takes two (N, D) feature sets of one D; got {tuple(real.shape)} and {tuple(fake.shape)}.")
@@ -46,4 +47,4 @@ def kernel_distance(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100, 
         within = (k_aa.sum() - k_aa.diagonal().sum() + k_bb.sum() - k_bb.diagonal().sum()) / (m * (m - 1))
         values.append(float(within - 2 * k_ab.mean()))
     v = torch.tensor(values, dtype=torch.float64)
-    return float(v.mean()), float(v.std()) if subsets > 1 else 0.0
+    return float(v.mean()), float(v.std(correction=0))
