@@ -161,6 +161,8 @@ class Method(nn.Module):
 
     name: ClassVar[str] = ""
     Config: ClassVar[type[MethodConfig]] = MethodConfig
+    #: The validated config, an instance of ``Config`` (a subclass narrows it: ``config: MyConfig``).
+    config: MethodConfig
     capabilities: ClassVar[frozenset[str]] = frozenset()
     #: Submodules that exist only for training; they are left out of exported weights.
     training_modules: ClassVar[tuple[str, ...]] = ()
@@ -180,10 +182,11 @@ class Method(nn.Module):
 
     def __init__(self, config: MethodConfig | Mapping[str, Any] | None = None, *, training: bool = False) -> None:
         super().__init__()
-        if not isinstance(config, self.Config):
+        if isinstance(config, self.Config):
+            self.config = config
+        else:
             values = config.model_dump() if isinstance(config, MethodConfig) else config
-            config = validate_config(self.Config, values, what=f"method {self.name!r}")
-        self.config = config
+            self.config = validate_config(self.Config, values, what=f"method {self.name!r}")
         #: Set by zoo.load: the registry name this model was loaded as, for messages.
         self.zoo_name: str = self.name
         self.optimizers: dict[str, torch.optim.Optimizer] = {}

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import safetensors.torch
 import torch
@@ -207,7 +207,7 @@ def _line_ending(path: Path) -> str:
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[BinaryIO]:
+def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
     """Yield a temporary file beside `path` that replaces `path` only when the block succeeds (a link's target, where `path` is a link).
 
     Text modes write UTF-8 whatever the locale (Windows' default is cp1252), so that every machine reads the file back alike,
