@@ -99,9 +99,37 @@ def test_unknown_model_exits_2_with_suggestions(capsys: pytest.CaptureFixture[st
     assert "unknown model 'dcgan.mnist6'" in capsys.readouterr().err
 
 
+def test_the_exit_status_tells_a_bad_model_from_a_wrong_command_or_missing_data(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A script grading many models tells them apart by the exit status alone; zoo --help lists the statuses."""
+    from zoo.errors import EXIT_CODES
+    from zoo.registry import build_method, save_model
+
+    monkeypatch.setenv("ZOO_DATA", str(tmp_path / "no-data"))
+    good = tmp_path / "g.safetensors"
+    save_model(build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2}), good)
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(good.read_bytes()[:-100])
+    (tmp_path / "empty").mkdir()
+    out = str(tmp_path / "x.png")
+    for code, argv in [
+        (2, ["sample", "dcgan.nothing", "--out", out]),                                   # a name nothing registered
+        (2, ["sample", str(good), "--set", "nonsense=1", "--out", out]),                  # an option the model does not take
+        (3, ["sample", str(cut), "--out", out]),                                          # a damaged weights file
+        (3, ["eval", str(tmp_path / "empty"), "--only", "gan"]),                          # a folder with no model in it
+        (4, ["eval", str(good), "--only", "gan", "--set", "n=4", "--set", "fid=false", "--set", "data=mnist"]),  # no data at ZOO_DATA
+        (5, ["sample", "classifier.mnistm", "--out", out]),                               # a classifier cannot sample
+    ]:
+        assert main(argv) == code, (argv, capsys.readouterr().err)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    shown = capsys.readouterr().out
+    assert all(f"  {code:<3}  {what}" in shown for code, what in EXIT_CODES.items())
+
+
 def test_missing_data_dir_explains_how_to_name_it(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ZOO_DATA", raising=False)
-    assert main(["train", "dcgan", "--data", "mnist", "--out", str(tmp_path / "o")]) == 2
+    assert main(["train", "dcgan", "--data", "mnist", "--out", str(tmp_path / "o")]) == 4
     err = capsys.readouterr().err
     assert "dataset 'mnist' needs its files" in err and "--data-dir" in err and "ZOO_DATA" in err
 
@@ -125,7 +153,7 @@ def test_errors_name_the_commands_options_and_python_gets_its_own_words_back(cap
 
 
 def test_data_path_that_does_not_exist_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert main(["train", "dcgan", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 2
+    assert main(["train", "dcgan", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 4
     assert f"data path {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err
 
 
@@ -154,13 +182,13 @@ def test_files_a_run_or_registration_writes_are_never_written_through_a_symbolic
     mine.write_text("mine")
     (tmp_path / "run" / "summary.json").unlink()
     (tmp_path / "run" / "summary.json").symlink_to(mine)
-    assert train_tiny(faces, tmp_path / "run", steps=2) == 2  # going on would rewrite summary.json
+    assert train_tiny(faces, tmp_path / "run", steps=2) == 7  # going on would rewrite summary.json
     assert "summary.json is a symbolic link" in capsys.readouterr().err and mine.read_text() == "mine"
     (tmp_path / "run" / "summary.json").unlink()
     assert train_tiny(faces, tmp_path / "run2") == 0
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / "dcgan.linked.safetensors").symlink_to(mine)
-    assert main(["register", str(tmp_path / "run2"), "dcgan.linked", "--data", "faces"]) == 2
+    assert main(["register", str(tmp_path / "run2"), "dcgan.linked", "--data", "faces"]) == 7
     assert "dcgan.linked.safetensors is a symbolic link" in capsys.readouterr().err and mine.read_text() == "mine"
     (tmp_path / "run2" / "checkpoint.slim.safetensors").symlink_to(mine)  # slim_checkpoint writes beside the run's files too
     from zoo.errors import OutputError
@@ -184,11 +212,11 @@ def test_registering_never_writes_over_weights_another_entry_uses(
     registry = tmp_path / "registry.toml"
     registry.write_text(registry.read_text().replace('[models."dcgan.y"', '[models."dcgan.z"'))  # renamed by hand
     kept = (tmp_path / "weights" / "dcgan.y.safetensors").read_bytes()
-    assert main(["register", str(tmp_path / "a"), "dcgan.y", "--data", "faces"]) == 2
+    assert main(["register", str(tmp_path / "a"), "dcgan.y", "--data", "faces"]) == 7
     assert "has no entry 'dcgan.y' that owns it: another entry may use it" in capsys.readouterr().err
     assert (tmp_path / "weights" / "dcgan.y.safetensors").read_bytes() == kept and zoo.load("dcgan.z") is not None
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "bob.toml"))  # another user's file in the same folder
-    assert main(["register", str(tmp_path / "a"), "dcgan.y", "--data", "faces"]) == 2
+    assert main(["register", str(tmp_path / "a"), "dcgan.y", "--data", "faces"]) == 7
     assert (tmp_path / "weights" / "dcgan.y.safetensors").read_bytes() == kept
 
 
@@ -211,11 +239,11 @@ def test_a_plugin_registers_into_its_own_file_and_metrics_land_there(tmp_path: P
     record_metrics("dcgan.mine", {"gan": {"n": 3, "classifier_is": 1.5}})  # what zoo eval --write does
     assert tomllib.loads(own.read_text())["models"]["dcgan.mine"]["metrics"] == {"n": 3, "classifier_is": 1.5} and not main_file.exists()
     (own.parent / "weights" / "dcgan.mine.safetensors").unlink()
-    assert main(["sample", "dcgan.mine", "-n", "1", "--out", str(tmp_path / "s.png")]) == 2
+    assert main(["sample", "dcgan.mine", "-n", "1", "--out", str(tmp_path / "s.png")]) == 3
     assert "does not exist. Put the file there" in capsys.readouterr().err, "in the plugin's checkout its author can"
     (tmp_path / "myplugin-0.1.dist-info").mkdir()  # installed from a wheel built without weights/*.safetensors as package data
     (tmp_path / "myplugin-0.1.dist-info" / "RECORD").write_text("myplugin/registry.toml,,\n")
-    assert main(["sample", "dcgan.mine", "-n", "1", "--out", str(tmp_path / "s.png")]) == 2
+    assert main(["sample", "dcgan.mine", "-n", "1", "--out", str(tmp_path / "s.png")]) == 3
     assert "plugin 'myplugin' ships the registry file" in capsys.readouterr().err
 
 
@@ -232,11 +260,11 @@ def test_train_checks_the_registry_file_before_training(tmp_path: Path, monkeypa
     (tmp_path / "adir").mkdir()
     train = ["train", "dcgan", "--data", str(face_folder(tmp_path / "faces")), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2",
              "--steps", "1", "--batch-size", "4", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet"]
-    for register, registry, message in ((["--register", "t.main"], tmp_path / "other.toml", f"defined in {main_file}"),
-                                        (["--register", "t.new"], tmp_path / "bad.toml", "not valid TOML"),
-                                        (["--register", "t.new"], tmp_path / "adir", "is a folder"),
-                                        ([], tmp_path / "other.toml", "give --register NAME too")):
-        assert main([*train, *register, "--registry", str(registry)]) == 2
+    for register, registry, message, code in ((["--register", "t.main"], tmp_path / "other.toml", f"defined in {main_file}", 2),
+                                              (["--register", "t.new"], tmp_path / "bad.toml", "not valid TOML", 2),
+                                              (["--register", "t.new"], tmp_path / "adir", "is a folder", 7),
+                                              ([], tmp_path / "other.toml", "give --register NAME too", 2)):
+        assert main([*train, *register, "--registry", str(registry)]) == code
         assert message in capsys.readouterr().err
         assert not (tmp_path / "run").exists(), "refused before training"
     assert main([*train, "--register", "t.new", "--registry", str(tmp_path / "other.toml")]) == 0
@@ -286,7 +314,7 @@ def test_a_resumed_run_registers_every_sitting(tmp_path: Path, monkeypatch: pyte
 
 def test_register_an_unfinished_run_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "run").mkdir()
-    assert main(["register", str(tmp_path / "run"), "x.y", "--data", "faces"]) == 2
+    assert main(["register", str(tmp_path / "run"), "x.y", "--data", "faces"]) == 3
     assert "is not a finished training run: run.json is missing" in capsys.readouterr().err
 
 
@@ -331,7 +359,7 @@ def test_sample_flags_out_of_range_are_usage_errors(tiny_model: str, tmp_path: P
 def test_sample_bad_values_are_errors_not_tracebacks(tiny_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
     args = [a.format(tmp=tmp_path) for a in args]
     out = [] if "--out" in args else ["--out", str(tmp_path / "g.png")]
-    assert main(["sample", tiny_model, "-n", "2", *args, *out]) == 2
+    assert main(["sample", tiny_model, "-n", "2", *args, *out]) == (7 if message.startswith("cannot write") else 2)
     err = capsys.readouterr().err
     assert f"zoo sample: error: {message.format(tmp=tmp_path)}" in err
     assert "sampling 2 images" not in err  # refused before the sampling, not after saying it has begun
@@ -350,7 +378,7 @@ def test_sample_writes_a_folder_of_the_images_zoo_eval_scores(tiny_model: str, t
     read = torch.stack([torch.from_numpy(np.array(Image.open(f))).permute(2, 0, 1) for f in files])
     assert torch.equal(read, generate(zoo.load(tiny_model), 7, seed=3)), "byte for byte what the gan evaluator generates for seed 3"
     assert list(tmp_path.glob(".fake.*")) == [], "no temporary folder left"
-    assert main(["sample", tiny_model, "-n", "2", "--out-dir", str(out)]) == 2  # a set never mixes with another
+    assert main(["sample", tiny_model, "-n", "2", "--out-dir", str(out)]) == 7  # a set never mixes with another
     assert f"folder {out} is not empty" in capsys.readouterr().err and len(list(out.iterdir())) == 7
     assert main(["sample", tiny_model, "-n", "2", "--out-dir", str(tmp_path / "g"), "--out", str(tmp_path / "g.png")]) == 2
     assert "give one of them" in capsys.readouterr().err and not (tmp_path / "g").exists()
@@ -366,7 +394,7 @@ def test_sample_writes_a_conditional_models_images_in_a_folder_per_label(tmp_pat
     assert main(["sample", str(weights), "-n", "4", "--labels", "3,3,7,0", "--set", "steps=2", "--out-dir", str(out)]) == 0
     assert sorted(str(f.relative_to(out)) for f in out.rglob("*.png")) == ["0/000003.png", "3/000000.png", "3/000001.png", "7/000002.png"]
     assert load(out, "train").num_classes == 3, "the class-folder layout zoo reads as a labelled set"
-    assert main(["sample", str(weights), "-n", "1", "--set", "steps=2", "--out-dir", "."]) == 2  # no folder of its own to make
+    assert main(["sample", str(weights), "-n", "1", "--set", "steps=2", "--out-dir", "."]) == 7  # no folder of its own to make
     assert "'.' names no new folder" in capsys.readouterr().err
 
 
@@ -397,7 +425,7 @@ def test_bench_checks_its_output_and_counts_before_it_runs(tiny_model: str, tmp_
     with pytest.raises(SystemExit):
         main(["bench", "--model", tiny_model, "--repeats", "0"])
     assert "argument --repeats: expected a whole number >= 1, got 0" in capsys.readouterr().err
-    assert main(["bench", "--model", tiny_model, "--out", str(tmp_path)]) == 2
+    assert main(["bench", "--model", tiny_model, "--out", str(tmp_path)]) == 7
     err = capsys.readouterr().err
     assert f"cannot write {tmp_path}" in err
 
@@ -528,7 +556,7 @@ def test_a_file_size_limit_is_one_line_as_a_full_disk(tmp_path: Path) -> None:
     code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000)); from zoo.cli import main; "
             f"sys.exit(main(['sample', 'dcgan.mnist64', '-n', '64', '--out', {str(tmp_path / 'big.png')!r}]))")  # `ulimit -f` on a cluster
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1 and "zoo sample: error: cannot write the output: File too large" in proc.stderr, proc.stderr
+    assert proc.returncode == 7 and "zoo sample: error: cannot write the output: File too large" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
 
 
@@ -539,7 +567,7 @@ def test_a_full_disk_on_stdout_is_one_line() -> None:
 
     with open("/dev/full", "w") as full:
         proc = subprocess.run([sys.executable, "-m", "zoo", "methods"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
-    assert proc.returncode == 1 and "zoo methods: error: cannot write the output: No space left on device" in proc.stderr
+    assert proc.returncode == 7 and "zoo methods: error: cannot write the output: No space left on device" in proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
 
 
@@ -739,25 +767,25 @@ def test_bad_inputs_of_the_day_are_clear_errors(tmp_path: Path, monkeypatch: pyt
     assert main(["register", str(tmp_path / "run"), "dcgan.x", "--data", " "]) == 2
     assert "--data is empty" in capsys.readouterr().err
     (tmp_path / "notrun").mkdir()
-    assert main(["eval", str(tmp_path / "notrun")]) == 2
+    assert main(["eval", str(tmp_path / "notrun")]) == 3
     assert "is a folder without model.safetensors; expected a finished training run" in capsys.readouterr().err
     (tmp_path / "linked").mkdir()
     (tmp_path / "linked" / "model.safetensors").symlink_to("/home/student/runs/dcgan/model.safetensors")  # copied as a link
-    assert main(["eval", str(tmp_path / "linked")]) == 2
+    assert main(["eval", str(tmp_path / "linked")]) == 3
     assert "is a link to /home/student/runs/dcgan/model.safetensors, which is not here: copy the file itself" in capsys.readouterr().err
     (tmp_path / "notrun" / "checkpoint.safetensors").write_bytes(b"")  # killed before its first export
-    assert main(["eval", str(tmp_path / "notrun")]) == 2
+    assert main(["eval", str(tmp_path / "notrun")]) == 3
     assert "its training stopped before its first export. Run its `zoo train` command again" in capsys.readouterr().err
     moved = tmp_path / "moved"
     faces.rename(moved)  # the entry's data path is gone
     assert main(["register", str(tmp_path / "run"), "dcgan.moved", "--data", str(moved)]) == 0
     moved.rename(faces)
-    assert main(["eval", "dcgan.moved", "--set", "n=24"]) == 2
+    assert main(["eval", "dcgan.moved", "--set", "n=24"]) == 4
     assert f"entry 'dcgan.moved' trained on {moved}, which does not exist here" in capsys.readouterr().err
     run_json = tmp_path / "run" / "run.json"
     record = json.loads(run_json.read_text())
     run_json.write_text(json.dumps({**record, "data_sources": {"train": str(moved)}}))  # a student's run, graded on another machine
-    assert main(["eval", str(tmp_path / "run"), "--only", "gan", "--set", "n=24", "--set", "fid=false"]) == 2
+    assert main(["eval", str(tmp_path / "run"), "--only", "gan", "--set", "n=24", "--set", "fid=false"]) == 4
     assert f"run {tmp_path / 'run'} (its run.json) trained on {moved}, which does not exist here" in capsys.readouterr().err
     run_json.write_text(run_json.read_text().replace('"method": "dcgan",', '"method": "dcgan"'))  # edited by hand, broken
     assert main(["eval", str(tmp_path / "run"), "--only", "gan", "--set", "n=24", "--set", "fid=false"]) == 2
@@ -800,7 +828,7 @@ def test_cli_spelling_help_and_output_rules(tmp_path: Path, monkeypatch: pytest.
         main(["train", "--help"])
     out = " ".join(capsys.readouterr().out.split())  # as wrapped at any terminal width
     assert "(0: only at the end) (default: 500)" in out and "every draw of the run (default: 0)" in out
-    assert main(["sample", "dcgan.mnist64", "-n", "2", "--out", str(tmp_path / "g.gif")]) == 2
+    assert main(["sample", "dcgan.mnist64", "-n", "2", "--out", str(tmp_path / "g.gif")]) == 7
     assert "zoo writes .png, .jpg, .jpeg, .webp files, and '.gif' names none of them" in capsys.readouterr().err
     assert main(["sample", "dcgan.mnist64", "-n", "2", "--out", str(tmp_path / "g.jpg")]) == 0
     assert (tmp_path / "g.jpg").read_bytes()[:3] == b"\xff\xd8\xff", "a .jpg is a JPEG, not a PNG under another name"
@@ -815,14 +843,14 @@ def test_zoo_train_refuses_a_folder_of_the_users_own_files(tmp_path: Path, capsy
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "loss.png").write_text("my precious")
-    assert train_tiny(face_folder(tmp_path / "faces"), mine) == 2
+    assert train_tiny(face_folder(tmp_path / "faces"), mine) == 7
     assert "holds files of its own (loss.png) and no run of `zoo train`" in capsys.readouterr().err
     assert (mine / "loss.png").read_text() == "my precious"
 
 
 def test_eval_names_zoo_data_not_a_flag_it_was_not_given(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     monkeypatch.setenv("ZOO_DATA", str(tmp_path / "nowhere"))
-    assert main(["eval", "classifier.mnistm", "--set", "n=10"]) == 2
+    assert main(["eval", "classifier.mnistm", "--set", "n=10"]) == 4
     err = capsys.readouterr().err
     assert f"(ZOO_DATA={tmp_path / 'nowhere'}) does not exist" in err and "(zoo eval: --set data=PATH)" in err
 

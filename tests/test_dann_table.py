@@ -113,10 +113,10 @@ def test_dann_table_set_is_checked_before_any_training(capsys: pytest.CaptureFix
     assert main(["dann-table", "--set", "bogus=1", "--runs", str(runs)]) == 2
     assert "invalid config for dann-table's DANN config: bogus" in capsys.readouterr().err
     (tmp_path / "a_file").write_text("x")
-    assert main(["dann-table", "--runs", str(runs), "--out-json", str(tmp_path), "--out-md", str(tmp_path / "t.md")]) == 2
+    assert main(["dann-table", "--runs", str(runs), "--out-json", str(tmp_path), "--out-md", str(tmp_path / "t.md")]) == 7
     assert f"cannot write {tmp_path}" in capsys.readouterr().err
     assert main(["dann-table", "--runs", str(runs), "--json", str(tmp_path / "t.json"), "--markdown", str(tmp_path / "t.md"),
-                 "--figures", str(tmp_path / "a_file")]) == 2
+                 "--figures", str(tmp_path / "a_file")]) == 7
     assert "cannot write" in capsys.readouterr().err
     for flag, value in (("--seeds", "0"), ("--steps", "0"), ("--tsne-n", "0"), ("--threads", "-1")):
         with pytest.raises(SystemExit):

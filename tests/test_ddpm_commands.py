@@ -53,7 +53,7 @@ def test_bad_counts_and_outputs_fail_before_sampling(weights: Path, tmp_path: Pa
     with pytest.raises(SystemExit):
         main(["ddpm-frames", str(weights), "--per-class", "0", "--out", str(tmp_path / "f.png")])
     assert "argument --per-class: expected a whole number >= 1, got 0" in capsys.readouterr().err
-    assert main(["ddpm-grid", str(weights), "--out", str(tmp_path)]) == 2  # a folder: refused before the 100 samples
+    assert main(["ddpm-grid", str(weights), "--out", str(tmp_path)]) == 7  # a folder: refused before the 100 samples
     assert f"cannot write {tmp_path}" in capsys.readouterr().err
     out = str(tmp_path / "g.png")
     # on the command line, the knobs --set can still set (the rest have flags)

@@ -130,3 +130,17 @@ def test_a_plugins_ddpm_variant_is_swept_by_its_own_n_t(classifier_file: Path) -
     model = Variant({"n_feat": 8, "n_T": 20}).eval()  # the default sweep named ddpm-400, which no n_T = 20 model runs
     metrics = SamplerSweep().evaluate(model, classifier=str(classifier_file), data="digits", n_per_class=2, n_real=100, guidance=0.5, progress=False)
     assert {"accuracy_ddpm20", "accuracy_ddim10"} <= set(metrics) and "accuracy_ddim25" not in metrics
+
+
+def test_the_real_statistics_are_computed_once_then_read_from_the_cache(classifier_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import zoo_plugins.ddpm.evaluate as sweep
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
+    clf = sweep._load_classifier(str(classifier_file), torch.device("cpu"))
+    first = sweep._real_stats(clf, "digits", "test", 50, None, torch.device("cpu"))
+    assert len(list((tmp_path / "cache" / "metrics").glob("classifier-*.safetensors"))) == 1
+    monkeypatch.setattr(clf, "features", lambda images: pytest.fail("computed again: 11 s of every sweep on a CPU"))
+    again = sweep._real_stats(clf, "digits", "test", 50, None, torch.device("cpu"))
+    assert torch.equal(again.mu, first.mu) and torch.equal(again.sigma, first.sigma) and again.n == first.n == 50
+    other = sweep._real_stats(sweep._load_classifier(str(classifier_file), torch.device("cpu")), "digits", "test", 40, None, torch.device("cpu"))
+    assert other.n == 40, "another subset of the real images is another entry"

@@ -55,7 +55,7 @@ def test_eval_write_records_what_it_printed(registry: Path, capsys: pytest.Captu
 
 def test_evaluating_a_classifier_with_the_gan_evaluator_is_a_clear_error(registry: Path, capsys: pytest.CaptureFixture) -> None:
     update_entry("classifier.tiny", {"evaluation": {"gan": {"n": 8}}}, registry)
-    assert main(["eval", "classifier.tiny"]) == 2
+    assert main(["eval", "classifier.tiny"]) == 5
     assert "model 'classifier.tiny' cannot be evaluated by 'gan': it cannot sample (it can predict)" in capsys.readouterr().err
 
 
@@ -73,7 +73,7 @@ def test_eval_write_refuses_options_that_plain_eval_would_not_repeat(registry: P
 
 def test_only_may_name_an_evaluator_outside_the_plan(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture, no_default_plan: None) -> None:
     # one that does not apply says why, one that does not exist is named, and one that applies runs
-    assert main(["eval", "wgan_gp.tiny", "--only", "accuracy"]) == 2
+    assert main(["eval", "wgan_gp.tiny", "--only", "accuracy"]) == 5
     assert "cannot be evaluated by 'accuracy': it cannot predict" in capsys.readouterr().err
     assert main(["eval", "wgan_gp.tiny", "--only", "acuracy"]) == 2
     err = capsys.readouterr().err
@@ -130,7 +130,7 @@ def test_a_weights_file_is_evaluated_before_it_is_registered(registry: Path, tmp
     assert json.loads(out.out)["gan"]["n"] == 24 and out.err.startswith("gan: n=24"), "stdout is the JSON alone"
     assert main(["sample", str(weights.parent), "-n", "2", "--out", str(tmp_path / "g.png")]) == 0 and (tmp_path / "g.png").is_file()
     (tmp_path / "unfinished").mkdir()
-    assert main(["sample", str(tmp_path / "unfinished"), "-n", "2", "--out", str(tmp_path / "h.png")]) == 2
+    assert main(["sample", str(tmp_path / "unfinished"), "-n", "2", "--out", str(tmp_path / "h.png")]) == 3
     assert "is a folder without model.safetensors; expected a finished training run" in capsys.readouterr().err
 
 

@@ -84,10 +84,10 @@ def test_real_statistics_are_keyed_by_the_real_images_content(setup: dict, tmp_p
 
 def test_real_statistics_are_keyed_by_the_judges_code_too(setup: dict, private_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same judge's weights from another release of its plugin (its prepare() changed, say) are judged afresh."""
-    import zoo.metrics.gan as gan
+    from zoo.plugins import get_plugin_manager
 
     evaluate(setup, n=20)
-    monkeypatch.setattr(gan, "_judge_code", lambda clf: "classifier from zoo 9.9.9")
+    monkeypatch.setattr(get_plugin_manager(), "source_of", lambda kind, name: "zoo 9.9.9")
     evaluate(setup, n=20)
     assert len(list((private_cache / "metrics").glob("classifier-*.safetensors"))) == 2
 
@@ -225,3 +225,16 @@ def test_kid_is_reported_on_request_with_its_subset_size(setup: dict) -> None:
     plain, with_kid = evaluate(setup, n=20), evaluate(setup, n=20, kid=True)
     assert "classifier_kid" not in plain and with_kid["kid_subset_size"] == 20 and with_kid["classifier_kid_std"] >= 0
     assert {k: v for k, v in with_kid.items() if "kid" not in k} == plain, "the other figures stay as they are"
+
+
+def test_a_model_that_samples_nan_is_refused_not_scored_as_black_images(setup: dict) -> None:
+    from zoo.errors import WeightsError
+
+    model = build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4}).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))  # a diverged student's generator: quantised, its NaN became 0 and it was graded
+    with pytest.raises(WeightsError, match=r"model 'dcgan' sampled images with NaN or infinite values \(images 0 to 2\).*sample\(4, seed=0\)"):
+        generate(model, 5, seed=0, chunk=3)
+    with pytest.raises(WeightsError, match="NaN"):
+        GANEvaluator().evaluate(model, **{k: v for k, v in setup.items() if k != "model"}, n=4)

@@ -337,7 +337,7 @@ def test_register_names_a_damaged_run_file(registry: Path, tmp_path: Path, file:
 
     run = fake_run(tmp_path / "run", 1)
     (run / file).write_text(text)
-    with pytest.raises(ConfigError, match=r"run\.json or summary\.json is damaged"):
+    with pytest.raises(WeightsError, match=r"run\.json or summary\.json is damaged"):
         register_run(run, "dcgan.new", data="faces", path=registry)
 
 
@@ -361,7 +361,7 @@ def test_register_names_a_run_file_of_the_wrong_bytes_or_types(registry: Path, t
     run = fake_run(tmp_path / "run", 1)
     changed = edit(json.loads((run / file).read_text()))
     (run / file).write_bytes(changed if isinstance(changed, bytes) else json.dumps(changed).encode())
-    with pytest.raises(ConfigError, match=r"run\.json or summary\.json is damaged \(.*" + message):
+    with pytest.raises(WeightsError, match=r"run\.json or summary\.json is damaged \(.*" + message):
         register_run(run, "dcgan.new", data="faces", path=registry)
 
 

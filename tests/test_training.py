@@ -54,7 +54,7 @@ def test_a_run_that_is_training_loads_with_a_warning_and_its_export_window_is_no
         with pytest.raises(zoo.WeightsError, match=r"is training now and is writing its export .* Load it again in a few seconds"):
             zoo.load(tmp_path / "run")
         (tmp_path / "first").mkdir()
-        with folder_lock(tmp_path / "first", busy="busy"), pytest.raises(ConfigError, match="it is training now, and its first sitting has not ended"):
+        with folder_lock(tmp_path / "first", busy="busy"), pytest.raises(zoo.WeightsError, match="it is training now, and its first sitting has not ended"):
             zoo.load(tmp_path / "first")
     with pytest.raises(zoo.WeightsError, match="does not match the sha256"):  # when nobody trains, a mismatch is what it says
         zoo.load(tmp_path / "run")
@@ -451,7 +451,7 @@ def test_a_run_that_diverges_stops_with_an_error_valid_json_and_nothing_exported
     monkeypatch.setattr(DCGAN, "train_step", blows_up)
     argv = ["train", "dcgan", "--data", "digits", "--steps", "4", "--batch-size", "4", "--device", "cpu", "--quiet", "--log-every", "1",
             "--out", str(tmp_path / "cli"), *[a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]]
-    assert main(argv) == 2 and "zoo train: error: training diverged by step 3" in capsys.readouterr().err
+    assert main(argv) == 6 and "zoo train: error: training diverged by step 3" in capsys.readouterr().err
 
 
 def test_a_sitting_that_exports_nothing_does_not_become_the_registered_weights_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -86,7 +86,7 @@ def test_malformed_logs_are_named_before_anything_is_sampled(two_gans: dict[str,
                                                              name: str, text: str, message: str) -> None:
     (tmp_path / name).write_text(text)
     out = tmp_path / "figures"
-    assert main(["gan-figures", "dcgan.tiny", "--runs", str(tmp_path / name), "--out", str(out)]) == 2
+    assert main(["gan-figures", "dcgan.tiny", "--runs", str(tmp_path / name), "--out", str(out)]) == 4
     import re
 
     assert re.search(message, capsys.readouterr().err) and not out.exists()
@@ -115,7 +115,7 @@ def test_runs_alike_in_name_get_their_parents_names_and_one_model_twice_is_refus
 
 def test_an_out_that_is_a_file_is_refused_before_sampling(two_gans: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "a_file").write_text("x")
-    assert main(["gan-figures", "dcgan.tiny", "--out", str(tmp_path / "a_file")]) == 2
+    assert main(["gan-figures", "dcgan.tiny", "--out", str(tmp_path / "a_file")]) == 7
     assert "cannot write" in capsys.readouterr().err
 
 

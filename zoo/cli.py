@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .argtypes import int_at_least, int_list, positive_int
-from .errors import COMMAND_LINE, INVOCATION, ConfigError, UnknownNameError, ZooError, closest
+from .errors import COMMAND_LINE, EXIT_CODES, INVOCATION, ConfigError, OutputError, UnknownNameError, WeightsError, ZooError, closest
 from .progress import status
 
 __all__ = ["main", "int_at_least", "positive_int", "int_list", "sampler_knobs"]
@@ -153,7 +153,7 @@ def _print_run_record(run_json: Path) -> None:
         run = read_record(run_json, "")
         data = format_data_label(run["data_sources"]) if run.get("data_sources") else None
         classes = class_names(run_json.parent)
-    except (ConfigError, TypeError, AttributeError, ValueError):  # a damaged record: zoo info still shows the weights
+    except (ConfigError, WeightsError, TypeError, AttributeError, ValueError):  # a damaged record, or none: zoo info still shows the weights
         return
     if data:
         print(f"data: {data}")
@@ -577,7 +577,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="zoo",
         description="zoo: train, load, sample, evaluate and compare GANs, diffusion and domain-adaptation models.",
         epilog="examples:\n  zoo list\n  zoo info dcgan.mnist64\n  zoo sample dcgan.mnist64 -n 32 --out grid.png --seed 0\n"
-        "  zoo train dcgan --data mnist --data-dir ../shared/data --steps 2000 --out runs/dcgan",
+        "  zoo train dcgan --data mnist --data-dir ../shared/data --steps 2000 --out runs/dcgan\n\nexit status:\n"
+        + "\n".join(f"  {code:<3}  {what}" for code, what in EXIT_CODES.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
@@ -669,7 +670,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = _sub(subs, "eval", "Evaluate a model with the evaluators its registry entry names; --write records the metrics.",
              "zoo eval classifier.mnistm --data-dir ../shared/data --write\n  zoo eval ddpm.mnistm --set n_per_class=10 --set out_md=sweep.md\n"
-             "  zoo eval runs/dcgan/model.safetensors --only gan --set n=1000   # a run's weights, before registering")
+             "  zoo eval runs/dcgan --only gan --set n=1000 --set fid=false   # a run, before registering (its method's plan, as zoo info shows it;\n"
+             "                                                                 # a GAN's has Inception FID: about an hour on a CPU)")
     s.add_argument("name", help="registered model name (its entry's evaluation plan), or a .safetensors file or run folder (its method's default plan)")
     s.add_argument("--only", action="append", metavar="EVALUATOR", help="run only this evaluator (repeatable): one of the plan's, or any installed one (zoo evaluators), its options from --set")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="evaluator option, e.g. n=1000")
@@ -768,7 +770,7 @@ def _main(argv: Sequence[str] | None) -> int:
             parser = build_parser()  # loads torch and the plugins: a broken one is an error here under ZOO_STRICT_PLUGINS=1
     except ZooError as e:
         print(f"zoo: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
     except KeyboardInterrupt:  # Ctrl-C while torch loads: one line, as later
         status("\nzoo: interrupted")
         return 130
@@ -785,7 +787,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return code
     except ZooError as e:
         print(f"zoo {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
     except KeyboardInterrupt as e:  # Ctrl-C: one line, not a traceback (zoo train says where its checkpoint is)
         status(f"\nzoo {args.command}: interrupted" + (f": {e}" if str(e) else ""))
         return 128 + getattr(e, "signum", 2)  # 130 for Ctrl-C; 143 for a training run stopped by SIGTERM
@@ -797,6 +799,6 @@ def _main(argv: Sequence[str] | None) -> int:
             raise
         status(f"zoo {args.command}: error: cannot write the output: {e.strerror} ({e.errno}). Free some space or write elsewhere.")
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        return OutputError.exit_code
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 
 __all__ = [
+    "EXIT_CODES",
     "ZooError",
     "UnknownNameError",
     "ConfigError",
@@ -24,8 +25,27 @@ __all__ = [
 ]
 
 
+#: The exit status of a zoo command, by what stopped it (``zoo --help`` lists them), so that a script running zoo over many
+#: models tells a bad model from a wrong command line or a machine that lacks the data: the error classes below carry theirs.
+EXIT_CODES = {
+    0: "success",
+    1: "the work ran, and some of it failed (zoo bench: a subject that failed)",
+    2: "usage: a wrong command line, option, config or name",
+    3: "weights: missing, damaged, tampered with, or not fitting the method (not a usable model)",
+    4: "data: a dataset missing or not in the layout expected",
+    5: "capability: the model cannot do what was asked (e.g. sample from a classifier)",
+    6: "training diverged (its losses or weights turned NaN or infinite)",
+    7: "output: a file zoo was asked to write where it cannot, or the disk is full",
+    8: "a plugin that cannot load or broke its contract (what it returned), or an optional extra that is missing",
+    130: "interrupted (Ctrl-C); 143: stopped by SIGTERM",
+}
+
+
 class ZooError(Exception):
     """Base class of every error zoo raises on purpose."""
+
+    #: What a zoo command exits with when this error stops it (EXIT_CODES).
+    exit_code = 2
 
 
 def _plural(word: str) -> str:
@@ -61,25 +81,37 @@ class ConfigError(ZooError, ValueError):
 class WeightsError(ZooError):
     """A weights file that is missing, truncated, tampered with or does not match its entry."""
 
+    exit_code = 3
+
 
 class DataError(ZooError):
     """A data directory or file that is missing or not in the expected layout."""
+
+    exit_code = 4
 
 
 class OutputError(ZooError):
     """A file zoo was asked to write where it cannot (a folder, a read-only place, a path through a file)."""
 
+    exit_code = 7
+
 
 class TrainingError(ZooError):
     """A training run that cannot go on: its losses or weights turned NaN or infinite (it diverged)."""
+
+    exit_code = 6
 
 
 class CapabilityError(ZooError, AttributeError):
     """A model asked for something it cannot do (e.g. `sample` on a classifier)."""
 
+    exit_code = 5
+
 
 class PluginError(ZooError):
     """A plugin that cannot be loaded, or two plugins that claim the same name."""
+
+    exit_code = 8
 
 
 def unknown_options(message: str, unknown: Iterable[str]) -> ConfigError:

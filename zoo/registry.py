@@ -438,16 +438,16 @@ def weights_file(path: str | os.PathLike[str]) -> Path:
         return path
     if not (path / "model.safetensors").is_file():
         if (path / "model.safetensors").is_symlink():
-            raise ConfigError(f"{path / 'model.safetensors'} is a link to {os.readlink(path / 'model.safetensors')}, which is not here: "
+            raise WeightsError(f"{path / 'model.safetensors'} is a link to {os.readlink(path / 'model.safetensors')}, which is not here: "
                               "copy the file itself into the run folder.")
         if (path / SLIM_CHECKPOINT).is_file():
-            raise ConfigError(export_slim_hint(path))
+            raise WeightsError(export_slim_hint(path))
         if folder_busy(path):
-            raise ConfigError(f"{path} has no model.safetensors yet: it is training now, and its first sitting has not ended.")
+            raise WeightsError(f"{path} has no model.safetensors yet: it is training now, and its first sitting has not ended.")
         if (path / "checkpoint.safetensors").is_file():
-            raise ConfigError(f"{path} has no model.safetensors: its training stopped before its first export. Run its `zoo train` "
+            raise WeightsError(f"{path} has no model.safetensors: its training stopped before its first export. Run its `zoo train` "
                               "command again (run.json's `command`) to go on from the checkpoint and export.")
-        raise ConfigError(f"{path} is a folder without model.safetensors; expected a finished training run (or give a .safetensors file or a registered name).")
+        raise WeightsError(f"{path} is a folder without model.safetensors; expected a finished training run (or give a .safetensors file or a registered name).")
     return path / "model.safetensors"
 
 
@@ -753,15 +753,15 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
         }
     except FileNotFoundError as e:
         how = f"`zoo train ... --out {run_dir}`" if COMMAND_LINE.get() else f"zoo.train(..., out={os.fspath(run_dir)!r})"
-        raise ConfigError(f"{run_dir} is not a finished training run: {Path(e.filename).name} is missing. Run {how} to the end first.") from None
+        raise WeightsError(f"{run_dir} is not a finished training run: {Path(e.filename).name} is missing. Run {how} to the end first.") from None
     # RecursionError: JSON nested thousands deep
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, KeyError, TypeError, AttributeError) as e:
-        raise ConfigError(
+        raise WeightsError(
             f"{run_dir}'s run.json or summary.json is damaged ({type(e).__name__}: {e}); expected the files `zoo train` writes. "
             "Restore them, or train the run again."
         ) from None
     if not (run_dir / "model.safetensors").is_file() and (run_dir / SLIM_CHECKPOINT).is_file():
-        raise ConfigError(export_slim_hint(run_dir))
+        raise WeightsError(export_slim_hint(run_dir))
     data = _data_label(run, run_dir, data)
     weights = Path("weights") / f"{name}.safetensors"
     # a `zoo train` resuming in the folder would re-export model.safetensors under us: wait for none, refuse while one runs

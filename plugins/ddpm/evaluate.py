@@ -29,10 +29,12 @@ from zoo.bench import environment
 from zoo.errors import INVOCATION, ConfigError, set_option
 from zoo.interfaces import Method, Seed, device_name, evaluator_options, require_capability
 from zoo.metrics.classifier_metrics import FeatureClassifier, check_feature_classifier, features_and_logits
+from zoo.metrics.features import cached_stats
 from zoo.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats
+from zoo.metrics.gan import judge_key
 from zoo.progress import status
 from zoo.registry import load_any
-from zoo.weights import atomic_write, check_writable
+from zoo.weights import atomic_write, check_writable, tensor_digest
 
 from .method import DDPM, DEFAULT_GUIDANCE, DEFAULT_STEPS, sampling_progress
 from .samplers import all_samplers, get_sampler
@@ -94,12 +96,23 @@ def _check_judge_classes(classifier: FeatureClassifier, name: str, n_classes: in
 
 
 def _real_stats(classifier: FeatureClassifier, dataset: str, split: str, n_real: int, root: Path | None, device: torch.device) -> GaussianStats:
-    """Return the Gaussian of the classifier's features of up to `n_real` real images (a fixed random subset)."""
+    """Return the Gaussian of the classifier's features of up to `n_real` real images (a fixed random subset).
+
+    Cached as the `gan` evaluator caches its own (by the images and the judge, `judge_key`): 11 s of a sweep on a CPU.
+    """
     real = zdata.load(dataset, split, root=root)
     g = torch.Generator().manual_seed(0)
     idx = torch.randperm(len(real), generator=g)[:n_real] if n_real < len(real) else torch.arange(len(real))
-    images = zdata.adapt_images(real.images[idx], 28, 3).to(device)
-    return gaussian_stats(classifier.features(images), what=f"{dataset} {split} features")
+    images = zdata.adapt_images(real.images[idx], 28, 3)
+    what = f"{dataset} {split} features"
+
+    def compute() -> GaussianStats:
+        return gaussian_stats(classifier.features(images.to(device)), what=what)
+
+    judge = judge_key(classifier)
+    if judge is None:
+        return compute()
+    return cached_stats("classifier", {"real": tensor_digest(images), "evaluator": "ddpm_samplers", **judge}, compute, what=what)[0]
 
 
 def _markdown(rows: list[dict[str, Any]], header: dict[str, Any]) -> str:

