@@ -144,7 +144,7 @@ def main() -> int:
     for key, run in runs.items():
         if run is None:
             continue
-        if zoo(["register", str(run), NAMES[key], "--data", "mnistm"]):
+        if zoo(["register", str(run), NAMES[key], "--data", "mnistm", "--replace"]):  # run again after an interruption, it resumes
             return 1
         with atomic_write(log_path(NAMES[key], args.logs), "w") as f:
             f.write(json.dumps(read_run_records(run)) + "\n")

@@ -65,7 +65,7 @@ def test_list_shows_measured_metrics_not_the_sample_count_and_seed(tmp_path: Pat
                              "params": param_count(model), "metrics": {"n": 10000, "seed": 0, "classifier_fd": 11.06, "classifier_is": 4.392, "fid": 319.3, "coverage_0": 0.1}}, reg)
     assert main(["list"]) == 0
     assert "classifier_fd=11.06, classifier_is=4.392, fid=319.3" in capsys.readouterr().out
-    assert main(["list", "dcgan.*", "--json"]) == 0  # for scripts: the whole entry, all of it on stdout
+    assert main(["list", "dcgan.t", "--json"]) == 0  # for scripts: the whole entry, all of it on stdout
     listed = json.loads(capsys.readouterr().out)
     assert list(listed) == ["dcgan.t"] and listed["dcgan.t"]["metrics"]["fid"] == 319.3 and listed["dcgan.t"]["sha256"] == sha
     assert listed["dcgan.t"]["registry"] == str(reg) and listed["dcgan.t"]["config"]["nz"] == 8
@@ -125,6 +125,14 @@ def test_the_exit_status_tells_a_bad_model_from_a_wrong_command_or_missing_data(
         main(["--help"])
     shown = capsys.readouterr().out
     assert all(f"  {code:<3}  {what}" in shown for code, what in EXIT_CODES.items())
+
+
+def test_datasets_says_when_its_data_root_is_no_folder_here(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # ../shared/data, run from another folder than the checkout's: every set read as absent, no word why
+    assert main(["datasets", "--data-dir", "../shared/data"]) == 0
+    assert capsys.readouterr().out.startswith(f"data root: ../shared/data (no such folder here, from {tmp_path}: give its path")
+    assert main(["datasets", "--data-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith(f"data root: {tmp_path}\n")
 
 
 def test_missing_data_dir_explains_how_to_name_it(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,7 +216,10 @@ def test_registering_never_writes_over_weights_another_entry_uses(
     faces = face_folder(tmp_path / "faces")
     assert train_tiny(faces, tmp_path / "a") == 0 and train_tiny(faces, tmp_path / "b", steps=2) == 0
     assert main(["register", str(tmp_path / "a"), "dcgan.y", "--data", "faces"]) == 0
-    assert main(["register", str(tmp_path / "b"), "dcgan.y", "--data", "faces"]) == 0, "its own entry's weights: replaced"
+    assert main(["register", str(tmp_path / "b"), "dcgan.y", "--data", "faces"]) == 2
+    err = capsys.readouterr().err
+    assert "model 'dcgan.y' is registered already in" in err and "Choose another name, or give --replace to replace it." in err
+    assert main(["register", str(tmp_path / "b"), "dcgan.y", "--data", "faces", "--replace"]) == 0, "its own entry's weights: replaced"
     registry = tmp_path / "registry.toml"
     registry.write_text(registry.read_text().replace('[models."dcgan.y"', '[models."dcgan.z"'))  # renamed by hand
     kept = (tmp_path / "weights" / "dcgan.y.safetensors").read_bytes()
@@ -473,7 +484,10 @@ def test_bench_prints_each_result_as_it_is_done(tiny_model: str, monkeypatch: py
 def test_list_with_a_registry_file_that_does_not_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "nowhere.toml"))
     assert main(["list"]) == 0
-    assert f"no model matches '*' in {tmp_path / 'nowhere.toml'} (the file does not exist; check $ZOO_REGISTRY)" in capsys.readouterr().err
+    out = capsys.readouterr()
+    assert f"zoo list: note: {tmp_path / 'nowhere.toml'} does not exist yet (zoo register creates it; check $ZOO_REGISTRY)" in out.err
+    assert "dcgan.mnist64" in out.out, "zoo's shipped models are listed beside a registry file of one's own"
+    assert main(["list", "wgan*"]) == 0 and "no model matches 'wgan*'" in capsys.readouterr().err
 
 
 def test_train_checks_the_register_name_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -800,7 +814,7 @@ def test_metrics_measured_on_weights_that_were_replaced_meanwhile_are_not_record
     faces = face_folder(tmp_path / "faces")
     assert train_tiny(faces, tmp_path / "a", "--register", "dcgan.r") == 0
     evaluated = zoo.entry("dcgan.r").sha256
-    assert train_tiny(faces, tmp_path / "b", "--seed", "1", "--register", "dcgan.r") == 0  # a zoo register while the eval ran
+    assert train_tiny(faces, tmp_path / "b", "--seed", "1", "--register", "dcgan.r", "--replace") == 0  # a zoo register while the eval ran
     with pytest.raises(zoo.ConfigError, match=r"changed while it was being evaluated \(sha256"):
         record_metrics("dcgan.r", {"gan": {"n": 24, "classifier_is": 2.0}}, evaluated_sha256=evaluated)
     assert zoo.entry("dcgan.r").metrics == {}
@@ -871,7 +885,7 @@ def test_a_folder_with_only_hidden_files_trains_and_help_shows_lists_as_typed(tm
     assert train_tiny(face_folder(tmp_path / "faces"), run) == 0
     with pytest.raises(SystemExit):
         main(["ddpm-frames", "--help"])
-    assert "(default: 400,399,320,240,160,80,0)" in " ".join(capsys.readouterr().out.split())
+    assert "(default: the seed's 400,399,320,240,160,80,0;" in " ".join(capsys.readouterr().out.split())
 
 
 def test_the_readmes_zoo_help_is_what_zoo_help_prints(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -40,8 +40,8 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_list_filters_with_fnmatch(registry: Path) -> None:
-    assert zoo.list() == ["dcgan.tiny"]
-    assert zoo.list("dcgan.*") == ["dcgan.tiny"] and zoo.list("wgan*") == []
+    assert "dcgan.tiny" in zoo.list() and "dcgan.mnist64" in zoo.list(), "beside $ZOO_REGISTRY's file, zoo's shipped models"
+    assert zoo.list("dcgan.t*") == ["dcgan.tiny"] and zoo.list("wgan*") == []
 
 
 def test_load_verifies_and_returns_an_eval_model(registry: Path) -> None:
@@ -204,7 +204,11 @@ def test_registering_a_name_again_drops_the_old_weights_metrics(registry: Path, 
     from zoo.registry import register_run
 
     update_entry("dcgan.tiny", {"evaluation": {"gan": {"n": 100}}, "description": "old weights"}, registry)
-    e = register_run(fake_run(tmp_path / "run", 1), "dcgan.tiny", data="faces", path=registry)
+    with pytest.raises(ConfigError, match=r"model 'dcgan.tiny' is registered already in .*\(method 'dcgan', data 'mnist', with metrics\): "
+                                          r"registering would replace its entry and its weights\. Choose another name, or give replace=True"):
+        register_run(fake_run(tmp_path / "run", 1), "dcgan.tiny", data="faces", path=registry)  # a slip, refused
+    assert zoo.entry("dcgan.tiny").description == "old weights"
+    e = register_run(tmp_path / "run", "dcgan.tiny", data="faces", path=registry, replace=True)
     assert e.metrics == {} and e.description == ""  # they described the old weights
     assert e.evaluation == {"gan": {"n": 100}} and e.data == "faces" and e.training.command == "zoo train dcgan # 1"
     assert zoo.load("dcgan.tiny").sample(1, seed=0).shape == (1, 3, 64, 64)  # the new file under the old name
@@ -275,7 +279,7 @@ def test_a_failed_registry_write_leaves_the_old_entry_and_its_weights(registry: 
 
     monkeypatch.setattr(registry_module, "atomic_write", full_disk)
     with pytest.raises(OSError, match="No space left"):
-        register_run(fake_run(tmp_path / "run2", 2), "dcgan.new", data="mnist", path=registry)
+        register_run(fake_run(tmp_path / "run2", 2), "dcgan.new", data="mnist", path=registry, replace=True)
     assert {p.name: p.read_bytes() for p in [registry, *(tmp_path / "weights").iterdir()]} == before  # no stray or replaced weights
     monkeypatch.setattr(registry_module, "atomic_write", real)
     assert zoo.load("dcgan.new").sample(1, seed=0).shape == (1, 3, 64, 64)
@@ -299,7 +303,7 @@ def test_a_ctrl_c_while_registering_waits_for_the_entry_and_its_weights(registry
 
     monkeypatch.setattr(registry_module, "atomic_write", interrupted_after_the_registry)
     with pytest.raises(KeyboardInterrupt):
-        register_run(fake_run(tmp_path / "run2", 2), "dcgan.new", data="mnist", path=registry)
+        register_run(fake_run(tmp_path / "run2", 2), "dcgan.new", data="mnist", path=registry, replace=True)
     monkeypatch.setattr(registry_module, "atomic_write", real)
     assert entry("dcgan.new").training.command == "zoo train dcgan # 2"
     assert zoo.load("dcgan.new").sample(1, seed=0).shape == (1, 3, 64, 64)  # the entry's weights, not the old ones
@@ -430,7 +434,7 @@ def test_a_scratch_registry_still_finds_zoos_shipped_models_by_name(tmp_path: Pa
     from zoo.registry import SHIPPED, entries, entry
 
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "mine.toml"))
-    assert "classifier.mnistm" not in entries(), "zoo list shows the scratch file's models"
+    assert entries()["classifier.mnistm"].source == SHIPPED, "zoo list shows the shipped models beside the scratch file's"
     assert entry("classifier.mnistm").source == SHIPPED, "what the gan evaluator loads by name is still there"
     with pytest.raises(zoo.UnknownNameError, match=r"Did you mean: classifier.mnistm"):
         entry("classifier.mnistmm")  # what loads beside the scratch registry is what is suggested
@@ -466,7 +470,7 @@ def test_one_registry_file_named_twice_is_read_once(tmp_path: Path, monkeypatch:
     pm.register(Plugin, name="same_file")
     reset_plugin_manager(pm)
     try:
-        assert zoo.list() == ["a.one"], "not 'defined twice ... Rename one'"
+        assert zoo.list("a.*") == ["a.one"], "not 'defined twice ... Rename one'"
     finally:
         reset_plugin_manager()
 
@@ -558,7 +562,7 @@ def test_weights_trained_elsewhere_come_in_through_save_model_and_register(regis
     assert inside.is_file(), "the only copy stays"
     zoo.register(tmp_path / "mine.safetensors", "dcgan.again", data="mnsit", registry=registry)  # a typo in its data
     again = registry.parent / "weights" / "dcgan.again.safetensors"
-    assert zoo.register(again, "dcgan.again", data="mnist", registry=registry).data == "mnist", "an entry's own weights register again"
+    assert zoo.register(again, "dcgan.again", data="mnist", registry=registry, replace=True).data == "mnist", "an entry's own weights register again"
     src = build_method("dann", {"regime": "source_only"})
     save_model(src, tmp_path / "src.safetensors")  # a source-only model is judged on a target all the same
     assert zoo.register(tmp_path / "src.safetensors", "dann.src", data="source=mnistm+target=digits", registry=registry).data == "source=mnistm+target=digits"
@@ -656,3 +660,11 @@ def test_a_strangers_files_around_a_registration_cannot_hang_it_redirect_it_or_e
     os.mkfifo(run / "run.json")
     with pytest.raises(ConfigError, match=r"run.json is no regular file"):
         zoo.register(run, "dcgan.piped", registry=registry)
+
+
+def test_registering_a_shipped_models_name_beside_it_is_refused(registry: Path, tmp_path: Path) -> None:
+    from zoo.registry import SHIPPED, register_run
+
+    with pytest.raises(ConfigError, match=rf"model 'dcgan.mnist64' is defined in {SHIPPED}, not in {registry}"):
+        register_run(fake_run(tmp_path / "run", 1), "dcgan.mnist64", data="mnist", path=registry)  # it hid the demo model
+    assert zoo.entry("dcgan.mnist64").source == SHIPPED and not (tmp_path / "weights" / "dcgan.mnist64.safetensors").exists()

@@ -124,12 +124,16 @@ def _fmt_count(v: Any) -> str:
 @command
 def cmd_list(args: argparse.Namespace) -> int:
     from .plugins import get_plugin_manager
-    from .registry import entries, list_models, registry_path
+    from .registry import SHIPPED, entries, list_models, registry_path
 
     all_entries = entries()
     missing = get_plugin_manager().missing_registry_files()
     if missing:  # on stderr: stdout stays the list, for scripts
         print(f"zoo list: warning:{missing}", file=sys.stderr)
+    where = registry_path()
+    if where.resolve() != SHIPPED and not where.is_file():  # $ZOO_REGISTRY names no file (yet): the shipped models alone are listed
+        state = "is a folder; $ZOO_REGISTRY names a file" if where.is_dir() else "does not exist yet (zoo register creates it; check $ZOO_REGISTRY)"
+        print(f"zoo list: note: {where} {state}", file=sys.stderr)
     names = list_models(args.pattern)
     if args.json:  # for scripts: every field of each entry, and the registry file it came from
         print(json.dumps({n: {**all_entries[n].model_dump(mode="json"), "registry": str(all_entries[n].source)} for n in names}, indent=2))
@@ -138,9 +142,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if rows:
         print(_table(rows, ["name", "method", "data", "params", "metrics"]))
     else:
-        where = registry_path()
-        state = "" if where.is_file() else " (it is a folder; $ZOO_REGISTRY names a file)" if where.is_dir() else " (the file does not exist; check $ZOO_REGISTRY)"
-        print(f"no model matches {args.pattern!r} in {where}{state}", file=sys.stderr)  # stdout stays the (empty) list, for scripts
+        print(f"no model matches {args.pattern!r}", file=sys.stderr)  # stdout stays the (empty) list, for scripts
     return 0
 
 
@@ -310,7 +312,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     from .data.registry import presence
 
     root = data_root(args.data_dir)
-    print(f"data root: {root if root else '(none: set ZOO_DATA or --data-dir)'}")
+    missing = root is not None and not root.is_dir()  # every set would read as absent without a word why
+    print(f"data root: {root if root else '(none: set ZOO_DATA or --data-dir)'}"
+          + (f" (no such folder here, from {Path.cwd()}: give its path from this folder, or an absolute one)" if missing else ""))
     for d in sorted(datasets().values(), key=lambda d: d.name):
         print(f"\n{d.name} ({d.kind}): {d.description}")
         print(f"  present: {presence(d, root) or 'no'}")
@@ -337,7 +341,7 @@ def _shown(path: Path) -> str:
 def cmd_register(args: argparse.Namespace) -> int:
     from .registry import register_run
 
-    e = register_run(args.run, args.name, data=args.data, path=args.registry)
+    e = register_run(args.run, args.name, data=args.data, path=args.registry, replace=args.replace)
     made = f", {e.training.steps} steps in {e.training.wall_time_s:.0f} s on {e.training.device}" if e.training else " (no training record)"
     print(f"registered {args.name!r}: {_shown(e.base_dir / e.weights)} (sha256 {e.sha256}){made}")
     _note_unlisted(args.registry, args.name)
@@ -363,9 +367,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training import TrainConfig, check_run_folder, train
 
     if args.register:
-        check_registration(args.register, args.registry)  # before the training, not after it
-    elif args.registry:
-        raise ConfigError("--registry names the file that --register NAME writes into; give --register NAME too.")
+        check_registration(args.register, args.registry, replace=args.replace)  # before the training, not after it
+    elif args.registry or args.replace:
+        raise ConfigError(f"{'--registry names the file that' if args.registry else '--replace replaces the entry that'} --register NAME "
+                          "writes into; give --register NAME too.")
     check_run_folder(args.out)  # before the data is read
 
     train_cfg = validate_config(TrainConfig, dict(
@@ -380,7 +385,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = train(args.method, sources, args.out, config=parse_set(args.set or []), data_root=args.data_dir, command=args.argv, **train_cfg.model_dump())
     print(json.dumps(summary, indent=2))
     if args.register:
-        e = register_run(args.out, args.register, path=args.registry)  # labelled with the run's record of its data
+        e = register_run(args.out, args.register, path=args.registry, replace=args.replace)  # labelled with the run's record of its data
         print(f"registered {args.register!r} -> {_shown(e.base_dir / e.weights)}", file=sys.stderr)  # stdout stays the summary's JSON (`| jq`)
         _note_unlisted(args.registry, args.register)
     return 0
@@ -605,7 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
     _sub(subs, "plugins", "List the plugins found and whether they loaded.", "zoo plugins")
 
     s = _sub(subs, "train", "Train METHOD on data and export its weights (resumes if --out has a checkpoint).",
-             "zoo train dcgan --data mnist --data-dir ../shared/data --set soft_labels=true --steps 2000 --out runs/dcgan")
+             "zoo train dcgan --data mnist --data-dir ../shared/data --set soft_labels=true --steps 2000 --out runs/dcgan-soft")
     s.add_argument("method")
     s.add_argument("--data", action="append", metavar="[ROLE=]NAME_OR_PATH", help="dataset name (zoo datasets) or path; ROLE= for methods with several (source=, target=)")
     s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
@@ -628,15 +633,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--channels-last", action="store_true", help="NHWC memory format (faster convolutions on CPUs)")
     s.add_argument("--register", metavar="NAME", help="copy the weights to weights/NAME.safetensors and write the registry entry")
     s.add_argument("--registry", type=Path, default=None, metavar="FILE", help=REGISTRY_HELP)
+    s.add_argument("--replace", action="store_true", help="with --register: replace the entry of that name (a name the file defines is refused without it)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = _sub(subs, "register", "Register a finished training run (e.g. one trained on another machine), or a zoo weights file, as a shipped model.",
-             "zoo register runs/dcgan dcgan.mnist64 --data mnist")
+             "zoo register runs/dcgan dcgan.mine --data mnist")
     s.add_argument("run", help="the --out folder of a finished zoo train, or a .safetensors file zoo.save_model wrote (then --data is required)")
     s.add_argument("name", help="registry name, e.g. dcgan.mnist64")
     s.add_argument("--data", help="what it was trained on, as the entry should say (default: the run's record: dataset names, absolute paths; "
                                    "another registered dataset than the run's is refused)")
     s.add_argument("--registry", type=Path, default=None, metavar="FILE", help=REGISTRY_HELP)
+    s.add_argument("--replace", action="store_true", help="replace the entry of that name (its metrics and weights); without it, a name the file defines is refused")
 
     s = _sub(subs, "sample", "Generate images with a model and save them as one grid.", "zoo sample dcgan.mnist64 -n 32 --out grid.png --seed 0")
     s.add_argument("name", help="registered model name, a .safetensors file, or a training run folder (its model.safetensors)")

@@ -116,7 +116,7 @@ def _title(name: str, label: str, position: int) -> str:
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     # "*", not "+": a --runs before the models takes them all, and argparse's "required: models" would not say so
-    p.add_argument("models", nargs="*", help="registered GAN models (e.g. dcgan.mnistm64 wgan_gp.mnistm64) or .safetensors files")
+    p.add_argument("models", nargs="*", help="GAN models: registered names (e.g. dcgan.mnist64), run folders or .safetensors files")
     p.add_argument("--runs", nargs="*", default=[], help="training logs in the same order (run folder, .jsonl or .json); omit to skip the loss curves")
     p.add_argument("--out", default="docs/figures", help="folder for the PNG files (relative to the folder the command runs in)")
     p.add_argument("-n", type=positive_int, default=32, help="images per model (the seed shows the first 32)")
@@ -154,7 +154,8 @@ def _run(args: argparse.Namespace) -> int:
 GAN_FIGURES = Command(
     name="gan-figures",
     help="Write the seed report's Problem 1 figures: first 32 images of each GAN, side by side, and the loss curves.",
-    example="zoo gan-figures dcgan.mnistm64 wgan_gp.mnistm64 --runs runs/dcgan runs/wgan_gp --out docs/figures",
+    example="zoo gan-figures dcgan.mnist64 --out figures\n  zoo gan-figures runs/dcgan runs/wgan_gp --runs runs/dcgan runs/wgan_gp --out figures   # two runs "
+            "of zoo train, with their loss curves",
     add_arguments=_add_arguments,
     run=_run,
 )

@@ -223,9 +223,10 @@ def _read_file(path: Path) -> dict[str, ModelEntry]:
 
 
 def entries() -> dict[str, ModelEntry]:
-    """Return every registry entry (main file and plugins' files) by name.
+    """Return every registry entry (main file, zoo's shipped models and plugins' files) by name.
 
-    A fault in the main file is an error. One in a plugin's file (not TOML, an invalid entry, a name the main file
+    Beside a ``$ZOO_REGISTRY`` file of one's own, zoo's shipped models are entries too (listed, matched by patterns,
+    loaded by name), except a name that file defines itself. A fault in the main file is an error. One in a plugin's file (not TOML, an invalid entry, a name the main file
     defines) is that plugin's, as a hook of it that raises: its file is skipped with a warning naming it (an error
     under ZOO_STRICT_PLUGINS=1), so that one broken plugin does not stop every model from loading.
     """
@@ -234,6 +235,11 @@ def entries() -> dict[str, ModelEntry]:
     found: dict[str, ModelEntry] = dict(_read_file(main)) if main.is_file() else {}
     origin: dict[str, Path] = dict.fromkeys(found, main)
     read = {main}
+    if main != SHIPPED and SHIPPED.is_file():  # the shipped models stay in view; the file of one's own wins a name both define
+        for name, e in _read_file(SHIPPED).items():
+            if name not in found:
+                found[name], origin[name] = e, SHIPPED
+        read.add(SHIPPED)
     for plugin, f in pm.plugin_registry_files():
         f = f.resolve()
         if f in read or not f.is_file():  # one file named twice ($ZOO_REGISTRY and a plugin's hook) is read once
@@ -241,9 +247,9 @@ def entries() -> dict[str, ModelEntry]:
         read.add(f)
         try:
             those = _read_file(f)
-            clash = next((n for n in those if origin.get(n) == main), None)
+            clash = next((n for n in those if origin.get(n) in (main, SHIPPED)), None)
             if clash is not None:
-                raise ConfigError(f"its registry file {f} defines the model {clash!r}, which {main} defines; rename it")
+                raise ConfigError(f"its registry file {f} defines the model {clash!r}, which {origin[clash]} defines; rename it")
         except ConfigError as e:
             pm.registry_file_failed(plugin, str(e), e)
             continue
@@ -255,17 +261,9 @@ def entries() -> dict[str, ModelEntry]:
 
 
 def find_entry(name: str) -> ModelEntry | None:
-    """Return the registry entry `name`, or None where no registry file defines it.
-
-    A name that a ``$ZOO_REGISTRY`` file does not define is looked up among zoo's shipped models too, so that
-    what evaluators load by name (the `gan` evaluator's ``classifier.mnistm``) stays there beside a scratch registry.
-    """
-    all_entries = entries()
-    if name in all_entries:
-        return all_entries[name]
-    if isinstance(name, str) and registry_path().resolve() != SHIPPED and SHIPPED.is_file():
-        return _read_file(SHIPPED).get(name)
-    return None
+    """Return the registry entry `name`, or None where no registry file defines it (`entries`: zoo's shipped models
+    among them beside a ``$ZOO_REGISTRY`` file, so what evaluators load by name, ``classifier.mnistm``, stays there)."""
+    return entries().get(name) if isinstance(name, str) else None
 
 
 def entry(name: str) -> ModelEntry:
@@ -280,8 +278,6 @@ def entry(name: str) -> ModelEntry:
                               "run.json says what it trained on (zoo.class_names(path) its class names). Register it with zoo.register(RUN, NAME) for an entry.")
         if problem := path_argument_problem(name):
             raise ConfigError(problem)
-        if registry_path().resolve() != SHIPPED and SHIPPED.is_file():  # what loads beside a scratch registry is suggested too
-            all_entries = {**_read_file(SHIPPED), **all_entries}
         direct = "a .safetensors file or run folder works too" if COMMAND_LINE.get() else "`zoo.load_file(path)` loads a weights file directly"
         raise UnknownNameError("model", name, all_entries, hint=f"`zoo list` shows the shipped models; {direct}." + get_plugin_manager().failures()
                                + get_plugin_manager().missing_registry_files())
@@ -590,10 +586,11 @@ def _source_record(source: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def check_registration(name: str, path: Path | None = None) -> Path:
+def check_registration(name: str, path: Path | None = None, *, replace: bool = False) -> Path:
     """Check that entry `name` and its weights can be written into registry file `path` (default: the main file); return the path.
 
-    `zoo train --register` calls it before training, so that a bad name, file or clash fails before the work.
+    `zoo train --register` calls it before training, so that a bad name, file or clash fails before the work. A name
+    the file defines already is refused unless `replace`: its entry, metrics and weights would be gone.
     """
     check_model_name(name)
     if name in get_plugin_manager().methods():  # `zoo info NAME` would show the model and hide the method
@@ -612,6 +609,11 @@ def check_registration(name: str, path: Path | None = None) -> Path:
         raise OutputError(f"{weights} is a symbolic link (to {os.readlink(weights)}); registering {name!r} would write its weights "
                           f"through it. Remove the link, or choose another name.")
     check_writable(weights)
+    if not replace and path.is_file() and (there := _read_file(path).get(name)) is not None:
+        how = "--replace" if COMMAND_LINE.get() else "replace=True"
+        raise ConfigError(f"model {name!r} is registered already in {path} (method {there.method!r}, data {there.data!r}"
+                          f"{', with metrics' if there.metrics else ''}): registering would replace its entry and its weights. "
+                          f"Choose another name, or give {how} to replace it.")
     elsewhere = entries().get(name)
     if elsewhere is not None and elsewhere.source is not None and elsewhere.source.resolve() != path.resolve():
         raise ConfigError(
@@ -631,8 +633,10 @@ def unlisted_note(path: Path | None, name: str) -> str | None:
             f"model list will not show {name!r}. List the file in your plugin's hook, or set ZOO_REGISTRY={shlex.quote(str(Path(path).resolve()))}.")
 
 
-def register(run_dir: str | os.PathLike[str], name: str, *, data: str | None = None, registry: str | os.PathLike[str] | None = None) -> ModelEntry:
-    """Register a finished training run as model `name` (what `zoo register` does) and return its entry.
+def register(run_dir: str | os.PathLike[str], name: str, *, data: str | None = None, registry: str | os.PathLike[str] | None = None,
+             replace: bool = False) -> ModelEntry:
+    """Register a finished training run as model `name` (what `zoo register` does) and return its entry; a name the
+    registry file defines already is refused unless `replace`.
 
     `data` labels what it trained on (by default what the run recorded: dataset names, absolute paths).
     `run_dir` may be a zoo weights file instead (``zoo.save_model`` of weights trained elsewhere); `data` is then required.
@@ -643,7 +647,7 @@ def register(run_dir: str | os.PathLike[str], name: str, *, data: str | None = N
     import warnings
 
     path = None if registry is None else Path(registry)
-    e = register_run(run_dir, name, data=data, path=path)
+    e = register_run(run_dir, name, data=data, path=path, replace=replace)
     if note := unlisted_note(path, name):
         warnings.warn(note, UserWarning, stacklevel=2)
     return e
@@ -708,7 +712,8 @@ def _data_label(run: Mapping[str, Any], run_dir: Path, label: str | None) -> str
     return absolute_data(label)
 
 
-def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None = None, path: Path | None = None) -> ModelEntry:
+def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None = None, path: Path | None = None,
+                 replace: bool = False) -> ModelEntry:
     """Copy a training run's exported weights to ``weights/NAME.safetensors`` and write entry `name` for them.
 
     `data` labels the entry's data (``mnist``, a path, ``source=mnistm+target=digits``); by default the run's
@@ -724,7 +729,7 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
     if run_dir.name == "model.safetensors" and (run_dir.parent / "run.json").is_file():
         run_dir = run_dir.parent  # a run's export: the run, with its training record
     elif run_dir.is_file() or (run_dir.suffix == ".safetensors" and not run_dir.is_dir()):
-        return _register_file(run_dir, name, data=data, path=path)
+        return _register_file(run_dir, name, data=data, path=path, replace=replace)
     for record in ("run.json", "summary.json"):  # a pipe would hang the read, a device never end it
         if (run_dir / record).exists() and not (run_dir / record).is_file():
             raise ConfigError(f"{run_dir / record} is no regular file (a pipe or device); expected the JSON file `zoo train` writes.")
@@ -773,7 +778,7 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
             raise WeightsError(f"{run_dir / 'model.safetensors'} holds NaN or infinite values ({', '.join(bad[:4])}): the run diverged, "
                                "and such weights sample or predict nothing. Train again with a lower learning rate, then register that run.")
         _check_run_config(run_dir, run["config"], config, model)
-        path = check_registration(name, path)
+        path = check_registration(name, path, replace=replace)
         _write_registration(name, path, run_dir / "model.safetensors", weights, {
             "method": method, "config": config, "weights": weights.as_posix(), "sha256": sha256, "data": data,
             "params": param_count(model), "training": training,
@@ -782,7 +787,7 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
     return entries()[name] if path == registry_path().resolve() else _read_file(path)[name]
 
 
-def _register_file(file: Path, name: str, *, data: str | None, path: Path | None) -> ModelEntry:
+def _register_file(file: Path, name: str, *, data: str | None, path: Path | None, replace: bool) -> ModelEntry:
     """Register a zoo weights file made outside a run folder (zoo.save_model of weights trained elsewhere): no training record."""
     if data is None or not data.strip():
         raise ConfigError(f"a weights file does not record what it was trained on: name it with {option('data', 'NAME_OR_PATH')} "
@@ -804,7 +809,7 @@ def _register_file(file: Path, name: str, *, data: str | None, path: Path | None
     if file.resolve() == kept.resolve() and not owned:  # the advice for a stray file there (delete it) would delete the only copy
         raise ConfigError(f"{file} is where entry {name!r} keeps its weights already: zoo copies the file there. Move it out of "
                           f"{kept.parent} and register it from where it lies.")
-    path = check_registration(name, path)
+    path = check_registration(name, path, replace=replace)
     _write_registration(name, path, file, weights, {
         "method": model.name, "config": _toml_values(model.config.model_dump()), "weights": weights.as_posix(), "sha256": sha256,
         "data": absolute_data(data), "params": param_count(model),

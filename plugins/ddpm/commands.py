@@ -22,6 +22,7 @@ from zoo.registry import load_any
 from zoo.viz import check_image_path, figure, save_figure, save_grid
 
 from .method import DDPM, DEFAULT_GUIDANCE, FrameCallback, sampling_progress
+from .samplers import BUILTIN, DEFAULT_STEPS
 
 __all__ = ["COMMANDS", "digit_grid", "reverse_frames", "SEED_FRAME_TIMES"]
 
@@ -64,9 +65,10 @@ def _common(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument("name", help="registered ddpm model or a .safetensors file")
     p.add_argument("--out", default=out, help="the image file to write (relative to the folder the command runs in)")
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same images")
-    p.add_argument("--sampler", default="ddpm", help="ddpm: the seed's ancestral sampler over all n_T steps; ddim; or a plugin's "
-                   "(zoo_plugins.ddpm.all_samplers() lists them)")
-    p.add_argument("--steps", type=int, default=None, help="network steps of a sampler that takes fewer than n_T (ddim)")
+    p.add_argument("--sampler", default="ddpm", help="ddpm (default): the seed's ancestral sampler over all n_T steps; "
+                   f"{', '.join(s.name for s in BUILTIN if s.name != 'ddpm')}; or a plugin's (an unknown name lists them all)")
+    p.add_argument("--steps", type=int, default=None, help=f"network steps of a sampler that takes fewer than n_T, such as ddim "
+                   f"(default: {DEFAULT_STEPS}, at most n_T)")
     p.add_argument("--set", action="append", metavar="KNOB=VALUE", help="the sampler's own option, e.g. eta=0.5 for ddim")
     p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance weight w")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu)")
@@ -129,7 +131,8 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
 
 def _frames_args(p: argparse.ArgumentParser) -> None:
     _common(p, "docs/figures/ddpm_frames.png")
-    p.add_argument("--times", type=int_list, default=list(SEED_FRAME_TIMES), help="comma-separated times (0..n_T), one panel each, in this order")
+    p.add_argument("--times", type=int_list, default=list(SEED_FRAME_TIMES), help="comma-separated times (0..n_T), one panel each, in this order "
+                   "(default: the seed's 400,399,320,240,160,80,0; a sampler of fewer steps visits fewer times: name ones it visits)")
     p.add_argument("--label", type=int, default=0, help="which digit's first grid image to follow")
     p.add_argument("--per-class", type=positive_int, default=SEED_PER_CLASS, help="images per digit in the grid these frames belong to")
 
