@@ -138,6 +138,7 @@ def test_errors_from_python_name_python_arguments(tmp_path: Path, monkeypatch: p
         zoo.register(tmp_path / "run", "dcgan.x", data=" ")
     with pytest.raises(ConfigError, match=r"and data says 'mnistm'\. .*leave data out"):
         zoo.register(tmp_path / "run", "dcgan.x", data="mnistm")
+    (tmp_path / "nope").mkdir()  # a run folder whose training never began
     with pytest.raises(zoo.WeightsError, match=r"is not a finished training run: run\.json is missing\. Run zoo\.train\(\.\.\., out='.*nope'\) to the end"):
         zoo.register(tmp_path / "nope", "dcgan.x")
     with pytest.raises(ConfigError, match=r"runs/nope/ does not exist \(a path, by its form, not a model name\)"):

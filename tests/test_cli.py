@@ -47,6 +47,22 @@ def train_tiny(data: Path | str, out: Path, *extra: str, steps: int = 1) -> int:
                  "--batch-size", "4", "--device", "cpu", "--out", str(out), "--quiet", *extra])
 
 
+def test_a_registered_run_that_ran_out_of_time_goes_on_with_the_same_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import zoo
+
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
+    faces = face_folder(tmp_path / "faces")
+    command = ("--register", "dcgan.sit", "--max-minutes", "1e-9")  # each sitting: one step, then export and register
+    assert train_tiny(faces, tmp_path / "run", *command, steps=3) == 0
+    first = zoo.entry("dcgan.sit")
+    assert "Run the same command again to go on from the checkpoint" in capsys.readouterr().err
+    assert train_tiny(faces, tmp_path / "run", *command, steps=3) == 0, "its next sitting replaces the entry its last one registered"
+    assert zoo.entry("dcgan.sit").training.steps == first.training.steps + 1
+    assert train_tiny(faces, tmp_path / "other", "--register", "dcgan.sit") == 2, "another run under that name needs --replace"
+    assert "give --replace to replace it" in capsys.readouterr().err and not (tmp_path / "other").exists()
+
+
 def test_a_bad_train_option_points_to_the_flag_not_to_set(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["train", "dcgan", "--data", str(tmp_path), "--steps", "0", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
@@ -115,6 +131,7 @@ def test_the_exit_status_tells_a_bad_model_from_a_wrong_command_or_missing_data(
     for code, argv in [
         (2, ["sample", "dcgan.nothing", "--out", out]),                                   # a name nothing registered
         (2, ["sample", str(good), "--set", "nonsense=1", "--out", out]),                  # an option the model does not take
+        (2, ["register", str(tmp_path / "nope"), "dcgan.x", "--data", "mnist"]),         # a mistyped path, as zoo sample calls it
         (3, ["sample", str(cut), "--out", out]),                                          # a damaged weights file
         (3, ["eval", str(tmp_path / "empty"), "--only", "gan"]),                          # a folder with no model in it
         (4, ["eval", str(good), "--only", "gan", "--set", "n=4", "--set", "fid=false", "--set", "data=mnist"]),  # no data at ZOO_DATA

@@ -238,3 +238,9 @@ def test_a_model_that_samples_nan_is_refused_not_scored_as_black_images(setup: d
         generate(model, 5, seed=0, chunk=3)
     with pytest.raises(WeightsError, match="NaN"):
         GANEvaluator().evaluate(model, **{k: v for k, v in setup.items() if k != "model"}, n=4)
+    from zoo.errors import PluginError
+
+    over = build_method("dcgan", {"nz": 8, "ngf": 4, "ndf": 4}).eval()
+    over.sample = lambda n, **kw: torch.full((n, 3, 64, 64), 1.01)  # a plugin's sample() past [0, 1]: it was clamped and scored
+    with pytest.raises(PluginError, match=r"model 'dcgan': sample\(\) expects .* got values in \[1.01, 1.01\].*a bug of its plugin"):
+        generate(over, 2, seed=0)

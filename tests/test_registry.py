@@ -663,7 +663,9 @@ def test_a_strangers_files_around_a_registration_cannot_hang_it_redirect_it_or_e
 
 
 def test_registering_a_shipped_models_name_beside_it_is_refused(registry: Path, tmp_path: Path) -> None:
-    from zoo.registry import SHIPPED, register_run
+    from zoo.registry import SHIPPED, register_run, unlisted_note
+
+    assert unlisted_note(SHIPPED, "x.y") is None and unlisted_note(tmp_path / "elsewhere.toml", "x.y"), "zoo list shows the shipped file's"
 
     with pytest.raises(ConfigError, match=rf"model 'dcgan.mnist64' is defined in {SHIPPED}, not in {registry}"):
         register_run(fake_run(tmp_path / "run", 1), "dcgan.mnist64", data="mnist", path=registry)  # it hid the demo model

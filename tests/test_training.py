@@ -860,7 +860,7 @@ def test_a_method_may_name_its_losses_freely_but_not_as_the_trainers_own_fields(
     try:
         assert Trainer("unprefixed_test", {}, data, tmp_path / "nll", cfg).fit()["steps"] == 2  # it failed once exported: no loss_* to plot
         assert (tmp_path / "nll" / "loss.png").is_file() and "nll" in read_metrics_log(tmp_path / "nll" / "metrics.jsonl")[-1]
-        with pytest.raises(ConfigError, match=r"'clocked_test'.s train_step returned \['time'\], which the trainer's log"):
+        with pytest.raises(zoo.errors.PluginError, match=r"'clocked_test'.s train_step returned \['time'\], which the trainer's log"):
             Trainer("clocked_test", {}, data, tmp_path / "clock", cfg).fit()
     finally:
         next(plugin, None)

@@ -363,10 +363,11 @@ def _parse_data(items: Sequence[str]) -> dict[str, str]:
 @command
 def cmd_train(args: argparse.Namespace) -> int:
     from .interfaces import parse_set, validate_config
-    from .registry import check_registration, register_run
+    from .registry import check_registration, register_run, registered_from
     from .training import TrainConfig, check_run_folder, train
 
-    if args.register:
+    if args.register:  # a later sitting of the run (--max-minutes ran out) replaces the entry its last one registered
+        args.replace = args.replace or registered_from(args.out, args.register, args.registry)
         check_registration(args.register, args.registry, replace=args.replace)  # before the training, not after it
     elif args.registry or args.replace:
         raise ConfigError(f"{'--registry names the file that' if args.registry else '--replace replaces the entry that'} --register NAME "

@@ -64,7 +64,7 @@ def test_plugin_datasets_that_need_no_files_read_as_image_sets() -> None:
         if info.folder or pm._sources.get(pm.plugin_of("dataset", name)) == "zoo core":
             continue  # a set read from files is checked where its files are; zoo's own are tested with zoo
         for split in info.splits:
-            images = zoo.data.load(name, split)  # a reader that returns anything else is a DataError naming it
+            images = zoo.data.load(name, split)  # a reader that returns anything else is a PluginError naming it
             assert len(images) > 0 and images.num_classes == info.num_classes, \
                 f"dataset {name!r} split {split!r}: {len(images)} images with num_classes {images.num_classes}; its DatasetInfo says {info.num_classes}"
 

@@ -625,9 +625,18 @@ def check_registration(name: str, path: Path | None = None, *, replace: bool = F
     return path
 
 
+def registered_from(run_dir: str | os.PathLike[str], name: str, path: Path | None = None) -> bool:
+    """Whether entry `name` of registry file `path` (default: the main one) holds the weights run `run_dir` exported last:
+    the entry an earlier sitting of the run registered, which its next sitting (the same ``zoo train --register``) replaces."""
+    path = (Path(path) if path is not None else registry_path()).resolve()
+    weights = Path(run_dir) / "model.safetensors"
+    there = _read_file(path).get(name) if path.is_file() else None
+    return there is not None and weights.is_file() and there.sha256 == sha256_file(weights)
+
+
 def unlisted_note(path: Path | None, name: str) -> str | None:
     """Return a note when registry file `path` is one zoo does not read (neither the main file nor a plugin's), else None."""
-    if path is None or any(Path(path).resolve() == f.resolve() for f in [registry_path(), *get_plugin_manager().registry_files()]):
+    if path is None or any(Path(path).resolve() == f.resolve() for f in [registry_path(), SHIPPED, *get_plugin_manager().registry_files()]):
         return None
     return (f"zoo does not read {path} (it is neither $ZOO_REGISTRY nor a file a plugin's zoo_register_models lists), so the "
             f"model list will not show {name!r}. List the file in your plugin's hook, or set ZOO_REGISTRY={shlex.quote(str(Path(path).resolve()))}.")
@@ -726,6 +735,8 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
 
     check_model_name(name)
     run_dir = Path(run_dir)
+    if not run_dir.exists():  # a mistyped path is the caller's slip, as zoo sample and zoo info call it
+        raise ConfigError(path_argument_problem(os.fspath(run_dir)) or f"{run_dir} does not exist. Check the path.")
     if run_dir.name == "model.safetensors" and (run_dir.parent / "run.json").is_file():
         run_dir = run_dir.parent  # a run's export: the run, with its training record
     elif run_dir.is_file() or (run_dir.suffix == ".safetensors" and not run_dir.is_dir()):

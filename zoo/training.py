@@ -35,7 +35,7 @@ from torch import nn
 from .data import ImageSet, TensorLoader
 from .data.folder import FOLDER_SIDE
 from .data import load as load_data
-from .errors import COMMAND_LINE, ConfigError, OutputError, TrainingError, option
+from .errors import COMMAND_LINE, ConfigError, OutputError, PluginError, TrainingError, option
 from .interfaces import Batch, Method, MethodConfig, Seed, device_name, resolve_device, software, validate_config
 from .registry import absolute_data, build_method, save_model
 from .progress import progress_bar, status
@@ -695,7 +695,7 @@ class Trainer:
                 with autocast:
                     losses = self.method.train_step(batch, self.step)
                 if clash := TRAINER_KEYS & set(losses):
-                    raise ConfigError(f"method {self.method.name!r}'s train_step returned {sorted(clash)}, which the trainer's log "
+                    raise PluginError(f"method {self.method.name!r}'s train_step returned {sorted(clash)}, which the trainer's log "
                                       f"(metrics.jsonl) keeps for its own; name them otherwise (e.g. loss_nll, or {self.method.name}_{min(clash)}).")
                 for s in self.method.schedulers.values():
                     s.step_update(self.step) if hasattr(s, "step_update") else s.step()  # timm's, or torch's (one step() per step)

@@ -23,7 +23,7 @@ import pydantic
 import torch
 
 from ..data import ImageSet, adapt_images, check_image_batch, load as load_data
-from ..errors import ConfigError, WeightsError, set_option
+from ..errors import ConfigError, PluginError, WeightsError, set_option
 from ..interfaces import Method, Seed, evaluator_options, require_capability
 from ..progress import progress_bar, status
 from ..registry import load_any
@@ -96,7 +96,11 @@ def generate(model: Method, n: int, seed: int, chunk: int = CHUNK, progress: boo
                 raise WeightsError(f"model {name!r} sampled images with NaN or infinite values (images {i} to {i + len(x) - 1}): its weights "
                                    "hold NaN or its sampling diverges, so it cannot be judged. Look at a few of its samples, "
                                    f"zoo.load({name!r}).sample(4, seed=0).")
-            check_image_batch(x, f"model {name!r}: sample()")
+            try:
+                check_image_batch(x, f"model {name!r}: sample()")
+            except ConfigError as e:  # the method broke its contract (images in [0, 1]), not the caller
+                raise PluginError(f"{e} The method's sample() must return such images: a bug of its plugin, which the contract suite "
+                                  "(zoo.contract) finds.") from None
             out.append(quantize(x).cpu())
             bar.update(len(out[-1]))
     return torch.cat(out)
