@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .argtypes import int_at_least, int_list, positive_int
-from .errors import COMMAND_LINE, EXIT_CODES, INVOCATION, ConfigError, OutputError, UnknownNameError, WeightsError, ZooError, closest
+from .errors import COMMAND_LINE, EXIT_CODES, INVOCATION, ConfigError, DataError, OutputError, UnknownNameError, WeightsError, ZooError, closest
 from .progress import status
 
 __all__ = ["main", "int_at_least", "positive_int", "int_list", "sampler_knobs"]
@@ -317,7 +317,11 @@ def cmd_datasets(args: argparse.Namespace) -> int:
           + (f" (no such folder here, from {Path.cwd()}: give its path from this folder, or an absolute one)" if missing else ""))
     for d in sorted(datasets().values(), key=lambda d: d.name):
         print(f"\n{d.name} ({d.kind}): {d.description}")
-        print(f"  present: {presence(d, root) or 'no'}")
+        try:
+            found = presence(d, root) or "no"
+        except DataError as e:  # one unreadable folder should not hide the others
+            found = f"no ({e})"
+        print(f"  present: {found}")
         print(f"  size: {d.size}; resolution: {d.resolution}; license: {d.license}")
         print(f"  source: {d.source}")
     return 0
@@ -801,6 +805,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return 128 + getattr(e, "signum", 2)  # 130 for Ctrl-C; 143 for a training run stopped by SIGTERM
     except BrokenPipeError:  # the reader went away (`zoo info ddpm | head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
+        return 1
+    except PermissionError as e:  # a place no check above named: still one line, with the path refused
+        print(f"zoo {args.command}: error: permission denied: {e.filename or e}. Give your user access to it, or use another path.", file=sys.stderr)
         return 1
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "CapabilityError",
     "PluginError",
     "closest",
+    "denied_as",
     "unknown_options",
     "option",
     "set_option",
@@ -29,7 +31,7 @@ __all__ = [
 #: models tells a bad model from a wrong command line or a machine that lacks the data: the error classes below carry theirs.
 EXIT_CODES = {
     0: "success",
-    1: "the work ran, and some of it failed (zoo bench: a subject that failed)",
+    1: "the work ran, and some of it failed (zoo bench: a subject that failed), or the system refused a file zoo names",
     2: "usage: a wrong command line, option, config or name",
     3: "weights: missing, damaged, tampered with, or not fitting the method (not a usable model)",
     4: "data: a dataset missing or not in the layout expected",
@@ -112,6 +114,17 @@ class PluginError(ZooError):
     """A plugin that cannot be loaded, or two plugins that claim the same name."""
 
     exit_code = 8
+
+
+@contextmanager
+def denied_as(error: type[ZooError], what: str) -> Iterator[None]:
+    """Turn a PermissionError inside the block into `error`, naming `what` was being read or written and the path refused."""
+    try:
+        yield
+    except PermissionError as e:
+        where = f" ({e.filename})" if e.filename is not None and os.fspath(e.filename) not in what else ""
+        raise error(f"{what}: permission denied{where}. Give your user access to it (ls -l shows who may; chmod or sudo changes it), "
+                    "or use another path.") from None
 
 
 def unknown_options(message: str, unknown: Iterable[str]) -> ConfigError:

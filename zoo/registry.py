@@ -26,7 +26,7 @@ import pydantic
 import tomli_w
 import torch
 
-from .errors import COMMAND_LINE, ConfigError, OutputError, UnknownNameError, WeightsError, option
+from .errors import COMMAND_LINE, ConfigError, OutputError, UnknownNameError, WeightsError, denied_as, option
 from .interfaces import Method, describe_validation_error, resolve_device, validate_config
 from .plugins import get_plugin_manager
 from .weights import (SLIM_CHECKPOINT, atomic_write, check_writable, diverged, export_slim_hint, folder_busy, folder_lock, read_record, read_weights,
@@ -194,7 +194,8 @@ def registry_path() -> Path:
 def _read_toml(path: Path) -> dict[str, Any]:
     """Return registry file `path` as TOML data (empty when it does not exist), its `models` checked to be a table of tables."""
     try:
-        raw = tomllib.loads(path.read_bytes().decode("utf-8")) if path.is_file() else {}  # TOML is UTF-8 whatever the locale
+        with denied_as(ConfigError, f"registry file {path}"):
+            raw = tomllib.loads(path.read_bytes().decode("utf-8")) if path.is_file() else {}  # TOML is UTF-8 whatever the locale
     except UnicodeDecodeError as e:
         raise ConfigError(f"registry file {path} is not UTF-8 (byte {e.object[e.start]:#04x} at offset {e.start}), as TOML files must be. "
                           "Save it as UTF-8 (an editor's 'encoding' setting).") from None

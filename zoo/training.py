@@ -35,7 +35,7 @@ from torch import nn
 from .data import ImageSet, TensorLoader
 from .data.folder import FOLDER_SIDE
 from .data import load as load_data
-from .errors import COMMAND_LINE, ConfigError, OutputError, PluginError, TrainingError, option
+from .errors import COMMAND_LINE, ConfigError, OutputError, PluginError, TrainingError, denied_as, option
 from .interfaces import Batch, Method, MethodConfig, Seed, device_name, resolve_device, software, validate_config
 from .registry import absolute_data, build_method, save_model
 from .progress import progress_bar, status
@@ -198,7 +198,11 @@ def refuse_linked_run_files(folder: Path, names: Sequence[str], what: str) -> No
 
 def check_run_folder(out: str | os.PathLike[str]) -> Path:
     """Return `out` if a run can be written there (a folder, or a path a folder can be made at), else raise OutputError."""
-    out = Path(out)
+    with denied_as(OutputError, f"run folder {option('out', out)}"):
+        return _check_run_folder(Path(out))
+
+
+def _check_run_folder(out: Path) -> Path:
     if out.is_symlink() and not out.exists():
         raise OutputError(f"{option('out', out)} is a symbolic link to {os.readlink(out)}, which does not exist. Create that folder, or give another run folder.")
     if out.exists() and not out.is_dir():

@@ -38,7 +38,7 @@ from typing import IO, Any
 import safetensors.torch
 import torch
 
-from .errors import ConfigError, OutputError, WeightsError
+from .errors import ConfigError, OutputError, WeightsError, denied_as
 
 #: A run's training-only weights and EMA (or its weights, without an EMA) in half precision, without optimizer moments,
 #: loader or RNG state: what ``zoo.training.slim_checkpoint`` writes, for a branch (``init_from``) where the full
@@ -117,11 +117,12 @@ class WeightsMeta:
 def _through_links(path: Path) -> Path:
     """Return the file a symbolic link `path` points to (the path itself otherwise): an atomic write replaces that
     file, leaving the link in place; renaming over the link would replace the link itself (`/dev/stdout` included)."""
-    if not path.is_symlink():
-        return path
-    target = Path(os.path.realpath(path))
-    # /dev/stdout on a pipe: the link exists but names `pipe:[N]`, no file; the path itself is then refused as a pipe below
-    return path if path.exists() and not target.exists() else target
+    with denied_as(OutputError, f"cannot write {path}"):
+        if not path.is_symlink():
+            return path
+        target = Path(os.path.realpath(path))
+        # /dev/stdout on a pipe: the link exists but names `pipe:[N]`, no file; the path itself is then refused as a pipe below
+        return path if path.exists() and not target.exists() else target
 
 
 def _euid() -> int | None:
@@ -184,7 +185,8 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     refused job leaves nothing behind.
     """
     path = _through_links(Path(path))
-    created = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
+    with denied_as(OutputError, f"cannot write {path}"):
+        created = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
     fd, tmp = _open_temp_beside(path)
     os.close(fd)
     os.unlink(tmp)
@@ -445,11 +447,12 @@ def read_weights(
 ) -> tuple[dict[str, torch.Tensor], WeightsMeta]:
     """Return the tensors and zoo metadata of a weights file, checking its sha256 when given (`sha256_from` says whose it is)."""
     path = Path(path)
-    if path.is_dir():
-        raise WeightsError(f"weights file {path} is a folder; expected a .safetensors file. Name the file itself (a training run's is model.safetensors).")
-    if not path.is_file():
-        raise WeightsError(f"weights file {path} does not exist. Put the file there, or fix the path.")
-    data = path.read_bytes()
+    with denied_as(WeightsError, f"weights file {path}"):
+        if path.is_dir():
+            raise WeightsError(f"weights file {path} is a folder; expected a .safetensors file. Name the file itself (a training run's is model.safetensors).")
+        if not path.is_file():
+            raise WeightsError(f"weights file {path} does not exist. Put the file there, or fix the path.")
+        data = path.read_bytes()
     if sha256 is not None:
         found = hashlib.sha256(data).hexdigest()
         if found != sha256.lower():

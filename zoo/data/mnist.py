@@ -45,6 +45,8 @@ def read_idx(path: Path) -> np.ndarray:
             if expected > _MAX_IDX_BYTES:
                 raise DataError(f"{path}: its header says {dims}, {expected:,} bytes of data, more than any MNIST file holds. Copy the file again.")
             body = f.read(expected + 1)
+    except PermissionError:  # not a damaged file: zoo.data.load names the path and what to do
+        raise
     # gzip.BadGzipFile is an OSError; a cut-off stream raises EOFError; a damaged deflate stream (one flipped bit) zlib.error
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"cannot read {path} ({e}). Expected one of MNIST's original IDX files, gzip-compressed or plain; copy the file again.") from None

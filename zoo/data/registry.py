@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import COMMAND_LINE, DataError, PluginError, UnknownNameError, option
+from ..errors import COMMAND_LINE, DataError, PluginError, UnknownNameError, denied_as, option
 from ._types import DatasetInfo, ImageSet
 
 __all__ = ["data_root", "datasets", "resolve", "load", "detect_path_format", "is_present", "presence", "files_in", "content_digest"]
@@ -41,12 +41,13 @@ def datasets() -> dict[str, DatasetInfo]:
 
 def files_in(info: DatasetInfo, folder: Path) -> str | None:
     """Return a description of `info`'s files in `folder` (its `layout`, else its `required` globs), or None."""
-    if not folder.is_dir():
-        return None
-    if info.layout is not None:
-        return info.layout(folder)
-    if info.required and all(any(folder.glob(p)) for p in info.required):
-        return f"files matching {', '.join(info.required)}"
+    with denied_as(DataError, f"dataset {info.name!r} in {folder}"):
+        if not folder.is_dir():
+            return None
+        if info.layout is not None:
+            return info.layout(folder)
+        if info.required and all(any(folder.glob(p)) for p in info.required):
+            return f"files matching {', '.join(info.required)}"
     return None
 
 
@@ -74,9 +75,15 @@ def is_present(info: DatasetInfo, root: str | os.PathLike[str] | None) -> bool:
 
 def detect_path_format(path: Path | str) -> str:
     """Return the name of the dataset whose reader understands the files at `path`."""
-    path = Path(path)
+    with denied_as(DataError, f"data path {path}"):
+        return _detect_path_format(Path(path))
+
+
+def _detect_path_format(path: Path) -> str:
     if not path.exists():
         raise DataError(f"data path {path} does not exist. Give a dataset name (`zoo datasets`) or an existing folder.")
+    if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
+        raise PermissionError(13, "permission denied", os.fspath(path))  # before a dataset's layout is tried there and named
     if not path.is_dir():
         raise DataError(f"data path {path} is a file; pass the folder that holds it (e.g. the folder with train_32x32.mat, usps.bz2 or train.csv).")
     known = datasets()
@@ -143,10 +150,11 @@ def load(name_or_path: str | os.PathLike[str], split: str = "train", root: str |
 
     if isinstance(name_or_path, str) and (named := datasets().get(name_or_path)) is not None:
         check_split(named)  # before its files are looked for: a wrong split is the mistake to name, present or not
-    info, folder = resolve(name_or_path, root)
-    check_split(info)
-    folder = folder if folder is not None else data_root(root)
-    images = info.read(split, folder)
+    with denied_as(DataError, f"dataset {os.fspath(name_or_path)!r}"):
+        info, folder = resolve(name_or_path, root)
+        check_split(info)
+        folder = folder if folder is not None else data_root(root)
+        images = info.read(split, folder)
     if not isinstance(images, ImageSet):
         from ..plugins import get_plugin_manager
 
