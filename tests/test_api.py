@@ -119,6 +119,21 @@ def test_python_values_people_pass_get_zoo_answers(tmp_path: Path) -> None:
             zoo.load("dcgan.mnist64", device=0)  # device 0 is cuda:0, never quietly the cpu
 
 
+def test_a_device_zoo_does_not_run_on_is_a_config_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo.cli import main
+    from zoo.errors import ConfigError
+
+    for device in ("meta", torch.device("meta"), "xpu"):
+        with pytest.raises(ConfigError, match=r"is not one zoo runs on\. Use auto, cpu, cuda, cuda:N or \(on Apple silicon\) mps"):
+            zoo.load("dcgan.mnist64", device=device)
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ConfigError, match=r"device 'mps' was asked for but Apple's MPS backend is not available here"):
+            zoo.load("dcgan.mnist64", device="mps")
+    assert main(["sample", "dcgan.mnist64", "-n", "1", "--device", "meta", "--out", "never.png"]) == 2
+    assert main(["bench", "--model", "dcgan.mnist64", "-n", "1", "--device", "meta"]) == 2
+    assert capsys.readouterr().err.count("is not one zoo runs on") == 2
+
+
 def test_ddpm_knobs_take_numpy_numbers_and_its_samples_are_plain_tensors() -> None:
     import numpy as np
 

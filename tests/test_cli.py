@@ -971,3 +971,65 @@ def test_the_commands_defaults_are_the_python_apis() -> None:
     for fn in (bench_train_step, bench_inference):
         own = {k: p.default for k, p in inspect.signature(fn).parameters.items() if k in bench}
         assert own and own == {k: bench[k] for k in own}, fn.__name__
+
+
+def test_counts_past_what_torch_can_size_are_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    for argv, message in ((["sample", "dcgan.mnist64", "-n", str(10**20)], "argument -n: expected a whole number from 1 to 2,147,483,647, "
+                                                                            "got 100,000,000,000,000,000,000; no machine has the memory"),
+                          (["ddpm-grid", "ddpm.mnistm", "--per-class", "1001"], "argument --per-class: expected a whole number from 1 to 1,000, got 1,001")):
+        with pytest.raises(SystemExit) as info:
+            main([*argv, "--out", str(tmp_path / "g.png")])
+        assert info.value.code == 2 and message in capsys.readouterr().err
+    assert train_tiny(face_folder(tmp_path / "faces"), tmp_path / "run", "--set", f"ngf={10**20}") == 2
+    assert "ngf: expected a whole number of at most 2,147,483,647 in size" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_method_config_past_int32_is_refused_for_every_plugin() -> None:
+    import zoo
+
+    for method, key in (("dcgan", "nz"), ("wgan_gp", "ndf"), ("ddpm", "n_T"), ("ddpm", "n_feat")):
+        with pytest.raises(ConfigError, match=rf"{key}: expected a whole number of at most 2,147,483,647"):
+            zoo.build_method(method, {key: 2**31})
+
+
+def test_running_out_of_memory_is_one_line_that_says_what_to_ask_less_of(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo.cli
+
+    errors = [RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+                           "800000000000 bytes. Error code 12 (Cannot allocate memory)"), MemoryError()]
+    try:
+        import torch
+
+        errors.append(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB. GPU 0 has a total capacity of 139 GiB"))
+    except AttributeError:  # an older torch names it torch.cuda.OutOfMemoryError
+        pass
+    shown = []
+    for error in errors:
+        def fail(args: object, error: BaseException = error) -> int:
+            raise error
+
+        monkeypatch.setitem(zoo.cli.COMMANDS, "list", fail)
+        assert main(["list"]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and err.startswith("zoo list: error: out of memory: ") and "Ask for less at once" in err
+        shown.append(err)
+    assert "torch tried to allocate 745.1 GiB at once" in shown[0] and "Python could not allocate memory" in shown[1]
+    assert len(shown) < 3 or "CUDA out of memory. Tried to allocate 20.00 GiB." in shown[2]
+
+    def other(args: object) -> int:
+        raise RuntimeError("a bug, not memory")
+
+    monkeypatch.setitem(zoo.cli.COMMANDS, "list", other)
+    with pytest.raises(RuntimeError, match="a bug"):  # not every RuntimeError is memory: a bug keeps its traceback
+        main(["list"])
+
+
+def test_an_empty_argument_names_no_model_and_no_folder(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # '' must not be read as this folder
+    assert main(["info", ""]) == 2 and "the model or method name is empty. Known models or methods: classifier," in capsys.readouterr().err
+    assert main(["sample", "", "-n", "1", "--out", "g.png"]) == 2 and "the model name is empty." in capsys.readouterr().err
+    assert main(["register", "", "x.y", "--registry", str(tmp_path / "r.toml")]) == 2
+    assert "the run to register is an empty path" in capsys.readouterr().err
+    assert train_tiny("", tmp_path / "run") == 2 and "the dataset name is empty. Known datasets:" in capsys.readouterr().err
+    assert main([]) == 2 and "usage: zoo" in capsys.readouterr().out, "no command: the help, and a usage status"

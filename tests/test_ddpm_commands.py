@@ -52,7 +52,7 @@ def test_frames_command_writes_one_panel_per_time(weights: Path, tmp_path: Path,
 def test_bad_counts_and_outputs_fail_before_sampling(weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["ddpm-frames", str(weights), "--per-class", "0", "--out", str(tmp_path / "f.png")])
-    assert "argument --per-class: expected a whole number >= 1, got 0" in capsys.readouterr().err
+    assert "argument --per-class: expected a whole number from 1 to 1,000, got 0" in capsys.readouterr().err
     assert main(["ddpm-grid", str(weights), "--out", str(tmp_path)]) == 7  # a folder: refused before the 100 samples
     assert f"cannot write {tmp_path}" in capsys.readouterr().err
     out = str(tmp_path / "g.png")

@@ -11,16 +11,24 @@ from collections.abc import Callable
 __all__ = ["int_at_least", "positive_int", "int_list"]
 
 
-def int_at_least(low: int) -> Callable[[str], int]:
-    """Return an argparse type for whole numbers >= `low` (argparse turns its error into a usage message)."""
+#: The default upper bound of a command-line count: past it torch's sizes overflow (and no machine has the memory).
+MOST = 2**31 - 1
+
+
+def int_at_least(low: int, most: int = MOST) -> Callable[[str], int]:
+    """Return an argparse type for whole numbers from `low` to `most` (argparse turns its error into a usage message)."""
+    expected = f"expected a whole number >= {low}" if most == MOST else f"expected a whole number from {low} to {most:,}"
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"{expected}, got {text!r}") from None
         if value < low:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {value}")
+            raise argparse.ArgumentTypeError(f"{expected}, got {value}")
+        if value > most:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {most:,}, got {value:,}"
+                                             + ("; no machine has the memory for that many" if most == MOST else ""))
         return value
 
     parse.__name__ = f"int >= {low}"

@@ -10,6 +10,7 @@ import functools
 import importlib
 import json
 import os
+import re
 import shlex
 import signal
 import sys
@@ -623,7 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="run folder: checkpoint, metrics.jsonl, loss.png, model.safetensors")
     s.add_argument("--steps", type=int, default=1000, help="optimisation steps, one batch each")
     s.add_argument("--batch-size", type=int, default=64, help="images per role in each step")
-    s.add_argument("--device", default="auto", help="auto (cuda where available), cpu, cuda or cuda:N")
+    s.add_argument("--device", default="auto", help="auto (cuda where available), cpu, cuda, cuda:N or mps")
     s.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
     s.add_argument("--seed", type=int, default=0, help="seeds the weights, the data order and every draw of the run")
     s.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (0: only at the end)")
@@ -660,7 +661,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--nrow", type=positive_int, default=8, help="images per row of the grid")
     s.add_argument("--labels", type=label_list, help="comma-separated class labels, one per image (conditional models): numbers, or the class names zoo info shows")
     s.add_argument("--set", action="append", metavar="KNOB=VALUE", help="sampler option, e.g. steps=25")
-    s.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu, where the recorded figures were made)")
+    s.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cpu, where the recorded figures were made)")
 
     s = _sub(subs, "bench", "Measure train-step throughput of methods and sampling/prediction throughput of models.",
              "zoo bench --train dcgan --train wgan_gp --batch-size 64 --repeats 3 --out gan_bench.json\n  zoo bench 'ddpm.*' --device cuda\n"
@@ -670,7 +671,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", action="append", metavar="PATTERN", help="time sample/predict of registered models, or of a .safetensors file or run folder (repeatable)")
     s.add_argument("--set", action="append", metavar="[SUBJECT:]KEY=VALUE",
                    help="method config (--train) or sampler option (--model); without SUBJECT: (a method or model name) it goes to every subject")
-    s.add_argument("--device", default="auto", help="auto (cuda where available), cpu, cuda or cuda:N (default: auto)")
+    s.add_argument("--device", default="auto", help="auto (cuda where available), cpu, cuda, cuda:N or mps (default: auto)")
     s.add_argument("--batch-size", type=positive_int, default=64, help="images per role in each train step (default: 64)")
     s.add_argument("--steps", type=positive_int, default=10, help="timed train steps per run, rounded up to whole cycles (WGAN-GP: 5) (default: 10)")
     s.add_argument("--warmup", type=positive_int, default=2, help="untimed train steps first, rounded up to whole cycles (default: 2)")
@@ -688,7 +689,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--only", action="append", metavar="EVALUATOR", help="run only this evaluator (repeatable): one of the plan's, or any installed one (zoo evaluators), its options from --set")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="evaluator option, e.g. n=1000")
     s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
-    s.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu, where the recorded figures were made)")
+    s.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cpu, where the recorded figures were made)")
     s.add_argument("--write", action="store_true",
                    help="record the metrics in the registry file that defines the entry (not with --set or --only, nor for a file or run folder)")
     s.add_argument("--json", action="store_true", help="print the metrics as one JSON object (evaluator -> metric -> value, full precision)")
@@ -768,6 +769,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         COMMAND_LINE.reset(token)
 
 
+def _out_of_memory(e: BaseException) -> str | None:
+    """Return what ran out when `e` is an allocation that failed (Python's, torch's CPU allocator's, CUDA's), else None."""
+    text = str(e)
+    if isinstance(e, MemoryError):
+        return "Python could not allocate memory"
+    if (m := re.search(r"can't allocate memory: you tried to allocate (\d+) bytes", text)) is not None:
+        return f"torch tried to allocate {int(m[1]) / 2**30:,.1f} GiB at once"
+    if type(e).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError (CUDA), named so that the command line needs no torch
+        return text.split(". ")[0] + (". " + text.split(". ")[1] if ". " in text else "")
+    return None
+
+
 def _main(argv: Sequence[str] | None) -> int:
     if list(sys.argv[1:] if argv is None else argv) == ["--version"]:  # needs neither torch nor the plugins
         from . import __version__
@@ -787,9 +800,9 @@ def _main(argv: Sequence[str] | None) -> int:
         status("\nzoo: interrupted")
         return 130
     args = parser.parse_args(argv)
-    if not args.command:
+    if not args.command:  # the help, and the status of a command line that names no command (`zoo --help` is 0)
         parser.print_help()
-        return 0
+        return ConfigError.exit_code
     args.argv = shlex.join(["zoo", *(sys.argv[1:] if argv is None else argv)])  # what a run records
     INVOCATION.set(args.argv)  # for results written deeper down (an evaluator's JSON); main() puts it back
     try:
@@ -806,6 +819,12 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:  # the reader went away (`zoo info ddpm | head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
         return 1
+    except (MemoryError, RuntimeError) as e:
+        if (what := _out_of_memory(e)) is None:
+            raise
+        print(f"zoo {args.command}: error: out of memory: {what}. Ask for less at once (fewer images with -n, a smaller "
+              "--batch-size or model), or use a machine with more memory.", file=sys.stderr)
+        return ConfigError.exit_code
     except PermissionError as e:  # a place no check above named: still one line, with the path refused
         print(f"zoo {args.command}: error: permission denied: {e.filename or e}. Give your user access to it, or use another path.", file=sys.stderr)
         return 1

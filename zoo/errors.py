@@ -60,7 +60,7 @@ class UnknownNameError(ZooError, KeyError):
     def __init__(self, kind: str, name: str, known: Iterable[str], hint: str = "") -> None:
         known = sorted(known)
         near = closest(name, known)
-        msg = f"unknown {kind} {name!r}."
+        msg = f"unknown {kind} {name!r}." if name else f"the {kind} name is empty."
         if near:
             msg += f" Did you mean: {', '.join(near)}?"
         elif known:
@@ -137,6 +137,8 @@ def unknown_options(message: str, unknown: Iterable[str]) -> ConfigError:
 def closest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
     """Return up to `n` known names that look like `name`, best first."""
     known = list(known)
+    if not name:  # every name starts with ''
+        return []
     hits = difflib.get_close_matches(name, known, n=n)  # difflib's cutoff 0.6: 'classifier.mnistm' is not 'tinyvae.mnist' (0.53)
     # prefix matches catch "dcgan" -> "dcgan.mnist64", which difflib scores low
     for k in known:

@@ -121,7 +121,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="docs/figures", help="folder for the PNG files (relative to the folder the command runs in)")
     p.add_argument("-n", type=positive_int, default=32, help="images per model (the seed shows the first 32)")
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same images")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cpu)")
     p.add_argument("--prefix", default="gan_", help="start of every file name written")
 
 

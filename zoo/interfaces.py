@@ -60,10 +60,23 @@ __all__ = [
 CAPABILITIES = frozenset({"sample", "predict"})
 
 
+#: The largest whole number a method's hyper-parameter may be: a size or count past it overflows torch's 64-bit
+#: arithmetic or asks for more memory than any machine has, a slip (10**20 for 100), not a model.
+MAX_CONFIG_INT = 2**31 - 1
+
+
 class MethodConfig(pydantic.BaseModel):
-    """Base of every method's hyper-parameters: unknown keys and wrong types are errors."""
+    """Base of every method's hyper-parameters: unknown keys and wrong types are errors, and no whole number is past MAX_CONFIG_INT."""
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), allow_inf_nan=False)
+
+    @pydantic.field_validator("*", mode="after")
+    @classmethod
+    def _sizes_torch_can_take(cls, v: Any) -> Any:
+        values = v if isinstance(v, (list, tuple)) else [v]
+        if any(isinstance(x, int) and not isinstance(x, bool) and abs(x) > MAX_CONFIG_INT for x in values):
+            raise ValueError(f"expected a whole number of at most {MAX_CONFIG_INT:,} in size; a size or count past that cannot be allocated")
+        return v
 
 
 def describe_validation_error(e: pydantic.ValidationError) -> str:
@@ -419,15 +432,17 @@ def software() -> str:
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """Return the torch device for 'auto' (cuda when available), 'cpu', 'cuda', 'cuda:N' or a ``torch.device``."""
-    if isinstance(device, torch.device):
-        return device
+    """Return the torch device for 'auto' (cuda when available), 'cpu', 'cuda', 'cuda:N', 'mps' or a ``torch.device``."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        d = torch.device(device)
+        d = device if isinstance(device, torch.device) else torch.device(device)
     except (RuntimeError, TypeError):
-        raise ConfigError(f"device {device!r} is not a device torch knows. Use auto, cpu, cuda or cuda:N.") from None
+        raise ConfigError(f"device {device!r} is not a device torch knows. Use auto, cpu, cuda, cuda:N or mps.") from None
+    if d.type not in ("cpu", "cuda", "mps"):  # meta holds no data, and zoo runs on no other backend
+        raise ConfigError(f"device {str(device)!r} is not one zoo runs on. Use auto, cpu, cuda, cuda:N or (on Apple silicon) mps.")
+    if d.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {str(device)!r} was asked for but Apple's MPS backend is not available here. Use {option('device', 'cpu')} or auto.")
     if d.type == "cuda":
         if not torch.cuda.is_available():
             raise ConfigError(f"device {device!r} was asked for but CUDA is not available here. Use {option('device', 'cpu')} or auto.")

@@ -424,7 +424,9 @@ def is_weights_file(name_or_path: str | os.PathLike[str]) -> bool:
     A folder is read as a training run (weights_file says so where it is not a finished one); a registered
     name wins over a same-named folder in the working directory unless the argument is written as a path.
     """
-    text = str(name_or_path)
+    text = os.fspath(name_or_path)
+    if not text:  # Path('') is '.', the working folder: an empty argument names no model, and zoo.load says so
+        return False
     return text.endswith(".safetensors") or (Path(name_or_path).is_dir() and (os.sep in text or find_entry(text) is None))
 
 
@@ -735,6 +737,8 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
     import json
 
     check_model_name(name)
+    if not os.fspath(run_dir):  # Path('') would be '.', the working folder
+        raise ConfigError("the run to register is an empty path; give the run folder `zoo train --out` wrote, or a .safetensors file.")
     run_dir = Path(run_dir)
     if not run_dir.exists():  # a mistyped path is the caller's slip, as zoo sample and zoo info call it
         raise ConfigError(path_argument_problem(os.fspath(run_dir)) or f"{run_dir} does not exist. Check the path.")

@@ -59,7 +59,7 @@ class TrainConfig(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", allow_inf_nan=False)
     steps: int = pydantic.Field(1000, ge=1, description="optimisation steps (one batch each)")
     batch_size: int = pydantic.Field(64, ge=1)
-    device: str = pydantic.Field("auto", description="auto, cpu, cuda or cuda:N")
+    device: str = pydantic.Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     bf16: bool = pydantic.Field(False, description="bfloat16 autocast for the forward passes")
     seed: Seed = 0
     checkpoint_every: int = pydantic.Field(500, ge=0, description="steps between checkpoints (0: only at the end)")

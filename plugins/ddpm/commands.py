@@ -17,7 +17,7 @@ from typing import Any, ContextManager
 import torch
 
 from zoo.errors import ConfigError
-from zoo.interfaces import Command, Method, int_list, parse_set, positive_int
+from zoo.interfaces import Command, Method, int_at_least, int_list, parse_set
 from zoo.registry import load_any
 from zoo.viz import check_image_path, figure, save_figure, save_grid
 
@@ -31,6 +31,8 @@ __all__ = ["COMMANDS", "digit_grid", "reverse_frames", "SEED_FRAME_TIMES"]
 SEED_FRAME_TIMES = (400, 399, 320, 240, 160, 80, 0)
 #: The seed grid's images per digit: the frames follow that grid's image, so both commands take the same default.
 SEED_PER_CLASS = 10
+#: The widest grid ddpm-grid draws: 1000 columns of 28 pixels (a wider one is a slip, and would fill the memory before it shows).
+MAX_PER_CLASS = 1000
 
 
 def _model(args: argparse.Namespace) -> Method:
@@ -71,7 +73,7 @@ def _common(p: argparse.ArgumentParser, out: str) -> None:
                    f"(default: {DEFAULT_STEPS}, at most n_T)")
     p.add_argument("--set", action="append", metavar="KNOB=VALUE", help="the sampler's own option, e.g. eta=0.5 for ddim")
     p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="classifier-free guidance weight w")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -126,7 +128,7 @@ def _run_frames(args: argparse.Namespace) -> int:
 
 def _grid_args(p: argparse.ArgumentParser) -> None:
     _common(p, "docs/figures/ddpm_grid.png")
-    p.add_argument("--per-class", type=positive_int, default=SEED_PER_CLASS, help="images per digit (columns)")
+    p.add_argument("--per-class", type=int_at_least(1, MAX_PER_CLASS), default=SEED_PER_CLASS, help=f"images per digit (columns; at most {MAX_PER_CLASS})")
 
 
 def _frames_args(p: argparse.ArgumentParser) -> None:
@@ -134,7 +136,8 @@ def _frames_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--times", type=int_list, default=list(SEED_FRAME_TIMES), help="comma-separated times (0..n_T), one panel each, in this order "
                    "(default: the seed's 400,399,320,240,160,80,0; a sampler of fewer steps visits fewer times: name ones it visits)")
     p.add_argument("--label", type=int, default=0, help="which digit's first grid image to follow")
-    p.add_argument("--per-class", type=positive_int, default=SEED_PER_CLASS, help="images per digit in the grid these frames belong to")
+    p.add_argument("--per-class", type=int_at_least(1, MAX_PER_CLASS), default=SEED_PER_CLASS,
+                   help=f"images per digit in the grid these frames belong to (at most {MAX_PER_CLASS})")
 
 
 COMMANDS = [

@@ -109,7 +109,9 @@ def _detect_path_format(path: Path) -> str:
 def resolve(name_or_path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> tuple[DatasetInfo, Path | None]:
     """Return the DatasetInfo for a registered name or a path, and the folder its reader reads."""
     known = datasets()
-    key = str(name_or_path)
+    key = os.fspath(name_or_path)
+    if not key:  # Path('') is '.': an empty argument would read the working folder as a dataset
+        raise UnknownNameError("dataset", key, known, hint="Give a name `zoo datasets` lists, or a path to real files.")
     if key in known:
         info = known[key]
         r = data_root(root)
