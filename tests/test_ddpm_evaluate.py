@@ -95,6 +95,10 @@ def test_bad_options_are_clear_errors(classifier_file: Path, tmp_path: Path) -> 
         SamplerSweep().evaluate(model, typo=1)
     with pytest.raises(ConfigError, match=r"guidance.*'abc'"):
         SamplerSweep().evaluate(model, guidance="abc")
+    with pytest.raises(ConfigError, match=r"guidance: .*an empty list sweeps no guidance weight; give one or more, e\.g\. \[2\]"):
+        SamplerSweep().evaluate(model, guidance=[])  # refused before the sweep, not an IndexError after it
+    with pytest.raises(ConfigError, match=r"guidance: .*finite numbers"):
+        SamplerSweep().evaluate(model, guidance=[1.0, float("nan")])
     three = zoo.build_method("ddpm", {"n_feat": 8, "n_T": 20, "n_classes": 3}).eval()  # trained on a folder of 3 classes
     with pytest.raises(ConfigError, match=r"tells 10 classes, and model .* generates 3: it cannot judge them.*n_classes=3"):
         SamplerSweep().evaluate(three, classifier=str(classifier_file), data="digits", n_per_class=2, samplers="ddim-2")

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -165,6 +166,16 @@ class SamplerSweepOptions(pydantic.BaseModel):
                 parse_samplers(v, None)
             except ConfigError as e:  # pydantic adds the value given, after a period of its own
                 raise ValueError(str(e).rstrip(".")) from None
+        return v
+
+    @pydantic.field_validator("guidance")
+    @classmethod
+    def _some_guidance(cls, v: float | list[float]) -> float | list[float]:
+        ws = v if isinstance(v, list) else [v]
+        if not ws:
+            raise ValueError(f"an empty list sweeps no guidance weight; give one or more, e.g. [{DEFAULT_GUIDANCE:g}] or the default {list(DEFAULT_GUIDANCES)}")
+        if not all(math.isfinite(w) for w in ws):
+            raise ValueError("guidance weights are finite numbers (w = 0: unguided)")
         return v
 
 
