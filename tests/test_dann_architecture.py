@@ -110,6 +110,34 @@ def test_timm_backbone_reads_pretrained_weights_from_a_local_safetensors_file(tm
     build_method("dann", {"backbone": "test_resnet", "image_size": 32, "backbone_weights": str(path)})
 
 
+def test_a_run_begun_from_pretrained_weights_resumes_and_branches_without_the_file(tmp_path: Path) -> None:
+    import json
+
+    import timm
+
+    from zoo.data import ImageSet
+    from zoo.training import TrainConfig, Trainer
+
+    path = tmp_path / "test_resnet.safetensors"
+    save_file({k: v.contiguous() for k, v in timm.create_model("test_resnet", num_classes=0).state_dict().items()}, str(path))
+    g = torch.Generator().manual_seed(0)
+    digits = ImageSet(torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=g), torch.arange(8) % 10, "d", 10)
+    cfg = {"regime": "source_only", "backbone": "test_resnet", "image_size": 32, "backbone_weights": str(path)}
+
+    def fit(out: Path, steps: int, **kw: object) -> dict:
+        train = TrainConfig(steps=steps, batch_size=4, device="cpu", progress=False, checkpoint_every=1, **kw)
+        return Trainer("dann", cfg, {"source": digits}, out, train).fit()
+
+    assert fit(tmp_path / "run", 2, max_minutes=1e-9)["steps"] == 1  # a first sitting that ran out of time after one step
+    began = json.loads((tmp_path / "run" / "run.json").read_text())["config_files_sha256"]
+    path.rename(tmp_path / "moved.safetensors")  # the pretrained file moved on after the first sitting
+    assert fit(tmp_path / "run", 2)["resumed"], "the checkpoint holds every weight: the file is not read again"
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["config_files_sha256"] == began, "the record keeps what it began from"
+    assert fit(tmp_path / "branch", 3, init_from=str(tmp_path / "run"))["steps"] == 3
+    with pytest.raises(ConfigError, match=r"backbone_weights .*test_resnet\.safetensors.*expected an existing \.safetensors file"):
+        fit(tmp_path / "fresh", 1)  # a new run starts from the file, and needs it
+
+
 def test_backbone_weights_of_another_network_are_refused_not_loaded_loosely(tmp_path: Path) -> None:
     import timm
 

@@ -22,6 +22,7 @@ import numbers
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Protocol, runtime_checkable
 
@@ -54,10 +55,34 @@ __all__ = [
     "positive_int",
     "int_list",
     "CAPABILITIES",
+    "starting_afresh",
+    "filled_from_checkpoint",
 ]
 
 #: The capabilities the core knows how to use.
 CAPABILITIES = frozenset({"sample", "predict"})
+
+_STARTING_AFRESH: ContextVar[bool] = ContextVar("zoo_starting_afresh", default=True)
+
+
+def starting_afresh() -> bool:
+    """Return whether a method built now for training starts from its own initialisation.
+
+    False while the Trainer builds one that a checkpoint then fills whole (a resumed run, a ``--init-from``
+    branch): a file a method reads only to start from (DANN's pretrained ``backbone_weights``) need not be
+    there any more, and a method's ``__init__`` should not read it then.
+    """
+    return _STARTING_AFRESH.get()
+
+
+@contextmanager
+def filled_from_checkpoint(filled: bool = True) -> Iterator[None]:
+    """Build methods inside this block (when `filled`) knowing a checkpoint gives their weights: `starting_afresh()` is False."""
+    token = _STARTING_AFRESH.set(not filled)
+    try:
+        yield
+    finally:
+        _STARTING_AFRESH.reset(token)
 
 
 #: The largest whole number a method's hyper-parameter may be: a size or count past it overflows torch's 64-bit

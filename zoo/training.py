@@ -36,7 +36,7 @@ from .data import ImageSet, TensorLoader
 from .data.folder import FOLDER_SIDE
 from .data import load as load_data
 from .errors import COMMAND_LINE, ConfigError, OutputError, PluginError, TrainingError, denied_as, option
-from .interfaces import Batch, Method, MethodConfig, Seed, device_name, resolve_device, software, validate_config
+from .interfaces import Batch, Method, MethodConfig, Seed, device_name, filled_from_checkpoint, resolve_device, software, validate_config
 from .registry import absolute_data, build_method, save_model
 from .progress import progress_bar, status
 from .viz import plot_curves, read_metrics_log
@@ -283,7 +283,9 @@ class Trainer:
         self.device = resolve_device(self.train.device)
         torch.manual_seed(self.train.seed)
         cfg = config.model_dump() if isinstance(config, MethodConfig) else dict(config or {})
-        self.method: Method = build_method(method, cfg, training=True).to(self.device)
+        # a resume or a branch loads every weight from a checkpoint: files read only to start from need not be there
+        with filled_from_checkpoint((self.out / CHECKPOINT).is_file() or bool(self.train.init_from)):
+            self.method: Method = build_method(method, cfg, training=True).to(self.device)
         if self.train.channels_last:
             self.method = self.method.to(memory_format=torch.channels_last)
         self.spec = self.method.data_spec()

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from zoo import data
 from zoo.data import adapt_images, check_image_batch
 from zoo.errors import ConfigError, DataError
-from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, inference
+from zoo.interfaces import Batch, DataSpec, Method, MethodConfig, inference, starting_afresh
 
 from .model import NUM_CLASSES, CNNModel, dann_coefficient, reverse_gradient
 
@@ -100,8 +100,9 @@ class DANN(Method):
     def __init__(self, config: DANNConfig | dict[str, Any] | None = None, *, training: bool = False) -> None:
         super().__init__(config, training=training)
         c = self.config
-        # the pretrained backbone file matters only for a fresh training run; a loaded model gets its own weights
-        self.network = CNNModel(c.channels, c.image_size, c.backbone, c.backbone_weights if training else None, c.n_classes)
+        # the pretrained backbone file matters only for a fresh training run; a loaded, resumed or branched model gets its own weights
+        pretrained = c.backbone_weights if training and starting_afresh() else None
+        self.network = CNNModel(c.channels, c.image_size, c.backbone, pretrained, c.n_classes)
         self.total_steps: int | None = None
 
     # ---- training -------------------------------------------------------------------------------
