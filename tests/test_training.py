@@ -850,7 +850,6 @@ class Clocked(Scaled):
 
 
 def test_a_method_may_name_its_losses_freely_but_not_as_the_trainers_own_fields(tmp_path: Path) -> None:
-    from zoo.errors import ConfigError
     from zoo.viz import read_metrics_log
 
     cfg = TrainConfig(steps=2, batch_size=4, device="cpu", progress=False)
