@@ -1033,3 +1033,57 @@ def test_an_empty_argument_names_no_model_and_no_folder(capsys: pytest.CaptureFi
     assert "the run to register is an empty path" in capsys.readouterr().err
     assert train_tiny("", tmp_path / "run") == 2 and "the dataset name is empty. Known datasets:" in capsys.readouterr().err
     assert main([]) == 2 and "usage: zoo" in capsys.readouterr().out, "no command: the help, and a usage status"
+
+
+def test_a_stderr_that_is_closed_or_full_stops_no_work_and_leaks_nothing_onto_stdout(tmp_path: Path) -> None:
+    import shlex
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ZOO_REGISTRY": str(tmp_path / "none.toml")}  # a missing file: zoo list notes it on stderr
+    zoo_list = f"{shlex.quote(sys.executable)} -m zoo list --json 'dcgan*'"
+    closed = subprocess.run(f"{zoo_list} 2>&-", shell=True, capture_output=True, text=True, env=env)
+    assert closed.returncode == 0 and closed.stdout.startswith("{") and "dcgan.mnist64" in json.loads(closed.stdout), closed.stdout[:300]
+    refused = subprocess.run(f"{shlex.quote(sys.executable)} -m zoo info nosuch 2>&-", shell=True, capture_output=True, text=True, env=env)
+    assert refused.returncode == 2 and refused.stdout == "", "the error has nowhere to go; it does not go to stdout"
+    if Path("/dev/full").exists():
+        full = subprocess.run(f"{zoo_list} 2>/dev/full", shell=True, capture_output=True, text=True, env=env)
+        assert full.returncode == 0 and "dcgan.mnist64" in json.loads(full.stdout), "a note that cannot be written is dropped"
+
+
+def test_a_run_folder_under_a_dangling_link_or_where_no_folder_can_be_made_is_an_output_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    faces = face_folder(tmp_path / "faces")
+    (tmp_path / "dang").symlink_to(tmp_path / "gone")
+    assert train_tiny(faces, tmp_path / "dang" / "run") == 7
+    err = capsys.readouterr().err
+    assert f"--out {tmp_path / 'dang' / 'run'}: {tmp_path / 'dang'} is a symbolic link to {tmp_path / 'gone'}, which does not exist" in err
+
+    def cannot(self: Path, *args: object, **kwargs: object) -> None:
+        raise OSError(1, "Operation not permitted")  # what /sys answers, after os.access said yes
+
+    monkeypatch.setattr(Path, "mkdir", cannot)
+    assert train_tiny(faces, tmp_path / "sysfs" / "run") == 7
+    assert f"cannot make the run folder --out {tmp_path / 'sysfs' / 'run'} (Operation not permitted)" in capsys.readouterr().err
+
+
+def test_a_tilde_in_zoo_registry_zoo_cache_and_registry_means_home_where_no_shell_expanded_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.cli import build_parser
+    from zoo.registry import registry_path
+    from zoo.weights import cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("ZOO_REGISTRY", "~/zoo/registry.toml")
+    monkeypatch.setenv("ZOO_CACHE", "~/cache")
+    assert registry_path() == tmp_path / "zoo" / "registry.toml" and cache_dir() == tmp_path / "cache"
+    assert build_parser().parse_args(["register", "run", "a.b", "--registry", "~/r.toml"]).registry == tmp_path / "r.toml"
+
+
+def test_a_run_in_a_folder_whose_name_is_not_utf8_registers_with_the_bytes_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "r.toml"))
+    folder = tmp_path / os.fsdecode(b"caf\xe9")  # a Latin-1 name on a UTF-8 system: Python holds the byte as a lone surrogate
+    assert train_tiny(face_folder(tmp_path / "faces"), folder / "run") == 0
+    assert main(["register", str(folder / "run"), "dcgan.latin"]) == 0, capsys.readouterr().err
+    assert "caf\\\\udce9" in (tmp_path / "r.toml").read_text(encoding="utf-8"), "TOML's escape of the text caf\\udce9"
+    assert main(["sample", "dcgan.latin", "-n", "1", "--out", str(tmp_path / "g.png")]) == 0

@@ -638,7 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--export-dtype", choices=["float32", "float16"], default="float32", help="precision of the exported weights")
     s.add_argument("--channels-last", action="store_true", help="NHWC memory format (faster convolutions on CPUs)")
     s.add_argument("--register", metavar="NAME", help="copy the weights to weights/NAME.safetensors and write the registry entry")
-    s.add_argument("--registry", type=Path, default=None, metavar="FILE", help=REGISTRY_HELP)
+    s.add_argument("--registry", type=_user_path, default=None, metavar="FILE", help=REGISTRY_HELP)
     s.add_argument("--replace", action="store_true", help="with --register: replace the entry of that name (a name the file defines is refused without it)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -648,7 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("name", help="registry name, e.g. dcgan.mnist64")
     s.add_argument("--data", help="what it was trained on, as the entry should say (default: the run's record: dataset names, absolute paths; "
                                    "another registered dataset than the run's is refused)")
-    s.add_argument("--registry", type=Path, default=None, metavar="FILE", help=REGISTRY_HELP)
+    s.add_argument("--registry", type=_user_path, default=None, metavar="FILE", help=REGISTRY_HELP)
     s.add_argument("--replace", action="store_true", help="replace the entry of that name (its metrics and weights); without it, a name the file defines is refused")
 
     s = _sub(subs, "sample", "Generate images with a model and save them as one grid.", "zoo sample dcgan.mnist64 -n 32 --out grid.png --seed 0")
@@ -760,13 +760,22 @@ def _ctrl_c_ends_the_command():
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `zoo` command with `argv` (default: sys.argv[1:]); return the exit status (argparse's usage errors and
     ``--help`` raise SystemExit with theirs instead)."""
+    from .progress import forgiving_stderr
+
     token = COMMAND_LINE.set(True)  # errors name options (--steps 6), not Python arguments (steps=6)
     invocation = INVOCATION.set(None)
+    stderr, sys.stderr = sys.stderr, forgiving_stderr()  # a note that cannot be shown stops no work, nor lands on stdout
     try:
         return _main(argv)
     finally:
+        sys.stderr = stderr
         INVOCATION.reset(invocation)
         COMMAND_LINE.reset(token)
+
+
+def _user_path(text: str) -> Path:
+    """A path argument with ~ expanded, as a shell leaves it when quoted ('~/zoo.toml')."""
+    return Path(text).expanduser()
 
 
 def _out_of_memory(e: BaseException) -> str | None:

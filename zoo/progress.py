@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-__all__ = ["progress_bar", "status"]
+__all__ = ["progress_bar", "status", "forgiving_stderr"]
 
 #: Seconds between lines of a bar written to a log (not a terminal).
 LOG_INTERVAL_S = 60.0
@@ -33,6 +33,46 @@ class _Lines:
 
     def flush(self) -> None:
         self.stream.flush()
+
+
+class _ForgivingStream:
+    """A stderr whose failed writes are dropped: a note or a bar that cannot be shown (stderr closed, `2>/dev/full`, its
+    reader gone) must not stop the work, nor land on stdout (``print(file=None)`` writes there)."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            if self.stream is not None:
+                self.stream.write(text)
+        except (OSError, ValueError):  # ValueError: a closed file
+            pass
+        return len(text)
+
+    def flush(self) -> None:
+        try:
+            if self.stream is not None:
+                self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def isatty(self) -> bool:
+        return _is_terminal(self.stream)
+
+    def __getattr__(self, name: str) -> Any:  # encoding, fileno, ...: the stream's own
+        if self.stream is None:
+            raise AttributeError(name)
+        return getattr(self.stream, name)
+
+
+def forgiving_stderr() -> Any:
+    """Return sys.stderr made forgiving (see _ForgivingStream) for a zoo command to install, or sys.stderr itself in a
+    notebook (whose stream tells the bar to draw a widget) or where it already is."""
+    stream = sys.stderr
+    if isinstance(stream, _ForgivingStream) or (stream is not None and _is_notebook(stream)):
+        return stream
+    return _ForgivingStream(stream)
 
 
 def _is_terminal(stream: Any) -> bool:
