@@ -188,7 +188,7 @@ def _installed_package(path: Path) -> str | None:
 def registry_path() -> Path:
     """Return the main registry file: ``$ZOO_REGISTRY`` or zoo's own ``registry.toml`` (SHIPPED)."""
     env = os.environ.get("ZOO_REGISTRY")
-    return Path(env) if env else SHIPPED
+    return Path(env).expanduser() if env else SHIPPED  # ~ too where no shell expanded it (.env, docker), as ZOO_DATA
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -864,6 +864,18 @@ def _refuse_unowned_weights(file: Path, name: str, path: Path) -> None:
         )
 
 
+def _utf8_text(value: Any) -> Any:
+    """Return `value` (a record's str, list or dict) with each character UTF-8 cannot hold written as its escape (\\udce9):
+    a path in bytes the locale could not decode (Latin-1 names on a UTF-8 system) still registers, named legibly."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_utf8_text(v) for v in value]
+    if isinstance(value, dict):
+        return {_utf8_text(k): _utf8_text(v) for k, v in value.items()}
+    return value
+
+
 def _write_registration(name: str, path: Path, source: Path, weights: Path, fields: dict[str, Any]) -> None:
     """Copy weights file `source` beside registry file `path` and write entry `name` with `fields`, under the registry folder's lock."""
     import hashlib
@@ -876,6 +888,7 @@ def _write_registration(name: str, path: Path, source: Path, weights: Path, fiel
         if old is None:
             _refuse_unowned_weights(path.parent / weights, name, path)
         # a new entry as a whole: metrics and description belong to the weights they were written for; the evaluation plan stays
+        fields = _utf8_text(fields)  # a record of a path that is not UTF-8 (its bytes kept as lone surrogates) as escapes: TOML is UTF-8
         text = _registry_text(name, {**({"evaluation": old.evaluation} if old is not None and old.evaluation else {}), **fields}, path, replace=True)
         # only once the entry validated. The weights are written whole (on disk) beside their name, then the registry takes
         # its new text, then the weights their name: a failed write (a full disk, a quota) leaves both as they were, and a

@@ -203,8 +203,10 @@ def check_run_folder(out: str | os.PathLike[str]) -> Path:
 
 
 def _check_run_folder(out: Path) -> Path:
-    if out.is_symlink() and not out.exists():
-        raise OutputError(f"{option('out', out)} is a symbolic link to {os.readlink(out)}, which does not exist. Create that folder, or give another run folder.")
+    dangling = next((p for p in (out, *out.parents) if p.is_symlink() and not p.exists()), None)
+    if dangling is not None:
+        at = option("out", out) + (f": {dangling}" if dangling != out else "")
+        raise OutputError(f"{at} is a symbolic link to {os.readlink(dangling)}, which does not exist. Create that folder, or give another run folder.")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{option('out', out)} is a file; expected a run folder (new, or one `zoo train` wrote). Give another run folder ({option('out', 'DIR')}).")
     first = next((p for p in (out, *out.parents) if p.exists()), Path("."))
@@ -649,7 +651,10 @@ class Trainer:
         """
         check_run_folder(self.out)
         made = [p for p in (self.out, *self.out.parents) if not p.exists()]
-        self.out.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a place no file can be made (/proc, /sys), found only by trying
+            raise OutputError(f"cannot make the run folder {option('out', self.out)} ({e.strerror or e}). Give a run folder in a place you can write to.") from None
         busy = f"another process is training into (or registering from) {self.out}. Wait for it to finish (the same command then goes on from its checkpoint), or use another run folder."
         try:
             with folder_lock(self.out, busy):

@@ -511,7 +511,7 @@ def _metadata_digest(meta: Mapping[str, str]) -> str:
 
 def cache_dir() -> Path:
     """Return the folder of downloaded weights (``$ZOO_CACHE`` or ``~/.cache/zoo``)."""
-    return Path(os.environ.get("ZOO_CACHE") or Path.home() / ".cache" / "zoo")
+    return Path(os.environ.get("ZOO_CACHE") or Path.home() / ".cache" / "zoo").expanduser()  # ~ too where no shell expanded it (.env, docker)
 
 
 #: What a cache write can fail with that should not fail the work: a folder another user made, a full disk.
