@@ -150,6 +150,9 @@ def test_datasets_says_when_its_data_root_is_no_folder_here(capsys: pytest.Captu
     assert capsys.readouterr().out.startswith(f"data root: ../shared/data (no such folder here, from {tmp_path}: give its path")
     assert main(["datasets", "--data-dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out.startswith(f"data root: {tmp_path}\n")
+    (tmp_path / "afile").write_text("")
+    assert main(["datasets", "--data-dir", "afile"]) == 0
+    assert capsys.readouterr().out.startswith("data root: afile (a file, not a folder: the data root is the folder that holds")
 
 
 def test_missing_data_dir_explains_how_to_name_it(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -505,6 +508,10 @@ def test_list_with_a_registry_file_that_does_not_exist(tmp_path: Path, monkeypat
     assert f"zoo list: note: {tmp_path / 'nowhere.toml'} does not exist yet (zoo register creates it; check $ZOO_REGISTRY)" in out.err
     assert "dcgan.mnist64" in out.out, "zoo's shipped models are listed beside a registry file of one's own"
     assert main(["list", "wgan*"]) == 0 and "no model matches 'wgan*'" in capsys.readouterr().err
+    if Path("/dev/null").exists():
+        monkeypatch.setenv("ZOO_REGISTRY", "/dev/null")
+        assert main(["list"]) == 0
+        assert "zoo list: note: /dev/null is no regular file (a device or pipe); $ZOO_REGISTRY names a registry file" in capsys.readouterr().err
 
 
 def test_train_checks_the_register_name_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -133,7 +133,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"zoo list: warning:{missing}", file=sys.stderr)
     where = registry_path()
     if where.resolve() != SHIPPED and not where.is_file():  # $ZOO_REGISTRY names no file (yet): the shipped models alone are listed
-        state = "is a folder; $ZOO_REGISTRY names a file" if where.is_dir() else "does not exist yet (zoo register creates it; check $ZOO_REGISTRY)"
+        state = ("is a folder; $ZOO_REGISTRY names a file" if where.is_dir()
+                 else "is no regular file (a device or pipe); $ZOO_REGISTRY names a registry file" if where.exists()
+                 else "does not exist yet (zoo register creates it; check $ZOO_REGISTRY)")
         print(f"zoo list: note: {where} {state}", file=sys.stderr)
     names = list_models(args.pattern)
     if args.json:  # for scripts: every field of each entry, and the registry file it came from
@@ -315,7 +317,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     root = data_root(args.data_dir)
     missing = root is not None and not root.is_dir()  # every set would read as absent without a word why
     print(f"data root: {root if root else '(none: set ZOO_DATA or --data-dir)'}"
-          + (f" (no such folder here, from {Path.cwd()}: give its path from this folder, or an absolute one)" if missing else ""))
+          + ("" if not missing else " (a file, not a folder: the data root is the folder that holds the datasets' folders)" if root.exists()
+             else f" (no such folder here, from {Path.cwd()}: give its path from this folder, or an absolute one)"))
     for d in sorted(datasets().values(), key=lambda d: d.name):
         print(f"\n{d.name} ({d.kind}): {d.description}")
         try:
