@@ -1094,3 +1094,51 @@ def test_a_run_in_a_folder_whose_name_is_not_utf8_registers_with_the_bytes_escap
     assert main(["register", str(folder / "run"), "dcgan.latin"]) == 0, capsys.readouterr().err
     assert "caf\\\\udce9" in (tmp_path / "r.toml").read_text(encoding="utf-8"), "TOML's escape of the text caf\\udce9"
     assert main(["sample", "dcgan.latin", "-n", "1", "--out", str(tmp_path / "g.png")]) == 0
+
+
+def test_an_empty_path_option_is_refused_not_read_as_the_working_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    for argv in (["train", "dcgan", "--data", "mnist", "--out", ""], ["train", "dcgan", "--data", "mnist", "--out", "r", "--init-from", ""],
+                 ["datasets", "--data-dir", ""], ["register", "r", "a.b", "--registry", ""], ["dann-table", "--data-dir", ""]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2 and "an empty path; give a path (. names the working folder" in capsys.readouterr().err, argv
+    assert not any(tmp_path.iterdir()), "nothing was written into the working folder"
+
+
+def test_a_tilde_that_names_no_home_is_kept_as_written() -> None:
+    from zoo.argtypes import user_path
+
+    assert user_path("~no_such_user_zoo/r.toml") == Path("~no_such_user_zoo/r.toml")  # expanduser raises RuntimeError there
+
+
+def test_out_of_memory_messages_of_other_backends_are_one_line_too() -> None:
+    from zoo.cli import _out_of_memory
+
+    assert _out_of_memory(RuntimeError("MPS backend out of memory (MPS allocated: 1.00 GB, other allocations: 2.00 GB). Tried to allocate "
+                                       "256.00 MB on private pool. Use PYTORCH_MPS_HIGH_WATERMARK_RATIO=0.0")) == \
+        "MPS backend out of memory. Tried to allocate 256.00 MB on private pool"
+    assert _out_of_memory(RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 8388608 bytes.")) == "torch tried to allocate 8 MiB"
+    assert _out_of_memory(RuntimeError("shape mismatch")) is None
+
+
+def test_a_run_on_data_at_a_path_that_is_not_utf8_registers_with_a_label(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "r.toml"))
+    faces = face_folder(tmp_path / os.fsdecode(b"caf\xe9"))
+    assert train_tiny(faces, tmp_path / "run") == 0
+    assert main(["register", str(tmp_path / "run"), "dcgan.cafe"]) == 2
+    assert "would name its data" in (err := capsys.readouterr().err) and "caf\\udce9, a path that is not UTF-8 text" in err
+    assert "--data LABEL" in err and not (tmp_path / "r.toml").exists()
+    shutil.copytree(faces, tmp_path / "faces")  # the same images at a UTF-8 path
+    assert main(["register", str(tmp_path / "run"), "dcgan.cafe", "--data", str(tmp_path / "faces")]) == 0, capsys.readouterr().err
+
+
+def test_a_loop_of_links_above_the_run_folder_is_named_as_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    assert train_tiny(face_folder(tmp_path / "faces"), tmp_path / "a" / "run") == 7
+    assert "a link itself that leads to no folder (a dangling link or a loop of links)" in capsys.readouterr().err

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.test_cli import face_folder, train_tiny
 from tests.test_data_readers import mnist_folder
@@ -125,3 +126,31 @@ def test_a_permission_error_no_check_names_is_still_one_line(monkeypatch: pytest
     monkeypatch.setitem(zoo.cli.COMMANDS, "list", refuse)
     code, err = run(capsys, "list")
     assert code == 1 and err.strip() == "zoo list: error: permission denied: /somewhere/file. Give your user access to it, or use another path."
+
+
+def test_a_refused_folder_above_the_file_is_named_with_the_same_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    deny(monkeypatch, locked, folder=True)  # pathlib's is_file()/is_dir() raise there before any file is opened
+    code, err = run(capsys, "info", str(locked / "run"))
+    assert code == 3 and f"model {locked / 'run'}: permission denied" in err
+    monkeypatch.setenv("ZOO_REGISTRY", str(locked / "registry.toml"))
+    code, err = run(capsys, "list")
+    assert code == 2 and f"registry file {locked / 'registry.toml'}: permission denied" in err
+    monkeypatch.delenv("ZOO_REGISTRY")
+    code, err = run(capsys, "register", str(locked / "run"), "a.b", "--registry", str(tmp_path / "r.toml"))
+    assert code == 3 and f"run {locked / 'run'}: permission denied" in err
+    assert train_tiny(locked / "faces", tmp_path / "run") == 4
+    assert f"data {locked / 'faces'}: permission denied" in capsys.readouterr().err
+
+
+def test_the_trainer_api_names_a_refused_run_folder_before_it_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.data import ImageSet
+    from zoo.errors import OutputError
+    from zoo.training import TrainConfig, Trainer
+
+    deny(monkeypatch, tmp_path / "locked", folder=True)
+    images = ImageSet(torch.zeros(8, 1, 8, 8, dtype=torch.uint8), None, "zeros")
+    with pytest.raises(OutputError, match=r"run folder .*locked.*: permission denied"):
+        Trainer("dcgan", {"nz": 4, "ngf": 2, "ndf": 2}, {"train": images}, tmp_path / "locked" / "run", TrainConfig(steps=1, device="cpu"))

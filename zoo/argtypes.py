@@ -6,9 +6,11 @@ Kept apart from `zoo.interfaces`, which imports torch: the command line parses w
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["int_at_least", "positive_int", "int_list"]
+__all__ = ["int_at_least", "positive_int", "int_list", "user_path", "path_text", "user_path_arg"]
 
 
 #: The default upper bound of a command-line count: past it torch's sizes overflow (and no machine has the memory).
@@ -37,6 +39,28 @@ def int_at_least(low: int, most: int = MOST) -> Callable[[str], int]:
 
 #: A command-line count that must be at least 1.
 positive_int = int_at_least(1)
+
+
+def user_path(text: str | os.PathLike[str]) -> Path:
+    """Return a path with a leading ~ as the home folder, also where no shell expanded it (quoted, a .env file, docker);
+    where no home folder is known (a user id without one), or ~name names no user, the path as written."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        return Path(text)
+
+
+def path_text(text: str) -> str:
+    """An argparse type for a path argument that may not be empty: pathlib reads '' as '.', the working folder, where a
+    run's files would land or a dataset be looked for without a word."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path; give a path (. names the working folder, where that is meant)")
+    return text
+
+
+def user_path_arg(text: str) -> Path:
+    """An argparse type for a file path argument: not empty, a leading ~ the home folder (user_path)."""
+    return user_path(path_text(text))
 
 
 def int_list(text: str) -> list[int]:

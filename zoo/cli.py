@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .argtypes import int_at_least, int_list, positive_int
+from .argtypes import int_at_least, int_list, path_text, positive_int, user_path_arg
 from .errors import COMMAND_LINE, EXIT_CODES, INVOCATION, ConfigError, DataError, OutputError, UnknownNameError, WeightsError, ZooError, closest
 from .progress import status
 
@@ -612,7 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "as the seed report prints its DDPM, instead of each network on its own")
 
     s = _sub(subs, "datasets", "List the datasets zoo can read or build, and whether each is present here.", "zoo datasets --data-dir ../shared/data")
-    s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
+    s.add_argument("--data-dir", type=path_text, default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
 
     _sub(subs, "methods", "List the methods that plugins register.", "zoo methods")
     _sub(subs, "evaluators", "List the evaluators zoo eval can run, with their options and defaults.", "zoo evaluators")
@@ -622,9 +622,9 @@ def build_parser() -> argparse.ArgumentParser:
              "zoo train dcgan --data mnist --data-dir ../shared/data --set soft_labels=true --steps 2000 --out runs/dcgan-soft")
     s.add_argument("method")
     s.add_argument("--data", action="append", metavar="[ROLE=]NAME_OR_PATH", help="dataset name (zoo datasets) or path; ROLE= for methods with several (source=, target=)")
-    s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
+    s.add_argument("--data-dir", type=path_text, default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="method hyper-parameter (zoo info METHOD shows them)")
-    s.add_argument("--out", required=True, help="run folder: checkpoint, metrics.jsonl, loss.png, model.safetensors")
+    s.add_argument("--out", type=path_text, required=True, help="run folder: checkpoint, metrics.jsonl, loss.png, model.safetensors")
     s.add_argument("--steps", type=int, default=1000, help="optimisation steps, one batch each")
     s.add_argument("--batch-size", type=int, default=64, help="images per role in each step")
     s.add_argument("--device", default="auto", help="auto (cuda where available), cpu, cuda, cuda:N or mps")
@@ -635,13 +635,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ema-decay", type=float, default=0.0, help="export an exponential moving average of the weights with this decay, e.g. 0.999 (0: off)")
     s.add_argument("--grad-clip", type=float, default=None, help="clip each optimizer's gradient norm to this (default: no clipping)")
     s.add_argument("--max-minutes", type=float, default=None, help="stop, checkpoint and export after this much wall time (default: no limit)")
-    s.add_argument("--init-from", default=None, metavar="RUN", help="branch from another run's folder or checkpoint, full or slim: its weights, EMA and (a full one's) Adam moments; learning rates, steps and data order are this run's")
+    s.add_argument("--init-from", type=path_text, default=None, metavar="RUN", help="branch from another run's folder or checkpoint, full or slim: its weights, EMA and (a full one's) Adam moments; learning rates, steps and data order are this run's")
     s.add_argument("--lr-decay-start", type=int, default=None, metavar="STEP", help="from STEP on, learning rates fall linearly towards zero at --steps (a resumed run may add it)")
     s.add_argument("--lr-warmup", type=int, default=0, metavar="N", help="learning rates rise linearly over the first N steps (eases fresh Adam moments in, e.g. after a slim --init-from)")
     s.add_argument("--export-dtype", choices=["float32", "float16"], default="float32", help="precision of the exported weights")
     s.add_argument("--channels-last", action="store_true", help="NHWC memory format (faster convolutions on CPUs)")
     s.add_argument("--register", metavar="NAME", help="copy the weights to weights/NAME.safetensors and write the registry entry")
-    s.add_argument("--registry", type=_user_path, default=None, metavar="FILE", help=REGISTRY_HELP)
+    s.add_argument("--registry", type=user_path_arg, default=None, metavar="FILE", help=REGISTRY_HELP)
     s.add_argument("--replace", action="store_true", help="with --register: replace the entry of that name (a name the file defines is refused without it)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -651,13 +651,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("name", help="registry name, e.g. dcgan.mnist64")
     s.add_argument("--data", help="what it was trained on, as the entry should say (default: the run's record: dataset names, absolute paths; "
                                    "another registered dataset than the run's is refused)")
-    s.add_argument("--registry", type=_user_path, default=None, metavar="FILE", help=REGISTRY_HELP)
+    s.add_argument("--registry", type=user_path_arg, default=None, metavar="FILE", help=REGISTRY_HELP)
     s.add_argument("--replace", action="store_true", help="replace the entry of that name (its metrics and weights); without it, a name the file defines is refused")
 
     s = _sub(subs, "sample", "Generate images with a model and save them as one grid.", "zoo sample dcgan.mnist64 -n 32 --out grid.png --seed 0")
     s.add_argument("name", help="registered model name, a .safetensors file, or a training run folder (its model.safetensors)")
     s.add_argument("-n", type=positive_int, default=32, help="images to generate")
-    s.add_argument("--out", default=None, help="the grid's image file (.png, .jpg or .webp; in the current folder unless a path) (default: samples.png)")
+    s.add_argument("--out", type=path_text, default=None, help="the grid's image file (.png, .jpg or .webp; in the current folder unless a path) (default: samples.png)")
     s.add_argument("--out-dir", default=None, metavar="DIR", help="write each image as its own PNG into the new folder DIR instead of a grid "
                    "(for external metrics: the images the gan evaluator scores for this seed, drawn in chunks of 500; with --labels, a subfolder per label)")
     s.add_argument("--seed", type=int, default=0, help="the same seed gives the same images")
@@ -682,7 +682,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--repeats", type=positive_int, default=1, help="timed runs per subject; rates are from their median (default: 1)")
     s.add_argument("--bf16", action="store_true", help="run under bfloat16 autocast")
     s.add_argument("--channels-last", action="store_true", help="train steps with the model and batches in NHWC memory format, as zoo train --channels-last")
-    s.add_argument("--out", help="write the results as JSON here")
+    s.add_argument("--out", type=path_text, help="write the results as JSON here")
 
     s = _sub(subs, "eval", "Evaluate a model with the evaluators its registry entry names; --write records the metrics.",
              "zoo eval classifier.mnistm --data-dir ../shared/data --write\n  zoo eval ddpm.mnistm --set n_per_class=10 --set out_md=sweep.md\n"
@@ -691,7 +691,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("name", help="registered model name (its entry's evaluation plan), or a .safetensors file or run folder (its method's default plan)")
     s.add_argument("--only", action="append", metavar="EVALUATOR", help="run only this evaluator (repeatable): one of the plan's, or any installed one (zoo evaluators), its options from --set")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="evaluator option, e.g. n=1000")
-    s.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
+    s.add_argument("--data-dir", type=path_text, default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
     s.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cpu, where the recorded figures were made)")
     s.add_argument("--write", action="store_true",
                    help="record the metrics in the registry file that defines the entry (not with --set or --only, nor for a file or run folder)")
@@ -776,20 +776,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         COMMAND_LINE.reset(token)
 
 
-def _user_path(text: str) -> Path:
-    """A path argument with ~ expanded, as a shell leaves it when quoted ('~/zoo.toml')."""
-    return Path(text).expanduser()
-
-
 def _out_of_memory(e: BaseException) -> str | None:
     """Return what ran out when `e` is an allocation that failed (Python's, torch's CPU allocator's, CUDA's), else None."""
     text = str(e)
     if isinstance(e, MemoryError):
         return "Python could not allocate memory"
-    if (m := re.search(r"can't allocate memory: you tried to allocate (\d+) bytes", text)) is not None:
-        return f"torch tried to allocate {int(m[1]) / 2**30:,.1f} GiB at once"
-    if type(e).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError (CUDA), named so that the command line needs no torch
-        return text.split(". ")[0] + (". " + text.split(". ")[1] if ". " in text else "")
+    # torch's CPU allocator: "can't allocate memory" (Linux), "not enough memory" (Windows)
+    if (m := re.search(r"(?:can't allocate|not enough) memory: you tried to allocate (\d+) bytes", text)) is not None:
+        size = int(m[1])
+        return f"torch tried to allocate {size / 2**30:,.1f} GiB at once" if size >= 2**30 else f"torch tried to allocate {size / 2**20:,.0f} MiB"
+    # torch.OutOfMemoryError (CUDA; named, so that the command line needs no torch) and the MPS backend's RuntimeError
+    if type(e).__name__ == "OutOfMemoryError" or text.startswith("MPS backend out of memory"):
+        return re.sub(r"\s*\(.*?\)", "", text.split(". ")[0]) + (". " + text.split(". ")[1] if ". " in text else "")
     return None
 
 

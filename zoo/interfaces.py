@@ -30,7 +30,7 @@ import pydantic
 import torch
 from torch import nn
 
-from .argtypes import int_at_least, int_list, positive_int
+from .argtypes import int_at_least, int_list, path_text, positive_int
 from .errors import COMMAND_LINE, CapabilityError, ConfigError, option, unknown_options
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "int_at_least",
     "positive_int",
     "int_list",
+    "path_text",
     "CAPABILITIES",
     "starting_afresh",
     "filled_from_checkpoint",

@@ -26,7 +26,8 @@ import pydantic
 import tomli_w
 import torch
 
-from .errors import COMMAND_LINE, ConfigError, OutputError, UnknownNameError, WeightsError, denied_as, option
+from .argtypes import user_path
+from .errors import COMMAND_LINE, ConfigError, DataError, OutputError, UnknownNameError, WeightsError, denied_as, option
 from .interfaces import Method, describe_validation_error, resolve_device, validate_config
 from .plugins import get_plugin_manager
 from .weights import (SLIM_CHECKPOINT, atomic_write, check_writable, diverged, export_slim_hint, folder_busy, folder_lock, read_record, read_weights,
@@ -188,7 +189,7 @@ def _installed_package(path: Path) -> str | None:
 def registry_path() -> Path:
     """Return the main registry file: ``$ZOO_REGISTRY`` or zoo's own ``registry.toml`` (SHIPPED)."""
     env = os.environ.get("ZOO_REGISTRY")
-    return Path(env).expanduser() if env else SHIPPED  # ~ too where no shell expanded it (.env, docker), as ZOO_DATA
+    return user_path(env) if env else SHIPPED  # ~ too where no shell expanded it (.env, docker), as ZOO_DATA
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -233,7 +234,8 @@ def entries() -> dict[str, ModelEntry]:
     """
     pm = get_plugin_manager()
     main = registry_path().resolve()
-    found: dict[str, ModelEntry] = dict(_read_file(main)) if main.is_file() else {}
+    with denied_as(ConfigError, f"registry file {main}"):
+        found: dict[str, ModelEntry] = dict(_read_file(main)) if main.is_file() else {}
     origin: dict[str, Path] = dict.fromkeys(found, main)
     read = {main}
     if main != SHIPPED and SHIPPED.is_file():  # the shipped models stay in view; the file of one's own wins a name both define
@@ -427,12 +429,20 @@ def is_weights_file(name_or_path: str | os.PathLike[str]) -> bool:
     text = os.fspath(name_or_path)
     if not text:  # Path('') is '.', the working folder: an empty argument names no model, and zoo.load says so
         return False
+    try:
+        Path(name_or_path).is_dir()
+    except PermissionError:  # a path into a folder the system refuses: weights_file names it
+        return True
     return text.endswith(".safetensors") or (Path(name_or_path).is_dir() and (os.sep in text or find_entry(text) is None))
 
 
 def weights_file(path: str | os.PathLike[str]) -> Path:
     """Return the weights file a model argument names: a .safetensors file, or a training run folder's model.safetensors."""
-    path = Path(path)
+    with denied_as(WeightsError, f"model {os.fspath(path)}"):
+        return _weights_file(Path(path))
+
+
+def _weights_file(path: Path) -> Path:
     if not path.is_dir():
         return path
     if not (path / "model.safetensors").is_file():
@@ -677,8 +687,9 @@ def parse_data_label(label: str) -> dict[str, str]:
     A label that is an existing path as a whole is one path, whatever '=' or '+' it holds; a '+' starts the next
     role only where ``ROLE=`` follows it, so a role's path may hold '+' ('target=/data/my+digits').
     """
-    if Path(label).expanduser().exists():
-        return {"train": label}
+    with denied_as(DataError, f"data {label}"):
+        if user_path(label).exists():
+            return {"train": label}
     return dict(split_role(part) for part in re.split(r"\+(?=\w+=)", label))
 
 
@@ -697,7 +708,7 @@ def absolute_data(data: str) -> str:
     known = datasets()
 
     def absolute(value: str) -> str:
-        return value if value in known or not Path(value).expanduser().exists() else str(Path(value).expanduser().resolve())
+        return value if value in known or not user_path(value).exists() else str(user_path(value).resolve())
 
     return format_data_label({r: absolute(v) for r, v in parse_data_label(data).items()})
 
@@ -733,13 +744,17 @@ def register_run(run_dir: str | os.PathLike[str], name: str, *, data: str | None
     `run_dir` may instead be a zoo weights file (``zoo.save_model`` of weights trained elsewhere): its header gives
     the method and config, `data` must name what it trained on, and the entry has no ``training`` record.
     """
-    import datetime
-    import json
-
     check_model_name(name)
     if not os.fspath(run_dir):  # Path('') would be '.', the working folder
         raise ConfigError("the run to register is an empty path; give the run folder `zoo train --out` wrote, or a .safetensors file.")
-    run_dir = Path(run_dir)
+    with denied_as(WeightsError, f"run {os.fspath(run_dir)}"):
+        return _register_run(Path(run_dir), name, data=data, path=path, replace=replace)
+
+
+def _register_run(run_dir: Path, name: str, *, data: str | None, path: Path | None, replace: bool) -> ModelEntry:
+    import datetime
+    import json
+
     if not run_dir.exists():  # a mistyped path is the caller's slip, as zoo sample and zoo info call it
         raise ConfigError(path_argument_problem(os.fspath(run_dir)) or f"{run_dir} does not exist. Check the path.")
     if run_dir.name == "model.safetensors" and (run_dir.parent / "run.json").is_file():
@@ -888,7 +903,11 @@ def _write_registration(name: str, path: Path, source: Path, weights: Path, fiel
         if old is None:
             _refuse_unowned_weights(path.parent / weights, name, path)
         # a new entry as a whole: metrics and description belong to the weights they were written for; the evaluation plan stays
-        fields = _utf8_text(fields)  # a record of a path that is not UTF-8 (its bytes kept as lone surrogates) as escapes: TOML is UTF-8
+        if _utf8_text(fields["data"]) != fields["data"]:  # zoo eval finds the data by it: an escaped path would name no folder
+            how = "`zoo register RUN NAME --data LABEL`" if COMMAND_LINE.get() else "register_run(..., data=LABEL)"
+            raise ConfigError(f"entry {name!r} would name its data {_utf8_text(fields['data'])}, a path that is not UTF-8 text, and a registry "
+                              f"file is UTF-8. Label the data with a dataset name or a UTF-8 path ({how}), or rename the folder.")
+        fields = _utf8_text(fields)  # the record (its command, its paths) with any text that is not UTF-8 as escapes: TOML is UTF-8
         text = _registry_text(name, {**({"evaluation": old.evaluation} if old is not None and old.evaluation else {}), **fields}, path, replace=True)
         # only once the entry validated. The weights are written whole (on disk) beside their name, then the registry takes
         # its new text, then the weights their name: a failed write (a full disk, a quota) leaves both as they were, and a

@@ -206,7 +206,9 @@ def _check_run_folder(out: Path) -> Path:
     dangling = next((p for p in (out, *out.parents) if p.is_symlink() and not p.exists()), None)
     if dangling is not None:
         at = option("out", out) + (f": {dangling}" if dangling != out else "")
-        raise OutputError(f"{at} is a symbolic link to {os.readlink(dangling)}, which does not exist. Create that folder, or give another run folder.")
+        target = os.readlink(dangling)
+        why = "which does not exist" if not os.path.lexists(dangling.parent / target) else "a link itself that leads to no folder (a dangling link or a loop of links)"
+        raise OutputError(f"{at} is a symbolic link to {target}, {why}. Create that folder, or give another run folder.")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{option('out', out)} is a file; expected a run folder (new, or one `zoo train` wrote). Give another run folder ({option('out', 'DIR')}).")
     first = next((p for p in (out, *out.parents) if p.exists()), Path("."))
@@ -286,7 +288,9 @@ class Trainer:
         torch.manual_seed(self.train.seed)
         cfg = config.model_dump() if isinstance(config, MethodConfig) else dict(config or {})
         # a resume or a branch loads every weight from a checkpoint: files read only to start from need not be there
-        with filled_from_checkpoint((self.out / CHECKPOINT).is_file() or bool(self.train.init_from)):
+        with denied_as(OutputError, f"run folder {option('out', self.out)}"):
+            resuming = (self.out / CHECKPOINT).is_file()
+        with filled_from_checkpoint(resuming or bool(self.train.init_from)):
             self.method: Method = build_method(method, cfg, training=True).to(self.device)
         if self.train.channels_last:
             self.method = self.method.to(memory_format=torch.channels_last)

@@ -38,6 +38,7 @@ from typing import IO, Any
 import safetensors.torch
 import torch
 
+from .argtypes import user_path
 from .errors import ConfigError, OutputError, WeightsError, denied_as
 
 #: A run's training-only weights and EMA (or its weights, without an EMA) in half precision, without optimizer moments,
@@ -511,7 +512,8 @@ def _metadata_digest(meta: Mapping[str, str]) -> str:
 
 def cache_dir() -> Path:
     """Return the folder of downloaded weights (``$ZOO_CACHE`` or ``~/.cache/zoo``)."""
-    return Path(os.environ.get("ZOO_CACHE") or Path.home() / ".cache" / "zoo").expanduser()  # ~ too where no shell expanded it (.env, docker)
+    env = os.environ.get("ZOO_CACHE")
+    return user_path(env) if env else Path.home() / ".cache" / "zoo"  # ~ too where no shell expanded it (.env, docker)
 
 
 #: What a cache write can fail with that should not fail the work: a folder another user made, a full disk.

@@ -31,7 +31,7 @@ import torch
 from zoo.bench import load_average
 from zoo.data import ImageSet
 from zoo.errors import ConfigError
-from zoo.interfaces import Command, int_at_least, parse_set, positive_int, validate_config
+from zoo.interfaces import Command, int_at_least, parse_set, path_text, positive_int, validate_config
 from zoo.metrics.adaptation import accuracy, load_labelled
 from zoo.registry import load_file
 from zoo.training import TrainConfig, Trainer, global_rng_kept
@@ -347,7 +347,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=positive_int, default=RECIPE["steps"], help=f"training steps of every run (default {RECIPE['steps']})")
     p.add_argument("--batch-size", type=positive_int, default=RECIPE["batch_size"], help=f"images per domain per step (default {RECIPE['batch_size']})")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="DANN config override applied to every run (the regime is set by the table)")
-    p.add_argument("--data-dir", default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
+    p.add_argument("--data-dir", type=path_text, default=None, help="folder holding the real datasets (default: $ZOO_DATA)")
     p.add_argument("--device", default="cpu", help="cpu (default, as the recorded times) or cuda")
     p.add_argument("--runs", default="runs/dann-table", help="folder of the run folders (an interrupted table resumes from them)")
     # named as the ddpm_samplers evaluator's out_json/out_md (zoo eval --json is a flag: print to stdout); the old names still work

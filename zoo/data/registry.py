@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..argtypes import user_path
 from ..errors import COMMAND_LINE, DataError, PluginError, UnknownNameError, denied_as, option
 from ._types import DatasetInfo, ImageSet
 
@@ -14,9 +15,9 @@ __all__ = ["data_root", "datasets", "resolve", "load", "detect_path_format", "is
 def data_root(root: str | os.PathLike[str] | None = None) -> Path | None:
     """Return the folder holding real datasets: `root`, else ``$ZOO_DATA``, else None."""
     if root is not None:
-        return Path(root).expanduser()
+        return user_path(root)
     env = os.environ.get("ZOO_DATA")
-    return Path(env).expanduser() if env else None
+    return user_path(env) if env else None
 
 
 def _root_problem(r: Path, root: str | os.PathLike[str] | None, info: DatasetInfo) -> str:

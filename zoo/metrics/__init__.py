@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from ..argtypes import user_path
 from ..errors import COMMAND_LINE, ConfigError, DataError, UnknownNameError, set_option
 from ..interfaces import Method, evaluator_options
 from ..plugins import get_plugin_manager
@@ -138,11 +139,11 @@ def _one_dataset(label: str, where: str) -> str | None:
 
     roles = parse_data_label(label)
     one = roles.get("train") if len(roles) == 1 else None
-    if one is not None and os.sep in one and not Path(one).expanduser().exists():
+    if one is not None and os.sep in one and not user_path(one).exists():
         how = set_option("data", "NAME_OR_PATH")
         raise DataError(f"{where} trained on {one}, which does not exist here (moved, or trained on another machine). "
                         f"Judge it against data that is here ({how}){', or fix the entry' + chr(39) + 's data' if where.startswith('entry') else ''}.")
-    return one if one is not None and (one in datasets() or Path(one).expanduser().exists()) else None
+    return one if one is not None and (one in datasets() or user_path(one).exists()) else None
 
 
 def evaluate_model(
