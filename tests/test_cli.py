@@ -900,6 +900,9 @@ def test_a_closed_stdout_is_no_traceback(tmp_path: Path) -> None:
 
     run = subprocess.run(f"{shlex.quote(sys.executable)} -m zoo sample dcgan.mnist64 -n 2 --out {shlex.quote(str(tmp_path / 'c.png'))} >&-", shell=True, capture_output=True, text=True)
     assert run.returncode == 0 and "Traceback" not in run.stderr and (tmp_path / "c.png").is_file(), run.stderr[-1000:]
+    listed = subprocess.run(f"{shlex.quote(sys.executable)} -m zoo list >&-", shell=True, capture_output=True, text=True)
+    assert listed.returncode == 7, "zoo list's answer is what it prints: lost, it is no success"
+    assert listed.stderr.strip() == "zoo list: error: stdout is closed, and zoo list writes its answer there. Give it somewhere to go (`> file`, a pipe)."
 
 
 def test_a_folder_with_only_hidden_files_trains_and_help_shows_lists_as_typed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

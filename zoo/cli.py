@@ -791,6 +791,10 @@ def _out_of_memory(e: BaseException) -> str | None:
     return None
 
 
+#: The commands whose whole product is what they print (others write files, and say so in passing).
+_REPORTS = frozenset({"list", "info", "methods", "evaluators", "plugins", "datasets"})
+
+
 def _main(argv: Sequence[str] | None) -> int:
     if list(sys.argv[1:] if argv is None else argv) == ["--version"]:  # needs neither torch nor the plugins
         from . import __version__
@@ -813,6 +817,10 @@ def _main(argv: Sequence[str] | None) -> int:
     if not args.command:  # the help, and the status of a command line that names no command (`zoo --help` is 0)
         parser.print_help()
         return ConfigError.exit_code
+    if sys.stdout is None and args.command in _REPORTS:  # started with stdout closed (`zoo list >&-`): the answer would be lost
+        print(f"zoo {args.command}: error: stdout is closed, and zoo {args.command} writes its answer there. "
+              "Give it somewhere to go (`> file`, a pipe).", file=sys.stderr)
+        return OutputError.exit_code
     args.argv = shlex.join(["zoo", *(sys.argv[1:] if argv is None else argv)])  # what a run records
     INVOCATION.set(args.argv)  # for results written deeper down (an evaluator's JSON); main() puts it back
     try:
