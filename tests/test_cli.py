@@ -902,6 +902,8 @@ def test_a_closed_stdout_is_no_traceback(tmp_path: Path) -> None:
     assert run.returncode == 0 and "Traceback" not in run.stderr and (tmp_path / "c.png").is_file(), run.stderr[-1000:]
     listed = subprocess.run(f"{shlex.quote(sys.executable)} -m zoo list >&-", shell=True, capture_output=True, text=True)
     assert listed.returncode == 7, "zoo list's answer is what it prints: lost, it is no success"
+    as_json = subprocess.run(f"{shlex.quote(sys.executable)} -m zoo eval dcgan.mnist64 --json >&-", shell=True, capture_output=True, text=True)
+    assert as_json.returncode == 7 and "stdout is closed, and zoo eval writes its answer there" in as_json.stderr, "--json: the same"
     assert listed.stderr.strip() == "zoo list: error: stdout is closed, and zoo list writes its answer there. Give it somewhere to go (`> file`, a pipe)."
 
 
@@ -1108,6 +1110,9 @@ def test_an_empty_path_option_is_refused_not_read_as_the_working_folder(tmp_path
             main(argv)
         assert info.value.code == 2 and "an empty path; give a path (. names the working folder" in capsys.readouterr().err, argv
     assert not any(tmp_path.iterdir()), "nothing was written into the working folder"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert main(["sample", "dcgan.mnist64", "-n", "1", "--out", "~/g.png"]) == 0  # quoted: no shell expanded it
+    assert (tmp_path / "home" / "g.png").is_file() and not (tmp_path / "~").exists()
 
 
 def test_a_tilde_that_names_no_home_is_kept_as_written() -> None:
@@ -1123,6 +1128,7 @@ def test_out_of_memory_messages_of_other_backends_are_one_line_too() -> None:
                                        "256.00 MB on private pool. Use PYTORCH_MPS_HIGH_WATERMARK_RATIO=0.0")) == \
         "MPS backend out of memory. Tried to allocate 256.00 MB on private pool"
     assert _out_of_memory(RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 8388608 bytes.")) == "torch tried to allocate 8 MiB"
+    assert _out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1000 bytes.")) == "torch tried to allocate 1,000 bytes"
     assert _out_of_memory(RuntimeError("shape mismatch")) is None
 
 
@@ -1135,9 +1141,15 @@ def test_a_run_on_data_at_a_path_that_is_not_utf8_registers_with_a_label(tmp_pat
     assert train_tiny(faces, tmp_path / "run") == 0
     assert main(["register", str(tmp_path / "run"), "dcgan.cafe"]) == 2
     assert "would name its data" in (err := capsys.readouterr().err) and "caf\\udce9, a path that is not UTF-8 text" in err
-    assert "--data LABEL" in err and not (tmp_path / "r.toml").exists()
+    assert "Label the data with a dataset name (`zoo register RUN NAME --data LABEL`), or rename the folder to UTF-8" in err
+    assert not (tmp_path / "r.toml").exists()
     shutil.copytree(faces, tmp_path / "faces")  # the same images at a UTF-8 path
     assert main(["register", str(tmp_path / "run"), "dcgan.cafe", "--data", str(tmp_path / "faces")]) == 0, capsys.readouterr().err
+
+
+def test_a_run_folder_name_too_long_for_the_file_system_is_an_output_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert train_tiny(face_folder(tmp_path / "faces"), tmp_path / ("x" * 300) / "run") == 7
+    assert "a name in it is longer than this file system takes (File name too long). Give a shorter path." in capsys.readouterr().err
 
 
 def test_a_loop_of_links_above_the_run_folder_is_named_as_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

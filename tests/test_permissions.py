@@ -145,6 +145,17 @@ def test_a_refused_folder_above_the_file_is_named_with_the_same_status(tmp_path:
     assert f"data {locked / 'faces'}: permission denied" in capsys.readouterr().err
 
 
+def test_registered_names_are_used_from_a_working_folder_one_cannot_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo.registry import parse_data_label
+
+    monkeypatch.chdir(tmp_path)
+    deny(monkeypatch, tmp_path, folder=True)  # the relative name 'dcgan.mnist64' stats as a path in it, and is refused
+    code, err = run(capsys, "sample", "dcgan.mnist64", "-n", "1", "--out", str(tmp_path.parent / f"{tmp_path.name}-g.png"))
+    assert code == 0, err
+    assert parse_data_label("mnist") == {"train": "mnist"}
+
+
 def test_the_trainer_api_names_a_refused_run_folder_before_it_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from zoo.data import ImageSet
     from zoo.errors import OutputError

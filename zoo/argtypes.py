@@ -51,16 +51,16 @@ def user_path(text: str | os.PathLike[str]) -> Path:
 
 
 def path_text(text: str) -> str:
-    """An argparse type for a path argument that may not be empty: pathlib reads '' as '.', the working folder, where a
-    run's files would land or a dataset be looked for without a word."""
+    """An argparse type for a path argument that may not be empty (pathlib reads '' as '.', the working folder, where a
+    run's files would land or a dataset be looked for without a word), with ~ as the home folder (user_path)."""
     if not text:
         raise argparse.ArgumentTypeError("an empty path; give a path (. names the working folder, where that is meant)")
-    return text
+    return os.fspath(user_path(text))  # ~ is the home folder, also where it came quoted
 
 
 def user_path_arg(text: str) -> Path:
     """An argparse type for a file path argument: not empty, a leading ~ the home folder (user_path)."""
-    return user_path(path_text(text))
+    return Path(path_text(text))
 
 
 def int_list(text: str) -> list[int]:

@@ -784,7 +784,8 @@ def _out_of_memory(e: BaseException) -> str | None:
     # torch's CPU allocator: "can't allocate memory" (Linux), "not enough memory" (Windows)
     if (m := re.search(r"(?:can't allocate|not enough) memory: you tried to allocate (\d+) bytes", text)) is not None:
         size = int(m[1])
-        return f"torch tried to allocate {size / 2**30:,.1f} GiB at once" if size >= 2**30 else f"torch tried to allocate {size / 2**20:,.0f} MiB"
+        return "torch tried to allocate " + (f"{size / 2**30:,.1f} GiB at once" if size >= 2**30 else f"{size / 2**20:,.0f} MiB" if size >= 2**20
+                                             else f"{size:,} bytes")
     # torch.OutOfMemoryError (CUDA; named, so that the command line needs no torch) and the MPS backend's RuntimeError
     if type(e).__name__ == "OutOfMemoryError" or text.startswith("MPS backend out of memory"):
         return re.sub(r"\s*\(.*?\)", "", text.split(". ")[0]) + (". " + text.split(". ")[1] if ". " in text else "")
@@ -817,7 +818,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if not args.command:  # the help, and the status of a command line that names no command (`zoo --help` is 0)
         parser.print_help()
         return ConfigError.exit_code
-    if sys.stdout is None and args.command in _REPORTS:  # started with stdout closed (`zoo list >&-`): the answer would be lost
+    if sys.stdout is None and (args.command in _REPORTS or getattr(args, "json", False)):  # started with stdout closed (`zoo list >&-`): the answer would be lost
         print(f"zoo {args.command}: error: stdout is closed, and zoo {args.command} writes its answer there. "
               "Give it somewhere to go (`> file`, a pipe).", file=sys.stderr)
         return OutputError.exit_code

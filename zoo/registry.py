@@ -430,10 +430,10 @@ def is_weights_file(name_or_path: str | os.PathLike[str]) -> bool:
     if not text:  # Path('') is '.', the working folder: an empty argument names no model, and zoo.load says so
         return False
     try:
-        Path(name_or_path).is_dir()
-    except PermissionError:  # a path into a folder the system refuses: weights_file names it
-        return True
-    return text.endswith(".safetensors") or (Path(name_or_path).is_dir() and (os.sep in text or find_entry(text) is None))
+        is_dir = Path(name_or_path).is_dir()
+    except PermissionError:  # a path into a folder the system refuses: weights_file names it; a bare name is the registry's
+        is_dir = os.sep in text
+    return text.endswith(".safetensors") or (is_dir and (os.sep in text or find_entry(text) is None))
 
 
 def weights_file(path: str | os.PathLike[str]) -> Path:
@@ -687,9 +687,15 @@ def parse_data_label(label: str) -> dict[str, str]:
     A label that is an existing path as a whole is one path, whatever '=' or '+' it holds; a '+' starts the next
     role only where ``ROLE=`` follows it, so a role's path may hold '+' ('target=/data/my+digits').
     """
-    with denied_as(DataError, f"data {label}"):
-        if user_path(label).exists():
-            return {"train": label}
+    try:
+        exists = user_path(label).exists()
+    except PermissionError:  # a bare name (a working folder one cannot search) is a dataset's; a path is refused
+        if os.sep in label:
+            with denied_as(DataError, f"data {label}"):
+                raise
+        exists = False
+    if exists:
+        return {"train": label}
     return dict(split_role(part) for part in re.split(r"\+(?=\w+=)", label))
 
 
@@ -906,7 +912,7 @@ def _write_registration(name: str, path: Path, source: Path, weights: Path, fiel
         if _utf8_text(fields["data"]) != fields["data"]:  # zoo eval finds the data by it: an escaped path would name no folder
             how = "`zoo register RUN NAME --data LABEL`" if COMMAND_LINE.get() else "register_run(..., data=LABEL)"
             raise ConfigError(f"entry {name!r} would name its data {_utf8_text(fields['data'])}, a path that is not UTF-8 text, and a registry "
-                              f"file is UTF-8. Label the data with a dataset name or a UTF-8 path ({how}), or rename the folder.")
+                              f"file is UTF-8. Label the data with a dataset name ({how}), or rename the folder to UTF-8.")
         fields = _utf8_text(fields)  # the record (its command, its paths) with any text that is not UTF-8 as escapes: TOML is UTF-8
         text = _registry_text(name, {**({"evaluation": old.evaluation} if old is not None and old.evaluation else {}), **fields}, path, replace=True)
         # only once the entry validated. The weights are written whole (on disk) beside their name, then the registry takes

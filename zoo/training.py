@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import math
 import os
@@ -199,7 +200,13 @@ def refuse_linked_run_files(folder: Path, names: Sequence[str], what: str) -> No
 def check_run_folder(out: str | os.PathLike[str]) -> Path:
     """Return `out` if a run can be written there (a folder, or a path a folder can be made at), else raise OutputError."""
     with denied_as(OutputError, f"run folder {option('out', out)}"):
-        return _check_run_folder(Path(out))
+        try:
+            return _check_run_folder(Path(out))
+        except OSError as e:
+            if e.errno != errno.ENAMETOOLONG:
+                raise
+            raise OutputError(f"run folder {option('out', out)}: a name in it is longer than this file system takes ({e.strerror}). "
+                              "Give a shorter path.") from None
 
 
 def _check_run_folder(out: Path) -> Path:
