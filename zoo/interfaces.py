@@ -30,7 +30,7 @@ import pydantic
 import torch
 from torch import nn
 
-from .argtypes import int_at_least, int_list, path_text, positive_int
+from .argtypes import MOST, int_at_least, int_list, path_text, positive_int
 from .errors import COMMAND_LINE, CapabilityError, ConfigError, option, unknown_options
 
 __all__ = [
@@ -86,9 +86,9 @@ def filled_from_checkpoint(filled: bool = True) -> Iterator[None]:
         _STARTING_AFRESH.reset(token)
 
 
-#: The largest whole number a method's hyper-parameter may be: a size or count past it overflows torch's 64-bit
-#: arithmetic or asks for more memory than any machine has, a slip (10**20 for 100), not a model.
-MAX_CONFIG_INT = 2**31 - 1
+#: The largest whole number a method's hyper-parameter may be, as a command-line count: a size or count past it
+#: overflows torch's 64-bit arithmetic or asks for more memory than any machine has, a slip (10**20 for 100), not a model.
+MAX_CONFIG_INT = MOST
 
 
 class MethodConfig(pydantic.BaseModel):
