@@ -63,10 +63,10 @@ def test_inception_features_refuse_what_quantising_would_clamp_quietly() -> None
     for bad, message in ((x * 2 - 1, r"float images in \[0, 1\].*\[-1, 1\]"), (x * 255, "Divide 0-255"), (x.masked_fill(x > 0.5, float("nan")), "NaN")):
         with pytest.raises(ConfigError, match=message):
             inception_features(bad)  # refused before the network loads: the extra need not be installed
-    from zoo.metrics.gan import fid_from_images
+    from zoo.metrics.gan import inception_distances
 
-    with pytest.raises(ConfigError, match=r"fid_from_images \(generated images\).*\[0, 1\]"):
-        fid_from_images(x, x * 2 - 1)
+    with pytest.raises(ConfigError, match=r"inception_distances \(generated images\).*\[0, 1\]"):
+        inception_distances(x, x * 2 - 1)
 
 
 def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

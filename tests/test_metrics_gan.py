@@ -12,7 +12,7 @@ import zoo.metrics.gan as gan_metrics
 from zoo.data.folder import is_test_file
 from zoo.errors import CapabilityError, ConfigError, UnknownNameError
 from zoo.metrics.frechet import FrechetBiasWarning
-from zoo.metrics.gan import GANEvaluator, check_same_geometry, chunk_seed, fid_from_images, generate, score_images
+from zoo.metrics.gan import GANEvaluator, check_same_geometry, chunk_seed, generate, inception_distances, score_images
 from zoo.metrics.inception import quantize
 from zoo.registry import build_method, save_model
 
@@ -112,7 +112,7 @@ def test_mismatched_image_sizes_are_a_clear_error() -> None:
     with pytest.raises(ConfigError, match=r"real images are \(3, 28, 28\).*generated ones are \(3, 64, 64\).*adapt_images"):
         check_same_geometry(real, fake)
     with pytest.raises(ConfigError, match="real images are"):
-        fid_from_images(real, fake)
+        inception_distances(real, fake)
 
 
 def test_bad_options_are_config_errors(setup: dict) -> None:
@@ -173,6 +173,29 @@ def test_fid_option_adds_fid_with_its_sample_counts(setup: dict, monkeypatch: py
     assert not list((private_cache / "metrics").glob("partial-*"))  # finished: no partial file left
 
 
+def test_kid_with_fid_is_inceptions_too_of_the_fid_n_images_and_the_real_features_are_cached(
+        setup: dict, monkeypatch: pytest.MonkeyPatch, private_cache: Path) -> None:
+    from zoo.metrics.kid import kernel_distance
+
+    seen = []
+    monkeypatch.setattr(gan_metrics, "inception_features", lambda x, device="cpu": (seen.append(len(x)), small_feature_network(x))[1])
+    monkeypatch.setattr(gan_metrics, "inception_path", lambda: Path("unused"))
+    with pytest.warns(FrechetBiasWarning):  # 28 real and 25 generated images for 48 features
+        plain = evaluate(setup, n=30, fid=True, fid_n=25, fid_batch=10)
+        r = evaluate(setup, n=30, fid=True, fid_n=25, fid_batch=10, kid=True)
+    assert r["kid_subset_size"] == 25 and r["classifier_kid_subset_size"] == 28 and r["kid_std"] >= 0
+    assert {k: v for k, v in r.items() if "kid" not in k} == plain, "FID from the cached features is FID from the cached Gaussian"
+    fake = generate(setup["model"], 25, seed=0)
+    real = gan_metrics._real_like_with_digest(gan_metrics.load_real(setup["data"], "train", None), fake)[0]
+    want, want_std = kernel_distance(small_feature_network(real), small_feature_network(fake), subsets=100, subset_size=1000)
+    assert (r["kid"], r["kid_std"]) == pytest.approx((want, want_std)) and r["kid"] != pytest.approx(r["classifier_kid"])
+    assert len(list((private_cache / "metrics").glob("features-inception-*.safetensors"))) == 1
+    seen.clear()
+    with pytest.warns(FrechetBiasWarning):
+        assert evaluate(setup, n=30, fid=True, fid_n=25, fid_batch=10, kid=True) == r
+    assert sum(seen) == 25, "the real features came from the cache: only the generated images went through the network"
+
+
 def test_fid_without_the_extra_names_the_extra(setup: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     import zoo.metrics.inception as inception
 
@@ -223,7 +246,7 @@ def test_too_few_real_images_are_named_before_any_work_and_a_cached_biased_side_
 
 def test_kid_is_reported_on_request_with_its_subset_size(setup: dict) -> None:
     plain, with_kid = evaluate(setup, n=20), evaluate(setup, n=20, kid=True)
-    assert "classifier_kid" not in plain and with_kid["kid_subset_size"] == 20 and with_kid["classifier_kid_std"] >= 0
+    assert "classifier_kid" not in plain and with_kid["classifier_kid_subset_size"] == 20 and with_kid["classifier_kid_std"] >= 0
     assert {k: v for k, v in with_kid.items() if "kid" not in k} == plain, "the other figures stay as they are"
 
 

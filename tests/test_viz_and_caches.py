@@ -177,6 +177,31 @@ def test_statistics_whose_values_changed_on_disk_are_recomputed(tmp_path: Path, 
     assert not hit and torch.equal(again.sigma, stats.sigma)
 
 
+def test_cached_features_are_read_back_and_a_damaged_or_unwritable_cache_is_only_recomputed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo.metrics.features as features
+
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path))
+    feats = torch.randn(30, 4, generator=torch.Generator().manual_seed(0))
+    first, hit = features.cached_features("t", {"k": 1}, 30, lambda: feats)
+    assert not hit and torch.equal(first, feats)
+    again, hit = features.cached_features("t", {"k": 1}, 30, lambda: pytest.fail("the cache should answer"))
+    assert hit and torch.equal(again, feats)
+    (path,) = (tmp_path / "metrics").glob("features-t-*.safetensors")
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x40  # one feature value: the file still parses, its digest no longer matches
+    path.write_bytes(bytes(data))
+    again, hit = features.cached_features("t", {"k": 1}, 30, lambda: feats)
+    assert not hit and torch.equal(again, feats) and features.cached_features("t", {"k": 1}, 30, lambda: pytest.fail("repaired"))[1]
+
+    def denied(path, done, total):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(features, "_save_partial", denied)
+    with pytest.warns(UserWarning, match=r"cannot write the t features cache .*Permission denied"):
+        out, hit = features.cached_features("t", {"k": 2}, 30, lambda: feats)
+    assert not hit and torch.equal(out, feats)
+
+
 def test_a_partial_feature_file_with_too_many_rows_is_not_trusted(tmp_path: Path) -> None:
     import safetensors.torch
 

@@ -23,7 +23,7 @@ from ..progress import progress_bar
 from ..weights import CACHE_WRITE_ERRORS, atomic_write, cache_dir, json_digest, remove_temporaries, tensor_digest, warn_uncached
 from .frechet import GaussianStats, load_stats, save_stats, warn_if_biased
 
-__all__ = ["stats_cache_path", "cached_stats", "extract_features"]
+__all__ = ["stats_cache_path", "cached_stats", "cached_features", "extract_features"]
 
 #: Seconds between two saves of a partial extraction.
 SAVE_EVERY_S = 60.0
@@ -75,6 +75,25 @@ def cached_stats(kind: str, parts: Mapping[str, Any], compute: Callable[[], Gaus
     except CACHE_WRITE_ERRORS as e:  # a cache is only a cache: the statistics are here, the evaluation goes on
         warn_uncached(f"the {kind} statistics cache {path}", e)
     return stats, False
+
+
+def cached_features(kind: str, parts: Mapping[str, Any], total: int, compute: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, bool]:
+    """Return the cached (total, D) features for `parts`, or compute, cache and return them; the flag says whether the cache answered.
+
+    For what needs the features themselves rather than their Gaussian (the kernel distance): a file of 4*D bytes an
+    image (80 MiB for 10,000 Inception features), sha256-checked as a partial extraction is; a damaged one is recomputed.
+    """
+    path = cache_dir() / "metrics" / f"features-{kind}-{json_digest(parts)[:40]}.safetensors"
+    sweep_metrics_cache(path.parent)
+    done = _load_partial(path, total)
+    if done and len(done[0]) == total:
+        return done[0], True
+    features = compute()
+    try:
+        _save_partial(path, [features], total)
+    except CACHE_WRITE_ERRORS as e:  # a cache is only a cache
+        warn_uncached(f"the {kind} features cache {path}", e)
+    return features, False
 
 
 def _load_partial(path: Path, total: int) -> list[torch.Tensor]:

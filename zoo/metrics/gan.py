@@ -8,7 +8,7 @@ prints ``n``, ``seed``, ``n_real`` (the real split's size), the classifier's Fre
 split (``classifier_fd``), its Inception Score on the samples (``classifier_is``; ``classifier_is_real`` on the
 real split for reference), the share of each digit (``coverage_0`` .. ``coverage_9``, ``coverage_min``,
 ``coverage_max``) and, with ``fid=true``, ``fid`` from ``fid_n`` samples against ``fid_n_real``
-real images.
+real images. With ``kid=true``, the kernel distance as well: ``classifier_kid`` (and with ``fid=true``, Inception ``kid``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,12 @@ from ..progress import progress_bar, status
 from ..registry import load_any
 from ..weights import json_digest, tensor_digest, tensors_digest
 from .classifier_metrics import FeatureClassifier, check_feature_classifier, classifier_score, coverage_metrics, features_and_logits
-from .features import cached_stats, extract_features
+from .features import cached_features, cached_stats, extract_features
 from .frechet import GaussianStats, frechet_distance, gaussian_stats
 from .kid import kernel_distance
 from .inception import INCEPTION_SHA1, inception_features, inception_path, quantize
 
-__all__ = ["GANEvalOptions", "GANEvaluator", "score_images", "chunk_seed", "generate", "check_same_geometry", "real_images_like", "fid_from_images",
+__all__ = ["GANEvalOptions", "GANEvaluator", "score_images", "chunk_seed", "generate", "check_same_geometry", "real_images_like", "inception_distances", "InceptionDistances",
            "judge_key"]
 
 #: Bump when the FID image pipeline changes: cached statistics of older pipelines are then not reused.
@@ -62,7 +63,7 @@ class GANEvalOptions(pydantic.BaseModel):
     fid_n: int | None = pydantic.Field(None, ge=2, description="generated images for FID (default: n)")
     chunk: int = pydantic.Field(CHUNK, ge=1, description=f"images generated per call to sample(); each call has its own seed, so like the seed it picks the images (and the figures): keep {CHUNK} to compare with recorded ones")
     fid_batch: int = pydantic.Field(50, ge=1, description="images per Inception forward pass")
-    kid: bool = pydantic.Field(False, description="also the kernel distance (KID) in the classifier's feature space: unbiased, so it compares across n")
+    kid: bool = pydantic.Field(False, description="also the kernel distance (KID), unbiased, so it compares across n: in the classifier's feature space, and with fid=true in Inception's (of the fid_n images)")
     progress: bool = True
     data_root: Path | None = None
     device: str | None = None
@@ -151,36 +152,61 @@ def _classifier_outputs(clf: FeatureClassifier, images: torch.Tensor) -> tuple[t
     return torch.cat(feats), torch.cat(logits)
 
 
-def fid_from_images(real: torch.Tensor, fake: torch.Tensor, *, device: str = "cpu", batch: int = 50, progress: bool = False,
-                    real_key: dict[str, Any] | None = None, fake_key: dict[str, Any] | None = None) -> tuple[float, GaussianStats, GaussianStats]:
-    """Return Inception FID between `real` and `fake` (same C, H, W), and both sets' statistics.
+@dataclass(frozen=True)
+class InceptionDistances:
+    """What :func:`inception_distances` returns: FID, both sets' Gaussians, and with ``kid`` the kernel distance."""
 
-    With `real_key`, the real statistics are cached under it; with `fake_key`, the generated
-    set's extraction is resumable (a partial file under the cache, keyed by it).
+    fid: float
+    real: GaussianStats
+    fake: GaussianStats
+    kid: float | None = None
+    kid_std: float | None = None
+    kid_subset_size: int | None = None
+
+
+def inception_distances(real: torch.Tensor, fake: torch.Tensor, *, kid: bool = False, device: str = "cpu", batch: int = 50,
+                        progress: bool = False, real_key: dict[str, Any] | None = None,
+                        fake_key: dict[str, Any] | None = None) -> InceptionDistances:
+    """Return Inception FID between `real` and `fake` (same C, H, W), both sets' statistics, and with `kid` their KID.
+
+    With `real_key`, the real statistics are cached under it (with `kid`, the real features themselves, 8 KiB an
+    image); with `fake_key`, the generated set's extraction is resumable (a partial file under the cache, keyed by it).
     """
     check_same_geometry(real, fake)
     for what, images in (("real", real), ("generated", fake)):
-        check_image_batch(images, f"fid_from_images ({what} images)")  # before any work, not at the chunk that holds the NaN
+        check_image_batch(images, f"inception_distances ({what} images)")  # before any work, not at the chunk that holds the NaN
     inception_path()  # a missing extra is reported before any work
     from ..weights import cache_dir
 
-    def stats_of(images: torch.Tensor, what: str, key: dict[str, Any] | None) -> GaussianStats:
+    def features_of(images: torch.Tensor, what: str, key: dict[str, Any] | None) -> torch.Tensor:
         resume = cache_dir() / "metrics" / f"partial-{json_digest(key)[:40]}.safetensors" if key is not None else None
-        feats = extract_features(lambda x: inception_features(x, device), lambda i, j: images[i:j], len(images),
-                                 batch=batch, desc=f"Inception features ({what})", progress=progress, resume=resume)
-        return gaussian_stats(feats, what=f"Inception features of the {what} images")
+        return extract_features(lambda x: inception_features(x, device), lambda i, j: images[i:j], len(images),
+                                batch=batch, desc=f"Inception features ({what})", progress=progress, resume=resume)
 
-    def real_stats_once() -> GaussianStats:
+    def real_features_once() -> torch.Tensor:
         if progress:
-            status(f"Inception statistics of the {len(real)} real images: computed once, then cached (the `gan` evaluator's fid=false skips FID)")
-        return stats_of(real, "real", real_key)
+            status(f"Inception {'features' if kid else 'statistics'} of the {len(real)} real images: computed once, then cached "
+                   "(the `gan` evaluator's fid=false skips FID)")
+        return features_of(real, "real", real_key)
 
-    if real_key is not None:
-        real_stats, _ = cached_stats("inception", real_key, real_stats_once, what="Inception features of the real images")
+    real_what = "Inception features of the real images"
+    real_feats = None
+    if real_key is None:
+        real_feats = features_of(real, "real", None)
+    elif kid:  # the kernel distance needs the features, not their Gaussian
+        real_feats, _ = cached_features("inception", real_key, len(real), real_features_once)
+    if real_feats is not None:
+        real_stats = gaussian_stats(real_feats, what=real_what)
     else:
-        real_stats = stats_of(real, "real", None)
-    fake_stats = stats_of(fake, "generated", fake_key)
-    return frechet_distance(real_stats, fake_stats), real_stats, fake_stats
+        real_stats, _ = cached_stats("inception", real_key, lambda: gaussian_stats(real_features_once(), what=real_what), what=real_what)
+    fake_feats = features_of(fake, "generated", fake_key)
+    fake_stats = gaussian_stats(fake_feats, what="Inception features of the generated images")
+    fid = frechet_distance(real_stats, fake_stats)
+    if not kid:
+        return InceptionDistances(fid, real_stats, fake_stats)
+    assert real_feats is not None
+    value, std = kernel_distance(real_feats, fake_feats, subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE)
+    return InceptionDistances(fid, real_stats, fake_stats, value, std, min(KID_SUBSET_SIZE, len(real_feats), len(fake_feats)))
 
 
 def load_real(data: str, split: str, data_root: Path | None) -> ImageSet:
@@ -254,8 +280,9 @@ def score_images(
     real set's channels and size after the trainer's resize (e.g. 3x64x64 for MNIST-M GANs). Returns `n`,
     `n_real` (the real images the statistics are of), `classifier_fd`, `classifier_is`, `classifier_is_real`, the digit
     shares `coverage_*`; with `kid`, the kernel distance `classifier_kid` (and its `classifier_kid_std` over the subsets
-    of `kid_subset_size` images); and with `fid`, Inception `fid` of the first `fid_n` images (`fid_key`, a description of where the images came from, makes that extraction
-    resumable). The real set's statistics are cached. `classifier` is a registry name, a weights file, or a model
+    of `classifier_kid_subset_size` images); and with `fid`, Inception `fid` of the first `fid_n` images (`fid_key`, a description
+    of where the images came from, makes that extraction resumable), with `kid` their Inception `kid`, `kid_std` and
+    `kid_subset_size` too. The real set's statistics are cached. `classifier` is a registry name, a weights file, or a model
     you hold with `features` and `logits` (a zoo model's real statistics are cached by its weights; another's are not).
     `real_set` is that split where the caller has read it already.
     """
@@ -299,12 +326,15 @@ def score_images(
     if kid:  # from the features themselves, not the cached Gaussian: the real set's are computed again (seconds, the judge is small)
         real_feats, _ = _classifier_outputs(clf, real)
         value, std = kernel_distance(real_feats, feats, subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE)
-        out.update({"classifier_kid": value, "classifier_kid_std": std, "kid_subset_size": min(KID_SUBSET_SIZE, len(real_feats), len(feats))})
+        out.update({"classifier_kid": value, "classifier_kid_std": std,
+                    "classifier_kid_subset_size": min(KID_SUBSET_SIZE, len(real_feats), len(feats))})
     if fid:
-        value, real_inc, _ = fid_from_images(
-            real, fake[:fid_n], device=device, batch=fid_batch, progress=progress,
+        inc = inception_distances(
+            real, fake[:fid_n], kid=kid, device=device, batch=fid_batch, progress=progress,
             real_key={"real": real_digest, "network": INCEPTION_SHA1, "pipeline": FID_PIPELINE},
             fake_key={**fid_key, "network": INCEPTION_SHA1, "pipeline": FID_PIPELINE} if fid_key is not None else None,
         )
-        out.update({"fid": value, "fid_n": fid_n, "fid_n_real": real_inc.n})
+        out.update({"fid": inc.fid, "fid_n": fid_n, "fid_n_real": inc.real.n})
+        if kid:
+            out.update({"kid": inc.kid, "kid_std": inc.kid_std, "kid_subset_size": inc.kid_subset_size})
     return out
