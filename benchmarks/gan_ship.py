@@ -11,7 +11,7 @@ before an entry exists. Then, for each run:
 
 1. ``zoo register RUN NAME --data mnistm`` (weights, command, wall time, device);
 2. the entry's ``evaluation`` table: the `gan` evaluator on 10,000 samples, seed 0, against MNIST-M's
-   test split, judged by ``classifier.mnistm``, with Inception FID (``--fid-n`` samples);
+   test split, judged by ``classifier.mnistm``, with Inception FID and KID (``--fid-n`` samples) and the classifier's KID;
 3. ``zoo eval NAME --write``: the evaluation command prints and records the metrics;
 
 then ``zoo gan-figures`` for every one of the two that is registered: first-32 grids, the side-by-side
@@ -100,7 +100,8 @@ def log_path(name: str, folder: Path = RESULTS) -> Path:
 
 def evaluation(n: int, fid_n: int | None) -> dict:
     """Return the `evaluation` table of a shipped MNIST-M GAN."""
-    options = {"n": n, "seed": 0, "data": "mnistm", "split": "test", "classifier": "classifier.mnistm", "fid": fid_n is not None}
+    options = {"n": n, "seed": 0, "data": "mnistm", "split": "test", "classifier": "classifier.mnistm", "fid": fid_n is not None,
+               "kid": True}  # the kernel distance too (the classifier's, and with FID Inception's): unbiased, so a CPU's 500 images compare
     if fid_n is not None and fid_n != n:
         options["fid_n"] = fid_n
     return {"gan": options}

@@ -87,3 +87,12 @@ def test_the_figures_and_logs_go_to_the_repository_wherever_it_runs() -> None:
     # run from another folder, the figures went to ./docs/figures there while the logs went to the repository
     root = Path(__file__).parents[1]
     assert gan_ship.FIGURES == root / "docs" / "figures" and gan_ship.RESULTS == root / "benchmarks" / "results"
+
+
+def test_the_shipped_evaluation_is_one_the_gan_evaluator_takes_and_asks_for_fid_and_kid() -> None:
+    from zoo.metrics.gan import GANEvalOptions
+
+    table = gan_ship.evaluation(10000, 5000)["gan"]
+    options = GANEvalOptions(**table)
+    assert options.fid and options.kid and options.fid_n == 5000 and options.n == 10000
+    assert not GANEvalOptions(**gan_ship.evaluation(10000, None)["gan"]).fid
