@@ -669,6 +669,7 @@ def test_a_model_trained_on_class_folders_keeps_their_names(tmp_path: Path, monk
     assert main(["info", str(tmp_path / "run")]) == 0, "the run folder, before or without registering it, says as much"
     shown = capsys.readouterr().out
     assert "classes: 0=cat, 1=dog" in shown and f"data: {tmp_path / 'pets'}" in shown
+    assert f"\nevaluation accuracy (the method default): data={tmp_path / 'pets'}" in shown, "what `zoo eval RUN` would run"
 
     # a conditional model samples the classes by name, as zoo info shows them (a run folder and its registered name alike)
     assert main(["train", "ddpm", "--data", str(tmp_path / "pets"), "--set", "n_feat=8", "--set", "n_T=10", "--set", "n_classes=2", "--steps", "1",
@@ -695,6 +696,15 @@ def test_a_model_trained_on_class_folders_keeps_their_names(tmp_path: Path, monk
     assert "Did you mean" not in str(caught.value), "'1' would be label 1, class '10'"
     run_json.write_text(json.dumps({**json.loads(run_json.read_text()), "data_sources": {"train": 5}, "classes": {"train": [1, 2]}}))
     assert main(["info", str(tmp_path / "ddpm")]) == 0, "a damaged run.json: zoo info still shows the weights"
+    capsys.readouterr()
+    import zoo.metrics
+
+    def no_plan(name: str, **kw: object) -> None:
+        raise zoo.ConfigError("its registry entry has no evaluation table")
+
+    monkeypatch.setattr(zoo.metrics, "plan_evaluation", no_plan)
+    assert main(["info", "pets.clf"]) == 0, "a model zoo eval cannot judge as it is: zoo info says why, and shows the rest"
+    assert "\nevaluation: none that `zoo eval pets.clf` runs as it is: its registry entry has no evaluation table\n" in capsys.readouterr().out
 
 
 def test_older_runs_and_free_text_labels_do_not_send_zoo_eval_to_a_dataset_that_is_not_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -199,6 +199,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         _print_networks(model, args)
         print(f"weights: {path} (sha256 {sha256_file(path)})")
         _print_run_record(path.parent / "run.json")
+        _print_plan(args.name, own=False)
         return 0
     if args.name in methods and e is None:
         model = build_method(args.name, {}, training=True)
@@ -230,16 +231,25 @@ def cmd_info(args: argparse.Namespace) -> int:
                 print(f"  branched from: {t.command}\n    {t.steps} steps, {t.wall_time_s:.0f} s on {t.device}, {t.date} (checkpoint sha256 {t.checkpoint_sha256})")
                 for s in t.earlier_sittings:
                     print(f"    resumed a sitting that reached step {s.steps}: {s.command}")
-        if e.metrics or e.evaluation:
-            from .metrics import plan_evaluation
-
-            for ev, options in plan_evaluation(args.name)[0].items():  # what `zoo eval NAME` runs, the default plan included
-                shown = ", ".join(f"{k}={v}" for k, v in options.items() if v is not None and k not in ("data_root", "device"))
-                print(f"evaluation {ev}{'' if e.evaluation else ' (the method default)'}: {shown or 'its default options'}")
-            print(f"  (the metrics below are what `zoo eval {args.name} --write` printed with it)" if e.metrics else "  (no metrics recorded yet)")
+        _print_plan(args.name, own=bool(e.evaluation))
+        print(f"  (the metrics below are what `zoo eval {args.name} --write` printed with it)" if e.metrics else "  (no metrics recorded yet)")
         for k, v in e.metrics.items():
             print(f"metric {k}: {_fmt_metric(v)}")
     return 0
+
+
+def _print_plan(name: str, own: bool) -> None:
+    """Print what `zoo eval NAME` would run (a registry entry's table, else its method's default plan), for `zoo info`."""
+    from .metrics import plan_evaluation
+
+    try:
+        plan = plan_evaluation(name)[0]
+    except ZooError as e:  # a report: say why there is no plan, and go on
+        print(f"evaluation: none that `zoo eval {name}` runs as it is: {e}")
+        return
+    for ev, options in plan.items():
+        shown = ", ".join(f"{k}={v}" for k, v in options.items() if v is not None and k not in ("data_root", "device"))
+        print(f"evaluation {ev}{'' if own else ' (the method default)'}: {shown or 'its default options'}")
 
 
 def _print_networks(model: Any, args: argparse.Namespace) -> None:
