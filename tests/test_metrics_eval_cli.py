@@ -96,7 +96,7 @@ def no_default_plan(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_both_gans_share_the_default_gan_plan_on_mnistm() -> None:
     assert DCGAN.default_evaluation == WGANGP.default_evaluation
-    assert DCGAN.default_evaluation["gan"] == {"n": 10000, "seed": 0, "data": "mnistm", "classifier": "classifier.mnistm", "fid": True}
+    assert DCGAN.default_evaluation["gan"] == {"n": 10000, "seed": 0, "data": "mnistm", "classifier": "classifier.mnistm", "fid": True, "kid": True}
 
 
 def test_a_model_without_any_evaluation_is_a_clear_error(registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture, no_default_plan: None) -> None:
@@ -246,7 +246,7 @@ def test_a_model_judged_by_its_methods_default_plan_is_judged_against_its_own_da
     assert main(["eval", "dcgan.own", "--set", "n=24", "--set", "fid=false", "--set", "split=train", "--set", "classifier=classifier.tiny",
                  "--set", "progress=false"]) == 0
     out = capsys.readouterr().out
-    assert f"gan: n=24, seed=0, data={folder}, classifier=classifier.tiny, fid=False, split=train, progress=False\n" in out, "it says what it judges against"
+    assert f"gan: n=24, seed=0, data={folder}, classifier=classifier.tiny, fid=False, kid=True, split=train, progress=False\n" in out, "it says what it judges against"
     assert "classifier_is:" in out
 
 

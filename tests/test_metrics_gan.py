@@ -181,8 +181,13 @@ def test_kid_with_fid_is_inceptions_too_of_the_fid_n_images_and_the_real_feature
     monkeypatch.setattr(gan_metrics, "inception_features", lambda x, device="cpu": (seen.append(len(x)), small_feature_network(x))[1])
     monkeypatch.setattr(gan_metrics, "inception_path", lambda: Path("unused"))
     with pytest.warns(FrechetBiasWarning):  # 28 real and 25 generated images for 48 features
-        plain = evaluate(setup, n=30, fid=True, fid_n=25, fid_batch=10)
         r = evaluate(setup, n=30, fid=True, fid_n=25, fid_batch=10, kid=True)
+        assert sum(seen) == 28 + 25
+        plain = evaluate(setup, n=30, fid=True, fid_n=25, fid_batch=10)
+        assert sum(seen) == 28 + 25 + 25, "the KID run kept the real Gaussian too: an FID alone reads it"
+        next(private_cache.glob("metrics/inception-*.safetensors")).unlink()
+        assert evaluate(setup, n=30, fid=True, fid_n=25, fid_batch=10) == plain
+        assert sum(seen) == 28 + 3 * 25, "without the Gaussian, the features the KID run kept give it: the real images are not read again"
     assert r["kid_subset_size"] == 25 and r["classifier_kid_subset_size"] == 28 and r["kid_std"] >= 0
     assert {k: v for k, v in r.items() if "kid" not in k} == plain, "FID from the cached features is FID from the cached Gaussian"
     fake = generate(setup["model"], 25, seed=0)

@@ -99,7 +99,7 @@ class GANMethod(Method):
     #: 10,000 samples judged by the shipped digit classifier against MNIST-M's test split, the set
     #: the issue's GANs train on; a registry entry trained on other data names its own (`data = ...`).
     default_evaluation: ClassVar[dict[str, dict[str, Any]]] = {
-        "gan": {"n": 10000, "seed": 0, "data": "mnistm", "classifier": "classifier.mnistm", "fid": True}
+        "gan": {"n": 10000, "seed": 0, "data": "mnistm", "classifier": "classifier.mnistm", "fid": True, "kid": True}
     }
     config: GANConfig
 

@@ -23,7 +23,7 @@ from ..progress import progress_bar
 from ..weights import CACHE_WRITE_ERRORS, atomic_write, cache_dir, json_digest, remove_temporaries, tensor_digest, warn_uncached
 from .frechet import GaussianStats, load_stats, save_stats, warn_if_biased
 
-__all__ = ["stats_cache_path", "cached_stats", "cached_features", "extract_features"]
+__all__ = ["stats_cache_path", "cached_stats", "cached_features", "stored_features", "extract_features"]
 
 #: Seconds between two saves of a partial extraction.
 SAVE_EVERY_S = 60.0
@@ -83,17 +83,27 @@ def cached_features(kind: str, parts: Mapping[str, Any], total: int, compute: Ca
     For what needs the features themselves rather than their Gaussian (the kernel distance): a file of 4*D bytes an
     image (80 MiB for 10,000 Inception features), sha256-checked as a partial extraction is; a damaged one is recomputed.
     """
-    path = cache_dir() / "metrics" / f"features-{kind}-{json_digest(parts)[:40]}.safetensors"
+    path = _features_path(kind, parts)
     sweep_metrics_cache(path.parent)
-    done = _load_partial(path, total)
-    if done and len(done[0]) == total:
-        return done[0], True
+    stored = stored_features(kind, parts, total)
+    if stored is not None:
+        return stored, True
     features = compute()
     try:
         _save_partial(path, [features], total)
     except CACHE_WRITE_ERRORS as e:  # a cache is only a cache
         warn_uncached(f"the {kind} features cache {path}", e)
     return features, False
+
+
+def stored_features(kind: str, parts: Mapping[str, Any], total: int) -> torch.Tensor | None:
+    """Return the (total, D) features :func:`cached_features` keeps for `parts`, or None where it keeps none (or a damaged file)."""
+    done = _load_partial(_features_path(kind, parts), total)
+    return done[0] if done and len(done[0]) == total else None
+
+
+def _features_path(kind: str, parts: Mapping[str, Any]) -> Path:
+    return cache_dir() / "metrics" / f"features-{kind}-{json_digest(parts)[:40]}.safetensors"
 
 
 def _load_partial(path: Path, total: int) -> list[torch.Tensor]:

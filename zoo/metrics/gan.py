@@ -30,7 +30,7 @@ from ..progress import progress_bar, status
 from ..registry import load_any
 from ..weights import json_digest, tensor_digest, tensors_digest
 from .classifier_metrics import FeatureClassifier, check_feature_classifier, classifier_score, coverage_metrics, features_and_logits
-from .features import cached_features, cached_stats, extract_features
+from .features import cached_features, cached_stats, extract_features, stored_features
 from .frechet import GaussianStats, frechet_distance, gaussian_stats
 from .kid import kernel_distance
 from .inception import INCEPTION_SHA1, inception_features, inception_path, quantize
@@ -193,12 +193,16 @@ def inception_distances(real: torch.Tensor, fake: torch.Tensor, *, kid: bool = F
     real_feats = None
     if real_key is None:
         real_feats = features_of(real, "real", None)
-    elif kid:  # the kernel distance needs the features, not their Gaussian
-        real_feats, _ = cached_features("inception", real_key, len(real), real_features_once)
-    if real_feats is not None:
         real_stats = gaussian_stats(real_feats, what=real_what)
+    elif kid:  # the kernel distance needs the features, not their Gaussian; the Gaussian is kept too, for an FID alone
+        real_feats, _ = cached_features("inception", real_key, len(real), real_features_once)
+        real_stats, _ = cached_stats("inception", real_key, lambda: gaussian_stats(real_feats, what=real_what), what=real_what)
     else:
-        real_stats, _ = cached_stats("inception", real_key, lambda: gaussian_stats(real_features_once(), what=real_what), what=real_what)
+        def real_stats_once() -> GaussianStats:  # a KID evaluation's features of these images, where one kept them, spare the extraction
+            stored = stored_features("inception", real_key, len(real))
+            return gaussian_stats(stored if stored is not None else real_features_once(), what=real_what)
+
+        real_stats, _ = cached_stats("inception", real_key, real_stats_once, what=real_what)
     fake_feats = features_of(fake, "generated", fake_key)
     fake_stats = gaussian_stats(fake_feats, what="Inception features of the generated images")
     fid = frechet_distance(real_stats, fake_stats)
