@@ -33,6 +33,15 @@ SETS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def toy_names_are_datasets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SETS' names read as registered datasets (zoo.data.load is replaced where they are read): a plan checks its roles name one."""
+    import zoo.data
+
+    known = zoo.data.datasets
+    monkeypatch.setattr(zoo.data, "datasets", lambda: {**known(), **{name: None for name, _ in SETS}})
+
+
 @pytest.fixture
 def registered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """Register a DANN model for 'toy-src' -> 'toy-tgt' in a temporary registry whose predictions read the pixels SETS set; return its name."""
@@ -110,10 +119,21 @@ def test_a_run_folder_is_scored_on_the_sets_its_run_json_names(tmp_path: Path) -
     import json
 
     run_json = tmp_path / "run" / "run.json"
-    roles = {"source": "/data/sets+v=2/src", "target": "/data/sets+v=2/tgt"}  # '+ROLE=' inside a path: read as recorded, not split
+    roles = {"source": str(tmp_path / "sets+v=2" / "src"), "target": str(tmp_path / "sets+v=2" / "tgt")}  # '+ROLE=' inside a path: not split
+    for folder in roles.values():
+        Path(folder).mkdir(parents=True)
     run_json.write_text(json.dumps({**json.loads(run_json.read_text()), "data_sources": roles}))
     plan, _ = plan_evaluation(str(tmp_path / "run"))
     assert {k: plan["adaptation"][k] for k in roles} == roles
+    Path(roles["target"]).rmdir()  # moved since: said before any model is judged, with the option that names another
+    from zoo.errors import DataError
+
+    with pytest.raises(DataError, match=r"run .*run \(its run.json\) trained on .*tgt, which does not exist here .*target='NAME_OR_PATH'"):
+        plan_evaluation(str(tmp_path / "run"))
+    assert plan_evaluation(str(tmp_path / "run"), overrides={"target": "digits"})[0]["adaptation"]["target"] == "digits"
+    run_json.write_text(json.dumps({**json.loads(run_json.read_text()), "data_sources": {**roles, "target": "my phone photos"}}))
+    with pytest.raises(ConfigError, match=r"records its target data as 'my phone photos', which names no dataset .* target='NAME_OR_PATH'"):
+        plan_evaluation(str(tmp_path / "run"))
 
 
 def test_an_unlabelled_target_is_judged_by_the_domain_head_alone(registered: str) -> None:

@@ -66,10 +66,11 @@ def plan_evaluation(
         no_plan = f"method {model.name!r} has no default plan; name an evaluator"
     else:
         e, model = entry(name), None  # loaded once the plan is known to be runnable
+        where = f"entry {name!r}"
         plan, own_table = e.evaluation or get_plugin_manager().method(e.method).default_evaluation, bool(e.evaluation)
         # the entry's own data, beneath what its table sets: a table that only lowers `n` keeps judging against that data
         needs_data = "data" not in (overrides or {}) and (not e.evaluation or any("data" not in o for o in e.evaluation.values()))
-        trained_on = _one_dataset(e.data, f"entry {name!r}") if needs_data else None
+        trained_on = _one_dataset(e.data, where) if needs_data else None
         roles = parse_data_label(e.data)
         roles = {} if "train" in roles else roles  # one dataset alone is `data`, above
         no_plan = (f"its registry entry has no evaluation table and method {e.method!r} no default. "
@@ -104,6 +105,10 @@ def plan_evaluation(
         # the entry's data beats a method's default plan; the entry's own table, written for it, beats the entry's data
         under, over = (own_data, {}) if own_table else ({}, own_data)
         chosen[ev_name] = {**own_roles, **under, **options, **over, **(overrides or {}), **given}
+        for role, label in own_roles.items():  # a role recorded as free text: said here, not as an unknown dataset mid-run
+            if chosen[ev_name][role] == label and not _here(label, where, role):
+                raise ConfigError(f"{where} records its {role} data as {label!r}, which names no dataset (`zoo datasets` lists them) "
+                                  f"and no path here. Judge it against one that does: {set_option(role, 'NAME_OR_PATH')}.")
         if unknown_data and "data" in fields:  # weights copied without their run.json: the plan's data may not be theirs
             data = chosen[ev_name].get("data", fields["data"].default)
             warnings.warn(f"{name}: no run.json beside the weights names a dataset they trained on, so {ev_name!r} judges them against "
@@ -135,15 +140,25 @@ def _one_dataset(label: str, where: str) -> str | None:
 
     `where` says whose label it is (an entry, a run's run.json) in the error for a path that is not here.
     """
-    from ..data import datasets
-
     roles = parse_data_label(label)
     one = roles.get("train") if len(roles) == 1 else None
-    if one is not None and os.sep in one and not user_path(one).exists():
-        how = set_option("data", "NAME_OR_PATH")
-        raise DataError(f"{where} trained on {one}, which does not exist here (moved, or trained on another machine). "
-                        f"Judge it against data that is here ({how}){', or fix the entry' + chr(39) + 's data' if where.startswith('entry') else ''}.")
-    return one if one is not None and (one in datasets() or user_path(one).exists()) else None
+    return one if one is not None and _here(one, where, "data") else None
+
+
+def _here(label: str, where: str, option: str) -> bool:
+    """Say whether a recorded dataset label is a registered dataset or a path here; a path that is not here is an error.
+
+    `where` says whose label it is (an entry, a run's run.json); `option` is the evaluator option that names another set.
+    """
+    from ..data import datasets
+
+    if label in datasets() or user_path(label).exists():
+        return True
+    if os.sep in label:
+        raise DataError(f"{where} trained on {label}, which does not exist here (moved, or trained on another machine). "
+                        f"Judge it against data that is here ({set_option(option, 'NAME_OR_PATH')})"
+                        f"{', or fix the entry' + chr(39) + 's data' if where.startswith('entry') else ''}.")
+    return False
 
 
 def evaluate_model(
