@@ -899,3 +899,31 @@ def test_a_resume_goes_on_past_a_damaged_log_line_and_names_a_run_record_of_the_
             train(tmp_path / name, 3)
     with pytest.raises(ConfigError, match=r"run\.json is damaged: its train is \"x\"; expected .* init_from="):  # a branch from it too
         train(tmp_path / "d", 3, init_from=str(tmp_path / "b"))
+
+
+def test_a_sitting_killed_before_its_first_checkpoint_leaves_the_run_resumable_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sitting rewrites run.json as it begins; killed before it saves a step, its settings were never the checkpoint's."""
+    train(tmp_path, 2)  # its checkpoint at step 2, no EMA, no decay
+    first = json.loads((tmp_path / "run.json").read_text())
+    died = {"n": 0}
+
+    def killed(self: Trainer, *a: object) -> None:
+        died["n"] += 1
+        raise KeyboardInterrupt  # as SIGKILL would leave it: run.json written, no checkpoint after it
+
+    with monkeypatch.context() as m:
+        m.setattr(Trainer, "_loop", killed)
+        for change in ({"ema_decay": 0.5}, {"lr_decay_start": 3}):
+            with pytest.raises(KeyboardInterrupt):
+                train(tmp_path, 4, **change)
+            assert json.loads((tmp_path / "run.json").read_text())["train"][next(iter(change))] == next(iter(change.values()))
+    assert died["n"] == 2
+    summary = train(tmp_path, 4)  # the run's own settings: not refused for the dead sittings' EMA or decay
+    assert summary["steps"] == 4
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["earlier_sittings"] == [{"command": first["command"], "steps": 2}], "the sittings that saved no step are not recorded"
+    train(tmp_path / "b", 2)  # and a checkpoint made with an EMA still refuses another decay, whatever run.json says
+    train(tmp_path / "c", 2, ema_decay=0.5)
+    (tmp_path / "c" / "run.json").write_text((tmp_path / "b" / "run.json").read_text().replace(str(tmp_path / "b"), str(tmp_path / "c")))
+    with pytest.raises(ConfigError, match=r"trained with other settings \(ema_decay 0.5 there, 0.9 now\)"):
+        train(tmp_path / "c", 4, ema_decay=0.9)

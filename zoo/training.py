@@ -48,6 +48,9 @@ __all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folde
 
 #: Loop settings a resumed run must keep: they change which batches it sees or what a step computes.
 RESUME_FIXED = ("batch_size", "seed", "bf16", "grad_clip")
+#: The loop settings a checkpoint records beside its state. A resume is checked against them rather than run.json's, which a
+#: sitting rewrites as it begins: one killed before its first checkpoint leaves settings there that no checkpoint was made with.
+CHECKPOINT_SETTINGS = (*RESUME_FIXED, "ema_decay", "lr_decay_start", "lr_warmup", "steps")
 CHECKPOINT = "checkpoint.safetensors"
 EXPORT = "model.safetensors"
 #: What `zoo train` writes in its run folder (and `slim_checkpoint` beside them).
@@ -454,6 +457,7 @@ class Trainer:
             "ema": self.ema.state_dict() if self.ema is not None else {},
             "loaders": {k: ld.state_dict() for k, ld in self.loaders.items()},
             "rng": _rng_state(),
+            "train": {k: getattr(self.train, k) for k in CHECKPOINT_SETTINGS},
         }
 
     def save_checkpoint(self) -> Path:
@@ -514,7 +518,8 @@ class Trainer:
         if isinstance(previous.get("config_files_sha256"), dict):
             self.config_files = previous["config_files_sha256"]  # what the run began from, whatever the file holds now
         state = load_tree(path, fix)
-        self._check_resume_settings(previous.get("train") or {}, int(state["step"]))
+        made_with = state.get("train") if isinstance(state.get("train"), dict) else previous.get("train")  # a checkpoint of before 2026-12-02: run.json's
+        self._check_resume_settings(made_with or {}, int(state["step"]))
         if int(state["step"]) > self.train.steps:
             raise ConfigError(
                 f"{self.out} holds a checkpoint at step {int(state['step'])}, past {option('steps', self.train.steps)}. "
@@ -534,7 +539,10 @@ class Trainer:
         _set_rng_state(state["rng"])
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
         self.init_source = previous.get("init_from")
-        self.earlier_sittings = [*(previous.get("earlier_sittings") or []), {"command": previous.get("command"), "steps": self.step}]
+        self.earlier_sittings = list(previous.get("earlier_sittings") or [])
+        last = self.earlier_sittings[-1] if self.earlier_sittings else None
+        if not (isinstance(last, dict) and last.get("steps") == self.step):  # else the last sitting died before it saved a step
+            self.earlier_sittings.append({"command": previous.get("command"), "steps": self.step})
         self._truncate_log(self.step)
         return True
 
