@@ -232,3 +232,76 @@ def test_ctrl_c_is_the_parents_it_stops_the_pool_and_says_how_to_go_on(tmp_path:
         table_module._run_all([{"seconds": 120, "marker": str(m)} for m in markers], workers=2, log=lambda _: None, run=probe_job)
     assert time.monotonic() - t0 < 60
     assert [m.read_text() for m in markers] == ["True", "True"], "workers leave Ctrl-C to the parent (they ignore it)"
+
+
+def test_sigterm_to_the_parent_stops_the_pool_as_ctrl_c_does_and_says_so_in_its_status(tmp_path: Path) -> None:
+    """The `zoo` command takes SIGTERM as Ctrl-C (zoo.cli): the pool is stopped now, and the stop keeps its signal (status 143)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from zoo.cli import _sigterm_ends_the_command
+    from zoo.errors import Stopped
+
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        pytest.skip("the test runner handles SIGTERM itself")
+    markers = [tmp_path / "started0", tmp_path / "started1"]
+
+    def term_once_both_run() -> None:
+        deadline = time.monotonic() + 60
+        while not all(m.exists() and m.read_text() for m in markers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=term_once_both_run, daemon=True).start()
+    t0 = time.monotonic()
+    with _sigterm_ends_the_command(), pytest.raises(Stopped, match="the same command goes on from there") as stopped:
+        table_module._run_all([{"seconds": 120, "marker": str(m)} for m in markers], workers=2, log=lambda _: None, run=probe_job)
+    assert stopped.value.signum == signal.SIGTERM and time.monotonic() - t0 < 60
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, "the command's handler is gone with the command"
+
+
+ORPHAN_SCRIPT = """
+import os, sys, time
+from zoo_plugins.dann import table
+
+def job(marker):
+    open(marker, "w").write(str(os.getpid()))
+    time.sleep(120)
+    return []
+
+if __name__ == "__main__":
+    table.PARENT_CHECK_S = 0.2
+    table._run_all([sys.argv[1]], workers=2, log=lambda _: None, run=job)
+"""
+
+
+def test_workers_whose_parent_is_killed_outright_end_rather_than_train_on_orphaned(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script, marker = tmp_path / "parent.py", tmp_path / "worker.pid"
+    script.write_text(ORPHAN_SCRIPT)
+    parent = subprocess.Popen([sys.executable, str(script), str(marker)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker = int(marker.read_text())
+    parent.kill()  # SIGKILL: nothing of the parent's runs, pool.terminate() included
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        if Path(f"/proc/{worker}/stat").is_file() and Path(f"/proc/{worker}/stat").read_text().split(") ")[-1].startswith("Z"):
+            break  # a zombie: it has ended, only its exit status waits for a reaper
+        time.sleep(0.1)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail("the worker trained on, orphaned, 30 s after its parent died")

@@ -1153,7 +1153,7 @@ def test_a_plugin_called_before_the_core_still_cannot_replace_a_core_dataset() -
 
 
 def test_dann_table_workers_end_at_once_when_their_parent_stops_them() -> None:
-    code = ("import signal; from zoo_plugins.dann.table import _ignore_ctrl_c; _ignore_ctrl_c(); "
+    code = ("import os, signal; from zoo_plugins.dann.table import _worker_init; _worker_init(os.getppid()); "
             "from zoo.training import StopAfterStep\n"
             "with StopAfterStep(): print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, signal.getsignal(signal.SIGINT) is signal.SIG_IGN)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

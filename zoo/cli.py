@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .argtypes import int_at_least, int_list, path_text, positive_int, user_path_arg
-from .errors import COMMAND_LINE, EXIT_CODES, INVOCATION, ConfigError, DataError, OutputError, UnknownNameError, WeightsError, ZooError, closest
+from .errors import COMMAND_LINE, EXIT_CODES, INVOCATION, ConfigError, DataError, OutputError, Stopped, UnknownNameError, WeightsError, ZooError, closest
 from .progress import status
 
 __all__ = ["main", "int_at_least", "positive_int", "int_list", "sampler_knobs"]
@@ -770,6 +770,28 @@ def _ctrl_c_ends_the_command():
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+@contextlib.contextmanager
+def _sigterm_ends_the_command():
+    """In the `zoo` command, SIGTERM (`kill`, a batch scheduler's time limit, a container's stop) ends a command as Ctrl-C
+    does: what it was writing is removed (a temporary file or folder), the workers it started are stopped, status 143.
+
+    (Left to its default, SIGTERM ends the process where it stands, and only a training run, which takes it itself, tidies up.)
+    Where SIGTERM is not the default's (ignored, or a handler of the caller's), it is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped("stopped by SIGTERM", signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `zoo` command with `argv` (default: sys.argv[1:]); return the exit status (argparse's usage errors and
     ``--help`` raise SystemExit with theirs instead)."""
@@ -835,7 +857,8 @@ def _main(argv: Sequence[str] | None) -> int:
     args.argv = shlex.join(["zoo", *(sys.argv[1:] if argv is None else argv)])  # what a run records
     INVOCATION.set(args.argv)  # for results written deeper down (an evaluator's JSON); main() puts it back
     try:
-        code = COMMANDS[args.command](args)
+        with _sigterm_ends_the_command() if _CONSOLE.get() else contextlib.nullcontext():
+            code = COMMANDS[args.command](args)
         if sys.stdout is not None:  # None when started with stdout closed (`zoo list >&-`)
             sys.stdout.flush()  # inside the try: a closed pipe shows here, not in the interpreter's exit
         return code

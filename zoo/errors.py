@@ -19,6 +19,7 @@ __all__ = [
     "TrainingError",
     "CapabilityError",
     "PluginError",
+    "Stopped",
     "closest",
     "denied_as",
     "unknown_options",
@@ -108,6 +109,15 @@ class CapabilityError(ZooError, AttributeError):
     """A model asked for something it cannot do (e.g. `sample` on a classifier)."""
 
     exit_code = 5
+
+
+class Stopped(KeyboardInterrupt):
+    """A command stopped by a signal (`signum`): Ctrl-C, or SIGTERM taken as one; a training run stopped between steps also
+    says at which `step` (its checkpoint saved). The command line exits 128 + signum: 130, 143."""
+
+    def __init__(self, message: str, signum: int, step: int | None = None) -> None:
+        super().__init__(message)
+        self.signum, self.step = signum, step
 
 
 class PluginError(ZooError):

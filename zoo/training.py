@@ -36,7 +36,7 @@ from torch import nn
 from .data import ImageSet, TensorLoader
 from .data.folder import FOLDER_SIDE
 from .data import load as load_data
-from .errors import COMMAND_LINE, ConfigError, OutputError, PluginError, TrainingError, denied_as, option
+from .errors import COMMAND_LINE, ConfigError, OutputError, PluginError, Stopped, TrainingError, denied_as, option
 from .interfaces import Batch, Method, MethodConfig, Seed, device_name, filled_from_checkpoint, resolve_device, software, validate_config
 from .registry import absolute_data, build_method, save_model
 from .progress import progress_bar, status
@@ -137,14 +137,6 @@ class StopAfterStep:
 
 #: What every metrics.jsonl record holds from the trainer itself; a method's train_step may not return these names.
 TRAINER_KEYS = frozenset({"step", "time", "lr"})
-
-
-class Stopped(KeyboardInterrupt):
-    """A training run stopped between steps by a signal (`signum`) at `step`, its checkpoint saved: the command line exits 128 + signum."""
-
-    def __init__(self, message: str, signum: int, step: int | None = None) -> None:
-        super().__init__(message)
-        self.signum, self.step = signum, step
 
 
 def data_digest(data: ImageSet, labels: bool = True) -> str:

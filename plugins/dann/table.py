@@ -22,6 +22,7 @@ import shlex
 import signal
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,7 +31,7 @@ import torch
 
 from zoo.bench import load_average
 from zoo.data import ImageSet
-from zoo.errors import ConfigError
+from zoo.errors import ConfigError, Stopped
 from zoo.interfaces import Command, int_at_least, parse_set, path_text, positive_int, validate_config
 from zoo.metrics.adaptation import accuracy, load_labelled
 from zoo.registry import load_file
@@ -185,16 +186,29 @@ def _run_job(job: dict[str, Any]) -> list[dict[str, Any]]:
 CHECKPOINT_EVERY = 200
 
 
-def _ignore_ctrl_c() -> None:
+#: Seconds between a pool worker's looks at whether its parent is still there.
+PARENT_CHECK_S = 2.0
+
+
+def _worker_init(parent: int) -> None:
     """Pool worker initializer: Ctrl-C is the parent's to handle (it stops the pool), not each worker's.
 
     The parent stops the workers with SIGTERM (`pool.terminate()`): a worker's training must end at once
-    then, not finish its step and save a checkpoint as a `zoo train` stopped by SIGTERM does.
+    then, not finish its step and save a checkpoint as a `zoo train` stopped by SIGTERM does. A parent killed
+    outright (SIGKILL, the OOM killer) stops no one: each worker sees it gone within PARENT_CHECK_S and ends, rather
+    than train on for minutes, orphaned, holding its run folder's lock (the last checkpoint stays, for the next run).
     """
     from zoo.training import StopAfterStep
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     StopAfterStep.SIGNALS = ()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="zoo-parent-watch", daemon=True).start()
 
 
 def _run_all(jobs: list[dict[str, Any]], workers: int, log: Any, run: Any = run_job) -> list[dict[str, Any]]:
@@ -211,16 +225,16 @@ def _run_all(jobs: list[dict[str, Any]], workers: int, log: Any, run: Any = run_
             records += done
         return records
     # spawned, not forked: a forked child of a process that already ran OpenMP regions can hang
-    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_ignore_ctrl_c)
+    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(os.getpid(),))
     try:
         for done in pool.imap_unordered(run, jobs):
             report(done)
             records += done
         pool.close()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM as the zoo command takes it (status 143)
         pool.terminate()  # now, not after the running runs end
-        raise KeyboardInterrupt(f"finished runs stay in their folders and unfinished ones keep their last checkpoint (every {CHECKPOINT_EVERY} "
-                                "steps); the same command goes on from there") from None
+        raise Stopped(f"finished runs stay in their folders and unfinished ones keep their last checkpoint (every {CHECKPOINT_EVERY} "
+                      "steps); the same command goes on from there", getattr(e, "signum", signal.SIGINT)) from None
     except BaseException:
         pool.terminate()  # a failed run: stop the other workers now
         raise
