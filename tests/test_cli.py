@@ -396,6 +396,39 @@ def test_sample_bad_values_are_errors_not_tracebacks(tiny_model: str, tmp_path: 
     assert "sampling 2 images" not in err  # refused before the sampling, not after saying it has begun
 
 
+def test_a_sampling_stopped_by_sigterm_or_killed_outright_leaves_no_half_written_folder_for_long(tmp_path: Path) -> None:
+    """SIGTERM (kill, a scheduler's limit) ends `zoo sample --out-dir` as Ctrl-C does: its temporary folder removed, status 143.
+    What SIGKILL leaves (nothing of the process runs), the next sampling into that folder's parent removes once an hour old."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "fake"
+    cmd = [sys.executable, "-m", "zoo", "sample", "dcgan.mnist64", "-n", "3000", "--out-dir", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(any(d.iterdir()) for d in tmp_path.glob(".fake.*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the images are being written
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "zoo sample: interrupted: stopped by SIGTERM" in err, err
+    assert list(tmp_path.iterdir()) == [], "neither the folder nor its temporary one"
+
+    left = tmp_path / ".fake.k1ll3d.tmp"  # as a SIGKILL leaves it
+    left.mkdir()
+    (left / "000000.png").write_bytes(b"half")
+    young = tmp_path / ".fake.l1v3.tmp"  # another process's, filling now
+    young.mkdir()
+    hour_ago = time.time() - 2 * 3600
+    os.utime(left, (hour_ago, hour_ago))
+    from zoo.viz import save_image_folder
+    import torch
+
+    save_image_folder(torch.zeros(2, 3, 8, 8), out)
+    assert not left.exists() and young.is_dir() and len(list(out.iterdir())) == 2
+
+
 def test_sample_writes_a_folder_of_the_images_zoo_eval_scores(tiny_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import torch
 

@@ -17,7 +17,7 @@ from PIL import Image
 from .data.loader import adapt_images, check_image_batch
 from .errors import ConfigError, DataError, OutputError
 from .interfaces import whole_number
-from .weights import _umask, atomic_write, check_writable
+from .weights import STALE_TEMPORARY_S, _umask, atomic_write, check_writable, remove_temporaries
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: it costs start-up time
     import matplotlib.figure
@@ -139,6 +139,7 @@ def save_image_folder(images: torch.Tensor, folder: str | os.PathLike[str], labe
     # not in place: uint8 comes back exact, and a caller's float tensor must stay as it was
     pixels = adapt_images(images.detach().cpu(), None, None).mul(255).round_().byte().permute(0, 2, 3, 1)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(folder.parent, [folder.name], older_than_s=STALE_TEMPORARY_S)  # what a killed sampling left (SIGKILL: nothing ran)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
         width = max(6, len(str(len(images) - 1)))

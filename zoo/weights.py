@@ -316,16 +316,28 @@ def uninterrupted() -> Iterator[None]:
             signal.raise_signal(got[0])  # a KeyboardInterrupt from here, or the process ends, as without us
 
 
-def remove_temporaries(folder: str | os.PathLike[str], names: Iterable[str] | None = None, older_than_s: float = 0.0) -> None:
-    """Remove what atomic writes of `names` (all files, if None) into `folder` left when their process was killed outright.
+#: How old what a writer left under a temporary name must be before anyone but a lock holder removes it: a live writer's is younger.
+STALE_TEMPORARY_S = 3600
 
-    Only where no other process can be writing them: under the folder's lock, or (`older_than_s`) once they are that old.
+
+def remove_temporaries(folder: str | os.PathLike[str], names: Iterable[str] | None = None, older_than_s: float = 0.0) -> None:
+    """Remove what atomic writes of `names` (all files, if None) into `folder` left when their process was killed outright:
+    files, and folders filled under a temporary name (`zoo sample --out-dir`).
+
+    Only where no other process can be writing them: under the folder's lock, or (`older_than_s`) once they are that old
+    (a folder's age is that of its last new entry).
     """
+    import shutil
+
     cutoff = time.time() - older_than_s
     for pattern in [f".{n}.*.tmp" for n in names] if names is not None else [".*.tmp"]:
         for tmp in Path(folder).glob(pattern):
             try:
-                if not older_than_s or tmp.stat().st_mtime < cutoff:
+                if older_than_s and tmp.stat().st_mtime >= cutoff:
+                    continue
+                if tmp.is_dir() and not tmp.is_symlink():
+                    shutil.rmtree(tmp)
+                else:
                     tmp.unlink()
             except OSError:
                 pass  # another sweeper got there first, or it is not ours to remove
@@ -561,7 +573,7 @@ def resolve_weights(ref: str, sha256: str, base: Path) -> Path:
                            f"{'' if scheme != 'file' else ' (and the file there does not have the sha256 the registry names)'}. "
                            f"Set ZOO_CACHE to a folder you can write to (now {cache_dir()}).")
     # what a download killed outright left, an hour on (one running now writes its own more often)
-    remove_temporaries(local.parent, [local.name], older_than_s=3600)
+    remove_temporaries(local.parent, [local.name], older_than_s=STALE_TEMPORARY_S)
     h, size = hashlib.sha256(), 0
     try:
         with urllib.request.urlopen(ref, timeout=60) as r, atomic_write(local) as f:

@@ -26,7 +26,7 @@ import torch
 
 from ..errors import DataError
 from ..progress import status
-from ..weights import CACHE_WRITE_ERRORS, atomic_write, cache_dir, json_digest, remove_temporaries, tensors_digest, warn_uncached
+from ..weights import CACHE_WRITE_ERRORS, STALE_TEMPORARY_S, atomic_write, cache_dir, json_digest, remove_temporaries, tensors_digest, warn_uncached
 from ._types import ImageSet
 
 __all__ = ["BuiltSet", "splits_digest", "cached_build", "datasets_cache_dir"]
@@ -155,7 +155,7 @@ def cached_build(
     found = _read_verified(folder, name, num_classes, only)
     if found is not None:  # (the manifest is not read again: another process's build may be replacing it now)
         splits, digest = found
-        remove_temporaries(folder, older_than_s=3600)  # what a build killed outright left; a live build's are younger
+        remove_temporaries(folder, older_than_s=STALE_TEMPORARY_S)  # what a build killed outright left; a live build's are younger
         return BuiltSet(splits, digest, folder, True, 0.0)
     status(f"building dataset {name!r}: once, then cached in {folder}")
     t0 = time.perf_counter()
@@ -163,7 +163,7 @@ def cached_build(
     seconds = time.perf_counter() - t0
     digest = splits_digest(splits)
     try:
-        remove_temporaries(folder, older_than_s=3600)  # left by a build killed outright; a live build's are younger
+        remove_temporaries(folder, older_than_s=STALE_TEMPORARY_S)  # left by a build killed outright; a live build's are younger
         (folder / MANIFEST).unlink(missing_ok=True)  # the old manifest must not vouch for new files
         _write(folder, splits, digest, parts, seconds)
     except CACHE_WRITE_ERRORS as e:  # a cache is only a cache: a folder another user made, a full disk

@@ -20,7 +20,7 @@ import torch
 
 from ..errors import WeightsError
 from ..progress import progress_bar
-from ..weights import CACHE_WRITE_ERRORS, atomic_write, cache_dir, json_digest, remove_temporaries, tensor_digest, warn_uncached
+from ..weights import CACHE_WRITE_ERRORS, STALE_TEMPORARY_S, atomic_write, cache_dir, json_digest, remove_temporaries, tensor_digest, warn_uncached
 from .frechet import GaussianStats, load_stats, save_stats, warn_if_biased
 
 __all__ = ["stats_cache_path", "cached_stats", "cached_features", "stored_features", "extract_features"]
@@ -43,7 +43,7 @@ def sweep_metrics_cache(folder: Path) -> None:
     """Remove from the metrics cache `folder` what killed writers left (an hour on) and partial features a week old."""
     if not os.path.isdir(folder):
         return
-    remove_temporaries(folder, older_than_s=3600)
+    remove_temporaries(folder, older_than_s=STALE_TEMPORARY_S)
     cutoff = time.time() - PARTIAL_KEPT_S
     for partial in folder.glob("partial-*.safetensors"):
         try:
