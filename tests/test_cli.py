@@ -415,18 +415,26 @@ def test_a_sampling_stopped_by_sigterm_or_killed_outright_leaves_no_half_written
     assert proc.returncode == 143 and "zoo sample: interrupted: stopped by SIGTERM" in err, err
     assert list(tmp_path.iterdir()) == [], "neither the folder nor its temporary one"
 
-    left = tmp_path / ".fake.k1ll3d.tmp"  # as a SIGKILL leaves it
-    left.mkdir()
+    left = tmp_path / ".fake.k1ll3d_x.tmp"  # as a SIGKILL leaves it (tempfile's 8 random characters)
+    (left / "7").mkdir(parents=True)
     (left / "000000.png").write_bytes(b"half")
-    young = tmp_path / ".fake.l1v3.tmp"  # another process's, filling now
+    (left / "7" / "000001.png").write_bytes(b"half")
+    young = tmp_path / ".fake.l1v3xxxx.tmp"  # another process's, filling now
     young.mkdir()
+    mine, notes = tmp_path / ".fake.backup.tmp", tmp_path / ".fake.n0tes123.tmp"  # a user's own: not zoo's shape, or not images alone
+    for folder in (mine, notes):
+        folder.mkdir()
+        (folder / "000000.png").write_bytes(b"kept")
+    (notes / "notes.txt").write_text("mine")
     hour_ago = time.time() - 2 * 3600
-    os.utime(left, (hour_ago, hour_ago))
+    for folder in (left, mine, notes):
+        os.utime(folder, (hour_ago, hour_ago))
     from zoo.viz import save_image_folder
     import torch
 
     save_image_folder(torch.zeros(2, 3, 8, 8), out)
     assert not left.exists() and young.is_dir() and len(list(out.iterdir())) == 2
+    assert (mine / "000000.png").is_file() and (notes / "notes.txt").is_file(), "a user's folders are not zoo's to remove"
 
 
 def test_sample_writes_a_folder_of_the_images_zoo_eval_scores(tiny_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -789,7 +797,7 @@ def test_the_command_answers_version_without_torch_and_ctrl_c_while_torch_loads_
 def test_the_commands_ctrl_c_while_loading_raises_nothing_and_after_its_work_is_ignored() -> None:
     """While torch loads, a KeyboardInterrupt raised in its C++ aborted the process (pybind11 "terminate called", -6) or
     was swallowed: the command's handler writes one line and exits 130 instead, raising nothing; once the command is
-    done, a Ctrl-C would only land in the interpreter's exit (torch's atexit hooks) and is ignored."""
+    done, a Ctrl-C (or a SIGTERM) would only land in the interpreter's exit (torch's atexit hooks) and is ignored."""
     import subprocess
     import sys
 
@@ -804,7 +812,7 @@ def test_the_commands_ctrl_c_while_loading_raises_nothing_and_after_its_work_is_
             "    print('went on')\n"
             "else:\n"
             "    c.main = lambda: 0\n"
-            "    status = c.run(); os.kill(os.getpid(), signal.SIGINT); time.sleep(0.2); sys.exit(status)\n")
+            "    status = c.run(); os.kill(os.getpid(), signal.SIGINT); os.kill(os.getpid(), signal.SIGTERM); time.sleep(0.2); sys.exit(status)\n")
     p = subprocess.run([sys.executable, "-c", code, "loading"], capture_output=True, text=True, timeout=60)
     assert (p.returncode, p.stdout, p.stderr.strip()) == (130, "", "zoo: interrupted"), (p.returncode, p.stdout, p.stderr[-500:])
     p = subprocess.run([sys.executable, "-c", code, "done"], capture_output=True, text=True, timeout=60)

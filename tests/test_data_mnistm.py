@@ -155,7 +155,7 @@ def test_a_rebuild_removes_temporaries_of_builds_killed_long_ago(root: Path) -> 
     import time
 
     first = mnistm.load_mnistm(root / "mnist")
-    old, young = first.folder / ".train.safetensors.abc.tmp", first.folder / ".train.safetensors.def.tmp"  # young: a live build's
+    old, young = first.folder / ".train.safetensors.abc12345.tmp", first.folder / ".train.safetensors.def12345.tmp"  # young: a live build's
     for p in (old, young):
         p.write_bytes(b"half")
     os.utime(old, (time.time() - 7200, time.time() - 7200))

@@ -327,8 +327,8 @@ def test_registering_through_a_linked_registry_writes_beside_the_file_it_names(t
 def test_registering_removes_what_a_killed_registration_left(registry: Path, tmp_path: Path) -> None:
     from zoo.registry import register_run
 
-    left = [tmp_path / "weights" / ".dcgan.new.safetensors.abc123.tmp", tmp_path / ".registry.toml.def456.tmp"]
-    other = tmp_path / "weights" / ".dcgan.other.safetensors.abc123.tmp"  # another name's: not this registration's to judge
+    left = [tmp_path / "weights" / ".dcgan.new.safetensors.abc123xy.tmp", tmp_path / ".registry.toml.def456xy.tmp"]
+    other = tmp_path / "weights" / ".dcgan.other.safetensors.abc123xy.tmp"  # another name's: not this registration's to judge
     for p in [*left, other]:
         p.write_bytes(b"half")
     register_run(fake_run(tmp_path / "run", 1), "dcgan.new", data="mnist", path=registry)

@@ -554,7 +554,7 @@ def test_a_damaged_checkpoint_or_run_record_is_named_not_resumed(tmp_path: Path)
 
 def test_temporaries_of_a_killed_run_are_swept_when_it_resumes(tmp_path: Path) -> None:
     train(tmp_path, 2)
-    left = [tmp_path / ".checkpoint.safetensors.abc123.tmp", tmp_path / ".run.json.x1.tmp"]  # what SIGKILL mid-write leaves
+    left = [tmp_path / ".checkpoint.safetensors.abc123xy.tmp", tmp_path / ".run.json.x1x1x1x1.tmp"]  # what SIGKILL mid-write leaves
     for p in left:
         p.write_bytes(b"half")
     (tmp_path / ".notes.txt.tmp").write_text("the user's")

@@ -235,13 +235,13 @@ def test_the_metrics_cache_sweeps_what_killed_writers_and_stale_partials_left(tm
     cached_stats("t", {"k": 1}, lambda: gaussian_stats(feats))
     metrics = stats_cache_path("t", {"k": 1}).parent
     old, young = time.time() - 8 * 24 * 3600, time.time()
-    leftovers = {metrics / ".t-x.safetensors.ab12.tmp": old, metrics / "partial-abc.safetensors": old,
-                 metrics / ".t-y.safetensors.cd34.tmp": young, metrics / "partial-def.safetensors": young}
+    leftovers = {metrics / ".t-x.safetensors.ab12ab12.tmp": old, metrics / "partial-abc.safetensors": old,
+                 metrics / ".t-y.safetensors.cd34cd34.tmp": young, metrics / "partial-def.safetensors": young}
     for path, when in leftovers.items():
         path.write_bytes(b"x")
         os.utime(path, (when, when))
     assert cached_stats("t", {"k": 1}, lambda: pytest.fail("cached"))[1]  # a cache hit sweeps too
-    assert sorted(p.name for p in leftovers if p.exists()) == [".t-y.safetensors.cd34.tmp", "partial-def.safetensors"], \
+    assert sorted(p.name for p in leftovers if p.exists()) == [".t-y.safetensors.cd34cd34.tmp", "partial-def.safetensors"], \
         "a live writer's temporary and a resumable partial stay; an hour-old temporary and a week-old partial go"
 
 

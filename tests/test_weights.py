@@ -125,7 +125,7 @@ def test_a_download_is_bounded_and_leaves_nothing_behind(tmp_path: Path, weights
     with pytest.raises(WeightsError, match=r"file:///dev/zero: /dev/zero is not a regular file"):
         resolve_weights("file:///dev/zero", "0" * 64, tmp_path)  # an endless stream: refused before a byte is written
     sha = sha256_file(weights)
-    old = tmp_path / "cache" / sha[:2] / f".{sha}-{weights.name}.x1y2.tmp"  # a download killed outright an hour ago
+    old = tmp_path / "cache" / sha[:2] / f".{sha}-{weights.name}.x1y2x1y2.tmp"  # a download killed outright an hour ago
     old.parent.mkdir(parents=True)
     old.write_bytes(b"part")
     os.utime(old, (time.time() - 7200, time.time() - 7200))

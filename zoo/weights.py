@@ -322,25 +322,39 @@ STALE_TEMPORARY_S = 3600
 
 def remove_temporaries(folder: str | os.PathLike[str], names: Iterable[str] | None = None, older_than_s: float = 0.0) -> None:
     """Remove what atomic writes of `names` (all files, if None) into `folder` left when their process was killed outright:
-    files, and folders filled under a temporary name (`zoo sample --out-dir`).
+    files, and folders of images filled under a temporary name (`zoo sample --out-dir`).
 
-    Only where no other process can be writing them: under the folder's lock, or (`older_than_s`) once they are that old
-    (a folder's age is that of its last new entry).
+    Only names of the shape zoo's temporaries have (`.NAME.` + tempfile's 8 random characters + `.tmp`: a user's own
+    `.NAME.old.tmp` is left alone), a folder only where it holds PNG images alone (in class subfolders or not), and only
+    where no other process can be writing them: under the folder's lock, or (`older_than_s`) once they are that old (a
+    folder's age is that of its last new entry).
     """
+    import re
     import shutil
 
     cutoff = time.time() - older_than_s
-    for pattern in [f".{n}.*.tmp" for n in names] if names is not None else [".*.tmp"]:
-        for tmp in Path(folder).glob(pattern):
-            try:
-                if older_than_s and tmp.stat().st_mtime >= cutoff:
-                    continue
-                if tmp.is_dir() and not tmp.is_symlink():
-                    shutil.rmtree(tmp)
-                else:
-                    tmp.unlink()
-            except OSError:
-                pass  # another sweeper got there first, or it is not ours to remove
+    shape = re.compile(rf"\.(?:{'|'.join(map(re.escape, names)) if names is not None else '.+'})\.[a-z0-9_]{{8}}\.tmp")
+    for tmp in Path(folder).glob(".*.tmp"):
+        if not shape.fullmatch(tmp.name):
+            continue
+        try:
+            if older_than_s and tmp.stat().st_mtime >= cutoff:
+                continue
+            if not (tmp.is_dir() and not tmp.is_symlink()):
+                tmp.unlink()
+            elif _images_only(tmp):
+                shutil.rmtree(tmp)
+        except OSError:
+            pass  # another sweeper got there first, or it is not ours to remove
+
+
+def _images_only(folder: Path) -> bool:
+    """Whether `folder` holds nothing but PNG files, directly or in subfolders of them (what `save_image_folder` writes)."""
+    for entry in folder.iterdir():
+        if entry.is_symlink() or not (entry.is_dir() and all(f.suffix == ".png" and f.is_file() and not f.is_symlink() for f in entry.iterdir())
+                                      or entry.is_file() and entry.suffix == ".png"):
+            return False
+    return True
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
