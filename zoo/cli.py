@@ -737,8 +737,10 @@ def run() -> int:
             _CONSOLE.reset(token)
             if _ctrl_c_is_pythons():
                 # the command is done: a Ctrl-C now would land in the interpreter's exit (torch's atexit hooks print a
-                # traceback, or `python -m` dies by SIGINT) and change nothing but the status
+                # traceback, or `python -m` dies by SIGINT) and change nothing but the status; so would a SIGTERM
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+                if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+                    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _ctrl_c_is_pythons() -> bool:
