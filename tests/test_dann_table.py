@@ -212,21 +212,27 @@ def probe_job(job: dict) -> list:
     return [{"scenario": "probe", "regime": "dann", "seed": 0, "target_accuracy": float(ignored), "source_accuracy": 0.0, "train_time_s": 0.0}]
 
 
-def test_ctrl_c_is_the_parents_it_stops_the_pool_and_says_how_to_go_on(tmp_path: Path) -> None:
+def signal_once_both_run(markers: list[Path], signum: int) -> None:
+    """Send this process `signum` from another thread once both probe workers have written their markers (they run)."""
     import os
-    import signal
     import threading
     import time
 
-    markers = [tmp_path / "started0", tmp_path / "started1"]
-
-    def ctrl_c_once_both_run() -> None:
+    def send() -> None:
         deadline = time.monotonic() + 60
         while not all(m.exists() and m.read_text() for m in markers) and time.monotonic() < deadline:
             time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signum)
 
-    threading.Thread(target=ctrl_c_once_both_run, daemon=True).start()
+    threading.Thread(target=send, daemon=True).start()
+
+
+def test_ctrl_c_is_the_parents_it_stops_the_pool_and_says_how_to_go_on(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    markers = [tmp_path / "started0", tmp_path / "started1"]
+    signal_once_both_run(markers, signal.SIGINT)
     t0 = time.monotonic()
     with pytest.raises(KeyboardInterrupt, match=r"unfinished ones keep their last checkpoint \(every 200 steps\); the same command goes on"):
         table_module._run_all([{"seconds": 120, "marker": str(m)} for m in markers], workers=2, log=lambda _: None, run=probe_job)
@@ -236,9 +242,7 @@ def test_ctrl_c_is_the_parents_it_stops_the_pool_and_says_how_to_go_on(tmp_path:
 
 def test_sigterm_to_the_parent_stops_the_pool_as_ctrl_c_does_and_says_so_in_its_status(tmp_path: Path) -> None:
     """The `zoo` command takes SIGTERM as Ctrl-C (zoo.cli): the pool is stopped now, and the stop keeps its signal (status 143)."""
-    import os
     import signal
-    import threading
     import time
 
     from zoo.cli import _sigterm_ends_the_command
@@ -247,14 +251,7 @@ def test_sigterm_to_the_parent_stops_the_pool_as_ctrl_c_does_and_says_so_in_its_
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         pytest.skip("the test runner handles SIGTERM itself")
     markers = [tmp_path / "started0", tmp_path / "started1"]
-
-    def term_once_both_run() -> None:
-        deadline = time.monotonic() + 60
-        while not all(m.exists() and m.read_text() for m in markers) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=term_once_both_run, daemon=True).start()
+    signal_once_both_run(markers, signal.SIGTERM)
     t0 = time.monotonic()
     with _sigterm_ends_the_command(), pytest.raises(Stopped, match="the same command goes on from there") as stopped:
         table_module._run_all([{"seconds": 120, "marker": str(m)} for m in markers], workers=2, log=lambda _: None, run=probe_job)
