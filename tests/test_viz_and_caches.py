@@ -257,3 +257,27 @@ def test_tsne_draws_every_class_and_any_number_of_domains(tmp_path: Path, monkey
     by_class, by_domain = figures
     assert sum(len(c.get_offsets()) for c in by_class.axes[0].collections) == 300, "every point, of every class"
     assert [t.get_text() for t in by_domain.legends[0].get_texts()] == ["a", "b", "c"]
+
+
+def test_an_interrupted_extraction_closes_its_bar_so_that_no_bar_is_drawn_after_the_interrupted_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo.metrics.features as features
+
+    closed = []
+
+    class Bar:
+        def __enter__(self) -> "Bar":
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            closed.append(exc[0])
+
+        def update(self, n: int) -> None:
+            pass
+
+    def stopped(images: torch.Tensor) -> torch.Tensor:
+        raise KeyboardInterrupt  # a Ctrl-C, or SIGTERM as the zoo command takes it, mid-extraction
+
+    monkeypatch.setattr(features, "progress_bar", lambda *a, **k: Bar())
+    with pytest.raises(KeyboardInterrupt):
+        extract_features(stopped, lambda i, j: torch.ones(j - i, 4), 10, batch=5, progress=True)
+    assert closed == [KeyboardInterrupt]

@@ -144,20 +144,19 @@ def extract_features(
     """
     done = _load_partial(resume, total) if resume is not None else []
     start = sum(len(d) for d in done)
-    bar = progress_bar(total, desc, unit="img", initial=start, enabled=progress)
     last_save = time.monotonic()
-    for i in range(start, total, batch):
-        j = min(i + batch, total)
-        done.append(extract(images_at(i, j)).detach().float().cpu())
-        bar.update(j - i)
-        if resume is not None and j < total and time.monotonic() - last_save > SAVE_EVERY_S:
-            try:
-                _save_partial(resume, done, total)
-            except CACHE_WRITE_ERRORS as e:
-                warn_uncached(f"the partial features {resume} (an interrupted run would start again)", e)
-                resume = None
-            last_save = time.monotonic()
-    bar.close()
+    with progress_bar(total, desc, unit="img", initial=start, enabled=progress) as bar:  # closed on a Ctrl-C too: no bar after its line
+        for i in range(start, total, batch):
+            j = min(i + batch, total)
+            done.append(extract(images_at(i, j)).detach().float().cpu())
+            bar.update(j - i)
+            if resume is not None and j < total and time.monotonic() - last_save > SAVE_EVERY_S:
+                try:
+                    _save_partial(resume, done, total)
+                except CACHE_WRITE_ERRORS as e:
+                    warn_uncached(f"the partial features {resume} (an interrupted run would start again)", e)
+                    resume = None
+                last_save = time.monotonic()
     if resume is not None:
         resume.unlink(missing_ok=True)
     return torch.cat(done) if done else torch.empty(0, 0)
