@@ -209,8 +209,13 @@ def inception_distances(real: torch.Tensor, fake: torch.Tensor, *, kid: bool = F
     if not kid:
         return InceptionDistances(fid, real_stats, fake_stats)
     assert real_feats is not None
-    value, std = kernel_distance(real_feats, fake_feats, subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE)
-    return InceptionDistances(fid, real_stats, fake_stats, value, std, min(KID_SUBSET_SIZE, len(real_feats), len(fake_feats)))
+    return InceptionDistances(fid, real_stats, fake_stats, *_kid(real_feats, fake_feats))
+
+
+def _kid(real: torch.Tensor, fake: torch.Tensor) -> tuple[float, float, int]:
+    """Return the evaluator's KID of two feature sets: mean and std over KID_SUBSETS subsets, and the subsets' size."""
+    value, std = kernel_distance(real, fake, subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE)
+    return value, std, min(KID_SUBSET_SIZE, len(real), len(fake))
 
 
 def load_real(data: str, split: str, data_root: Path | None) -> ImageSet:
@@ -329,9 +334,8 @@ def score_images(
     out.update(coverage_metrics(logits))
     if kid:  # from the features themselves, not the cached Gaussian: the real set's are computed again (seconds, the judge is small)
         real_feats, _ = _classifier_outputs(clf, real)
-        value, std = kernel_distance(real_feats, feats, subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE)
-        out.update({"classifier_kid": value, "classifier_kid_std": std,
-                    "classifier_kid_subset_size": min(KID_SUBSET_SIZE, len(real_feats), len(feats))})
+        value, std, size = _kid(real_feats, feats)
+        out.update({"classifier_kid": value, "classifier_kid_std": std, "classifier_kid_subset_size": size})
     if fid:
         inc = inception_distances(
             real, fake[:fid_n], kid=kid, device=device, batch=fid_batch, progress=progress,
