@@ -24,7 +24,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from zoo.bench import provenance
-from zoo.registry import load_any
+from zoo.loading import load_any
 from zoo.training import resolve_device
 from zoo.weights import atomic_write
 from zoo_plugins.ddpm.model import ContextUnet, plain_layers

@@ -45,7 +45,7 @@ from zoo.data import load as load_data
 from zoo.gan import GANMethod
 from zoo.metrics.gan import GANEvaluator, generate, real_images_like
 from zoo.metrics.inception import quantize
-from zoo.registry import build_method, load_any
+from zoo.loading import build_method, load_any
 from zoo.training import CHECKPOINT
 from zoo.weights import load_tree
 

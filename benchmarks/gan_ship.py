@@ -36,7 +36,8 @@ from zoo.errors import ZooError
 from zoo.interfaces import validate_config
 from zoo.metrics import check_plan
 from zoo.plugins import get_plugin_manager
-from zoo.registry import entries, update_entry
+from zoo.registration import update_entry
+from zoo.registry import entries
 from zoo.weights import atomic_write
 from zoo.gan_figures import read_run_records
 

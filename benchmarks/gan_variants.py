@@ -20,7 +20,7 @@ from pathlib import Path
 
 from zoo.bench import provenance
 from zoo.metrics.gan import GANEvaluator
-from zoo.registry import load_any
+from zoo.loading import load_any
 from zoo.viz import save_grid
 from zoo.weights import SLIM_CHECKPOINT, atomic_write, export_slim_hint
 

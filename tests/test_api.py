@@ -137,7 +137,7 @@ def test_a_device_zoo_does_not_run_on_is_a_config_error(capsys: pytest.CaptureFi
 def test_ddpm_knobs_take_numpy_numbers_and_its_samples_are_plain_tensors() -> None:
     import numpy as np
 
-    model = zoo.registry.build_method("ddpm", {"n_feat": 8, "n_T": 10}).eval()
+    model = zoo.loading.build_method("ddpm", {"n_feat": 8, "n_T": 10}).eval()
     x = model.sample(2, seed=0, steps=2, guidance=np.float32(2.0), eta=np.float32(0.5))
     assert torch.equal(x, model.sample(2, seed=0, steps=2, guidance=2.0, eta=0.5))
     x[:, 0] = 0  # in place: was refused as an inference tensor
@@ -164,7 +164,7 @@ def test_errors_from_python_name_python_arguments(tmp_path: Path, monkeypatch: p
 def test_a_model_moved_to_another_precision_samples_in_it(dtype: torch.dtype) -> None:
     for name, kw, tol in (("dcgan", {}, 0.05), ("ddpm", {"steps": 2}, 0.1)):
         torch.manual_seed(0)
-        model = zoo.registry.build_method(name, {"nz": 8, "ngf": 4} if name == "dcgan" else {"n_feat": 8, "n_T": 10}).eval()
+        model = zoo.loading.build_method(name, {"nz": 8, "ngf": 4} if name == "dcgan" else {"n_feat": 8, "n_T": 10}).eval()
         want = model.sample(2, seed=0, **kw)
         got = model.to(dtype).sample(2, seed=0, **kw)  # raised "Input type (float) and weight type (half) should be the same"
         assert got.dtype == torch.float32 and float((got - want).abs().max()) < tol, (name, dtype)

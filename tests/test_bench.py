@@ -10,7 +10,7 @@ import torch
 
 from zoo.bench import bench_inference, bench_train_step
 from zoo.cli import main
-from zoo.registry import build_method, param_count, save_model
+from zoo.loading import build_method, param_count, save_model
 
 
 def test_train_step_throughput_is_positive_and_labelled() -> None:

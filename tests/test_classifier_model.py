@@ -7,7 +7,7 @@ import torch
 
 from zoo.errors import ConfigError
 from zoo.interfaces import Batch
-from zoo.registry import build_method
+from zoo.loading import build_method
 from zoo_plugins.classifier import ClassifierConfig, augment
 
 

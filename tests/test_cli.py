@@ -71,7 +71,8 @@ def test_a_bad_train_option_points_to_the_flag_not_to_set(capsys: pytest.Capture
 
 
 def test_list_shows_measured_metrics_not_the_sample_count_and_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from zoo.registry import build_method, param_count, save_model, update_entry
+    from zoo.loading import build_method, param_count, save_model
+    from zoo.registration import update_entry
 
     reg = tmp_path / "registry.toml"
     monkeypatch.setenv("ZOO_REGISTRY", str(reg))
@@ -119,7 +120,7 @@ def test_the_exit_status_tells_a_bad_model_from_a_wrong_command_or_missing_data(
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """A script grading many models tells them apart by the exit status alone; zoo --help lists the statuses."""
     from zoo.errors import EXIT_CODES
-    from zoo.registry import build_method, save_model
+    from zoo.loading import build_method, save_model
 
     monkeypatch.setenv("ZOO_DATA", str(tmp_path / "no-data"))
     good = tmp_path / "g.safetensors"
@@ -279,7 +280,8 @@ def test_a_plugin_registers_into_its_own_file_and_metrics_land_there(tmp_path: P
 
 
 def test_train_checks_the_registry_file_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from zoo.registry import build_method, param_count, save_model, update_entry
+    from zoo.loading import build_method, param_count, save_model
+    from zoo.registration import update_entry
 
     main_file = tmp_path / "registry.toml"
     monkeypatch.setenv("ZOO_REGISTRY", str(main_file))
@@ -352,7 +354,8 @@ def test_register_an_unfinished_run_is_a_clear_error(tmp_path: Path, capsys: pyt
 @pytest.fixture
 def tiny_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A registry with one tiny DCGAN, `dcgan.tiny`, as $ZOO_REGISTRY."""
-    from zoo.registry import build_method, param_count, save_model, update_entry
+    from zoo.loading import build_method, param_count, save_model
+    from zoo.registration import update_entry
 
     reg = tmp_path / "registry.toml"
     monkeypatch.setenv("ZOO_REGISTRY", str(reg))
@@ -656,10 +659,11 @@ def test_register_records_data_paths_absolute_and_names_as_they_are(tmp_path: Pa
     face_folder(tmp_path / "faces")
     assert train_tiny("faces", Path("run"), "--register", "dcgan.rel") == 0
     import zoo
+    from zoo.data.labels import absolute_data
 
     assert zoo.entry("dcgan.rel").data == str(tmp_path / "faces"), "a path that works from any folder zoo eval runs in"
-    assert zoo.registry.absolute_data("source=mnistm+target=faces") == f"source=mnistm+target={tmp_path / 'faces'}"
-    assert zoo.registry.absolute_data("mnist") == "mnist"
+    assert absolute_data("source=mnistm+target=faces") == f"source=mnistm+target={tmp_path / 'faces'}"
+    assert absolute_data("mnist") == "mnist"
 
 
 def test_a_data_role_given_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

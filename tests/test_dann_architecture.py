@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 
 from zoo.errors import ConfigError, DataError
 from zoo.printing import classic_repr
-from zoo.registry import build_method
+from zoo.loading import build_method
 from zoo_plugins.dann.model import CNNModel, SeedDropout2d, dann_coefficient, reverse_gradient, seed_feature_size
 
 from seed_prints import seed_print, squeezed

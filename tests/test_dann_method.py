@@ -8,7 +8,7 @@ import torch
 from zoo.data import ImageSet
 from zoo.errors import CapabilityError, ConfigError, DataError
 from zoo.interfaces import Batch
-from zoo.registry import build_method
+from zoo.loading import build_method
 from zoo.training import TrainConfig, Trainer
 from zoo.data import check_class_labels
 from zoo_plugins.dann.method import DANN

@@ -7,7 +7,7 @@ import torch
 
 import zoo_plugins.dcgan.method as dcgan
 from zoo.interfaces import Batch
-from zoo.registry import build_method
+from zoo.loading import build_method
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from zoo.registry import build_method
+from zoo.loading import build_method
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 import gan_probe  # noqa: E402

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from zoo.registry import build_method, save_model
+from zoo.loading import build_method, save_model
 from zoo.training import TrainConfig, Trainer
 
 from test_metrics_gan import real_folder

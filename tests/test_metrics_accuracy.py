@@ -11,7 +11,7 @@ from PIL import Image
 from zoo.data.folder import is_test_file
 from zoo.errors import CapabilityError, ConfigError
 from zoo.metrics.accuracy import AccuracyEvaluator, accuracy_metrics
-from zoo.registry import build_method
+from zoo.loading import build_method
 
 
 def test_accuracy_count_and_worst_class() -> None:

@@ -11,7 +11,8 @@ import zoo
 from zoo.data import ImageSet
 from zoo.errors import ConfigError
 from zoo.metrics import evaluate_model
-from zoo.registry import build_method, param_count, save_model, update_entry
+from zoo.loading import build_method, param_count, save_model
+from zoo.registration import update_entry
 from zoo.metrics.adaptation import AdaptationEvaluator, accuracy, domain_accuracy
 
 

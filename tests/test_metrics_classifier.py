@@ -9,7 +9,7 @@ import torch
 
 from zoo.errors import ConfigError
 from zoo.metrics.classifier_metrics import check_feature_classifier, class_shares, classifier_score, coverage_metrics
-from zoo.registry import build_method
+from zoo.loading import build_method
 
 CONFIDENT = 50.0  # logit margin that makes softmax one-hot to float64 precision
 

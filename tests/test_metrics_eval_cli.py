@@ -12,7 +12,9 @@ import torch
 
 from zoo.cli import main
 from zoo.errors import ConfigError, UnknownNameError
-from zoo.registry import build_method, entry, param_count, save_model, update_entry
+from zoo.loading import build_method, param_count, save_model
+from zoo.registration import update_entry
+from zoo.registry import entry
 
 from zoo_plugins.dcgan.method import DCGAN
 from zoo_plugins.wgan_gp.method import WGANGP
@@ -255,7 +257,7 @@ def test_a_run_json_of_an_older_zoo_is_judged_by_its_names_only_where_they_are_d
     import warnings
 
     from zoo.metrics import plan_evaluation
-    from zoo.registry import build_method, save_model
+    from zoo.loading import build_method, save_model
 
     run = tmp_path / "run"
     run.mkdir()

@@ -14,7 +14,7 @@ from zoo.errors import CapabilityError, ConfigError, UnknownNameError
 from zoo.metrics.frechet import FrechetBiasWarning
 from zoo.metrics.gan import GANEvaluator, check_same_geometry, chunk_seed, generate, inception_distances, score_images
 from zoo.metrics.inception import quantize
-from zoo.registry import build_method, save_model
+from zoo.loading import build_method, save_model
 
 
 @pytest.fixture(autouse=True)

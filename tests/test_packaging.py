@@ -54,9 +54,9 @@ def test_an_installed_zoo_loads_and_samples_its_shipped_models(installed: Path, 
 
 
 def test_an_installed_zoo_refuses_to_write_its_own_registry_and_takes_a_users(installed: Path, tmp_path: Path) -> None:
-    code = ("import zoo, zoo.registry as r\n"
-            "try:\n    r.check_registration('dcgan.mine')\nexcept zoo.ConfigError as e:\n    print('refused:', e)\n"
-            "try:\n    r.update_entry('dcgan.mnist64', {'metrics': {'only_written_here': 1.0}}, r.SHIPPED)\nexcept zoo.ConfigError as e:\n    print('refused:', e)\n")
+    code = ("import zoo, zoo.registry as r, zoo.registration as w\n"
+            "try:\n    w.check_registration('dcgan.mine')\nexcept zoo.ConfigError as e:\n    print('refused:', e)\n"
+            "try:\n    w.update_entry('dcgan.mnist64', {'metrics': {'only_written_here': 1.0}}, r.SHIPPED)\nexcept zoo.ConfigError as e:\n    print('refused:', e)\n")
     run = _python(installed, code, tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.count("refused:") == 2 and "registry of the installed zoo package" in run.stdout and "ZOO_REGISTRY" in run.stdout, run.stdout
@@ -70,7 +70,7 @@ def test_an_installed_zoo_refuses_to_write_its_own_registry_and_takes_a_users(in
     assert run.returncode == 2 and "registry of the installed zoo package" in run.stderr and "gan:" not in run.stdout, (run.stdout, run.stderr)
 
     mine = tmp_path / "mine" / "registry.toml"  # the user's own file: writable, and the shipped models still found by name
-    code = "import zoo.registry as r; print(r.check_registration('dcgan.mine')); print(r.entry('classifier.mnistm').source)"
+    code = "import zoo.registry as r, zoo.registration as w; print(w.check_registration('dcgan.mine')); print(r.entry('classifier.mnistm').source)"
     run = _python(installed, code, tmp_path, ZOO_REGISTRY=str(mine))
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.splitlines() == [str(mine), str(installed / "zoo" / "_shipped" / "registry.toml")]

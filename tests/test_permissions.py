@@ -147,7 +147,7 @@ def test_a_refused_folder_above_the_file_is_named_with_the_same_status(tmp_path:
 
 def test_registered_names_are_used_from_a_working_folder_one_cannot_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    from zoo.registry import parse_data_label
+    from zoo.data.labels import parse_data_label
 
     monkeypatch.chdir(tmp_path)
     deny(monkeypatch, tmp_path, folder=True)  # the relative name 'dcgan.mnist64' stats as a path in it, and is refused

@@ -608,7 +608,7 @@ WRONG_EXTRAS = {"wrong_extras": '''
 def test_what_a_plugin_evaluator_or_reader_returns_is_checked_and_names_the_plugin(
         site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], bug: str, command: list[str], message: str) -> None:
     from zoo.cli import main
-    from zoo.registry import build_method, save_model
+    from zoo.loading import build_method, save_model
 
     make_dist(site, "wrong_extras_dist", {"wrong_extras": "wrong_extras"}, WRONG_EXTRAS)
     monkeypatch.setenv("EXTRAS_BUG", bug)
@@ -716,7 +716,7 @@ def test_a_plugins_broken_registry_file_is_skipped_with_a_warning_not_fatal_to_e
 
 
 def test_zoo_register_models_adds_registry_files(tmp_path: Path) -> None:
-    from zoo.registry import build_method, save_model
+    from zoo.loading import build_method, save_model
 
     model = build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2})
     sha = save_model(model, tmp_path / "w" / "tiny.safetensors")

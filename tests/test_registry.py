@@ -13,7 +13,9 @@ import torch
 
 import zoo
 from zoo.errors import CapabilityError, ConfigError, OutputError, UnknownNameError, WeightsError
-from zoo.registry import build_method, entry, load_any, param_count, save_model, update_entry
+from zoo.loading import build_method, load_any, param_count, save_model
+from zoo.registration import update_entry
+from zoo.registry import entry
 
 TINY = {"nz": 4, "ngf": 2, "ndf": 2}
 
@@ -176,7 +178,7 @@ def fake_run(folder: Path, seed: int) -> Path:
 def test_register_refuses_weights_that_diverged(registry: Path, tmp_path: Path) -> None:
     import json
 
-    from zoo.registry import register_run
+    from zoo.registration import register_run
 
     run = fake_run(tmp_path / "run", 1)
     model = zoo.load_file(run / "model.safetensors")
@@ -191,7 +193,7 @@ def test_register_refuses_weights_that_diverged(registry: Path, tmp_path: Path) 
 
 @pytest.mark.parametrize("name", ["../../escape", "", "sub/dir", ".hidden", "a b"])
 def test_register_refuses_names_that_are_not_file_names(registry: Path, tmp_path: Path, name: str) -> None:
-    from zoo.registry import register_run
+    from zoo.registration import register_run
 
     run = fake_run(tmp_path / "run", 1)
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
@@ -201,7 +203,7 @@ def test_register_refuses_names_that_are_not_file_names(registry: Path, tmp_path
 
 
 def test_registering_a_name_again_drops_the_old_weights_metrics(registry: Path, tmp_path: Path) -> None:
-    from zoo.registry import register_run
+    from zoo.registration import register_run
 
     update_entry("dcgan.tiny", {"evaluation": {"gan": {"n": 100}}, "description": "old weights"}, registry)
     with pytest.raises(ConfigError, match=r"model 'dcgan.tiny' is registered already in .*\(method 'dcgan', data 'mnist', with metrics\): "
@@ -215,7 +217,7 @@ def test_registering_a_name_again_drops_the_old_weights_metrics(registry: Path, 
 
 
 def test_register_checks_the_registry_before_copying_weights(registry: Path, tmp_path: Path) -> None:
-    from zoo.registry import register_run
+    from zoo.registration import register_run
 
     registry.write_text(registry.read_text() + "\nthis is = not [toml\n")
     with pytest.raises(ConfigError, match=r"registry\.toml is not valid TOML"):
@@ -224,8 +226,9 @@ def test_register_checks_the_registry_before_copying_weights(registry: Path, tmp
 
 
 def test_a_shared_checkout_that_cannot_be_written_points_to_a_registry_of_ones_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    import zoo.registry as registry_module
-    from zoo.registry import SHIPPED, check_registration
+    import zoo.registration as registry_module
+    from zoo.registration import check_registration
+    from zoo.registry import SHIPPED
 
     monkeypatch.delenv("ZOO_REGISTRY", raising=False)
     monkeypatch.setattr(registry_module.os, "access", lambda path, mode: False)  # a course's install, read-only to students
@@ -237,7 +240,7 @@ def test_the_registry_file_is_utf8_whatever_the_locale(registry: Path) -> None:
     import subprocess
     import sys
 
-    code = ("import zoo; from zoo.registry import update_entry, entry; "
+    code = ("import zoo; from zoo.registry import entry; from zoo.registration import update_entry; "
             "update_entry('dcgan.tiny', {'description': 'trained on donn\\u00e9es \\u2192 64x64'}); print(ascii(entry('dcgan.tiny').description))")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHONUTF8"))}
     env.update(LC_ALL="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0")  # an ASCII locale: Windows' cp1252 cannot hold the arrow either
@@ -254,7 +257,7 @@ def test_a_registry_file_that_is_not_utf8_is_named(registry: Path) -> None:
 
 
 def test_names_that_differ_only_in_case_are_refused(registry: Path, tmp_path: Path) -> None:
-    from zoo.registry import register_run
+    from zoo.registration import register_run
 
     before = registry.read_bytes()
     for write in (lambda: register_run(fake_run(tmp_path / "run", 1), "dcgan.Tiny", data="mnist", path=registry),
@@ -265,8 +268,8 @@ def test_names_that_differ_only_in_case_are_refused(registry: Path, tmp_path: Pa
 
 
 def test_a_failed_registry_write_leaves_the_old_entry_and_its_weights(registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import zoo.registry as registry_module
-    from zoo.registry import register_run
+    import zoo.registration as registry_module
+    from zoo.registration import register_run
 
     register_run(fake_run(tmp_path / "run", 1), "dcgan.new", data="mnist", path=registry)
     before = {p.name: p.read_bytes() for p in [registry, *(tmp_path / "weights").iterdir()]}
@@ -288,8 +291,8 @@ def test_a_failed_registry_write_leaves_the_old_entry_and_its_weights(registry: 
 def test_a_ctrl_c_while_registering_waits_for_the_entry_and_its_weights(registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import signal
 
-    import zoo.registry as registry_module
-    from zoo.registry import register_run
+    import zoo.registration as registry_module
+    from zoo.registration import register_run
 
     register_run(fake_run(tmp_path / "run", 1), "dcgan.new", data="mnist", path=registry)
     real = registry_module.atomic_write
@@ -311,7 +314,7 @@ def test_a_ctrl_c_while_registering_waits_for_the_entry_and_its_weights(registry
 
 
 def test_registering_through_a_linked_registry_writes_beside_the_file_it_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from zoo.registry import register_run
+    from zoo.registration import register_run
 
     (tmp_path / "real").mkdir()
     (tmp_path / "links").mkdir()
@@ -325,7 +328,7 @@ def test_registering_through_a_linked_registry_writes_beside_the_file_it_names(t
 
 
 def test_registering_removes_what_a_killed_registration_left(registry: Path, tmp_path: Path) -> None:
-    from zoo.registry import register_run
+    from zoo.registration import register_run
 
     left = [tmp_path / "weights" / ".dcgan.new.safetensors.abc123xy.tmp", tmp_path / ".registry.toml.def456xy.tmp"]
     other = tmp_path / "weights" / ".dcgan.other.safetensors.abc123xy.tmp"  # another name's: not this registration's to judge
@@ -337,7 +340,7 @@ def test_registering_removes_what_a_killed_registration_left(registry: Path, tmp
 
 @pytest.mark.parametrize(("file", "text"), [("run.json", "{not json"), ("summary.json", '{"steps": 2}')])
 def test_register_names_a_damaged_run_file(registry: Path, tmp_path: Path, file: str, text: str) -> None:
-    from zoo.registry import register_run
+    from zoo.registration import register_run
 
     run = fake_run(tmp_path / "run", 1)
     (run / file).write_text(text)
@@ -360,7 +363,7 @@ def test_register_names_a_run_file_of_the_wrong_bytes_or_types(registry: Path, t
     """Not UTF-8, nested too deep, or a field of another type than `zoo train` writes: a ConfigError, not a raw Python error."""
     import json
 
-    from zoo.registry import register_run
+    from zoo.registration import register_run
 
     run = fake_run(tmp_path / "run", 1)
     changed = edit(json.loads((run / file).read_text()))
@@ -400,7 +403,7 @@ def test_gan_sample_takes_whole_numbers_only(registry: Path) -> None:
 
 
 def test_data_labels_parse_one_way_and_paths_may_hold_equals_signs(tmp_path: Path) -> None:
-    from zoo.registry import absolute_data, format_data_label, parse_data_label
+    from zoo.data.labels import absolute_data, format_data_label, parse_data_label
 
     odd = tmp_path / "lr=0.1+x" / "faces"
     odd.mkdir(parents=True)
@@ -415,7 +418,7 @@ def test_registry_updates_wait_for_each_other(tmp_path: Path) -> None:
     import threading
     import time
 
-    from zoo.registry import update_entry
+    from zoo.registration import update_entry
     from zoo.weights import folder_lock
 
     path = tmp_path / "registry.toml"
@@ -454,7 +457,7 @@ def test_what_loads_beside_a_scratch_registry_also_shows_and_evaluates(tmp_path:
 
 def test_one_registry_file_named_twice_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from zoo.plugins import PluginManager, reset_plugin_manager
-    from zoo.registry import update_entry
+    from zoo.registration import update_entry
 
     path = tmp_path / "registry.toml"
     update_entry("a.one", {"method": "dcgan", "weights": "w.safetensors", "sha256": "0" * 64, "data": "mnist", "params": 1}, path)
@@ -517,7 +520,7 @@ def test_register_refuses_a_run_whose_record_disagrees_with_its_weights_and_a_ru
 
 
 def test_a_data_label_splits_at_roles_not_at_every_plus(tmp_path: Path) -> None:
-    from zoo.registry import format_data_label, parse_data_label
+    from zoo.data.labels import format_data_label, parse_data_label
 
     roles = {"source": "mnistm", "target": str(tmp_path / "my+digits")}  # '+' is fine in a folder name
     assert parse_data_label(format_data_label(roles)) == roles
@@ -590,7 +593,7 @@ def test_weights_of_another_config_are_refused_with_both_shapes(tmp_path: Path) 
 
 
 def test_a_plugins_registry_installed_by_pip_is_not_written(registry: Path, tmp_path: Path) -> None:
-    from zoo.registry import check_registration
+    from zoo.registration import check_registration
 
     site = tmp_path / "site"
     (site / "zoo_fake").mkdir(parents=True)
@@ -615,7 +618,8 @@ def test_a_strangers_files_around_a_registration_cannot_hang_it_redirect_it_or_e
     import os
     import signal
 
-    from zoo.registry import _installed_package, _write_registration, check_registration
+    from zoo.registration import _write_registration, check_registration
+    from zoo.registry import installed_package
     from zoo.weights import save_weights
 
     # a pipe, /dev/zero or a link loop where a RECORD is read (a folder anyone may write, /tmp, above the registry)
@@ -631,7 +635,7 @@ def test_a_strangers_files_around_a_registration_cannot_hang_it_redirect_it_or_e
     previous = signal.signal(signal.SIGALRM, hung)
     signal.alarm(20)  # a hang fails the test instead of the suite
     try:
-        assert _installed_package(above / "u" / "registry.toml") is None
+        assert installed_package(above / "u" / "registry.toml") is None
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
@@ -663,7 +667,8 @@ def test_a_strangers_files_around_a_registration_cannot_hang_it_redirect_it_or_e
 
 
 def test_registering_a_shipped_models_name_beside_it_is_refused(registry: Path, tmp_path: Path) -> None:
-    from zoo.registry import SHIPPED, register_run, unlisted_note
+    from zoo.registration import register_run, unlisted_note
+    from zoo.registry import SHIPPED
 
     assert unlisted_note(SHIPPED, "x.y") is None and unlisted_note(tmp_path / "elsewhere.toml", "x.y"), "zoo list shows the shipped file's"
 

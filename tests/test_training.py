@@ -220,7 +220,7 @@ def test_a_slim_checkpoint_carries_weights_and_ema_in_half_precision_and_a_branc
 def test_a_carried_run_gives_back_its_exported_weights_and_says_how(tmp_path: Path, ema_decay: float) -> None:
     """A run carried as its slim checkpoint alone (benchmarks/carry) cannot be sampled as it is: the refusals say how
     to get its weights, and export_slim writes them, with an EMA the very file the run exported (float16)."""
-    from zoo.registry import load_any
+    from zoo.loading import load_any
     from zoo.training import SLIM_CHECKPOINT, export_slim, slim_checkpoint
 
     summary = train(tmp_path / "a", 3, ema_decay=ema_decay, export_dtype="float16")
@@ -233,7 +233,7 @@ def test_a_carried_run_gives_back_its_exported_weights_and_says_how(tmp_path: Pa
         with pytest.raises(ZooError, match=rf"is a run carried as its {SLIM_CHECKPOINT}, without exported weights: .*export_slim\('{carried}', '{carried}/model.safetensors'\)"):
             load_any(given)
     with pytest.raises(ZooError, match=rf"is a run carried as its {SLIM_CHECKPOINT}"):
-        zoo.registry.register_run(carried, "dcgan.carried", path=tmp_path / "r.toml")
+        zoo.registration.register_run(carried, "dcgan.carried", path=tmp_path / "r.toml")
     for own in (SLIM_CHECKPOINT, "run.json", "summary.json"):
         with pytest.raises(ConfigError, match=r"is one of the run's own records"):
             export_slim(carried, carried / own)
@@ -456,7 +456,7 @@ def test_a_run_that_diverges_stops_with_an_error_valid_json_and_nothing_exported
 
 def test_a_sitting_that_exports_nothing_does_not_become_the_registered_weights_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from zoo.errors import TrainingError
-    from zoo.registry import register_run
+    from zoo.registration import register_run
     from zoo_plugins.dcgan.method import DCGAN
 
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
@@ -655,7 +655,7 @@ class Masked(Scaled):
 
 def test_an_infinite_buffer_is_no_divergence_but_a_nan_one_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from zoo.errors import TrainingError
-    from zoo.registry import register_run
+    from zoo.registration import register_run
 
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry.toml"))
     plugin = installed(Masked)

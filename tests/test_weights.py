@@ -389,7 +389,7 @@ def test_another_users_file_in_a_sticky_folder_is_refused_before_the_work(tmp_pa
 def test_weights_from_a_newer_zoo_name_the_file_and_the_versions(tmp_path: Path) -> None:
     # a config field this zoo does not know (a newer zoo added it): not "--set key=value", which cannot apply to a file
     import zoo
-    from zoo.registry import build_method, load_file
+    from zoo.loading import build_method, load_file
     from zoo.weights import save_weights
 
     model = build_method("dcgan", {"nz": 4, "ngf": 2, "ndf": 2})

@@ -12,7 +12,8 @@ from PIL import Image
 import zoo
 from zoo.cli import main
 from zoo.errors import DataError
-from zoo.registry import build_method, param_count, save_model, update_entry
+from zoo.loading import build_method, param_count, save_model
+from zoo.registration import update_entry
 from zoo.gan_figures import read_run_records
 
 

@@ -10,7 +10,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from zoo.cli import main
-from zoo.registry import load_file
+from zoo.loading import load_file
 
 
 def write_shapes_folder(folder: Path, n: int = 20, size: tuple[int, int] = (80, 72)) -> Path:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from zoo.interfaces import Batch
-from zoo.registry import build_method
+from zoo.loading import build_method
 from zoo_plugins.wgan_gp import WGANGPConfig, gradient_penalty
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from zoo.printing import classic_repr
-from zoo.registry import build_method
+from zoo.loading import build_method
 
 from seed_prints import seed_print, squeezed
 

@@ -23,7 +23,9 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from .interfaces import Batch, DataSpec, Evaluator, Method, MethodConfig, Predictor, Sampler
     from .metrics import evaluate
     from .plugins import get_plugin_manager
-    from .registry import build_method, class_names, entry, list_models, load, load_file, register, save_model
+    from .loading import build_method, class_names, load, load_file, save_model
+    from .registration import register
+    from .registry import entry, list_models
     from .training import train
     from .viz import save_grid
 
@@ -72,7 +74,9 @@ _LAZY = {
     **{name: ("zoo.hookspecs", name) for name in ("hookimpl", "hookspec")},
     **{name: ("zoo.interfaces", name) for name in ("Batch", "DataSpec", "Evaluator", "Method", "MethodConfig", "Predictor", "Sampler")},
     "get_plugin_manager": ("zoo.plugins", "get_plugin_manager"),
-    **{name: ("zoo.registry", name) for name in ("build_method", "class_names", "entry", "load", "load_file", "save_model", "register")},
+    **{name: ("zoo.loading", name) for name in ("build_method", "class_names", "load", "load_file", "save_model")},
+    "entry": ("zoo.registry", "entry"),
+    "register": ("zoo.registration", "register"),
     "list": ("zoo.registry", "list_models"),
     "save_grid": ("zoo.viz", "save_grid"),
     "train": ("zoo.training", "train"),

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from .interfaces import device_name
-from .registry import build_method, load
+from .loading import build_method, load
 from .training import global_rng_kept, resolve_device
 
 __all__ = ["bench_train_step", "bench_inference", "device_name", "environment", "load_average"]

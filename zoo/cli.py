@@ -42,7 +42,7 @@ def class_labels(labels: list[int | str] | None, model: str) -> list[int] | None
     names = [x for x in labels or [] if isinstance(x, str)]
     if not names:
         return labels  # type: ignore[return-value]
-    from .registry import class_names
+    from .loading import class_names
 
     classes = class_names(model)
     if not classes:
@@ -61,7 +61,7 @@ def class_labels(labels: list[int | str] | None, model: str) -> list[int] | None
 
 def _recorded_classes(model: str) -> list[str]:
     """Return the class names a model's entry or run.json records, [] where none are (a bare weights file records none)."""
-    from .registry import class_names
+    from .loading import class_names
 
     try:
         return class_names(model)
@@ -151,7 +151,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _print_run_record(run_json: Path) -> None:
     """Print what a training run's run.json says the weights beside it learned from, as `zoo info NAME` prints an entry's."""
-    from .registry import class_names, format_data_label
+    from .data.labels import format_data_label
+    from .loading import class_names
     from .weights import read_record
 
     try:
@@ -172,7 +173,7 @@ def _as_trained(method: str, config: dict[str, Any]) -> Any:
     Building it so may read files a trained model no longer needs (DANN's backbone_weights, moved since): then the
     networks that ship are printed, and a note says why the others are not.
     """
-    from .registry import build_method
+    from .loading import build_method
 
     try:
         return build_method(method, config, training=True)
@@ -185,7 +186,8 @@ def _as_trained(method: str, config: dict[str, Any]) -> Any:
 @command
 def cmd_info(args: argparse.Namespace) -> int:
     from .plugins import get_plugin_manager
-    from .registry import build_method, entries, find_entry, is_weights_file, load_file, path_argument_problem, weights_file
+    from .loading import build_method, load_file
+    from .registry import entries, find_entry, is_weights_file, path_argument_problem, weights_file
     from .weights import sha256_file
 
     pm = get_plugin_manager()
@@ -255,7 +257,7 @@ def _print_plan(name: str, own: bool) -> None:
 def _print_networks(model: Any, args: argparse.Namespace) -> None:
     """Print a method's networks (or the whole method with --whole), its parameter counts and config, for `zoo info`."""
     from .printing import classic_repr
-    from .registry import param_count
+    from .loading import param_count
 
     show = repr if args.torch_repr else classic_repr
     if args.whole:
@@ -343,7 +345,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def _note_unlisted(path: Path | None, name: str) -> None:
     """Say so when a model was registered into a file that zoo does not read (neither the main file nor a plugin's)."""
-    from .registry import unlisted_note
+    from .registration import unlisted_note
 
     if note := unlisted_note(path, name):
         print(f"note: {note}", file=sys.stderr)
@@ -357,7 +359,7 @@ def _shown(path: Path) -> str:
 
 @command
 def cmd_register(args: argparse.Namespace) -> int:
-    from .registry import register_run
+    from .registration import register_run
 
     e = register_run(args.run, args.name, data=args.data, path=args.registry, replace=args.replace)
     made = f", {e.training.steps} steps in {e.training.wall_time_s:.0f} s on {e.training.device}" if e.training else " (no training record)"
@@ -367,7 +369,7 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 
 def _parse_data(items: Sequence[str]) -> dict[str, str]:
-    from .registry import split_role
+    from .data.labels import split_role
 
     out: dict[str, str] = {}
     for item in items:
@@ -381,7 +383,7 @@ def _parse_data(items: Sequence[str]) -> dict[str, str]:
 @command
 def cmd_train(args: argparse.Namespace) -> int:
     from .interfaces import parse_set, validate_config
-    from .registry import check_registration, register_run, registered_from
+    from .registration import check_registration, register_run, registered_from
     from .training import TrainConfig, check_run_folder, train
 
     if args.register:  # a later sitting of the run (--max-minutes ran out) replaces the entry its last one registered
@@ -412,7 +414,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 @command
 def cmd_sample(args: argparse.Namespace) -> int:
-    from .registry import load_any
+    from .loading import load_any
     from .viz import check_image_path, check_new_folder, save_grid, save_image_folder
 
     knobs = sampler_knobs(args.set or [])
@@ -445,7 +447,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .interfaces import parse_set
     from .data import data_root
     from .metrics import evaluate_model, evaluators, record_metrics
-    from .registry import check_recordable, entry, is_weights_file
+    from .registration import check_recordable
+    from .registry import entry, is_weights_file
 
     if args.write and is_weights_file(args.name):
         raise ConfigError(
@@ -488,7 +491,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .interfaces import validate_config
     from .bench import bench_inference, bench_train_step, check_options
     from .plugins import get_plugin_manager
-    from .registry import find_entry, is_weights_file, list_models, load
+    from .loading import load
+    from .registry import find_entry, is_weights_file, list_models
     from .training import resolve_device
     from .weights import atomic_write, check_writable
 

@@ -18,7 +18,8 @@ import numpy as np
 from .errors import ConfigError, DataError
 from .hookspecs import hookimpl
 from .interfaces import Command, Method, positive_int
-from .registry import is_weights_file, load_any
+from .loading import load_any
+from .registry import is_weights_file
 from .viz import figure, plot_curves, read_metrics_log, save_figure, save_grid
 from .weights import check_writable
 

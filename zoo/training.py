@@ -38,7 +38,8 @@ from .data.folder import FOLDER_SIDE
 from .data import load as load_data
 from .errors import COMMAND_LINE, ConfigError, OutputError, PluginError, Stopped, TrainingError, denied_as, option
 from .interfaces import Batch, Method, MethodConfig, Seed, device_name, filled_from_checkpoint, resolve_device, software, validate_config
-from .registry import absolute_data, build_method, save_model
+from .data.labels import absolute_data
+from .loading import build_method, save_model
 from .progress import progress_bar, status
 from .viz import plot_curves, read_metrics_log
 from .weights import (SLIM_CHECKPOINT, atomic_write, diverged, folder_lock, load_tree, nonfinite, read_record, remove_temporaries, save_tree,

@@ -34,7 +34,7 @@ from zoo.data import ImageSet
 from zoo.errors import ConfigError, Stopped
 from zoo.interfaces import Command, int_at_least, parse_set, path_text, positive_int, validate_config
 from zoo.metrics.adaptation import accuracy, load_labelled
-from zoo.registry import load_file
+from zoo.loading import load_file
 from zoo.training import TrainConfig, Trainer, global_rng_kept
 from zoo.viz import embed, plot_tsne
 from zoo.weights import atomic_write, check_writable

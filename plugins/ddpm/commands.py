@@ -18,7 +18,7 @@ import torch
 
 from zoo.errors import ConfigError
 from zoo.interfaces import Command, Method, int_at_least, int_list, parse_set
-from zoo.registry import load_any
+from zoo.loading import load_any
 from zoo.viz import check_image_path, figure, save_figure, save_grid
 
 from .method import DDPM, DEFAULT_GUIDANCE, FrameCallback, sampling_progress

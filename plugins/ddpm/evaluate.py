@@ -34,7 +34,7 @@ from zoo.metrics.features import cached_stats
 from zoo.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats
 from zoo.metrics.gan import judge_key
 from zoo.progress import status
-from zoo.registry import load_any
+from zoo.loading import load_any
 from zoo.weights import atomic_write, check_writable, tensor_digest
 
 from .method import DDPM, DEFAULT_GUIDANCE, DEFAULT_STEPS, sampling_progress

@@ -23,7 +23,10 @@ from ..argtypes import user_path
 from ..errors import COMMAND_LINE, ConfigError, DataError, UnknownNameError, set_option
 from ..interfaces import Method, evaluator_options
 from ..plugins import get_plugin_manager
-from ..registry import entry, is_weights_file, load, load_file, parse_data_label, update_entry, weights_file
+from ..data.labels import parse_data_label
+from ..loading import load, load_file
+from ..registration import update_entry
+from ..registry import entry, is_weights_file, weights_file
 
 __all__ = ["evaluators", "evaluate", "evaluate_model", "plan_evaluation", "check_plan", "record_metrics"]
 

@@ -27,7 +27,7 @@ from ..data import ImageSet, adapt_images, check_image_batch, load as load_data
 from ..errors import ConfigError, PluginError, WeightsError, set_option
 from ..interfaces import Method, Seed, evaluator_options, require_capability
 from ..progress import progress_bar, status
-from ..registry import load_any
+from ..loading import load_any
 from ..weights import json_digest, tensor_digest, tensors_digest
 from .classifier_metrics import FeatureClassifier, check_feature_classifier, classifier_score, coverage_metrics, features_and_logits
 from .features import cached_features, cached_stats, extract_features, stored_features
