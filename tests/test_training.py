@@ -516,7 +516,7 @@ def test_sigterm_stops_after_the_step_like_ctrl_c_and_the_run_resumes_exactly(tm
     import os
     import signal
 
-    from zoo.training import Stopped
+    from zoo.errors import Stopped
     from zoo_plugins.dcgan.method import DCGAN
 
     straight = train(tmp_path / "a", 4)

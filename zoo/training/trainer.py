@@ -1,22 +1,8 @@
-"""The generic Trainer: the loop around a method's `train_step`.
-
-It owns data loading, device and autocast, seeding, the progress bar, the JSON-lines
-metrics log and its loss plot, atomic checkpoints every N steps, resume, the weights EMA
-(timm's ModelEmaV3) and the final export. The method owns what one step does.
-
-Example::
-
-    >>> from zoo.training import Trainer, TrainConfig
-    >>> from zoo import data
-    >>> t = Trainer("dcgan", {"soft_labels": True}, {"train": data.load("mnist", root="../shared/data")},
-    ...             "runs/dcgan", TrainConfig(steps=2000, batch_size=128))
-    >>> summary = t.fit()       # runs/dcgan/model.safetensors, metrics.jsonl, loss.png, summary.json
-"""
+"""The `Trainer`: the loop around a method's `train_step`, and `train`, what `zoo train` calls."""
 
 from __future__ import annotations
 
 import datetime
-import errno
 import json
 import math
 import os
@@ -24,68 +10,27 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import pydantic
 import torch
 from torch import nn
 
-from .data import ImageSet, TensorLoader
-from .data.folder import FOLDER_SIDE
-from .data import load as load_data
-from .errors import COMMAND_LINE, ConfigError, OutputError, PluginError, Stopped, TrainingError, denied_as, option
-from .interfaces import Batch, Method, MethodConfig, Seed, device_name, filled_from_checkpoint, resolve_device, software, validate_config
-from .data.labels import absolute_data
-from .loading import build_method, save_model
-from .progress import progress_bar, status
-from .viz import plot_curves, read_metrics_log
-from .weights import (SLIM_CHECKPOINT, atomic_write, diverged, folder_lock, load_tree, nonfinite, read_record, remove_temporaries, save_tree,
-                      sha256_file, tensors_digest)
-
-__all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "slim_checkpoint", "export_slim", "StopAfterStep"]
-
-#: Loop settings a resumed run must keep: they change which batches it sees or what a step computes.
-RESUME_FIXED = ("batch_size", "seed", "bf16", "grad_clip")
-#: The loop settings a checkpoint records beside its state. A resume is checked against them rather than run.json's, which a
-#: sitting rewrites as it begins: one killed before its first checkpoint leaves settings there that no checkpoint was made with.
-CHECKPOINT_SETTINGS = (*RESUME_FIXED, "ema_decay", "lr_decay_start", "lr_warmup", "steps")
-CHECKPOINT = "checkpoint.safetensors"
-EXPORT = "model.safetensors"
-#: What `zoo train` writes in its run folder (and `slim_checkpoint` beside them).
-RUN_FILES = (CHECKPOINT, EXPORT, "run.json", "summary.json", "metrics.jsonl", "loss.png")
-
-
-class TrainConfig(pydantic.BaseModel):
-    """Settings of the loop (the method's hyper-parameters live in its own Config)."""
-
-    model_config = pydantic.ConfigDict(extra="forbid", allow_inf_nan=False)
-    steps: int = pydantic.Field(1000, ge=1, description="optimisation steps (one batch each)")
-    batch_size: int = pydantic.Field(64, ge=1)
-    device: str = pydantic.Field("auto", description="auto, cpu, cuda, cuda:N or mps")
-    bf16: bool = pydantic.Field(False, description="bfloat16 autocast for the forward passes")
-    seed: Seed = 0
-    checkpoint_every: int = pydantic.Field(500, ge=0, description="steps between checkpoints (0: only at the end)")
-    log_every: int = pydantic.Field(10, ge=1)
-    ema_decay: float = pydantic.Field(0.0, ge=0.0, lt=1.0, description="EMA of the exported weights (0: off)")
-    grad_clip: float | None = pydantic.Field(None, gt=0)
-    max_minutes: float | None = pydantic.Field(None, gt=0, description="stop (and export) after this much wall time")
-    lr_decay_start: int | None = pydantic.Field(
-        None, ge=0, description="from this step on, every learning rate falls linearly towards zero at `steps` (for methods without schedulers of their own)"
-    )
-    lr_warmup: int = pydantic.Field(
-        0, ge=0, description="the first N steps' learning rates rise linearly to the configured ones, step k at k/N of them (for methods "
-        "without schedulers of their own); eases in a branch from a slim checkpoint, whose optimizer moments start afresh"
-    )
-    init_from: str | None = pydantic.Field(
-        None, description="branch from another run (its folder or checkpoint file, full or slim): its weights, EMA and optimizer moments (a slim "
-        "checkpoint has none); rates, steps and data order are this run's"
-    )
-    export_dtype: Literal["float32", "float16"] = "float32"
-    channels_last: bool = pydantic.Field(False, description="NHWC memory format for model and batches (faster convolutions on CPUs)")
-    progress: bool = True
+from ..data import ImageSet, TensorLoader
+from ..data import load as load_data
+from ..data.folder import FOLDER_SIDE
+from ..data.labels import absolute_data
+from ..errors import COMMAND_LINE, ConfigError, OutputError, PluginError, Stopped, TrainingError, denied_as, option
+from ..interfaces import Batch, Method, MethodConfig, device_name, filled_from_checkpoint, resolve_device, software, validate_config
+from ..loading import build_method, save_model
+from ..progress import progress_bar, status
+from ..viz import plot_curves, read_metrics_log
+from ..weights import atomic_write, folder_lock, nonfinite, read_record, remove_temporaries, sha256_file, tensors_digest
+from .config import TrainConfig
+from .resume import Resumable
+from .runs import CHECKPOINT, EXPORT, RUN_FILES, check_run_folder
 
 
 def _quietly(action: Any) -> None:
@@ -181,93 +126,12 @@ def global_rng_kept() -> Iterator[None]:
         yield
 
 
-def refuse_linked_run_files(folder: Path, names: Sequence[str], what: str) -> None:
-    """Raise OutputError if any of `names` in `folder` is a symbolic link: a run writes through a link into its target, so a run
-    folder unpacked from someone else's archive (``summary.json -> ~/.bashrc``) would overwrite files outside it."""
-    linked = [n for n in names if (folder / n).is_symlink()]
-    if linked:
-        raise OutputError(
-            f"{what}: {', '.join(linked)} {'is a symbolic link' if len(linked) == 1 else 'are symbolic links'} ({folder / linked[0]} -> "
-            f"{os.readlink(folder / linked[0])}); a run writes its files there, and would write through the link. Replace "
-            f"{'it' if len(linked) == 1 else 'them'} with the file{'' if len(linked) == 1 else 's'} itself, or give another folder."
-        )
-
-
-def check_run_folder(out: str | os.PathLike[str]) -> Path:
-    """Return `out` if a run can be written there (a folder, or a path a folder can be made at), else raise OutputError."""
-    with denied_as(OutputError, f"run folder {option('out', out)}"):
-        try:
-            return _check_run_folder(Path(out))
-        except OSError as e:
-            if e.errno != errno.ENAMETOOLONG:
-                raise
-            raise OutputError(f"run folder {option('out', out)}: a name in it is longer than this file system takes ({e.strerror}). "
-                              "Give a shorter path.") from None
-
-
-def _check_run_folder(out: Path) -> Path:
-    dangling = next((p for p in (out, *out.parents) if p.is_symlink() and not p.exists()), None)
-    if dangling is not None:
-        at = option("out", out) + (f": {dangling}" if dangling != out else "")
-        target = os.readlink(dangling)
-        why = "which does not exist" if not os.path.lexists(dangling.parent / target) else "a link itself that leads to no folder (a dangling link or a loop of links)"
-        raise OutputError(f"{at} is a symbolic link to {target}, {why}. Create that folder, or give another run folder.")
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{option('out', out)} is a file; expected a run folder (new, or one `zoo train` wrote). Give another run folder ({option('out', 'DIR')}).")
-    first = next((p for p in (out, *out.parents) if p.exists()), Path("."))
-    if not first.is_dir() or not os.access(first, os.W_OK | os.X_OK):
-        raise OutputError(f"{option('out', out)}: {first} is {'not a folder' if not first.is_dir() else 'not writable'}. Give a run folder in a place you can write to.")
-    refuse_linked_run_files(out, (*RUN_FILES, SLIM_CHECKPOINT), f"{option('out', out)}")
-    if out.is_dir() and (out / EXPORT).exists() and not (out / CHECKPOINT).exists():
-        raise OutputError(
-            f"{option('out', out)} holds a run's {EXPORT} but no {CHECKPOINT} to go on from (deleted?): training there would start "
-            f"afresh and overwrite that model. Give another run folder ({option('out', 'DIR')}), or delete this one to train it again."
-        )
-    if out.is_dir() and (out / SLIM_CHECKPOINT).exists() and not (out / CHECKPOINT).exists():
-        raise OutputError(
-            f"{option('out', out)} holds a run's {SLIM_CHECKPOINT} (carried without its full checkpoint): it cannot be resumed, and "
-            f"training there would start afresh over its records. Branch from it into a new folder: {option('init_from', out)} {option('out', 'NEW')}."
-        )
-    if out.is_dir() and not any((out / f).exists() for f in (CHECKPOINT, "run.json")):  # a run, or one that died before its first checkpoint
-        others = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))  # .DS_Store, .gitkeep: no run file is hidden
-        if others:  # the user's own files: a run would overwrite its loss.png or summary.json among them
-            raise OutputError(
-                f"{option('out', out)} holds files of its own ({', '.join(others[:4])}{', ...' if len(others) > 4 else ''}) and no run of `zoo train`; "
-                f"a run writes {CHECKPOINT}, {EXPORT}, run.json, summary.json, metrics.jsonl and loss.png there. Give a new or empty folder ({option('out', 'DIR')})."
-            )
-    return out
-
-
-def _rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"cpu": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = list(torch.cuda.get_rng_state_all())
-    return state
-
-
-def _set_rng_state(state: Mapping[str, Any]) -> None:
-    torch.set_rng_state(state["cpu"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(list(state["cuda"]))
-
-
 def _n_classes_option(k: int | None) -> str:
     """Name the method option n_classes=k as the user gives it: ``--set n_classes=3`` to `zoo train`, ``config={'n_classes': 3}`` in Python."""
     return f"--set n_classes={k}" if COMMAND_LINE.get() else f"config={{'n_classes': {k}}}"
 
 
-def _read_run_record(path: Path, fix: str) -> dict[str, Any]:
-    """Return a run's run.json (read_record), with the fields a resume or a branch reads checked for their type: a damaged
-    one is a ConfigError naming the file and saying `fix`, not a Python error from deep in the resume."""
-    record = read_record(path, fix)
-    for key, kind, what in (("train", dict, "an object of the trainer's settings"), ("earlier_sittings", list, "a list of the sittings")):
-        if record.get(key) is not None and not isinstance(record[key], kind):
-            raise ConfigError(f"{path} is damaged: its {key} is {json.dumps(record[key])[:60]}; expected {what}, as `zoo train` writes. "
-                              f"{fix}")
-    return record
-
-
-class Trainer:
+class Trainer(Resumable):
     """Trains method `method` with `config` on `data`, writing into `out`.
 
     `data` maps each of the method's data roles to an :class:`ImageSet` or a dataset name or path
@@ -440,26 +304,6 @@ class Trainer:
                 "data": self.data_names, "data_sha256": self.data_sha256, "data_sources": self.data_sources, "classes": self.data_classes,
                 **({"config_files_sha256": self.config_files} if self.config_files else {})}
 
-    def _state(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "elapsed": self.elapsed,
-            "model": self.method.state_dict(),
-            "optimizers": {k: o.state_dict() for k, o in self.method.optimizers.items()},
-            "schedulers": {k: s.state_dict() for k, s in self.method.schedulers.items()},
-            "ema": self.ema.state_dict() if self.ema is not None else {},
-            "loaders": {k: ld.state_dict() for k, ld in self.loaders.items()},
-            "rng": _rng_state(),
-            "train": {k: getattr(self.train, k) for k in CHECKPOINT_SETTINGS},
-        }
-
-    def save_checkpoint(self) -> Path:
-        """Write the full training state to ``out/checkpoint.safetensors`` atomically (refused once the weights diverged)."""
-        self._stop_if_diverged(diverged(self.method), "its weights")
-        path = self.out / CHECKPOINT
-        save_tree(path, self._state())
-        return path
-
     def _stop_if_diverged(self, bad: list[str], what: str) -> None:
         """Raise TrainingError where `bad` names NaN or infinite values (logged losses, weights): nothing past them is saved."""
         if bad:
@@ -469,183 +313,6 @@ class Trainer:
                 f"checkpoint written from then on. Lower the learning rate (zoo info {self.method.name} lists the options) and "
                 f"train into a new run folder ({option('out', 'DIR')})."
             )
-
-    def _resume(self) -> bool:
-        path = self.out / CHECKPOINT
-        if not path.is_file():
-            return False
-        fix = f"Restore it, or start afresh in another run folder ({option('out', 'DIR')}) or after deleting this one."
-        previous = _read_run_record(self.out / "run.json", fix)
-        now = self._run_info()
-        if previous.get("method") == now["method"] and isinstance(previous.get("config"), dict):
-            try:  # a run from before a field was added compares with that field's default
-                previous["config"] = type(self.method.config).model_validate(previous["config"]).model_dump()
-            except pydantic.ValidationError:
-                pass  # reported below as a different config
-        for key in ("method", "config", "data", "data_sha256"):
-            if key == "data_sha256" and key not in previous:
-                continue  # a run of a zoo that recorded names only
-            if previous.get(key) != now[key]:
-                fix = f"Use another run folder ({option('out', 'DIR')}), or delete that one to start afresh."
-                if key == "data_sha256":
-                    what = f"data: other images under the same names {now['data']}"
-                    folders = [r for r in self.loaders if os.path.isdir(self.data_sources[r])]
-                    kept = {r: s for r in folders if (s := self.loaders[r].images.shape[-1]) < FOLDER_SIDE}
-                    if kept:  # the files may be the same, read as zoo reads folders since 2026-11-30
-                        what += (f"; or the same files read anew: zoo now reads a folder whose images share a side of at most "
-                                 f"{FOLDER_SIDE} at that side ({', '.join(f'{r} {s}x{s}' for r, s in kept.items())}), where it read "
-                                 f"{FOLDER_SIDE}x{FOLDER_SIDE} before")
-                    if folders:  # or split anew, since 2026-12-01
-                        what += (f"; or the same files split anew: zoo now holds out a folder's test images by a hash of each "
-                                 f"file's path ({', '.join(folders)}), where it took every 10th file before")
-                        fix = f"To train on from this run's weights, branch from it into another run folder ({option('init_from', self.out)})."
-                elif key == "config" and isinstance(previous.get(key), dict):
-                    was = previous["config"]
-                    changed = [k for k in {**was, **now["config"]} if was.get(k) != now["config"].get(k)]
-                    what = "config: " + ", ".join(f"{k} {was.get(k)} there, {now['config'].get(k)} now" for k in changed)
-                    fix = (f"Resume with the run's settings ({_repeat(was, changed, config=True)}), branch from it into another run folder "
-                           f"({option('init_from', self.out)}) to change them, or use another one.")
-                else:
-                    what = f"{key}: {previous.get(key)} there, {now[key]} now"
-                raise ConfigError(f"{self.out} holds a checkpoint of another run ({what}). {fix}")
-        if isinstance(previous.get("config_files_sha256"), dict):
-            self.config_files = previous["config_files_sha256"]  # what the run began from, whatever the file holds now
-        state = load_tree(path, fix)
-        made_with = state.get("train") if isinstance(state.get("train"), dict) else previous.get("train")  # a checkpoint of before 2026-12-02: run.json's
-        self._check_resume_settings(made_with or {}, int(state["step"]))
-        if int(state["step"]) > self.train.steps:
-            raise ConfigError(
-                f"{self.out} holds a checkpoint at step {int(state['step'])}, past {option('steps', self.train.steps)}. "
-                f"Give {option('steps', int(state['step']))} or more to go on from it, or another run folder ({option('out', 'DIR')}) to start afresh."
-            )
-        self.method.load_state_dict(state["model"])
-        for k, o in self.method.optimizers.items():
-            o.load_state_dict(state["optimizers"][k])
-        for k, s in self.method.schedulers.items():
-            s.load_state_dict(state["schedulers"][k])
-        if self.ema is not None and state["ema"]:
-            self.ema.load_state_dict(state["ema"])
-        elif self.ema is not None:  # EMA switched on at this resume: it starts from the resumed weights, not the fresh init
-            self.ema = self._make_ema()
-        for k, ld in self.loaders.items():
-            ld.load_state_dict(state["loaders"][k])
-        _set_rng_state(state["rng"])
-        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
-        self.init_source = previous.get("init_from")
-        self.earlier_sittings = list(previous.get("earlier_sittings") or [])
-        last = self.earlier_sittings[-1] if self.earlier_sittings else None
-        if not (isinstance(last, dict) and last.get("steps") == self.step):  # else the last sitting died before it saved a step
-            self.earlier_sittings.append({"command": previous.get("command"), "steps": self.step})
-        self._truncate_log(self.step)
-        return True
-
-    def _check_resume_settings(self, before: Mapping[str, Any], step: int) -> None:
-        """Refuse a resume whose loop settings would make the run differ from an uninterrupted one.
-
-        Free to change: device, memory format, logging, checkpoints, export dtype, time limit, and
-        steps unless the run's course depends on its length (below). An EMA may be switched on (it
-        starts from the resumed weights) and a learning-rate decay added, as docs/gan.md's sittings
-        did; an EMA's decay or a decay's start, once set, stays, and so does a warm-up (or its absence). A method whose course follows the
-        run's length (``Method.uses_run_length``: a scheduler runs over it), and a decay
-        that has begun (it falls towards `steps`): for those, another `steps` would change the course
-        half-way, so it is refused with the way out, a branch (``init_from``) with its own length.
-        """
-        now = self.train.model_dump()
-        before = {"lr_warmup": 0, **before}  # a run from before the field had none
-        changed = [k for k in RESUME_FIXED if k in before and before[k] != now[k]]
-        if before.get("ema_decay") and before["ema_decay"] != now["ema_decay"]:  # 0 means no EMA: switching one on is fine
-            changed.append("ema_decay")
-        if before.get("lr_decay_start") is not None and before["lr_decay_start"] != now["lr_decay_start"]:  # None means no decay
-            changed.append("lr_decay_start")
-        if before["lr_warmup"] != now["lr_warmup"]:  # it sets the rates of the steps to come as well as of those done
-            changed.append("lr_warmup")
-        if changed:
-            detail = ", ".join(f"{k} {before[k]} there, {now[k]} now" for k in changed)
-            raise ConfigError(
-                f"{self.out} holds a checkpoint trained with other settings ({detail}); resuming would mix them. "
-                f"Resume with the run's settings ({_repeat(before, changed)}), or branch from it into another run folder "
-                f"({option('init_from', self.out)}), or use another one."
-            )
-        planned = self.method.uses_run_length
-        decaying = before.get("lr_decay_start") is not None and step > before["lr_decay_start"]
-        if "steps" in before and before["steps"] != now["steps"] and (planned or decaying):
-            why = (f"method {self.method.name!r} plans its schedule over the run's length" if planned
-                   else f"its learning rates have been falling since step {before['lr_decay_start']} towards the last step")
-            raise ConfigError(
-                f"{self.out} holds a checkpoint of a {before['steps']}-step run, and {why}: another length would change "
-                f"the schedule half-way. Resume with {option('steps', before['steps'])}, or branch from it into another run "
-                f"folder ({option('init_from', self.out)}) to train on with a schedule of its own."
-            )
-
-    def _init_from(self, source: str) -> dict[str, Any]:
-        """Load the model (and EMA) weights of another run's checkpoint; return where they came from.
-
-        A branch of that run with other settings: the weights and the optimizers' moments carry over
-        (fresh Adam moments would move every weight by about one learning rate on the first step and
-        jolt a trained GAN); the learning rates, their schedule, the step count and the data order are
-        this run's. With ``ema_decay`` set, the EMA continues the source's average when the source
-        kept one, else it starts from the loaded weights.
-        """
-        path = Path(source)
-        ckpt = path / CHECKPOINT if path.is_dir() else path
-        if path.is_dir() and not ckpt.is_file() and (path / SLIM_CHECKPOINT).is_file():
-            ckpt = path / SLIM_CHECKPOINT  # a run carried here without its full checkpoint
-        if not ckpt.is_file():
-            raise ConfigError(f"{option('init_from', source)}: no {CHECKPOINT} (nor {SLIM_CHECKPOINT}) there. Give a run folder of `zoo train` or its checkpoint file.")
-        fix = f"{option('init_from', source)} takes a run folder of `zoo train` or its {CHECKPOINT}; branch from another one, or restore it."
-        run, summary = _read_run_record(ckpt.parent / "run.json", fix), read_record(ckpt.parent / "summary.json", fix)
-        other = run.get("method")
-        if other not in (None, self.method.name):
-            raise ConfigError(f"{option('init_from', source)}: that run trained method {other!r}, this one trains {self.method.name!r}. Start from a {self.method.name} run.")
-        state = load_tree(ckpt, fix)
-        model = state["model"]
-        if state["ema"]:  # a slim checkpoint keeps the EMA alone of what it averages: those modules start from it
-            model = {**{k: state["ema"]["module." + k] for k in self.method.state_dict() if k not in model and "module." + k in state["ema"]}, **model}
-        try:
-            self.method.load_state_dict(model)
-        except RuntimeError as e:
-            raise ConfigError(f"{option('init_from', source)}: its weights do not fit method {self.method.name!r} with this config: {str(e).splitlines()[0]}") from None
-        for k, o in self.method.optimizers.items():  # the moments carry over; the rates are this run's
-            if k in state["optimizers"]:
-                o.load_state_dict({"state": state["optimizers"][k]["state"], "param_groups": o.state_dict()["param_groups"]})
-        self._note_branch_changes(run, source)
-        if not state["optimizers"] and self.method.optimizers and not self.train.lr_warmup and not self.method.schedulers:
-            status(f"{ckpt.name} keeps no optimizer moments: fresh ones move every weight by about one learning rate on the first steps. "
-                   f"{option('lr_warmup', 500)} eases them in.")
-        if self.ema is not None:
-            self.ema = self._make_ema()
-            if state["ema"]:
-                self.ema.load_state_dict(state["ema"])
-        return {
-            "checkpoint": str(ckpt), "sha256": sha256_file(ckpt), "step": int(state["step"]), "elapsed": float(state["elapsed"]),
-            "command": run.get("command"), "device": summary.get("device"), "date": summary.get("date"), "software": summary.get("software"),
-            "init_from": run.get("init_from"), "earlier_sittings": run.get("earlier_sittings") or [],
-        }
-
-    def _note_branch_changes(self, run: Mapping[str, Any], source: str) -> None:
-        """Say which of its source's recipe a branch changes: often meant (a branch may try another one), but a branch
-        command written without the source's options would otherwise drop them silently (its soft labels, its EMA)."""
-        was = run.get("config")
-        try:  # a run from before a field was added compares with that field's default
-            was = type(self.method.config).model_validate(was).model_dump() if isinstance(was, dict) else {}
-        except pydantic.ValidationError:
-            was = {}
-        now = self.method.config.model_dump()
-        changed = [k for k in now if k in was and was[k] != now[k]]
-        before, here = run.get("train") or {}, self.train.model_dump()
-        moved = [k for k in ("batch_size", "ema_decay", "bf16") if k in before and before[k] != here[k]]
-        if changed or moved:
-            said = [f"{k} {was[k]} there, {now[k]} here" for k in changed] + [f"{k} {before[k]} there, {here[k]} here" for k in moved]
-            keep = [_repeat(was, changed, config=True)] * bool(changed) + [_repeat(before, moved)] * bool(moved)
-            status(f"{option('init_from', source)}: this branch trains with other settings than the run it comes from ({'; '.join(said)}). "
-                   f"Where that is not meant, give {' and '.join(keep)}.")
-
-    def _truncate_log(self, step: int) -> None:
-        log = self.out / "metrics.jsonl"
-        if log.is_file():
-            kept = [r for r in read_metrics_log(log) if r.get("step", 0) <= step]
-            with atomic_write(log, "w") as f:
-                f.writelines(json.dumps(r) + "\n" for r in kept)
 
     # ---- the loop -------------------------------------------------------------------------------
     def _next_batch(self) -> Batch | dict[str, Batch]:
@@ -802,7 +469,7 @@ def train(
     left as it was (the run seeds its own from ``seed``). The run records
     `command`, by default this call written out, as `zoo register` puts it in the registry.
     """
-    from .plugins import get_plugin_manager
+    from ..plugins import get_plugin_manager
 
     if command is None:
         command = _python_call(method, data, out, config, settings)
@@ -815,83 +482,6 @@ def train(
         raise ConfigError(f"method {method!r} needs data: a dataset name or path (`zoo datasets`), an ImageSet, or {{role: one of those}}.")
     with global_rng_kept():  # the run seeds every device's generator (torch.manual_seed) and draws from them
         return Trainer(method, method_cfg, sources, out, train_cfg, command=command, data_root=data_root).fit()
-
-
-def slim_checkpoint(run: str | os.PathLike[str], dtype: torch.dtype = torch.float16, keep_raw: bool = False) -> Path:
-    """Write ``run/checkpoint.slim.safetensors``: the run's weights and EMA from its checkpoint in `dtype`, and its step.
-
-    A seventh of a 64x64 DCGAN's full checkpoint, a fifth of WGAN-GP's (no optimizer moments, loader or RNG state; half precision; where the
-    run keeps an EMA, the EMA stands in for the raw weights of what ships unless `keep_raw`), so it travels where the full
-    one cannot (a lent GPU takes and returns 64 MiB in all). It is a branch point, not a resume: ``zoo train --init-from``
-    takes it (the run's folder, with its run.json and summary.json), the shipped modules starting from the averaged
-    weights, with fresh optimizer moments, best eased in with ``lr_warmup``. Integer tensors (BatchNorm's batch counts)
-    keep their type. Refused where a weight does not fit `dtype`.
-    """
-    run = Path(run)
-    refuse_linked_run_files(run, (SLIM_CHECKPOINT,), f"slim_checkpoint({str(run)!r})")
-    if not (run / CHECKPOINT).is_file():
-        raise ConfigError(f"{run}: no {CHECKPOINT} there to slim. Give a run folder of `zoo train` (a run writes its checkpoint at the end).")
-    state = load_tree(run / CHECKPOINT, f"Give a run folder of `zoo train` with a whole {CHECKPOINT}.")
-
-    def cast(tree: Mapping[str, torch.Tensor], what: str) -> dict[str, torch.Tensor]:
-        out = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tree.items()}
-        bad = [k for k, v in out.items() if v.is_floating_point() and (torch.isfinite(tree[k]) & ~torch.isfinite(v)).any()]
-        if bad:
-            raise ConfigError(f"{run / CHECKPOINT}: {what} {', '.join(bad[:3])} overflow {dtype}. Write it in torch.bfloat16 (dtype=torch.bfloat16).")
-        return out
-
-    model = state["model"]
-    if state["ema"] and not keep_raw:  # what the EMA averages, it holds: the branch starts those modules from it
-        model = {k: v for k, v in model.items() if "module." + k not in state["ema"]}
-    slim = {"step": state["step"], "elapsed": state["elapsed"], "model": cast(model, "weights"), "ema": cast(state["ema"], "EMA weights"),
-            "optimizers": {}}
-    save_tree(run / SLIM_CHECKPOINT, slim)
-    return run / SLIM_CHECKPOINT
-
-
-def export_slim(run: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
-    """Write to `out` the weights a run exports, from its slim checkpoint alone; return `out`.
-
-    For a run carried without its ``model.safetensors`` (benchmarks/carry), to sample, judge or register it: where the run
-    kept an EMA these are the EMA's weights, as its own export; written in the run's ``export_dtype``, so a float16
-    export comes back the same file, sha256 and all (its ``summary.json`` names it); a float32 one comes back as the
-    float16 values the slim checkpoint kept, another file. Without an EMA, the slim checkpoint's half-precision weights.
-    """
-    run = Path(run)
-    fix = f"Give a run folder holding {SLIM_CHECKPOINT} and run.json (zoo.training.slim_checkpoint writes the first)."
-    if not (run / SLIM_CHECKPOINT).is_file():
-        raise ConfigError(f"{run}: no {SLIM_CHECKPOINT} there. {fix}")
-    if Path(out).resolve() in {(run / f).resolve() for f in (SLIM_CHECKPOINT, CHECKPOINT, "run.json", "summary.json")}:
-        raise ConfigError(f"export_slim: {out} is one of the run's own records; write the weights to {run / EXPORT} or elsewhere.")
-    info = read_record(run / "run.json", fix)
-    state = load_tree(run / SLIM_CHECKPOINT, fix)
-    # built for inference: a training-only part may need files of the machine that trained it (DANN's backbone_weights)
-    method = build_method(info.get("method", "?"), info.get("config"), where=f" in {run / 'run.json'}")
-    if state["ema"]:
-        shipped = {k[len("module."):]: v for k, v in state["ema"].items() if k.startswith("module.")}
-    else:
-        shipped = {k: state["model"][k] for k in method.inference_state_dict()}
-    dtype = torch.float16 if (info.get("train") or {}).get("export_dtype") == "float16" else torch.float32
-    save_model(method, out, dtype=dtype, state=shipped)
-    return Path(out)
-
-
-def _repeat(settings: Mapping[str, Any], keys: list[str], *, config: bool = False) -> str:
-    """Return how the user gives `keys` their values in `settings` again: ``--set lr=0.0002`` / ``--steps 4`` / ``without
-    --grad-clip`` in a command, ``config with lr=0.0002`` / ``steps=4`` in Python (`config`: method options, not loop settings)."""
-    keys = [k for k in keys if k in settings]
-    if config:
-        if not COMMAND_LINE.get():
-            return "config with " + ", ".join(f"{k}={settings[k]!r}" for k in keys)
-        return " ".join(option("config", f"{k}={settings[k] if isinstance(settings[k], str) else json.dumps(settings[k])}") for k in keys)
-
-    def one(k: str) -> str:
-        v = settings[k]
-        if COMMAND_LINE.get() and (isinstance(v, bool) or v is None):  # a flag, or an option left out
-            return option(k) if v is True else f"without {option(k)}"
-        return option(k, v)
-
-    return ", ".join(one(k) for k in keys)
 
 
 def _data_option(roles: list[str]) -> str:
