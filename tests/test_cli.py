@@ -690,12 +690,12 @@ def test_register_labels_the_data_from_the_runs_record_and_refuses_another_datas
 
 
 def test_zoo_list_says_how_many_samples_each_figure_is_from() -> None:
-    from zoo.cli import _headline
+    from zoo.cli.common import headline
 
-    assert _headline({"classifier_fd": 56.4, "classifier_is": 2.5, "n": 200, "seed": 0}) == "classifier_fd=56.4, classifier_is=2.5 (n=200)"
-    assert _headline({"accuracy": 0.98, "accuracy_n": 10000}) == "accuracy=0.98 (accuracy_n=10,000)"
+    assert headline({"classifier_fd": 56.4, "classifier_is": 2.5, "n": 200, "seed": 0}) == "classifier_fd=56.4, classifier_is=2.5 (n=200)"
+    assert headline({"accuracy": 0.98, "accuracy_n": 10000}) == "accuracy=0.98 (accuracy_n=10,000)"
     # a hand-edited count that is no whole number is shown as it stands: one odd entry must not stop `zoo list` for all
-    assert _headline({"fid": 3.5, "fid_n": float("nan"), "n": "10k", "n_real": 1e4}) == "fid=3.5 (fid_n=nan, n=10k, n_real=10,000)"
+    assert headline({"fid": 3.5, "fid_n": float("nan"), "n": "10k", "n_real": 1e4}) == "fid=3.5 (fid_n=nan, n=10k, n_real=10,000)"
 
 
 def test_a_model_trained_on_class_folders_keeps_their_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -805,7 +805,7 @@ def test_the_commands_ctrl_c_while_loading_raises_nothing_and_after_its_work_is_
     import subprocess
     import sys
 
-    code = ("import os, signal, sys, time, zoo.cli as c\n"
+    code = ("import os, signal, sys, time, zoo.cli.app as c\n"
             "c._CONSOLE.set(True)\n"
             "if sys.argv[1] == 'loading':\n"
             "    with c._ctrl_c_ends_the_command():\n"
@@ -1177,7 +1177,7 @@ def test_a_tilde_that_names_no_home_is_kept_as_written() -> None:
 
 
 def test_out_of_memory_messages_of_other_backends_are_one_line_too() -> None:
-    from zoo.cli import _out_of_memory
+    from zoo.cli.app import _out_of_memory
 
     assert _out_of_memory(RuntimeError("MPS backend out of memory (MPS allocated: 1.00 GB, other allocations: 2.00 GB). Tried to allocate "
                                        "256.00 MB on private pool. Use PYTORCH_MPS_HIGH_WATERMARK_RATIO=0.0")) == \

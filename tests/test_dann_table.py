@@ -245,7 +245,7 @@ def test_sigterm_to_the_parent_stops_the_pool_as_ctrl_c_does_and_says_so_in_its_
     import signal
     import time
 
-    from zoo.cli import _sigterm_ends_the_command
+    from zoo.cli.app import _sigterm_ends_the_command
     from zoo.errors import Stopped
 
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:

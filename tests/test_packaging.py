@@ -35,6 +35,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shipped = {n.removeprefix("zoo/_shipped/") for n in names if n.startswith("zoo/_shipped/")}
     assert shipped == {"registry.toml", *(f"weights/{p.name}" for p in (ROOT / "weights").glob("*.safetensors"))}, "registry.toml and every shipped weights file, nothing else"
     assert not any(n.startswith(("tests/", "docs/", "benchmarks/", "runs/", "zoo/_shipped/tests", "zoo/_shipped/docs")) for n in names), sorted(names)
+    # pyproject.toml lists the packages by hand: a new one left out of the list would be missing from every install
+    packages = {f"zoo/{p.parent.relative_to(ROOT / 'zoo').as_posix()}/__init__.py".replace("/./", "/") for p in (ROOT / "zoo").rglob("__init__.py")}
+    packages |= {f"zoo_plugins/{p.parent.relative_to(ROOT / 'plugins').as_posix()}/__init__.py".replace("/./", "/") for p in (ROOT / "plugins").rglob("__init__.py")}
+    assert packages <= names, f"packages missing from the wheel (add them to pyproject.toml's packages): {sorted(packages - names)}"
     return site
 
 
