@@ -19,7 +19,7 @@ import torch
 
 from zoo.data import ImageSet
 from zoo.training import CHECKPOINT, EXPORT, TrainConfig, Trainer, slim_checkpoint
-from zoo.weights import atomic_write
+from zoo.files import atomic_write
 
 
 def sizes(method: str, folder: Path) -> dict[str, float]:

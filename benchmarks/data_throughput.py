@@ -21,7 +21,7 @@ from zoo import data
 from zoo.data import TensorLoader
 from zoo.data.registry import data_root, is_present
 from zoo.bench import provenance
-from zoo.weights import atomic_write
+from zoo.files import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data_throughput.json"
 

@@ -19,7 +19,7 @@ import torch
 import zoo
 from zoo.bench import provenance
 from zoo.metrics.classifier_metrics import features_and_logits
-from zoo.weights import atomic_write
+from zoo.files import atomic_write
 from zoo_plugins.ddpm.schedule import NoiseSchedule
 
 FIXED = NoiseSchedule.ddim_step

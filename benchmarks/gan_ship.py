@@ -38,7 +38,7 @@ from zoo.metrics import check_plan
 from zoo.plugins import get_plugin_manager
 from zoo.registration import update_entry
 from zoo.registry import entries
-from zoo.weights import atomic_write
+from zoo.files import atomic_write
 from zoo.gan_figures import read_run_records
 
 RESULTS = Path(__file__).parent / "results"

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from zoo.bench import bench_train_step, load_average, provenance
-from zoo.weights import atomic_write
+from zoo.files import atomic_write
 
 #: The configs of the shipped models (docs/gan.md): the seed's tricks for DCGAN, the paper's defaults for WGAN-GP.
 RECIPES = {

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from zoo.errors import ZooError
 from zoo.viz import plot_curves
-from zoo.weights import check_writable
+from zoo.files import check_writable
 from zoo.gan_figures import read_run_records
 
 

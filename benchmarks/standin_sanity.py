@@ -27,7 +27,7 @@ from zoo.data.mnistm import load_mnistm
 from zoo.data.registry import data_root
 from zoo.data.syndigits import load_syndigits
 from zoo.bench import provenance
-from zoo.weights import atomic_write
+from zoo.files import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data_standin_sanity.json"
 SIZE = 32

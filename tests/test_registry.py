@@ -419,7 +419,7 @@ def test_registry_updates_wait_for_each_other(tmp_path: Path) -> None:
     import time
 
     from zoo.registration import update_entry
-    from zoo.weights import folder_lock
+    from zoo.files import folder_lock
 
     path = tmp_path / "registry.toml"
     entry = {"method": "dcgan", "weights": "w.safetensors", "sha256": "0" * 64, "data": "mnist", "params": 1}
@@ -501,7 +501,7 @@ def test_register_refuses_a_run_whose_record_disagrees_with_its_weights_and_a_ru
     import json
 
     from zoo.errors import OutputError
-    from zoo.weights import folder_lock
+    from zoo.files import folder_lock
 
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "reg" / "registry.toml"))
     run = _tiny_run(tmp_path)

@@ -43,7 +43,7 @@ def test_fit_writes_weights_log_plot_and_summary(tmp_path: Path) -> None:
 def test_a_run_that_is_training_loads_with_a_warning_and_its_export_window_is_not_called_corrupt(tmp_path: Path) -> None:
     # a TA collecting runs while a student's later sitting trains: zoo train holds the folder's lock (flock locks
     # belong to an open file, so holding it here stands for the other process)
-    from zoo.weights import folder_lock
+    from zoo.files import folder_lock
 
     train(tmp_path / "run", 2)
     with folder_lock(tmp_path / "run", busy="busy"):
@@ -773,7 +773,7 @@ def test_a_method_whose_course_does_not_follow_the_length_may_resume_with_other_
 
 def test_a_run_folder_takes_one_trainer_at_a_time(tmp_path: Path) -> None:
     from zoo.errors import OutputError
-    from zoo.weights import folder_lock
+    from zoo.files import folder_lock
 
     (tmp_path / "run").mkdir()
     with folder_lock(tmp_path / "run"):  # as another `zoo train --out run` holds it

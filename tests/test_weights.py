@@ -14,7 +14,8 @@ import safetensors.torch
 import torch
 
 from zoo.errors import WeightsError
-from zoo.weights import atomic_write, load_tree, read_weights, resolve_weights, save_tree, save_weights, sha256_file
+from zoo.files import atomic_write
+from zoo.weights import load_tree, read_weights, resolve_weights, save_tree, save_weights, sha256_file
 
 
 @pytest.fixture
@@ -181,7 +182,7 @@ def test_atomic_write_keeps_a_replaced_files_mode_and_refuses_a_read_only_one(tm
 
 
 def test_check_writable_leaves_no_folder_it_made(tmp_path: Path) -> None:
-    from zoo.weights import check_writable
+    from zoo.files import check_writable
 
     check_writable(tmp_path / "a" / "b" / "w.safetensors")
     assert not (tmp_path / "a").exists(), "a refused job must leave nothing; atomic_write makes the folders when it writes"
@@ -256,7 +257,7 @@ def test_a_file_without_its_tensor_digest_is_checked_or_refused(weights: Path) -
 @pytest.mark.parametrize("where", ["folder", "through_a_file"])
 def test_unwritable_targets_are_output_errors_and_leave_nothing(tmp_path: Path, where: str) -> None:
     from zoo.errors import OutputError
-    from zoo.weights import check_writable
+    from zoo.files import check_writable
 
     (tmp_path / "a_file").write_text("x")
     target = tmp_path if where == "folder" else tmp_path / "a_file" / "out.png"
@@ -273,7 +274,7 @@ def test_a_device_or_pipe_is_never_replaced_by_a_file(tmp_path: Path) -> None:
     import os
 
     from zoo.errors import OutputError
-    from zoo.weights import check_writable
+    from zoo.files import check_writable
 
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
@@ -338,7 +339,7 @@ def test_torch_save_files_and_checkpoints_given_as_weights_say_what_they_are(tmp
 
 def test_output_paths_that_cannot_be_files_are_named_for_what_they_are(tmp_path: Path) -> None:
     from zoo.errors import OutputError
-    from zoo.weights import check_writable
+    from zoo.files import check_writable
 
     (tmp_path / "a.png").write_bytes(b"x")
     with pytest.raises(OutputError, match=r"a\.png is a file, not a folder"):
@@ -358,7 +359,7 @@ def test_root_rewriting_a_users_file_leaves_it_theirs(tmp_path: Path) -> None:
 
 
 def test_a_rename_the_os_refuses_is_a_zoo_error_and_leaves_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from zoo import weights as w
+    from zoo import files as w
     from zoo.errors import OutputError
 
     def refused(src: str, dst: object) -> None:  # as another user's file in a sticky folder (/tmp) refuses a non-root user
@@ -374,9 +375,9 @@ def test_a_rename_the_os_refuses_is_a_zoo_error_and_leaves_no_temporary(tmp_path
 def test_another_users_file_in_a_sticky_folder_is_refused_before_the_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import stat as st
 
-    from zoo import weights as w
+    from zoo import files as w
     from zoo.errors import OutputError
-    from zoo.weights import check_writable
+    from zoo.files import check_writable
 
     (tmp_path / "theirs.png").write_bytes(b"old")
     os.chown(tmp_path / "theirs.png", 4321, 4321) if os.geteuid() == 0 else None
@@ -422,7 +423,7 @@ def test_a_cache_folder_that_cannot_be_written_uses_a_local_file_where_it_lies(t
     import zoo.weights
 
     monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(zoo.weights.os, "access", lambda *a, **k: False)
+    monkeypatch.setattr(zoo.files.os, "access", lambda *a, **k: False)
     sha = sha256_file(weights)
     with pytest.warns(UserWarning, match=r"cannot write weights .* going on without caching it.*Set ZOO_CACHE"):
         assert resolve_weights(weights.as_uri(), sha, tmp_path) == weights
@@ -463,7 +464,7 @@ def test_a_checkpoint_from_before_the_digest_loads_and_its_damaged_structure_is_
 
 def test_a_run_record_nested_thousands_deep_is_a_config_error(tmp_path: Path) -> None:
     from zoo.errors import ConfigError
-    from zoo.weights import read_record
+    from zoo.files import read_record
 
     (tmp_path / "run.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(ConfigError, match=r"run\.json is damaged \(JSON nested too deeply\); expected the JSON object `zoo train` writes\."):

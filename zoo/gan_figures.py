@@ -21,7 +21,7 @@ from .interfaces import Command, Method, positive_int
 from .loading import load_any
 from .registry import is_weights_file
 from .viz import figure, plot_curves, read_metrics_log, save_figure, save_grid
-from .weights import check_writable
+from .files import check_writable
 
 __all__ = ["read_run_records", "load_model", "label", "labels", "sample_grids", "side_by_side", "GAN_FIGURES"]
 

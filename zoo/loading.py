@@ -22,7 +22,8 @@ from .errors import WeightsError
 from .interfaces import Method, resolve_device, validate_config
 from .plugins import get_plugin_manager
 from .registry import entry, find_entry, installed_package, is_weights_file, weights_file
-from .weights import folder_busy, read_record, read_weights, resolve_weights, save_weights
+from .files import folder_busy, read_record
+from .weights import read_weights, resolve_weights, save_weights
 
 __all__ = ["load", "load_file", "load_any", "class_names", "build_method", "save_model", "param_count"]
 

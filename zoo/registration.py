@@ -28,8 +28,8 @@ from .loading import load_file, param_count
 from .plugins import get_plugin_manager
 from .registry import (INSTALLED, SHIPPED, ModelEntry, entries, entry, installed_package, path_argument_problem, read_entries, read_toml,
                        registry_path)
-from .weights import (SLIM_CHECKPOINT, atomic_write, check_writable, diverged, export_slim_hint, folder_lock, remove_temporaries, sha256_file,
-                      uninterrupted)
+from .files import atomic_write, check_writable, folder_lock, remove_temporaries, uninterrupted
+from .weights import SLIM_CHECKPOINT, diverged, export_slim_hint, sha256_file
 
 __all__ = ["register", "register_run", "update_entry", "check_registration", "check_recordable", "check_model_name", "registered_from",
            "unlisted_note", "OWN_REGISTRY"]

@@ -26,7 +26,8 @@ from .argtypes import user_path
 from .errors import COMMAND_LINE, ConfigError, UnknownNameError, WeightsError, denied_as
 from .interfaces import describe_validation_error
 from .plugins import get_plugin_manager
-from .weights import SLIM_CHECKPOINT, export_slim_hint, folder_busy
+from .files import folder_busy
+from .weights import SLIM_CHECKPOINT, export_slim_hint
 
 __all__ = ["ModelEntry", "Sitting", "TrainingRecord", "SHIPPED", "INSTALLED", "registry_path", "entries", "entry", "find_entry", "list_models",
            "is_weights_file", "weights_file", "path_argument_problem", "installed_package", "read_toml", "read_entries"]

@@ -17,7 +17,7 @@ from PIL import Image
 from .data.loader import adapt_images, check_image_batch
 from .errors import ConfigError, DataError, OutputError
 from .interfaces import whole_number
-from .weights import STALE_TEMPORARY_S, _umask, atomic_write, check_writable, remove_temporaries
+from .files import STALE_TEMPORARY_S, atomic_write, check_writable, current_umask, remove_temporaries
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: it costs start-up time
     import matplotlib.figure
@@ -151,7 +151,7 @@ def save_image_folder(images: torch.Tensor, folder: str | os.PathLike[str], labe
             sub = tmp if labels is None else tmp / (names[labels[i]] if names else f"{labels[i]:0{digits}d}")
             sub.mkdir(exist_ok=True)
             Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(sub / f"{i:0{width}d}.png", format="PNG")
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders: a set of images is shared as any new folder is
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700 folders: a set of images is shared as any new folder is
         try:
             if folder.is_dir():
                 folder.rmdir()  # the empty folder check_new_folder allowed

@@ -37,7 +37,7 @@ from zoo.metrics.adaptation import accuracy, load_labelled
 from zoo.loading import load_file
 from zoo.training import TrainConfig, Trainer, global_rng_kept
 from zoo.viz import embed, plot_tsne
-from zoo.weights import atomic_write, check_writable
+from zoo.files import atomic_write, check_writable
 
 from .method import DANN
 from .scenarios import REGIMES, SCENARIOS, Scenario, resolve_scenarios

@@ -35,7 +35,8 @@ from zoo.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats
 from zoo.metrics.gan import judge_key
 from zoo.progress import status
 from zoo.loading import load_any
-from zoo.weights import atomic_write, check_writable, tensor_digest
+from zoo.files import atomic_write, check_writable
+from zoo.weights import tensor_digest
 
 from .method import DDPM, DEFAULT_GUIDANCE, DEFAULT_STEPS, sampling_progress
 from .samplers import all_samplers, get_sampler

@@ -167,7 +167,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from ..loading import load
     from ..registry import find_entry, is_weights_file, list_models
     from ..training import resolve_device
-    from ..weights import atomic_write, check_writable
+    from ..files import atomic_write, check_writable
 
     args.model = [*args.patterns, *(args.model or [])]  # `zoo bench 'ddpm.*'` is `zoo bench --model 'ddpm.*'`
     if not (args.train or args.model):

@@ -46,7 +46,7 @@ def _print_run_record(run_json: Path) -> None:
     """Print what a training run's run.json says the weights beside it learned from, as `zoo info NAME` prints an entry's."""
     from ..data.labels import format_data_label
     from ..loading import class_names
-    from ..weights import read_record
+    from ..files import read_record
 
     try:
         run = read_record(run_json, "")

@@ -26,7 +26,8 @@ import torch
 
 from ..errors import DataError
 from ..progress import status
-from ..weights import CACHE_WRITE_ERRORS, STALE_TEMPORARY_S, atomic_write, cache_dir, json_digest, remove_temporaries, tensors_digest, warn_uncached
+from ..files import STALE_TEMPORARY_S, atomic_write, remove_temporaries
+from ..weights import CACHE_WRITE_ERRORS, cache_dir, json_digest, tensors_digest, warn_uncached
 from ._types import ImageSet
 
 __all__ = ["BuiltSet", "splits_digest", "cached_build", "datasets_cache_dir"]

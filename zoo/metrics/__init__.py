@@ -129,7 +129,7 @@ def _run_sources(run_json: Path) -> dict[str, str]:
     datasets (a folder's name alone says nothing of where it was), as `zoo register` reads them.
     """
     from ..data import datasets
-    from ..weights import read_record
+    from ..files import read_record
 
     record = read_record(run_json, f"Restore it from the run, or name what the run trained on: {set_option('data', 'NAME_OR_PATH')}.")
     names = record.get("data")

@@ -20,7 +20,8 @@ import torch
 
 from ..errors import WeightsError
 from ..progress import progress_bar
-from ..weights import CACHE_WRITE_ERRORS, STALE_TEMPORARY_S, atomic_write, cache_dir, json_digest, remove_temporaries, tensor_digest, warn_uncached
+from ..files import STALE_TEMPORARY_S, atomic_write, remove_temporaries
+from ..weights import CACHE_WRITE_ERRORS, cache_dir, json_digest, tensor_digest, warn_uncached
 from .frechet import GaussianStats, load_stats, save_stats, warn_if_biased
 
 __all__ = ["stats_cache_path", "cached_stats", "cached_features", "stored_features", "extract_features"]

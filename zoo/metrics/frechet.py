@@ -26,7 +26,8 @@ import safetensors.torch
 import torch
 
 from ..errors import ConfigError, WeightsError
-from ..weights import atomic_write, json_digest, tensors_digest
+from ..files import atomic_write
+from ..weights import json_digest, tensors_digest
 
 __all__ = ["FrechetBiasWarning", "GaussianStats", "gaussian_stats", "frechet_distance", "save_stats", "load_stats"]
 

@@ -21,7 +21,8 @@ from ..errors import COMMAND_LINE, ConfigError, option
 from ..interfaces import Method
 from ..progress import status
 from ..viz import read_metrics_log
-from ..weights import SLIM_CHECKPOINT, atomic_write, diverged, load_tree, read_record, save_tree, sha256_file
+from ..files import atomic_write, read_record
+from ..weights import SLIM_CHECKPOINT, diverged, load_tree, save_tree, sha256_file
 from .config import CHECKPOINT_SETTINGS, RESUME_FIXED, TrainConfig
 from .runs import CHECKPOINT, read_run_record
 

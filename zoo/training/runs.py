@@ -13,7 +13,8 @@ import torch
 
 from ..errors import ConfigError, OutputError, denied_as, option
 from ..loading import build_method, save_model
-from ..weights import SLIM_CHECKPOINT, load_tree, read_record, save_tree
+from ..files import read_record
+from ..weights import SLIM_CHECKPOINT, load_tree, save_tree
 
 
 CHECKPOINT = "checkpoint.safetensors"

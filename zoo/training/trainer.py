@@ -27,7 +27,8 @@ from ..interfaces import Batch, Method, MethodConfig, device_name, filled_from_c
 from ..loading import build_method, save_model
 from ..progress import progress_bar, status
 from ..viz import plot_curves, read_metrics_log
-from ..weights import atomic_write, folder_lock, nonfinite, read_record, remove_temporaries, sha256_file, tensors_digest
+from ..files import atomic_write, folder_lock, read_record, remove_temporaries
+from ..weights import nonfinite, sha256_file, tensors_digest
 from .config import TrainConfig
 from .resume import Resumable
 from .runs import CHECKPOINT, EXPORT, RUN_FILES, check_run_folder
