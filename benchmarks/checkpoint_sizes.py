@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from zoo.data import ImageSet
-from zoo.training import CHECKPOINT, EXPORT, TrainConfig, Trainer, slim_checkpoint
 from zoo.files import atomic_write
+from zoo.training import CHECKPOINT, EXPORT, TrainConfig, Trainer, slim_checkpoint
 
 
 def sizes(method: str, folder: Path) -> dict[str, float]:

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 from zoo import data
+from zoo.bench import provenance
 from zoo.data import TensorLoader
 from zoo.data.registry import data_root, is_present
-from zoo.bench import provenance
 from zoo.files import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data_throughput.json"

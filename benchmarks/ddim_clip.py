@@ -18,8 +18,8 @@ import torch
 
 import zoo
 from zoo.bench import provenance
-from zoo.metrics.classifier_metrics import features_and_logits
 from zoo.files import atomic_write
+from zoo.metrics.classifier_metrics import features_and_logits
 from zoo_plugins.ddpm.schedule import NoiseSchedule
 
 FIXED = NoiseSchedule.ddim_step

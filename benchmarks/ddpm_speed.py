@@ -24,9 +24,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from zoo.bench import provenance
+from zoo.files import atomic_write
 from zoo.loading import load_any
 from zoo.training import resolve_device
-from zoo.files import atomic_write
 from zoo_plugins.ddpm.model import ContextUnet, plain_layers
 
 GRID_LABELS = [d for d in range(10) for _ in range(10)]

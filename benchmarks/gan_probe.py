@@ -39,13 +39,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from zoo.metrics.classifier_metrics import classifier_score, coverage_metrics
 from zoo.cli import int_at_least
 from zoo.data import load as load_data
 from zoo.gan import GANMethod
+from zoo.loading import build_method, load_any
+from zoo.metrics.classifier_metrics import classifier_score, coverage_metrics
 from zoo.metrics.gan import GANEvaluator, generate, real_images_like
 from zoo.metrics.inception import quantize
-from zoo.loading import build_method, load_any
 from zoo.training import CHECKPOINT
 from zoo.weights import load_tree
 

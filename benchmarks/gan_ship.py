@@ -33,13 +33,13 @@ from gan_variants import FLOORS, judge
 
 from zoo.cli import main as zoo
 from zoo.errors import ZooError
+from zoo.files import atomic_write
+from zoo.gan_figures import read_run_records
 from zoo.interfaces import validate_config
 from zoo.metrics import check_plan
 from zoo.plugins import get_plugin_manager
 from zoo.registration import update_entry
 from zoo.registry import entries
-from zoo.files import atomic_write
-from zoo.gan_figures import read_run_records
 
 RESULTS = Path(__file__).parent / "results"
 FIGURES = Path(__file__).parents[1] / "docs" / "figures"

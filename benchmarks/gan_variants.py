@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 from zoo.bench import provenance
-from zoo.metrics.gan import GANEvaluator
-from zoo.loading import load_any
-from zoo.viz import save_grid
 from zoo.files import atomic_write
+from zoo.loading import load_any
+from zoo.metrics.gan import GANEvaluator
+from zoo.viz import save_grid
 from zoo.weights import SLIM_CHECKPOINT, export_slim_hint
 
 FLOORS = {"classifier_is": 7.0, "coverage_min": 0.04, "coverage_max": 0.16}

@@ -15,9 +15,9 @@ import argparse
 from pathlib import Path
 
 from zoo.errors import ZooError
-from zoo.viz import plot_curves
 from zoo.files import check_writable
 from zoo.gan_figures import read_run_records
+from zoo.viz import plot_curves
 
 
 def main() -> int:

@@ -22,11 +22,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from zoo import data
+from zoo.bench import provenance
 from zoo.data import ImageSet, TensorLoader
 from zoo.data.mnistm import load_mnistm
 from zoo.data.registry import data_root
 from zoo.data.syndigits import load_syndigits
-from zoo.bench import provenance
 from zoo.files import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results" / "data_standin_sanity.json"

@@ -21,9 +21,9 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and editor
     from .errors import CapabilityError, ConfigError, DataError, OutputError, PluginError, TrainingError, UnknownNameError, WeightsError, ZooError
     from .hookspecs import hookimpl, hookspec
     from .interfaces import Batch, DataSpec, Evaluator, Method, MethodConfig, Predictor, Sampler
+    from .loading import build_method, class_names, load, load_file, save_model
     from .metrics import evaluate
     from .plugins import get_plugin_manager
-    from .loading import build_method, class_names, load, load_file, save_model
     from .registration import register
     from .registry import entry, list_models
     from .training import train

@@ -21,9 +21,9 @@ import zoo
 from zoo.data import ImageSet
 from zoo.errors import CapabilityError, ConfigError
 from zoo.interfaces import CAPABILITIES, Method, MethodConfig, validate_config
+from zoo.loading import build_method, load, load_file, param_count, save_model
 from zoo.metrics import check_plan
 from zoo.plugins import get_plugin_manager
-from zoo.loading import build_method, load, load_file, param_count, save_model
 from zoo.registry import entry
 from zoo.training import TrainConfig, Trainer
 from zoo.weights import resolve_weights, sha256_file

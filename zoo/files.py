@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-
 from .errors import ConfigError, OutputError, denied_as
 
 __all__ = ["atomic_write", "check_writable", "folder_lock", "folder_busy", "uninterrupted", "remove_temporaries", "read_record", "STALE_TEMPORARY_S"]

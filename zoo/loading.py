@@ -19,10 +19,10 @@ from typing import Any
 import torch
 
 from .errors import WeightsError
+from .files import folder_busy, read_record
 from .interfaces import Method, resolve_device, validate_config
 from .plugins import get_plugin_manager
 from .registry import entry, find_entry, installed_package, is_weights_file, weights_file
-from .files import folder_busy, read_record
 from .weights import read_weights, resolve_weights, save_weights
 
 __all__ = ["load", "load_file", "load_any", "class_names", "build_method", "save_model", "param_count"]

@@ -23,12 +23,11 @@ import tomli_w
 
 from .data.labels import absolute_data, format_data_label, parse_data_label
 from .errors import COMMAND_LINE, ConfigError, OutputError, WeightsError, denied_as, option
+from .files import atomic_write, check_writable, folder_lock, remove_temporaries, uninterrupted
 from .interfaces import Method, describe_validation_error, validate_config
 from .loading import load_file, param_count
 from .plugins import get_plugin_manager
-from .registry import (INSTALLED, SHIPPED, ModelEntry, entries, entry, installed_package, path_argument_problem, read_entries, read_toml,
-                       registry_path)
-from .files import atomic_write, check_writable, folder_lock, remove_temporaries, uninterrupted
+from .registry import INSTALLED, SHIPPED, ModelEntry, entries, entry, installed_package, path_argument_problem, read_entries, read_toml, registry_path
 from .weights import SLIM_CHECKPOINT, diverged, export_slim_hint, sha256_file
 
 __all__ = ["register", "register_run", "update_entry", "check_registration", "check_recordable", "check_model_name", "registered_from",

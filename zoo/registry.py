@@ -24,9 +24,9 @@ import pydantic
 
 from .argtypes import user_path
 from .errors import COMMAND_LINE, ConfigError, UnknownNameError, WeightsError, denied_as
+from .files import folder_busy
 from .interfaces import describe_validation_error
 from .plugins import get_plugin_manager
-from .files import folder_busy
 from .weights import SLIM_CHECKPOINT, export_slim_hint
 
 __all__ = ["ModelEntry", "Sitting", "TrainingRecord", "SHIPPED", "INSTALLED", "registry_path", "entries", "entry", "find_entry", "list_models",

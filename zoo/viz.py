@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
-import math
 import json
+import math
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,8 +16,8 @@ from PIL import Image
 
 from .data.loader import adapt_images, check_image_batch
 from .errors import ConfigError, DataError, OutputError
-from .interfaces import whole_number
 from .files import STALE_TEMPORARY_S, atomic_write, check_writable, current_umask, remove_temporaries
+from .interfaces import whole_number
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: it costs start-up time
     import matplotlib.figure

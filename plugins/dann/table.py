@@ -32,12 +32,12 @@ import torch
 from zoo.bench import load_average
 from zoo.data import ImageSet
 from zoo.errors import ConfigError, Stopped
+from zoo.files import atomic_write, check_writable
 from zoo.interfaces import Command, int_at_least, parse_set, path_text, positive_int, validate_config
-from zoo.metrics.adaptation import accuracy, load_labelled
 from zoo.loading import load_file
+from zoo.metrics.adaptation import accuracy, load_labelled
 from zoo.training import TrainConfig, Trainer, global_rng_kept
 from zoo.viz import embed, plot_tsne
-from zoo.files import atomic_write, check_writable
 
 from .method import DANN
 from .scenarios import REGIMES, SCENARIOS, Scenario, resolve_scenarios

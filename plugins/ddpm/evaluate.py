@@ -28,14 +28,14 @@ import torch
 from zoo import data as zdata
 from zoo.bench import environment
 from zoo.errors import INVOCATION, ConfigError, set_option
+from zoo.files import atomic_write, check_writable
 from zoo.interfaces import Method, Seed, device_name, evaluator_options, require_capability
+from zoo.loading import load_any
 from zoo.metrics.classifier_metrics import FeatureClassifier, check_feature_classifier, features_and_logits
 from zoo.metrics.features import cached_stats
 from zoo.metrics.frechet import GaussianStats, frechet_distance, gaussian_stats
 from zoo.metrics.gan import judge_key
 from zoo.progress import status
-from zoo.loading import load_any
-from zoo.files import atomic_write, check_writable
 from zoo.weights import tensor_digest
 
 from .method import DDPM, DEFAULT_GUIDANCE, DEFAULT_STEPS, sampling_progress

@@ -12,8 +12,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..progress import status
-
-from .common import fmt_metric, recorded_classes, check_knobs, class_labels, command, sampler_knobs
+from .common import check_knobs, class_labels, command, fmt_metric, recorded_classes, sampler_knobs
 
 
 def _note_unlisted(path: Path | None, name: str) -> None:
@@ -117,8 +116,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 @command
 def cmd_eval(args: argparse.Namespace) -> int:
-    from ..interfaces import parse_set
     from ..data import data_root
+    from ..interfaces import parse_set
     from ..metrics import evaluate_model, evaluators, record_metrics
     from ..registration import check_recordable
     from ..registry import entry, is_weights_file
@@ -161,13 +160,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 @command
 def cmd_bench(args: argparse.Namespace) -> int:
-    from ..interfaces import validate_config
     from ..bench import bench_inference, bench_train_step, check_options
-    from ..plugins import get_plugin_manager
+    from ..files import atomic_write, check_writable
+    from ..interfaces import validate_config
     from ..loading import load
+    from ..plugins import get_plugin_manager
     from ..registry import find_entry, is_weights_file, list_models
     from ..training import resolve_device
-    from ..files import atomic_write, check_writable
 
     args.model = [*args.patterns, *(args.model or [])]  # `zoo bench 'ddpm.*'` is `zoo bench --model 'ddpm.*'`
     if not (args.train or args.model):

@@ -18,7 +18,6 @@ from typing import Any
 
 from ..errors import COMMAND_LINE, INVOCATION, ConfigError, OutputError, Stopped, ZooError
 from ..progress import status
-
 from .common import COMMANDS
 from .parser import build_parser
 

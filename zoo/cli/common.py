@@ -8,8 +8,6 @@ from typing import Any
 
 from ..errors import ConfigError, ZooError, closest
 
-
-
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 

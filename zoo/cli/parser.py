@@ -6,9 +6,7 @@ import argparse
 
 from ..argtypes import path_text, positive_int, user_path_arg
 from ..errors import EXIT_CODES, ZooError
-
 from .common import COMMANDS, label_list
-
 
 REGISTRY_HELP = ("registry file to write the entry into, the weights going to weights/ beside it (default: $ZOO_REGISTRY or "
                  "zoo's registry.toml); a plugin's own file, listed by its zoo_register_models hook, keeps the shipped models visible")

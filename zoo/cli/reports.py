@@ -11,8 +11,7 @@ from typing import Any
 
 from ..errors import ConfigError, DataError, UnknownNameError, WeightsError, ZooError
 from ..progress import status
-
-from .common import fmt_metric, headline, table, command
+from .common import command, fmt_metric, headline, table
 
 
 @command
@@ -45,8 +44,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def _print_run_record(run_json: Path) -> None:
     """Print what a training run's run.json says the weights beside it learned from, as `zoo info NAME` prints an entry's."""
     from ..data.labels import format_data_label
-    from ..loading import class_names
     from ..files import read_record
+    from ..loading import class_names
 
     try:
         run = read_record(run_json, "")
@@ -78,8 +77,8 @@ def _as_trained(method: str, config: dict[str, Any]) -> Any:
 
 @command
 def cmd_info(args: argparse.Namespace) -> int:
-    from ..plugins import get_plugin_manager
     from ..loading import build_method, load_file
+    from ..plugins import get_plugin_manager
     from ..registry import entries, find_entry, is_weights_file, path_argument_problem, weights_file
     from ..weights import sha256_file
 
@@ -149,8 +148,8 @@ def _print_plan(name: str, own: bool) -> None:
 
 def _print_networks(model: Any, args: argparse.Namespace) -> None:
     """Print a method's networks (or the whole method with --whole), its parameter counts and config, for `zoo info`."""
-    from ..printing import classic_repr
     from ..loading import param_count
+    from ..printing import classic_repr
 
     show = repr if args.torch_repr else classic_repr
     if args.whole:

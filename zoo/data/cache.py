@@ -25,8 +25,8 @@ import safetensors.torch
 import torch
 
 from ..errors import DataError
-from ..progress import status
 from ..files import STALE_TEMPORARY_S, atomic_write, remove_temporaries
+from ..progress import status
 from ..weights import CACHE_WRITE_ERRORS, cache_dir, json_digest, tensors_digest, warn_uncached
 from ._types import ImageSet
 

@@ -20,11 +20,11 @@ from typing import Any
 import torch
 
 from ..argtypes import user_path
+from ..data.labels import parse_data_label
 from ..errors import COMMAND_LINE, ConfigError, DataError, UnknownNameError, set_option
 from ..interfaces import Method, evaluator_options
-from ..plugins import get_plugin_manager
-from ..data.labels import parse_data_label
 from ..loading import load, load_file
+from ..plugins import get_plugin_manager
 from ..registration import update_entry
 from ..registry import entry, is_weights_file, weights_file
 

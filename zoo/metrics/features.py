@@ -19,8 +19,8 @@ import safetensors.torch
 import torch
 
 from ..errors import WeightsError
-from ..progress import progress_bar
 from ..files import STALE_TEMPORARY_S, atomic_write, remove_temporaries
+from ..progress import progress_bar
 from ..weights import CACHE_WRITE_ERRORS, cache_dir, json_digest, tensor_digest, warn_uncached
 from .frechet import GaussianStats, load_stats, save_stats, warn_if_biased
 

@@ -23,17 +23,18 @@ from typing import Any
 import pydantic
 import torch
 
-from ..data import ImageSet, adapt_images, check_image_batch, load as load_data
+from ..data import ImageSet, adapt_images, check_image_batch
+from ..data import load as load_data
 from ..errors import ConfigError, PluginError, WeightsError, set_option
 from ..interfaces import Method, Seed, evaluator_options, require_capability
-from ..progress import progress_bar, status
 from ..loading import load_any
+from ..progress import progress_bar, status
 from ..weights import json_digest, tensor_digest, tensors_digest
 from .classifier_metrics import FeatureClassifier, check_feature_classifier, classifier_score, coverage_metrics, features_and_logits
 from .features import cached_features, cached_stats, extract_features, stored_features
 from .frechet import GaussianStats, frechet_distance, gaussian_stats
-from .kid import kernel_distance
 from .inception import INCEPTION_SHA1, inception_features, inception_path, quantize
+from .kid import kernel_distance
 
 __all__ = ["GANEvalOptions", "GANEvaluator", "score_images", "chunk_seed", "generate", "check_same_geometry", "real_images_like", "inception_distances", "InceptionDistances",
            "judge_key"]

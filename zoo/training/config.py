@@ -8,7 +8,6 @@ import pydantic
 
 from ..interfaces import Seed
 
-
 #: Loop settings a resumed run must keep: they change which batches it sees or what a step computes.
 RESUME_FIXED = ("batch_size", "seed", "bf16", "grad_clip")
 

@@ -18,10 +18,10 @@ from torch import nn
 from ..data import TensorLoader
 from ..data.folder import FOLDER_SIDE
 from ..errors import COMMAND_LINE, ConfigError, option
+from ..files import atomic_write, read_record
 from ..interfaces import Method
 from ..progress import status
 from ..viz import read_metrics_log
-from ..files import atomic_write, read_record
 from ..weights import SLIM_CHECKPOINT, diverged, load_tree, save_tree, sha256_file
 from .config import CHECKPOINT_SETTINGS, RESUME_FIXED, TrainConfig
 from .runs import CHECKPOINT, read_run_record

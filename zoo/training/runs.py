@@ -12,10 +12,9 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError, OutputError, denied_as, option
-from ..loading import build_method, save_model
 from ..files import read_record
+from ..loading import build_method, save_model
 from ..weights import SLIM_CHECKPOINT, load_tree, save_tree
-
 
 CHECKPOINT = "checkpoint.safetensors"
 

@@ -23,11 +23,11 @@ from ..data import load as load_data
 from ..data.folder import FOLDER_SIDE
 from ..data.labels import absolute_data
 from ..errors import COMMAND_LINE, ConfigError, OutputError, PluginError, Stopped, TrainingError, denied_as, option
+from ..files import atomic_write, folder_lock, read_record, remove_temporaries
 from ..interfaces import Batch, Method, MethodConfig, device_name, filled_from_checkpoint, resolve_device, software, validate_config
 from ..loading import build_method, save_model
 from ..progress import progress_bar, status
 from ..viz import plot_curves, read_metrics_log
-from ..files import atomic_write, folder_lock, read_record, remove_temporaries
 from ..weights import nonfinite, sha256_file, tensors_digest
 from .config import TrainConfig
 from .resume import Resumable
