@@ -144,3 +144,18 @@ def test_gan_figures_is_zoos_own_command_whichever_gan_plugins_are_blocked(monke
     finally:
         monkeypatch.delenv("ZOO_BLOCK_PLUGINS")
         reset_plugin_manager()
+
+
+def test_each_grid_is_announced_as_it_is_written_so_a_stop_leaves_it_said(two_gans: dict[str, Path], tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from zoo_plugins.wgan_gp.method import WGANGP
+
+    def interrupted(self: object, *args: object, **kwargs: object) -> None:  # a Ctrl-C while the second model samples
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(WGANGP, "sample", interrupted)
+    out = tmp_path / "f"
+    assert main(["gan-figures", "dcgan.tiny", "wgan_gp.tiny", "--out", str(out)]) == 130
+    said = capsys.readouterr()
+    assert said.out == f"wrote {out / 'gan_dcgan_tiny_first32.png'} (dcgan.tiny: first 32 images, seed 0)\n", said
+    assert sorted(p.name for p in out.iterdir()) == ["gan_dcgan_tiny_first32.png"]

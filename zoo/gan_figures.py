@@ -7,21 +7,22 @@ then the two grids side by side, and the loss curves of the training runs.
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import ConfigError, DataError
+from .files import check_writable
 from .hookspecs import hookimpl
 from .interfaces import Command, Method, positive_int
 from .loading import load_any
 from .registry import is_weights_file
 from .viz import figure, plot_curves, read_metrics_log, save_figure, save_grid
-from .files import check_writable
 
 __all__ = ["read_run_records", "load_model", "label", "labels", "sample_grids", "side_by_side", "GAN_FIGURES"]
 
@@ -83,12 +84,18 @@ def label(name: str) -> str:
     return labels([name])[name]
 
 
-def sample_grids(names: list[str], out: Path, n: int = 32, seed: int = 0, nrow: int = 8, device: str | None = None, prefix: str = "gan_") -> dict[str, Path]:
-    """Write `out/<prefix><label>_first<n>.png` for each model (its first `n` images for `seed`); return the paths by name."""
+def sample_grids(names: list[str], out: Path, n: int = 32, seed: int = 0, nrow: int = 8, device: str | None = None, prefix: str = "gan_",
+                 written: Callable[[str, Path], object] | None = None) -> dict[str, Path]:
+    """Write `out/<prefix><label>_first<n>.png` for each model (its first `n` images for `seed`); return the paths by name.
+
+    `written(name, path)` is called as each grid is written: a later model that fails, or a stop, leaves the earlier ones said.
+    """
     paths, named = {}, labels(names)
     for name in names:
         images = load_model(name, device).sample(n, seed=seed)
         paths[name] = save_grid(images, out / f"{prefix}{named[name]}_first{n}.png", nrow=nrow)
+        if written is not None:
+            written(name, paths[name])
     return paths
 
 
@@ -142,9 +149,8 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_writable(out / f"{args.prefix}side_by_side.png")
     titles = {name: _title(name, named[name], i) for i, name in enumerate(args.models)}
-    grids = sample_grids(args.models, out, n=args.n, seed=args.seed, device=args.device, prefix=args.prefix)
-    for name, p in grids.items():
-        print(f"wrote {p} ({name}: first {args.n} images, seed {args.seed})")
+    grids = sample_grids(args.models, out, n=args.n, seed=args.seed, device=args.device, prefix=args.prefix,
+                         written=lambda name, p: print(f"wrote {p} ({name}: first {args.n} images, seed {args.seed})", flush=True))
     if len(grids) > 1:
         print(f"wrote {side_by_side(grids, out / f'{args.prefix}side_by_side.png', titles)}")
     if logs:
