@@ -32,6 +32,7 @@ from torch import nn
 
 from .argtypes import MOST, int_at_least, int_list, path_text, positive_int
 from .errors import COMMAND_LINE, CapabilityError, ConfigError, option, unknown_options
+from .parallel import average_gradients
 
 __all__ = [
     "MethodConfig",
@@ -308,10 +309,12 @@ class Method(nn.Module):
         return p.device if p is not None else torch.device("cpu")
 
     def optimize(self, name: str, loss: torch.Tensor) -> None:
-        """Zero the grads of optimizer `name`, back-propagate `loss`, clip if asked, and step."""
+        """Zero the grads of optimizer `name`, back-propagate `loss`, average the grads over the run's processes (a
+        torchrun run: zoo.parallel), clip if asked, and step. A train_step steps its optimizers through here."""
         opt = self.optimizers[name]
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        average_gradients(p for g in opt.param_groups for p in g["params"])
         if self.grad_clip:
             params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
             torch.nn.utils.clip_grad_norm_(params, self.grad_clip)

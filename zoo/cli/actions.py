@@ -55,6 +55,7 @@ def _parse_data(items: Sequence[str]) -> dict[str, str]:
 @command
 def cmd_train(args: argparse.Namespace) -> int:
     from ..interfaces import parse_set, validate_config
+    from ..parallel import rank
     from ..registration import check_registration, register_run, registered_from
     from ..training import TrainConfig, check_run_folder, train
 
@@ -76,6 +77,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not sources:
         raise ConfigError("zoo train needs --data NAME_OR_PATH (see `zoo datasets`).")
     summary = train(args.method, sources, args.out, config=parse_set(args.set or []), data_root=args.data_dir, command=args.argv, **train_cfg.model_dump())
+    if rank():  # another process of a torchrun run: process 0 says what the run made, and registers it
+        return 0
     print(json.dumps(summary, indent=2))
     if args.register:
         e = register_run(args.out, args.register, path=args.registry, replace=args.replace)  # labelled with the run's record of its data

@@ -67,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     _sub(subs, "plugins", "List the plugins found and whether they loaded.", "zoo plugins")
 
     s = _sub(subs, "train", "Train METHOD on data and export its weights (resumes if --out has a checkpoint).",
-             "zoo train dcgan --data mnist --data-dir ../shared/data --set soft_labels=true --steps 2000 --out runs/dcgan-soft")
+             "zoo train dcgan --data mnist --data-dir ../shared/data --set soft_labels=true --steps 2000 --out runs/dcgan-soft\n"
+             "  torchrun --nproc_per_node=4 -m zoo train dcgan --data mnistm --out runs/dcgan4   # one model in 4 processes, one GPU each "
+             "(--batch-size is per process; docs/architecture.md)")
     s.add_argument("method")
     s.add_argument("--data", action="append", metavar="[ROLE=]NAME_OR_PATH", help="dataset name (zoo datasets) or path; ROLE= for methods with several (source=, target=)")
     s.add_argument("--data-dir", type=path_text, default=None, help="folder holding the real datasets (default: $ZOO_DATA)")

@@ -18,8 +18,10 @@ from __future__ import annotations
 from ..interfaces import resolve_device
 from ..weights import SLIM_CHECKPOINT
 from .config import TrainConfig
+from .entry import train
 from .runs import CHECKPOINT, EXPORT, RUN_FILES, check_run_folder, export_slim, slim_checkpoint
-from .trainer import StopAfterStep, Trainer, global_rng_kept, train
+from .stopping import StopAfterStep
+from .trainer import Trainer, global_rng_kept
 
 __all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "slim_checkpoint", "export_slim", "StopAfterStep",
            "global_rng_kept", "CHECKPOINT", "EXPORT", "SLIM_CHECKPOINT", "RUN_FILES"]

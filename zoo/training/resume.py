@@ -15,9 +15,10 @@ import pydantic
 import torch
 from torch import nn
 
+from .. import parallel
 from ..data import TensorLoader
 from ..data.folder import FOLDER_SIDE
-from ..errors import COMMAND_LINE, ConfigError, option
+from ..errors import COMMAND_LINE, ConfigError, PluginError, option
 from ..files import atomic_write, read_record
 from ..interfaces import Method
 from ..progress import status
@@ -55,6 +56,9 @@ class Resumable:
     config_files: dict[str, str]
     step: int
     elapsed: float
+    device: torch.device
+    rank: int
+    world: int
     init_source: dict[str, Any] | None
     earlier_sittings: list[dict[str, Any]]
 
@@ -69,13 +73,28 @@ class Resumable:
             "loaders": {k: ld.state_dict() for k, ld in self.loaders.items()},
             "rng": _rng_state(),
             "train": {k: getattr(self.train, k) for k in CHECKPOINT_SETTINGS},
+            **({"parallel": self._parallel_state()} if self.world > 1 else {}),
         }
+
+    def _parallel_state(self) -> dict[str, Any]:
+        """Return what a torchrun run's other processes need to go on exactly: their number, and each one's RNG state
+        (their loaders are where process 0's are, with seeds of their own)."""
+        state: dict[str, Any] = {"world_size": self.world, "rng_cpu": parallel.gather_rows(torch.get_rng_state())}
+        if self.device.type == "cuda":
+            state["rng_cuda"] = parallel.gather_rows(torch.cuda.get_rng_state(self.device))
+        return state
 
     def save_checkpoint(self) -> Path:
         """Write the full training state to ``out/checkpoint.safetensors`` atomically (refused once the weights diverged)."""
         self._stop_if_diverged(diverged(self.method), "its weights")
+        if parallel.weights_differ(self.method, self.device):
+            raise PluginError(f"method {self.method.name!r}'s weights differ between the processes of this torchrun run at step {self.step}: "
+                              "its train_step updates them other than through Method.optimize, which averages the gradients over the "
+                              "processes. Step every optimizer with self.optimize(name, loss) (docs/plugins.md), or train in one process.")
         path = self.out / CHECKPOINT
-        save_tree(path, self._state())
+        state = self._state()  # in every process: a torchrun run gathers their RNG states into it
+        if self.rank == 0:
+            save_tree(path, state)
         return path
 
     def _resume(self) -> bool:
@@ -121,6 +140,7 @@ class Resumable:
         state = load_tree(path, fix)
         made_with = state.get("train") if isinstance(state.get("train"), dict) else previous.get("train")  # a checkpoint of before 2026-12-02: run.json's
         self._check_resume_settings(made_with or {}, int(state["step"]))
+        self._check_resume_processes(state)
         if int(state["step"]) > self.train.steps:
             raise ConfigError(
                 f"{self.out} holds a checkpoint at step {int(state['step'])}, past {option('steps', self.train.steps)}. "
@@ -135,9 +155,14 @@ class Resumable:
             self.ema.load_state_dict(state["ema"])
         elif self.ema is not None:  # EMA switched on at this resume: it starts from the resumed weights, not the fresh init
             self.ema = self._make_ema()
-        for k, ld in self.loaders.items():
-            ld.load_state_dict(state["loaders"][k])
-        _set_rng_state(state["rng"])
+        for k, ld in self.loaders.items():  # another process of a torchrun run: where process 0's is, with its own seed
+            ld.load_state_dict({**state["loaders"][k], **({"seed": ld.seed} if self.rank else {})})
+        if self.world > 1:
+            torch.set_rng_state(state["parallel"]["rng_cpu"][self.rank].clone())  # a view with an offset crashes torch (2.14)
+            if self.device.type == "cuda" and "rng_cuda" in state["parallel"]:
+                torch.cuda.set_rng_state(state["parallel"]["rng_cuda"][self.rank].clone(), self.device)
+        else:
+            _set_rng_state(state["rng"])
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
         self.init_source = previous.get("init_from")
         self.earlier_sittings = list(previous.get("earlier_sittings") or [])
@@ -146,6 +171,17 @@ class Resumable:
             self.earlier_sittings.append({"command": previous.get("command"), "steps": self.step})
         self._truncate_log(self.step)
         return True
+
+    def _check_resume_processes(self, state: Mapping[str, Any]) -> None:
+        """Refuse to resume a run in another number of processes than it trained in: each draws batches and noise of its own."""
+        was = int(state["parallel"]["world_size"]) if isinstance(state.get("parallel"), dict) else 1
+        if was != self.world:
+            how = {1: "in one process (without torchrun)"}.get(was, f"in as many (torchrun --nproc_per_node={was}, or across machines)")
+            raise ConfigError(
+                f"{self.out} holds a checkpoint of a run trained in {was} process{'es' if was > 1 else ''}, and this one runs in "
+                f"{self.world}: each process draws batches and noise of its own, so the run would not go on as it began. Resume it "
+                f"{how}, or branch from it into another run folder ({option('init_from', self.out)})."
+            )
 
     def _check_resume_settings(self, before: Mapping[str, Any], step: int) -> None:
         """Refuse a resume whose loop settings would make the run differ from an uninterrupted one.
@@ -217,7 +253,7 @@ class Resumable:
             if k in state["optimizers"]:
                 o.load_state_dict({"state": state["optimizers"][k]["state"], "param_groups": o.state_dict()["param_groups"]})
         self._note_branch_changes(run, source)
-        if not state["optimizers"] and self.method.optimizers and not self.train.lr_warmup and not self.method.schedulers:
+        if self.rank == 0 and not state["optimizers"] and self.method.optimizers and not self.train.lr_warmup and not self.method.schedulers:
             status(f"{ckpt.name} keeps no optimizer moments: fresh ones move every weight by about one learning rate on the first steps. "
                    f"{option('lr_warmup', 500)} eases them in.")
         if self.ema is not None:
@@ -242,7 +278,7 @@ class Resumable:
         changed = [k for k in now if k in was and was[k] != now[k]]
         before, here = run.get("train") or {}, self.train.model_dump()
         moved = [k for k in ("batch_size", "ema_decay", "bf16") if k in before and before[k] != here[k]]
-        if changed or moved:
+        if (changed or moved) and self.rank == 0:
             said = [f"{k} {was[k]} there, {now[k]} here" for k in changed] + [f"{k} {before[k]} there, {here[k]} here" for k in moved]
             keep = [_repeat(was, changed, config=True)] * bool(changed) + [_repeat(before, moved)] * bool(moved)
             status(f"{option('init_from', source)}: this branch trains with other settings than the run it comes from ({'; '.join(said)}). "
@@ -250,7 +286,7 @@ class Resumable:
 
     def _truncate_log(self, step: int) -> None:
         log = self.out / "metrics.jsonl"
-        if log.is_file():
+        if self.rank == 0 and log.is_file():
             kept = [r for r in read_metrics_log(log) if r.get("step", 0) <= step]
             with atomic_write(log, "w") as f:
                 f.writelines(json.dumps(r) + "\n" for r in kept)

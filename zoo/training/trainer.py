@@ -7,7 +7,6 @@ import json
 import math
 import os
 import signal
-import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -18,13 +17,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import parallel
 from ..data import ImageSet, TensorLoader
 from ..data import load as load_data
 from ..data.folder import FOLDER_SIDE
 from ..data.labels import absolute_data
 from ..errors import COMMAND_LINE, ConfigError, OutputError, PluginError, Stopped, TrainingError, denied_as, option
 from ..files import atomic_write, folder_lock, read_record, remove_temporaries
-from ..interfaces import Batch, Method, MethodConfig, device_name, filled_from_checkpoint, resolve_device, software, validate_config
+from ..interfaces import Batch, Method, MethodConfig, device_name, filled_from_checkpoint, fold_seed, resolve_device, software, validate_config
 from ..loading import build_method, save_model
 from ..progress import progress_bar, status
 from ..viz import plot_curves, read_metrics_log
@@ -32,55 +32,7 @@ from ..weights import nonfinite, sha256_file, tensors_digest
 from .config import TrainConfig
 from .resume import Resumable
 from .runs import CHECKPOINT, EXPORT, RUN_FILES, check_run_folder
-
-
-def _quietly(action: Any) -> None:
-    """Run `action` (a write to stderr: a progress bar's last line), ignoring a stderr that is gone."""
-    try:
-        action()
-    except OSError:
-        pass
-
-
-class StopAfterStep:
-    """Turn the first Ctrl-C (or SIGTERM) into a request the training loop honours after its current step; a second one stops at once.
-
-    A step cut in half (a GAN's discriminator updated, its generator not) could not be checkpointed
-    and resumed exactly; between steps it can. SIGTERM, what `kill`, a batch scheduler's time limit or a
-    container's stop send first, is taken as a Ctrl-C: the run saves its checkpoint and stops. Only the main
-    thread can take signals: elsewhere this does nothing.
-    """
-
-    #: The signals a run turns into a stop after the step. A pool worker whose parent stops it (zoo dann-table:
-    #: `pool.terminate()` sends SIGTERM) sets this to () in its initializer, so that it ends at once.
-    SIGNALS: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
-
-    def __enter__(self) -> StopAfterStep:
-        self.requested = False
-        self.signum: int | None = None
-        main = threading.current_thread() is threading.main_thread()
-        self._previous = {s: signal.getsignal(s) if main else signal.SIG_IGN for s in self.SIGNALS}
-        # SIG_IGN: whoever started us (a shell's `cmd &`, a process pool) chose to ignore the signal; so do we
-        self._active = [s for s, h in self._previous.items() if h is not signal.SIG_IGN]
-        for s in self._active:
-            signal.signal(s, self._request)
-        return self
-
-    def _request(self, signum: int, frame: object) -> None:
-        self.requested, self.signum = True, signum
-        self._restore_all()  # the second signal acts as it would without us
-        what = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        # stderr may be a `| tee` that the same Ctrl-C ended: the stop matters, not the message
-        status(f"\nzoo: {what}: stopping after this step to save a checkpoint ({what} again stops at once, losing the steps since the last one)")
-
-    def _restore_all(self) -> None:
-        for s in self._active:
-            previous = self._previous[s]  # None: a handler not set from Python
-            signal.signal(s, previous if previous is not None else (signal.default_int_handler if s == signal.SIGINT else signal.SIG_DFL))
-
-    def __exit__(self, *exc: object) -> None:
-        self._restore_all()
-
+from .stopping import StopAfterStep, quietly
 
 #: What every metrics.jsonl record holds from the trainer itself; a method's train_step may not return these names.
 TRAINER_KEYS = frozenset({"step", "time", "lr"})
@@ -127,6 +79,12 @@ def global_rng_kept() -> Iterator[None]:
         yield
 
 
+def rank_seed(seed: int, rank: int) -> int:
+    """Return the seed process `rank` of a torchrun run draws with where the run's `seed` says: `seed` itself in process 0
+    (so a one-process run is what it always was), another in each other process, so that their batches and noise differ."""
+    return seed if rank == 0 else fold_seed(seed * 1_000_003 + 7_919 * rank)
+
+
 def _n_classes_option(k: int | None) -> str:
     """Name the method option n_classes=k as the user gives it: ``--set n_classes=3`` to `zoo train`, ``config={'n_classes': 3}`` in Python."""
     return f"--set n_classes={k}" if COMMAND_LINE.get() else f"config={{'n_classes': {k}}}"
@@ -152,7 +110,9 @@ class Trainer(Resumable):
     ) -> None:
         self.train = train if isinstance(train, TrainConfig) else validate_config(TrainConfig, train, what="the trainer")  # type: ignore[arg-type]
         self.out = Path(out)
-        self.device = resolve_device(self.train.device)
+        # a torchrun run: this process's GPU, and its place among the run's processes (0 writes the run folder)
+        self.device, self._started_group = parallel.start(resolve_device(self.train.device))
+        self.rank, self.world = parallel.rank(), parallel.world_size()
         torch.manual_seed(self.train.seed)
         cfg = config.model_dump() if isinstance(config, MethodConfig) else dict(config or {})
         # a resume or a branch loads every weight from a checkpoint: files read only to start from need not be there
@@ -162,6 +122,8 @@ class Trainer(Resumable):
             self.method: Method = build_method(method, cfg, training=True).to(self.device)
         if self.train.channels_last:
             self.method = self.method.to(memory_format=torch.channels_last)
+        if self.rank:  # the same weights in every process (built from one seed), and noise of its own in each
+            torch.manual_seed(rank_seed(self.train.seed, self.rank))
         self.spec = self.method.data_spec()
         missing = [r for r in self.spec.roles if r not in data]
         extra = [r for r in data if r not in self.spec.roles]
@@ -206,7 +168,7 @@ class Trainer(Resumable):
                 channels=self.spec.channels,
                 labels=self.spec.labels and role not in self.spec.unlabelled_roles,
                 device=self.device,
-                seed=self.train.seed + i,
+                seed=rank_seed(self.train.seed + i, self.rank),
             )
             for i, role in enumerate(self.spec.roles)
         }
@@ -330,6 +292,20 @@ class Trainer(Resumable):
         than interleaving two logs and overwriting each other's checkpoints.
         """
         check_run_folder(self.out)
+        try:
+            summary = self._fit_in_folder() if self.rank == 0 else self._fit_beside()
+        except BaseException:
+            parallel.stop(self._started_group, wait=False)  # another process may never reach a barrier now
+            raise
+        parallel.stop(self._started_group)
+        return summary
+
+    def _fit_beside(self) -> dict[str, Any]:
+        """Train as one of the other processes of a torchrun run: once process 0 holds the run folder, beside it, writing nothing."""
+        parallel.barrier()
+        return self._fit()
+
+    def _fit_in_folder(self) -> dict[str, Any]:
         made = [p for p in (self.out, *self.out.parents) if not p.exists()]
         try:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -340,6 +316,7 @@ class Trainer(Resumable):
             with folder_lock(self.out, busy):
                 # what a process killed outright (SIGKILL, power loss) left half-written; the lock says no one writes them now
                 remove_temporaries(self.out, RUN_FILES)
+                parallel.barrier()  # the other processes of a torchrun run start once the folder is this one's
                 return self._fit()
         except BaseException:
             for p in made:  # a refused resume or --init-from leaves no empty folder behind
@@ -353,31 +330,37 @@ class Trainer(Resumable):
             self.init_source = self._init_from(self.train.init_from)
         if not resumed:
             self._truncate_log(0)  # a run that died before its first checkpoint left a log this one must not extend
-        with atomic_write(self.out / "run.json", "w") as f:
-            json.dump({**self._run_info(), "command": self.command, "init_from": self.init_source, "earlier_sittings": self.earlier_sittings}, f, indent=2)
+        if self.rank == 0:
+            with atomic_write(self.out / "run.json", "w") as f:
+                json.dump({**self._run_info(), **({"processes": self.world} if self.world > 1 else {}), "command": self.command,
+                           "init_from": self.init_source, "earlier_sittings": self.earlier_sittings}, f, indent=2)
         self.method.train()
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.train.bf16 else nullcontext()
         deadline = time.monotonic() + 60 * self.train.max_minutes if self.train.max_minutes else None
-        bar = progress_bar(self.train.steps, self.method.name, unit="step", initial=self.step, enabled=self.train.progress)
+        bar = progress_bar(self.train.steps, self.method.name, unit="step", initial=self.step, enabled=self.train.progress and self.rank == 0)
         t0 = time.monotonic()
         start_elapsed = self.elapsed
         with StopAfterStep() as stop:  # around the final checkpoint and export too: a Ctrl-C there waits for them
             try:
-                self._loop(bar, autocast, deadline, t0, start_elapsed, stop)
+                stopped = self._loop(bar, autocast, deadline, t0, start_elapsed, stop)
             finally:
-                _quietly(bar.close)
+                quietly(bar.close)
             self.save_checkpoint()
-            if stop.requested and self.step < self.train.steps:
+            if (stopped if self.world > 1 else stop.requested) and self.step < self.train.steps:  # a torchrun run: as all agreed
                 raise Stopped(f"stopped at step {self.step} of {self.train.steps}; the checkpoint in {self.out} holds it. "
                               f"Run the same command again to go on from there.", stop.signum or signal.SIGINT, self.step)
-            if self.step < self.train.steps:  # --max-minutes ran out: say so, as the exit status and the summary cannot alone
+            if self.step < self.train.steps and self.rank == 0:  # --max-minutes ran out: say so, as the exit status and the summary cannot alone
                 status(f"zoo train: {option('max_minutes', self.train.max_minutes)} reached at step {self.step} of {self.train.steps}; "
                        f"exported that. Run the same command again to go on from the checkpoint.")
-            return self._export(resumed)
+            if self.rank == 0:
+                summary = self._export(resumed)
+            parallel.barrier()  # the other processes of a torchrun run return the summary process 0 wrote
+            return summary if self.rank == 0 else read_record(self.out / "summary.json", "")
 
-    def _loop(self, bar: Any, autocast: Any, deadline: float | None, t0: float, start_elapsed: float, stop: StopAfterStep) -> None:
-        """Run steps until `steps`, the deadline or a requested stop, logging and checkpointing on the way."""
-        with open(self.out / "metrics.jsonl", "a") as log:
+    def _loop(self, bar: Any, autocast: Any, deadline: float | None, t0: float, start_elapsed: float, stop: StopAfterStep) -> bool:
+        """Run steps until `steps`, the deadline or a requested stop, logging and checkpointing on the way; return whether
+        a stop (Ctrl-C, SIGTERM) ended it: in a torchrun run, as all the processes agreed after one step."""
+        with open(self.out / "metrics.jsonl" if self.rank == 0 else os.devnull, "a") as log:
             while self.step < self.train.steps:
                 self.step += 1
                 batch = self._next_batch()
@@ -396,22 +379,30 @@ class Trainer(Resumable):
                 self.elapsed = start_elapsed + time.monotonic() - t0
                 logged = self.step % self.train.log_every == 0 or self.step == self.train.steps
                 if logged:
-                    record = {"step": self.step, "time": round(self.elapsed, 3), **{k: float(v) for k, v in losses.items()}}
+                    # a torchrun run logs each loss as its mean over the processes, as the step averaged their gradients
+                    record = {"step": self.step, "time": round(self.elapsed, 3), **parallel.mean_values({k: float(v) for k, v in losses.items()}, self.device)}
                     record["lr"] = lr
                     # JSON has no NaN: a diverged value is logged as null (what jq and browsers read), and the run stops
                     log.write(json.dumps({k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in record.items()}) + "\n")
                     log.flush()
                     self._stop_if_diverged([k for k, v in record.items() if isinstance(v, float) and not math.isfinite(v)],
                                            f"its logged losses at step {self.step}")
-                if stop.requested:  # before the bar writes to a terminal (or a pipe) the same Ctrl-C may have closed
-                    break
+                if self.world > 1:
+                    # a Ctrl-C, a SIGTERM or the time limit reaches the processes at different moments: they stop after the step
+                    # they agree on here, and only here (a signal that lands later waits for the next step's agreement)
+                    stopped, late = parallel.any_process([stop.requested, deadline is not None and time.monotonic() > deadline], self.device)
+                    if stopped or late:
+                        return stopped
+                elif stop.requested:  # before the bar writes to a terminal (or a pipe) the same Ctrl-C may have closed
+                    return True
                 if logged:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k.startswith("loss")}, refresh=False)  # shown at the bar's next line
                 bar.update(1)
                 if self.train.checkpoint_every and self.step % self.train.checkpoint_every == 0 and self.step < self.train.steps:
                     self.save_checkpoint()  # the last step's checkpoint is written once, by fit
-                if stop.requested or (deadline is not None and time.monotonic() > deadline):
-                    break
+                if self.world == 1 and (stop.requested or (deadline is not None and time.monotonic() > deadline)):
+                    return stop.requested
+        return False
 
     def exported_state(self) -> dict[str, torch.Tensor]:
         """Return the inference weights to ship: the EMA's when an EMA runs, else the model's."""
@@ -431,6 +422,7 @@ class Trainer(Resumable):
             "steps_planned": self.train.steps,
             "wall_time_s": round(self.elapsed, 1),
             "device": device_name(self.device),
+            **({"processes": self.world} if self.world > 1 else {}),  # a torchrun run: on as many devices, batch_size each
             "software": software(),
             "weights": str(path.resolve()),  # a scheduler reads it from any folder
             "sha256": sha,
@@ -450,56 +442,8 @@ class Trainer(Resumable):
         return summary
 
 
-def train(
-    method: str,
-    data: str | os.PathLike[str] | ImageSet | Mapping[str, str | os.PathLike[str] | ImageSet],
-    out: str | os.PathLike[str],
-    *,
-    config: Mapping[str, Any] | None = None,
-    data_root: str | os.PathLike[str] | None = None,
-    command: str | None = None,
-    **settings: Any,
-) -> dict[str, Any]:
-    """Train `method` on `data` into the run folder `out` (resuming from its checkpoint) and return the run summary.
-
-    What `zoo train` does, from Python. `data` is a dataset name or path (`zoo datasets`), an
-    :class:`~zoo.data.ImageSet`, or ``{role: either}`` for a method with several roles (DANN:
-    ``{"source": "mnistm", "target": "digits"}``); `config` holds the method's options and
-    `settings` the :class:`TrainConfig` fields (``steps``, ``batch_size``, ``device``, ``ema_decay``, ...).
-    Settings, options and the data's roles are checked before any data is read; torch's global RNG is
-    left as it was (the run seeds its own from ``seed``). The run records
-    `command`, by default this call written out, as `zoo register` puts it in the registry.
-    """
-    from ..plugins import get_plugin_manager
-
-    if command is None:
-        command = _python_call(method, data, out, config, settings)
-    settings = {k: os.fspath(v) if isinstance(v, os.PathLike) else str(v) if isinstance(v, torch.device) else v for k, v in settings.items()}
-    train_cfg = validate_config(TrainConfig, settings, what="the training settings", fix="Fix the setting (zoo.training.TrainConfig lists them).")
-    method_cfg = validate_config(get_plugin_manager().method(method).Config, config, what=f"method {method!r}")
-    check_run_folder(out)
-    sources = dict(data) if isinstance(data, Mapping) else {"train": data}
-    if not sources:
-        raise ConfigError(f"method {method!r} needs data: a dataset name or path (`zoo datasets`), an ImageSet, or {{role: one of those}}.")
-    with global_rng_kept():  # the run seeds every device's generator (torch.manual_seed) and draws from them
-        return Trainer(method, method_cfg, sources, out, train_cfg, command=command, data_root=data_root).fit()
-
-
 def _data_option(roles: list[str]) -> str:
     """How the user names data for `roles`: ``--data source=NAME --data target=NAME``, or ``data={'source': NAME, ...}``."""
     if COMMAND_LINE.get():
         return " ".join(f"--data {r}=NAME" for r in roles)
     return "data={" + ", ".join(f"{r!r}: NAME" for r in roles) + "}"
-
-
-def _python_call(method: str, data: Any, out: Any, config: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> str:
-    """Return a `zoo.train(...)` call that names what a run from Python was started with (an ImageSet by its name)."""
-    def show(value: Any) -> str:
-        if isinstance(value, ImageSet):
-            return f"<ImageSet {value.name!r}, {len(value)} images>"
-        if isinstance(value, Mapping):
-            return "{" + ", ".join(f"{k!r}: {show(v)}" for k, v in value.items()) + "}"
-        return repr(os.fspath(value)) if isinstance(value, os.PathLike) else repr(value)
-
-    args = [repr(method), show(data), show(out)] + ([f"config={show(dict(config))}"] if config else [])
-    return f"zoo.train({', '.join(args + [f'{k}={show(v)}' for k, v in settings.items()])})"
