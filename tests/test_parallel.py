@@ -118,3 +118,18 @@ def test_under_torchrun_a_gpu_named_by_number_or_mps_is_refused(monkeypatch: pyt
     assert not dist.is_initialized()
     monkeypatch.setenv("WORLD_SIZE", "1")
     assert parallel.start(torch.device("cuda", 0)) == (torch.device("cuda", 0), False), "one process: the device as given"
+
+
+def test_zoo_train_under_torchrun_speaks_once(tmp_path: Path) -> None:
+    """`torchrun -m zoo train`: the run's summary is printed once, by process 0, and the others say nothing."""
+    from test_cli import face_folder
+
+    faces = face_folder(tmp_path / "faces", n=16)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "zoo", "train", "dcgan",
+                          "--data", str(faces), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "2", "--batch-size", "4",
+                          "--device", "cpu", "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads(run.stdout)  # one JSON object: a second process's would make this fail
+    assert summary["processes"] == 2 and summary["steps"] == 2
+    assert run.stderr.count("dcgan: ") == 2, "one progress bar (its start and end in a log), not one per process"
