@@ -38,6 +38,9 @@ def train_step(self, batch, step):
     return losses
 
 DCGAN.train_step = train_step
+if mode == "hide" and os.environ["RANK"] == "1":  # a process on a machine that does not share the run folder
+    from zoo.training.resume import Resumable
+    Resumable._resume = lambda self: False
 zoo.train("dcgan", images, out, config={"nz": 8, "ngf": 4, "ndf": 4}, steps=steps, batch_size=8, device="cpu",
           checkpoint_every=2, log_every=1, progress=False)
 '''
@@ -74,6 +77,9 @@ def test_two_processes_train_one_model_stop_together_and_resume_exactly(tmp_path
     state = load_tree(tmp_path / "resumed" / "checkpoint.safetensors", "")
     assert int(state["step"]) == 3 and state["parallel"]["world_size"] == 2 and state["parallel"]["rng_cpu"].shape[0] == 2
     assert not (tmp_path / "resumed" / "model.safetensors").exists()
+
+    hidden = torchrun(tmp_path, tmp_path / "resumed", 6, "hide")
+    assert hidden.returncode != 0 and "do not all see" in hidden.stderr and "shared file system" in hidden.stderr, hidden.stderr[-3000:]
 
     again = torchrun(tmp_path, tmp_path / "resumed", 6)
     assert again.returncode == 0, again.stderr[-3000:]

@@ -19,7 +19,7 @@ import torch.distributed as dist
 from .errors import ConfigError, option
 
 __all__ = ["launched", "local_rank", "rank", "world_size", "start", "stop", "average_gradients", "mean_values", "any_process",
-           "gather_rows", "barrier", "weights_differ"]
+           "gather_rows", "barrier", "weights_differ", "same_everywhere"]
 
 
 def launched() -> int:
@@ -120,6 +120,17 @@ def any_process(flags: Sequence[bool], device: torch.device) -> list[bool]:
     t = torch.tensor([1.0 if f else 0.0 for f in flags], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return [bool(v) for v in t.tolist()]
+
+
+def same_everywhere(value: int, device: torch.device) -> bool:
+    """Return whether every process holds the same whole number `value` (the step a run resumes at)."""
+    if not _active():
+        return True
+    low = torch.tensor([value], dtype=torch.float64, device=device)
+    high = low.clone()
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    return bool(low.item() == high.item())
 
 
 def gather_rows(row: torch.Tensor) -> torch.Tensor:

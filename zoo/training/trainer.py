@@ -326,6 +326,9 @@ class Trainer(Resumable):
 
     def _fit(self) -> dict[str, Any]:
         resumed = self._resume()
+        if not parallel.same_everywhere(self.step, self.device):
+            raise ConfigError(f"the processes of this torchrun run do not all see {self.out / CHECKPOINT}: some resume at step {self.step}. "
+                              "Across machines the run folder must be one folder every process reads (a shared file system).")
         if not resumed and self.train.init_from:
             self.init_source = self._init_from(self.train.init_from)
         if not resumed:
