@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -144,6 +145,37 @@ def test_train_steps_give_finite_losses_and_every_optimizer_moves_its_parameters
     still = [name for name, opt in model.optimizers.items()
              if all(torch.equal(b, p) for b, p in zip(before[name], (p for g in opt.param_groups for p in g["params"])))]
     assert not still, f"{zoo_method}: {TRAIN_STEPS} train steps left the parameters of optimizer(s) {still} unchanged"
+
+
+def test_train_step_steps_every_optimizer_through_optimize(zoo_method: str) -> None:
+    """A torchrun run averages the gradients over its processes in Method.optimize (zoo.parallel): an optimizer stepped
+    anywhere else would update each process's weights from its own batch alone, and the copies would drift apart."""
+    model = trainable(zoo_method)
+    inside, outside = [False], set()
+    optimize = model.optimize
+
+    def tracked_optimize(name: str, loss: torch.Tensor) -> None:
+        inside[0] = True
+        try:
+            optimize(name, loss)
+        finally:
+            inside[0] = False
+
+    def tracked(name: str, step: Any) -> Any:
+        def tracked_step(*args: Any, **kwargs: Any) -> Any:
+            if not inside[0]:
+                outside.add(name)
+            return step(*args, **kwargs)
+        return tracked_step
+
+    model.optimize = tracked_optimize  # type: ignore[method-assign]
+    for name, opt in model.optimizers.items():
+        opt.step = tracked(name, opt.step)  # type: ignore[method-assign]
+    spec = model.data_spec()
+    for step in range(1, TRAIN_STEPS + 1):
+        model.train_step(spec.random_batch(BATCH, seed=step), step)
+    assert not outside, (f"{zoo_method}: train_step steps optimizer(s) {sorted(outside)} itself; step each through "
+                         "self.optimize(name, loss), which averages the gradients over the processes of a torchrun run")
 
 
 def test_sample_shape_range_and_determinism(zoo_method: str) -> None:

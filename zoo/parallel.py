@@ -56,12 +56,11 @@ def start(device: torch.device) -> tuple[torch.device, bool]:
     on (a GPU run: the GPU of its ``LOCAL_RANK``) and whether this call started the group (and `stop` should end it)."""
     if launched() <= 1 or not dist.is_available():
         return device, False
-    if device.type == "mps" or (device.type == "cuda" and device.index is not None and launched() > 1):
+    if device.type == "mps" or (device.type == "cuda" and device.index is not None):
         raise ConfigError(f"device {device}: the processes torchrun starts train on a GPU each, the one of their LOCAL_RANK, or on "
                           f"CPUs; give {option('device', 'cuda')} (or auto) or {option('device', 'cpu')}.")
     if device.type == "cuda":
         device = torch.device("cuda", local_rank())
-    if device.type == "cuda":
         torch.cuda.set_device(device)
     if dist.is_initialized():
         return device, False
