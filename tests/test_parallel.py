@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 import os
 import subprocess
 import sys
@@ -31,6 +32,7 @@ step_of = DCGAN.train_step
 def train_step(self, batch, step):
     if mode == "term" and step == 3 and os.environ["RANK"] == "1":  # one process alone is stopped (a scheduler's SIGTERM)
         os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)  # torchrun's agent forwards it once more: the same stop, not "stop at once"
     losses = step_of(self, batch, step)
     if mode == "bypass":  # an update that is not Method.optimize's: each process's weights drift apart
         with torch.no_grad():
@@ -71,7 +73,7 @@ def test_two_processes_train_one_model_stop_together_and_resume_exactly(tmp_path
     assert [json.loads(line)["step"] for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3, 4, 5, 6], \
         "one log, written by process 0 alone"
 
-    # a SIGTERM that reaches process 1 alone at step 3: both stop after that step, with one checkpoint
+    # a SIGTERM that reaches process 1 alone at step 3 (twice, as torchrun forwards it): both stop after that step, one checkpoint
     stopped = torchrun(tmp_path, tmp_path / "resumed", 6, "term")
     assert stopped.returncode != 0 and "stopped at step 3 of 6" in stopped.stderr, stopped.stderr[-3000:]
     state = load_tree(tmp_path / "resumed" / "checkpoint.safetensors", "")
@@ -126,16 +128,20 @@ def test_under_torchrun_a_gpu_named_by_number_or_mps_is_refused(monkeypatch: pyt
     assert parallel.start(torch.device("cuda", 0)) == (torch.device("cuda", 0), False), "one process: the device as given"
 
 
-def test_zoo_train_under_torchrun_speaks_once(tmp_path: Path) -> None:
+def test_zoo_train_under_torchrun_speaks_once_and_its_entry_says_how_it_was_run(tmp_path: Path) -> None:
     """`torchrun -m zoo train`: the run's summary is printed once, by process 0, and the others say nothing."""
     from test_cli import face_folder
 
     faces = face_folder(tmp_path / "faces", n=16)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ZOO_REGISTRY": str(tmp_path / "registry.toml")}
     run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "zoo", "train", "dcgan",
                           "--data", str(faces), "--set", "nz=4", "--set", "ngf=2", "--set", "ndf=2", "--steps", "2", "--batch-size", "4",
-                          "--device", "cpu", "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300, env=env)
+                          "--device", "cpu", "--out", str(tmp_path / "run"), "--register", "dcgan.two"],
+                         capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads(run.stdout)  # one JSON object: a second process's would make this fail
     assert summary["processes"] == 2 and summary["steps"] == 2
     assert run.stderr.count("dcgan: ") == 2, "one progress bar (its start and end in a log), not one per process"
+    assert run.stderr.count("registered 'dcgan.two'") == 1
+    entry = tomllib.loads((tmp_path / "registry.toml").read_text())["models"]["dcgan.two"]["training"]
+    assert entry["processes"] == 2 and entry["command"].startswith("torchrun --nproc_per_node=2 -m zoo train dcgan "), entry

@@ -300,6 +300,7 @@ def _register_run(run_dir: Path, name: str, *, data: str | None, path: Path | No
             "device": summary["device"],
             "date": summary.get("date") or datetime.date.today().isoformat(),
             **({"software": summary["software"]} if summary.get("software") else {}),
+            **({"processes": summary["processes"]} if summary.get("processes") else {}),
             "init_from": _source_record(run.get("init_from")),
             **({"earlier_sittings": [{"command": c.get("command") or "(not recorded)", "steps": c["steps"]} for c in made["earlier_sittings"]]}
                if made.get("earlier_sittings") else {}),

@@ -51,6 +51,7 @@ class TrainingRecord(pydantic.BaseModel):
     device: str
     date: str
     software: str | None = pydantic.Field(None, description="zoo, torch and Python versions of the (last) sitting; absent in records written before zoo kept them")
+    processes: int | None = pydantic.Field(None, ge=2, description="the processes a torchrun run trained in, `batch_size` each; absent: one")
     checkpoint_sha256: str | None = pydantic.Field(None, description="for the run a model was branched from: its checkpoint's sha256")
     init_from: TrainingRecord | None = pydantic.Field(None, description="the run this one branched from (`zoo train --init-from`)")
     earlier_sittings: list[Sitting] = pydantic.Field(

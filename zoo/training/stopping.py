@@ -30,6 +30,13 @@ class StopAfterStep:
     #: `pool.terminate()` sends SIGTERM) sets this to () in its initializer, so that it ends at once.
     SIGNALS: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
 
+    def __init__(self, *, under_torchrun: bool = False, speaks: bool = True) -> None:
+        #: Under torchrun the first signal comes twice, from its sender and forwarded by torchrun's agent: the second is
+        #: then the same stop, not "stop at once" (torchrun itself kills what has not ended after its grace period).
+        self.under_torchrun = under_torchrun
+        #: Whether this process says so on stderr (one of a torchrun run's processes speaks for all).
+        self.speaks = speaks
+
     def __enter__(self) -> StopAfterStep:
         self.requested = False
         self.signum: int | None = None
@@ -42,11 +49,15 @@ class StopAfterStep:
         return self
 
     def _request(self, signum: int, frame: object) -> None:
-        self.requested, self.signum = True, signum
-        self._restore_all()  # the second signal acts as it would without us
+        first = not self.requested
+        self.requested, self.signum = True, self.signum or signum
+        if not self.under_torchrun:
+            self._restore_all()  # the second signal acts as it would without us
         what = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        # stderr may be a `| tee` that the same Ctrl-C ended: the stop matters, not the message
-        status(f"\nzoo: {what}: stopping after this step to save a checkpoint ({what} again stops at once, losing the steps since the last one)")
+        if first and self.speaks:  # stderr may be a `| tee` that the same Ctrl-C ended: the stop matters, not the message
+            later = ("torchrun ends the processes that have not stopped within its grace period" if self.under_torchrun
+                     else f"{what} again stops at once, losing the steps since the last one")
+            status(f"\nzoo: {what}: stopping after this step to save a checkpoint ({later})")
 
     def _restore_all(self) -> None:
         for s in self._active:

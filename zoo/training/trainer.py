@@ -134,7 +134,11 @@ class Trainer(Resumable):
             )
         #: Where each role's data came from, as `zoo register` labels the entry: a dataset name, an absolute path, or an ImageSet's name.
         self.data_sources = {r: src.name if isinstance(src, ImageSet) else absolute_data(os.fspath(src)) for r, src in data.items()}
+        if self.rank:  # a torchrun run's other processes read the data once process 0 has (building MNIST-M's cache, say)
+            parallel.barrier()
         data = {role: src if isinstance(src, ImageSet) else load_data(src, "train", root=data_root) for role, src in data.items()}
+        if self.rank == 0:
+            parallel.barrier()
         for role in self.spec.roles:
             labels = data[role].labels
             if self.spec.labels and role not in self.spec.unlabelled_roles:
@@ -343,7 +347,7 @@ class Trainer(Resumable):
         bar = progress_bar(self.train.steps, self.method.name, unit="step", initial=self.step, enabled=self.train.progress and self.rank == 0)
         t0 = time.monotonic()
         start_elapsed = self.elapsed
-        with StopAfterStep() as stop:  # around the final checkpoint and export too: a Ctrl-C there waits for them
+        with StopAfterStep(under_torchrun=self.world > 1, speaks=self.rank == 0) as stop:  # around the final checkpoint and export too
             try:
                 stopped = self._loop(bar, autocast, deadline, t0, start_elapsed, stop)
             finally:
