@@ -18,7 +18,7 @@ import torch.distributed as dist
 
 from .errors import ConfigError, option
 
-__all__ = ["launched", "local_rank", "rank", "world_size", "start", "stop", "average_gradients", "mean_values", "any_process",
+__all__ = ["launched", "launch_prefix", "local_rank", "rank", "world_size", "start", "stop", "average_gradients", "mean_values", "any_process",
            "gather_rows", "barrier", "weights_differ", "same_everywhere"]
 
 
@@ -33,6 +33,20 @@ def launched() -> int:
 def local_rank() -> int:
     """Return this process's index on its machine (``LOCAL_RANK``, 0 without torchrun): the GPU it trains on."""
     return int(os.environ.get("LOCAL_RANK", "0") or 0)
+
+
+def launch_prefix() -> str:
+    """Return how torchrun started this process, as the start of a command (``torchrun --nproc_per_node=2 -m ``; with
+    ``--nnodes=K`` across machines), or '' without torchrun: what a run records as its command."""
+    world = launched()
+    if world <= 1:
+        return ""
+    try:
+        local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", str(world))))
+    except ValueError:
+        local = world
+    nodes = f"--nnodes={world // local} " if world // local > 1 else ""
+    return f"torchrun {nodes}--nproc_per_node={local} -m "
 
 
 def _active() -> bool:

@@ -130,18 +130,6 @@ def _out_of_memory(e: BaseException) -> str | None:
     return None
 
 
-def _launcher() -> str:
-    """Return how torchrun started this process, as a command begins (``torchrun --nproc_per_node=2 -m ``), or '' without it."""
-    try:
-        world, local = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
-    except ValueError:
-        return ""
-    if world <= 1:
-        return ""
-    nodes = f"--nnodes={world // local} " if local and world // local > 1 else ""
-    return f"torchrun {nodes}--nproc_per_node={local} -m "
-
-
 #: The commands whose whole product is what they print (others write files, and say so in passing).
 _REPORTS = frozenset({"list", "info", "methods", "evaluators", "plugins", "datasets"})
 
@@ -172,7 +160,9 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"zoo {args.command}: error: stdout is closed, and zoo {args.command} writes its answer there. "
               "Give it somewhere to go (`> file`, a pipe).", file=sys.stderr)
         return OutputError.exit_code
-    args.argv = _launcher() + shlex.join(["zoo", *(sys.argv[1:] if argv is None else argv)])  # what a run records
+    from ..parallel import launch_prefix, rank  # torch has loaded with the plugins by now
+
+    args.argv = launch_prefix() + shlex.join(["zoo", *(sys.argv[1:] if argv is None else argv)])  # what a run records
     INVOCATION.set(args.argv)  # for results written deeper down (an evaluator's JSON); main() puts it back
     try:
         with _sigterm_ends_the_command() if _CONSOLE.get() else contextlib.nullcontext():
@@ -184,7 +174,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"zoo {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt as e:  # Ctrl-C: one line, not a traceback (zoo train says where its checkpoint is)
-        if _launcher() and os.environ.get("RANK", "0") != "0":  # torchrun's other processes: process 0 says it for all
+        if rank():  # torchrun's other processes: process 0 says it for all
             return 128 + getattr(e, "signum", 2)
         status(f"\nzoo {args.command}: interrupted" + (f": {e}" if str(e) else ""))
         return 128 + getattr(e, "signum", 2)  # 130 for Ctrl-C; 143 for a training run stopped by SIGTERM
