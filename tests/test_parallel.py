@@ -145,3 +145,23 @@ def test_zoo_train_under_torchrun_speaks_once_and_its_entry_says_how_it_was_run(
     assert run.stderr.count("registered 'dcgan.two'") == 1
     entry = tomllib.loads((tmp_path / "registry.toml").read_text())["models"]["dcgan.two"]["training"]
     assert entry["processes"] == 2 and entry["command"].startswith("torchrun --nproc_per_node=2 -m zoo train dcgan "), entry
+
+
+def test_a_process_whose_peer_ended_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """When process 0 refuses a run (its folder busy) or crashes, the others' next collective fails in gloo: one line, not a traceback."""
+    import zoo.cli
+    from zoo.cli import main
+
+    def peer_gone(args: object) -> int:
+        raise RuntimeError("[gloo/transport/tcp/pair.cc:561] Connection closed by peer [127.0.0.1]:7055. This is typically caused by ...")
+
+    monkeypatch.setitem(zoo.cli.COMMANDS, "list", peer_gone)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert main(["list"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("zoo list: error: process 1 of this torchrun run: another process ended ([gloo/transport/tcp/pair.cc:561] Connection closed")
+    assert "its own message says why" in err and "Traceback" not in err
+    monkeypatch.setenv("WORLD_SIZE", "1")  # without torchrun the same words are nobody's peer: a bug, shown whole
+    with pytest.raises(RuntimeError):
+        main(["list"])

@@ -19,7 +19,7 @@ import torch.distributed as dist
 from .errors import ConfigError, option
 
 __all__ = ["launched", "launch_prefix", "local_rank", "rank", "world_size", "start", "stop", "average_gradients", "mean_values", "any_process",
-           "gather_rows", "barrier", "weights_differ", "same_everywhere"]
+           "gather_rows", "barrier", "weights_differ", "same_everywhere", "lost_peer"]
 
 
 def launched() -> int:
@@ -89,6 +89,17 @@ def stop(started: bool, *, wait: bool = True) -> None:
         if wait:
             dist.barrier()
         dist.destroy_process_group()
+
+
+#: What gloo says when the process at the other end of a collective has gone (NCCL raises a DistError).
+_PEER_GONE = ("Connection closed by peer", "Connection reset by peer")
+
+
+def lost_peer(error: BaseException) -> bool:
+    """Return whether `error` is a collective's failure because another process of the run ended (crashed, or refused the run)."""
+    if launched() <= 1:
+        return False
+    return isinstance(error, getattr(dist, "DistError", ())) or (isinstance(error, RuntimeError) and any(s in str(error) for s in _PEER_GONE))
 
 
 def barrier() -> None:

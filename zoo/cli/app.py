@@ -160,7 +160,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"zoo {args.command}: error: stdout is closed, and zoo {args.command} writes its answer there. "
               "Give it somewhere to go (`> file`, a pipe).", file=sys.stderr)
         return OutputError.exit_code
-    from ..parallel import launch_prefix, rank  # torch has loaded with the plugins by now
+    from ..parallel import launch_prefix, lost_peer, rank  # torch has loaded with the plugins by now
 
     args.argv = launch_prefix() + shlex.join(["zoo", *(sys.argv[1:] if argv is None else argv)])  # what a run records
     INVOCATION.set(args.argv)  # for results written deeper down (an evaluator's JSON); main() puts it back
@@ -182,6 +182,10 @@ def _main(argv: Sequence[str] | None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
         return 1
     except (MemoryError, RuntimeError) as e:
+        if lost_peer(e):  # a torchrun run's other process ended (its own message says why); torchrun ends this one too
+            print(f"zoo {args.command}: error: process {rank()} of this torchrun run: another process ended ({str(e).splitlines()[0].split('. ')[0][:200]}); "
+                  "its own message says why.", file=sys.stderr)
+            return 1
         if (what := _out_of_memory(e)) is None:
             raise
         print(f"zoo {args.command}: error: out of memory: {what}. Ask for less at once (fewer images with -n, a smaller "
