@@ -1,4 +1,4 @@
-"""The `Trainer`: the loop around a method's `train_step`, and `train`, what `zoo train` calls."""
+"""The `Trainer`: the loop around a method's `train_step` (`entry.train` builds one for `zoo train` and `zoo.train`)."""
 
 from __future__ import annotations
 
