@@ -41,3 +41,14 @@ def test_checkpoint_sizes_of_the_seed_dcgan(tmp_path: Path, monkeypatch: pytest.
     got = checkpoint_sizes.sizes("dcgan", tmp_path / "run")
     full, slim, export = got["checkpoint.safetensors"], got["checkpoint.slim.safetensors"], got["model.safetensors"]
     assert 80 < full < 90 and 11 < slim < 13 and 6 < export < 7, got  # float32 G, D, EMA and Adam moments; float16 D and EMA; float16 EMA
+
+
+def test_parallel_throughput_times_the_steps_after_the_warm_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import json
+
+    from parallel_throughput import rate
+
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "time": 5.0 + 0.5 * s if s > 1 else 1.0}) + "\n" for s in range(1, 31)))
+    assert rate(log, 10, 64) == pytest.approx(20 * 64 / (0.5 * 20)), "steps 11-30 at 0.5 s each; the slow first step left out"
