@@ -6,6 +6,7 @@
     python benchmarks/gan_probe.py runs/dcgan-mnistm64-noise01 --by-jacobian 0.5 0.3  # EMA images of the flattest latents
     python benchmarks/gan_probe.py runs/dcgan-mnistm64-os --bn              # the generator's BatchNorm statistics re-estimated
     python benchmarks/gan_probe.py runs/dcgan-mnistm64-os --d-batches       # how the discriminator's verdict rests on its batches
+    python benchmarks/gan_probe.py runs/dcgan-carry --average snaps/*.safetensors  # the EMA averaged with earlier checkpoints' EMAs
 
 `zoo eval RUN/model.safetensors` judges the exported weights only (the EMA where the run keeps one).
 While a run trains, the raw generator leads and the EMA follows about 1/(1 - decay) steps behind,
@@ -24,6 +25,10 @@ latents ("standing statistics", Brock et al., 2019) and with each sampled chunk'
 `--d-batches` shows what the raw discriminator's verdict rests on: its mean output on real MNIST-M (train
 and test split, N each) and generated images in pure batches of 64 (as DCGAN trains it), with its running
 statistics, and in batches half real and half generated, with the per-image AUC of real against generated.
+`--average` takes copies of the run's checkpoint from earlier steps, oldest first, and averages the EMA weights
+(BatchNorm's running statistics too) of the run's checkpoint and the last k of them, uniformly, for k = 1, 2, 4, ...
+and all: an average over a longer stretch of the run than the EMA's own, made after the fact (what a longer
+EMA decay would have given, without choosing it before training; "post-hoc EMA", Karras et al., 2024).
 Metrics are the `gan` evaluator's (classifier IS, FD, digit coverage) on N images, seed 0, no FID;
 nothing is written.
 """
@@ -162,6 +167,24 @@ def d_batches(found: dict[str, torch.nn.Module], n: int, batch: int = 64) -> Non
           f"per-image AUC {auc:.3f}")
 
 
+def averaged(run: Path, files: list[Path]) -> dict[str, torch.nn.Module]:
+    """Return the run's EMA generator averaged with the EMA of the last k `files` (checkpoints of the run, oldest first),
+    for k = 1, 2, 4, ... and all of them."""
+    name, model = list(generators(run).items())[-1]
+    if not name.startswith("ema"):
+        raise SystemExit(f"{run}: the run keeps no EMA (zoo train --ema-decay), so there is nothing to average")
+    emas = [load_tree(f)["ema"] for f in files] + [load_tree(run / CHECKPOINT)["ema"]]
+    out = {name: model}
+    ks = sorted({*(2 ** i for i in range(len(files).bit_length()) if 2 ** i < len(files)), len(files)})
+    for k in ks:
+        last = emas[-(k + 1):]
+        mean = {key: (sum(e[key].double() for e in last) / len(last)).to(v.dtype) if v.is_floating_point() else v for key, v in last[-1].items()}
+        m = copy.deepcopy(model)
+        m.load_state_dict({key.removeprefix("module."): v for key, v in mean.items()}, strict=False)
+        out[f"{name}, averaged with the last {k} checkpoint{'s' * (k > 1)}"] = m.eval()
+    return out
+
+
 def scaled_noise(model: GANMethod, psi: float) -> GANMethod:
     """Return `model` sampling from noise scaled by `psi` (truncation by scaling; 1 leaves it as it is), on the same instance."""
     draw = type(model)._sample_noise  # what sample(n, seed=...) draws its latents with
@@ -178,6 +201,7 @@ def main() -> None:
     p.add_argument("--by-jacobian", type=float, nargs="*", default=[],
                    help="shares of the EMA (else raw) images to keep, those whose latents have the smallest generator Jacobian")
     p.add_argument("--d-batches", action="store_true", help="what the raw discriminator's verdict rests on: pure, running-statistics and mixed batches")
+    p.add_argument("--average", type=Path, nargs="*", default=[], help="checkpoints of the run from earlier steps, oldest first: their EMAs averaged with the run's")
     p.add_argument("--bn", action="store_true", help="also with the generator's BatchNorm statistics re-estimated, and with batch statistics")
     args = p.parse_args()
     if args.d_batches and args.n < 32:
@@ -195,6 +219,8 @@ def main() -> None:
     if args.psi:
         name, model = list(found.items())[-1]
         trials = [(f"{name}, psi {psi:g}", model, psi) for psi in args.psi]
+    elif args.average:
+        trials = [(name, model, 1.0) for name, model in averaged(args.run, args.average).items()]
     elif args.bn:
         trials = [(f"{name}, {kind}", variant, 1.0) for name, model in found.items() for kind, variant in bn_variants(model).items()]
     else:

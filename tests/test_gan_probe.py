@@ -95,3 +95,32 @@ def test_psi_scales_the_noise_a_seeded_sample_draws() -> None:
     half = gan_probe.scaled_noise(model, 0.5)
     assert torch.allclose(half.sample(4, seed=0), model.generator(z * 0.5).add(1).mul(0.5).clamp(0, 1), atol=1e-6)
     assert not torch.allclose(half.sample(4, seed=0), plain)
+
+
+def test_average_is_the_mean_of_the_last_k_emas_and_leaves_the_run_alone(tmp_path: Path) -> None:
+    import shutil
+
+    from zoo.training import CHECKPOINT, TrainConfig, Trainer
+    from zoo.weights import load_tree
+
+    from test_training import TINY, images
+
+    torch.manual_seed(0)
+    run, snaps = tmp_path / "run", []
+    for steps in (1, 2, 3, 4):  # a copy of the checkpoint after each sitting, the last one the run's own
+        Trainer("dcgan", TINY, {"train": images()}, run, TrainConfig(steps=steps, batch_size=4, device="cpu", progress=False, ema_decay=0.5)).fit()
+        snaps.append(tmp_path / f"step{steps}.safetensors")
+        shutil.copy2(run / CHECKPOINT, snaps[-1])
+    found = gan_probe.averaged(run, snaps[:3])
+    assert [name.split(", ")[-1] for name in found] == ["ema (step 4)", "averaged with the last 1 checkpoint", "averaged with the last 2 checkpoints",
+                                                        "averaged with the last 3 checkpoints"]
+    emas = [load_tree(f)["ema"] for f in snaps]
+    key = next(k for k, v in emas[0].items() if v.is_floating_point() and v.dim() == 4)  # a generator convolution's weight
+    for (name, model), k in zip(list(found.items())[1:], (1, 2, 3)):
+        want = sum(e[key].double() for e in emas[-(k + 1):]) / (k + 1)
+        assert torch.allclose(model.state_dict()[key.removeprefix("module.")].double(), want, atol=1e-6), name
+    assert torch.equal(list(found.values())[0].state_dict()[key.removeprefix("module.")], emas[-1][key]), "the run's own EMA is left as it was"
+    no_ema = tmp_path / "plain"
+    Trainer("dcgan", TINY, {"train": images()}, no_ema, TrainConfig(steps=1, batch_size=4, device="cpu", progress=False)).fit()
+    with pytest.raises(SystemExit, match="keeps no EMA"):
+        gan_probe.averaged(no_ema, snaps[:1])
