@@ -69,7 +69,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     train_cfg = validate_config(TrainConfig, dict(
         steps=args.steps, batch_size=args.batch_size, device=args.device, bf16=args.bf16, seed=args.seed,
-        checkpoint_every=args.checkpoint_every, log_every=args.log_every, ema_decay=args.ema_decay,
+        checkpoint_every=args.checkpoint_every, log_every=args.log_every, ema_decay=args.ema_decay, ema_snapshot_every=args.ema_snapshot_every,
         grad_clip=args.grad_clip, max_minutes=args.max_minutes, export_dtype=args.export_dtype, progress=not args.quiet,
         channels_last=args.channels_last, lr_decay_start=args.lr_decay_start, lr_warmup=args.lr_warmup, init_from=args.init_from,
     ), what="zoo train", fix="Fix the option (`zoo train --help`).")  # named as options here, before zoo.train checks them again

@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints (0: only at the end)")
     s.add_argument("--log-every", type=int, default=10, help="steps between lines of metrics.jsonl")
     s.add_argument("--ema-decay", type=float, default=0.0, help="export an exponential moving average of the weights with this decay, e.g. 0.999 (0: off)")
+    s.add_argument("--ema-snapshot-every", type=int, default=0, metavar="N",
+                   help="keep the exported weights (the EMA's) every N steps in the run folder's snapshots/, for `zoo average` (0: off)")
     s.add_argument("--grad-clip", type=float, default=None, help="clip each optimizer's gradient norm to this (default: no clipping)")
     s.add_argument("--max-minutes", type=float, default=None, help="stop, checkpoint and export after this much wall time (default: no limit)")
     s.add_argument("--init-from", type=path_text, default=None, metavar="RUN", help="branch from another run's folder or checkpoint, full or slim: its weights, EMA and (a full one's) Adam moments; learning rates, steps and data order are this run's")

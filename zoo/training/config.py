@@ -29,6 +29,10 @@ class TrainConfig(pydantic.BaseModel):
     checkpoint_every: int = pydantic.Field(500, ge=0, description="steps between checkpoints (0: only at the end)")
     log_every: int = pydantic.Field(10, ge=1)
     ema_decay: float = pydantic.Field(0.0, ge=0.0, lt=1.0, description="EMA of the exported weights (0: off)")
+    ema_snapshot_every: int = pydantic.Field(
+        0, ge=0, description="steps between snapshots of the exported weights (the EMA's, when one runs) kept in the run folder's "
+        "snapshots/, and one at the end of each sitting (0: none); `zoo average` averages the latest of them into the export"
+    )
     grad_clip: float | None = pydantic.Field(None, gt=0)
     max_minutes: float | None = pydantic.Field(None, gt=0, description="stop (and export) after this much wall time")
     lr_decay_start: int | None = pydantic.Field(

@@ -26,6 +26,31 @@ EXPORT = "model.safetensors"
 RUN_FILES = (CHECKPOINT, EXPORT, "run.json", "summary.json", "metrics.jsonl", "loss.png")
 
 
+#: The run folder's folder of snapshots of its exported weights (``--ema-snapshot-every``), one file per step, for `zoo average`.
+SNAPSHOTS = "snapshots"
+
+
+def snapshot_path(out: Path, step: int) -> Path:
+    return out / SNAPSHOTS / f"step-{step:08d}.safetensors"
+
+
+def snapshots(out: str | os.PathLike[str]) -> dict[int, Path]:
+    """Return the run folder's snapshots by step, oldest first."""
+    found = {}
+    for p in (Path(out) / SNAPSHOTS).glob("step-*.safetensors"):
+        digits = p.name[len("step-"):-len(".safetensors")]
+        if digits.isdigit() and p.is_file():
+            found[int(digits)] = p
+    return dict(sorted(found.items()))
+
+
+def drop_snapshots_after(out: Path, step: int) -> None:
+    """Remove the snapshots a sitting killed after its last checkpoint left beyond it: the resumed run makes those steps anew."""
+    for s, p in snapshots(out).items():
+        if s > step:
+            p.unlink()
+
+
 def refuse_linked_run_files(folder: Path, names: Sequence[str], what: str) -> None:
     """Raise OutputError if any of `names` in `folder` is a symbolic link: a run writes through a link into its target, so a run
     folder unpacked from someone else's archive (``summary.json -> ~/.bashrc``) would overwrite files outside it."""
@@ -62,7 +87,7 @@ def _check_run_folder(out: Path) -> Path:
     first = next((p for p in (out, *out.parents) if p.exists()), Path("."))
     if not first.is_dir() or not os.access(first, os.W_OK | os.X_OK):
         raise OutputError(f"{option('out', out)}: {first} is {'not a folder' if not first.is_dir() else 'not writable'}. Give a run folder in a place you can write to.")
-    refuse_linked_run_files(out, (*RUN_FILES, SLIM_CHECKPOINT), f"{option('out', out)}")
+    refuse_linked_run_files(out, (*RUN_FILES, SLIM_CHECKPOINT, SNAPSHOTS), f"{option('out', out)}")
     if out.is_dir() and (out / EXPORT).exists() and not (out / CHECKPOINT).exists():
         raise OutputError(
             f"{option('out', out)} holds a run's {EXPORT} but no {CHECKPOINT} to go on from (deleted?): training there would start "

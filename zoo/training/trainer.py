@@ -31,7 +31,7 @@ from ..viz import plot_curves, read_metrics_log
 from ..weights import nonfinite, sha256_file, tensors_digest
 from .config import TrainConfig
 from .resume import Resumable
-from .runs import CHECKPOINT, EXPORT, RUN_FILES, check_run_folder
+from .runs import CHECKPOINT, EXPORT, RUN_FILES, SNAPSHOTS, check_run_folder, drop_snapshots_after, snapshot_path
 from .stopping import StopAfterStep, quietly
 
 #: What every metrics.jsonl record holds from the trainer itself; a method's train_step may not return these names.
@@ -320,6 +320,8 @@ class Trainer(Resumable):
             with folder_lock(self.out, busy):
                 # what a process killed outright (SIGKILL, power loss) left half-written; the lock says no one writes them now
                 remove_temporaries(self.out, RUN_FILES)
+                if (self.out / SNAPSHOTS).is_dir():
+                    remove_temporaries(self.out / SNAPSHOTS)
                 parallel.barrier()  # the other processes of a torchrun run start once the folder is this one's
                 return self._fit()
         except BaseException:
@@ -338,6 +340,7 @@ class Trainer(Resumable):
         if not resumed:
             self._truncate_log(0)  # a run that died before its first checkpoint left a log this one must not extend
         if self.rank == 0:
+            drop_snapshots_after(self.out, self.step)
             with atomic_write(self.out / "run.json", "w") as f:
                 json.dump({**self._run_info(), **({"processes": self.world} if self.world > 1 else {}), "command": self.command,
                            "init_from": self.init_source, "earlier_sittings": self.earlier_sittings}, f, indent=2)
@@ -353,6 +356,7 @@ class Trainer(Resumable):
             finally:
                 quietly(bar.close)
             self.save_checkpoint()
+            self._snapshot()  # the end of each sitting, whether or not a multiple of --ema-snapshot-every
             if (stopped if self.world > 1 else stop.requested) and self.step < self.train.steps:  # a torchrun run: as all agreed
                 raise Stopped(f"stopped at step {self.step} of {self.train.steps}; the checkpoint in {self.out} holds it. "
                               f"Run the same command again to go on from there.", stop.signum or signal.SIGINT, self.step)
@@ -407,6 +411,8 @@ class Trainer(Resumable):
                 bar.update(1)
                 if self.train.checkpoint_every and self.step % self.train.checkpoint_every == 0 and self.step < self.train.steps:
                     self.save_checkpoint()  # the last step's checkpoint is written once, by fit
+                if self.train.ema_snapshot_every and self.step % self.train.ema_snapshot_every == 0 and self.step < self.train.steps:
+                    self._snapshot()
                 if self.world == 1 and (stop.requested or (deadline is not None and time.monotonic() > deadline)):
                     return stop.requested
         return False
@@ -416,6 +422,13 @@ class Trainer(Resumable):
         if self.ema is None:
             return self.method.inference_state_dict()
         return dict(self.ema.module.state_dict())
+
+    def _snapshot(self) -> None:
+        """Keep the weights the run would export now (float32) in snapshots/, for `zoo average`, when the run keeps snapshots."""
+        if self.train.ema_snapshot_every and self.rank == 0:
+            path = snapshot_path(self.out, self.step)
+            path.parent.mkdir(exist_ok=True)
+            save_model(self.method, path, state=self.exported_state())
 
     def _export(self, resumed: bool) -> dict[str, Any]:
         dtype = torch.float16 if self.train.export_dtype == "float16" else None
