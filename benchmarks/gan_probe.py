@@ -7,6 +7,7 @@
     python benchmarks/gan_probe.py runs/dcgan-mnistm64-os --bn              # the generator's BatchNorm statistics re-estimated
     python benchmarks/gan_probe.py runs/dcgan-mnistm64-os --d-batches       # how the discriminator's verdict rests on its batches
     python benchmarks/gan_probe.py runs/dcgan-carry --average snaps/*.safetensors  # the EMA averaged with earlier checkpoints' EMAs
+    python benchmarks/gan_probe.py runs/dcgan-carry --snapshots             # the mean of the last k snapshots (zoo average --last k)
 
 `zoo eval RUN/model.safetensors` judges the exported weights only (the EMA where the run keeps one).
 While a run trains, the raw generator leads and the EMA follows about 1/(1 - decay) steps behind,
@@ -29,6 +30,8 @@ statistics, and in batches half real and half generated, with the per-image AUC 
 (BatchNorm's running statistics too) of the run's checkpoint and the last k of them, uniformly, for k = 1, 2, 4, ...
 and all: an average over a longer stretch of the run than the EMA's own, made after the fact (what a longer
 EMA decay would have given, without choosing it before training; "post-hoc EMA", Karras et al., 2024).
+`--snapshots` does the same with the snapshots the run kept (`zoo train --ema-snapshot-every`): the mean of the
+last k of them, as `zoo average RUN --last k` exports it.
 Metrics are the `gan` evaluator's (classifier IS, FD, digit coverage) on N images, seed 0, no FID;
 nothing is written.
 """
@@ -47,12 +50,13 @@ from torch import nn
 from zoo.cli import int_at_least
 from zoo.data import load as load_data
 from zoo.gan import GANMethod
-from zoo.loading import build_method, load_any
+from zoo.loading import build_method, load_any, load_file
 from zoo.metrics.classifier_metrics import classifier_score, coverage_metrics
 from zoo.metrics.gan import GANEvaluator, generate, real_images_like
 from zoo.metrics.inception import quantize
-from zoo.training import CHECKPOINT
-from zoo.weights import load_tree
+from zoo.training import CHECKPOINT, mean_state
+from zoo.training.runs import snapshots
+from zoo.weights import load_tree, read_weights
 
 
 def generators(run: Path) -> dict[str, torch.nn.Module]:
@@ -178,10 +182,25 @@ def averaged(run: Path, files: list[Path]) -> dict[str, torch.nn.Module]:
     ks = sorted({*(2 ** i for i in range(len(files).bit_length()) if 2 ** i < len(files)), len(files)})
     for k in ks:
         last = emas[-(k + 1):]
-        mean = {key: (sum(e[key].double() for e in last) / len(last)).to(v.dtype) if v.is_floating_point() else v for key, v in last[-1].items()}
+        mean = mean_state(last)
         m = copy.deepcopy(model)
         m.load_state_dict({key.removeprefix("module."): v for key, v in mean.items()}, strict=False)
         out[f"{name}, averaged with the last {k} checkpoint{'s' * (k > 1)}"] = m.eval()
+    return out
+
+
+def snapshot_means(run: Path) -> dict[str, torch.nn.Module]:
+    """Return the mean of the run's last k snapshots (`zoo train --ema-snapshot-every`), for k = 1, 2, 4, ... and all of them:
+    what `zoo average RUN --last k` would export."""
+    kept = snapshots(run)
+    if not kept:
+        raise SystemExit(f"{run}: the run keeps no snapshots (zoo train --ema-snapshot-every N)")
+    steps = list(kept)
+    out = {}
+    for k in sorted({*(2 ** i for i in range(len(steps).bit_length()) if 2 ** i < len(steps)), len(steps)}):
+        m = load_file(kept[steps[-1]])
+        m.load_state_dict(mean_state([read_weights(kept[s])[0] for s in steps[-k:]]), strict=False)
+        out[f"mean of the last {k} snapshot{'s' * (k > 1)} ({f'steps {steps[-k]}-{steps[-1]}' if k > 1 else f'step {steps[-1]}'})"] = m.eval()
     return out
 
 
@@ -202,6 +221,7 @@ def main() -> None:
                    help="shares of the EMA (else raw) images to keep, those whose latents have the smallest generator Jacobian")
     p.add_argument("--d-batches", action="store_true", help="what the raw discriminator's verdict rests on: pure, running-statistics and mixed batches")
     p.add_argument("--average", type=Path, nargs="*", default=[], help="checkpoints of the run from earlier steps, oldest first: their EMAs averaged with the run's")
+    p.add_argument("--snapshots", action="store_true", help="the mean of the run's last k snapshots, as `zoo average --last k` exports it, for k = 1, 2, 4, ... and all")
     p.add_argument("--bn", action="store_true", help="also with the generator's BatchNorm statistics re-estimated, and with batch statistics")
     args = p.parse_args()
     if args.d_batches and args.n < 32:
@@ -219,6 +239,8 @@ def main() -> None:
     if args.psi:
         name, model = list(found.items())[-1]
         trials = [(f"{name}, psi {psi:g}", model, psi) for psi in args.psi]
+    elif args.snapshots:
+        trials = [(name, model, 1.0) for name, model in snapshot_means(args.run).items()]
     elif args.average:
         trials = [(name, model, 1.0) for name, model in averaged(args.run, args.average).items()]
     elif args.bn:

@@ -124,3 +124,22 @@ def test_average_is_the_mean_of_the_last_k_emas_and_leaves_the_run_alone(tmp_pat
     Trainer("dcgan", TINY, {"train": images()}, no_ema, TrainConfig(steps=1, batch_size=4, device="cpu", progress=False)).fit()
     with pytest.raises(SystemExit, match="keeps no EMA"):
         gan_probe.averaged(no_ema, snaps[:1])
+
+
+def test_snapshot_means_are_what_zoo_average_exports(tmp_path: Path) -> None:
+    from zoo.training import TrainConfig, Trainer, average_run
+    from zoo.weights import read_weights
+
+    from test_training import TINY, images
+
+    run = tmp_path / "run"
+    Trainer("dcgan", TINY, {"train": images()}, run,
+            TrainConfig(steps=3, batch_size=4, device="cpu", progress=False, ema_decay=0.5, ema_snapshot_every=1)).fit()
+    found = gan_probe.snapshot_means(run)
+    assert list(found) == ["mean of the last 1 snapshot (step 3)", "mean of the last 2 snapshots (steps 2-3)", "mean of the last 3 snapshots (steps 1-3)"]
+    for k, model in zip((1, 2, 3), found.values()):
+        average_run(run, k)
+        exported, _ = read_weights(run / "model.safetensors")
+        assert all(torch.equal(model.state_dict()[key], v) for key, v in exported.items()), k
+    with pytest.raises(SystemExit, match="keeps no snapshots"):
+        gan_probe.snapshot_means(tmp_path)

@@ -304,6 +304,7 @@ def _register_run(run_dir: Path, name: str, *, data: str | None, path: Path | No
             "init_from": _source_record(run.get("init_from")),
             **({"earlier_sittings": [{"command": c.get("command") or "(not recorded)", "steps": c["steps"]} for c in made["earlier_sittings"]]}
                if made.get("earlier_sittings") else {}),
+            **({"averaged": summary["averaged"]} if summary.get("averaged") else {}),
         }
     except FileNotFoundError as e:
         how = f"`zoo train ... --out {run_dir}`" if COMMAND_LINE.get() else f"zoo.train(..., out={os.fspath(run_dir)!r})"

@@ -41,6 +41,14 @@ class Sitting(pydantic.BaseModel):
     steps: int = pydantic.Field(ge=0)
 
 
+class Averaged(pydantic.BaseModel):
+    """The snapshots of a run whose mean a model's weights are (`zoo average`), and the command that took it."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    snapshots: list[int] = pydantic.Field(min_length=1)
+    command: str
+
+
 class TrainingRecord(pydantic.BaseModel):
     """How a shipped model was trained: enough to run it again."""
 
@@ -57,6 +65,7 @@ class TrainingRecord(pydantic.BaseModel):
     earlier_sittings: list[Sitting] = pydantic.Field(
         [], description="for a resumed run, the sittings before the one `command` names, in order; `command` is the last"
     )
+    averaged: Averaged | None = pydantic.Field(None, description="the weights are the mean of these snapshots of the run (`zoo average`)")
 
 
 class ModelEntry(pydantic.BaseModel):

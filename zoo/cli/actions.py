@@ -40,6 +40,17 @@ def cmd_register(args: argparse.Namespace) -> int:
     return 0
 
 
+@command
+def cmd_average(args: argparse.Namespace) -> int:
+    from ..training import average_run
+
+    summary = average_run(args.run, args.last, command=args.argv)
+    steps = summary["averaged"]["snapshots"]
+    print(f"{args.run}: model.safetensors is the mean of {len(steps)} snapshot{'s' * (len(steps) > 1)} (steps {steps[0]}-{steps[-1]}), "
+          f"sha256 {summary['sha256']}")
+    return 0
+
+
 def _parse_data(items: Sequence[str]) -> dict[str, str]:
     from ..data.labels import split_role
 

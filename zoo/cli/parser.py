@@ -97,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--replace", action="store_true", help="with --register: replace the entry of that name (a name the file defines is refused without it)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    s = _sub(subs, "average", "Export the mean of a run's latest EMA snapshots (zoo train --ema-snapshot-every) as its weights; --last 1 exports the plain EMA again.",
+             "zoo average runs/dcgan --last 8")
+    s.add_argument("run", type=path_text, help="the --out folder of a finished zoo train that kept snapshots")
+    s.add_argument("--last", type=positive_int, default=None, metavar="K", help="average the last K snapshots (default: all the run keeps)")
+
     s = _sub(subs, "register", "Register a finished training run (e.g. one trained on another machine), or a zoo weights file, as a shipped model.",
              "zoo register runs/dcgan dcgan.mine --data mnist")
     s.add_argument("run", help="the --out folder of a finished zoo train, or a .safetensors file zoo.save_model wrote (then --data is required)")

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from ..interfaces import resolve_device
 from ..weights import SLIM_CHECKPOINT
+from .average import average_run, mean_state
 from .config import TrainConfig
 from .entry import train
 from .runs import CHECKPOINT, EXPORT, RUN_FILES, check_run_folder, export_slim, slim_checkpoint
 from .stopping import StopAfterStep
 from .trainer import Trainer, global_rng_kept
 
-__all__ = ["TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "slim_checkpoint", "export_slim", "StopAfterStep",
+__all__ = ["average_run", "mean_state", "TrainConfig", "Trainer", "train", "resolve_device", "check_run_folder", "slim_checkpoint", "export_slim", "StopAfterStep",
            "global_rng_kept", "CHECKPOINT", "EXPORT", "SLIM_CHECKPOINT", "RUN_FILES"]
