@@ -86,6 +86,10 @@ def main() -> int:
         if not (args.run / "model.safetensors").is_file():
             raise ConfigError(f"{args.run}: no model.safetensors, so the run has not finished a sitting. Let `zoo train` end "
                               "(--max-minutes, or one Ctrl-C: it exports then), or run its command again to resume it.")
+        averaged = json.loads((args.run / "summary.json").read_text()).get("averaged")
+        if args.replace and averaged:  # the carry goes on from the checkpoint's EMA: judge that, not an export it does not hold
+            raise ConfigError(f"{args.run}'s export is the mean of its snapshots {averaged['snapshots']} (zoo average), and a carried run "
+                              f"goes on from its checkpoint's EMA. Export that again (`zoo average {args.run} --last 1`), carry it on, then average.")
         with tempfile.TemporaryDirectory() as scratch:
             rows = [judge_carried(source, n=args.n, device=args.device, scratch=Path(scratch), **against)]
         rows.append(judge(args.run, n=args.n, fid=False, device=args.device, grids=None, **against))

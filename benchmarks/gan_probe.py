@@ -32,7 +32,7 @@ and all: an average over a longer stretch of the run than the EMA's own, made af
 EMA decay would have given, without choosing it before training; "post-hoc EMA", Karras et al., 2024).
 `--snapshots` does the same with the snapshots the run kept (`zoo train --ema-snapshot-every`): the mean of the
 last k of them, as `zoo average RUN --last k` exports it.
-Metrics are the `gan` evaluator's (classifier IS, FD, digit coverage) on N images, seed 0, no FID;
+Metrics are the `gan` evaluator's (classifier IS, FD, digit coverage) on N images, seed 0 (or `--seed`), no FID;
 nothing is written.
 """
 
@@ -221,11 +221,15 @@ def main() -> None:
                    help="shares of the EMA (else raw) images to keep, those whose latents have the smallest generator Jacobian")
     p.add_argument("--d-batches", action="store_true", help="what the raw discriminator's verdict rests on: pure, running-statistics and mixed batches")
     p.add_argument("--average", type=Path, nargs="*", default=[], help="checkpoints of the run from earlier steps, oldest first: their EMAs averaged with the run's")
+    p.add_argument("--seed", type=int, default=0, help="the draw of the scored images (the floors are judged on seed 0: choose a variant, "
+                   "such as an average's k, on another seed); not for --by-d, --by-jacobian and --d-batches, which draw seed 0")
     p.add_argument("--snapshots", action="store_true", help="the mean of the run's last k snapshots, as `zoo average --last k` exports it, for k = 1, 2, 4, ... and all")
     p.add_argument("--bn", action="store_true", help="also with the generator's BatchNorm statistics re-estimated, and with batch statistics")
     args = p.parse_args()
     if args.d_batches and args.n < 32:
         p.error(f"--d-batches needs --n of at least 32 (one mixed batch holds 32 real and 32 generated images), not {args.n}")
+    if args.seed and (args.by_d or args.by_jacobian or args.d_batches):
+        p.error("--seed is for the metric trials; --by-d, --by-jacobian and --d-batches draw seed 0")
     found = generators(args.run)
     if args.by_d:
         by_discriminator(found, args.n, args.by_d)
@@ -250,9 +254,9 @@ def main() -> None:
     for name, model, psi in trials:
         model = scaled_noise(model, psi)
         t = time.monotonic()
-        r = GANEvaluator().evaluate(model, n=args.n, seed=0, data="mnistm", split="test", classifier="classifier.mnistm", fid=False, progress=False)
+        r = GANEvaluator().evaluate(model, n=args.n, seed=args.seed, data="mnistm", split="test", classifier="classifier.mnistm", fid=False, progress=False)
         print(f"{name}: classifier IS {r['classifier_is']:.2f}, FD {r['classifier_fd']:.2f}, "
-              f"digits {100 * r['coverage_min']:.1f}% - {100 * r['coverage_max']:.1f}% (n={args.n}, seed 0, {time.monotonic() - t:.0f} s)", flush=True)
+              f"digits {100 * r['coverage_min']:.1f}% - {100 * r['coverage_max']:.1f}% (n={args.n}, seed {args.seed}, {time.monotonic() - t:.0f} s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -120,3 +120,14 @@ def metrics(is_: float, lo: float, hi: float) -> dict:
 ])
 def test_better_weighs_the_floors_then_the_digits_then_the_score(branch: dict, carried: dict, wins: bool) -> None:
     assert gan_carry_on.better(branch, carried) is wins
+
+
+def test_an_averaged_export_is_not_carried_on_for_the_ema_it_stands_for(lineage: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    carry, run = lineage
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "averaged": {"snapshots": [1, 2], "command": "zoo average"}}))
+    before = sha256_file(carry / "dcgan_x" / "checkpoint.slim.safetensors")
+    assert run_main(monkeypatch, tmp_path, run, carry, "--replace") == 1
+    assert "the mean of its snapshots [1, 2] (zoo average)" in capsys.readouterr().out
+    assert sha256_file(carry / "dcgan_x" / "checkpoint.slim.safetensors") == before

@@ -143,3 +143,24 @@ def test_snapshot_means_are_what_zoo_average_exports(tmp_path: Path) -> None:
         assert all(torch.equal(model.state_dict()[key], v) for key, v in exported.items()), k
     with pytest.raises(SystemExit, match="keeps no snapshots"):
         gan_probe.snapshot_means(tmp_path)
+
+
+def test_seed_draws_the_scored_images_and_is_refused_where_seed_0_is_fixed(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                                                            tmp_path: Path) -> None:
+    seen = []
+
+    class Evaluator:
+        def evaluate(self, model: object, *, n: int, seed: int, **kw: object) -> dict:
+            seen.append(seed)
+            return {"classifier_is": 7.0, "classifier_fd": 0.3, "coverage_min": 0.08, "coverage_max": 0.12}
+
+    monkeypatch.setattr(gan_probe, "generators", lambda run: {"ema (step 4)": nn.Identity()})
+    monkeypatch.setattr(gan_probe, "scaled_noise", lambda model, psi: model)
+    monkeypatch.setattr(gan_probe, "GANEvaluator", Evaluator)
+    monkeypatch.setattr(sys, "argv", ["gan_probe.py", str(tmp_path), "--n", "10", "--seed", "3"])
+    gan_probe.main()
+    assert seen == [3] and "(n=10, seed 3," in capsys.readouterr().out
+    monkeypatch.setattr(sys, "argv", ["gan_probe.py", str(tmp_path), "--by-d", "0.5", "--seed", "3"])
+    with pytest.raises(SystemExit):
+        gan_probe.main()
+    assert "--seed is for the metric trials" in capsys.readouterr().err
