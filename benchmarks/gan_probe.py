@@ -55,7 +55,7 @@ from zoo.metrics.classifier_metrics import classifier_score, coverage_metrics
 from zoo.metrics.gan import GANEvaluator, generate, real_images_like
 from zoo.metrics.inception import quantize
 from zoo.training import CHECKPOINT, mean_state
-from zoo.training.runs import snapshots
+from zoo.training.runs import snapshots, steps_text
 from zoo.weights import load_tree, read_weights
 
 
@@ -196,11 +196,12 @@ def snapshot_means(run: Path) -> dict[str, torch.nn.Module]:
     if not kept:
         raise SystemExit(f"{run}: the run keeps no snapshots (zoo train --ema-snapshot-every N)")
     steps = list(kept)
+    states = [read_weights(kept[s])[0] for s in steps]  # each file read once, for every k
     out = {}
     for k in sorted({*(2 ** i for i in range(len(steps).bit_length()) if 2 ** i < len(steps)), len(steps)}):
         m = load_file(kept[steps[-1]])
-        m.load_state_dict(mean_state([read_weights(kept[s])[0] for s in steps[-k:]]), strict=False)
-        out[f"mean of the last {k} snapshot{'s' * (k > 1)} ({f'steps {steps[-k]}-{steps[-1]}' if k > 1 else f'step {steps[-1]}'})"] = m.eval()
+        m.load_state_dict(mean_state(states[-k:]), strict=False)
+        out[f"mean of the last {k} snapshot{'s' * (k > 1)} ({steps_text(steps[-k:])})"] = m.eval()
     return out
 
 

@@ -43,10 +43,11 @@ def cmd_register(args: argparse.Namespace) -> int:
 @command
 def cmd_average(args: argparse.Namespace) -> int:
     from ..training import average_run
+    from ..training.runs import steps_text
 
     summary = average_run(args.run, args.last, command=args.argv)
     steps = summary["averaged"]["snapshots"]
-    print(f"{args.run}: model.safetensors is the mean of {len(steps)} snapshot{'s' * (len(steps) > 1)} (steps {steps[0]}-{steps[-1]}), "
+    print(f"{args.run}: model.safetensors is the mean of {len(steps)} snapshot{'s' * (len(steps) > 1)} ({steps_text(steps)}), "
           f"sha256 {summary['sha256']}")
     return 0
 

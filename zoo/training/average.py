@@ -21,7 +21,7 @@ from ..errors import ConfigError, WeightsError, option
 from ..files import atomic_write, folder_lock, read_record
 from ..loading import build_method, save_model
 from ..weights import read_weights
-from .runs import EXPORT, SNAPSHOTS, snapshots
+from .runs import EXPORT, SNAPSHOTS, snapshots, steps_text
 
 
 def mean_state(states: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -48,7 +48,7 @@ def average_run(run: str | os.PathLike[str], last: int | None = None, *, command
             raise ConfigError(f"{run} keeps no snapshots ({run / SNAPSHOTS} holds no step-*.safetensors). {fix}")
         if last is not None and not 1 <= last <= len(kept):
             raise ConfigError(f"{option('last', last)}: {run} keeps {len(kept)} snapshot{'s' * (len(kept) > 1)} "
-                              f"({f'steps {min(kept)}-{max(kept)}' if len(kept) > 1 else f'step {min(kept)}'}). Give a count from 1 to {len(kept)}.")
+                              f"({steps_text(list(kept))}). Give a count from 1 to {len(kept)}.")
         if max(kept) != summary.get("steps"):
             raise WeightsError(f"{run}'s latest snapshot is of step {max(kept)}, and its export of step {summary.get('steps')}: they are "
                                "not one run's. Train the run on (a sitting ends with a snapshot of its export), then average.")

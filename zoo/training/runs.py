@@ -44,6 +44,11 @@ def snapshots(out: str | os.PathLike[str]) -> dict[int, Path]:
     return dict(sorted(found.items()))
 
 
+def steps_text(steps: Sequence[int]) -> str:
+    """Name a stretch of snapshots by its steps: ``step 500``, or ``steps 500-2000``."""
+    return f"steps {steps[0]}-{steps[-1]}" if len(steps) > 1 else f"step {steps[0]}"
+
+
 def drop_snapshots_after(out: Path, step: int) -> None:
     """Remove the snapshots a sitting killed after its last checkpoint left beyond it: the resumed run makes those steps anew."""
     for s, p in snapshots(out).items():
