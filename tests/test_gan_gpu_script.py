@@ -157,8 +157,8 @@ def test_the_default_variants_branch_from_runs_carried_in_the_repository(tmp_pat
     a carried run removed or renamed without VARIANTS would otherwise stop the next lent GPU's first call."""
     env = {k: v for k, v in os.environ.items() if k not in ("VARIANTS", "CARRY", "RESUME")}
     done = subprocess.run(["bash", str(SCRIPT)], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                          env={**env, "OUT": str(tmp_path / "out"), "PY": "false", "CARRY": str(SCRIPT.parent / "carry"), "RESUME": "dcgan_n01_b64"})
-    assert done.returncode == 2 and "no run runs/gan_gpu/dcgan_n01_b64 to resume" in done.stderr, done.stderr  # past the VARIANTS checks
+                          env={**env, "OUT": str(tmp_path / "out"), "PY": "false", "CARRY": str(SCRIPT.parent / "carry"), "RESUME": "wgan_gp_lr2_b64"})
+    assert done.returncode == 2 and "no run runs/gan_gpu/wgan_gp_lr2_b64 to resume" in done.stderr, done.stderr  # past the VARIANTS checks
     variants = subprocess.run(["bash", "-c", f'eval "$(grep "^VARIANTS=" {SCRIPT})"; echo $VARIANTS'], capture_output=True, text=True, env=env).stdout.split()
     froms = {v.split(":")[4] for v in variants if v.count(":") == 4}
     carry = SCRIPT.parent / "carry"
