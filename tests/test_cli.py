@@ -983,6 +983,16 @@ def test_the_readmes_zoo_help_is_what_zoo_help_prints(monkeypatch: pytest.Monkey
     assert shown.strip() == printed.strip()
 
 
+def test_the_readmes_zoo_list_is_what_zoo_list_prints(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """README shows the shipped models as `zoo list` prints them: a model shipped or a figure re-recorded must show there too."""
+    root = Path(__file__).parents[1]
+    monkeypatch.setenv("ZOO_REGISTRY", str(root / "registry.toml"))
+    assert main(["list"]) == 0
+    printed = capsys.readouterr().out
+    shown = (root / "README.md").read_text().split("$ zoo list\n", 1)[1].split("```", 1)[0]
+    assert shown.strip() == printed.strip()
+
+
 def test_an_image_folder_leaves_the_callers_images_alone_and_takes_no_names_a_folder_cannot_hold(tmp_path: Path) -> None:
     import torch
 
