@@ -10,6 +10,7 @@
     python benchmarks/gan_probe.py runs/dcgan-carry --snapshots             # the mean of the last k snapshots (zoo average --last k)
 
 `zoo eval RUN/model.safetensors` judges the exported weights only (the EMA where the run keeps one).
+A run carried in benchmarks/carry (its slim checkpoint alone) is probed as its EMA, the generator it exports.
 While a run trains, the raw generator leads and the EMA follows about 1/(1 - decay) steps behind,
 so both are worth a look. `--psi` multiplies the latent by psi (the "truncation" of BigGAN, done
 by scaling): a generator whose unsure images sit in the latent's tails scores higher with psi < 1.
@@ -54,19 +55,29 @@ from zoo.loading import build_method, load_any, load_file
 from zoo.metrics.classifier_metrics import classifier_score, coverage_metrics
 from zoo.metrics.gan import GANEvaluator, generate, real_images_like
 from zoo.metrics.inception import quantize
-from zoo.training import CHECKPOINT, mean_state
+from zoo.training import CHECKPOINT, SLIM_CHECKPOINT, mean_state
 from zoo.training.runs import snapshots, steps_text
 from zoo.weights import load_tree, read_weights
 
 
 def generators(run: Path) -> dict[str, torch.nn.Module]:
-    """Return the run's checkpoint as methods: "raw" and, when the run keeps an EMA, "ema"."""
+    """Return the run's checkpoint as methods: "raw" and, when the run keeps an EMA, "ema".
+
+    A run carried in benchmarks/carry holds its slim checkpoint alone (the discriminator and the EMA): "ema" only.
+    """
+    if not (run / "run.json").is_file() or not any((run / f).is_file() for f in (CHECKPOINT, SLIM_CHECKPOINT)):
+        raise SystemExit(f"gan_probe: {run} is no `zoo train` run folder (run.json and {CHECKPOINT} or {SLIM_CHECKPOINT}). "
+                         "Give a run folder of a GAN method, or a carried run in benchmarks/carry.")
     info = json.loads((run / "run.json").read_text())
-    state = load_tree(run / CHECKPOINT)
+    slim = not (run / CHECKPOINT).is_file()
+    state = load_tree(run / (SLIM_CHECKPOINT if slim else CHECKPOINT))
     out = {}
-    for kind in ("raw", "ema") if state["ema"] else ("raw",):
+    for kind in ("ema",) if slim else ("raw", "ema") if state["ema"] else ("raw",):
         m = build_method(info["method"], info["config"], training=True)
-        m.load_state_dict(state["model"])
+        model = state["model"]
+        if slim:  # the generator is in the EMA alone, as `zoo train --init-from` reads it
+            model = {**{k: state["ema"]["module." + k] for k in m.state_dict() if k not in model and "module." + k in state["ema"]}, **model}
+        m.load_state_dict(model)
         if kind == "ema":
             m.load_state_dict({k.removeprefix("module."): v for k, v in state["ema"].items()}, strict=False)
         out[f"{kind} (step {int(state['step'])})"] = m.eval()

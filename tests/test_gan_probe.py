@@ -164,3 +164,30 @@ def test_seed_draws_the_scored_images_and_is_refused_where_seed_0_is_fixed(monke
     with pytest.raises(SystemExit):
         gan_probe.main()
     assert "--seed is for the metric trials" in capsys.readouterr().err
+
+
+def test_a_carried_run_probes_as_its_ema_the_weights_it_exports(tmp_path: Path) -> None:
+    """A run in benchmarks/carry holds its slim checkpoint alone: its generator is the EMA export_slim writes."""
+    import shutil
+
+    from zoo.training import CHECKPOINT, TrainConfig, Trainer, export_slim, slim_checkpoint
+    from zoo.weights import read_weights
+
+    from test_training import TINY, images
+
+    run = tmp_path / "run"
+    Trainer("dcgan", TINY, {"train": images()}, run, TrainConfig(steps=2, batch_size=4, device="cpu", progress=False, ema_decay=0.5)).fit()
+    slim_checkpoint(run)
+    carried = tmp_path / "carried"
+    carried.mkdir()
+    for f in ("checkpoint.slim.safetensors", "run.json", "summary.json"):
+        shutil.copy2(run / f, carried / f)
+    assert not (carried / CHECKPOINT).exists()
+    found = gan_probe.generators(carried)
+    assert list(found) == ["ema (step 2)"]
+    export_slim(carried, tmp_path / "export.safetensors")
+    exported, _ = read_weights(tmp_path / "export.safetensors")
+    model = found["ema (step 2)"].state_dict()
+    assert all(torch.equal(model[k].to(v.dtype), v) for k, v in exported.items())
+    with pytest.raises(SystemExit, match="is no `zoo train` run folder"):
+        gan_probe.generators(tmp_path)
