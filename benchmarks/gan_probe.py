@@ -56,7 +56,7 @@ from zoo.metrics.classifier_metrics import classifier_score, coverage_metrics
 from zoo.metrics.gan import GANEvaluator, generate, real_images_like
 from zoo.metrics.inception import quantize
 from zoo.training import CHECKPOINT, SLIM_CHECKPOINT, mean_state
-from zoo.training.runs import snapshots, steps_text
+from zoo.training.runs import model_from_checkpoint, snapshots, steps_text
 from zoo.weights import load_tree, read_weights
 
 
@@ -74,10 +74,7 @@ def generators(run: Path) -> dict[str, torch.nn.Module]:
     out = {}
     for kind in ("ema",) if slim else ("raw", "ema") if state["ema"] else ("raw",):
         m = build_method(info["method"], info["config"], training=True)
-        model = state["model"]
-        if slim:  # the generator is in the EMA alone, as `zoo train --init-from` reads it
-            model = {**{k: state["ema"]["module." + k] for k in m.state_dict() if k not in model and "module." + k in state["ema"]}, **model}
-        m.load_state_dict(model)
+        m.load_state_dict(model_from_checkpoint(state, m.state_dict()))  # a slim one's generator: its EMA, as `--init-from` reads it
         if kind == "ema":
             m.load_state_dict({k.removeprefix("module."): v for k, v in state["ema"].items()}, strict=False)
         out[f"{kind} (step {int(state['step'])})"] = m.eval()

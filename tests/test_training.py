@@ -168,6 +168,11 @@ def test_a_slim_checkpoint_carries_weights_and_ema_in_half_precision_and_a_branc
     assert not any(k.startswith("generator.") for k in slim["model"]), "the EMA stands in for the raw generator"
     assert slim["model"][d_key].dtype == torch.float16 and torch.equal(slim["model"][d_key], full["model"][d_key].half())
     assert slim["ema"]["module." + count].dtype == torch.int64 and slim["ema"]["module." + key].dtype == torch.float16
+    from zoo.training.runs import model_from_checkpoint
+    keys = list(full["model"]) + ["not.a.weight"]
+    filled = model_from_checkpoint(slim, keys)  # what a branch and gan_probe load: the generator back from the EMA
+    assert set(filled) == set(full["model"]) and filled[key] is slim["ema"]["module." + key] and filled[d_key] is slim["model"][d_key]
+    assert model_from_checkpoint(full, keys) == full["model"], "a full checkpoint's weights come back as they are"
     raw = zoo.weights.load_tree(slim_checkpoint(tmp_path / "a", keep_raw=True))
     assert torch.equal(raw["model"][key], full["model"][key].half()) and raw["model"][count].dtype == torch.int64
     slim_checkpoint(tmp_path / "a")

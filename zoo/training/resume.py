@@ -25,7 +25,7 @@ from ..progress import status
 from ..viz import read_metrics_log
 from ..weights import SLIM_CHECKPOINT, diverged, load_tree, save_tree, sha256_file
 from .config import CHECKPOINT_SETTINGS, RESUME_FIXED, TrainConfig
-from .runs import CHECKPOINT, read_run_record
+from .runs import CHECKPOINT, model_from_checkpoint, read_run_record
 
 
 def _rng_state() -> dict[str, Any]:
@@ -242,9 +242,7 @@ class Resumable:
         if other not in (None, self.method.name):
             raise ConfigError(f"{option('init_from', source)}: that run trained method {other!r}, this one trains {self.method.name!r}. Start from a {self.method.name} run.")
         state = load_tree(ckpt, fix)
-        model = state["model"]
-        if state["ema"]:  # a slim checkpoint keeps the EMA alone of what it averages: those modules start from it
-            model = {**{k: state["ema"]["module." + k] for k in self.method.state_dict() if k not in model and "module." + k in state["ema"]}, **model}
+        model = model_from_checkpoint(state, self.method.state_dict())  # a slim checkpoint's averaged modules start from its EMA
         try:
             self.method.load_state_dict(model)
         except RuntimeError as e:

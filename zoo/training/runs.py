@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +154,17 @@ def slim_checkpoint(run: str | os.PathLike[str], dtype: torch.dtype = torch.floa
             "optimizers": {}}
     save_tree(run / SLIM_CHECKPOINT, slim)
     return run / SLIM_CHECKPOINT
+
+
+def model_from_checkpoint(state: Mapping[str, Any], keys: Iterable[str]) -> dict[str, torch.Tensor]:
+    """Return a checkpoint's model weights, those of `keys` that a slim checkpoint left to its EMA taken from it.
+
+    The inverse of what :func:`slim_checkpoint` drops: where the run kept an EMA, a slim checkpoint holds the averaged
+    modules in the EMA alone (``module.``-prefixed), so a branch or a probe starts them from it. A full checkpoint's
+    weights come back as they are.
+    """
+    model, ema = state["model"], state["ema"] or {}
+    return {**{k: ema["module." + k] for k in keys if k not in model and "module." + k in ema}, **model}
 
 
 def export_slim(run: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
