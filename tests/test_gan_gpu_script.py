@@ -23,6 +23,7 @@ def recipe(name: str) -> subprocess.CompletedProcess:
     ("osn", "--set soft_labels=true --set one_sided=true --set instance_noise=0.1"),
     ("osn_lr1_e4", "--set soft_labels=true --set one_sided=true --set instance_noise=0.1 --set lr=0.0001 --ema-decay 0.9999"),
     ("lr2", "--set lr=0.0002"),
+    ("lr2_nc2_e4", "--set lr=0.0002 --set n_critic=2 --set lr_d=0.0004 --ema-decay 0.9999"),
     ("osn_ttur", "--set soft_labels=true --set one_sided=true --set instance_noise=0.1 --set lr=0.0001 --set lr_d=0.0004"),
     ("-", ""),
 ])
